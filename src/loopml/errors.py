@@ -1,0 +1,166 @@
+"""One exception tree for all of loopml.
+
+Every error a user can meet is a ``LoopmlError``. Each class maps once to an HTTP
+status and a CLI exit code, and where a builtin fits it is inherited too, so
+``except LookupError`` keeps working for code that does not know loopml::
+
+    LoopmlError
+    ├── NotFoundError (LookupError)          404, exit 1
+    ├── ConflictError                        409, exit 1
+    ├── InvalidInputError (ValueError)       400, exit 2
+    │   └── UnsafePathError                  400, exit 2
+    ├── IntegrityError                       500, exit 1   (stored bytes do not match their digest)
+    ├── GateFailedError                      422, exit 1
+    ├── UnauthorizedError (PermissionError)  401, exit 1
+    ├── StoreError                           503, exit 1   (the database could not be reached or used)
+    └── MissingDependencyError (ImportError) 500, exit 1   (an optional extra is not installed)
+
+Messages name the object, the bad value and what to do next.
+
+Example:
+    >>> from loopml.errors import NotFoundError
+    >>> err = NotFoundError("run", "01J0", hint="list runs with `loopml runs list`")
+    >>> str(err)
+    "run '01J0' not found; list runs with `loopml runs list`"
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+__all__ = [
+    "ConflictError",
+    "GateFailedError",
+    "IntegrityError",
+    "InvalidInputError",
+    "LoopmlError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "StoreError",
+    "UnauthorizedError",
+    "UnsafePathError",
+    "close_matches",
+]
+
+
+class LoopmlError(Exception):
+    """Root of every loopml error.
+
+    Attributes:
+        code: a short machine-readable name, used in HTTP error bodies and ``--json`` output.
+        http_status: the status a server answers with.
+        exit_code: the CLI's exit code.
+        details: structured data about the failure (safe to serialise as JSON).
+    """
+
+    code: ClassVar[str] = "error"
+    http_status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as the HTTP body ``{"error": {...}}`` shape."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class NotFoundError(LoopmlError, LookupError):
+    """A named object does not exist.
+
+    Example:
+        >>> raise NotFoundError("experiment", "churn", choices=["churn-v2"])  # doctest: +SKIP
+        NotFoundError: experiment 'churn' not found; did you mean: churn-v2?
+    """
+
+    code = "not_found"
+    http_status = 404
+
+    def __init__(
+        self,
+        kind: str,
+        key: str,
+        *,
+        hint: str | None = None,
+        choices: Iterable[str] = (),
+    ) -> None:
+        self.kind = kind
+        self.key = key
+        message = f"{kind} '{key}' not found"
+        suggestions = close_matches(key, choices)
+        if suggestions:
+            message += f"; did you mean: {', '.join(suggestions)}?"
+        if hint:
+            message += f"; {hint}"
+        super().__init__(message, details={"kind": kind, "key": key})
+
+
+class ConflictError(LoopmlError):
+    """The request contradicts what is already stored (a duplicate name, a re-logged param)."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class InvalidInputError(LoopmlError, ValueError):
+    """The caller passed a value loopml cannot accept."""
+
+    code = "invalid_input"
+    http_status = 400
+    exit_code = 2
+
+
+class UnsafePathError(InvalidInputError):
+    """A path would escape the place it must stay in (``..``, absolute, symlink)."""
+
+    code = "unsafe_path"
+
+
+class IntegrityError(LoopmlError):
+    """Stored bytes no longer match the digest they were stored under."""
+
+    code = "integrity"
+    http_status = 500
+
+
+class GateFailedError(LoopmlError):
+    """A validation gate refused a candidate; ``details`` holds the reasons."""
+
+    code = "gate_failed"
+    http_status = 422
+
+
+class UnauthorizedError(LoopmlError, PermissionError):
+    """The caller is not allowed to do this."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class StoreError(LoopmlError):
+    """The metadata database could not be reached or used."""
+
+    code = "store_unavailable"
+    http_status = 503
+
+
+class MissingDependencyError(LoopmlError, ImportError):
+    """An optional dependency is needed; the message names the extra to install."""
+
+    code = "missing_dependency"
+
+    def __init__(self, package: str, extra: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs the '{package}' package; install it with "
+            f"`pip install 'loopml[{extra}]'`",
+            details={"package": package, "extra": extra},
+        )
+
+
+def close_matches(word: str, choices: Iterable[str], limit: int = 3) -> list[str]:
+    """Names from ``choices`` that look like ``word``, best first."""
+    return difflib.get_close_matches(word, list(choices), n=limit, cutoff=0.6)

@@ -1,0 +1,57 @@
+"""The append-only audit log: who did what to which object, when and why.
+
+Example:
+    >>> record(conn, action="run.delete", object_kind="run", object_id=run_id)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from loopml.store.schema import audit_log
+
+__all__ = ["current_actor", "history", "record"]
+
+
+def current_actor() -> str:
+    """The user a change is attributed to (``LOOPML_USER`` wins over the login name)."""
+    return os.environ.get("LOOPML_USER") or getpass.getuser()
+
+
+def record(
+    conn: Connection,
+    *,
+    action: str,
+    object_kind: str,
+    object_id: str,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> None:
+    """Append one audit row inside the caller's transaction (so it commits with the change)."""
+    conn.execute(
+        audit_log.insert().values(
+            at=int(time.time() * 1000),
+            actor=actor or current_actor(),
+            action=action,
+            object_kind=object_kind,
+            object_id=object_id,
+            reason=reason,
+            details=details,
+        )
+    )
+
+
+def history(conn: Connection, object_kind: str, object_id: str) -> list[dict[str, Any]]:
+    """Every audit row about one object, oldest first."""
+    rows = conn.execute(
+        select(audit_log)
+        .where(audit_log.c.object_kind == object_kind, audit_log.c.object_id == object_id)
+        .order_by(audit_log.c.id)
+    )
+    return [dict(row._mapping) for row in rows]

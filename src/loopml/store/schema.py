@@ -1,0 +1,187 @@
+"""The metadata schema (SQLAlchemy Core), identical on SQLite and PostgreSQL.
+
+Alembic migrations in ``migrations/versions`` create exactly these tables; a test
+compares the migrated database with this metadata so the two never drift apart.
+Times are Unix milliseconds (BIGINT) so that ordering and filtering are cheap and
+identical on both databases.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "SCHEMA_HEAD",
+    "artifact_files",
+    "audit_log",
+    "environments",
+    "experiments",
+    "journal_checkpoints",
+    "latest_metrics",
+    "lineage_edges",
+    "metadata",
+    "metrics",
+    "params",
+    "runs",
+    "tags",
+]
+
+# The Alembic revision these tables correspond to; a test keeps it equal to the head.
+SCHEMA_HEAD = "0001_tracking"
+
+ID = String(32)
+KEY = String(250)
+# SQLite only makes INTEGER PRIMARY KEY an auto-incrementing rowid alias.
+BIG_ID = BigInteger().with_variant(Integer, "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger, nullable=True),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("body", JSON, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("experiment_id", ID, ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("parent_run_id", ID, nullable=True),
+    Column("user", String(250), nullable=True),
+    Column("host", String(250), nullable=True),
+    Column("owner", Text, nullable=True),  # host and lock file of the process running it
+    Column("environment_digest", String(64), ForeignKey("environments.digest"), nullable=True),
+    Column("deleted_at", BigInteger, nullable=True),
+    Index(None, "experiment_id", "start_time"),
+    Index(None, "parent_run_id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "key", "value"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Every logged point. NaN is stored as value 0 with is_nan set: SQLite turns NaN into NULL.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("run_id", ID, nullable=False),
+    Column("key", KEY, nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index(None, "run_id", "key", "step"),
+)
+
+# The point with the largest (step, timestamp) per run and key: what search filters on.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", ID, primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Float(precision=53), nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index(None, "key", "value"),
+)
+
+# Which metric journal records are already in the database (exactly-once ingestion).
+journal_checkpoints = Table(
+    "journal_checkpoints",
+    metadata,
+    Column("journal_id", String(64), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+# Logical files of every owner (a run's artifacts, later dataset and model files) -> blobs.
+artifact_files = Table(
+    "artifact_files",
+    metadata,
+    Column("owner_kind", String(32), primary_key=True),
+    Column("owner_id", String(64), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "digest"),
+)
+
+lineage_edges = Table(
+    "lineage_edges",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("src_kind", String(32), nullable=False),
+    Column("src_id", String(250), nullable=False),
+    Column("edge", String(32), nullable=False),
+    Column("dst_kind", String(32), nullable=False),
+    Column("dst_id", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("attributes", JSON, nullable=True),
+    Index(None, "src_kind", "src_id"),
+    Index(None, "dst_kind", "dst_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object_kind", String(32), nullable=False),
+    Column("object_id", String(250), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("details", JSON, nullable=True),
+    Index(None, "object_kind", "object_id"),
+)

@@ -1,0 +1,77 @@
+"""The one parser for loopml URIs.
+
+Forms:
+    ``runs:/<run_id>[/<path>]``            a run, or an artifact path inside it
+    ``models:/<name>/<version>``           a model version
+    ``models:/<name>@<alias>``             the version an alias points at
+    ``datasets:/<name>/<version>``         a dataset version
+    ``datasets:/<name>@<alias>``           e.g. ``@latest``
+
+Example:
+    >>> parse_uri("models:/churn@production")
+    LoopmlURI(scheme='models', name='churn', version=None, alias='production', path='')
+    >>> str(parse_uri("runs:/01J0ABC/model/model.json"))
+    'runs:/01J0ABC/model/model.json'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from loopml.errors import InvalidInputError
+
+__all__ = ["SCHEMES", "LoopmlURI", "parse_uri"]
+
+SCHEMES = ("runs", "models", "datasets")
+_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
+_VERSIONED = re.compile(rf"^(?P<name>{_NAME})(?:/(?P<version>\d+)|@(?P<alias>{_NAME}))(?P<path>/.*)?$")
+_RUN = re.compile(r"^(?P<name>[A-Za-z0-9]+)(?P<path>/.*)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class LoopmlURI:
+    """A parsed URI. ``name`` is the run id for ``runs:/`` URIs."""
+
+    scheme: str
+    name: str
+    version: int | None = None
+    alias: str | None = None
+    path: str = ""
+
+    def __str__(self) -> str:
+        head = f"{self.scheme}:/{self.name}"
+        if self.version is not None:
+            head += f"/{self.version}"
+        elif self.alias is not None:
+            head += f"@{self.alias}"
+        return head + (f"/{self.path}" if self.path else "")
+
+
+def parse_uri(uri: str) -> LoopmlURI:
+    """Parse ``uri`` or raise :class:`InvalidInputError` saying which form was expected."""
+    scheme, sep, rest = uri.partition(":/")
+    if not sep or scheme not in SCHEMES:
+        raise InvalidInputError(
+            f"'{uri}' is not a loopml URI; expected one of runs:/<run_id>/<path>, "
+            "models:/<name>/<version>, models:/<name>@<alias>, datasets:/<name>/<version>"
+        )
+    pattern = _RUN if scheme == "runs" else _VERSIONED
+    match = pattern.match(rest)
+    if match is None:
+        expected = {
+            "runs": "runs:/<run_id>[/<path>]",
+            "models": "models:/<name>/<version> or models:/<name>@<alias>",
+            "datasets": "datasets:/<name>/<version> or datasets:/<name>@<alias>",
+        }[scheme]
+        raise InvalidInputError(f"malformed URI '{uri}'; expected {expected}")
+    groups = match.groupdict()
+    path = (groups.get("path") or "").strip("/")
+    version = groups.get("version")
+    return LoopmlURI(
+        scheme=scheme,
+        name=groups["name"],
+        version=int(version) if version is not None else None,
+        alias=groups.get("alias"),
+        path=path,
+    )
