@@ -46,6 +46,16 @@ def new_id() -> str:
     return _encode(now, 10) + _encode(rand, 16)
 
 
+def _reset_after_fork() -> None:
+    # A forked child would otherwise continue the parent's sequence and repeat its next ids.
+    global _lock, _last_ms, _last_rand
+    _lock = threading.Lock()
+    _last_ms, _last_rand = -1, 0
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def id_time_ms(ulid: str) -> int:
     """The creation time (Unix milliseconds) encoded in an id from :func:`new_id`."""
     value = 0

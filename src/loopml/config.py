@@ -58,9 +58,7 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
-            raise InvalidInputError(
-                f"unknown setting(s) {sorted(unknown)}; known: {sorted(_ENV)}"
-            )
+            raise InvalidInputError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(_ENV)}")
         home = Path(values.get("home", ".loopml")).expanduser().absolute()
         db_url = str(values.get("db_url") or f"sqlite:///{home / 'loopml.db'}")
         artifacts_url = str(values.get("artifacts_url") or home / "artifacts")

@@ -12,8 +12,8 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
     ├── IntegrityError                       500, exit 1   (stored bytes do not match their digest)
     ├── GateFailedError                      422, exit 1
     ├── UnauthorizedError (PermissionError)  401, exit 1
-    ├── StoreError                           503, exit 1   (the database could not be reached or used)
-    └── MissingDependencyError (ImportError) 500, exit 1   (an optional extra is not installed)
+    ├── StoreError                           503, exit 1   (the database is unreachable)
+    └── MissingDependencyError (ImportError) 500, exit 1   (an optional extra is missing)
 
 Messages name the object, the bad value and what to do next.
 

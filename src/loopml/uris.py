@@ -25,8 +25,10 @@ __all__ = ["SCHEMES", "LoopmlURI", "parse_uri"]
 
 SCHEMES = ("runs", "models", "datasets")
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
-_VERSIONED = re.compile(rf"^(?P<name>{_NAME})(?:/(?P<version>\d+)|@(?P<alias>{_NAME}))(?P<path>/.*)?$")
-_RUN = re.compile(r"^(?P<name>[A-Za-z0-9]+)(?P<path>/.*)?$")
+_VERSIONED = re.compile(
+    rf"^(?P<name>{_NAME})(?:/(?P<version>[0-9]+)|@(?P<alias>{_NAME}))(?P<path>/.*)?"
+)
+_RUN = re.compile(r"^(?P<name>[A-Za-z0-9]+)(?P<path>/.*)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ def parse_uri(uri: str) -> LoopmlURI:
             "models:/<name>/<version>, models:/<name>@<alias>, datasets:/<name>/<version>"
         )
     pattern = _RUN if scheme == "runs" else _VERSIONED
-    match = pattern.match(rest)
+    match = pattern.fullmatch(rest)
     if match is None:
         expected = {
             "runs": "runs:/<run_id>[/<path>]",

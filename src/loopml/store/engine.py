@@ -8,6 +8,7 @@ retried, so several processes can share one embedded store.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
 from loopml.errors import InvalidInputError, MissingDependencyError, StoreError
 
@@ -44,6 +45,7 @@ class Store:
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=False)
         self.dialect = engine.dialect.name
+        self.migrated = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -55,7 +57,7 @@ class Store:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except OperationalError as err:
+        except (OperationalError, ProgrammingError) as err:
             raise _store_error(err) from err
 
     @contextmanager
@@ -76,9 +78,9 @@ class Store:
         delay = 0.005
         while True:
             try:
-                with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
-                    with conn.begin():
-                        return work(conn)
+                conn = self.engine.connect().execution_options(**{_WRITE: True})
+                with conn, conn.begin():
+                    return work(conn)
             except OperationalError as err:
                 if not _is_busy(err) or time.monotonic() > deadline:
                     raise _store_error(err) from err
@@ -94,12 +96,17 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     with _stores_lock:
         store = _stores.get(url)
         if store is None:
-            store = Store(_create_engine(url))
-            if migrate:
-                from loopml.store.migrate import ensure_schema
+            store = _stores[url] = Store(_create_engine(url))
+        if migrate and not store.migrated:
+            from loopml.store.migrate import ensure_schema
 
+            try:
                 ensure_schema(store)
-            _stores[url] = store
+            except BaseException:
+                del _stores[url]
+                store.dispose()
+                raise
+            store.migrated = True
         return store
 
 
@@ -109,6 +116,15 @@ def reset_stores() -> None:
         for store in _stores.values():
             store.dispose()
         _stores.clear()
+
+
+def _forget_pools_after_fork() -> None:
+    # A forked child must not use the parent's sockets; it opens its own connections.
+    for store in _stores.values():
+        store.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 def _create_engine(url: str) -> Engine:

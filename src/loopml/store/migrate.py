@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
+from loopml.errors import StoreError
 from loopml.store.engine import Store
 from loopml.store.schema import SCHEMA_HEAD
 
@@ -30,17 +32,32 @@ def current_revision(store: Store) -> str | None:
     try:
         with store.read() as conn:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except Exception as err:
-        if _missing_table(err):
+    except StoreError as err:
+        if _no_version_table(err):
             return None
         raise
 
 
 def ensure_schema(store: Store) -> None:
     """Migrate ``store`` to :data:`SCHEMA_HEAD` unless it is there already."""
-    if current_revision(store) == SCHEMA_HEAD:
+    current = current_revision(store)
+    if current == SCHEMA_HEAD:
         return
+    if current is not None and current not in known_revisions():
+        raise StoreError(
+            f"the database at {store.engine.url.render_as_string()} is at schema revision "
+            f"'{current}', which this loopml does not know (its newest is '{SCHEMA_HEAD}'); "
+            "it was probably migrated by a newer loopml: upgrade loopml",
+            details={"revision": current, "head": SCHEMA_HEAD},
+        )
     upgrade(store)
+
+
+def known_revisions() -> set[str]:
+    """Every revision in this loopml's migration scripts."""
+    from alembic.script import ScriptDirectory
+
+    return {rev.revision for rev in ScriptDirectory(str(_MIGRATIONS)).walk_revisions()}
 
 
 def upgrade(store: Store, revision: str = "head") -> str | None:
@@ -48,12 +65,18 @@ def upgrade(store: Store, revision: str = "head") -> str | None:
     from alembic import command
     from alembic.config import Config
 
-    with _migration_lock(store) as conn:
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
-        conn.commit()
+    try:
+        with _migration_lock(store) as conn:
+            config = Config()
+            config.set_main_option("script_location", str(_MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+            conn.commit()
+    except DBAPIError as err:
+        raise StoreError(
+            f"could not migrate the metadata database: {err.orig}; check LOOPML_DB_URL",
+            details={"reason": str(err.orig)},
+        ) from err
     return current_revision(store)
 
 
@@ -85,8 +108,9 @@ def _migration_lock(store: Store) -> Iterator[Connection]:
             conn.commit()
 
 
-def _missing_table(err: BaseException) -> bool:
-    message = str(getattr(err, "orig", err)).lower()
-    if "no such table" in message or "does not exist" in message:
-        return True
-    return err.__cause__ is not None and _missing_table(err.__cause__)
+def _no_version_table(err: BaseException) -> bool:
+    message = str(err.details.get("reason", "")) if isinstance(err, StoreError) else ""
+    message = message.lower()
+    return "no such table: alembic_version" in message or (
+        'relation "alembic_version" does not exist' in message
+    )

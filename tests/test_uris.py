@@ -1,0 +1,157 @@
+"""The one URI parser: every valid form round-trips, every malformed one is refused clearly."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from loopml.errors import InvalidInputError
+from loopml.uris import SCHEMES, LoopmlURI, parse_uri
+
+NAME_START = string.ascii_letters + string.digits + "_"
+names = st.builds(
+    lambda head, tail: head + tail,
+    st.sampled_from(NAME_START),
+    st.text(alphabet=NAME_START + ".-", max_size=30),
+)
+run_ids = st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=32)
+# Path segments: anything but the separator and line breaks (``.`` in the pattern stops there).
+segments = st.text(
+    alphabet=st.characters(blacklist_characters="/\n\r", blacklist_categories=("Cs",)),
+    min_size=1,
+    max_size=12,
+)
+paths = st.lists(segments, max_size=4).map("/".join)
+
+
+@st.composite
+def uris(draw: st.DrawFn) -> LoopmlURI:
+    """Any well-formed :class:`LoopmlURI`, in its canonical form."""
+    scheme = draw(st.sampled_from(SCHEMES))
+    path = draw(paths)
+    if scheme == "runs":
+        return LoopmlURI(scheme="runs", name=draw(run_ids), path=path)
+    name = draw(names)
+    if draw(st.booleans()):
+        return LoopmlURI(scheme, name, version=draw(st.integers(0, 10**12)), path=path)
+    return LoopmlURI(scheme, name, alias=draw(names), path=path)
+
+
+@given(uris())
+@example(LoopmlURI("models", "churn", alias="production"))
+@example(LoopmlURI("runs", "01J0ABC", path="model/model.json"))
+def test_str_then_parse_round_trips(uri: LoopmlURI) -> None:
+    assert parse_uri(str(uri)) == uri
+
+
+@given(uris())
+def test_parse_then_str_round_trips(uri: LoopmlURI) -> None:
+    text = str(uri)
+
+    assert str(parse_uri(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("runs:/01J0ABC", LoopmlURI("runs", "01J0ABC")),
+        ("runs:/01J0ABC/model/model.json", LoopmlURI("runs", "01J0ABC", path="model/model.json")),
+        ("models:/churn/3", LoopmlURI("models", "churn", version=3)),
+        ("models:/churn@production", LoopmlURI("models", "churn", alias="production")),
+        (
+            "models:/churn.v2-a_b/12/MLmodel",
+            LoopmlURI("models", "churn.v2-a_b", 12, path="MLmodel"),
+        ),
+        ("datasets:/iris/7", LoopmlURI("datasets", "iris", version=7)),
+        ("datasets:/iris@latest", LoopmlURI("datasets", "iris", alias="latest")),
+    ],
+)
+def test_parses_every_documented_form(text: str, expected: LoopmlURI) -> None:
+    assert parse_uri(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [("models:/churn/3/", "models:/churn/3"), ("models:/churn/007", "models:/churn/7")],
+)
+def test_equivalent_spellings_normalise(text: str, canonical: str) -> None:
+    assert str(parse_uri(text)) == canonical
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "churn",
+        "runs",
+        "runs:",
+        "runs:/",
+        "runs://abc",
+        "runs:/ab-c",
+        "runs:/ab.c/x",
+        "runs/abc",
+        "RUNS:/abc",
+        " runs:/abc",
+        "run:/abc",
+        "s3://bucket/key",
+        "models:/",
+        "models:/churn",
+        "models:/churn/",
+        "models:/churn/v3",
+        "models:/churn/-1",
+        "models:/churn/1.5",
+        "models:/churn/1@prod",
+        "models:/churn@",
+        "models:/churn@prod@x",
+        "models:/churn@pr od",
+        "models:/churn@/x",
+        "models:/@prod",
+        "models:/-churn/1",
+        "models:/.churn/1",
+        "models:/ch urn/1",
+        "models://churn/1",
+        "datasets:/iris",
+        "datasets:/iris@",
+        "datasets:/iris/x",
+    ],
+)
+def test_malformed_uris_are_invalid_input(text: str) -> None:
+    with pytest.raises(InvalidInputError, match="URI"):
+        parse_uri(text)
+
+
+@pytest.mark.parametrize("text", ["models:/churn/1\n", "runs:/abc\n", "models:/churn/\u0661"])
+def test_line_breaks_and_non_ascii_digits_are_invalid(text: str) -> None:
+    with pytest.raises(InvalidInputError):
+        parse_uri(text)
+
+
+def test_error_message_names_the_uri_and_the_expected_form() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_uri("models:/churn")
+
+    message = str(caught.value)
+    assert "'models:/churn'" in message
+    assert "models:/<name>/<version>" in message
+    assert "models:/<name>@<alias>" in message
+
+
+def test_unknown_scheme_lists_the_known_forms() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_uri("model:/churn/1")
+
+    assert "runs:/" in str(caught.value)
+    assert "datasets:/" in str(caught.value)
+
+
+@given(st.text(max_size=60) | st.builds(str.__add__, st.sampled_from(SCHEMES), st.text()))
+def test_any_text_parses_or_is_invalid_input(text: str) -> None:
+    try:
+        uri = parse_uri(text)
+    except InvalidInputError:
+        return
+    assert uri.scheme in SCHEMES
+    assert (uri.version is None) or (uri.alias is None)
