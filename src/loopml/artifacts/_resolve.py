@@ -1,0 +1,138 @@
+"""Pick a blob store from a URL: the one place that maps URLs to backends.
+
+=====================================  =============================================
+URL                                    backend
+=====================================  =============================================
+``memory://``                          :class:`MemoryBlobStore` (new and empty)
+``file:///abs/path``, ``/abs/path``,   :class:`LocalBlobStore` at that directory
+``rel/path``, ``~/path``
+``s3://bucket`` , ``s3://bucket/pfx``  :class:`S3BlobStore` (needs ``loopml[s3]``)
+``py:package.module.ClassName``        ``ClassName(**options)``: any third-party class
+``py:package.module:ClassName?k=v``    … with ``k="v"`` added to the options
+=====================================  =============================================
+
+Keyword options go to the backend's constructor (e.g. ``key``/``secret`` for S3).
+
+Example:
+    >>> from_url("memory://")
+    MemoryBlobStore(<0 blobs>)
+    >>> from_url("py:loopml.artifacts.local.LocalBlobStore?root=/tmp/x")
+    LocalBlobStore('/tmp/x')
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeAlias, cast
+
+from loopml.artifacts.base import BLOB_STORE_MEMBERS, BlobStore
+from loopml.artifacts.local import LocalBlobStore
+from loopml.artifacts.memory import MemoryBlobStore
+from loopml.artifacts.s3 import S3BlobStore
+from loopml.errors import InvalidInputError
+
+__all__ = ["from_url"]
+
+Factory: TypeAlias = Callable[[str, dict[str, Any]], BlobStore]
+
+# A scheme needs two characters or more, so "C:\\data" stays a Windows path.
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]+):")
+
+
+def from_url(url: str, **options: Any) -> BlobStore:
+    """The blob store a URL names.
+
+    Args:
+        url: ``memory://``, ``file:///path``, a plain directory path, ``s3://bucket/prefix``
+            or ``py:package.module.ClassName`` (see the module docstring).
+        **options: keyword arguments for the backend's constructor.
+
+    Returns:
+        A fresh backend object.
+
+    Raises:
+        InvalidInputError: the scheme is unknown or the URL is malformed.
+        MissingDependencyError: the backend needs an extra that is not installed.
+
+    Example:
+        >>> from_url("/tmp/store").url
+        'file:///tmp/store'
+    """
+    match = _SCHEME.match(url)
+    if match is None:
+        return LocalBlobStore(Path(url), **options)
+    scheme = match["scheme"].lower()
+    factory = _SCHEMES.get(scheme)
+    if factory is None:
+        raise InvalidInputError(
+            f"artifact store URL {url!r} has the unknown scheme '{scheme}'; supported: "
+            f"{', '.join(f'{name}:' for name in sorted(_SCHEMES))} or a plain directory path "
+            "(write './name' for a relative directory whose name contains ':')",
+            details={"url": url, "scheme": scheme, "supported": sorted(_SCHEMES)},
+        )
+    return factory(url, options)
+
+
+def _memory(url: str, options: dict[str, Any]) -> BlobStore:
+    if url.lower() not in ("memory:", "memory://"):
+        raise InvalidInputError(
+            f"{url!r}: memory:// takes no name or path; every memory:// store is new and empty"
+        )
+    return MemoryBlobStore(**options)
+
+
+def _file(url: str, options: dict[str, Any]) -> BlobStore:
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc not in ("", "localhost") or not parts.path:
+        raise InvalidInputError(
+            f"file URL {url!r} must name a local directory, as file:///absolute/path"
+        )
+    return LocalBlobStore(Path(urllib.request.url2pathname(parts.path)), **options)
+
+
+def _s3(url: str, options: dict[str, Any]) -> BlobStore:
+    parts = urllib.parse.urlsplit(url)
+    if not parts.netloc or parts.query or parts.fragment:
+        raise InvalidInputError(
+            f"S3 URL {url!r} must look like s3://bucket or s3://bucket/prefix; "
+            "pass storage options as keyword arguments, not in the URL"
+        )
+    return S3BlobStore(parts.netloc, urllib.parse.unquote(parts.path), **options)
+
+
+def _python_class(url: str, options: dict[str, Any]) -> BlobStore:
+    target, _, query = url[len("py:") :].partition("?")
+    module_name, _, class_name = target.rpartition(":" if ":" in target else ".")
+    if not module_name or not class_name:
+        raise InvalidInputError(f"{url!r} must name a class as py:package.module.ClassName")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise InvalidInputError(
+            f"{url!r}: cannot import module '{module_name}' ({err}); check the dotted path "
+            "and that the package is installed"
+        ) from err
+    cls = getattr(module, class_name, None)
+    if not callable(cls):
+        raise InvalidInputError(f"{url!r}: module '{module_name}' has no class '{class_name}'")
+    store = cls(**{**dict(urllib.parse.parse_qsl(query)), **options})
+    missing = [name for name in BLOB_STORE_MEMBERS if not hasattr(store, name)]
+    if missing:
+        raise InvalidInputError(
+            f"{url!r}: {class_name} is not a blob store; it lacks {', '.join(missing)} "
+            "(see loopml.artifacts.BlobStore)"
+        )
+    return cast(BlobStore, store)
+
+
+_SCHEMES: dict[str, Factory] = {
+    "file": _file,
+    "memory": _memory,
+    "py": _python_class,
+    "s3": _s3,
+}
