@@ -1,1 +1,124 @@
-"""loopml."""
+"""loopml: the machine-learning lifecycle as one closed loop.
+
+The public face is small and lazy: ``import loopml`` loads no database driver,
+no pandas and no scikit-learn; each name is imported on first use.
+
+Example:
+    >>> import loopml
+    >>> with loopml.start_run(experiment="iris") as run:  # doctest: +SKIP
+    ...     loopml.log_param("model", "rf")
+    ...     loopml.log_metric("acc", 0.96)
+    >>> loopml.search_runs("iris", filter="metrics.acc > 0.9")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # tracking, fluent
+    "start_run": "loopml.tracking.fluent",
+    "end_run": "loopml.tracking.fluent",
+    "active_run": "loopml.tracking.fluent",
+    "configure": "loopml.tracking.fluent",
+    "log_param": "loopml.tracking.fluent",
+    "log_params": "loopml.tracking.fluent",
+    "log_metric": "loopml.tracking.fluent",
+    "log_metrics": "loopml.tracking.fluent",
+    "set_tag": "loopml.tracking.fluent",
+    "set_tags": "loopml.tracking.fluent",
+    "log_artifact": "loopml.tracking.fluent",
+    "log_artifacts": "loopml.tracking.fluent",
+    "log_text": "loopml.tracking.fluent",
+    "log_dict": "loopml.tracking.fluent",
+    "log_figure": "loopml.tracking.fluent",
+    "search_runs": "loopml.tracking.fluent",
+    "get_run": "loopml.tracking.fluent",
+    "get_metric_history": "loopml.tracking.fluent",
+    "autolog": "loopml.tracking.autolog",
+    # tracking, objects
+    "TrackingClient": "loopml.tracking.client",
+    "ActiveRun": "loopml.tracking.fluent",
+    "Run": "loopml.tracking.models",
+    "RunStatus": "loopml.tracking.models",
+    "Experiment": "loopml.tracking.models",
+    "Metric": "loopml.tracking.models",
+    # basics
+    "Settings": "loopml.config",
+    "LoopmlError": "loopml.errors",
+}
+
+__all__ = [
+    "ActiveRun",
+    "Experiment",
+    "LoopmlError",
+    "Metric",
+    "Run",
+    "RunStatus",
+    "Settings",
+    "TrackingClient",
+    "__version__",
+    "active_run",
+    "autolog",
+    "configure",
+    "end_run",
+    "get_metric_history",
+    "get_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
+
+if TYPE_CHECKING:
+    from loopml.config import Settings
+    from loopml.errors import LoopmlError
+    from loopml.tracking.autolog import autolog
+    from loopml.tracking.client import TrackingClient
+    from loopml.tracking.fluent import (
+        ActiveRun,
+        active_run,
+        configure,
+        end_run,
+        get_metric_history,
+        get_run,
+        log_artifact,
+        log_artifacts,
+        log_dict,
+        log_figure,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_text,
+        search_runs,
+        set_tag,
+        set_tags,
+        start_run,
+    )
+    from loopml.tracking.models import Experiment, Metric, Run, RunStatus
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopml' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,20 @@
+"""Experiment tracking: runs with params, metrics, tags, artifacts and their environment.
+
+Example:
+    >>> from loopml.tracking import TrackingClient
+    >>> client = TrackingClient()  # doctest: +SKIP
+"""
+
+from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
+from loopml.tracking.models import Experiment, Metric, Run, RunStatus
+from loopml.tracking.run_artifacts import ArtifactEntry
+
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "ArtifactEntry",
+    "Experiment",
+    "Metric",
+    "Run",
+    "RunStatus",
+    "TrackingClient",
+]

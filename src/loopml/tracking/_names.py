@@ -1,0 +1,87 @@
+"""Readable default run names: ``brave-otter-042``."""
+
+from __future__ import annotations
+
+import random
+
+_ADJECTIVES = [
+    "amber",
+    "bold",
+    "brave",
+    "bright",
+    "calm",
+    "clever",
+    "crisp",
+    "eager",
+    "fair",
+    "fast",
+    "gentle",
+    "glad",
+    "grand",
+    "keen",
+    "kind",
+    "lively",
+    "lucid",
+    "merry",
+    "nimble",
+    "noble",
+    "plucky",
+    "quick",
+    "quiet",
+    "rapid",
+    "sharp",
+    "shiny",
+    "silent",
+    "smooth",
+    "steady",
+    "swift",
+    "tidy",
+    "vivid",
+    "warm",
+    "wise",
+]
+_NOUNS = [
+    "badger",
+    "bison",
+    "crane",
+    "dolphin",
+    "eagle",
+    "falcon",
+    "ferret",
+    "fox",
+    "gecko",
+    "heron",
+    "ibis",
+    "jaguar",
+    "koala",
+    "lark",
+    "lemur",
+    "lynx",
+    "marten",
+    "newt",
+    "ocelot",
+    "orca",
+    "otter",
+    "owl",
+    "panda",
+    "puffin",
+    "quail",
+    "raven",
+    "seal",
+    "shrike",
+    "sparrow",
+    "stoat",
+    "tapir",
+    "tern",
+    "viper",
+    "walrus",
+    "wren",
+    "yak",
+    "zebra",
+]
+
+
+def run_name() -> str:
+    """A random, readable run name (not unique: the run id is the identity)."""
+    rng = random.SystemRandom()
+    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randrange(1000):03d}"

@@ -1,0 +1,535 @@
+"""The tracking client: experiments, runs, params, metrics, tags and run artifacts.
+
+One :class:`TrackingClient` talks to one metadata store and one artifact store. The
+fluent API (``loopml.start_run``, ``loopml.log_metric``…) is a thin layer over the
+process's default client.
+
+Example:
+    >>> client = TrackingClient()  # doctest: +SKIP
+    >>> run = client.create_run("churn", name="baseline")  # doctest: +SKIP
+    >>> client.log_metric(run.id, "auc", 0.91)  # doctest: +SKIP
+    >>> client.end_run(run.id)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+
+from loopml._ids import new_id
+from loopml.config import Settings
+from loopml.errors import ConflictError, InvalidInputError, NotFoundError
+from loopml.store import Store, open_store
+from loopml.store.audit import current_actor, record
+from loopml.store.schema import environments, experiments, metrics, params, runs
+from loopml.store.schema import tags as tags_table
+from loopml.tracking import _validation as check
+from loopml.tracking._hydrate import hydrate_runs
+from loopml.tracking._names import run_name
+from loopml.tracking.environment import capture_environment, run_tags
+from loopml.tracking.journal import MetricJournal, is_owner_alive, recover_orphans
+from loopml.tracking.models import Experiment, Metric, Run, RunStatus
+from loopml.tracking.run_artifacts import RunArtifacts
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["DEFAULT_EXPERIMENT", "TrackingClient"]
+
+DEFAULT_EXPERIMENT = "Default"
+MetricPoint = tuple[str, float, int, int]  # key, value, step, timestamp
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class TrackingClient:
+    """Experiment tracking against one store.
+
+    Args:
+        settings: where the metadata and artifacts live; defaults to :meth:`Settings.load`.
+        capture_environment: record git state, packages and the command line on new runs.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, capture_env: bool = True) -> None:
+        self.settings = settings or Settings.load()
+        self.store: Store = open_store(self.settings.db_url)
+        self.artifacts = RunArtifacts(self.store, self.settings.artifacts_url, self._check_run)
+        self.capture_env = capture_env
+        self._journal: MetricJournal | None = None
+        self._journal_lock = threading.Lock()
+        self._writable: set[str] = set()
+        self._keys: set[str] = set()
+        recover_orphans(self.store, self.settings.journal_dir)
+        self.reconcile_dead_runs()
+
+    # -- experiments -------------------------------------------------------------------
+
+    def create_experiment(self, name: str, description: str | None = None) -> Experiment:
+        """Create an experiment; :class:`ConflictError` if the name is taken."""
+        name = _check_name("experiment", name)
+        exp = Experiment(id=new_id(), name=name, created_at=_now_ms(), description=description)
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                insert(experiments).values(
+                    id=exp.id, name=name, description=description, created_at=exp.created_at
+                )
+            )
+
+        try:
+            self.store.transact(work)
+        except SqlIntegrityError as err:
+            raise ConflictError(f"experiment '{name}' already exists") from err
+        return exp
+
+    def get_experiment(self, name_or_id: str) -> Experiment:
+        """The experiment with this name (or id)."""
+        with self.store.read() as conn:
+            row = conn.execute(
+                select(experiments).where(
+                    (experiments.c.name == name_or_id) | (experiments.c.id == name_or_id)
+                )
+            ).first()
+            if row is None:
+                names = conn.execute(select(experiments.c.name)).scalars().all()
+                raise NotFoundError(
+                    "experiment",
+                    name_or_id,
+                    choices=names,
+                    hint="list them with `loopml experiments list`",
+                )
+        return Experiment(row.id, row.name, row.created_at, row.description)
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        try:
+            return self.get_experiment(name)
+        except NotFoundError:
+            try:
+                return self.create_experiment(name)
+            except ConflictError:  # another process created it just now
+                return self.get_experiment(name)
+
+    def list_experiments(self) -> list[Experiment]:
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(experiments)
+                .where(experiments.c.deleted_at.is_(None))
+                .order_by(experiments.c.created_at)
+            ).all()
+        return [Experiment(r.id, r.name, r.created_at, r.description) for r in rows]
+
+    # -- runs --------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment: str = DEFAULT_EXPERIMENT,
+        name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """Start a run in ``experiment`` (created if needed) with status ``running``."""
+        exp = self.get_or_create_experiment(experiment)
+        if parent_run_id is not None:
+            self._check_run(parent_run_id)
+        all_tags = {**(run_tags() if self.capture_env else {}), **_check_tags(tags or {})}
+        env = capture_environment() if self.capture_env else None
+        run = Run(
+            id=new_id(),
+            experiment_id=exp.id,
+            name=_check_name("run", name) if name else run_name(),
+            status=RunStatus.RUNNING,
+            start_time=_now_ms(),
+            parent_run_id=parent_run_id,
+            user=current_actor(),
+            host=socket.gethostname(),
+            tags=all_tags,
+        )
+        owner = self._get_journal().owner
+
+        def work(conn: Connection) -> None:
+            if env is not None:
+                _insert_environment(conn, env.digest, env.body)
+            conn.execute(
+                insert(runs).values(
+                    id=run.id,
+                    experiment_id=exp.id,
+                    name=run.name,
+                    status=run.status.value,
+                    start_time=run.start_time,
+                    parent_run_id=parent_run_id,
+                    user=run.user,
+                    host=run.host,
+                    owner=owner,
+                    environment_digest=env.digest if env else None,
+                )
+            )
+            if all_tags:
+                conn.execute(
+                    insert(tags_table),
+                    [{"run_id": run.id, "key": k, "value": v} for k, v in all_tags.items()],
+                )
+
+        self.store.transact(work)
+        self._writable.add(run.id)
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its params, latest metrics and tags."""
+        self.flush()
+        with self.store.read() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+            if row is None:
+                raise NotFoundError("run", run_id, hint="list runs with `loopml runs list`")
+            return hydrate_runs(conn, [row])[0]
+
+    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED) -> None:
+        """Mark a run finished, failed or killed, after ingesting its pending metrics."""
+        status = _check_status(status)
+        self._check_run(run_id)
+        try:
+            self.flush()
+        finally:
+            self.store.transact(
+                lambda conn: conn.execute(
+                    update(runs)
+                    .where(runs.c.id == run_id)
+                    .values(status=status.value, end_time=_now_ms())
+                )
+            )
+            self._writable.discard(run_id)
+
+    def delete_run(self, run_id: str, reason: str | None = None) -> None:
+        """Soft-delete a run (hidden from searches; its artifacts become collectable)."""
+        self._check_run(run_id)
+
+        def work(conn: Connection) -> None:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(deleted_at=_now_ms()))
+            record(conn, action="run.delete", object_kind="run", object_id=run_id, reason=reason)
+
+        self.store.transact(work)
+        self._writable.discard(run_id)
+
+    def reconcile_dead_runs(self) -> int:
+        """Mark ``killed`` the running runs whose process is gone; return how many."""
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(runs.c.id, runs.c.owner).where(
+                    runs.c.status == RunStatus.RUNNING.value,
+                    runs.c.host == socket.gethostname(),
+                )
+            ).all()
+        dead = [row.id for row in rows if is_owner_alive(row.owner) is False]
+        if dead:
+            self.store.transact(
+                lambda conn: conn.execute(
+                    update(runs)
+                    .where(runs.c.id.in_(dead), runs.c.status == RunStatus.RUNNING.value)
+                    .values(status=RunStatus.KILLED.value, end_time=_now_ms())
+                )
+            )
+        return len(dead)
+
+    # -- params and tags ---------------------------------------------------------------
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        """Record a param; re-logging the same value is fine, another value is a conflict."""
+        self.log_params(run_id, {key: value})
+
+    def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
+        self._check_run(run_id, writable=True)
+        checked = {check.check_key("param", k): check.param_value(k, v) for k, v in values.items()}
+        if not checked:
+            return
+
+        def work(conn: Connection) -> None:
+            existing = dict(
+                conn.execute(
+                    select(params.c.key, params.c.value).where(
+                        params.c.run_id == run_id, params.c.key.in_(list(checked))
+                    )
+                ).all()
+            )
+            changed = {
+                k: (existing[k], v)
+                for k, v in checked.items()
+                if k in existing and existing[k] != v
+            }
+            if changed:
+                key, (old, new) = next(iter(changed.items()))
+                raise ConflictError(
+                    f"param '{key}' of run {run_id} is already {old!r}; cannot change it to "
+                    f"{new!r} (params are immutable: start a new run, or log it as a tag)",
+                    details={
+                        "run_id": run_id,
+                        "conflicts": {k: list(v) for k, v in changed.items()},
+                    },
+                )
+            fresh = [
+                {"run_id": run_id, "key": k, "value": v}
+                for k, v in checked.items()
+                if k not in existing
+            ]
+            if fresh:
+                conn.execute(insert(params), fresh)
+
+        self.store.transact(work)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.set_tags(run_id, {key: value})
+
+    def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Set tags (mutable, unlike params)."""
+        self._check_run(run_id)
+        checked = _check_tags(values)
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                tags_table.delete().where(
+                    tags_table.c.run_id == run_id, tags_table.c.key.in_(list(checked))
+                )
+            )
+            conn.execute(
+                insert(tags_table),
+                [{"run_id": run_id, "key": k, "value": v} for k, v in checked.items()],
+            )
+
+        if checked:
+            self.store.transact(work)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._check_run(run_id)
+        self.store.transact(
+            lambda conn: conn.execute(
+                tags_table.delete().where(tags_table.c.run_id == run_id, tags_table.c.key == key)
+            )
+        )
+
+    # -- metrics -----------------------------------------------------------------------
+
+    def log_metric(
+        self, run_id: str, key: str, value: Any, step: int = 0, timestamp: int | None = None
+    ) -> None:
+        """Record one point; durable when this returns, visible to queries after a flush.
+
+        ``timestamp`` is Unix milliseconds (default: now). NaN and ±inf are kept.
+        """
+        if key not in self._keys:
+            self._keys.add(check.check_key("metric", key))
+        if type(value) is not float:
+            value = check.metric_value(key, value)
+        if run_id not in self._writable:
+            self._check_run(run_id, writable=True)
+        self._get_journal().append(
+            run_id, key, value, _check_step(step), _now_ms() if timestamp is None else timestamp
+        )
+
+    def log_metrics(
+        self,
+        run_id: str,
+        values: Mapping[str, Any],
+        step: int = 0,
+        timestamp: int | None = None,
+    ) -> None:
+        """Record several metrics at one step."""
+        ts = _now_ms() if timestamp is None else timestamp
+        self.log_batch(run_id, [(k, v, step, ts) for k, v in values.items()])
+
+    def log_batch(self, run_id: str, points: Iterable[tuple[str, Any, int, int]]) -> int:
+        """Record many ``(key, value, step, timestamp)`` points at once; returns how many."""
+        self._check_run(run_id, writable=True)
+        return self._get_journal().append_many(self._checked_points(run_id, points))
+
+    def _checked_points(
+        self, run_id: str, points: Iterable[tuple[str, Any, int, int]]
+    ) -> Iterable[tuple[str, str, float, int, int]]:
+        keys = self._keys
+        for key, value, step, ts in points:
+            if key not in keys:
+                keys.add(check.check_key("metric", key))
+            if type(value) is not float:
+                value = check.metric_value(key, value)
+            yield run_id, key, value, _check_step(step), ts
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric, by step then time."""
+        self._check_run(run_id)
+        self.flush()
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(metrics.c.value, metrics.c.is_nan, metrics.c.step, metrics.c.timestamp)
+                .where(metrics.c.run_id == run_id, metrics.c.key == key)
+                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+            ).all()
+        return [Metric(key, math.nan if nan else value, step, ts) for value, nan, step, ts in rows]
+
+    def flush(self) -> None:
+        """Ingest this process's pending metrics and any a dead process left behind."""
+        if self._journal is not None and self._journal.pid == os.getpid():
+            self._journal.flush()
+        recover_orphans(
+            self.store,
+            self.settings.journal_dir,
+            skip=self._journal.path if self._journal is not None else None,
+        )
+
+    def close(self) -> None:
+        """Flush and release this client's journal."""
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    # -- search ------------------------------------------------------------------------
+
+    @overload
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = ...,
+        filter: str | None = ...,
+        order_by: Sequence[str] | str | None = ...,
+        max_results: int = ...,
+        *,
+        as_frame: Literal[False] = ...,
+        include_deleted: bool = ...,
+    ) -> list[Run]: ...
+
+    @overload
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = ...,
+        filter: str | None = ...,
+        order_by: Sequence[str] | str | None = ...,
+        max_results: int = ...,
+        *,
+        as_frame: Literal[True],
+        include_deleted: bool = ...,
+    ) -> pd.DataFrame: ...
+
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        max_results: int = 1000,
+        *,
+        as_frame: bool = False,
+        include_deleted: bool = False,
+    ) -> list[Run] | pd.DataFrame:
+        """Find runs, e.g. ``filter="metrics.acc > 0.9 and params.model = 'rf'"``.
+
+        Args:
+            experiments: experiment names or ids; ``None`` searches all.
+            filter: see :mod:`loopml.tracking.search` for the grammar.
+            order_by: e.g. ``["metrics.acc desc", "start_time"]``.
+            max_results: at most this many runs.
+            as_frame: return a pandas DataFrame (``params.*``, ``metrics.*``, ``tags.*`` columns).
+        """
+        from loopml.tracking.search import compile_filter, compile_order_by
+
+        if max_results < 1:
+            raise InvalidInputError(f"max_results must be at least 1, got {max_results}")
+        where = compile_filter(filter)
+        order = compile_order_by([order_by] if isinstance(order_by, str) else order_by)
+        self.flush()
+        query = select(runs)
+        if experiments is not None:
+            names = [experiments] if isinstance(experiments, str) else list(experiments)
+            query = query.where(
+                runs.c.experiment_id.in_([self.get_experiment(n).id for n in names])
+            )
+        if not include_deleted:
+            query = query.where(runs.c.deleted_at.is_(None))
+        if where is not None:
+            query = query.where(where)
+        with self.store.read() as conn:
+            rows = conn.execute(query.order_by(*order).limit(max_results)).all()
+            found = hydrate_runs(conn, rows)
+        if as_frame:
+            from loopml.tracking._frames import runs_frame
+
+            return runs_frame(found)
+        return found
+
+    # -- artifacts (delegated) ---------------------------------------------------------
+
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str = "") -> str:
+        """Store one file under ``artifact_path``; returns its path inside the run."""
+        return self.artifacts.log_file(run_id, Path(local_path), artifact_path)
+
+    def log_artifacts(
+        self, run_id: str, local_dir: str | Path, artifact_path: str = ""
+    ) -> list[str]:
+        """Store every file below ``local_dir`` under ``artifact_path``."""
+        return self.artifacts.log_dir(run_id, Path(local_dir), artifact_path)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _get_journal(self) -> MetricJournal:
+        journal = self._journal
+        if journal is None or journal.pid != os.getpid():
+            with self._journal_lock:
+                if self._journal is None or self._journal.pid != os.getpid():
+                    self._journal = MetricJournal(
+                        self.store, self.settings.journal_dir, self.settings.metrics_flush_s
+                    )
+                journal = self._journal
+        return journal
+
+    def _check_run(self, run_id: str, writable: bool = False) -> None:
+        if writable and run_id in self._writable:
+            return
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInputError(f"run id must be a non-empty string, got {run_id!r}")
+        with self.store.read() as conn:
+            row = conn.execute(select(runs.c.deleted_at).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError("run", run_id, hint="list runs with `loopml runs list`")
+        if row.deleted_at is not None:
+            raise NotFoundError("run", run_id, hint="it was deleted")
+        if writable:
+            self._writable.add(run_id)
+
+
+def _insert_environment(conn: Connection, digest: str, body: dict[str, Any]) -> None:
+    exists = conn.execute(
+        select(environments.c.digest).where(environments.c.digest == digest)
+    ).first()
+    if exists is None:
+        conn.execute(insert(environments).values(digest=digest, body=body))
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 250:
+        raise InvalidInputError(f"{kind} name must be 1-250 characters, got {name!r}")
+    return name
+
+
+def _check_tags(values: Mapping[str, Any]) -> dict[str, str]:
+    return {check.check_key("tag", k): check.tag_value(k, v) for k, v in values.items()}
+
+
+def _check_step(step: Any) -> int:
+    if type(step) is int:
+        return step
+    if isinstance(step, bool) or not isinstance(step, int | float) or not float(step).is_integer():
+        raise InvalidInputError(f"metric step must be an integer, got {step!r}")
+    return int(step)
+
+
+def _check_status(status: RunStatus | str) -> RunStatus:
+    try:
+        return RunStatus(str(status).lower())
+    except ValueError as err:
+        raise InvalidInputError(
+            f"unknown run status {status!r}; use one of {[s.value for s in RunStatus]}"
+        ) from err

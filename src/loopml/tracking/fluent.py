@@ -1,0 +1,369 @@
+"""The fluent API: ``with loopml.start_run(): loopml.log_metric(...)``.
+
+Each thread has a stack of active runs; ``start_run`` inside an active run starts a
+nested (child) run. A run's status is always right when it ends: ``finished`` on a
+normal exit of the block, ``failed`` on an exception, ``killed`` on Ctrl-C; runs
+still open at interpreter exit are finished (``failed`` after an uncaught exception);
+a run whose process died without a word (SIGKILL) is found and marked ``killed`` by
+the next loopml process on the same host.
+
+Example:
+    >>> import loopml
+    >>> with loopml.start_run(experiment="iris", name="rf") as run:  # doctest: +SKIP
+    ...     loopml.log_param("n_estimators", 100)
+    ...     loopml.log_metric("acc", 0.95)
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import json
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from loopml.config import Settings
+from loopml.errors import InvalidInputError, MissingDependencyError
+from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
+from loopml.tracking.models import Run, RunStatus
+
+__all__ = [
+    "ActiveRun",
+    "active_run",
+    "configure",
+    "default_client",
+    "end_run",
+    "get_metric_history",
+    "get_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
+
+_local = threading.local()
+_all_active: dict[str, ActiveRun] = {}
+_state_lock = threading.Lock()
+_overrides: dict[str, Any] = {}
+_client: TrackingClient | None = None
+_uncaught: type[BaseException] | None = None
+
+
+class ActiveRun:
+    """A run being recorded; a context manager that ends the run on exit."""
+
+    def __init__(self, client: TrackingClient, run: Run) -> None:
+        self.client = client
+        self.id = run.id
+        self.run = run
+
+    @property
+    def info(self) -> Run:
+        """The run as stored now (params, latest metrics, tags)."""
+        return self.client.get_run(self.id)
+
+    @property
+    def uri(self) -> str:
+        return f"runs:/{self.id}"
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.client.log_param(self.id, key, value)
+
+    def log_params(self, values: Mapping[str, Any]) -> None:
+        self.client.log_params(self.id, values)
+
+    def log_metric(self, key: str, value: Any, step: int = 0, timestamp: int | None = None) -> None:
+        self.client.log_metric(self.id, key, value, step, timestamp)
+
+    def log_metrics(self, values: Mapping[str, Any], step: int = 0) -> None:
+        self.client.log_metrics(self.id, values, step)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.client.set_tag(self.id, key, value)
+
+    def set_tags(self, values: Mapping[str, Any]) -> None:
+        self.client.set_tags(self.id, values)
+
+    def log_artifact(self, local_path: str | Path, artifact_path: str = "") -> str:
+        return self.client.log_artifact(self.id, local_path, artifact_path)
+
+    def log_artifacts(self, local_dir: str | Path, artifact_path: str = "") -> list[str]:
+        return self.client.log_artifacts(self.id, local_dir, artifact_path)
+
+    def log_text(self, text: str, artifact_path: str) -> str:
+        """Store ``text`` (UTF-8) as the file ``artifact_path``."""
+        return self.client.artifacts.log_bytes(self.id, text.encode("utf-8"), artifact_path)
+
+    def log_dict(self, data: Mapping[str, Any], artifact_path: str) -> str:
+        """Store ``data`` as JSON (or YAML for ``.yaml``/``.yml`` paths, needs PyYAML)."""
+        if artifact_path.endswith((".yaml", ".yml")):
+            try:
+                import yaml
+            except ImportError as err:
+                raise MissingDependencyError("pyyaml", "yaml", "log_dict to YAML") from err
+            text = yaml.safe_dump(dict(data), sort_keys=False)
+        else:
+            try:
+                text = json.dumps(data, indent=2, default=str, allow_nan=True)
+            except (TypeError, ValueError) as err:
+                raise InvalidInputError(f"log_dict could not serialise the data: {err}") from err
+        return self.log_text(text, artifact_path)
+
+    def log_figure(self, figure: Any, artifact_path: str) -> str:
+        """Store a matplotlib figure (format from the extension) or a plotly figure (.html)."""
+        suffix = Path(artifact_path).suffix.lower().lstrip(".") or "png"
+        if hasattr(figure, "savefig"):
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format=suffix)
+            data = buffer.getvalue()
+        elif hasattr(figure, "to_html") and suffix in ("html", "htm"):
+            data = figure.to_html(include_plotlyjs=True, full_html=True).encode()
+        else:
+            raise InvalidInputError(
+                f"log_figure takes a matplotlib figure (any extension) or a plotly figure "
+                f"(.html), got {type(figure).__name__} for '{artifact_path}'"
+            )
+        return self.client.artifacts.log_bytes(self.id, data, artifact_path)
+
+    def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
+        """End the run (idempotent) and remove it from the active stack."""
+        with _state_lock:
+            if _all_active.pop(self.id, None) is None:
+                return
+        stack = _stack()
+        if self in stack:
+            stack.remove(self)
+        self.client.end_run(self.id, status)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.end(RunStatus.FINISHED)
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end(RunStatus.KILLED)
+        else:
+            self.end(RunStatus.FAILED)
+
+    def __repr__(self) -> str:
+        return f"ActiveRun(id={self.id!r}, name={self.run.name!r})"
+
+
+def configure(**settings: Any) -> None:
+    """Point the fluent API at a store: ``configure(home=…, db_url=…, artifacts_url=…)``."""
+    global _client
+    Settings.load(**settings)  # validate now
+    with _state_lock:
+        _overrides.clear()
+        _overrides.update(settings)
+        _client = None
+
+
+def default_client() -> TrackingClient:
+    """The process's client for the current settings (re-created when they change)."""
+    global _client
+    settings = Settings.load(**_overrides)
+    with _state_lock:
+        if _client is None or _client.settings != settings:
+            _client = TrackingClient(settings)
+        return _client
+
+
+def start_run(
+    experiment: str | None = None,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    *,
+    nested: bool | None = None,
+) -> ActiveRun:
+    """Start a run; use it as a context manager. Inside an active run it starts a child run.
+
+    Args:
+        experiment: experiment name (created if needed); default ``$LOOPML_EXPERIMENT``,
+            else the parent run's experiment, else ``Default``.
+        name: a readable run name; default a generated one.
+        tags: tags to set at start.
+        nested: ``False`` refuses to start inside another active run.
+    """
+    _install_hooks()
+    parent = active_run()
+    if parent is not None and nested is False:
+        raise InvalidInputError(
+            f"run {parent.id} is still active; end it first, or pass nested=True to start a "
+            "child run"
+        )
+    client = parent.client if parent is not None else default_client()
+    if experiment is None:
+        import os
+
+        experiment = os.environ.get("LOOPML_EXPERIMENT") or (
+            _experiment_name(client, parent.run.experiment_id) if parent else DEFAULT_EXPERIMENT
+        )
+    run = client.create_run(
+        experiment, name=name, tags=tags, parent_run_id=parent.id if parent else None
+    )
+    active = ActiveRun(client, run)
+    _stack().append(active)
+    with _state_lock:
+        _all_active[run.id] = active
+    return active
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost active run of this thread, if any."""
+    stack = _stack()
+    return stack[-1] if stack else None
+
+
+def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
+    """End the innermost active run of this thread."""
+    run = active_run()
+    if run is not None:
+        run.end(status)
+
+
+def _require_run() -> ActiveRun:
+    run = active_run()
+    if run is None:
+        raise InvalidInputError("no active run; wrap the code in `with loopml.start_run():` first")
+    return run
+
+
+def log_param(key: str, value: Any) -> None:
+    _require_run().log_param(key, value)
+
+
+def log_params(values: Mapping[str, Any]) -> None:
+    _require_run().log_params(values)
+
+
+def log_metric(key: str, value: Any, step: int = 0, timestamp: int | None = None) -> None:
+    _require_run().log_metric(key, value, step, timestamp)
+
+
+def log_metrics(values: Mapping[str, Any], step: int = 0) -> None:
+    _require_run().log_metrics(values, step)
+
+
+def set_tag(key: str, value: Any) -> None:
+    _require_run().set_tag(key, value)
+
+
+def set_tags(values: Mapping[str, Any]) -> None:
+    _require_run().set_tags(values)
+
+
+def log_artifact(local_path: str | Path, artifact_path: str = "") -> str:
+    return _require_run().log_artifact(local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | Path, artifact_path: str = "") -> list[str]:
+    return _require_run().log_artifacts(local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_path: str) -> str:
+    return _require_run().log_text(text, artifact_path)
+
+
+def log_dict(data: Mapping[str, Any], artifact_path: str) -> str:
+    return _require_run().log_dict(data, artifact_path)
+
+
+def log_figure(figure: Any, artifact_path: str) -> str:
+    return _require_run().log_figure(figure, artifact_path)
+
+
+def _stack() -> list[ActiveRun]:
+    stack: list[ActiveRun] | None = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack
+
+
+def _experiment_name(client: TrackingClient, experiment_id: str) -> str:
+    return client.get_experiment(experiment_id).name
+
+
+_hooks_installed = False
+
+
+def _install_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    previous = sys.excepthook
+
+    def excepthook(
+        exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        global _uncaught
+        _uncaught = exc_type
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+    atexit.register(_end_all_at_exit)
+
+
+def _end_all_at_exit() -> None:
+    if _uncaught is None:
+        status = RunStatus.FINISHED
+    elif issubclass(_uncaught, KeyboardInterrupt):
+        status = RunStatus.KILLED
+    else:
+        status = RunStatus.FAILED
+    # Children first: they were started last.
+    for run in sorted(_all_active.values(), key=lambda r: r.id, reverse=True):
+        try:
+            run.end(status)
+        except Exception as err:
+            print(f"loopml: could not end run {run.id}: {err}", file=sys.stderr)
+
+
+def search_runs(
+    experiments: str | list[str] | None = None,
+    filter: str | None = None,
+    order_by: list[str] | str | None = None,
+    max_results: int = 1000,
+    *,
+    as_frame: bool = False,
+    include_deleted: bool = False,
+) -> Any:
+    """Find runs with the default client; see :meth:`TrackingClient.search_runs`."""
+    return default_client().search_runs(
+        experiments,
+        filter,
+        order_by,
+        max_results,
+        as_frame=as_frame,
+        include_deleted=include_deleted,  # type: ignore[call-overload]
+    )
+
+
+def get_run(run_id: str) -> Run:
+    """A run with its data; see :meth:`TrackingClient.get_run`."""
+    return default_client().get_run(run_id)
+
+
+def get_metric_history(run_id: str, key: str) -> list[Any]:
+    """Every point of one metric of a run, by step."""
+    return default_client().get_metric_history(run_id, key)

@@ -1,0 +1,343 @@
+"""Fast, durable metric logging: a per-process append-only journal, ingested in batches.
+
+``log_metric`` must be cheap (tens of thousands of calls a second) and must not lose
+a point once it has returned, even if the process is killed with SIGKILL the next
+instant. Committing a database transaction per point gives the second but not the
+first. So each call appends one line to this process's journal file with a single
+``os.write`` (the bytes are then in the kernel's hands and survive the process), and
+a background thread ingests the pending points in batches.
+
+Ingestion is exactly-once: every record carries a sequence number, and the highest
+ingested number is stored in ``journal_checkpoints`` in the same transaction as the
+points. A journal whose process died (its ``flock`` is free) is an *orphan*: the next
+loopml process that looks ingests what it holds beyond the checkpoint and removes it.
+
+Example:
+    >>> journal = MetricJournal(store, Path(".loopml/journal"))  # doctest: +SKIP
+    >>> journal.append(run_id, "loss", 0.25, step=1, timestamp=1700000000000)  # doctest: +SKIP
+    >>> journal.flush()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import errno
+import fcntl
+import logging
+import math
+import os
+import socket
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from sqlalchemy import Connection, delete, select
+
+from loopml._ids import new_id
+from loopml.store import Store
+from loopml.store.schema import journal_checkpoints
+
+__all__ = ["MetricJournal", "Point", "ingest", "recover_orphans"]
+
+log = logging.getLogger("loopml.tracking")
+
+# (seq, run_id, key, value, step, timestamp)
+Point = tuple[int, str, str, float, int, int]
+
+SUFFIX = ".jnl"
+_CHUNK = 50_000  # points per ingest transaction; also the backpressure threshold
+_TRUNCATE_AT = 32 * 1024 * 1024
+_open_journals: weakref.WeakSet[MetricJournal] = weakref.WeakSet()
+
+
+class MetricJournal:
+    """This process's journal for one store. Thread-safe."""
+
+    def __init__(self, store: Store, directory: Path, flush_interval: float = 0.5) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.store = store
+        self.pid = os.getpid()
+        self.journal_id = f"{socket.gethostname()}-{self.pid}-{new_id()}"
+        self.path = directory / f"{self.journal_id}{SUFFIX}"
+        self.flush_interval = flush_interval
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held for the process's life
+        self._seq = 0
+        self._pending: list[Point] = []
+        self._lock = threading.Lock()  # seq, pending, file writes
+        self._ingest_lock = threading.Lock()  # one ingestion at a time
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        _open_journals.add(self)
+
+    @property
+    def owner(self) -> str:
+        """Identifies this process to liveness checks: ``host:path-of-the-locked-file``."""
+        return f"{socket.gethostname()}:{self.path}"
+
+    def append(self, run_id: str, key: str, value: float, step: int, timestamp: int) -> None:
+        """Record one point durably (in the OS) before returning."""
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+            os.write(self._fd, f"{seq}\t{run_id}\t{key}\t{value!r}\t{step}\t{timestamp}\n".encode())
+            self._pending.append((seq, run_id, key, value, step, timestamp))
+            backlog = len(self._pending)
+        self._after_append(backlog)
+
+    def append_many(self, points: Iterable[tuple[str, str, float, int, int]]) -> int:
+        """Record many ``(run_id, key, value, step, timestamp)`` points; returns how many."""
+        total = 0
+        batch: list[tuple[str, str, float, int, int]] = []
+        for point in points:
+            batch.append(point)
+            if len(batch) >= 10_000:
+                total += self._append_batch(batch)
+                batch = []
+        if batch:
+            total += self._append_batch(batch)
+        return total
+
+    def _append_batch(self, batch: Sequence[tuple[str, str, float, int, int]]) -> int:
+        with self._lock:
+            first = self._seq + 1
+            records = [(first + i, *point) for i, point in enumerate(batch)]
+            self._seq += len(records)
+            text = "".join(f"{s}\t{r}\t{k}\t{v!r}\t{st}\t{ts}\n" for s, r, k, v, st, ts in records)
+            _write_all(self._fd, text.encode())
+            self._pending.extend(records)
+            backlog = len(self._pending)
+        self._after_append(backlog)
+        return len(records)
+
+    def _after_append(self, backlog: int) -> None:
+        if self._thread is None:
+            self._start_thread()
+        if backlog >= _CHUNK:
+            self.flush()  # backpressure keeps memory bounded when logging faster than ingesting
+
+    def flush(self) -> None:
+        """Ingest every pending point now; on failure they stay pending (and journaled)."""
+        with self._ingest_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                for start in range(0, len(batch), _CHUNK):
+                    ingest(self.store, self.journal_id, batch[start : start + _CHUNK])
+            except BaseException:
+                with self._lock:
+                    self._pending[:0] = batch
+                raise
+            self._maybe_truncate()
+
+    def _maybe_truncate(self) -> None:
+        with self._lock:
+            if not self._pending and os.fstat(self._fd).st_size > _TRUNCATE_AT:
+                os.ftruncate(self._fd, 0)  # all ingested; the checkpoint remembers the seq
+
+    def _start_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._run, name=f"loopml-journal-{self.pid}", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception as err:  # the points stay journaled and pending; try again later
+                log.warning("could not ingest metrics yet (%s); will retry", err)
+
+    def close(self) -> None:
+        """Flush, then remove the journal; if flushing fails the file stays for recovery."""
+        if self._closed or os.getpid() != self.pid:
+            return
+        self._closed = True
+        self._wake.set()
+        try:
+            self.flush()
+        except Exception as err:
+            log.warning("metrics kept in %s for recovery: %s", self.path, err)
+            os.close(self._fd)
+            return
+        _retire(self.store, self.path, self._fd, self.journal_id)
+
+
+def ingest(store: Store, journal_id: str, points: Sequence[Point]) -> None:
+    """Write ``points`` and advance the journal's checkpoint in one transaction."""
+    if not points:
+        return
+
+    def work(conn: Connection) -> None:
+        done = conn.execute(
+            select(journal_checkpoints.c.last_seq).where(
+                journal_checkpoints.c.journal_id == journal_id
+            )
+        ).scalar()
+        fresh = [p for p in points if p[0] > done] if done is not None else points
+        if not fresh:
+            return
+        _insert_points(conn, fresh)
+        _upsert_latest(conn, fresh)
+        q = _placeholder(conn)
+        conn.exec_driver_sql(
+            "INSERT INTO journal_checkpoints (journal_id, last_seq) "
+            f"VALUES ({q}, {q}) ON CONFLICT (journal_id) DO UPDATE "
+            "SET last_seq = excluded.last_seq "
+            "WHERE excluded.last_seq > journal_checkpoints.last_seq",
+            (journal_id, max(p[0] for p in fresh)),
+        )
+
+    store.transact(work)
+
+
+def _insert_points(conn: Connection, points: Sequence[Point]) -> None:
+    q = _placeholder(conn)
+    rows = [
+        (run_id, key, 0.0 if math.isnan(v) else v, math.isnan(v), step, ts)
+        for _, run_id, key, v, step, ts in points
+    ]
+    conn.exec_driver_sql(
+        'INSERT INTO metrics (run_id, key, value, is_nan, step, "timestamp") '
+        f"VALUES ({q}, {q}, {q}, {q}, {q}, {q})",
+        rows,
+    )
+
+
+def _upsert_latest(conn: Connection, points: Sequence[Point]) -> None:
+    latest: dict[tuple[str, str], Point] = {}
+    for point in points:
+        slot = (point[1], point[2])
+        best = latest.get(slot)
+        if best is None or (point[4], point[5], point[0]) >= (best[4], best[5], best[0]):
+            latest[slot] = point
+    q = _placeholder(conn)
+    conn.exec_driver_sql(
+        'INSERT INTO latest_metrics (run_id, key, value, is_nan, step, "timestamp") '
+        f"VALUES ({q}, {q}, {q}, {q}, {q}, {q}) ON CONFLICT (run_id, key) DO UPDATE SET "
+        'value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, "timestamp" = '
+        'excluded."timestamp" WHERE excluded.step > latest_metrics.step OR '
+        "(excluded.step = latest_metrics.step "
+        'AND excluded."timestamp" >= latest_metrics."timestamp")',
+        [
+            (run_id, key, 0.0 if math.isnan(v) else v, math.isnan(v), step, ts)
+            for _, run_id, key, v, step, ts in latest.values()
+        ],
+    )
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def recover_orphans(store: Store, directory: Path, *, skip: Path | None = None) -> int:
+    """Ingest and remove the journals of dead processes; return how many points were saved."""
+    if not directory.is_dir():
+        return 0
+    saved = 0
+    for path in directory.glob(f"*{SUFFIX}"):
+        if path == skip:
+            continue
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                continue  # its process is alive
+            raise
+        journal_id = path.name[: -len(SUFFIX)]
+        for chunk in _chunks(_read_points(fd), _CHUNK):
+            ingest(store, journal_id, chunk)
+            saved += len(chunk)
+        _retire(store, path, fd, journal_id)
+    return saved
+
+
+def _retire(store: Store, path: Path, fd: int, journal_id: str) -> None:
+    # Empty it before unlinking: a process that opened it just now must find nothing to redo.
+    os.ftruncate(fd, 0)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    os.close(fd)
+    store.transact(
+        lambda conn: conn.execute(
+            delete(journal_checkpoints).where(journal_checkpoints.c.journal_id == journal_id)
+        )
+    )
+
+
+def _read_points(fd: int) -> Iterator[Point]:
+    with os.fdopen(os.dup(fd), "r", encoding="utf-8", newline="\n") as handle:
+        handle.seek(0)
+        for line in handle:
+            if not line.endswith("\n"):
+                break  # a torn last write: its call never returned
+            fields = line[:-1].split("\t")
+            if len(fields) != 6:
+                continue
+            seq, run_id, key, value, step, ts = fields
+            yield int(seq), run_id, key, float(value), int(step), int(ts)
+
+
+def _chunks(points: Iterable[Point], size: int) -> Iterator[list[Point]]:
+    chunk: list[Point] = []
+    for point in points:
+        chunk.append(point)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def is_owner_alive(owner: str | None) -> bool | None:
+    """Whether the process that holds ``owner``'s journal lock still runs.
+
+    ``None`` when it cannot be told from this host (another machine, or no owner).
+    """
+    if not owner:
+        return None
+    host, _, path = owner.partition(":")
+    if host != socket.gethostname():
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+@atexit.register
+def _close_all() -> None:
+    for journal in list(_open_journals):
+        try:
+            journal.close()
+        except Exception as err:
+            log.warning("metric journal %s left for recovery: %s", journal.path, err)

@@ -1,0 +1,95 @@
+"""Value objects returned by the tracking API.
+
+Example:
+    >>> m = Metric(key="acc", value=0.9, step=3, timestamp=1700000000000)
+    >>> m.value
+    0.9
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Experiment", "Metric", "Run", "RunStatus"]
+
+
+class RunStatus(StrEnum):
+    """Lifecycle of a run. ``running`` ends in exactly one of the other three."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    KILLED = "killed"
+
+    @property
+    def terminal(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    """A named group of runs."""
+
+    id: str
+    name: str
+    created_at: int
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One logged point of a metric; ``timestamp`` is Unix milliseconds."""
+
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A run with its data: params, the latest value of each metric, and tags.
+
+    Times are Unix milliseconds; ``end_time`` is ``None`` while the run is running.
+    """
+
+    id: str
+    experiment_id: str
+    name: str
+    status: RunStatus
+    start_time: int
+    end_time: int | None = None
+    parent_run_id: str | None = None
+    user: str | None = None
+    host: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        """``runs:/<id>``: the root of this run's artifacts."""
+        return f"runs:/{self.id}"
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.end_time is None else (self.end_time - self.start_time) / 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``status`` as its string)."""
+        return {
+            "id": self.id,
+            "experiment_id": self.experiment_id,
+            "name": self.name,
+            "status": str(self.status),
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "parent_run_id": self.parent_run_id,
+            "user": self.user,
+            "host": self.host,
+            "params": dict(self.params),
+            "metrics": dict(self.metrics),
+            "tags": dict(self.tags),
+        }

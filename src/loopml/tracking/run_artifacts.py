@@ -1,0 +1,220 @@
+"""A run's artifacts: logical paths inside the run, each pointing at a content-addressed blob.
+
+Files are stored once by SHA-256 in the artifact store; the ``artifact_files`` table
+maps ``(owner_kind, owner_id, path)`` to a digest. Logging the same bytes in a
+thousand runs stores them once. Paths are checked so nothing can escape the run
+(``..``, absolute paths and symlinks are refused).
+
+Example:
+    >>> artifacts.log_file(run_id, Path("model.skops"), "model")  # doctest: +SKIP
+    'model/model.skops'
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, and_, delete, select
+
+from loopml.artifacts import (
+    ArtifactStore,
+    GcReport,
+    ManifestEntry,
+    join_artifact_path,
+    safe_artifact_path,
+)
+from loopml.errors import InvalidInputError, NotFoundError, UnsafePathError
+from loopml.store import Store
+from loopml.store.schema import artifact_files, runs
+
+__all__ = ["ArtifactEntry", "RunArtifacts", "collect_garbage"]
+
+OWNER = "run"
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactEntry:
+    """A file or folder inside a run's artifacts (``size`` and ``digest`` for files)."""
+
+    path: str
+    is_dir: bool
+    size: int | None = None
+    digest: str | None = None
+
+
+class RunArtifacts:
+    """Logs, lists and fetches the artifacts of runs."""
+
+    def __init__(self, store: Store, artifacts_url: str, check_run: Callable[[str], None]) -> None:
+        self.store = store
+        self.url = artifacts_url
+        self._blobs: ArtifactStore | None = None
+        self._check_run = check_run
+
+    @property
+    def blobs(self) -> ArtifactStore:
+        if self._blobs is None:
+            self._blobs = ArtifactStore.from_url(self.url)
+        return self._blobs
+
+    def log_file(self, run_id: str, local_path: Path, artifact_path: str = "") -> str:
+        """Store ``local_path`` as ``<artifact_path>/<file name>``; returns that path."""
+        self._check_run(run_id)
+        if local_path.is_symlink():
+            raise UnsafePathError(f"'{local_path}' is a symlink; log the file it points to instead")
+        if not local_path.is_file():
+            raise InvalidInputError(
+                f"'{local_path}' is not a file; use log_artifacts for a folder"
+                if local_path.is_dir()
+                else f"'{local_path}' does not exist"
+            )
+        path = join_artifact_path(safe_artifact_path(artifact_path), local_path.name)
+        stored = self.blobs.put_file(local_path)
+        self._record(run_id, [ManifestEntry(path, stored.digest, stored.size)])
+        return path
+
+    def log_dir(self, run_id: str, local_dir: Path, artifact_path: str = "") -> builtins.list[str]:
+        """Store every file below ``local_dir`` under ``artifact_path``; returns their paths."""
+        self._check_run(run_id)
+        if not local_dir.is_dir():
+            raise InvalidInputError(f"'{local_dir}' is not a folder; use log_artifact for a file")
+        if local_dir.is_symlink():
+            raise UnsafePathError(f"'{local_dir}' is a symlink; log the folder it points to")
+        base = safe_artifact_path(artifact_path)
+        entries = [
+            ManifestEntry(join_artifact_path(base, e.path), e.digest, e.size)
+            for e in self.blobs.put_tree(local_dir)
+        ]
+        self._record(run_id, entries)
+        return [e.path for e in entries]
+
+    def log_bytes(self, run_id: str, data: bytes, artifact_path: str) -> str:
+        """Store ``data`` as the file ``artifact_path`` (``log_text``, ``log_dict``…)."""
+        self._check_run(run_id)
+        path = safe_artifact_path(artifact_path)
+        if not path:
+            raise InvalidInputError("artifact_path must name a file, e.g. 'notes/summary.txt'")
+        stored = self.blobs.put_bytes(data)
+        self._record(run_id, [ManifestEntry(path, stored.digest, stored.size)])
+        return path
+
+    def list(self, run_id: str, path: str = "") -> builtins.list[ArtifactEntry]:
+        """The files and folders directly inside ``path`` of the run."""
+        self._check_run(run_id)
+        prefix = safe_artifact_path(path)
+        entries: dict[str, ArtifactEntry] = {}
+        for row in self._rows(run_id, prefix):
+            rest = row.path[len(prefix) + 1 :] if prefix else row.path
+            head, sep, _ = rest.partition("/")
+            full = join_artifact_path(prefix, head)
+            entries[full] = (
+                ArtifactEntry(full, True)
+                if sep
+                else ArtifactEntry(full, False, row.size, row.digest)
+            )
+        if prefix and not entries and not self._rows(run_id, prefix, exact=True):
+            raise NotFoundError("artifact", f"runs:/{run_id}/{prefix}")
+        return sorted(entries.values(), key=lambda e: e.path)
+
+    def download(self, run_id: str, path: str = "", dest: Path | None = None) -> Path:
+        """Copy a file or folder of the run to ``dest`` (verified); returns the local path."""
+        self._check_run(run_id)
+        prefix = safe_artifact_path(path)
+        dest = (dest or Path.cwd()).absolute()
+        exact = self._rows(run_id, prefix, exact=True)
+        if exact:
+            target = dest / Path(prefix).name if dest.is_dir() else dest
+            self.blobs.get_file(exact[0].digest, target)
+            return target
+        rows = self._rows(run_id, prefix)
+        if not rows:
+            raise NotFoundError(
+                "artifact",
+                f"runs:/{run_id}/{prefix}",
+                hint=f"list them with `loopml runs show {run_id}`",
+            )
+        root = dest / Path(prefix).name if prefix else dest
+        for row in rows:
+            relative = row.path[len(prefix) + 1 :] if prefix else row.path
+            self.blobs.get_file(row.digest, root / relative)
+        return root
+
+    def read_bytes(self, run_id: str, path: str) -> bytes:
+        """The verified content of one artifact file."""
+        self._check_run(run_id)
+        rows = self._rows(run_id, safe_artifact_path(path), exact=True)
+        if not rows:
+            raise NotFoundError("artifact", f"runs:/{run_id}/{path}")
+        return self.blobs.get_bytes(rows[0].digest)
+
+    def _rows(self, run_id: str, prefix: str, exact: bool = False) -> builtins.list[ManifestEntry]:
+        c = artifact_files.c
+        where = and_(c.owner_kind == OWNER, c.owner_id == run_id)
+        if exact:
+            where = and_(where, c.path == prefix)
+        elif prefix:
+            pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+            where = and_(where, c.path.like(pattern, escape="\\"))
+        with self.store.read() as conn:
+            rows = conn.execute(select(c.path, c.digest, c.size).where(where).order_by(c.path))
+            return [ManifestEntry(r.path, r.digest, r.size) for r in rows]
+
+    def _record(self, run_id: str, entries: builtins.list[ManifestEntry]) -> None:
+        now = int(time.time() * 1000)
+
+        def work(conn: Connection) -> None:
+            for start in range(0, len(entries), 500):
+                chunk = entries[start : start + 500]
+                conn.execute(
+                    delete(artifact_files).where(
+                        artifact_files.c.owner_kind == OWNER,
+                        artifact_files.c.owner_id == run_id,
+                        artifact_files.c.path.in_([e.path for e in chunk]),
+                    )
+                )
+                conn.execute(
+                    artifact_files.insert(),
+                    [
+                        {
+                            "owner_kind": OWNER,
+                            "owner_id": run_id,
+                            "path": e.path,
+                            "digest": e.digest,
+                            "size": e.size,
+                            "created_at": now,
+                        }
+                        for e in chunk
+                    ],
+                )
+
+        if entries:
+            self.store.transact(work)
+
+
+def collect_garbage(
+    store: Store, blobs: ArtifactStore, *, grace_seconds: float = 3600, dry_run: bool = False
+) -> GcReport:
+    """Forget the files of deleted runs, then delete blobs that nothing references."""
+    if not dry_run:
+        deleted_runs = select(runs.c.id).where(runs.c.deleted_at.is_not(None))
+        store.transact(
+            lambda conn: conn.execute(
+                delete(artifact_files).where(
+                    artifact_files.c.owner_kind == OWNER,
+                    artifact_files.c.owner_id.in_(deleted_runs),
+                )
+            )
+        )
+    with store.read() as conn:
+        query = select(artifact_files.c.digest).distinct()
+        if dry_run:
+            deleted = select(runs.c.id).where(runs.c.deleted_at.is_not(None))
+            query = query.where(
+                ~and_(artifact_files.c.owner_kind == OWNER, artifact_files.c.owner_id.in_(deleted))
+            )
+        referenced = set(conn.execute(query).scalars())
+    return blobs.collect_garbage(referenced, grace_seconds=grace_seconds, dry_run=dry_run)

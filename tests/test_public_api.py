@@ -1,0 +1,76 @@
+"""The public face stays small, stable and light to import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import loopml
+
+EXPECTED = {
+    "ActiveRun",
+    "Experiment",
+    "LoopmlError",
+    "Metric",
+    "Run",
+    "RunStatus",
+    "Settings",
+    "TrackingClient",
+    "__version__",
+    "active_run",
+    "autolog",
+    "configure",
+    "end_run",
+    "get_metric_history",
+    "get_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_tag",
+    "set_tags",
+    "start_run",
+}
+HEAVY = {
+    "sqlalchemy",
+    "pandas",
+    "numpy",
+    "sklearn",
+    "alembic",
+    "typer",
+    "rich",
+    "psycopg",
+    "s3fs",
+    "fsspec",
+    "torch",
+    "skops",
+}
+
+
+def test_exported_members() -> None:
+    assert set(loopml.__all__) == EXPECTED
+    for name in loopml.__all__:
+        assert getattr(loopml, name) is not None
+
+
+def test_import_loopml_loads_nothing_heavy() -> None:
+    code = "import sys, json, loopml; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = {name.split(".")[0] for name in json.loads(out.stdout)}
+    assert not (loaded & HEAVY), f"import loopml pulled in {sorted(loaded & HEAVY)}"
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    try:
+        loopml.no_such_thing  # noqa: B018
+    except AttributeError as err:
+        assert "no_such_thing" in str(err)
+    else:
+        raise AssertionError("expected AttributeError")

@@ -1,0 +1,92 @@
+"""scikit-learn autolog: params, training metrics and the fitted model, once per fit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import loopml
+from loopml.tracking import RunStatus
+
+sklearn = pytest.importorskip("sklearn")  # part of the dev extra: always present in make test
+
+
+@pytest.fixture(autouse=True)
+def _autolog(tmp_path: Path) -> Iterator[None]:
+    loopml.configure(home=str(tmp_path / "home"))
+    loopml.autolog()
+    yield
+    loopml.autolog(disable=True)
+
+
+def _iris() -> tuple[object, object]:
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    return data.data, data.target
+
+
+def test_fit_outside_a_run_gets_its_own_run_with_params_metrics_and_model(tmp_path: Path) -> None:
+    import skops.io as sio
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = _iris()
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(x, y)
+    (run,) = loopml.search_runs()
+    assert run.status is RunStatus.FINISHED
+    assert run.name == "RandomForestClassifier"
+    assert run.params["n_estimators"] == "10"
+    assert run.tags["estimator_name"] == "RandomForestClassifier"
+    assert 0.9 <= run.metrics["training_accuracy_score"] <= 1.0
+    assert {"training_f1_score", "training_log_loss", "training_roc_auc"} <= set(run.metrics)
+    client = loopml.tracking.fluent.default_client()
+    path = client.artifacts.download(run.id, "model/model.skops", tmp_path)
+    trusted = sio.get_untrusted_types(file=path)
+    restored = sio.load(path, trusted=trusted)
+    assert (restored.predict(x) == model.predict(x)).all()
+
+
+def test_regressor_metrics_and_a_pipeline_logs_one_run_not_one_per_step() -> None:
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = load_diabetes()
+    make_pipeline(StandardScaler(), Ridge(alpha=0.5)).fit(data.data, data.target)
+    (run,) = loopml.search_runs()
+    assert run.name == "Pipeline"
+    assert run.params["ridge__alpha"] == "0.5"
+    assert {"training_r2_score", "training_mean_squared_error"} <= set(run.metrics)
+
+
+def test_fit_inside_an_active_run_logs_there() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _iris()
+    with loopml.start_run(experiment="auto") as outer:
+        LogisticRegression(max_iter=300).fit(x, y)
+        loopml.log_metric("extra", 1.0)
+    (run,) = loopml.search_runs("auto")
+    assert run.id == outer.id
+    assert "training_accuracy_score" in run.metrics
+    assert run.params["max_iter"] == "300"
+
+
+def test_a_failing_fit_marks_its_run_failed_and_raises() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(ValueError):
+        LogisticRegression().fit([[1.0], [2.0]], [0, 1, 2])
+    (run,) = loopml.search_runs()
+    assert run.status is RunStatus.FAILED
+
+
+def test_disable_restores_plain_fit() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    loopml.autolog(disable=True)
+    LinearRegression().fit([[1.0], [2.0]], [1.0, 2.0])
+    assert loopml.search_runs() == []
