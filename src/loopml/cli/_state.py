@@ -1,0 +1,63 @@
+"""What the global options (``--home``, ``--db-url``, ``--artifacts``) carry to every command.
+
+The state only remembers the options; settings, the database and the tracking
+client are made when a command asks for them, so ``loopml --help`` stays fast.
+
+Example:
+    >>> state = CliState(home=None, db_url="sqlite:///:memory:", artifacts_url=None)
+    >>> state.settings().db_url
+    'sqlite:///:memory:'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from loopml.config import Settings
+    from loopml.tracking import TrackingClient
+
+__all__ = ["CliState", "get_state"]
+
+
+@dataclass(frozen=True)
+class CliState:
+    """The global options as given; ``None`` means "let settings resolve it".
+
+    Attributes:
+        home: ``--home``, where ``.loopml`` data lives.
+        db_url: ``--db-url``, the metadata database.
+        artifacts_url: ``--artifacts``, the artifact store.
+    """
+
+    home: Path | None = None
+    db_url: str | None = None
+    artifacts_url: str | None = None
+
+    def settings(self, *, home: Path | None = None) -> Settings:
+        """Settings with the options applied over env, ``loopml.toml`` and defaults.
+
+        Args:
+            home: a fallback home used only when ``--home`` was not given.
+        """
+        from loopml.config import Settings
+
+        return Settings.load(
+            home=self.home or home, db_url=self.db_url, artifacts_url=self.artifacts_url
+        )
+
+    def tracking_client(self) -> TrackingClient:
+        """A tracking client on the configured store (marks runs of dead processes killed)."""
+        from loopml.tracking import TrackingClient
+
+        return TrackingClient(self.settings(), capture_env=False)
+
+
+def get_state(ctx: typer.Context) -> CliState:
+    """The state the root callback stored, or defaults when a command runs on its own."""
+    state = ctx.find_object(CliState)
+    return state if state is not None else CliState()

@@ -1,0 +1,148 @@
+"""The root ``loopml`` command: global options, the command groups, and error reporting.
+
+Every error a command raises passes through :class:`LoopmlGroup`: a
+:class:`~loopml.errors.LoopmlError` becomes one ``error: …`` line and its exit code
+(1 failure, 2 invalid input); anything else is a bug, reported briefly (the
+traceback only with ``LOOPML_DEBUG=1``) with exit code 1.
+
+Example:
+    >>> from typer.testing import CliRunner
+    >>> CliRunner().invoke(app, ["--version"]).stdout  # doctest: +SKIP
+    'loopml 0.1.0\\n'
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from loopml.cli import artifacts, db, experiments, runs
+from loopml.cli._output import JSON_META_KEY, print_error, print_unexpected, silence_stdout
+from loopml.cli._state import CliState
+from loopml.cli.gc import gc
+from loopml.cli.init import init
+from loopml.errors import LoopmlError
+
+__all__ = ["LoopmlGroup", "app", "main"]
+
+# Usage errors (exit 2), explicit exits and Ctrl-C: Typer reports those itself.
+_PASS_THROUGH = (typer.TyperException, typer.Exit, typer.Abort)
+
+
+class LoopmlGroup(TyperGroup):
+    """The root group; turns exceptions from any command into a message and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:  # Any: click's Context, vendored by newer Typers
+        """Run the command, reporting errors the loopml way."""
+        try:
+            return super().invoke(ctx)
+        except _PASS_THROUGH:
+            raise
+        except BrokenPipeError:  # the reader stopped early (`| head`): not worth a message
+            silence_stdout()
+            raise typer.Exit(1) from None
+        except LoopmlError as err:
+            print_error(err, as_json=bool(ctx.meta.get(JSON_META_KEY)))
+            raise typer.Exit(err.exit_code) from None
+        except Exception as err:
+            print_unexpected(err, as_json=bool(ctx.meta.get(JSON_META_KEY)))
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    name="loopml",
+    cls=LoopmlGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.add_typer(artifacts.app, name="artifacts")
+app.add_typer(db.app, name="db")
+app.command("init")(init)
+app.command("gc")(gc)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from loopml import __version__
+
+        typer.echo(f"loopml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            metavar="DIR",
+            help="Where loopml keeps its data (default: $LOOPML_HOME, loopml.toml, ./.loopml).",
+            file_okay=False,
+        ),
+    ] = None,
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            "--db-url",
+            metavar="URL",
+            help="Metadata database URL, e.g. sqlite:///m.db or postgresql+psycopg://h/db.",
+        ),
+    ] = None,
+    artifacts_url: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts",
+            metavar="URL",
+            help="Artifact store: a folder or a URL such as s3://bucket/prefix.",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print loopml's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """loopml: track, version, train, deploy and monitor models as one closed loop.
+
+    Global options go before the command and override $LOOPML_HOME, $LOOPML_DB_URL,
+    $LOOPML_ARTIFACTS and loopml.toml. Set LOOPML_DEBUG=1 to see tracebacks of bugs.
+
+    Examples:
+
+        loopml init
+        loopml runs list -e churn -f "metrics.auc > 0.9" -o "metrics.auc desc"
+        loopml --home /data/.loopml runs show 01J0ABCDEFGHJKMNPQRSTVWXYZ
+    """
+    ctx.obj = CliState(home=home, db_url=db_url, artifacts_url=artifacts_url)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the ``loopml`` command line; exits the process with the command's code.
+
+    Args:
+        argv: the arguments after the program name; ``sys.argv[1:]`` when ``None``.
+
+    Example:
+        >>> main(["--version"])  # doctest: +SKIP
+        loopml 0.1.0
+    """
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="loopml")
+    except BrokenPipeError:  # while printing help, before any command ran
+        silence_stdout()
+        sys.exit(1)

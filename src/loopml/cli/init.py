@@ -1,0 +1,164 @@
+"""``loopml init``: set up a project folder for loopml.
+
+Example:
+    $ loopml init
+    created  .loopml/                (home)
+    created  .loopml/loopml.db       (metadata database at revision 0001_tracking)
+    created  .loopml/artifacts/      (artifact store)
+    created  loopml.toml             (settings, every line commented out)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loopml.cli._output import JsonFlag, cell, echo_json, show
+from loopml.cli._state import get_state
+
+__all__ = ["CONFIG_TEMPLATE", "init"]
+
+CONFIG_TEMPLATE = """\
+# loopml settings for this project.
+# Precedence: command-line options > LOOPML_* environment variables > this file > defaults.
+# Relative paths are relative to the folder loopml runs in.
+
+[loopml]
+# Where loopml keeps its data (env: LOOPML_HOME).
+# home = ".loopml"
+
+# The metadata database (env: LOOPML_DB_URL); default: SQLite in <home>/loopml.db.
+# db_url = "postgresql+psycopg://user@host:5432/loopml"
+
+# The artifact store (env: LOOPML_ARTIFACTS); default: <home>/artifacts.
+# artifacts_url = "s3://bucket/prefix"
+
+# How often buffered metrics are written to the database, in seconds.
+# metrics_flush_s = 0.5
+"""
+
+
+@dataclass(frozen=True)
+class _Item:
+    what: str
+    location: str
+    created: bool
+    note: str = ""
+
+
+def init(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", file_okay=False, help="The project folder (created if missing)."
+        ),
+    ] = Path("."),
+    as_json: JsonFlag = False,
+) -> None:
+    """Set up loopml in a project folder: .loopml/ (database and artifacts) and loopml.toml.
+
+    Safe to run again: what exists is kept (the database is only migrated if it is
+    behind). --home, --db-url and --artifacts given before `init` are used instead
+    of DIR/.loopml.
+
+    Examples:
+
+        loopml init
+        loopml init my-project
+        loopml --db-url postgresql+psycopg://ml@db:5432/loopml init
+    """
+    root = directory.expanduser().absolute()
+    root.mkdir(parents=True, exist_ok=True)
+    state = get_state(ctx)
+    settings = state.settings(home=root / ".loopml")
+    items = [
+        _ensure_folder("home", settings.home),
+        _ensure_database(settings.db_url),
+        _ensure_artifacts(settings.artifacts_url),
+        _ensure_config(root / "loopml.toml"),
+    ]
+    if as_json:
+        echo_json(
+            {
+                "home": str(settings.home),
+                "db_url": settings.db_url,
+                "artifacts_url": settings.artifacts_url,
+                "items": [asdict(item) for item in items],
+            }
+        )
+    else:
+        _print_items(items)
+    env_home = os.environ.get("LOOPML_HOME")
+    if state.home is None and env_home and Path(env_home).absolute() != settings.home:
+        typer.echo(
+            f"note: LOOPML_HOME={env_home} is set and wins over loopml.toml; unset it to "
+            f"use {settings.home}",
+            err=True,
+        )
+
+
+def _ensure_folder(what: str, path: Path) -> _Item:
+    existed = path.is_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    return _Item(what, f"{path}/", created=not existed)
+
+
+def _ensure_database(db_url: str) -> _Item:
+    from loopml.store import current_revision, open_store, upgrade
+    from loopml.store.schema import SCHEMA_HEAD
+
+    store = open_store(db_url, migrate=False)
+    shown = store.engine.url
+    location = shown.database if store.is_sqlite and shown.database else None
+    before = current_revision(store)
+    after = before if before == SCHEMA_HEAD else upgrade(store)
+    note = f"at revision {after}" + (
+        f", upgraded from {before}" if before and before != after else ""
+    )
+    return _Item(
+        "metadata database",
+        location or shown.render_as_string(hide_password=True),
+        created=before is None,
+        note=note,
+    )
+
+
+def _ensure_artifacts(url: str) -> _Item:
+    from loopml.artifacts import from_url
+    from loopml.artifacts.local import LocalBlobStore
+
+    blobs = from_url(url)
+    if isinstance(blobs, LocalBlobStore):
+        return _ensure_folder("artifact store", blobs.root)
+    return _Item("artifact store", blobs.url, created=False, note="remote; not checked")
+
+
+def _ensure_config(path: Path) -> _Item:
+    if path.exists():
+        return _Item("settings", str(path), created=False)
+    path.write_text(CONFIG_TEMPLATE)
+    return _Item("settings", str(path), created=True, note="every line commented out")
+
+
+def _print_items(items: list[_Item]) -> None:
+    from rich.table import Table
+
+    cwd = Path.cwd()
+    grid = Table.grid(padding=(0, 2))
+    for item in items:
+        location = item.location
+        with contextlib.suppress(ValueError):  # shorter paths below the working folder
+            relative = str(Path(location).relative_to(cwd))
+            location = relative + ("/" if location.endswith("/") else "")
+        label = "created" if item.created else "exists"
+        detail = item.what + (f", {item.note}" if item.note else "")
+        grid.add_row(
+            cell(label, "green" if item.created else "dim"), cell(location), cell(f"({detail})")
+        )
+    show(grid)

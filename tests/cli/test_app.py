@@ -1,0 +1,176 @@
+"""The root command: version, help, global options, and how errors are reported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from loopml import __version__
+from loopml.cli import app
+from loopml.cli._output import JsonFlag
+from loopml.cli.app import LoopmlGroup
+from loopml.errors import ConflictError, InvalidInputError, NotFoundError
+
+
+def _console_script() -> Path:
+    return Path(sys.executable).with_name("loopml")
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout == f"loopml {__version__}\n"
+
+
+@pytest.mark.skipif(not _console_script().exists(), reason="loopml is not installed as a script")
+def test_installed_console_script_runs() -> None:
+    done = subprocess.run(
+        [str(_console_script()), "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout) == (0, f"loopml {__version__}\n")
+
+
+def test_python_dash_m_loopml_help_names_every_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "loopml", "--help"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "COLUMNS": "120"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Usage: loopml" in done.stdout
+    for command in ("init", "gc", "experiments", "runs", "artifacts", "db"):
+        assert command in done.stdout
+
+
+def test_help_of_every_command_has_an_example() -> None:
+    runner = CliRunner()
+    commands = [
+        ["init"], ["gc"], ["experiments", "list"], ["runs", "list"], ["runs", "show"],
+        ["runs", "compare"], ["runs", "delete"], ["artifacts", "list"], ["artifacts", "get"],
+        ["db", "upgrade"], ["db", "current"],
+    ]  # fmt: skip
+    for command in commands:
+        result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, command
+        assert "Example" in result.stdout, command
+        assert "loopml " + command[0] in result.stdout, command
+
+
+def test_importing_the_cli_does_not_load_heavy_modules() -> None:
+    code = (
+        "import sys, loopml.cli; "
+        "print(sorted(m for m in ('pandas', 'sklearn', 'sqlalchemy', 'numpy') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["nonsense"])
+    assert result.exit_code == 2
+
+
+def test_global_options_reach_the_settings(tmp_path: Path) -> None:
+    db = tmp_path / "meta.db"
+    result = CliRunner().invoke(
+        app,
+        ["--home", str(tmp_path / "h"), "--db-url", f"sqlite:///{db}",
+         "--artifacts", str(tmp_path / "blobs"), "experiments", "list", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert db.is_file()
+    assert not (tmp_path / "h" / "loopml.db").exists()
+
+
+def test_a_broken_loopml_toml_is_reported_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "loopml.toml").write_text("this is = not toml = at all")
+    result = CliRunner().invoke(app, ["experiments", "list"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: loopml.toml is not valid TOML")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# -- the error machinery, on a small app of the same kind ------------------------------
+
+
+def _failing_app() -> typer.Typer:
+    """An app with LoopmlGroup whose commands raise what they are told to."""
+    demo = typer.Typer(cls=LoopmlGroup, pretty_exceptions_enable=False)
+
+    @demo.command()
+    def fail(kind: str, as_json: JsonFlag = False) -> None:
+        errors: dict[str, Exception] = {
+            "not-found": NotFoundError("model", "churn", choices=["churn-v2"]),
+            "conflict": ConflictError("run 01 already exists", details={"run_id": "01"}),
+            "invalid": InvalidInputError("depth must be positive"),
+            "bug": RuntimeError("boom"),
+        }
+        raise errors[kind]
+
+    @demo.command()
+    def ok() -> None:
+        typer.echo("fine")
+
+    return demo
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "line"),
+    [
+        ("not-found", 1, "error: model 'churn' not found; did you mean: churn-v2?"),
+        ("conflict", 1, "error: run 01 already exists"),
+        ("invalid", 2, "error: depth must be positive"),
+    ],
+)
+def test_loopml_errors_become_one_line_and_their_exit_code(kind: str, code: int, line: str) -> None:
+    result = CliRunner().invoke(_failing_app(), ["fail", kind])
+    assert result.exit_code == code
+    assert result.stderr == line + "\n"
+    assert result.stdout == ""
+
+
+def test_loopml_errors_with_json_print_the_error_body() -> None:
+    result = CliRunner().invoke(_failing_app(), ["fail", "conflict", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "error": {
+            "code": "conflict",
+            "message": "run 01 already exists",
+            "details": {"run_id": "01"},
+        }
+    }
+    assert result.stderr == "error: run 01 already exists\n"
+
+
+def test_unexpected_errors_ask_for_a_report_without_traceback() -> None:
+    result = CliRunner().invoke(_failing_app(), ["fail", "bug"], env={"LOOPML_DEBUG": None})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: unexpected RuntimeError: boom\n")
+    assert "please report" in result.stderr
+    assert "LOOPML_DEBUG=1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unexpected_errors_show_the_traceback_with_loopml_debug() -> None:
+    result = CliRunner().invoke(
+        _failing_app(), ["fail", "bug", "--json"], env={"LOOPML_DEBUG": "1"}
+    )
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "raise errors[kind]" in result.stderr
+    assert json.loads(result.stdout)["error"]["code"] == "internal"
+
+
+def test_successful_commands_are_untouched() -> None:
+    result = CliRunner().invoke(_failing_app(), ["ok"])
+    assert (result.exit_code, result.stdout) == (0, "fine\n")

@@ -1,0 +1,119 @@
+"""``loopml artifacts …`` and ``loopml gc`` over a real local artifact store."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from loopml.tracking import TrackingClient
+
+
+@pytest.fixture
+def logged(runs, client: TrackingClient, tmp_path: Path) -> str:
+    """Run ``rf`` with ``model/weights.bin``, ``model/meta/card.md`` and ``notes.txt``."""
+    source = tmp_path / "model"
+    (source / "meta").mkdir(parents=True)
+    (source / "weights.bin").write_bytes(bytes(range(256)) * 4)
+    (source / "meta" / "card.md").write_text("# rf\n")
+    client.log_artifacts(runs.rf, source, "model")
+    client.artifacts.log_bytes(runs.rf, b"remember the seed", "notes.txt")
+    return str(runs.rf)
+
+
+def test_list_one_level_as_json(cli, logged: str) -> None:
+    entries = cli.json("artifacts", "list", logged)
+    assert [(e["path"], e["is_dir"]) for e in entries] == [("model", True), ("notes.txt", False)]
+    notes = entries[1]
+    assert notes["uri"] == f"runs:/{logged}/notes.txt"
+    assert notes["size"] == 17
+    assert notes["digest"] == hashlib.sha256(b"remember the seed").hexdigest()
+
+
+def test_list_a_folder_by_uri_or_argument(cli, logged: str) -> None:
+    by_uri = cli.json("artifacts", "list", f"runs:/{logged}/model")
+    by_argument = cli.json("artifacts", "list", logged, "model")
+    assert by_uri == by_argument
+    assert [e["path"] for e in by_uri] == ["model/meta", "model/weights.bin"]
+    every = cli.json("artifacts", "list", logged, "model", "--recursive")
+    assert [e["path"] for e in every] == ["model/meta/card.md", "model/weights.bin"]
+
+
+def test_list_table(cli, logged: str) -> None:
+    result = cli.run("artifacts", "list", logged, "-r")
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.split()}
+    assert rows["model/weights.bin"][1:3] == ["1.0", "KiB"]
+    assert rows["notes.txt"][1:3] == ["17", "B"]
+    assert rows["notes.txt"][3] == hashlib.sha256(b"remember the seed").hexdigest()
+
+
+def test_list_errors(cli, logged: str) -> None:
+    missing = cli.run("artifacts", "list", logged, "nope")
+    assert missing.exit_code == 1
+    assert "not found" in missing.stderr
+    wrong_scheme = cli.run("artifacts", "list", "models:/churn/1")
+    assert wrong_scheme.exit_code == 2
+    assert "runs:/" in wrong_scheme.stderr
+
+
+def test_get_a_file_writes_its_bytes(cli, logged: str, tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    result = cli.run("artifacts", "get", f"runs:/{logged}/model/weights.bin", "--dest", str(dest))
+    assert result.exit_code == 0, result.stderr
+    target = dest / "weights.bin"
+    assert result.stdout == f"{target}\n"
+    assert target.read_bytes() == bytes(range(256)) * 4
+
+
+def test_get_a_folder_as_json(cli, logged: str, tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    got = cli.json("artifacts", "get", f"runs:/{logged}/model", "--dest", str(dest))
+    assert got == {"uri": f"runs:/{logged}/model", "path": str(dest / "model")}
+    assert (dest / "model" / "meta" / "card.md").read_text() == "# rf\n"
+    assert (dest / "model" / "weights.bin").stat().st_size == 1024
+
+
+def test_get_unknown_path_fails(cli, logged: str, tmp_path: Path) -> None:
+    result = cli.run("artifacts", "get", f"runs:/{logged}/nope.txt", "--dest", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: artifact ")
+    bad = cli.run("artifacts", "get", "runs:/", "--dest", str(tmp_path))
+    assert bad.exit_code == 2
+
+
+def _stored_digests(home: Path) -> set[str]:
+    """Digests of the blobs on disk (``<root>/blobs/ab/cdef…`` holds ``abcdef…``)."""
+    return {p.parent.name + p.name for p in (home / "artifacts").rglob("*") if p.is_file()}
+
+
+def test_gc_frees_a_blob_only_after_its_run_is_deleted(
+    cli, runs, client: TrackingClient, home: Path
+) -> None:
+    only_rf = client.artifacts.log_bytes(runs.rf, b"only in rf", "a.txt")
+    client.artifacts.log_bytes(runs.rf, b"shared", "shared.txt")
+    client.artifacts.log_bytes(runs.gbm, b"shared", "copy.txt")
+    doomed = hashlib.sha256(b"only in rf").hexdigest()
+    assert only_rf == "a.txt"
+
+    report = cli.json("gc", "--grace-seconds", "0")
+    assert (report["deleted"], report["kept"]) == (0, 2)
+
+    cli.json("runs", "delete", runs.rf, "--yes")
+    assert cli.json("gc")["deleted"] == 0  # the default grace period protects fresh blobs
+    dry = cli.json("gc", "--grace-seconds", "0", "--dry-run")
+    assert (dry["dry_run"], dry["deleted"], dry["digests"]) == (True, 1, [doomed])
+    assert doomed in _stored_digests(home)
+
+    report = cli.json("gc", "--grace-seconds", "0")
+    assert (report["deleted"], report["freed_bytes"], report["digests"]) == (1, 10, [doomed])
+    assert doomed not in _stored_digests(home)
+    assert client.artifacts.read_bytes(runs.gbm, "copy.txt") == b"shared"
+
+
+def test_gc_table_output(cli, runs) -> None:
+    result = cli.run("gc", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("would delete 0 blob(s), freeing 0 B; kept 0")
+    assert cli.run("gc", "--grace-seconds", "-1").exit_code == 2
