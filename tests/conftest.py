@@ -59,8 +59,8 @@ def _postgres_bin_dir() -> Path | None:
     found = [p for p in Path("/").glob(PG_BIN_GLOB.lstrip("/")) if (p / "initdb").is_file()]
     if found:
         return max(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
+    initdb = shutil.which("initdb")  # e.g. Homebrew, or a symlink into the real bin dir
+    return Path(initdb).resolve().parent if initdb else None
 
 
 def _free_port() -> int:
@@ -152,7 +152,8 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     except RuntimeError as err:
         pytest.fail(
-            f"could not start PostgreSQL: {err}\n--- server log ---\n{_server_log(log_file)}"
+            f"could not start PostgreSQL: {err}\n--- server log ---\n{_server_log(log_file)}",
+            pytrace=False,
         )
     finally:
         if server is not None:

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import loopml
 
 EXPECTED = {
@@ -68,9 +70,5 @@ def test_import_loopml_loads_nothing_heavy() -> None:
 
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
-    try:
+    with pytest.raises(AttributeError, match="no_such_thing"):
         loopml.no_such_thing  # noqa: B018
-    except AttributeError as err:
-        assert "no_such_thing" in str(err)
-    else:
-        raise AssertionError("expected AttributeError")

@@ -37,7 +37,8 @@ def test_run_lifecycle_records_times_status_and_environment(client: TrackingClie
     client.end_run(run.id, "failed")
     ended = client.get_run(run.id)
     assert ended.status is RunStatus.FAILED
-    assert ended.end_time is not None and ended.end_time >= ended.start_time
+    assert ended.end_time is not None
+    assert ended.end_time >= ended.start_time
 
 
 def test_params_are_immutable_but_relogging_the_same_value_is_fine(client: TrackingClient) -> None:

@@ -84,7 +84,7 @@ def test_eight_processes_share_one_embedded_store_without_lock_errors(tmp_path: 
     home = tmp_path / "home"  # a fresh store: the 8 also race to create and migrate it
     procs = [python(WRITER, home, LOOPML_METRICS_FLUSH_S="0.02") for _ in range(8)]
     results = [p.communicate(timeout=240) for p in procs]
-    for proc, (out, err) in zip(procs, results, strict=True):
+    for proc, (_out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err.decode()
         assert b"locked" not in err, err.decode()
     run_ids = [out.decode().strip() for out, _ in results]

@@ -161,6 +161,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout = 60000")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA cache_size = -65536")  # 64 MiB: big metric ingests stay in cache
         _retry_busy(lambda: cursor.execute("PRAGMA journal_mode = WAL"))
         cursor.close()
 

@@ -120,7 +120,7 @@ metrics = Table(
     Column("is_nan", Boolean, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
-    Index(None, "run_id", "key", "step"),
+    Index(None, "run_id", "key", "step", "timestamp"),
 )
 
 # The point with the largest (step, timestamp) per run and key: what search filters on.

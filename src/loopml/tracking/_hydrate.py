@@ -52,6 +52,7 @@ def hydrate_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
             parent_run_id=row.parent_run_id,
             user=row.user,
             host=row.host,
+            deleted_at=row.deleted_at,
             params=dict(sorted(run_params[row.id].items())),
             metrics=dict(sorted(run_metrics[row.id].items())),
             tags=dict(sorted(run_tags[row.id].items())),

@@ -30,7 +30,7 @@ from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor, record
-from loopml.store.schema import environments, experiments, metrics, params, runs
+from loopml.store.schema import environments, experiments, params, runs
 from loopml.store.schema import tags as tags_table
 from loopml.tracking import _validation as check
 from loopml.tracking._hydrate import hydrate_runs
@@ -70,7 +70,10 @@ class TrackingClient:
         self._journal_lock = threading.Lock()
         self._writable: set[str] = set()
         self._keys: set[str] = set()
+        self._experiments: dict[str, Experiment] = {}
+        self._stored_environments: set[str] = set()
         recover_orphans(self.store, self.settings.journal_dir)
+        self._last_recovery = time.monotonic()
         self.reconcile_dead_runs()
 
     # -- experiments -------------------------------------------------------------------
@@ -112,13 +115,19 @@ class TrackingClient:
         return Experiment(row.id, row.name, row.created_at, row.description)
 
     def get_or_create_experiment(self, name: str) -> Experiment:
+        """The experiment called ``name``, created if it does not exist yet."""
+        cached = self._experiments.get(name)
+        if cached is not None:
+            return cached
         try:
-            return self.get_experiment(name)
+            found = self.get_experiment(name)
         except NotFoundError:
             try:
-                return self.create_experiment(name)
+                found = self.create_experiment(name)
             except ConflictError:  # another process created it just now
-                return self.get_experiment(name)
+                found = self.get_experiment(name)
+        self._experiments[name] = found
+        return found
 
     def list_experiments(self) -> list[Experiment]:
         with self.store.read() as conn:
@@ -157,8 +166,10 @@ class TrackingClient:
         )
         owner = self._get_journal().owner
 
+        fresh_env = env is not None and env.digest not in self._stored_environments
+
         def work(conn: Connection) -> None:
-            if env is not None:
+            if env is not None and fresh_env:
                 _insert_environment(conn, env.digest, env.body)
             conn.execute(
                 insert(runs).values(
@@ -181,6 +192,8 @@ class TrackingClient:
                 )
 
         self.store.transact(work)
+        if env is not None:
+            self._stored_environments.add(env.digest)
         self._writable.add(run.id)
         return run
 
@@ -196,7 +209,8 @@ class TrackingClient:
     def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED) -> None:
         """Mark a run finished, failed or killed, after ingesting its pending metrics."""
         status = _check_status(status)
-        self._check_run(run_id)
+        if run_id not in self._writable:
+            self._check_run(run_id)
         try:
             self.flush()
         finally:
@@ -365,18 +379,33 @@ class TrackingClient:
         """Every point of one metric, by step then time."""
         self._check_run(run_id)
         self.flush()
+        q = "?" if self.store.engine.dialect.paramstyle == "qmark" else "%s"
         with self.store.read() as conn:
-            rows = conn.execute(
-                select(metrics.c.value, metrics.c.is_nan, metrics.c.step, metrics.c.timestamp)
-                .where(metrics.c.run_id == run_id, metrics.c.key == key)
-                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
-            ).all()
-        return [Metric(key, math.nan if nan else value, step, ts) for value, nan, step, ts in rows]
+            # Straight to the driver's cursor: a history can hold millions of points.
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(
+                    'SELECT value, is_nan, step, "timestamp" FROM metrics '
+                    f'WHERE run_id = {q} AND key = {q} ORDER BY step, "timestamp", id',
+                    (run_id, key),
+                )
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        nan = math.nan
+        return [Metric(key, nan if is_nan else value, step, ts) for value, is_nan, step, ts in rows]
 
     def flush(self) -> None:
-        """Ingest this process's pending metrics and any a dead process left behind."""
+        """Ingest this process's pending metrics and any a dead process left behind.
+
+        Looking for dead processes' journals is done at most once a second.
+        """
         if self._journal is not None and self._journal.pid == os.getpid():
             self._journal.flush()
+        now = time.monotonic()
+        if now - self._last_recovery < 1.0:
+            return
+        self._last_recovery = now
         recover_orphans(
             self.store,
             self.settings.journal_dir,

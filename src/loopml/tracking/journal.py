@@ -25,7 +25,6 @@ import contextlib
 import errno
 import fcntl
 import logging
-import math
 import os
 import socket
 import threading
@@ -43,8 +42,8 @@ __all__ = ["MetricJournal", "Point", "ingest", "recover_orphans"]
 
 log = logging.getLogger("loopml.tracking")
 
-# (seq, run_id, key, value, step, timestamp)
-Point = tuple[int, str, str, float, int, int]
+# (run_id, key, value, step, timestamp); a point's sequence number is implied by its position.
+Point = tuple[str, str, float, int, int]
 
 SUFFIX = ".jnl"
 _CHUNK = 50_000  # points per ingest transaction; also the backpressure threshold
@@ -53,7 +52,11 @@ _open_journals: weakref.WeakSet[MetricJournal] = weakref.WeakSet()
 
 
 class MetricJournal:
-    """This process's journal for one store. Thread-safe."""
+    """This process's journal for one store. Thread-safe.
+
+    Pending points are always a contiguous run of sequence numbers starting at
+    ``_first``, so they are kept as plain tuples and ingested without copying.
+    """
 
     def __init__(self, store: Store, directory: Path, flush_interval: float = 0.5) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -64,7 +67,8 @@ class MetricJournal:
         self.flush_interval = flush_interval
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held for the process's life
-        self._seq = 0
+        self._seq = 0  # the last sequence number written
+        self._first = 1  # the sequence number of _pending[0]
         self._pending: list[Point] = []
         self._lock = threading.Lock()  # seq, pending, file writes
         self._ingest_lock = threading.Lock()  # one ingestion at a time
@@ -82,16 +86,19 @@ class MetricJournal:
         """Record one point durably (in the OS) before returning."""
         with self._lock:
             self._seq += 1
-            seq = self._seq
-            os.write(self._fd, f"{seq}\t{run_id}\t{key}\t{value!r}\t{step}\t{timestamp}\n".encode())
-            self._pending.append((seq, run_id, key, value, step, timestamp))
+            os.write(
+                self._fd, f"{self._seq}\t{run_id}\t{key}\t{value!r}\t{step}\t{timestamp}\n".encode()
+            )
+            if not self._pending:
+                self._first = self._seq
+            self._pending.append((run_id, key, value, step, timestamp))
             backlog = len(self._pending)
         self._after_append(backlog)
 
-    def append_many(self, points: Iterable[tuple[str, str, float, int, int]]) -> int:
+    def append_many(self, points: Iterable[Point]) -> int:
         """Record many ``(run_id, key, value, step, timestamp)`` points; returns how many."""
         total = 0
-        batch: list[tuple[str, str, float, int, int]] = []
+        batch: list[Point] = []
         for point in points:
             batch.append(point)
             if len(batch) >= 10_000:
@@ -101,17 +108,23 @@ class MetricJournal:
             total += self._append_batch(batch)
         return total
 
-    def _append_batch(self, batch: Sequence[tuple[str, str, float, int, int]]) -> int:
+    def _append_batch(self, batch: list[Point]) -> int:
         with self._lock:
             first = self._seq + 1
-            records = [(first + i, *point) for i, point in enumerate(batch)]
-            self._seq += len(records)
-            text = "".join(f"{s}\t{r}\t{k}\t{v!r}\t{st}\t{ts}\n" for s, r, k, v, st, ts in records)
+            text = "".join(
+                [
+                    f"{s}\t{r}\t{k}\t{v!r}\t{st}\t{ts}\n"
+                    for s, (r, k, v, st, ts) in enumerate(batch, first)
+                ]
+            )
             _write_all(self._fd, text.encode())
-            self._pending.extend(records)
+            self._seq += len(batch)
+            if not self._pending:
+                self._first = first
+            self._pending.extend(batch)
             backlog = len(self._pending)
         self._after_append(backlog)
-        return len(records)
+        return len(batch)
 
     def _after_append(self, backlog: int) -> None:
         if self._thread is None:
@@ -123,15 +136,18 @@ class MetricJournal:
         """Ingest every pending point now; on failure they stay pending (and journaled)."""
         with self._ingest_lock:
             with self._lock:
-                batch, self._pending = self._pending, []
+                first, batch, self._pending = self._first, self._pending, []
             if not batch:
                 return
             try:
                 for start in range(0, len(batch), _CHUNK):
-                    ingest(self.store, self.journal_id, batch[start : start + _CHUNK])
+                    ingest(
+                        self.store, self.journal_id, first + start, batch[start : start + _CHUNK]
+                    )
             except BaseException:
-                with self._lock:
+                with self._lock:  # put them back in front of whatever came meanwhile
                     self._pending[:0] = batch
+                    self._first = first
                 raise
             self._maybe_truncate()
 
@@ -173,10 +189,14 @@ class MetricJournal:
         _retire(self.store, self.path, self._fd, self.journal_id)
 
 
-def ingest(store: Store, journal_id: str, points: Sequence[Point]) -> None:
-    """Write ``points`` and advance the journal's checkpoint in one transaction."""
+def ingest(store: Store, journal_id: str, first_seq: int, points: Sequence[Point]) -> None:
+    """Write points ``first_seq…`` and advance the journal's checkpoint in one transaction.
+
+    Points at or below the stored checkpoint are skipped, so ingesting twice is harmless.
+    """
     if not points:
         return
+    last_seq = first_seq + len(points) - 1
 
     def work(conn: Connection) -> None:
         done = conn.execute(
@@ -184,7 +204,7 @@ def ingest(store: Store, journal_id: str, points: Sequence[Point]) -> None:
                 journal_checkpoints.c.journal_id == journal_id
             )
         ).scalar()
-        fresh = [p for p in points if p[0] > done] if done is not None else points
+        fresh = points if done is None else points[max(0, done - first_seq + 1) :]
         if not fresh:
             return
         _insert_points(conn, fresh)
@@ -195,7 +215,7 @@ def ingest(store: Store, journal_id: str, points: Sequence[Point]) -> None:
             f"VALUES ({q}, {q}) ON CONFLICT (journal_id) DO UPDATE "
             "SET last_seq = excluded.last_seq "
             "WHERE excluded.last_seq > journal_checkpoints.last_seq",
-            (journal_id, max(p[0] for p in fresh)),
+            (journal_id, last_seq),
         )
 
     store.transact(work)
@@ -203,23 +223,27 @@ def ingest(store: Store, journal_id: str, points: Sequence[Point]) -> None:
 
 def _insert_points(conn: Connection, points: Sequence[Point]) -> None:
     q = _placeholder(conn)
+    columns = 'INSERT INTO metrics (run_id, key, value, is_nan, step, "timestamp") '
+    # ``v != v`` is the NaN test. Without NaNs the points go to the driver as they are.
+    if not any(v != v for _, _, v, _, _ in points):
+        conn.exec_driver_sql(
+            columns + f"VALUES ({q}, {q}, {q}, {_false(conn)}, {q}, {q})",
+            points,
+        )
+        return
     rows = [
-        (run_id, key, 0.0 if math.isnan(v) else v, math.isnan(v), step, ts)
-        for _, run_id, key, v, step, ts in points
+        (run_id, key, 0.0, True, step, ts) if v != v else (run_id, key, v, False, step, ts)
+        for run_id, key, v, step, ts in points
     ]
-    conn.exec_driver_sql(
-        'INSERT INTO metrics (run_id, key, value, is_nan, step, "timestamp") '
-        f"VALUES ({q}, {q}, {q}, {q}, {q}, {q})",
-        rows,
-    )
+    conn.exec_driver_sql(columns + f"VALUES ({q}, {q}, {q}, {q}, {q}, {q})", rows)
 
 
 def _upsert_latest(conn: Connection, points: Sequence[Point]) -> None:
     latest: dict[tuple[str, str], Point] = {}
-    for point in points:
-        slot = (point[1], point[2])
+    for point in points:  # in sequence order, so on a tie the later point wins
+        slot = (point[0], point[1])
         best = latest.get(slot)
-        if best is None or (point[4], point[5], point[0]) >= (best[4], best[5], best[0]):
+        if best is None or (point[3], point[4]) >= (best[3], best[4]):
             latest[slot] = point
     q = _placeholder(conn)
     conn.exec_driver_sql(
@@ -230,14 +254,18 @@ def _upsert_latest(conn: Connection, points: Sequence[Point]) -> None:
         "(excluded.step = latest_metrics.step "
         'AND excluded."timestamp" >= latest_metrics."timestamp")',
         [
-            (run_id, key, 0.0 if math.isnan(v) else v, math.isnan(v), step, ts)
-            for _, run_id, key, v, step, ts in latest.values()
+            (run_id, key, 0.0 if v != v else v, v != v, step, ts)
+            for run_id, key, v, step, ts in latest.values()
         ],
     )
 
 
 def _placeholder(conn: Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _false(conn: Connection) -> str:
+    return "0" if conn.dialect.name == "sqlite" else "FALSE"
 
 
 def recover_orphans(store: Store, directory: Path, *, skip: Path | None = None) -> int:
@@ -260,8 +288,8 @@ def recover_orphans(store: Store, directory: Path, *, skip: Path | None = None) 
                 continue  # its process is alive
             raise
         journal_id = path.name[: -len(SUFFIX)]
-        for chunk in _chunks(_read_points(fd), _CHUNK):
-            ingest(store, journal_id, chunk)
+        for first_seq, chunk in _runs_of_points(_read_records(fd), _CHUNK):
+            ingest(store, journal_id, first_seq, chunk)
             saved += len(chunk)
         _retire(store, path, fd, journal_id)
     return saved
@@ -280,7 +308,7 @@ def _retire(store: Store, path: Path, fd: int, journal_id: str) -> None:
     )
 
 
-def _read_points(fd: int) -> Iterator[Point]:
+def _read_records(fd: int) -> Iterator[tuple[int, Point]]:
     with os.fdopen(os.dup(fd), "r", encoding="utf-8", newline="\n") as handle:
         handle.seek(0)
         for line in handle:
@@ -290,18 +318,24 @@ def _read_points(fd: int) -> Iterator[Point]:
             if len(fields) != 6:
                 continue
             seq, run_id, key, value, step, ts = fields
-            yield int(seq), run_id, key, float(value), int(step), int(ts)
+            yield int(seq), (run_id, key, float(value), int(step), int(ts))
 
 
-def _chunks(points: Iterable[Point], size: int) -> Iterator[list[Point]]:
+def _runs_of_points(
+    records: Iterable[tuple[int, Point]], size: int
+) -> Iterator[tuple[int, list[Point]]]:
+    """Group records into ``(first_seq, points)`` runs of consecutive sequence numbers."""
+    first = 0
     chunk: list[Point] = []
-    for point in points:
-        chunk.append(point)
-        if len(chunk) >= size:
-            yield chunk
+    for seq, point in records:
+        if chunk and (seq != first + len(chunk) or len(chunk) >= size):
+            yield first, chunk
             chunk = []
+        if not chunk:
+            first = seq
+        chunk.append(point)
     if chunk:
-        yield chunk
+        yield first, chunk
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Experiment", "Metric", "Run", "RunStatus"]
 
@@ -38,9 +38,11 @@ class Experiment:
     description: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Metric:
-    """One logged point of a metric; ``timestamp`` is Unix milliseconds."""
+class Metric(NamedTuple):
+    """One logged point of a metric; ``timestamp`` is Unix milliseconds.
+
+    A named tuple: a history can hold millions of points, so each must be cheap.
+    """
 
     key: str
     value: float
@@ -64,6 +66,7 @@ class Run:
     parent_run_id: str | None = None
     user: str | None = None
     host: str | None = None
+    deleted_at: int | None = None
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
@@ -89,6 +92,7 @@ class Run:
             "parent_run_id": self.parent_run_id,
             "user": self.user,
             "host": self.host,
+            "deleted_at": self.deleted_at,
             "params": dict(self.params),
             "metrics": dict(self.metrics),
             "tags": dict(self.tags),

@@ -134,7 +134,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("metrics", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_metrics_run_id_key_step"), ["run_id", "key", "step"], unique=False
+            batch_op.f("ix_metrics_run_id_key_step_timestamp"),
+            ["run_id", "key", "step", "timestamp"],
+            unique=False,
         )
 
     op.create_table(
@@ -206,7 +208,7 @@ def downgrade() -> None:
 
     op.drop_table("runs")
     with op.batch_alter_table("metrics", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_metrics_run_id_key_step"))
+        batch_op.drop_index(batch_op.f("ix_metrics_run_id_key_step_timestamp"))
 
     op.drop_table("metrics")
     with op.batch_alter_table("lineage_edges", schema=None) as batch_op:
