@@ -156,3 +156,11 @@ def test_the_highest_source_wins(present: dict[str, str]) -> None:
     assert settings.db_url == expected
     config.unlink(missing_ok=True)
     assert "LOOPML_DB_URL" not in os.environ
+
+
+def test_a_missing_config_file_named_by_env_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LOOPML_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(InvalidInputError, match="not a file"):
+        Settings.load()

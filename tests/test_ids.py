@@ -7,10 +7,12 @@ import sys
 import threading
 import time
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from loopml._ids import id_time_ms, new_id
+from loopml.errors import InvalidInputError
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # A ULID's 10 time characters hold 48 bits, so the first one is at most "7".
@@ -111,3 +113,9 @@ def test_id_time_ms_reads_any_case(prefix: str, tail: str) -> None:
 
     assert id_time_ms(ulid.lower()) == id_time_ms(ulid)
     assert 0 <= id_time_ms(ulid) < 2**48
+
+
+@pytest.mark.parametrize("bad", ["", "not-an-id", "01J0ABCDEFGHJKMNPQRSTVWXY!", "U" * 26])
+def test_id_time_of_a_non_id_is_invalid_input(bad: str) -> None:
+    with pytest.raises(InvalidInputError, match="is not a loopml id"):
+        id_time_ms(bad)

@@ -155,3 +155,9 @@ def test_any_text_parses_or_is_invalid_input(text: str) -> None:
         return
     assert uri.scheme in SCHEMES
     assert (uri.version is None) or (uri.alias is None)
+
+
+@pytest.mark.parametrize("uri", ["runs:/abc/../../x", "runs:/abc/a/..", "models:/m/1/../x"])
+def test_dot_dot_in_a_uri_path_is_refused(uri: str) -> None:
+    with pytest.raises(InvalidInputError, match=r"'\.\.'"):
+        parse_uri(uri)

@@ -15,6 +15,8 @@ import os
 import threading
 import time
 
+from loopml.errors import InvalidInputError
+
 __all__ = ["id_time_ms", "new_id"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -58,7 +60,10 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 
 def id_time_ms(ulid: str) -> int:
     """The creation time (Unix milliseconds) encoded in an id from :func:`new_id`."""
+    text = ulid.upper()
+    if len(text) != 26 or any(char not in _DECODE for char in text) or text[0] > "7":
+        raise InvalidInputError(f"'{ulid}' is not a loopml id (26 characters of base32)")
     value = 0
-    for char in ulid[:10].upper():
+    for char in text[:10]:
         value = value * 32 + _DECODE[char]
     return value

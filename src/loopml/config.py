@@ -77,8 +77,13 @@ class Settings:
 
 
 def _from_file() -> Mapping[str, Any]:
-    path = Path(os.environ.get("LOOPML_CONFIG", CONFIG_FILE))
+    named = os.environ.get("LOOPML_CONFIG")
+    path = Path(named or CONFIG_FILE)
     if not path.is_file():
+        if named:
+            raise InvalidInputError(
+                f"LOOPML_CONFIG names '{named}', which is not a file; fix the path or unset it"
+            )
         return {}
     try:
         data = tomllib.loads(path.read_text())

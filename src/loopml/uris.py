@@ -69,6 +69,8 @@ def parse_uri(uri: str) -> LoopmlURI:
         raise InvalidInputError(f"malformed URI '{uri}'; expected {expected}")
     groups = match.groupdict()
     path = (groups.get("path") or "").strip("/")
+    if ".." in path.split("/"):
+        raise InvalidInputError(f"URI '{uri}' has '..' in its path; name the file inside it")
     version = groups.get("version")
     return LoopmlURI(
         scheme=scheme,

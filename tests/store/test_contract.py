@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +28,9 @@ from loopml.store.schema import (
     params,
     runs,
 )
+
+if TYPE_CHECKING:
+    from conftest import PostgresServer
 
 NOW_MS = 1_763_750_000_000
 
@@ -229,9 +232,12 @@ def test_transact_serialises_concurrent_writers(store: Store) -> None:
         assert conn.execute(select(column)).scalar_one() == 100
 
 
-def test_transact_retries_a_postgres_deadlock(store: Store) -> None:
-    if store.is_sqlite:
-        pytest.skip("SQLite writers queue on BEGIN IMMEDIATE and cannot deadlock")
+def test_transact_retries_a_postgres_deadlock(postgres_server: PostgresServer) -> None:
+    # PostgreSQL only: SQLite writers queue on BEGIN IMMEDIATE and cannot deadlock.
+    name = f"deadlock_{new_id().lower()}"  # the cluster is thrown away after the session
+    with postgres_server.connect() as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    store = open_store(postgres_server.url(name))
     store.transact(
         lambda c: c.execute(
             journal_checkpoints.insert(),

@@ -177,3 +177,12 @@ def test_a_database_from_a_newer_loopml_is_a_store_error(db_url: str) -> None:
 
     with pytest.raises(StoreError, match="9999_future"):
         open_store(db_url)
+
+
+def test_a_postgresql_url_without_driver_uses_psycopg(postgres_server: PostgresServer) -> None:
+    with postgres_server.connect() as admin:
+        admin.execute("CREATE DATABASE plain_driver_url")
+    url = postgres_server.url("plain_driver_url").replace("postgresql+psycopg://", "postgresql://")
+    store = open_store(url)
+    assert store.engine.url.drivername == "postgresql+psycopg"
+    assert current_revision(store) == SCHEMA_HEAD

@@ -144,6 +144,8 @@ def _create_engine(url: str) -> Engine:
         _tune_sqlite(engine)
         return engine
     if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")  # the driver loopml ships with
         try:
             return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
         except ModuleNotFoundError as err:
