@@ -10,6 +10,7 @@ lands in ``./.loopml`` next to where you run it: no server needed. Afterwards tr
 from __future__ import annotations
 
 import sys
+import uuid
 
 from rich.console import Console
 from rich.table import Table
@@ -37,8 +38,9 @@ def main() -> int:
         "forest": RandomForestClassifier(n_estimators=200, random_state=0),
         "boosting": GradientBoostingClassifier(random_state=0),
     }
+    session = uuid.uuid4().hex[:8]  # tells this invocation's runs from earlier ones
     for name, model in candidates.items():
-        with loopml.start_run(experiment=EXPERIMENT, name=name):
+        with loopml.start_run(experiment=EXPERIMENT, name=name, tags={"session": session}):
             model.fit(x_train, y_train)
             # Metrics you compute yourself sit beside the autologged ones.
             loopml.log_metric("test_accuracy", model.score(x_test, y_test))
@@ -46,11 +48,14 @@ def main() -> int:
         console.print(f"trained [bold]{name}[/bold]")
 
     runs = loopml.search_runs(
-        EXPERIMENT, filter="metrics.test_accuracy > 0.9", order_by=["metrics.test_accuracy desc"]
+        EXPERIMENT,
+        filter=f"metrics.test_accuracy > 0.9 and tags.session = '{session}'",
+        order_by=["metrics.test_accuracy desc"],
     )
     table = Table(title=f"experiment '{EXPERIMENT}': runs with test accuracy > 0.9, best first")
-    for column in ("run", "name", "test_accuracy", "training_accuracy", "training_f1", "run id"):
+    for column in ("rank", "name", "test accuracy", "training accuracy", "training F1"):
         table.add_column(column)
+    table.add_column("run id", no_wrap=True)
     for rank, run in enumerate(runs, start=1):
         table.add_row(
             str(rank),

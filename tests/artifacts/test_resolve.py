@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 import loopml.artifacts
+from conftest import S3Server
 from loopml.artifacts import ArtifactStore, from_url
 from loopml.artifacts.local import LocalBlobStore
 from loopml.artifacts.memory import MemoryBlobStore
 from loopml.artifacts.s3 import S3BlobStore
 from loopml.errors import InvalidInputError, MissingDependencyError
-
-from .conftest import S3Server
 
 HELLO_DIGEST = "ab" * 32
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import S3Server
 from loopml.artifacts import ArtifactStore, BlobStore, ManifestEntry, sha256_file
 from loopml.artifacts.local import LocalBlobStore
 from loopml.artifacts.memory import MemoryBlobStore
@@ -20,8 +21,6 @@ from loopml.errors import (
     NotFoundError,
     UnsafePathError,
 )
-
-from .conftest import S3Server
 
 needs_symlinks = pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges")
 

@@ -38,6 +38,7 @@ def test_fit_outside_a_run_gets_its_own_run_with_params_metrics_and_model(tmp_pa
     assert run.status is RunStatus.FINISHED
     assert run.name == "RandomForestClassifier"
     assert run.params["n_estimators"] == "10"
+    assert run.params["criterion"] == "gini"  # str(), not repr()
     assert run.tags["estimator_name"] == "RandomForestClassifier"
     assert 0.9 <= run.metrics["training_accuracy_score"] <= 1.0
     assert {"training_f1_score", "training_log_loss", "training_roc_auc"} <= set(run.metrics)

@@ -48,6 +48,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "reset",
     "search_runs",
     "set_tag",
     "set_tags",
@@ -170,22 +171,34 @@ class ActiveRun:
 
 def configure(**settings: Any) -> None:
     """Point the fluent API at a store: ``configure(home=…, db_url=…, artifacts_url=…)``."""
-    global _client
     Settings.load(**settings)  # validate now
+    reset()
+    with _state_lock:
+        _overrides.update(settings)
+
+
+def reset() -> None:
+    """Close and forget the default client and the :func:`configure` overrides."""
+    global _client
     with _state_lock:
         _overrides.clear()
-        _overrides.update(settings)
-        _client = None
+        old, _client = _client, None
+    if old is not None:
+        old.close()
 
 
 def default_client() -> TrackingClient:
     """The process's client for the current settings (re-created when they change)."""
     global _client
     settings = Settings.load(**_overrides)
+    old = None
     with _state_lock:
         if _client is None or _client.settings != settings:
-            _client = TrackingClient(settings)
-        return _client
+            old, _client = _client, TrackingClient(settings)
+        client = _client
+    if old is not None:
+        old.close()
+    return client
 
 
 def start_run(

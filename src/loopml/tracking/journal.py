@@ -186,7 +186,7 @@ class MetricJournal:
             log.warning("metrics kept in %s for recovery: %s", self.path, err)
             os.close(self._fd)
             return
-        _retire(self.store, self.path, self._fd, self.journal_id)
+        _retire(self.store, self.path, self._fd, self.journal_id, checkpointed=self._seq > 0)
 
 
 def ingest(store: Store, journal_id: str, first_seq: int, points: Sequence[Point]) -> None:
@@ -295,12 +295,16 @@ def recover_orphans(store: Store, directory: Path, *, skip: Path | None = None) 
     return saved
 
 
-def _retire(store: Store, path: Path, fd: int, journal_id: str) -> None:
+def _retire(
+    store: Store, path: Path, fd: int, journal_id: str, *, checkpointed: bool = True
+) -> None:
     # Empty it before unlinking: a process that opened it just now must find nothing to redo.
     os.ftruncate(fd, 0)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     os.close(fd)
+    if not checkpointed:
+        return
     store.transact(
         lambda conn: conn.execute(
             delete(journal_checkpoints).where(journal_checkpoints.c.journal_id == journal_id)

@@ -131,7 +131,7 @@ def _log_fitted(run: ActiveRun, estimator: Any, args: Any, kwargs: Any) -> None:
 def _params(estimator: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in estimator.get_params(deep=True).items():
-        text = type(value).__name__ if hasattr(value, "get_params") else repr(value)
+        text = type(value).__name__ if hasattr(value, "get_params") else str(value)
         out[key] = text if len(text) <= _MAX_PARAM else text[: _MAX_PARAM - 1] + "…"
     return out
 
