@@ -51,6 +51,11 @@ class Store:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    @property
+    def placeholder(self) -> str:
+        """The driver's positional parameter marker, for hand-written hot-path SQL."""
+        return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reading (a deferred transaction, rolled back at the end)."""

@@ -379,7 +379,7 @@ class TrackingClient:
         """Every point of one metric, by step then time."""
         self._check_run(run_id)
         self.flush()
-        q = "?" if self.store.engine.dialect.paramstyle == "qmark" else "%s"
+        q = self.store.placeholder
         with self.store.read() as conn:
             # Straight to the driver's cursor: a history can hold millions of points.
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

@@ -197,6 +197,7 @@ def ingest(store: Store, journal_id: str, first_seq: int, points: Sequence[Point
     if not points:
         return
     last_seq = first_seq + len(points) - 1
+    q, false = store.placeholder, "0" if store.is_sqlite else "FALSE"
 
     def work(conn: Connection) -> None:
         done = conn.execute(
@@ -207,9 +208,8 @@ def ingest(store: Store, journal_id: str, first_seq: int, points: Sequence[Point
         fresh = points if done is None else points[max(0, done - first_seq + 1) :]
         if not fresh:
             return
-        _insert_points(conn, fresh)
-        _upsert_latest(conn, fresh)
-        q = _placeholder(conn)
+        _insert_points(conn, fresh, q, false)
+        _upsert_latest(conn, fresh, q)
         conn.exec_driver_sql(
             "INSERT INTO journal_checkpoints (journal_id, last_seq) "
             f"VALUES ({q}, {q}) ON CONFLICT (journal_id) DO UPDATE "
@@ -221,13 +221,12 @@ def ingest(store: Store, journal_id: str, first_seq: int, points: Sequence[Point
     store.transact(work)
 
 
-def _insert_points(conn: Connection, points: Sequence[Point]) -> None:
-    q = _placeholder(conn)
+def _insert_points(conn: Connection, points: Sequence[Point], q: str, false: str) -> None:
     columns = 'INSERT INTO metrics (run_id, key, value, is_nan, step, "timestamp") '
     # ``v != v`` is the NaN test. Without NaNs the points go to the driver as they are.
     if not any(v != v for _, _, v, _, _ in points):
         conn.exec_driver_sql(
-            columns + f"VALUES ({q}, {q}, {q}, {_false(conn)}, {q}, {q})",
+            columns + f"VALUES ({q}, {q}, {q}, {false}, {q}, {q})",
             points,
         )
         return
@@ -238,14 +237,13 @@ def _insert_points(conn: Connection, points: Sequence[Point]) -> None:
     conn.exec_driver_sql(columns + f"VALUES ({q}, {q}, {q}, {q}, {q}, {q})", rows)
 
 
-def _upsert_latest(conn: Connection, points: Sequence[Point]) -> None:
+def _upsert_latest(conn: Connection, points: Sequence[Point], q: str) -> None:
     latest: dict[tuple[str, str], Point] = {}
     for point in points:  # in sequence order, so on a tie the later point wins
         slot = (point[0], point[1])
         best = latest.get(slot)
         if best is None or (point[3], point[4]) >= (best[3], best[4]):
             latest[slot] = point
-    q = _placeholder(conn)
     conn.exec_driver_sql(
         'INSERT INTO latest_metrics (run_id, key, value, is_nan, step, "timestamp") '
         f"VALUES ({q}, {q}, {q}, {q}, {q}, {q}) ON CONFLICT (run_id, key) DO UPDATE SET "
@@ -258,14 +256,6 @@ def _upsert_latest(conn: Connection, points: Sequence[Point]) -> None:
             for run_id, key, v, step, ts in latest.values()
         ],
     )
-
-
-def _placeholder(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
-def _false(conn: Connection) -> str:
-    return "0" if conn.dialect.name == "sqlite" else "FALSE"
 
 
 def recover_orphans(store: Store, directory: Path, *, skip: Path | None = None) -> int:
