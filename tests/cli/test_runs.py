@@ -296,3 +296,13 @@ def test_real_process_reports_errors_without_traceback(home: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr == "error: run 'NOPE' not found; list runs with `loopml runs list`\n"
+
+
+def test_runs_list_puts_the_params_that_tell_runs_apart_first(cli, make_run) -> None:
+    same = {"alpha": 1, "beta": 2, "gamma": 3}
+    for n in (10, 100):
+        make_run("sweep", f"rf-{n}", params={**same, "zz_n_estimators": n}, metrics={"acc": 0.9})
+    result = cli.run("runs", "list", "-e", "sweep", env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if "params." in line)
+    assert header.index("params.zz_n_estimators") < header.index("params.alpha")

@@ -253,7 +253,12 @@ def _pick_keys(
     if every:
         return sorted(counts)
     chosen = [key for key in mentioned if key in counts]
-    rest = sorted((key for key in counts if key not in chosen), key=lambda k: (-counts[k], k))
+    # What tells the runs apart comes first: keys whose values vary, then the most common.
+    varies = {key: len({repr(m.get(key)) for m in values}) > 1 for key in counts}
+    rest = sorted(
+        (key for key in counts if key not in chosen),
+        key=lambda k: (not varies[k], -counts[k], k),
+    )
     return (chosen + rest)[: max(KEY_COLUMNS[kind], len(chosen))]
 
 
