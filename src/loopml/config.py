@@ -7,6 +7,7 @@ setting                environment                 default
 ``db_url``             ``LOOPML_DB_URL``           ``sqlite:///<home>/loopml.db``
 ``artifacts_url``      ``LOOPML_ARTIFACTS``        ``<home>/artifacts``
 ``metrics_flush_s``    ``LOOPML_METRICS_FLUSH_S``  ``0.5``
+``online_store_url``   ``LOOPML_ONLINE_STORE``     ``sqlite:///<home>/online.db``
 =====================  ==========================  =====================================
 
 ``loopml.toml`` is read from the working directory (or the file named by
@@ -37,6 +38,7 @@ _ENV = {
     "db_url": "LOOPML_DB_URL",
     "artifacts_url": "LOOPML_ARTIFACTS",
     "metrics_flush_s": "LOOPML_METRICS_FLUSH_S",
+    "online_store_url": "LOOPML_ONLINE_STORE",
 }
 
 
@@ -48,6 +50,7 @@ class Settings:
     db_url: str
     artifacts_url: str
     metrics_flush_s: float = 0.5
+    online_store_url: str = ""
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -68,7 +71,14 @@ class Settings:
             raise InvalidInputError(
                 f"metrics_flush_s must be a number of seconds, got {values['metrics_flush_s']!r}"
             ) from err
-        return cls(home=home, db_url=db_url, artifacts_url=artifacts_url, metrics_flush_s=flush)
+        online = str(values.get("online_store_url") or f"sqlite:///{home / 'online.db'}")
+        return cls(
+            home=home,
+            db_url=db_url,
+            artifacts_url=artifacts_url,
+            metrics_flush_s=flush,
+            online_store_url=online,
+        )
 
     @property
     def journal_dir(self) -> Path:

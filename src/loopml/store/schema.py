@@ -21,17 +21,22 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 __all__ = [
     "SCHEMA_HEAD",
     "artifact_files",
     "audit_log",
+    "dataset_versions",
+    "datasets",
     "environments",
     "experiments",
+    "feature_definitions",
     "journal_checkpoints",
     "latest_metrics",
     "lineage_edges",
+    "materializations",
     "metadata",
     "metrics",
     "params",
@@ -40,7 +45,7 @@ __all__ = [
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0001_tracking"
+SCHEMA_HEAD = "0002_data_features"
 
 ID = String(32)
 KEY = String(250)
@@ -184,4 +189,70 @@ audit_log = Table(
     Column("reason", Text, nullable=True),
     Column("details", JSON, nullable=True),
     Index(None, "object_kind", "object_id"),
+)
+
+
+# -- data: dataset versions (0002) ----------------------------------------------------
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# An immutable snapshot. Its files are artifact_files rows with owner_kind "dataset_version"
+# and owner_id = id; ``digest`` names the content, so the same content is the same version.
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("dataset_id", ID, ForeignKey("datasets.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # "table" or "files"
+    Column("format", String(16), nullable=False),  # "parquet", "csv", "files"
+    Column("row_count", BigInteger, nullable=True),
+    Column("file_count", BigInteger, nullable=False),
+    Column("byte_size", BigInteger, nullable=False),
+    Column("schema", JSON, nullable=True),
+    Column("profile", JSON, nullable=True),
+    Column("source", Text, nullable=True),
+    Column("run_id", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
+    UniqueConstraint("dataset_id", "version"),
+    UniqueConstraint("dataset_id", "digest"),
+)
+
+# -- features: the registry of definitions (0002) -------------------------------------
+
+# Every applied version of an entity, feature view or on-demand transformation.
+feature_definitions = Table(
+    "feature_definitions",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("name", String(250), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
+)
+
+# What has been materialized into the online store, per feature view (the watermark).
+materializations = Table(
+    "materializations",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("feature_view", String(250), nullable=False),
+    Column("view_version", Integer, nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("online_store", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "feature_view", "end_time"),
 )
