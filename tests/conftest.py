@@ -28,6 +28,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from moto.server import ThreadedMotoServer
 from psycopg import sql
 
@@ -36,6 +37,11 @@ from loopml.artifacts.s3 import S3BlobStore
 from loopml.config import Settings
 from loopml.store import reset_stores
 from loopml.tracking import fluent
+
+# Timing is for bench/, not tests: no per-example deadline, so a loaded CI machine cannot
+# turn a correct property into a flaky failure. Failing examples are still replayed.
+hypothesis_settings.register_profile("loopml", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("loopml")
 
 PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 PG_USER = "postgres"
