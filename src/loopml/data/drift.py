@@ -1,0 +1,396 @@
+"""Drift statistics: how far a current sample has moved from a reference sample.
+
+This is the one module that measures distribution drift in loopml. Data validation
+(``loopml data validate``) and monitoring both call it, so a threshold means the same
+thing everywhere. Every function is stateless: it takes two samples, as numpy arrays (or
+anything :func:`numpy.asarray` accepts) or, where values are categories, as value counts
+such as ``{"basic": 120, "pro": 30}``, and returns a :class:`DriftResult`.
+
+=================  ===========  ====================  ===========================  =======
+method             data         statistic             drifted when                 default
+=================  ===========  ====================  ===========================  =======
+``ks``             numeric      KS distance, [0, 1]   p-value < threshold          0.05
+``chi2``           categorical  chi-squared           p-value < threshold          0.05
+``psi``            both         PSI, >= 0             statistic > threshold        0.2
+``js``             both         JS distance, [0, 1]   statistic > threshold        0.1
+``wasserstein``    numeric      W1 / std(reference)   statistic > threshold        0.1
+=================  ===========  ====================  ===========================  =======
+
+Missing values (``None``, ``NaN``, ``±inf``) are dropped from both samples first: how
+many values are missing is the null check's concern, not a distribution's. A sample with
+nothing left raises :class:`~loopml.errors.InvalidInputError`.
+
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> ref, cur = rng.normal(0, 1, 500), rng.normal(1, 1, 500)
+    >>> ks_test(ref, cur).drifted
+    True
+    >>> column_drift({"a": 50, "b": 50}, {"a": 48, "b": 52}).drifted
+    False
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special, stats
+
+from loopml.errors import InvalidInputError
+
+__all__ = [
+    "AUTO_SAMPLE_LIMIT",
+    "DEFAULT_THRESHOLDS",
+    "METHODS",
+    "DriftResult",
+    "Numbers",
+    "Sample",
+    "chi_squared_test",
+    "column_drift",
+    "js_distance",
+    "ks_test",
+    "psi",
+    "quantile_edges",
+    "wasserstein",
+]
+
+Numbers = npt.ArrayLike | Sequence[float | None]
+"""Numbers: an array or a sequence, with ``None`` or ``NaN`` for missing values."""
+Sample = npt.ArrayLike | Sequence[Any] | Mapping[Any, int]
+"""Values (an array or a sequence) or, for categories, value counts (``{value: count}``)."""
+
+METHODS = ("ks", "chi2", "psi", "js", "wasserstein")
+DEFAULT_THRESHOLDS: Mapping[str, float] = {
+    # p-value methods: the conventional 5 % false-alarm rate for one column.
+    "ks": 0.05,
+    "chi2": 0.05,
+    # The credit-scoring rule of thumb: < 0.1 stable, 0.1-0.2 moderate, > 0.2 significant.
+    "psi": 0.2,
+    # Base-2 distance in [0, 1]; 0.1 is a visible but not dramatic change of shape.
+    "js": 0.1,
+    # In reference standard deviations: the mean moved by about a tenth of the spread.
+    "wasserstein": 0.1,
+}
+# Above this many values a p-value test flags differences too small to matter, so
+# ``column_drift(method="auto")`` switches to a distance with an effect-size threshold.
+AUTO_SAMPLE_LIMIT = 1000
+_P_VALUE_METHODS = frozenset({"ks", "chi2"})
+_NUMERIC_ONLY = frozenset({"ks", "wasserstein"})
+_PSI_EPSILON = 1e-4
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """The outcome of one drift test on one column.
+
+    Attributes:
+        method: ``ks``, ``chi2``, ``psi``, ``js`` or ``wasserstein``.
+        statistic: the test statistic or distance (see the module table).
+        p_value: the p-value for ``ks`` and ``chi2``; ``None`` for distances.
+        threshold: what ``p_value`` (tests) or ``statistic`` (distances) is compared with.
+        drifted: ``p_value < threshold`` for tests, ``statistic > threshold`` for distances.
+
+    Example:
+        >>> DriftResult("psi", 0.31, None, 0.2, True).summary
+        'psi 0.31 > 0.2: drifted'
+    """
+
+    method: str
+    statistic: float
+    p_value: float | None
+    threshold: float
+    drifted: bool
+
+    @property
+    def summary(self) -> str:
+        """One line saying what was measured against what."""
+        verdict = "drifted" if self.drifted else "no drift"
+        if self.p_value is not None:
+            sign = "<" if self.drifted else ">="
+            return (
+                f"{self.method} statistic {self.statistic:.4g}, "
+                f"p-value {self.p_value:.4g} {sign} {self.threshold:g}: {verdict}"
+            )
+        sign = ">" if self.drifted else "<="
+        return f"{self.method} {self.statistic:.4g} {sign} {self.threshold:g}: {verdict}"
+
+
+def ks_test(reference: Numbers, current: Numbers, *, threshold: float = 0.05) -> DriftResult:
+    """Two-sample Kolmogorov-Smirnov test (:func:`scipy.stats.ks_2samp`) on numbers.
+
+    The statistic is the largest gap between the two empirical distribution functions.
+
+    Example:
+        >>> ks_test([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]).statistic
+        0.0
+    """
+    ref, cur = _numeric(reference, "reference"), _numeric(current, "current")
+    _check_threshold("ks", threshold)
+    with warnings.catch_warnings():
+        # The exact p-value may fall back to the asymptotic one; the result stays valid.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ks_2samp(ref, cur)
+    p_value = float(result.pvalue)
+    return DriftResult("ks", float(result.statistic), p_value, threshold, p_value < threshold)
+
+
+def chi_squared_test(reference: Sample, current: Sample, *, threshold: float = 0.05) -> DriftResult:
+    """Chi-squared test of homogeneity (:func:`scipy.stats.chi2_contingency`) on categories.
+
+    Every value is a category, also numbers. Categories seen on one side only count as
+    zero on the other, so values new in ``current`` raise the statistic.
+
+    Example:
+        >>> chi_squared_test({"a": 90, "b": 10}, {"a": 10, "b": 90}).drifted
+        True
+    """
+    _check_threshold("chi2", threshold)
+    ref, cur = _aligned_counts(_counts(reference, "reference"), _counts(current, "current"))
+    if ref.size < 2:  # one category on both sides: nothing can differ
+        return DriftResult("chi2", 0.0, 1.0, threshold, False)
+    # No Yates correction: the same statistic whatever the number of categories.
+    result = stats.chi2_contingency(np.vstack([ref, cur]), correction=False)
+    p_value = float(result.pvalue)
+    return DriftResult("chi2", float(result.statistic), p_value, threshold, p_value < threshold)
+
+
+def psi(
+    reference: Sample, current: Sample, *, bins: int = 10, threshold: float = 0.2
+) -> DriftResult:
+    """Population Stability Index: ``sum((c - r) * ln(c / r))`` over bins.
+
+    Numbers are binned at the reference's quantiles (:func:`quantile_edges`), categories
+    count as one bin each. Empty bins get a share of 1e-4 so the logarithm stays finite.
+
+    Example:
+        >>> psi([1, 2, 3, 4], [1, 2, 3, 4]).statistic
+        0.0
+    """
+    _check_threshold("psi", threshold)
+    ref, cur = _histograms(reference, current, bins)
+    r = np.clip(ref / ref.sum(), _PSI_EPSILON, None)
+    c = np.clip(cur / cur.sum(), _PSI_EPSILON, None)
+    value = float(np.sum((c - r) * np.log(c / r)))
+    return DriftResult("psi", value, None, threshold, value > threshold)
+
+
+def js_distance(
+    reference: Sample, current: Sample, *, bins: int = 10, threshold: float = 0.1
+) -> DriftResult:
+    """Jensen-Shannon distance (base 2, so in [0, 1]) between the two histograms.
+
+    Binned like :func:`psi`. Computed from :func:`scipy.special.rel_entr` and clipped,
+    because rounding can make the divergence of near-equal histograms a hair below zero.
+
+    Example:
+        >>> js_distance({"a": 1}, {"b": 1}).statistic
+        1.0
+    """
+    _check_threshold("js", threshold)
+    ref, cur = _histograms(reference, current, bins)
+    p, q = ref / ref.sum(), cur / cur.sum()
+    middle = (p + q) / 2
+    divergence = (special.rel_entr(p, middle).sum() + special.rel_entr(q, middle).sum()) / 2
+    value = math.sqrt(min(max(float(divergence) / math.log(2), 0.0), 1.0))
+    return DriftResult("js", value, None, threshold, value > threshold)
+
+
+def wasserstein(
+    reference: Numbers,
+    current: Numbers,
+    *,
+    threshold: float = 0.1,
+    normalize: bool = True,
+) -> DriftResult:
+    """Earth mover's distance (:func:`scipy.stats.wasserstein_distance`) on numbers.
+
+    With ``normalize`` the distance is divided by the reference's standard deviation, so
+    one threshold fits columns of any unit; a constant reference keeps its own unit.
+
+    Example:
+        >>> wasserstein([0.0, 1.0], [1.0, 2.0], normalize=False).statistic
+        1.0
+    """
+    _check_threshold("wasserstein", threshold)
+    ref, cur = _numeric(reference, "reference"), _numeric(current, "current")
+    value = float(stats.wasserstein_distance(ref, cur))
+    if normalize:
+        spread = float(np.std(ref))
+        value = value / spread if spread > 0 else value
+    return DriftResult("wasserstein", value, None, threshold, value > threshold)
+
+
+def quantile_edges(reference: Numbers, bins: int = 10) -> npt.NDArray[np.float64]:
+    """The bin edges :func:`psi` and :func:`js_distance` use for numbers.
+
+    The distinct ``bins + 1`` quantiles of ``reference`` (0 %, 10 %, ..., 100 % for 10
+    bins). A value ``x`` falls in bin ``i`` when ``edges[i - 1] < x <= edges[i]``; one
+    bin below the minimum and one above the maximum catch values outside the reference.
+
+    Example:
+        >>> quantile_edges([1, 2, 3, 4, 5], bins=2).tolist()
+        [1.0, 3.0, 5.0]
+    """
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise InvalidInputError(f"bins must be a positive integer, got {bins!r}")
+    ref = _numeric(reference, "reference")
+    return np.unique(np.quantile(ref, np.linspace(0.0, 1.0, bins + 1)))
+
+
+def column_drift(
+    reference: Sample,
+    current: Sample,
+    *,
+    method: str = "auto",
+    threshold: float | None = None,
+    bins: int = 10,
+) -> DriftResult:
+    """Drift of one column, choosing a method for its kind of data when ``method="auto"``.
+
+    ``auto`` takes a test while both samples are small (at most
+    :data:`AUTO_SAMPLE_LIMIT` values): ``ks`` for numbers, ``chi2`` for categories. For
+    larger samples those tests call negligible differences significant, so it takes a
+    distance with an effect-size threshold: ``wasserstein`` for numbers, ``js`` for
+    categories. Numbers are numeric arrays; value counts and other arrays are categories.
+
+    Args:
+        reference: the sample drift is measured from.
+        current: the sample to test.
+        method: ``auto`` or one of :data:`METHODS`.
+        threshold: overrides the method's entry in :data:`DEFAULT_THRESHOLDS`.
+        bins: quantile bins for ``psi`` and ``js`` on numbers.
+
+    Example:
+        >>> column_drift([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]).method
+        'ks'
+    """
+    numeric = _is_numeric(reference) and _is_numeric(current)
+    if method == "auto":
+        method = _auto_method(reference, current, numeric=numeric)
+    if method not in METHODS:
+        raise InvalidInputError(f"unknown drift method {method!r}; use auto or one of {METHODS}")
+    if method in _NUMERIC_ONLY and not numeric:
+        raise InvalidInputError(
+            f"drift method {method!r} needs numbers on both sides; "
+            "for categories use chi2, js or psi"
+        )
+    limit = DEFAULT_THRESHOLDS[method] if threshold is None else threshold
+    run: Callable[..., DriftResult] = {
+        "ks": ks_test,
+        "chi2": chi_squared_test,
+        "psi": psi,
+        "js": js_distance,
+        "wasserstein": wasserstein,
+    }[method]
+    options: dict[str, Any] = {"threshold": limit}
+    if method in ("psi", "js"):
+        options["bins"] = bins
+    return run(reference, current, **options)
+
+
+def _auto_method(reference: Sample, current: Sample, *, numeric: bool) -> str:
+    if numeric:
+        small = min(_numeric(reference, "reference").size, _numeric(current, "current").size)
+        return "ks" if small <= AUTO_SAMPLE_LIMIT else "wasserstein"
+    ref, cur = _counts(reference, "reference"), _counts(current, "current")
+    small = min(sum(ref.values()), sum(cur.values()))
+    return "chi2" if small <= AUTO_SAMPLE_LIMIT else "js"
+
+
+def _check_threshold(method: str, threshold: float) -> None:
+    bad = not isinstance(threshold, int | float) or not math.isfinite(threshold) or threshold < 0
+    if not bad and method in _P_VALUE_METHODS and not 0 < threshold < 1:
+        bad = True
+    if bad:
+        expected = "a p-value in (0, 1)" if method in _P_VALUE_METHODS else "a number >= 0"
+        raise InvalidInputError(f"{method} threshold must be {expected}, got {threshold!r}")
+
+
+def _is_numeric(sample: Sample) -> bool:
+    if isinstance(sample, Mapping):
+        return False
+    array = np.asarray(sample)
+    if array.dtype.kind in "iuf":
+        return True
+    if array.dtype.kind != "O":
+        return False
+    # An object array of numbers with None for missing values is still numeric.
+    values = [v for v in array.ravel().tolist() if v is not None]
+    return bool(values) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    )
+
+
+def _numeric(sample: Sample, role: str) -> npt.NDArray[np.float64]:
+    if not _is_numeric(sample):
+        raise InvalidInputError(
+            f"the {role} sample is not numeric; pass numbers (NaN for missing), "
+            "or use chi2, js or psi for categories"
+        )
+    array = np.asarray(sample, dtype=np.float64).ravel()
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        raise _empty(role)
+    return array
+
+
+def _counts(sample: Sample, role: str) -> dict[Hashable, int]:
+    if isinstance(sample, Mapping):
+        counted = {}
+        for value, count in sample.items():
+            if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 0:
+                raise InvalidInputError(
+                    f"the {role} counts must be whole numbers >= 0; {value!r} has {count!r}"
+                )
+            counted[value] = int(count)
+    else:
+        counted = dict(Counter(np.asarray(sample, dtype=object).ravel().tolist()))
+    kept = {k: n for k, n in counted.items() if n > 0 and not _missing(k)}
+    if not kept:
+        raise _empty(role)
+    return kept
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def _aligned_counts(
+    reference: Mapping[Hashable, int], current: Mapping[Hashable, int]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    keys = list(reference) + [k for k in current if k not in reference]
+    ref = np.array([reference.get(k, 0) for k in keys], dtype=np.float64)
+    cur = np.array([current.get(k, 0) for k in keys], dtype=np.float64)
+    return ref, cur
+
+
+def _histograms(
+    reference: Sample, current: Sample, bins: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    ref_numeric, cur_numeric = _is_numeric(reference), _is_numeric(current)
+    if ref_numeric != cur_numeric:
+        raise InvalidInputError(
+            "one sample is numeric and the other is not; compare like with like"
+        )
+    if not ref_numeric:
+        return _aligned_counts(_counts(reference, "reference"), _counts(current, "current"))
+    ref_values, cur_values = _numeric(reference, "reference"), _numeric(current, "current")
+    edges = quantile_edges(ref_values, bins)
+    slots = edges.size + 1
+    ref = np.bincount(np.searchsorted(edges, ref_values), minlength=slots)
+    cur = np.bincount(np.searchsorted(edges, cur_values), minlength=slots)
+    return ref.astype(np.float64), cur.astype(np.float64)
+
+
+def _empty(role: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"the {role} sample has no values (empty, or all missing); "
+        "drift needs at least one value on each side"
+    )

@@ -1,0 +1,409 @@
+"""Dataset versions: immutable, content-addressed snapshots of tables and folders.
+
+:class:`DatasetClient` logs a DataFrame, an Arrow table, a Parquet or CSV file, or a
+folder as the next version of a named dataset, and loads, lists, compares and checks
+versions. Content is named by SHA-256, so logging the same content again returns the
+version that already holds it, and a file stored in one version is never stored again.
+
+How content is named (details in ``_tables`` and ``_folders``):
+
+- a **table** (DataFrame, Arrow table, Parquet file) by its canonical digest: the logical
+  schema and values, not the bytes of any one file, so the same rows from a DataFrame or
+  from a Parquet file are the same version. It is stored as deterministic Parquet.
+- a **CSV file** by the SHA-256 of its bytes; it is stored as it is (and parsed once for
+  its schema, row count and profile). ``format="parquet"`` converts it instead.
+- a **folder** by the SHA-256 of its sorted ``[path, digest]`` manifest.
+
+Files are hashed in parallel through a local digest cache (``<home>/cache``), so
+re-logging or checking an unchanged folder reads no file. A new version, its file list,
+its audit row and its lineage edge commit in one transaction: a failure leaves no
+dataset or version behind (only blobs, which garbage collection removes). Version
+numbers and same-content detection are safe with many processes logging at once.
+
+Example:
+    >>> client = DatasetClient()  # doctest: +SKIP
+    >>> v = client.log("iris", "data/iris.csv")  # doctest: +SKIP
+    >>> v.uri  # doctest: +SKIP
+    'datasets:/iris/1'
+    >>> client.load("datasets:/iris@latest").shape  # doctest: +SKIP
+    (150, 5)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+
+from loopml.artifacts import ArtifactStore, ManifestEntry
+from loopml.config import Settings
+from loopml.data import _records, _tables
+from loopml.data._digest_cache import DigestCache
+from loopml.data._folders import Progress, store_files
+from loopml.data._materialize import sync_folder
+from loopml.data._sources import Identified, Prepared, identify, prepare
+from loopml.data._targets import check_name, check_role, parse_target
+from loopml.data.changes import change_report
+from loopml.data.diff import diff_versions
+from loopml.data.models import ChangeReport, Dataset, DatasetDiff, DatasetVersion
+from loopml.errors import ConflictError, InvalidInputError
+from loopml.store import Store, open_store
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = ["DatasetClient", "Role", "parse_target"]
+
+Role = Literal["input", "output"]
+_ATTEMPTS = 20
+
+
+class DatasetClient:
+    """Log, load, list, compare and check dataset versions in one store.
+
+    Args:
+        settings: where the metadata and artifacts live; :meth:`Settings.load` by default.
+
+    Example:
+        >>> import pandas as pd
+        >>> client = DatasetClient(Settings.load(home="/tmp/loopml-doc"))  # doctest: +SKIP
+        >>> client.log("tiny", pd.DataFrame({"x": [1, 2]})).version  # doctest: +SKIP
+        1
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.load()
+        self.store: Store = open_store(self.settings.db_url)
+        self.artifacts = ArtifactStore.from_url(self.settings.artifacts_url)
+        self.cache = DigestCache(self.settings.home / "cache" / "digests.sqlite")
+
+    # -- writing -----------------------------------------------------------------------
+
+    def log(
+        self,
+        name: str,
+        source: object,
+        *,
+        description: str | None = None,
+        run_id: str | None = None,
+        role: Role = "input",
+        format: str | None = None,
+        progress: Progress | None = None,
+    ) -> DatasetVersion:
+        """Store ``source`` as the next version of ``name``, or return the version holding it.
+
+        Args:
+            name: the dataset (letters, digits, ``_``, ``.``, ``-``; created if new).
+            source: a pandas DataFrame, a pyarrow Table, or the path of a Parquet file, a
+                CSV file or a folder.
+            description: describes the dataset (replaces the one it had).
+            run_id: a run that consumed (``role="input"``) or produced (``"output"``) the
+                version; recorded as a lineage edge.
+            role: ``"input"`` or ``"output"``.
+            format: ``"parquet"``, ``"csv"`` or ``"files"``; inferred when left out.
+            progress: called with ``(bytes done, bytes total)`` while files are hashed
+                and stored.
+
+        Returns:
+            The new version, or the existing one with the same content.
+
+        Raises:
+            InvalidInputError: a bad name, role, format or source; an empty folder; a file
+                that is not the CSV or Parquet it claims to be.
+            NotFoundError: the path or the run does not exist.
+            ConflictError: a file changed while it was being versioned.
+
+        Example:
+            >>> client.log("images", "data/images", run_id=run.id)  # doctest: +SKIP
+            DatasetVersion(..., name='images', version=4, ...)
+        """
+        check_name(name)
+        check_role(role)
+        if run_id is not None:
+            with self.store.read() as conn:
+                _records.check_run(conn, run_id)
+        found = identify(source, format, self.cache, progress=progress)
+        existing = self._existing(name, found, description, run_id, role)
+        if existing is not None:
+            _finish(progress, found)
+            return existing
+        with prepare(found, self.settings.home / "cache" / "tmp") as prepared:
+            total = found.hashed.progress_total if found.hashed else 0
+            start = found.hashed.hashed_bytes if found.hashed else 0
+            store_files(self.artifacts, prepared.files, progress=progress, start=start, total=total)
+            return self._commit(name, found, prepared, description, run_id, role)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get(self, uri_or_name: str, version: int | None = None) -> DatasetVersion:
+        """A version, from ``datasets:/name/3``, ``datasets:/name@latest`` or a name.
+
+        Args:
+            uri_or_name: a dataset URI, or a dataset name (its latest version).
+            version: the version number, with a bare name.
+
+        Raises:
+            NotFoundError: no such dataset (with close names) or version (with the list).
+            InvalidInputError: a malformed URI.
+
+        Example:
+            >>> client.get("datasets:/iris/2").row_count  # doctest: +SKIP
+            150
+        """
+        name, number = parse_target(uri_or_name, version)
+        with self.store.read() as conn:
+            return _records.find_version(conn, name, number)
+
+    def files(self, uri_or_name: str, version: int | None = None) -> list[ManifestEntry]:
+        """The stored files of a version (one ``data.*`` file for a table), by path."""
+        return self._manifest(self.get(uri_or_name, version))
+
+    def load(
+        self,
+        uri_or_name: str,
+        version: int | None = None,
+        *,
+        as_arrow: bool = False,
+        dest: str | Path | None = None,
+        progress: Progress | None = None,
+        run_id: str | None = None,
+    ) -> pd.DataFrame | pa.Table | Path:
+        """The content of a version: a table as a DataFrame (or Arrow), a folder as a Path.
+
+        Every byte is verified against its digest. A folder is written to ``dest``, by
+        default a cache folder under ``<home>/cache/datasets/<digest>``; files already
+        there with the right content are reused, so loading again is cheap.
+
+        Args:
+            uri_or_name: ``datasets:/name/3``, ``datasets:/name@latest`` or a name.
+            version: the version number, with a bare name.
+            as_arrow: return a table as a ``pyarrow.Table`` instead of a DataFrame.
+            dest: where to write a folder's files.
+            progress: called with ``(bytes done, bytes total)`` while files are fetched.
+            run_id: record that this run consumed the version (a lineage edge, once).
+
+        Raises:
+            NotFoundError: no such dataset or version, or no such run.
+            IntegrityError: stored bytes do not match their digest.
+
+        Example:
+            >>> client.load("iris").head(2)  # doctest: +SKIP
+            >>> client.load("datasets:/images/4")  # doctest: +SKIP
+            PosixPath('.loopml/cache/datasets/5f1c…')
+        """
+        found = self.get(uri_or_name, version)
+        if run_id is not None:
+            self.store.transact(lambda conn: _consumed(conn, run_id, found))
+        if found.kind == "files":
+            folder = Path(dest) if dest is not None else self._cache_folder(found)
+            return self._materialize(found, folder, progress)
+        table = self._read_table(found)
+        return table if as_arrow else table.to_pandas()
+
+    def download(
+        self,
+        uri_or_name: str,
+        dest: str | Path,
+        *,
+        format: str | None = None,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Write a version to ``dest``: a table as one file, a folder's files under it.
+
+        A table becomes ``dest/<name>.parquet`` (or ``.csv`` for a CSV version or with
+        ``format="csv"``); a folder's files land directly under ``dest``.
+
+        Returns:
+            The file written (tables) or ``dest`` (folders).
+
+        Raises:
+            InvalidInputError: ``format`` does not fit the version.
+
+        Example:
+            >>> client.download("datasets:/iris/2", "out")  # doctest: +SKIP
+            PosixPath('out/iris.parquet')
+        """
+        found = self.get(uri_or_name)
+        folder = Path(dest).expanduser().absolute()
+        if found.kind == "files":
+            if format not in (None, "files"):
+                raise InvalidInputError(f"{found.uri} is a folder of files; it has no {format}")
+            return self._materialize(found, folder, progress)
+        return self._download_table(found, folder, format or found.format)
+
+    def list_datasets(self) -> list[Dataset]:
+        """Every dataset, by name."""
+        with self.store.read() as conn:
+            return _records.list_datasets(conn)
+
+    def list_versions(self, name: str) -> list[DatasetVersion]:
+        """Every version of ``name``, oldest first (NotFoundError for an unknown dataset)."""
+        with self.store.read() as conn:
+            return _records.list_versions(conn, name)
+
+    def diff(self, a: str, b: str) -> DatasetDiff:
+        """What changed between two versions (URIs, or names meaning their latest).
+
+        Example:
+            >>> client.diff("datasets:/iris/1", "datasets:/iris/2").row_delta  # doctest: +SKIP
+            12
+        """
+        targets = parse_target(a), parse_target(b)  # both well-formed before any lookup
+        first, second = (self.get(name, number) for name, number in targets)
+        files_a = self._manifest(first) if first.kind == "files" else []
+        files_b = self._manifest(second) if second.kind == "files" else []
+        return diff_versions(first, second, files_a, files_b)
+
+    def changed(
+        self,
+        name: str,
+        source: object,
+        *,
+        format: str | None = None,
+        progress: Progress | None = None,
+    ) -> ChangeReport:
+        """Whether ``source`` differs from the latest version of ``name`` (stores nothing).
+
+        See :func:`loopml.data.changes.changed`.
+        """
+        latest = self.get(name)
+        found = identify(source, format, self.cache, progress=progress)
+        stored = self._manifest(latest) if latest.kind == "files" else []
+        return change_report(latest, found, stored)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _existing(
+        self,
+        name: str,
+        found: Identified,
+        description: str | None,
+        run_id: str | None,
+        role: Role,
+    ) -> DatasetVersion | None:
+        with self.store.read() as conn:
+            existing = _records.version_by_digest(conn, name, found.digest)
+        if existing is not None and (run_id is not None or description is not None):
+            self.store.transact(
+                lambda conn: _records.attach(conn, existing, description, run_id, role)
+            )
+        return existing
+
+    def _commit(
+        self,
+        name: str,
+        found: Identified,
+        prepared: Prepared,
+        description: str | None,
+        run_id: str | None,
+        role: Role,
+    ) -> DatasetVersion:
+        fields = _version_fields(found, prepared)
+        files = [file.entry for file in prepared.files]
+        for attempt in range(_ATTEMPTS):
+            try:
+                return self.store.transact(
+                    lambda conn: _records.insert_version(
+                        conn,
+                        name,
+                        fields,
+                        files,
+                        description=description,
+                        run_id=run_id,
+                        role=role,
+                    )
+                )
+            except SqlIntegrityError as err:  # another process won a race; look again
+                if attempt == _ATTEMPTS - 1:
+                    raise ConflictError(
+                        f"could not log dataset '{name}': other processes kept logging it "
+                        "at the same moment; try again",
+                        details={"name": name},
+                    ) from err
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _manifest(self, version: DatasetVersion) -> list[ManifestEntry]:
+        with self.store.read() as conn:
+            return _records.manifest(conn, version.id)
+
+    def _cache_folder(self, version: DatasetVersion) -> Path:
+        return self.settings.home / "cache" / "datasets" / version.digest
+
+    def _materialize(
+        self, version: DatasetVersion, folder: Path, progress: Progress | None
+    ) -> Path:
+        entries = self._manifest(version)
+        sync_folder(self.artifacts, entries, folder, self.cache, progress=progress)
+        return folder.expanduser().absolute()
+
+    def _read_table(self, version: DatasetVersion) -> pa.Table:
+        import pyarrow as pa
+
+        [entry] = self._manifest(version)
+        reader: pa.NativeFile = pa.BufferReader(self.artifacts.get_bytes(entry.digest))
+        what = f"{version.uri} ({entry.path})"
+        if version.format != "csv":
+            return _tables.read_parquet(reader, what)
+        codec = _tables.CSV_COMPRESSION.get(Path(entry.path).suffix)
+        if codec is not None:
+            reader = pa.CompressedInputStream(reader, codec)
+        return _tables.read_csv(reader, what)
+
+    def _download_table(self, version: DatasetVersion, folder: Path, format: str) -> Path:
+        [entry] = self._manifest(version)
+        if format not in ("parquet", "csv"):
+            raise InvalidInputError(
+                f"{version.uri} is a table; download it as format 'parquet' or 'csv'"
+            )
+        if format == version.format:
+            suffix = entry.path.removeprefix("data")
+            target = folder / f"{version.name}{suffix}"
+            self.artifacts.get_file(entry.digest, target)
+            return target
+        table = self._read_table(version)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{version.name}.{format}"
+        partial = folder / f".{target.name}.{os.getpid()}.partial"
+        try:  # written beside the target, then renamed: never a half-written file
+            if format == "parquet":
+                _tables.write_parquet(table, partial)
+            else:
+                import pyarrow.csv as pacsv
+
+                pacsv.write_csv(table, partial)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+
+def _consumed(conn: Connection, run_id: str, version: DatasetVersion) -> None:
+    _records.check_run(conn, run_id)
+    _records.link_run(conn, run_id, "input", version)
+
+
+def _version_fields(found: Identified, prepared: Prepared) -> dict[str, object]:
+    return {
+        "digest": found.digest,
+        "kind": found.kind,
+        "format": found.format,
+        "source": found.source,
+        "row_count": prepared.row_count,
+        "file_count": len(prepared.files),
+        "byte_size": prepared.byte_size,
+        "schema": prepared.schema,
+        "profile": prepared.profile,
+    }
+
+
+def _finish(progress: Progress | None, found: Identified) -> None:
+    if progress is not None and found.hashed is not None:
+        total = found.hashed.progress_total
+        progress(total, total)
