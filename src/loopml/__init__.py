@@ -39,6 +39,9 @@ _EXPORTS: dict[str, str] = {
     "get_run": "loopml.tracking.fluent",
     "get_metric_history": "loopml.tracking.fluent",
     "autolog": "loopml.tracking.autolog",
+    # data
+    "log_dataset": "loopml._sdk.data",
+    "load_dataset": "loopml._sdk.data",
     # tracking, objects
     "TrackingClient": "loopml.tracking.client",
     "ActiveRun": "loopml.tracking.fluent",
@@ -67,8 +70,10 @@ __all__ = [
     "end_run",
     "get_metric_history",
     "get_run",
+    "load_dataset",
     "log_artifact",
     "log_artifacts",
+    "log_dataset",
     "log_dict",
     "log_figure",
     "log_metric",
@@ -83,6 +88,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from loopml._sdk.data import load_dataset, log_dataset
     from loopml.config import Settings
     from loopml.errors import LoopmlError
     from loopml.tracking.autolog import autolog

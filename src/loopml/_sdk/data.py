@@ -1,0 +1,68 @@
+"""Dataset versions tied to the active run: ``loopml.log_dataset`` and ``loopml.load_dataset``.
+
+Inside ``with loopml.start_run():`` a logged or loaded dataset version becomes an input
+of the run (or an output, with ``role="output"``): a lineage edge the run and the data
+can both be traced through.
+
+Example:
+    >>> import loopml
+    >>> with loopml.start_run(experiment="churn"):  # doctest: +SKIP
+    ...     version = loopml.log_dataset("churn-train", frame)
+    ...     same = loopml.load_dataset(version.uri)
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from loopml.data.versions import DatasetClient
+from loopml.tracking.fluent import active_run, default_client
+
+if TYPE_CHECKING:
+    from loopml.data.models import DatasetVersion
+
+__all__ = ["dataset_client", "load_dataset", "log_dataset"]
+
+_lock = threading.Lock()
+_client: DatasetClient | None = None
+
+
+def dataset_client() -> DatasetClient:
+    """A dataset client on the same settings as the fluent tracking API."""
+    global _client
+    settings = default_client().settings
+    with _lock:
+        if _client is None or _client.settings != settings:
+            _client = DatasetClient(settings)
+        return _client
+
+
+def log_dataset(
+    name: str,
+    source: Any,
+    *,
+    description: str | None = None,
+    role: Literal["input", "output"] = "input",
+) -> DatasetVersion:
+    """Version ``source`` (a DataFrame, Arrow table, Parquet/CSV file or folder) as ``name``.
+
+    The same content gives the same version back. Inside an active run the version is
+    recorded as the run's input (``role="output"``: as something the run produced).
+    """
+    run = active_run()
+    return dataset_client().log(
+        name, source, description=description, run_id=run.id if run else None, role=role
+    )
+
+
+def load_dataset(uri: str, *, as_arrow: bool = False, dest: str | Path | None = None) -> Any:
+    """The exact data of ``datasets:/name/3`` or ``datasets:/name@latest`` (verified).
+
+    A table comes back as a pandas DataFrame (``as_arrow=True``: a pyarrow Table), a
+    folder as the local Path it was written to. Inside an active run the version is
+    recorded as the run's input.
+    """
+    run = active_run()
+    return dataset_client().load(uri, as_arrow=as_arrow, dest=dest, run_id=run.id if run else None)
