@@ -86,8 +86,10 @@ def test_category_statistics_stay_in_their_ranges(a: dict[str, int], b: dict[str
     assert 0.0 <= p_value <= 1.0
 
 
+# From 0.75 sd up: at 0.5 sd the expected PSI (about 0.24) sits so near its 0.2 threshold
+# that sampling noise alone decides, which would make this property flaky, not stricter.
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.floats(0.5, 3.0))
+@given(st.integers(0, 2**32 - 1), st.floats(0.75, 3.0))
 def test_a_shifted_normal_is_detected_by_every_numeric_method(seed: int, shift: float) -> None:
     rng = np.random.default_rng(seed)
     reference, current = rng.normal(0, 1, 2000), rng.normal(shift, 1, 2000)

@@ -62,8 +62,8 @@ def test_infers_dtypes_nulls_ranges_domains_and_uniqueness(frame: pd.DataFrame) 
     assert email.categories is None
     assert email.unique
     assert schema.column("signup").min_value == dt.datetime(2024, 1, 1)
-    assert schema.column("signup").max_value == dt.datetime(2024, 1, 9, 7)
-    assert schema.column("day").max_value == dt.date(2024, 1, 30)
+    assert schema.column("signup").max_value is None  # time moves forward: no upper bound
+    assert schema.column("day").max_value is None
     assert (schema.min_rows, schema.max_rows) == (100, 300)
     assert schema.extra_columns == "warn"
     assert schema.drift is None
@@ -99,7 +99,7 @@ def test_nanosecond_and_zoned_timestamps_round_outwards_to_microseconds() -> Non
     column = infer_schema(pa.table({"t": values})).column("t")
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     assert column.min_value == epoch + dt.timedelta(microseconds=1)
-    assert column.max_value == epoch + dt.timedelta(seconds=2, microseconds=1)
+    assert column.max_value is None  # time moves forward: only a lower bound
 
 
 @pytest.mark.parametrize(

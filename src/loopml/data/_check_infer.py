@@ -4,9 +4,10 @@ Rules, chosen so that a schema inferred from one batch is useful on the next:
 
 - ``nullable`` when a column has any null (or NaN); ``max_null_fraction`` is the share
   seen, rounded up to 4 decimals.
-- ``min_value`` / ``max_value`` for int, float, timestamp and date columns, widened by
-  ``range_slack`` of their width on each side. Timestamps keep microseconds (rounded
-  outwards); a column with a time zone gets its bounds in UTC.
+- ``min_value`` / ``max_value`` for int and float columns, widened by ``range_slack`` of
+  their width on each side. Timestamp and date columns get only ``min_value``: time
+  moves forward, so an upper bound learned today would reject tomorrow's data.
+  Timestamps keep microseconds (rounded outwards); a time zone's bounds are in UTC.
 - ``categories`` only for string and categorical columns with at most
   ``categorical_max`` distinct values and some value repeated: a column of all-distinct
   strings is an identifier, not a category.
@@ -96,6 +97,8 @@ def _column(
     low = high = None
     if present and dtype in ("int", "float", "timestamp", "date"):
         low, high = _range(values, dtype, range_slack)
+        if dtype in ("timestamp", "date"):
+            high = None  # time moves forward: no upper bound (see the module docstring)
     distinct = (
         int(pc.count_distinct(values).as_py()) if dtype in ("int", "string", "categorical") else 0
     )
