@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -qq --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-services: ## Install the servers the tests start (PostgreSQL)
+services: ## Install the servers the tests start (PostgreSQL, Redis)
 	@bash scripts/ensure-services.sh
 
 lint: venv ## ruff, ruff format --check, mypy, import-linter

@@ -9,8 +9,17 @@
 set -euo pipefail
 
 APT_LOG="$(mktemp -t loopml-apt.XXXXXX.log)"
-trap 'rm -f "$APT_LOG"' EXIT
 APT_UPDATED=0
+CLEANUP=()  # commands run at exit, e.g. removing a temporary policy-rc.d
+
+cleanup() {
+    rm -f "$APT_LOG"
+    local step
+    for step in "${CLEANUP[@]+"${CLEANUP[@]}"}"; do
+        eval "$step" || true
+    done
+}
+trap cleanup EXIT
 
 say() { printf 'ensure-services: %s\n' "$*" >&2; }
 
@@ -70,8 +79,51 @@ ensure_postgres() {
 }
 
 # --- Redis: the online feature store's second backend --------------------------------------
-# Not needed yet. When the Redis online store lands, add here:
-#   ensure_redis() { command -v redis-server >/dev/null 2>&1 || apt_install redis-server; }
-# and call it below.
+# The tests start their own redis-server on 127.0.0.1 and a free port, so only the binary
+# is needed. Debian's package would also start a system server on port 6379 and enable
+# it at boot. While apt runs, a policy-rc.d that forbids starting services keeps it
+# down (Docker images usually ship one already; an existing one is left alone), and
+# whatever started anyway is stopped and disabled afterwards, with or without systemd.
+POLICY_RC=/usr/sbin/policy-rc.d
+
+forbid_service_starts() {
+    [ -e "$POLICY_RC" ] && return 0
+    printf '#!/bin/sh\n# written by loopml scripts/ensure-services.sh for one apt-get install\nexit 101\n' \
+        | as_root tee "$POLICY_RC" >/dev/null
+    as_root chmod 755 "$POLICY_RC"
+    CLEANUP+=("as_root rm -f '$POLICY_RC'")
+}
+
+stop_system_redis() {
+    if command -v systemctl >/dev/null 2>&1; then
+        as_root systemctl disable redis-server.service >/dev/null 2>&1 || true
+        if [ -d /run/systemd/system ]; then  # systemd is the running init
+            as_root systemctl stop redis-server.service >/dev/null 2>&1 || true
+        fi
+    fi
+    if command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/redis-server ]; then
+        as_root update-rc.d redis-server disable >/dev/null 2>&1 || true
+    fi
+    if [ ! -d /run/systemd/system ] && [ -x /etc/init.d/redis-server ]; then
+        as_root /etc/init.d/redis-server stop >/dev/null 2>&1 || true
+    fi
+    # Last resort, for an init we do not know: the pid file Debian's configuration names
+    # (/proc rather than ps: slim images have no procps).
+    local pid
+    pid="$(cat /run/redis/redis-server.pid 2>/dev/null || true)"
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "redis-server" ]; then
+        as_root kill "$pid" 2>/dev/null || true
+    fi
+}
+
+ensure_redis() {
+    command -v redis-server >/dev/null 2>&1 && return 0
+    forbid_service_starts
+    apt_install redis-server
+    stop_system_redis
+    command -v redis-server >/dev/null 2>&1 \
+        || die "installed redis-server but it is not on PATH (looked for 'redis-server')"
+}
 
 ensure_postgres
+ensure_redis

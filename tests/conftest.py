@@ -6,6 +6,8 @@
 - ``db_url``: a fresh, empty metadata database, once on SQLite and once on PostgreSQL
   (test ids ``[sqlite]`` and ``[postgres]``).
 - ``settings``: :class:`loopml.config.Settings` pointing at ``db_url``.
+- ``redis_server`` (session): a throwaway ``redis-server`` on 127.0.0.1 and a free port,
+  in memory only (no RDB, no AOF); its URL is ``redis://127.0.0.1:<port>/0``.
 - every test runs with no ``LOOPML_*`` variables but a private ``LOOPML_HOME``, in an empty
   working directory, and with every store closed afterwards.
 """
@@ -19,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -313,3 +316,76 @@ def s3_server() -> Iterator[S3Server]:
         finally:
             server.stop()
             werkzeug_log.setLevel(old_level)
+
+
+# -- Redis: a throwaway redis-server on loopback --------------------------------------
+
+
+@dataclass(frozen=True)
+class RedisServer:
+    """A running ``redis-server`` that keeps everything in memory."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """The URL of database 0, e.g. ``redis://127.0.0.1:6390/0``."""
+        return f"redis://{self.host}:{self.port}/0"
+
+
+def _redis_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _start_redis(binary: str, workdir: Path) -> tuple[subprocess.Popen[bytes], RedisServer]:
+    # A port can be taken between choosing and binding it; try a few.
+    log = workdir / "redis.log"
+    for _ in range(3):
+        port = _free_port()
+        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir),
+                "--logfile", str(log)]  # fmt: skip
+        proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _redis_answers("127.0.0.1", port):
+                return proc, RedisServer("127.0.0.1", port)
+            time.sleep(0.02)
+        _stop_process(proc)
+    pytest.fail(
+        f"redis-server did not answer PING on 127.0.0.1\n--- log ---\n{_server_log(log)}",
+        pytrace=False,
+    )
+
+
+def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """Start a throwaway redis-server for the whole session (never a skip: fail loudly)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(
+            "redis-server not found on PATH; run `make services` to install it",
+            pytrace=False,
+        )
+    workdir = Path(tempfile.mkdtemp(prefix="loopml-redis-"))
+    proc, server = _start_redis(binary, workdir)
+    try:
+        yield server
+    finally:
+        _stop_process(proc)
+        shutil.rmtree(workdir, ignore_errors=True)

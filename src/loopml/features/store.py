@@ -1,0 +1,405 @@
+"""The feature store: the one object that registers, joins, materializes and serves features.
+
+:class:`FeatureStore` holds the rules; the pieces it uses each do one thing: the
+:class:`~loopml.features.registry.Registry` keeps versioned definitions,
+:mod:`~loopml.features.offline` makes point-in-time training sets,
+:mod:`~loopml.features.materialize` fills the online store and an
+:class:`~loopml.features.online.OnlineStore` backend persists packed rows.
+
+Example:
+    >>> store = FeatureStore()  # doctest: +SKIP
+    >>> store.apply([driver, driver_stats, trip_density])  # doctest: +SKIP
+    >>> train = store.get_training_set(entity_df, ["driver_stats:trips"])  # doctest: +SKIP
+    >>> store.materialize_incremental()  # doctest: +SKIP
+    >>> rows = [{"driver_id": 1001}]
+    >>> store.get_online_features(rows, ["driver_stats:trips"]).to_dict()  # doctest: +SKIP
+    {'driver_id': [1001], 'trips': [12]}
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, func, select
+
+from loopml.config import Settings
+from loopml.errors import InvalidInputError, NotFoundError
+from loopml.features._lookup import ViewReader, lookup
+from loopml.features._refs import FeaturePlan, plan_features
+from loopml.features.definitions import FeatureView
+from loopml.features.loader import rebase
+from loopml.features.materialize import Progress, materialize_view
+from loopml.features.models import (
+    ApplyResult,
+    Kind,
+    MaterializationResult,
+    OnlineResponse,
+    RegisteredDefinition,
+)
+from loopml.features.offline import DEFAULT_TIMESTAMP_COLUMN, training_set
+from loopml.features.online import OnlineStore, from_url
+from loopml.features.registry import Definition, Definitions, Registry
+from loopml.store import open_store
+from loopml.store.lineage import add_edge, edges_of
+from loopml.store.schema import materializations
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FeatureStore"]
+
+Clock = Callable[[], float]
+_EARLIEST = datetime(1, 1, 1, tzinfo=UTC)  # where an incremental run starts without a TTL
+
+
+class FeatureStore:
+    """Feature definitions, training sets and online features over one loopml home.
+
+    Args:
+        settings: where metadata lives and which online store to use
+            (``settings.online_store_url``); :meth:`Settings.load` by default.
+        online_store: an online store (or its URL) to use instead of the settings' one.
+        clock: "now" as Unix seconds, for TTL checks and default window ends; inject a
+            fixed clock in tests.
+        definitions_ttl: seconds a process keeps the definitions it read before asking the
+            registry again (``apply`` and :meth:`refresh` reload at once).
+
+    Example:
+        >>> store = FeatureStore(online_store="memory://")  # doctest: +SKIP
+        >>> store.apply([driver, driver_stats]).changed  # doctest: +SKIP
+        True
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        online_store: OnlineStore | str | None = None,
+        clock: Clock = time.time,
+        definitions_ttl: float = 60.0,
+    ) -> None:
+        self.settings = settings or Settings.load()
+        self.registry = Registry(open_store(self.settings.db_url))
+        self._online_given = online_store
+        self._online: OnlineStore | None = None
+        self._clock = clock
+        self._definitions_ttl = definitions_ttl
+        self._definitions: Definitions | None = None
+        self._loaded_at = 0.0
+        self._plans: dict[tuple[tuple[str, ...], bool], tuple[FeaturePlan, list[ViewReader]]] = {}
+        self._lock = threading.Lock()
+
+    # -- definitions -------------------------------------------------------------------
+
+    def apply(self, definitions: Iterable[Definition], *, reason: str | None = None) -> ApplyResult:
+        """Register definitions: a new version of each one that changed, in one transaction.
+
+        Relative Parquet sources are made absolute against the working directory.
+
+        Returns:
+            The diff: per definition ``created``, ``updated`` (with the changed fields) or
+            ``unchanged``.
+
+        Example:
+            >>> store.apply([driver, driver_stats]).changed  # doctest: +SKIP
+            True
+        """
+        base = Path.cwd()
+        result = self.registry.apply([rebase(d, base) for d in definitions], reason=reason)
+        self.refresh()
+        return result
+
+    def list_definitions(self, kind: Kind | None = None) -> list[RegisteredDefinition]:
+        """The latest version of every definition (or of one ``kind``)."""
+        return self.registry.latest(kind)
+
+    def get_definition(
+        self, name: str, kind: Kind | None = None, version: int | None = None
+    ) -> RegisteredDefinition:
+        """One definition by name (latest, or ``version``); close matches when unknown."""
+        return self.registry.get(name, kind, version)
+
+    def definitions(self) -> Definitions:
+        """The current definitions as objects (cached for ``definitions_ttl`` seconds)."""
+        now = time.monotonic()
+        current = self._definitions
+        if current is None or now - self._loaded_at > self._definitions_ttl:
+            loaded = self.registry.load()
+            with self._lock:
+                if current is None or loaded.versions != current.versions:
+                    self._definitions, self._plans = loaded, {}
+                self._loaded_at = now
+        assert self._definitions is not None
+        return self._definitions
+
+    def refresh(self) -> None:
+        """Read the definitions again on next use (another process may have applied)."""
+        self._loaded_at = float("-inf")
+
+    # -- offline -----------------------------------------------------------------------
+
+    def get_training_set(
+        self,
+        entity_df: pd.DataFrame,
+        features: Sequence[str],
+        *,
+        timestamp_column: str = DEFAULT_TIMESTAMP_COLUMN,
+        full_feature_names: bool = False,
+    ) -> pd.DataFrame:
+        """Point-in-time correct feature values for each row of ``entity_df``.
+
+        Args:
+            entity_df: the join keys of the requested views, a timestamp column and the
+                request fields on-demand views need; kept as it is, rows and order too.
+            features: references such as ``"driver_stats:trips"`` or ``"driver_stats:*"``.
+            timestamp_column: the column saying when each row happened (naive = UTC).
+            full_feature_names: name columns ``<view>__<feature>`` instead of ``<feature>``.
+
+        Returns:
+            ``entity_df`` with one column per feature: the value of the latest row at or
+            before the row's timestamp and within the view's TTL, else null.
+
+        Example:
+            >>> store.get_training_set(orders, ["driver_stats:trips"])  # doctest: +SKIP
+        """
+        plan = self._plan(features, full_feature_names)[0]
+        return training_set(entity_df, plan, self.settings, timestamp_column=timestamp_column)
+
+    # -- materialization ---------------------------------------------------------------
+
+    def materialize(
+        self,
+        start: datetime,
+        end: datetime | None = None,
+        *,
+        views: Sequence[str] | None = None,
+        progress: Progress | None = None,
+    ) -> list[MaterializationResult]:
+        """Write each entity's latest row in ``[start, end)`` to the online store.
+
+        Args:
+            start: the window's inclusive start (naive datetimes are UTC).
+            end: its exclusive end; now by default.
+            views: names of the feature views to materialize; all by default.
+            progress: called with ``(view, entities written so far)`` after each batch.
+
+        Example:
+            >>> store.materialize(datetime(2025, 1, 1), datetime(2025, 2, 1))  # doctest: +SKIP
+        """
+        end_us = self._now_us() if end is None else _micros(end, "end")
+        start_us = _micros(start, "start")
+        if start_us >= end_us:
+            raise InvalidInputError(
+                f"materialize needs start < end, got start={_iso(start_us)}, end={_iso(end_us)}"
+            )
+        return [
+            self._materialize_one(view, start_us, end_us, progress) for view in self._views(views)
+        ]
+
+    def materialize_incremental(
+        self,
+        end: datetime | None = None,
+        *,
+        views: Sequence[str] | None = None,
+        progress: Progress | None = None,
+    ) -> list[MaterializationResult]:
+        """Materialize each view from where its last run into this online store ended.
+
+        A view (version) never materialized into this store starts ``ttl`` before
+        ``end``, or at the beginning of time when it has no TTL. Views already up to
+        ``end`` report 0 rows.
+        """
+        end_us = self._now_us() if end is None else _micros(end, "end")
+        results = []
+        for view in self._views(views):
+            version = self.definitions().version_of("feature_view", view.name)
+            last = self._watermark(view.name, version)
+            if last is not None:
+                start_us = last
+            elif view.ttl is not None:
+                start_us = end_us - int(view.ttl.total_seconds() * 1_000_000)
+            else:
+                start_us = _micros(_EARLIEST, "start")
+            if start_us >= end_us:
+                results.append(
+                    MaterializationResult(view.name, version, _dt(start_us), _dt(end_us), 0)
+                )
+                continue
+            results.append(self._materialize_one(view, start_us, end_us, progress))
+        return results
+
+    def _materialize_one(
+        self, view: FeatureView, start_us: int, end_us: int, progress: Progress | None
+    ) -> MaterializationResult:
+        version = self.definitions().version_of("feature_view", view.name)
+        done = materialize_view(
+            view, self.online, self.settings, start_us=start_us, end_us=end_us, progress=progress
+        )
+
+        def record(conn: Connection) -> None:
+            conn.execute(
+                materializations.insert().values(
+                    feature_view=view.name,
+                    view_version=version,
+                    start_time=start_us // 1000,
+                    end_time=end_us // 1000,
+                    rows=done.rows,
+                    online_store=self.online.url,
+                    created_at=int(time.time() * 1000),
+                )
+            )
+            if done.dataset_version is not None:
+                _link_dataset(conn, (view.name, version), done.dataset_version)
+
+        self.registry.store.transact(record)
+        return MaterializationResult(view.name, version, _dt(start_us), _dt(end_us), done.rows)
+
+    def _watermark(self, view: str, version: int) -> int | None:
+        m = materializations.c
+        with self.registry.store.read() as conn:
+            last = conn.execute(
+                select(func.max(m.end_time)).where(
+                    m.feature_view == view,
+                    m.view_version == version,
+                    m.online_store == self.online.url,
+                )
+            ).scalar()
+        return None if last is None else int(last) * 1000
+
+    def _views(self, names: Sequence[str] | None) -> list[FeatureView]:
+        known = self.definitions().views
+        if names is None:
+            return list(known.values())
+        for name in names:
+            if name not in known:
+                raise NotFoundError(
+                    "feature view",
+                    name,
+                    choices=known,
+                    hint="on-demand views are computed at read time and never materialized"
+                    if name in self.definitions().on_demand
+                    else "list them with `loopml features list`",
+                )
+        return [known[name] for name in dict.fromkeys(names)]
+
+    # -- online ------------------------------------------------------------------------
+
+    @property
+    def online(self) -> OnlineStore:
+        """The online store (opened on first use)."""
+        if self._online is None:
+            given = self._online_given
+            if given is None:
+                given = self.settings.online_store_url
+            self._online = from_url(given) if isinstance(given, str) else given
+        return self._online
+
+    def get_online_features(
+        self,
+        entity_rows: Sequence[Mapping[str, Any]] | pd.DataFrame,
+        features: Sequence[str],
+        *,
+        full_feature_names: bool = False,
+    ) -> OnlineResponse:
+        """The current values of ``features`` for each entity row, from the online store.
+
+        Args:
+            entity_rows: dicts holding the join keys (and the request fields on-demand
+                views need), or a DataFrame of them.
+            features: references such as ``"driver_stats:trips"``.
+            full_feature_names: name columns ``<view>__<feature>``.
+
+        Returns:
+            Per row, the join keys and each feature's value: ``None`` when the entity has
+            no value, or only one older than the view's TTL (checked against now).
+
+        Example:
+            >>> rows = [{"driver_id": 1001}]
+            >>> store.get_online_features(rows, ["driver_stats:trips"])  # doctest: +SKIP
+            OnlineResponse(columns={'driver_id': [1001], 'trips': [12]})
+        """
+        plan, readers = self._plan(features, full_feature_names)
+        rows = _entity_rows(entity_rows)
+        return lookup(plan, readers, self.online, rows, self._now_us())
+
+    def _plan(
+        self, features: Sequence[str], full_feature_names: bool
+    ) -> tuple[FeaturePlan, list[ViewReader]]:
+        definitions = self.definitions()
+        key = (
+            tuple(features) if not isinstance(features, str) else (features,),
+            full_feature_names,
+        )
+        found = self._plans.get(key)
+        if found is None:
+            plan = plan_features(features, definitions, full_feature_names=full_feature_names)
+            found = (plan, [ViewReader(read) for read in plan.views])
+            self._plans[key] = found
+        return found
+
+    def _now_us(self) -> int:
+        return int(self._clock() * 1_000_000)
+
+    def close(self) -> None:
+        """Close the online store's connections."""
+        if self._online is not None and self._online_given is None:
+            self._online.close()
+        self._online = None
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _entity_rows(entity_rows: Any) -> Sequence[Mapping[str, Any]]:
+    if isinstance(entity_rows, Mapping):
+        raise InvalidInputError(
+            "entity_rows must be a list of dicts (one per entity) or a DataFrame, "
+            "e.g. [{'driver_id': 1001}]"
+        )
+    if hasattr(entity_rows, "to_dict") and hasattr(entity_rows, "columns"):
+        records: list[Mapping[str, Any]] = entity_rows.to_dict("records")
+        return records
+    rows = list(entity_rows)
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise InvalidInputError(
+                f"entity row {index} is {row!r}; give each row as a dict such as "
+                "{'driver_id': 1001}"
+            )
+    return rows
+
+
+def _micros(moment: datetime, what: str) -> int:
+    if not isinstance(moment, datetime):
+        raise InvalidInputError(f"{what} must be a datetime, got {moment!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _dt(micros: int) -> datetime:
+    from datetime import timedelta
+
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def _iso(micros: int) -> str:
+    return _dt(micros).isoformat()
+
+
+def _link_dataset(conn: Connection, view: tuple[str, int], dataset: tuple[str, int]) -> None:
+    src = ("feature_view", f"{view[0]}/{view[1]}")
+    dst = ("dataset_version", f"{dataset[0]}/{dataset[1]}")
+    for edge in edges_of(conn, src, "out"):
+        if edge["edge"] == "consumed" and (edge["dst_kind"], edge["dst_id"]) == dst:
+            return
+    add_edge(conn, src, "consumed", dst, {"uri": f"datasets:/{dataset[0]}/{dataset[1]}"})
