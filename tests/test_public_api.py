@@ -12,7 +12,11 @@ import loopml
 
 EXPECTED = {
     "ActiveRun",
+    "Entity",
     "Experiment",
+    "Feature",
+    "FeatureStore",
+    "FeatureView",
     "LoopmlError",
     "Metric",
     "Run",
@@ -37,6 +41,7 @@ EXPECTED = {
     "log_param",
     "log_params",
     "log_text",
+    "on_demand_feature_view",
     "search_runs",
     "set_tag",
     "set_tags",

@@ -42,6 +42,12 @@ _EXPORTS: dict[str, str] = {
     # data
     "log_dataset": "loopml._sdk.data",
     "load_dataset": "loopml._sdk.data",
+    # features
+    "FeatureStore": "loopml.features",
+    "Entity": "loopml.features",
+    "Feature": "loopml.features",
+    "FeatureView": "loopml.features",
+    "on_demand_feature_view": "loopml.features",
     # tracking, objects
     "TrackingClient": "loopml.tracking.client",
     "ActiveRun": "loopml.tracking.fluent",
@@ -56,7 +62,11 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "ActiveRun",
+    "Entity",
     "Experiment",
+    "Feature",
+    "FeatureStore",
+    "FeatureView",
     "LoopmlError",
     "Metric",
     "Run",
@@ -81,6 +91,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "on_demand_feature_view",
     "search_runs",
     "set_tag",
     "set_tags",
@@ -91,6 +102,13 @@ if TYPE_CHECKING:
     from loopml._sdk.data import load_dataset, log_dataset
     from loopml.config import Settings
     from loopml.errors import LoopmlError
+    from loopml.features import (
+        Entity,
+        Feature,
+        FeatureStore,
+        FeatureView,
+        on_demand_feature_view,
+    )
     from loopml.tracking.autolog import autolog
     from loopml.tracking.client import TrackingClient
     from loopml.tracking.fluent import (
