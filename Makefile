@@ -44,8 +44,8 @@ lint: venv ## ruff, ruff format --check, mypy, import-linter
 test: venv services lint ## Lint, then run the test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-demo: venv ## Run the quickstart example
-	$(BIN)/python examples/quickstart/quickstart.py
+demo: venv ## Run the end-to-end demo (data, gate, features, training, lineage)
+	$(BIN)/python examples/loop/demo.py
 
 bench-setup: ## Install the anchors the benchmarks compare against
 	@test -f bench/setup.sh || { echo "error: bench/setup.sh does not exist yet" >&2; exit 1; }
