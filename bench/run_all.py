@@ -184,18 +184,20 @@ INTRO = """\
 # Benchmarks
 
 loopml is measured against the tool it replaces, on the same machine, in the same run:
-every workload runs for loopml and for the anchor (here MLflow) in separate worker
-processes, alternating, with the side that goes first rotating from one repetition to
-the next. Each repetition starts from a fresh temporary store (loopml:
+every workload runs for loopml and for the anchor (named in each section's title) in
+separate worker processes, alternating, with the side that goes first rotating from one
+repetition to the next. Each repetition starts from a fresh temporary store (loopml:
 `Settings.load(home=tmp)` on SQLite; MLflow: `sqlite:///…/mlflow.db` with a file artifact
-root), and each line reports the median repetition. Only the workload is timed: starting
-the interpreter, creating the store and populating what a search reads are not. Where
-MLflow is far slower, it runs the workload at a smaller size and the line compares
-per-second rates. MLflow runs with `MLFLOW_ENABLE_ASYNC_LOGGING=false`, telemetry off, and
-both sides run as scripts outside any git repository.
+root; DVC: a fresh `git init` + `dvc init` repository; Feast: a fresh feature repository
+with a file registry and a SQLite online store), and each line reports the median
+repetition. Only the workload is timed: starting the interpreter, creating the store and
+populating what a search reads are not. Where MLflow is far slower, it runs the workload
+at a smaller size and the line compares per-second rates. MLflow runs with
+`MLFLOW_ENABLE_ASYNC_LOGGING=false`, telemetry off, and in the tracking benchmarks both
+sides run as scripts outside any git repository.
 
-*ratio* is how many times better loopml does than MLflow on that line (above 1: loopml is
-faster or smaller); *target* is loopml's own goal, judged on loopml's number alone.
+*ratio* is how many times better loopml does than the anchor on that line (above 1: loopml
+is faster or smaller); *target* is loopml's own goal, judged on loopml's number alone.
 """
 
 
@@ -233,9 +235,10 @@ def docs_page(report: dict[str, Any]) -> str:
     parts.append(
         "## Reproduce\n\n"
         "```\nmake bench\n```\n\n"
-        "It installs MLflow into `bench/.venv-mlflow` first (`make bench-setup`, i.e. "
-        "`bash bench/setup.sh`), then runs `.venv/bin/python bench/run_all.py`, which prints "
-        "the table, writes `bench/results/latest.json` and rewrites this page. "
+        "It installs the anchors first, each into its own virtualenv (`bench/.venv-mlflow`, "
+        "`bench/.venv-dvc`, …: `make bench-setup`, i.e. `bash bench/setup.sh`), then runs "
+        "`.venv/bin/python bench/run_all.py`, which prints the table, writes "
+        "`bench/results/latest.json` and rewrites this page. "
         "`.venv/bin/python bench/run_all.py --quick` is a small smoke run that judges no "
         "target and leaves this page alone.\n"
     )
@@ -243,6 +246,8 @@ def docs_page(report: dict[str, Any]) -> str:
 
 
 def _versions_line(versions: dict[str, Any]) -> str:
+    if "summary" in versions:  # a comparison that words its own versions line
+        return str(versions["summary"])
     loopml_env, mlflow_env = versions.get("loopml_env", {}), versions.get("mlflow_env", {})
     return (
         f"loopml {versions.get('loopml')} (SQLAlchemy {loopml_env.get('sqlalchemy')}, "

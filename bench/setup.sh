@@ -3,16 +3,16 @@
 #
 #   bash bench/setup.sh      (what `make bench-setup` runs)
 #
-# MLflow goes into bench/.venv-mlflow. Re-running is cheap: a stamp file records what was
-# installed, and the install is redone only when this script's pins change.
+#   bench/.venv-mlflow   MLflow  (tracking.py)
+#   bench/.venv-dvc      DVC     (data_versioning.py)
+#   bench/.venv-feast    Feast   (features.py; with the duckdb extra, for its DuckDB offline store)
+#
+# Re-running is cheap: a stamp file in each virtualenv records what was installed, and an
+# install is redone only when this script's pins for it change. None of the anchors needs
+# torch or CUDA; an install that pulls torch in is an error.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="$here/.venv-mlflow"
-stamp="$venv/.installed"
-pin="mlflow==3.17.*"
-fallback="mlflow>=3,<4"
-want="$pin psutil"  # what the stamp must say for the install to count as done
 
 python="$(command -v python3.11 || true)"
 if [[ -z "$python" ]]; then
@@ -20,25 +20,39 @@ if [[ -z "$python" ]]; then
     exit 1
 fi
 
-if [[ -f "$stamp" && "$(head -n 1 "$stamp")" == "$want" ]]; then
-    echo "bench-setup: $(sed -n 2p "$stamp") already in $venv"
-    exit 0
-fi
+# install VENV_NAME PACKAGE PIN FALLBACK [EXTRA...]
+#   Installs PIN (or FALLBACK if PIN is not installable) plus EXTRA into bench/VENV_NAME,
+#   unless the stamp there already records exactly "PIN EXTRA...".
+install() {
+    local name="$1" package="$2" pin="$3" fallback="$4"
+    shift 4
+    local venv="$here/$name"
+    local stamp="$venv/.installed"
+    local want="$pin${*:+ $*}" # what the stamp must say for the install to count as done
 
-[[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
-pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
-"${pip[@]}" --upgrade pip
+    if [[ -f "$stamp" && "$(head -n 1 "$stamp")" == "$want" ]]; then
+        echo "bench-setup: $(sed -n 2p "$stamp") already in $venv"
+        return 0
+    fi
 
-# MLflow needs no torch or CUDA; keep them out even if a plugin would suggest them.
-if ! "${pip[@]}" "$pin" psutil; then
-    echo "bench-setup: '$pin' is not installable here; falling back to the newest 3.x" >&2
-    "${pip[@]}" "$fallback" psutil
-fi
-if "$venv/bin/python" -m pip show torch >/dev/null 2>&1; then
-    echo "error: torch ended up in $venv; MLflow does not need it" >&2
-    exit 1
-fi
+    [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
+    local pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
+    "${pip[@]}" --upgrade pip
+    if ! "${pip[@]}" "$pin" "$@"; then
+        echo "bench-setup: '$pin' is not installable here; falling back to '$fallback'" >&2
+        "${pip[@]}" "$fallback" "$@"
+    fi
+    if "$venv/bin/python" -m pip show torch >/dev/null 2>&1; then
+        echo "error: torch ended up in $venv; $package does not need it" >&2
+        exit 1
+    fi
 
-version="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mlflow"))')"
-printf '%s\nmlflow %s\n' "$want" "$version" >"$stamp"
-echo "bench-setup: mlflow $version installed in $venv"
+    local version
+    version="$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$package'))")"
+    printf '%s\n%s %s\n' "$want" "$package" "$version" >"$stamp"
+    echo "bench-setup: $package $version installed in $venv"
+}
+
+install .venv-mlflow mlflow "mlflow==3.17.*" "mlflow>=3,<4" psutil
+install .venv-dvc dvc "dvc==3.*" "dvc>=3,<4"
+install .venv-feast feast "feast[duckdb]==0.67.*" "feast[duckdb]<1" psutil
