@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import re
 import urllib.parse
 import urllib.request
@@ -30,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias, cast
 
+from loopml._plugins import load_plugin
 from loopml.artifacts.base import BLOB_STORE_MEMBERS, BlobStore
 from loopml.artifacts.local import LocalBlobStore
 from loopml.artifacts.memory import MemoryBlobStore
@@ -106,27 +106,13 @@ def _s3(url: str, options: dict[str, Any]) -> BlobStore:
 
 
 def _python_class(url: str, options: dict[str, Any]) -> BlobStore:
-    target, _, query = url[len("py:") :].partition("?")
-    module_name, _, class_name = target.rpartition(":" if ":" in target else ".")
-    if not module_name or not class_name:
-        raise InvalidInputError(f"{url!r} must name a class as py:package.module.ClassName")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise InvalidInputError(
-            f"{url!r}: cannot import module '{module_name}' ({err}); check the dotted path "
-            "and that the package is installed"
-        ) from err
-    cls = getattr(module, class_name, None)
-    if not callable(cls):
-        raise InvalidInputError(f"{url!r}: module '{module_name}' has no class '{class_name}'")
-    store = cls(**{**dict(urllib.parse.parse_qsl(query)), **options})
-    missing = [name for name in BLOB_STORE_MEMBERS if not hasattr(store, name)]
-    if missing:
-        raise InvalidInputError(
-            f"{url!r}: {class_name} is not a blob store; it lacks {', '.join(missing)} "
-            "(see loopml.artifacts.BlobStore)"
-        )
+    store = load_plugin(
+        url,
+        options,
+        members=BLOB_STORE_MEMBERS,
+        what="a blob store",
+        protocol="loopml.artifacts.BlobStore",
+    )
     return cast(BlobStore, store)
 
 

@@ -21,12 +21,12 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import re
 import urllib.parse
 from collections.abc import Callable
 from typing import Any, TypeAlias, cast
 
+from loopml._plugins import load_plugin
 from loopml.errors import InvalidInputError
 from loopml.features.online.base import ONLINE_STORE_MEMBERS, OnlineStore
 from loopml.features.online.memory import MemoryOnlineStore
@@ -84,27 +84,13 @@ def _memory(url: str, options: dict[str, Any]) -> OnlineStore:
 
 
 def _python_class(url: str, options: dict[str, Any]) -> OnlineStore:
-    target, _, query = url[len("py:") :].partition("?")
-    module_name, _, class_name = target.rpartition(":" if ":" in target else ".")
-    if not module_name or not class_name:
-        raise InvalidInputError(f"{url!r} must name a class as py:package.module.ClassName")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise InvalidInputError(
-            f"{url!r}: cannot import module '{module_name}' ({err}); check the dotted path "
-            "and that the package is installed"
-        ) from err
-    cls = getattr(module, class_name, None)
-    if not callable(cls):
-        raise InvalidInputError(f"{url!r}: module '{module_name}' has no class '{class_name}'")
-    store = cls(**{**dict(urllib.parse.parse_qsl(query)), **options})
-    missing = [name for name in ONLINE_STORE_MEMBERS if not hasattr(store, name)]
-    if missing:
-        raise InvalidInputError(
-            f"{url!r}: {class_name} is not an online store; it lacks {', '.join(missing)} "
-            "(see loopml.features.online.OnlineStore)"
-        )
+    store = load_plugin(
+        url,
+        options,
+        members=ONLINE_STORE_MEMBERS,
+        what="an online store",
+        protocol="loopml.features.online.OnlineStore",
+    )
     return cast(OnlineStore, store)
 
 
