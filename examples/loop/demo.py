@@ -128,7 +128,11 @@ def main() -> int:
     for change in applied.changes:
         console.print(f"{change.action} {change.kind} '{change.name}' (version {change.version})")
     events = labels(rng, snapshot)
-    training = store.get_training_set(events, FEATURES)
+    # Built inside a run, the training set's inputs (feature view, dataset version) are
+    # recorded as the run's, and the set itself as its output.
+    with loopml.start_run(experiment="churn-data", name="build-training-set"):
+        training = store.get_training_set(events, FEATURES)
+        loopml.log_dataset("churn_training_set", training.dropna(), role="output")
     console.print(f"training set: {len(training):,} label events x {len(FEATURES)} features")
     console.print(training.head(3).to_string(index=False), markup=False)
     store.materialize(START, TODAY + timedelta(days=1))
@@ -175,11 +179,17 @@ def main() -> int:
     from loopml._sdk.data import dataset_client
 
     with dataset_client().store.read() as conn:
-        inputs = [e["dst_id"] for e in edges_of(conn, ("run", best.id), "out")]
-        view = f"customer_activity/{applied.of('customer_activity').version}"
-        sources = [e["dst_id"] for e in edges_of(conn, ("feature_view", view), "out")]
-    console.print(f"run {best.name} ({best.uri}) consumed dataset version {', '.join(inputs)}")
-    console.print(f"feature view {view} (served online) consumed {', '.join(sources)}")
+        for edge in edges_of(conn, ("run", best.id), "out"):
+            console.print(
+                f"run {best.name} ({best.uri}) consumed {edge['dst_kind']} {edge['dst_id']}"
+            )
+            for made in edges_of(conn, (edge["dst_kind"], edge["dst_id"]), "in"):
+                if made["edge"] != "produced":
+                    continue
+                console.print(f"  which run {made['src_id']} produced, from:")
+                for used in edges_of(conn, ("run", made["src_id"]), "out"):
+                    if used["edge"] == "consumed":
+                        console.print(f"    {used['dst_kind']} {used['dst_id']}")
     console.print(
         "next: `loopml data list`, `loopml data diff datasets:/customer_activity/1 "
         "datasets:/customer_activity/2`, `loopml runs list -e churn`"

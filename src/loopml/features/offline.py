@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInputError, close_matches
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_TIMESTAMP_COLUMN", "training_set"]
 
+# Told, per feature view read, the dataset version (name, version) its source resolved to.
+SourceRead = Callable[[str, tuple[str, int] | None], None]
+
 DEFAULT_TIMESTAMP_COLUMN = "event_timestamp"
 _ROW = "__loopml_row"
 
@@ -48,8 +52,12 @@ def training_set(
     settings: Settings,
     *,
     timestamp_column: str = DEFAULT_TIMESTAMP_COLUMN,
+    on_source: SourceRead | None = None,
 ) -> pd.DataFrame:
     """``entity_df`` with the point-in-time values of the planned features added.
+
+    ``on_source`` is told, per feature view read, the ``(name, version)`` of the dataset
+    version its source resolved to (``None`` for a Parquet source), for lineage.
 
     Raises:
         InvalidInputError: ``entity_df`` is not a DataFrame, lacks a join key, the
@@ -68,7 +76,7 @@ def training_set(
     try:
         entities = _entity_table(entity_df, plan, timestamp_column)
         con.register("__entities", entities)
-        joined = con.sql(_join_sql(con, plan, settings, entities)).to_arrow_table()
+        joined = con.sql(_join_sql(con, plan, settings, entities, on_source)).to_arrow_table()
     finally:
         con.close()
     columns: dict[str, pa.ChunkedArray | pa.Array] = {}
@@ -150,13 +158,19 @@ def _to_arrow(series: pd.Series[Any], column: str) -> pa.Array:
 
 
 def _join_sql(
-    con: duckdb.DuckDBPyConnection, plan: FeaturePlan, settings: Settings, entities: pa.Table
+    con: duckdb.DuckDBPyConnection,
+    plan: FeaturePlan,
+    settings: Settings,
+    entities: pa.Table,
+    on_source: SourceRead | None,
 ) -> str:
     ctes, selects, joins = [], [f"e.{_ROW}"], []
     for i, read in enumerate(plan.views):
         view = read.view
         rows = view_rows(con, view, settings, alias=f"__source_{i}")
         _check_key_types(read, rows.key_families, entities)
+        if on_source is not None:
+            on_source(view.name, rows.dataset_version)
         keys = ", ".join(ident(k) for k in view.join_keys)
         features = ", ".join(ident(f) for f in read.features)
         ctes.append(

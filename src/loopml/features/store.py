@@ -46,7 +46,7 @@ from loopml.features.online import OnlineStore, from_url
 from loopml.features.registry import Definition, Definitions, Registry
 from loopml.store import open_store
 from loopml.store.lineage import add_edge, edges_of
-from loopml.store.schema import materializations
+from loopml.store.schema import materializations, runs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -150,8 +150,12 @@ class FeatureStore:
         *,
         timestamp_column: str = DEFAULT_TIMESTAMP_COLUMN,
         full_feature_names: bool = False,
+        run_id: str | None = None,
     ) -> pd.DataFrame:
         """Point-in-time correct feature values for each row of ``entity_df``.
+
+        Inside an active run (or for ``run_id``) the run is recorded as having consumed
+        each feature view read and each dataset version a view's source resolved to.
 
         Args:
             entity_df: the join keys of the requested views, a timestamp column and the
@@ -168,7 +172,38 @@ class FeatureStore:
             >>> store.get_training_set(orders, ["driver_stats:trips"])  # doctest: +SKIP
         """
         plan = self._plan(features, full_feature_names)[0]
-        return training_set(entity_df, plan, self.settings, timestamp_column=timestamp_column)
+        if run_id is None:
+            from loopml.tracking.fluent import active_run
+
+            active = active_run()
+            run_id = active.id if active is not None else None
+        read: list[tuple[str, tuple[str, int] | None]] = []
+        frame = training_set(
+            entity_df,
+            plan,
+            self.settings,
+            timestamp_column=timestamp_column,
+            on_source=lambda view, dataset: read.append((view, dataset)),
+        )
+        if run_id is not None:
+            self._link_run(run_id, read)
+        return frame
+
+    def _link_run(self, run_id: str, read: Sequence[tuple[str, tuple[str, int] | None]]) -> None:
+        versions = self.definitions()
+
+        def record(conn: Connection) -> None:
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFoundError("run", run_id, hint="list runs with `loopml runs list`")
+            for view, dataset in read:
+                node = ("feature_view", f"{view}/{versions.version_of('feature_view', view)}")
+                _link_once(conn, ("run", run_id), node)
+                if dataset is not None:
+                    dataset_node = ("dataset_version", f"{dataset[0]}/{dataset[1]}")
+                    _link_once(conn, ("run", run_id), dataset_node)
+                    _link_once(conn, node, dataset_node)
+
+        self.registry.store.transact(record)
 
     # -- materialization ---------------------------------------------------------------
 
@@ -398,8 +433,13 @@ def _iso(micros: int) -> str:
 
 def _link_dataset(conn: Connection, view: tuple[str, int], dataset: tuple[str, int]) -> None:
     src = ("feature_view", f"{view[0]}/{view[1]}")
-    dst = ("dataset_version", f"{dataset[0]}/{dataset[1]}")
+    _link_once(conn, src, ("dataset_version", f"{dataset[0]}/{dataset[1]}"))
+
+
+def _link_once(conn: Connection, src: tuple[str, str], dst: tuple[str, str]) -> None:
+    """Record ``src --consumed--> dst`` unless it is already there."""
     for edge in edges_of(conn, src, "out"):
         if edge["edge"] == "consumed" and (edge["dst_kind"], edge["dst_id"]) == dst:
             return
-    add_edge(conn, src, "consumed", dst, {"uri": f"datasets:/{dataset[0]}/{dataset[1]}"})
+    attributes = {"uri": f"datasets:/{dst[1]}"} if dst[0] == "dataset_version" else None
+    add_edge(conn, src, "consumed", dst, attributes)

@@ -1,0 +1,64 @@
+"""Training sets record what a run learned from: the feature views and dataset versions."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import loopml
+from loopml.config import Settings
+from loopml.data.versions import DatasetClient
+from loopml.errors import NotFoundError
+from loopml.features import Entity, Feature, FeatureStore, FeatureView
+from loopml.store import open_store
+from loopml.store.lineage import edges_of
+
+from .conftest import FixedClock, at, naive
+
+
+def _consumed(settings: Settings, node: tuple[str, str]) -> list[tuple[str, str]]:
+    with open_store(settings.db_url).read() as conn:
+        return sorted(
+            (e["dst_kind"], e["dst_id"])
+            for e in edges_of(conn, node, "out")
+            if e["edge"] == "consumed"
+        )
+
+
+def _store(settings: Settings, clock: FixedClock, frame: pd.DataFrame) -> tuple[FeatureStore, int]:
+    version = DatasetClient(settings).log("driver_trips", frame).version
+    view = FeatureView(
+        "trips_ds",
+        [Entity("driver", join_keys=["driver_id"])],
+        "datasets:/driver_trips@latest",
+        "event_time",
+        [Feature("trips", "int64")],
+    )
+    store = FeatureStore(settings, online_store="memory://", clock=clock)
+    store.apply([view])
+    return store, version
+
+
+def test_a_training_set_built_in_a_run_links_the_run_to_its_views_and_data(
+    settings: Settings, clock: FixedClock, stats_frame: pd.DataFrame
+) -> None:
+    store, version = _store(settings, clock, stats_frame)
+    rows = pd.DataFrame({"driver_id": [1, 2], "event_timestamp": [naive(at(12)), naive(at(10))]})
+    loopml.configure(home=str(settings.home), db_url=settings.db_url)
+    with loopml.start_run(experiment="lineage") as run:
+        store.get_training_set(rows, ["trips_ds:trips"])
+        store.get_training_set(rows, ["trips_ds:trips"])  # the same reads are linked once
+    dataset = ("dataset_version", f"driver_trips/{version}")
+    assert _consumed(settings, ("run", run.id)) == [dataset, ("feature_view", "trips_ds/1")]
+    assert _consumed(settings, ("feature_view", "trips_ds/1")) == [dataset]
+
+
+def test_outside_a_run_nothing_is_linked_and_an_unknown_run_is_an_error(
+    settings: Settings, clock: FixedClock, stats_frame: pd.DataFrame
+) -> None:
+    store, _ = _store(settings, clock, stats_frame)
+    rows = pd.DataFrame({"driver_id": [1], "event_timestamp": [naive(at(12))]})
+    store.get_training_set(rows, ["trips_ds:trips"])
+    assert _consumed(settings, ("feature_view", "trips_ds/1")) == []
+    with pytest.raises(NotFoundError, match="run 'NOPE' not found"):
+        store.get_training_set(rows, ["trips_ds:trips"], run_id="NOPE")
