@@ -23,23 +23,13 @@ This file must run with DVC's interpreter only: it imports nothing from loopml. 
 
 from __future__ import annotations
 
-import json
 import os
-import resource
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def main() -> None:
-    workload, params_json, directory = sys.argv[1:4]
-    params = json.loads(params_json)
-    result = WORKLOADS[workload](Path(directory), **params)
-    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print("BENCH_RESULT " + json.dumps(result), flush=True)
+from _worker import evict, list_files, run, timed
 
 
 def version(directory: Path, data: str, cache_type: str | None = None) -> dict[str, Any]:
@@ -66,13 +56,13 @@ def version(directory: Path, data: str, cache_type: str | None = None) -> dict[s
     files = list_files(repo / data)
     evicted = evict(files)
 
-    first_seconds = _timed(lambda: _run(dvc, "add", "--quiet", data))
+    first_seconds = timed(lambda: _run(dvc, "add", "--quiet", data))
     first_out = _out(repo / f"{data}.dvc")
-    sync_seconds = _timed(os.sync)
-    again_seconds = _timed(lambda: _run(dvc, "add", "--quiet", data))
+    sync_seconds = timed(os.sync)
+    again_seconds = timed(lambda: _run(dvc, "add", "--quiet", data))
     again_out = _out(repo / f"{data}.dvc")
     # `dvc status --quiet` exits 0 only when everything is up to date.
-    check_seconds = _timed(lambda: _run(dvc, "status", "--quiet"))
+    check_seconds = timed(lambda: _run(dvc, "status", "--quiet"))
 
     _expect(first_out.get("nfiles") == len(files), f"first dvc add: {first_out}")
     _expect(again_out == first_out, f"re-add changed the .dvc file: {again_out}")
@@ -103,29 +93,6 @@ def _out(dvc_file: Path) -> dict[str, Any]:
     return dict(out)
 
 
-def list_files(root: Path) -> list[Path]:
-    return sorted(Path(folder, name) for folder, _, names in os.walk(root) for name in names)
-
-
-def evict(files: list[Path]) -> bool:
-    """Drop the files' clean pages from the OS file cache; False where that is not possible."""
-    if not hasattr(os, "posix_fadvise"):
-        return False
-    for path in files:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
-    return True
-
-
-def _timed(work: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    work()
-    return time.perf_counter() - start
-
-
 def _expect(ok: bool, what: str) -> None:
     if not ok:
         raise SystemExit(f"unexpected result: {what}")
@@ -134,4 +101,4 @@ def _expect(ok: bool, what: str) -> None:
 WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {"version": version}
 
 if __name__ == "__main__":
-    main()
+    run(WORKLOADS)

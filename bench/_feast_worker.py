@@ -12,10 +12,7 @@ workload is timed.
 
 from __future__ import annotations
 
-import json
 import os
-import resource
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,9 +20,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _worker import online_check, peak_rss_mb, percentiles, report, run, training_check
+
 VIEW = "stats"
 FEATURE_COUNT = 10
-RESULT_MARK = "BENCH_RESULT "
 
 REPO_CONFIG = """\
 project: bench
@@ -38,18 +36,6 @@ offline_store:
   type: {offline_store}
 entity_key_serialization_version: 3
 """
-
-
-def main() -> None:
-    workload, params_json, directory = sys.argv[1:4]
-    params = json.loads(params_json)
-    result = WORKLOADS[workload](Path(directory), **params)
-    result.setdefault("rss_mb", _peak_rss_mb())  # workloads may take it earlier
-    _report(result)
-
-
-def _report(result: dict[str, Any]) -> None:
-    print(RESULT_MARK + json.dumps(result), flush=True)
 
 
 def _refs() -> list[str]:
@@ -95,7 +81,7 @@ def materialize(
     """``materialize(start, end)`` of every entity's latest row into the SQLite online store."""
     store = _store(repo, source, ttl_days, offline_store)
     begin, finish = datetime.fromisoformat(start), datetime.fromisoformat(end)
-    before = _peak_rss_mb()
+    before = peak_rss_mb()
     clock = time.perf_counter()
     store.materialize(begin, finish)
     seconds = time.perf_counter() - clock
@@ -122,7 +108,7 @@ def online(
     rng = random.Random(seed)
     first = [{"driver_id": i} for i in range(100)]
     check = store.get_online_features(features=refs, entity_rows=first).to_dict()
-    result: dict[str, Any] = {"check": _online_check(check)}
+    result: dict[str, Any] = {"check": online_check(check)}
     for batch, measured, ignored in zip(batches, lookups, warmup, strict=True):
         samples = []
         for i in range(ignored + measured):
@@ -133,7 +119,7 @@ def online(
             if i >= ignored:
                 samples.append(took / 1e9)
         _expect(len(got["f0"]), batch, "rows returned")
-        result[f"p50_{batch}"], result[f"p99_{batch}"] = _percentiles(samples)
+        result[f"p50_{batch}"], result[f"p99_{batch}"] = percentiles(samples)
     return result
 
 
@@ -159,30 +145,30 @@ def training(
     clock = time.perf_counter()
     store.get_historical_features(entity_df=frame.head(warmup_rows), features=refs).to_df()
     cold = time.perf_counter() - clock
-    before = _peak_rss_mb()
+    before = peak_rss_mb()
     if deadline_s is not None:
         _watchdog(deadline_s, len(frame))
     clock = time.perf_counter()
     out = store.get_historical_features(entity_df=frame, features=refs).to_df()
     seconds = time.perf_counter() - clock
-    peak = _peak_rss_mb()  # before the checks below allocate anything
+    peak = peak_rss_mb()  # before the checks below allocate anything
     return {
         "n": len(frame),
         "seconds": seconds,
         "rss_mb": peak,
         "warmup_seconds": cold,
         "rss_before_mb": before,
-        **_training_check(out),
+        **training_check(out),
     }
 
 
 def _watchdog(deadline_s: float, n: int) -> None:
     def give_up() -> None:
-        _report(
+        report(
             {
                 "n": n,
                 "skipped": f"still running after {deadline_s:.0f} s, abandoned",
-                "rss_mb": _peak_rss_mb(),
+                "rss_mb": peak_rss_mb(),
             }
         )
         os._exit(0)
@@ -192,52 +178,9 @@ def _watchdog(deadline_s: float, n: int) -> None:
     timer.start()
 
 
-def _training_check(out: Any) -> dict[str, Any]:
-    """What the sides' training sets are compared on: rows, non-null values, their sum.
-
-    Also over distinct entity rows (``driver_id``, ``event_timestamp``), since a side may
-    return a repeated entity row once.
-    """
-    values = out["f0"].dropna()
-    distinct = out.drop_duplicates(["driver_id", "event_timestamp"])["f0"].dropna()
-    return {
-        "rows": len(out),
-        "nonnull": len(values),
-        "f0_sum": round(float(values.sum()), 6),
-        "distinct_nonnull": len(distinct),
-        "distinct_f0_sum": round(float(distinct.sum()), 6),
-    }
-
-
-def _online_check(columns: dict[str, list[Any]]) -> float:
-    return round(sum(v for v in columns["f0"] if v is not None), 9)
-
-
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    last = len(ordered) - 1
-    return ordered[round(0.50 * last)], ordered[round(0.99 * last)]
-
-
 def _expect(got: int, want: int, what: str) -> None:
     if got != want:
         raise SystemExit(f"expected {want} {what}, Feast gave {got}")
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS since it started, in MiB.
-
-    Linux's ``VmHWM``: ``getrusage``'s ``ru_maxrss`` would report at least the parent's
-    peak, which the kernel carries over into the child across fork and exec.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -247,4 +190,4 @@ WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 if __name__ == "__main__":
-    main()
+    run(WORKLOADS)

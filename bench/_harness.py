@@ -23,10 +23,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _worker import RESULT_MARK
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 LOOPML_PYTHON = Path(sys.executable)
-RESULT_MARK = "BENCH_RESULT "
 WORKER_TIMEOUT_S = 900
 
 # Same for both sides: no async logging, no telemetry, no git noise, nothing remote.

@@ -26,26 +26,17 @@ Prints one ``BENCH_RESULT {json}`` line on stdout.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import resource
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from _worker import evict, list_files, posix_fadvise_works, run, timed
+
 CHUNK = 1 << 20
 NAME = "bench-folder"
-
-
-def main() -> None:
-    workload, params_json, directory = sys.argv[1:4]
-    params = json.loads(params_json)
-    result = WORKLOADS[workload](Path(directory), **params)
-    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print("BENCH_RESULT " + json.dumps(result), flush=True)
 
 
 # -- loopml ----------------------------------------------------------------------------
@@ -71,7 +62,7 @@ def version(directory: Path, data: str) -> dict[str, Any]:
     first_start = time.perf_counter()
     first = DatasetClient(Settings.load(home=home)).log(NAME, folder, progress=progress)
     first_seconds = time.perf_counter() - first_start
-    sync_seconds = _timed(os.sync)
+    sync_seconds = timed(os.sync)
 
     start = time.perf_counter()
     again = DatasetClient(Settings.load(home=home)).log(NAME, folder)
@@ -120,7 +111,7 @@ def raw(directory: Path, data: str) -> dict[str, Any]:
     sha_1 = cold(sha256_file, 1)
     sha_2 = cold(sha256_file, 2)
     copy_2 = cold(lambda path: hash_and_copy(path, out), 2)
-    copy_sync = _timed(os.sync)
+    copy_sync = timed(os.sync)
     copy_fsync = cold(lambda path: hash_and_copy(path, out_fsync, fsync=True), 2)
     return {
         "files": len(files),
@@ -167,33 +158,6 @@ def hash_and_copy(path: Path, out: Path, *, fsync: bool = False) -> str:
 # -- shared ----------------------------------------------------------------------------
 
 
-def list_files(root: Path) -> list[Path]:
-    return sorted(Path(folder, name) for folder, _, names in os.walk(root) for name in names)
-
-
-def posix_fadvise_works() -> bool:
-    return hasattr(os, "posix_fadvise")
-
-
-def evict(files: list[Path]) -> bool:
-    """Drop the files' clean pages from the OS file cache; False where that is not possible."""
-    if not posix_fadvise_works():
-        return False
-    for path in files:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
-    return True
-
-
-def _timed(work: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    work()
-    return time.perf_counter() - start
-
-
 def _expect(ok: bool, what: str) -> None:
     if not ok:
         raise SystemExit(f"unexpected result: {what}")
@@ -202,4 +166,4 @@ def _expect(ok: bool, what: str) -> None:
 WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {"version": version, "raw": raw}
 
 if __name__ == "__main__":
-    main()
+    run(WORKLOADS)

@@ -10,25 +10,16 @@ Only the workload is timed. Also holds the bare pandas ``merge_asof`` floor (no 
 
 from __future__ import annotations
 
-import json
-import resource
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _worker import online_check, peak_rss_mb, percentiles, run, training_check
+
 VIEW = "stats"
 FEATURE_COUNT = 10
-
-
-def main() -> None:
-    workload, params_json, directory = sys.argv[1:4]
-    params = json.loads(params_json)
-    result = WORKLOADS[workload](Path(directory), **params)
-    result.setdefault("rss_mb", _peak_rss_mb())  # workloads may take it earlier
-    print("BENCH_RESULT " + json.dumps(result), flush=True)
 
 
 def _refs() -> list[str]:
@@ -61,7 +52,7 @@ def materialize(
     """Materialize every entity's latest row of ``source`` into the SQLite online store."""
     store = _store(home, source, ttl_days)
     begin, finish = datetime.fromisoformat(start), datetime.fromisoformat(end)
-    before = _peak_rss_mb()
+    before = peak_rss_mb()
     clock = time.perf_counter()
     [done] = store.materialize(begin, finish)
     seconds = time.perf_counter() - clock
@@ -80,7 +71,7 @@ def online(
     refs = _refs()
     rng = random.Random(seed)
     check = store.get_online_features([{"driver_id": i} for i in range(100)], refs).to_dict()
-    result: dict[str, Any] = {"check": _online_check(check)}
+    result: dict[str, Any] = {"check": online_check(check)}
     for batch, measured, ignored in zip(batches, lookups, warmup, strict=True):
         samples = []
         for i in range(ignored + measured):
@@ -91,7 +82,7 @@ def online(
             if i >= ignored:
                 samples.append(took / 1e9)
         _expect(len(got["f0"]), batch, "rows returned")
-        result[f"p50_{batch}"], result[f"p99_{batch}"] = _percentiles(samples)
+        result[f"p50_{batch}"], result[f"p99_{batch}"] = percentiles(samples)
     store.close()
     return result
 
@@ -108,18 +99,18 @@ def training(
     clock = time.perf_counter()
     store.get_training_set(frame.head(warmup_rows), refs)
     cold = time.perf_counter() - clock
-    before = _peak_rss_mb()
+    before = peak_rss_mb()
     clock = time.perf_counter()
     out = store.get_training_set(frame, refs)
     seconds = time.perf_counter() - clock
-    peak = _peak_rss_mb()  # before the checks below allocate anything
+    peak = peak_rss_mb()  # before the checks below allocate anything
     return {
         "n": len(frame),
         "seconds": seconds,
         "rss_mb": peak,
         "warmup_seconds": cold,
         "rss_before_mb": before,
-        **_training_check(out),
+        **training_check(out),
     }
 
 
@@ -147,62 +138,19 @@ def merge_asof_floor(
         tolerance=pd.Timedelta(days=ttl_days),
     )
     seconds = time.perf_counter() - clock
-    peak = _peak_rss_mb()  # before the checks below allocate anything
+    peak = peak_rss_mb()  # before the checks below allocate anything
     return {
         "n": len(frame),
         "seconds": seconds,
         "rss_mb": peak,
         "read_seconds": read,
-        **_training_check(out),
+        **training_check(out),
     }
-
-
-def _training_check(out: Any) -> dict[str, Any]:
-    """What the sides' training sets are compared on: rows, non-null values, their sum.
-
-    Also over distinct entity rows (``driver_id``, ``event_timestamp``), since a side may
-    return a repeated entity row once.
-    """
-    values = out["f0"].dropna()
-    distinct = out.drop_duplicates(["driver_id", "event_timestamp"])["f0"].dropna()
-    return {
-        "rows": len(out),
-        "nonnull": len(values),
-        "f0_sum": round(float(values.sum()), 6),
-        "distinct_nonnull": len(distinct),
-        "distinct_f0_sum": round(float(distinct.sum()), 6),
-    }
-
-
-def _online_check(columns: dict[str, list[Any]]) -> float:
-    return round(sum(v for v in columns["f0"] if v is not None), 9)
-
-
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    last = len(ordered) - 1
-    return ordered[round(0.50 * last)], ordered[round(0.99 * last)]
 
 
 def _expect(got: int, want: int, what: str) -> None:
     if got != want:
         raise SystemExit(f"expected {want} {what}, loopml gave {got}")
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS since it started, in MiB.
-
-    Linux's ``VmHWM``: ``getrusage``'s ``ru_maxrss`` would report at least the parent's
-    peak, which the kernel carries over into the child across fork and exec.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -213,4 +161,4 @@ WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 if __name__ == "__main__":
-    main()
+    run(WORKLOADS)

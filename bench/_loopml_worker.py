@@ -9,26 +9,15 @@ artifacts), one ``BENCH_RESULT {json}`` line on stdout. Only the workload is tim
 
 from __future__ import annotations
 
-import json
 import random
-import resource
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _worker import repeat, run
+
 EXPERIMENT = "bench"
-
-
-def main() -> None:
-    workload, params_json, directory = sys.argv[1:4]
-    home = Path(directory)
-    sys.argv[0] = str(home / "train.py")  # as in the MLflow worker
-    params = json.loads(params_json)
-    result = WORKLOADS[workload](home, **params)
-    result["rss_mb"] = _peak_rss_mb()
-    print("BENCH_RESULT " + json.dumps(result), flush=True)
 
 
 def _client(home: Path, *, capture_env: bool = True) -> Any:
@@ -106,7 +95,7 @@ def search(home: Path, runs: int, repeats: int, max_results: int) -> dict[str, A
         return len(client.search_runs(EXPERIMENT, "metrics.acc > 0.5", max_results=max_results))
 
     _expect(len(client.search_runs(EXPERIMENT, max_results=runs + 1)), runs)
-    timings, matched = _repeat(query, repeats)
+    timings, matched = repeat(query, repeats)
     return {"runs": runs, "matched": matched, "timings": timings}
 
 
@@ -123,23 +112,9 @@ def rss(home: Path, n: int, chunk: int) -> dict[str, Any]:
     return {"n": n, "seconds": time.perf_counter() - start}
 
 
-def _repeat(query: Callable[[], int], repeats: int) -> tuple[list[float], int]:
-    timings = []
-    matched = 0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matched = query()
-        timings.append(time.perf_counter() - start)
-    return timings, matched
-
-
 def _expect(got: int, want: int) -> None:
     if got != want:
         raise SystemExit(f"expected {want} results, loopml returned {got}")
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -152,4 +127,4 @@ WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 if __name__ == "__main__":
-    main()
+    run(WORKLOADS, as_script_in_directory=True)

@@ -12,29 +12,16 @@ This file must run with MLflow's interpreter only: it imports nothing from loopm
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import resource
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _worker import repeat, run
+
 EXPERIMENT = "bench"
-
-
-def main() -> None:
-    workload, params_json, directory = sys.argv[1:4]
-    home = Path(directory)
-    # MLflow records the git state of the script it runs in; pretend to be a script in the
-    # fresh directory (outside any repository), as the loopml worker runs from there too.
-    sys.argv[0] = str(home / "train.py")
-    params = json.loads(params_json)
-    result = WORKLOADS[workload](home, **params)
-    result["rss_mb"] = _peak_rss_mb()
-    print("BENCH_RESULT " + json.dumps(result), flush=True)
 
 
 def _open(home: Path) -> tuple[Any, Any, str]:
@@ -128,7 +115,7 @@ def search(home: Path, runs: int, repeats: int, max_results: int) -> dict[str, A
         return len(found)
 
     _expect(len(client.search_runs([experiment_id], max_results=runs + 1)), runs)
-    timings, matched = _repeat(query, repeats)
+    timings, matched = repeat(query, repeats)
     return {"runs": runs, "matched": matched, "timings": timings}
 
 
@@ -147,23 +134,9 @@ def rss(home: Path, n: int, chunk: int) -> dict[str, Any]:
     return {"n": n, "seconds": time.perf_counter() - start}
 
 
-def _repeat(query: Callable[[], int], repeats: int) -> tuple[list[float], int]:
-    timings = []
-    matched = 0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matched = query()
-        timings.append(time.perf_counter() - start)
-    return timings, matched
-
-
 def _expect(got: int, want: int) -> None:
     if got != want:
         raise SystemExit(f"expected {want} results, MLflow returned {got}")
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -177,4 +150,4 @@ WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
 
 if __name__ == "__main__":
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-    main()
+    run(WORKLOADS, as_script_in_directory=True)
