@@ -441,3 +441,15 @@ def test_store_reconnects_after_dispose(store: Store) -> None:
     store.dispose()
 
     assert current_revision(store) == SCHEMA_HEAD  # the pool reconnects after a dispose
+
+
+def test_add_edge_once_records_an_edge_a_single_time(store: Store) -> None:
+    src, dst = ("run", "r1"), ("dataset_version", "d/1")
+
+    def link(conn: Connection) -> bool:
+        return lineage.add_edge_once(conn, src, "consumed", dst, {"uri": "datasets:/d/1"})
+
+    assert store.transact(link) is True
+    assert store.transact(link) is False
+    with store.read() as conn:
+        assert [e["dst_id"] for e in lineage.edges_of(conn, src)] == ["d/1"]

@@ -23,8 +23,8 @@ from loopml.artifacts import ManifestEntry
 from loopml.data.models import Dataset, DatasetVersion
 from loopml.errors import NotFoundError
 from loopml.store.audit import current_actor, record
-from loopml.store.lineage import add_edge
-from loopml.store.schema import artifact_files, dataset_versions, datasets, lineage_edges, runs
+from loopml.store.lineage import add_edge_once
+from loopml.store.schema import artifact_files, dataset_versions, datasets, runs
 
 __all__ = [
     "OWNER",
@@ -164,19 +164,8 @@ def check_run(conn: Connection, run_id: str) -> None:
 
 def link_run(conn: Connection, run_id: str, role: Role, version: DatasetVersion) -> None:
     """Record ``run --consumed/produced--> dataset_version`` once."""
-    src, edge, dst = ("run", run_id), _EDGE[role], ("dataset_version", _node(version))
-    e = lineage_edges.c
-    exists = conn.execute(
-        select(e.id).where(
-            e.src_kind == src[0],
-            e.src_id == src[1],
-            e.edge == edge,
-            e.dst_kind == dst[0],
-            e.dst_id == dst[1],
-        )
-    ).first()
-    if exists is None:
-        add_edge(conn, src, edge, dst, {"uri": version.uri})
+    dst = ("dataset_version", _node(version))
+    add_edge_once(conn, ("run", run_id), _EDGE[role], dst, {"uri": version.uri})
 
 
 def attach(

@@ -45,7 +45,7 @@ from loopml.features.offline import DEFAULT_TIMESTAMP_COLUMN, training_set
 from loopml.features.online import OnlineStore, from_url
 from loopml.features.registry import Definition, Definitions, Registry
 from loopml.store import open_store
-from loopml.store.lineage import add_edge, edges_of
+from loopml.store.lineage import add_edge_once
 from loopml.store.schema import materializations, runs
 
 if TYPE_CHECKING:
@@ -437,9 +437,5 @@ def _link_dataset(conn: Connection, view: tuple[str, int], dataset: tuple[str, i
 
 
 def _link_once(conn: Connection, src: tuple[str, str], dst: tuple[str, str]) -> None:
-    """Record ``src --consumed--> dst`` unless it is already there."""
-    for edge in edges_of(conn, src, "out"):
-        if edge["edge"] == "consumed" and (edge["dst_kind"], edge["dst_id"]) == dst:
-            return
     attributes = {"uri": f"datasets:/{dst[1]}"} if dst[0] == "dataset_version" else None
-    add_edge(conn, src, "consumed", dst, attributes)
+    add_edge_once(conn, src, "consumed", dst, attributes)

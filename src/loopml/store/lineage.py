@@ -16,7 +16,7 @@ from sqlalchemy import Connection, or_, select
 from loopml.errors import InvalidInputError
 from loopml.store.schema import lineage_edges
 
-__all__ = ["EDGE_TYPES", "Node", "add_edge", "edges_of"]
+__all__ = ["EDGE_TYPES", "Node", "add_edge", "add_edge_once", "edges_of"]
 
 EDGE_TYPES = frozenset({"consumed", "produced", "triggered_by", "evaluated_on", "promoted_from"})
 Node = tuple[str, str]
@@ -43,6 +43,30 @@ def add_edge(
             attributes=attributes,
         )
     )
+
+
+def add_edge_once(
+    conn: Connection,
+    src: Node,
+    edge: str,
+    dst: Node,
+    attributes: dict[str, Any] | None = None,
+) -> bool:
+    """Record ``src --edge--> dst`` unless it is already there; return whether it was added."""
+    e = lineage_edges.c
+    exists = conn.execute(
+        select(e.id).where(
+            e.src_kind == src[0],
+            e.src_id == src[1],
+            e.edge == edge,
+            e.dst_kind == dst[0],
+            e.dst_id == dst[1],
+        )
+    ).first()
+    if exists is not None:
+        return False
+    add_edge(conn, src, edge, dst, attributes)
+    return True
 
 
 def edges_of(
