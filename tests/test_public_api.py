@@ -12,6 +12,13 @@ import loopml
 
 EXPECTED = {
     "ActiveRun",
+    "Pipeline",
+    "PipelineRun",
+    "Step",
+    "dataset",
+    "pipeline",
+    "step",
+    "when",
     "Entity",
     "Experiment",
     "Feature",

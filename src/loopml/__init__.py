@@ -49,6 +49,13 @@ _EXPORTS: dict[str, str] = {
     "FeatureView": "loopml.features",
     "on_demand_feature_view": "loopml.features",
     # tracking, objects
+    "step": "loopml.pipelines",
+    "pipeline": "loopml.pipelines",
+    "when": "loopml.pipelines",
+    "dataset": "loopml.pipelines",
+    "Step": "loopml.pipelines",
+    "Pipeline": "loopml.pipelines",
+    "PipelineRun": "loopml.pipelines",
     "TrackingClient": "loopml.tracking.client",
     "ActiveRun": "loopml.tracking.fluent",
     "Run": "loopml.tracking.models",
@@ -69,14 +76,18 @@ __all__ = [
     "FeatureView",
     "LoopmlError",
     "Metric",
+    "Pipeline",
+    "PipelineRun",
     "Run",
     "RunStatus",
     "Settings",
+    "Step",
     "TrackingClient",
     "__version__",
     "active_run",
     "autolog",
     "configure",
+    "dataset",
     "end_run",
     "get_metric_history",
     "get_run",
@@ -92,10 +103,13 @@ __all__ = [
     "log_params",
     "log_text",
     "on_demand_feature_view",
+    "pipeline",
     "search_runs",
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
+    "when",
 ]
 
 if TYPE_CHECKING:
@@ -109,6 +123,7 @@ if TYPE_CHECKING:
         FeatureView,
         on_demand_feature_view,
     )
+    from loopml.pipelines import Pipeline, PipelineRun, Step, dataset, pipeline, step, when
     from loopml.tracking.autolog import autolog
     from loopml.tracking.client import TrackingClient
     from loopml.tracking.fluent import (

@@ -8,6 +8,7 @@ setting                environment                 default
 ``artifacts_url``      ``LOOPML_ARTIFACTS``        ``<home>/artifacts``
 ``metrics_flush_s``    ``LOOPML_METRICS_FLUSH_S``  ``0.5``
 ``online_store_url``   ``LOOPML_ONLINE_STORE``     ``sqlite:///<home>/online.db``
+``executor``           ``LOOPML_EXECUTOR``         ``local`` (pipeline steps in-process)
 =====================  ==========================  =====================================
 
 ``loopml.toml`` is read from the working directory (or the file named by
@@ -39,6 +40,7 @@ _ENV = {
     "artifacts_url": "LOOPML_ARTIFACTS",
     "metrics_flush_s": "LOOPML_METRICS_FLUSH_S",
     "online_store_url": "LOOPML_ONLINE_STORE",
+    "executor": "LOOPML_EXECUTOR",
 }
 
 
@@ -51,6 +53,7 @@ class Settings:
     artifacts_url: str
     metrics_flush_s: float = 0.5
     online_store_url: str = ""
+    executor: str = "local"
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -78,6 +81,7 @@ class Settings:
             artifacts_url=artifacts_url,
             metrics_flush_s=flush,
             online_store_url=online,
+            executor=str(values.get("executor") or "local"),
         )
 
     @property

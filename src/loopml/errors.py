@@ -11,6 +11,7 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
     │   └── UnsafePathError                  400, exit 2
     ├── IntegrityError                       500, exit 1   (stored bytes do not match their digest)
     ├── GateFailedError                      422, exit 1
+    ├── PipelineFailedError                  422, exit 1   (a step failed; ``.run_id`` has the run)
     ├── UnauthorizedError (PermissionError)  401, exit 1
     ├── StoreError                           503, exit 1   (the database is unreachable)
     └── MissingDependencyError (ImportError) 500, exit 1   (an optional extra is missing)
@@ -38,6 +39,7 @@ __all__ = [
     "LoopmlError",
     "MissingDependencyError",
     "NotFoundError",
+    "PipelineFailedError",
     "StoreError",
     "UnauthorizedError",
     "UnsafePathError",
@@ -132,6 +134,17 @@ class GateFailedError(LoopmlError):
 
     code = "gate_failed"
     http_status = 422
+
+
+class PipelineFailedError(LoopmlError):
+    """A pipeline run ended with failed steps; ``run_id`` names it, ``details`` lists them."""
+
+    code = "pipeline_failed"
+    http_status = 422
+
+    def __init__(self, message: str, *, run_id: str, details: dict[str, Any] | None = None):
+        self.run_id = run_id
+        super().__init__(message, details={"run_id": run_id, **(details or {})})
 
 
 class UnauthorizedError(LoopmlError, PermissionError):

@@ -40,12 +40,15 @@ __all__ = [
     "metadata",
     "metrics",
     "params",
+    "pipeline_runs",
+    "registered_pipelines",
     "runs",
+    "step_runs",
     "tags",
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0002_data_features"
+SCHEMA_HEAD = "0003_pipelines"
 
 ID = String(32)
 KEY = String(250)
@@ -255,4 +258,66 @@ materializations = Table(
     Column("online_store", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index(None, "feature_view", "end_time"),
+)
+
+
+# -- pipelines: runs of pipelines and their steps, registrations (0003) -------------------
+
+# A pipeline run is a tracked run (same id) with the graph it ran and how to run it again.
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("pipeline", String(250), nullable=False),
+    Column("entrypoint", Text, nullable=True),  # "module:attr" or "path/file.py:attr"
+    Column("params", JSON, nullable=False),
+    Column("spec", JSON, nullable=False),  # the traced graph: nodes, edges, options
+    Column("executor", String(250), nullable=False),
+    Column("cache", Boolean, nullable=False),
+    Column("resumed_from", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "pipeline", "created_at"),
+)
+
+# One row per node of a pipeline run. ``run_id`` is the tracked run that executed the
+# step; a cached step points at the earlier run whose outputs it reuses (``cached_from``).
+step_runs = Table(
+    "step_runs",
+    metadata,
+    Column("pipeline_run_id", ID, primary_key=True),
+    Column("node", String(250), primary_key=True),
+    Column("step", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("run_id", ID, nullable=True),
+    Column("cache_key", String(64), nullable=True),
+    Column("key_parts", JSON, nullable=True),
+    Column("cached_from", ID, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("outputs", JSON, nullable=True),
+    Column("reason", Text, nullable=True),  # why it was cached, missed, or skipped
+    Column("error", Text, nullable=True),
+    Column("traceback", Text, nullable=True),
+    Index(None, "cache_key", "status"),
+    Index(None, "run_id"),
+)
+
+# A pipeline stored with its schedule and triggers, for the automation controller.
+registered_pipelines = Table(
+    "registered_pipelines",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("entrypoint", Text, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("executor", String(250), nullable=True),
+    Column("schedule", String(250), nullable=True),
+    Column("timezone", String(64), nullable=False),
+    Column("triggers", JSON, nullable=False),
+    Column("source_digest", String(64), nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(250), nullable=True),
 )

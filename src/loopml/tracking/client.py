@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -32,11 +32,13 @@ from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor, record
 from loopml.store.schema import environments, experiments, params, runs
+from loopml.store.schema import params as params_table
 from loopml.store.schema import tags as tags_table
 from loopml.tracking import _validation as check
 from loopml.tracking._hydrate import hydrate_runs
 from loopml.tracking._names import run_name
-from loopml.tracking.environment import capture_environment, run_tags
+from loopml.tracking.environment import capture_environment as _capture_environment
+from loopml.tracking.environment import run_tags
 from loopml.tracking.journal import MetricJournal, is_owner_alive, recover_orphans
 from loopml.tracking.models import Experiment, Metric, Run, RunStatus
 from loopml.tracking.run_artifacts import RunArtifacts
@@ -147,13 +149,34 @@ class TrackingClient:
         name: str | None = None,
         tags: Mapping[str, Any] | None = None,
         parent_run_id: str | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        on_write: Callable[[Connection, Run], None] | None = None,
+        capture_environment: bool | None = None,
     ) -> Run:
-        """Start a run in ``experiment`` (created if needed) with status ``running``."""
+        """Start a run in ``experiment`` (created if needed) with status ``running``.
+
+        Args:
+            experiment: the experiment's name.
+            name: a readable name; default a generated one.
+            tags: tags to set at start.
+            parent_run_id: the run this one is nested in.
+            params: params to log at start, in the same transaction.
+            on_write: more work for the same transaction (components built on tracking,
+                such as pipelines, record their own rows atomically with the run).
+            capture_environment: record git state, packages and the command line
+                (default: the client's ``capture_env``); a pipeline's step runs leave
+                it to their parent run.
+        """
         exp = self.get_or_create_experiment(experiment)
+        checked_params = {
+            check.check_key("param", k): check.param_value(k, v) for k, v in (params or {}).items()
+        }
         if parent_run_id is not None:
             self._check_run(parent_run_id)
-        all_tags = {**(run_tags() if self.capture_env else {}), **_check_tags(tags or {})}
-        env = capture_environment() if self.capture_env else None
+        capture = self.capture_env if capture_environment is None else capture_environment
+        all_tags = {**(run_tags() if capture else {}), **_check_tags(tags or {})}
+        env = _capture_environment() if capture else None
         run = Run(
             id=new_id(),
             experiment_id=exp.id,
@@ -191,6 +214,13 @@ class TrackingClient:
                     insert(tags_table),
                     [{"run_id": run.id, "key": k, "value": v} for k, v in all_tags.items()],
                 )
+            if checked_params:
+                conn.execute(
+                    insert(params_table),
+                    [{"run_id": run.id, "key": k, "value": v} for k, v in checked_params.items()],
+                )
+            if on_write is not None:
+                on_write(conn, run)
 
         self.store.transact(work)
         if env is not None:
@@ -207,21 +237,34 @@ class TrackingClient:
                 raise NotFoundError("run", run_id, hint="list runs with `loopml runs list`")
             return hydrate_runs(conn, [row])[0]
 
-    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED) -> None:
-        """Mark a run finished, failed or killed, after ingesting its pending metrics."""
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus | str = RunStatus.FINISHED,
+        *,
+        on_write: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """Mark a run finished, failed or killed, after ingesting its pending metrics.
+
+        ``on_write`` is more work for the transaction that ends the run.
+        """
         status = _check_status(status)
         if run_id not in self._writable:
             self._check_run(run_id)
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(status=status.value, end_time=_now_ms())
+            )
+            if on_write is not None:
+                on_write(conn)
+
         try:
             self.flush()
         finally:
-            self.store.transact(
-                lambda conn: conn.execute(
-                    update(runs)
-                    .where(runs.c.id == run_id)
-                    .values(status=status.value, end_time=_now_ms())
-                )
-            )
+            self.store.transact(work)
             self._writable.discard(run_id)
 
     def delete_run(self, run_id: str, reason: str | None = None) -> None:

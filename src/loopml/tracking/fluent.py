@@ -21,7 +21,8 @@ import io
 import json
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,6 +35,7 @@ from loopml.tracking.models import Run, RunStatus
 __all__ = [
     "ActiveRun",
     "active_run",
+    "attach_run",
     "configure",
     "default_client",
     "end_run",
@@ -239,6 +241,23 @@ def start_run(
     with _state_lock:
         _all_active[run.id] = active
     return active
+
+
+@contextmanager
+def attach_run(client: TrackingClient, run: Run) -> Iterator[ActiveRun]:
+    """Make an existing run the active one inside the block, without ending it after.
+
+    For code that runs on behalf of a run someone else owns: a pipeline step executing
+    on a worker logs its metrics to the step run the orchestrator started.
+    """
+    active = ActiveRun(client, run)
+    stack = _stack()
+    stack.append(active)
+    try:
+        yield active
+    finally:
+        if active in stack:
+            stack.remove(active)
 
 
 def active_run() -> ActiveRun | None:

@@ -1,0 +1,176 @@
+"""Value objects of pipelines: step options, stored outputs, step runs, pipeline runs.
+
+Example:
+    >>> StepStatus.CACHED.done
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "OutputRef",
+    "PipelineRunInfo",
+    "StepEvent",
+    "StepOptions",
+    "StepRunInfo",
+    "StepStatus",
+]
+
+
+class StepStatus(StrEnum):
+    """Where one node of a pipeline run is.
+
+    ``pending`` -> ``running`` -> ``completed`` | ``failed``; or straight to ``cached``
+    (an earlier run's outputs reused) or ``skipped`` (an upstream step failed, or the
+    step's condition was false); ``killed`` when the orchestrating process died.
+    """
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CACHED = "cached"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    KILLED = "killed"
+
+    @property
+    def done(self) -> bool:
+        """Whether downstream steps can use this node's outputs."""
+        return self in (StepStatus.COMPLETED, StepStatus.CACHED)
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (StepStatus.PENDING, StepStatus.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class StepOptions:
+    """How a step runs and caches; set with ``@step(...)`` or ``Step.with_options``.
+
+    Attributes:
+        name: the step's name in the pipeline (default: the function's name).
+        cache: reuse an earlier run's outputs when the cache key matches.
+        retries: extra attempts after a failure.
+        retry_delay: seconds before the first retry; doubled for each further one.
+        timeout: seconds one attempt may take; ``None`` for no limit.
+        outputs: names of the outputs when the function returns a tuple.
+        allow_pickle: let outputs no other materializer accepts be pickled.
+        materializer: force one materializer (by name) for every output.
+    """
+
+    name: str
+    cache: bool = True
+    retries: int = 0
+    retry_delay: float = 1.0
+    timeout: float | None = None
+    outputs: tuple[str, ...] = ("output",)
+    allow_pickle: bool = False
+    materializer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRef:
+    """A stored step output: its content digest and how to read it back.
+
+    Small JSON values live inline in the metadata store (``inline`` is set, no blob);
+    everything else is a blob in the artifact store.
+    """
+
+    digest: str
+    materializer: str
+    type_name: str
+    size: int
+    inline: Any = None
+    is_inline: bool = False
+    run_id: str = ""  # the step run that produced it
+    name: str = ""  # the output's name in that step
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "digest": self.digest,
+            "materializer": self.materializer,
+            "type": self.type_name,
+            "size": self.size,
+            "run_id": self.run_id,
+            "name": self.name,
+        }
+        if self.is_inline:
+            body["inline"] = self.inline
+        return body
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> OutputRef:
+        return cls(
+            digest=body["digest"],
+            materializer=body["materializer"],
+            type_name=body.get("type", ""),
+            size=int(body.get("size", 0)),
+            inline=body.get("inline"),
+            is_inline="inline" in body,
+            run_id=body.get("run_id", ""),
+            name=body.get("name", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StepRunInfo:
+    """One node of a pipeline run, as stored."""
+
+    node: str
+    step: str
+    status: StepStatus
+    run_id: str | None
+    cache_key: str | None
+    cached_from: str | None
+    attempts: int
+    started_at: int | None
+    ended_at: int | None
+    outputs: dict[str, OutputRef]
+    reason: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    key_parts: dict[str, Any] | None = None
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRunInfo:
+    """A pipeline run with its steps, as stored."""
+
+    id: str
+    pipeline: str
+    status: str
+    params: dict[str, Any]
+    executor: str
+    cache: bool
+    entrypoint: str | None
+    resumed_from: str | None
+    created_at: int
+    ended_at: int | None
+    spec: dict[str, Any]
+    steps: dict[str, StepRunInfo] = field(default_factory=dict)
+
+    @property
+    def failed_steps(self) -> list[str]:
+        return [n for n, s in self.steps.items() if s.status is StepStatus.FAILED]
+
+
+@dataclass(frozen=True, slots=True)
+class StepEvent:
+    """A change of one node's status, for live displays (``on_event`` callbacks)."""
+
+    pipeline_run_id: str
+    node: str
+    status: StepStatus
+    duration_ms: int | None = None
+    reason: str | None = None
+    nodes: tuple[str, ...] = ()  # every node known so far (grows when a map expands)

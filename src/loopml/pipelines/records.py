@@ -1,0 +1,362 @@
+"""Reading and writing pipeline runs and step runs in the metadata store.
+
+Every function takes an open connection, so the runner can write a step's row, its
+tracked run, its output files and its lineage edges in one transaction.
+
+Lineage: a step run ``consumed`` each ``step_output`` it read (named
+``<producing run>/<output>``) and each ``dataset_version``; it ``produced`` its own
+outputs. Blob outputs are also files of the step's run (``outputs/<name>.<ext>``), so
+they show in ``loopml artifacts list`` and garbage collection keeps them.
+
+Example:
+    >>> output_node("01J", "model")
+    ('step_output', '01J/model')
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select, update
+
+from loopml.errors import NotFoundError
+from loopml.pipelines.models import OutputRef, PipelineRunInfo, StepRunInfo, StepStatus
+from loopml.store.lineage import add_edge, add_edge_once
+from loopml.store.schema import artifact_files, pipeline_runs, runs, step_runs
+
+__all__ = [
+    "add_nodes",
+    "find_cached",
+    "get_pipeline_run",
+    "insert_pipeline_run",
+    "list_pipeline_runs",
+    "mark_cached",
+    "mark_finished",
+    "mark_running",
+    "mark_status",
+    "output_node",
+    "previous_step_run",
+    "reconcile",
+]
+
+
+def output_node(run_id: str, output: str) -> tuple[str, str]:
+    return ("step_output", f"{run_id}/{output}")
+
+
+def insert_pipeline_run(
+    conn: Connection,
+    run_id: str,
+    *,
+    pipeline: str,
+    entrypoint: str | None,
+    params: dict[str, Any],
+    spec: dict[str, Any],
+    executor: str,
+    cache: bool,
+    resumed_from: str | None,
+    nodes: Iterable[tuple[str, str]],
+) -> None:
+    conn.execute(
+        insert(pipeline_runs).values(
+            id=run_id,
+            pipeline=pipeline,
+            entrypoint=entrypoint,
+            params=params,
+            spec=spec,
+            executor=executor,
+            cache=cache,
+            resumed_from=resumed_from,
+            created_at=_now_ms(),
+        )
+    )
+    add_nodes(conn, run_id, nodes)
+
+
+def add_nodes(conn: Connection, pipeline_run_id: str, nodes: Iterable[tuple[str, str]]) -> None:
+    rows = [
+        {
+            "pipeline_run_id": pipeline_run_id,
+            "node": node,
+            "step": step,
+            "status": StepStatus.PENDING.value,
+            "attempts": 0,
+        }
+        for node, step in nodes
+    ]
+    if rows:
+        conn.execute(insert(step_runs), rows)
+
+
+def _where(pipeline_run_id: str, node: str) -> Any:
+    return and_(step_runs.c.pipeline_run_id == pipeline_run_id, step_runs.c.node == node)
+
+
+def mark_running(
+    conn: Connection,
+    pipeline_run_id: str,
+    node: str,
+    *,
+    run_id: str,
+    cache_key: str,
+    key_parts: dict[str, Any],
+    reason: str | None,
+) -> None:
+    conn.execute(
+        update(step_runs)
+        .where(_where(pipeline_run_id, node))
+        .values(
+            status=StepStatus.RUNNING.value,
+            run_id=run_id,
+            cache_key=cache_key,
+            key_parts=key_parts,
+            started_at=_now_ms(),
+            reason=reason,
+        )
+    )
+
+
+def mark_finished(
+    conn: Connection,
+    pipeline_run_id: str,
+    node: str,
+    *,
+    run_id: str,
+    ok: bool,
+    attempts: int,
+    started_at: int,
+    ended_at: int,
+    outputs: dict[str, OutputRef],
+    consumed: Iterable[OutputRef],
+    datasets: Iterable[str],
+    error: str | None = None,
+    traceback: str | None = None,
+) -> None:
+    """Record the end of an executed step, with its output files and lineage edges."""
+    conn.execute(
+        update(step_runs)
+        .where(_where(pipeline_run_id, node))
+        .values(
+            status=(StepStatus.COMPLETED if ok else StepStatus.FAILED).value,
+            attempts=attempts,
+            started_at=started_at,
+            ended_at=ended_at,
+            outputs={name: ref.to_json() for name, ref in outputs.items()} if ok else None,
+            error=error,
+            traceback=traceback,
+        )
+    )
+    me = ("run", run_id)
+    for ref in {(r.run_id, r.digest): r for r in consumed if r.run_id}.values():
+        add_edge(conn, me, "consumed", _node_of(ref), {"digest": ref.digest})
+    for uri in datasets:
+        name, _, version = uri.removeprefix("datasets:/").rpartition("/")
+        add_edge_once(conn, me, "consumed", ("dataset_version", f"{name}/{version}"), {"uri": uri})
+    if not ok:
+        return
+    files = []
+    for name, ref in outputs.items():
+        add_edge(conn, me, "produced", output_node(run_id, name), {"digest": ref.digest})
+        if not ref.is_inline:
+            files.append(_file_row(run_id, name, ref, ended_at))
+    if files:
+        conn.execute(insert(artifact_files), files)
+
+
+def _node_of(ref: OutputRef) -> tuple[str, str]:
+    return output_node(ref.run_id, ref.name or "output")
+
+
+def _file_row(run_id: str, name: str, ref: OutputRef, now: int) -> dict[str, Any]:
+    from loopml.pipelines.materializers import get_materializer
+
+    extension = get_materializer(ref.materializer).extension
+    return {
+        "owner_kind": "run",
+        "owner_id": run_id,
+        "path": f"outputs/{name}{extension}",
+        "digest": ref.digest,
+        "size": ref.size,
+        "created_at": now,
+    }
+
+
+def mark_cached(
+    conn: Connection,
+    pipeline_run_id: str,
+    node: str,
+    *,
+    cache_key: str,
+    key_parts: dict[str, Any],
+    cached_from: str,
+    outputs: dict[str, OutputRef],
+    reason: str,
+) -> None:
+    now = _now_ms()
+    conn.execute(
+        update(step_runs)
+        .where(_where(pipeline_run_id, node))
+        .values(
+            status=StepStatus.CACHED.value,
+            run_id=cached_from,
+            cached_from=cached_from,
+            cache_key=cache_key,
+            key_parts=key_parts,
+            started_at=now,
+            ended_at=now,
+            outputs={name: ref.to_json() for name, ref in outputs.items()},
+            reason=reason,
+        )
+    )
+
+
+def mark_status(
+    conn: Connection,
+    pipeline_run_id: str,
+    node: str,
+    reason: str,
+    status: StepStatus = StepStatus.SKIPPED,
+) -> None:
+    """End a node that did not run: skipped, failed before it started, or a finished map."""
+    conn.execute(
+        update(step_runs)
+        .where(_where(pipeline_run_id, node))
+        .values(status=status.value, reason=reason, ended_at=_now_ms())
+    )
+
+
+def find_cached(
+    conn: Connection, cache_key: str, limit: int = 5
+) -> list[tuple[str, dict[str, Any]]]:
+    """``(run_id, outputs)`` of the latest completed step runs with this key."""
+    rows = conn.execute(
+        select(step_runs.c.run_id, step_runs.c.outputs)
+        .join(runs, runs.c.id == step_runs.c.run_id)
+        .where(
+            step_runs.c.cache_key == cache_key,
+            step_runs.c.status == StepStatus.COMPLETED.value,
+            runs.c.deleted_at.is_(None),
+        )
+        .order_by(step_runs.c.ended_at.desc())
+        .limit(limit)
+    ).all()
+    return [(row.run_id, row.outputs or {}) for row in rows]
+
+
+def reconcile(conn: Connection) -> int:
+    """Mark ``killed`` the unfinished steps of pipeline runs that are no longer running."""
+    ended = select(runs.c.id).where(runs.c.status != "running")
+    result = conn.execute(
+        update(step_runs)
+        .where(
+            step_runs.c.status.in_([StepStatus.PENDING.value, StepStatus.RUNNING.value]),
+            step_runs.c.pipeline_run_id.in_(ended),
+        )
+        .values(status=StepStatus.KILLED.value, reason="the pipeline run ended or was killed")
+    )
+    return int(result.rowcount or 0)
+
+
+def get_pipeline_run(conn: Connection, run_id: str) -> PipelineRunInfo:
+    row = conn.execute(
+        select(pipeline_runs, runs.c.status, runs.c.end_time)
+        .join(runs, runs.c.id == pipeline_runs.c.id)
+        .where(pipeline_runs.c.id == run_id)
+    ).first()
+    if row is None:
+        raise NotFoundError("pipeline run", run_id, hint="list them with `loopml pipeline runs`")
+    steps = conn.execute(select(step_runs).where(step_runs.c.pipeline_run_id == run_id)).all()
+    order = {n["id"]: i for i, n in enumerate(row.spec.get("nodes", []))}
+    infos = sorted((_step_info(s) for s in steps), key=lambda s: _node_order(s.node, order))
+    return _run_info(row, {s.node: s for s in infos})
+
+
+def list_pipeline_runs(
+    conn: Connection, pipeline: str | None = None, limit: int = 50
+) -> list[PipelineRunInfo]:
+    query = (
+        select(pipeline_runs, runs.c.status, runs.c.end_time)
+        .join(runs, runs.c.id == pipeline_runs.c.id)
+        .where(runs.c.deleted_at.is_(None))
+        .order_by(pipeline_runs.c.created_at.desc(), pipeline_runs.c.id.desc())
+        .limit(limit)
+    )
+    if pipeline is not None:
+        query = query.where(pipeline_runs.c.pipeline == pipeline)
+    rows = conn.execute(query).all()
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    steps: dict[str, dict[str, StepRunInfo]] = {i: {} for i in ids}
+    for s in conn.execute(select(step_runs).where(step_runs.c.pipeline_run_id.in_(ids))):
+        steps[s.pipeline_run_id][s.node] = _step_info(s)
+    return [_run_info(row, steps[row.id]) for row in rows]
+
+
+def previous_step_run(
+    conn: Connection, pipeline: str, node: str, before: int, exclude: str
+) -> StepRunInfo | None:
+    """The latest run of ``node`` in an earlier run of ``pipeline`` that got a key."""
+    row = conn.execute(
+        select(step_runs)
+        .join(pipeline_runs, pipeline_runs.c.id == step_runs.c.pipeline_run_id)
+        .where(
+            pipeline_runs.c.pipeline == pipeline,
+            pipeline_runs.c.created_at <= before,
+            pipeline_runs.c.id != exclude,
+            step_runs.c.node == node,
+            step_runs.c.key_parts.is_not(None),
+        )
+        .order_by(pipeline_runs.c.created_at.desc(), pipeline_runs.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _step_info(row)
+
+
+def _step_info(row: Any) -> StepRunInfo:
+    return StepRunInfo(
+        node=row.node,
+        step=row.step,
+        status=StepStatus(row.status),
+        run_id=row.run_id,
+        cache_key=row.cache_key,
+        cached_from=row.cached_from,
+        attempts=row.attempts,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        outputs={k: OutputRef.from_json(v) for k, v in (row.outputs or {}).items()},
+        reason=row.reason,
+        error=row.error,
+        traceback=row.traceback,
+        key_parts=row.key_parts,
+    )
+
+
+def _run_info(row: Any, steps: dict[str, StepRunInfo]) -> PipelineRunInfo:
+    return PipelineRunInfo(
+        id=row.id,
+        pipeline=row.pipeline,
+        status=row.status,
+        params=row.params,
+        executor=row.executor,
+        cache=row.cache,
+        entrypoint=row.entrypoint,
+        resumed_from=row.resumed_from,
+        created_at=row.created_at,
+        ended_at=row.end_time,
+        spec=row.spec,
+        steps=steps,
+    )
+
+
+def _node_order(node: str, order: dict[str, int]) -> tuple[int, int]:
+    if node in order:
+        return (order[node], -1)
+    base, _, index = node.partition("[")
+    return (order.get(base, len(order)), int(index.rstrip("]") or 0) if index else 0)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
