@@ -38,6 +38,7 @@ from psycopg import sql
 from loopml._ids import new_id
 from loopml.artifacts.s3 import S3BlobStore
 from loopml.config import Settings
+from loopml.pipelines._task import close_clients
 from loopml.store import reset_stores
 from loopml.tracking import fluent
 
@@ -256,6 +257,7 @@ def _isolated_env(
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     yield
+    close_clients()  # clients pipeline steps used in this process
     fluent.reset()  # the default client's journal must close while its store is open
     reset_stores()
 

@@ -41,7 +41,9 @@ __all__ = [
     "StepResult",
     "StepTask",
     "StepTimeoutError",
+    "close_clients",
     "execute_step",
+    "forget_clients",
     "load_ref",
     "store_value",
 ]
@@ -95,7 +97,7 @@ def worker_client(settings: Settings) -> TrackingClient:
     with _clients_lock:
         client = _clients.get(settings)
         if client is None:
-            client = _clients[settings] = TrackingClient(settings, capture_env=False)
+            client = _clients[settings] = TrackingClient(settings)
         return client
 
 
@@ -106,8 +108,18 @@ def use_client(client: TrackingClient) -> None:
 
 
 def forget_clients() -> None:
+    """Drop the clients without closing them (a forked worker; they are the parent's)."""
     with _clients_lock:
         _clients.clear()
+
+
+def close_clients() -> None:
+    """Close and drop every client steps in this process used (tests; shutdown)."""
+    with _clients_lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
 
 
 def execute_step(task: StepTask) -> StepResult:

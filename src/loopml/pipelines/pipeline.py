@@ -252,12 +252,12 @@ def pipeline(
 
 
 def _client(settings: Settings | None) -> Any:
-    from loopml.tracking.client import TrackingClient
+    from loopml.pipelines._task import worker_client
     from loopml.tracking.fluent import default_client
 
     if settings is None:
         return default_client()
-    return TrackingClient(settings)
+    return worker_client(settings)
 
 
 def _executor(executor: Any, settings: Settings) -> tuple[Any, bool]:
