@@ -221,6 +221,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, empty metadata database; the test runs once per backend."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/loopml.db"
+        close_clients()
         reset_stores()
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
@@ -230,6 +231,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     try:
         yield server.url(name)
     finally:
+        close_clients()  # pipeline clients' journals flush into the database first
         reset_stores()  # close pooled connections before dropping their database
         with server.connect() as conn:
             conn.execute(

@@ -145,23 +145,26 @@ class _Walker:
         if isinstance(value, types.ModuleType):
             self.visit_module(value, names, identity)
             return
+        if namespace is not None and _is_constant(value):
+            owner = str(namespace.get("__name__", "?"))
+            if _is_project_file(owner, namespace.get("__file__")):
+                identity.constants[f"{owner}.{name}"] = repr(value)
+            return
         module_name = _module_of(value)
         if module_name is None:
             return
-        if not is_project_module(module_name):
+        if not _is_project_object(value, module_name, namespace):
             _add_package(module_name, identity)
             return
         if _is_step(value) or inspect.isfunction(value):
             self.visit_function(value, identity)
         elif inspect.isclass(value):
             self.visit_class(value, identity)
-        elif namespace is not None and _is_constant(value):
-            identity.constants[f"{namespace.get('__name__', '?')}.{name}"] = repr(value)
 
     def visit_module(
         self, module: types.ModuleType, names: set[str], identity: CodeIdentity
     ) -> None:
-        if not is_project_module(module.__name__):
+        if not _is_project_file(module.__name__, getattr(module, "__file__", None)):
             _add_package(module.__name__, identity)
             return
         # `helpers.clean(...)`: follow the attributes of a project module the code names.
@@ -232,16 +235,32 @@ def _library_roots() -> tuple[str, ...]:
     return tuple(sorted(roots))
 
 
-@cache
 def is_project_module(module_name: str) -> bool:
     """Whether ``module_name`` is the user's own code (neither a library nor loopml)."""
+    module = sys.modules.get(module_name) or sys.modules.get(module_name.partition(".")[0])
+    return _is_project_file(module_name, getattr(module, "__file__", None))
+
+
+def _is_project_object(value: Any, module_name: str, namespace: dict[str, Any] | None) -> bool:
+    # Judge by the file the object comes from: module names can be reused (a script
+    # run twice, modules re-imported from another folder), files cannot.
+    code = getattr(inspect.unwrap(value) if callable(value) else value, "__code__", None)
+    if code is not None:
+        return _is_project_file(module_name, code.co_filename)
+    module = sys.modules.get(module_name)
+    path = getattr(module, "__file__", None)
+    if path is None and namespace is not None and namespace.get("__name__") == module_name:
+        path = namespace.get("__file__")
+    return _is_project_file(module_name, path)
+
+
+@cache
+def _is_project_file(module_name: str, path: str | None) -> bool:
     top = module_name.partition(".")[0]
     if top == "loopml" or top in sys.stdlib_module_names or top == "builtins":
         return False
-    module = sys.modules.get(module_name) or sys.modules.get(top)
-    path = getattr(module, "__file__", None)
-    if not path:
-        return module_name == "__main__"
+    if not path or path.startswith("<"):
+        return module_name == "__main__" or bool(path and path.startswith("<"))
     resolved = str(Path(path).resolve())
     return not any(resolved.startswith(root + "/") for root in _library_roots())
 

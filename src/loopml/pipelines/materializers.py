@@ -37,6 +37,7 @@ __all__ = [
     "choose_materializer",
     "get_materializer",
     "register_materializer",
+    "unregister_materializer",
 ]
 
 
@@ -219,6 +220,11 @@ def register_materializer(materializer: Materializer) -> None:
         )
     _registered[:] = [m for m in _registered if m.name != materializer.name]
     _registered.insert(0, materializer)
+
+
+def unregister_materializer(name: str) -> None:
+    """Remove a materializer added with :func:`register_materializer`."""
+    _registered[:] = [m for m in _registered if m.name != name]
 
 
 def get_materializer(name: str) -> Materializer:
