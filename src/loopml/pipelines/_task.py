@@ -16,6 +16,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -131,13 +132,13 @@ def execute_step(task: StepTask) -> StepResult:
     blobs = client.artifacts.blobs
     attempts = 0
     try:
-        with tempfile.TemporaryDirectory(prefix="loopml-step-") as scratch:
+        with _Scratch() as scratch:
             kwargs = dict(task.params)
             for name, resolved in task.inputs.items():
-                kwargs[name] = _load(resolved, blobs, Path(scratch), client, task.run.id)
+                kwargs[name] = _load(resolved, blobs, scratch, client, task.run.id)
             with attach_run(client, task.run), _captured_logs(client, task.run.id):
                 value, attempts = _call_with_retries(task, kwargs)
-            outputs = _store_outputs(task, value, blobs, Path(scratch))
+            outputs = _store_outputs(task, value, blobs, scratch)
         client.flush()
     except BaseException as err:
         if isinstance(err, KeyboardInterrupt):
@@ -151,6 +152,28 @@ def execute_step(task: StepTask) -> StepResult:
             ended_at=_now_ms(),
         )
     return StepResult(True, attempts, outputs, started_at=started, ended_at=_now_ms())
+
+
+class _Scratch(os.PathLike[str]):
+    """A temporary folder made only if a step has a file to read or write (most do not)."""
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> Path:
+        return self  # type: ignore[return-value]
+
+    def __exit__(self, *exc: object) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+
+    def __fspath__(self) -> str:
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="loopml-step-")
+        return self._folder.name
+
+    def __truediv__(self, name: str) -> Path:
+        return Path(self.__fspath__()) / name
 
 
 def _call_with_retries(task: StepTask, kwargs: dict[str, Any]) -> tuple[Any, int]:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from loopml.errors import NotFoundError
 from loopml.pipelines.models import OutputRef, PipelineRunInfo, StepRunInfo, StepStatus
@@ -94,6 +94,23 @@ def _where(pipeline_run_id: str, node: str) -> Any:
     return and_(step_runs.c.pipeline_run_id == pipeline_run_id, step_runs.c.node == node)
 
 
+# Statements built once: a pipeline writes one row per step, and building the statement
+# costs more than running it.
+_UPDATE_STEP = (
+    update(step_runs)
+    .where(step_runs.c.pipeline_run_id == bindparam("_run"), step_runs.c.node == bindparam("_node"))
+    .execution_options(synchronize_session=False)
+)
+_INSERT_FILE = insert(artifact_files)
+
+
+def _update_step(conn: Connection, pipeline_run_id: str, node: str, **values: Any) -> None:
+    conn.execute(
+        _UPDATE_STEP.values(**{k: bindparam(k) for k in values}),
+        {"_run": pipeline_run_id, "_node": node, **values},
+    )
+
+
 def mark_running(
     conn: Connection,
     pipeline_run_id: str,
@@ -104,17 +121,16 @@ def mark_running(
     key_parts: dict[str, Any],
     reason: str | None,
 ) -> None:
-    conn.execute(
-        update(step_runs)
-        .where(_where(pipeline_run_id, node))
-        .values(
-            status=StepStatus.RUNNING.value,
-            run_id=run_id,
-            cache_key=cache_key,
-            key_parts=key_parts,
-            started_at=_now_ms(),
-            reason=reason,
-        )
+    _update_step(
+        conn,
+        pipeline_run_id,
+        node,
+        status=StepStatus.RUNNING.value,
+        run_id=run_id,
+        cache_key=cache_key,
+        key_parts=key_parts,
+        started_at=_now_ms(),
+        reason=reason,
     )
 
 
@@ -135,18 +151,17 @@ def mark_finished(
     traceback: str | None = None,
 ) -> None:
     """Record the end of an executed step, with its output files and lineage edges."""
-    conn.execute(
-        update(step_runs)
-        .where(_where(pipeline_run_id, node))
-        .values(
-            status=(StepStatus.COMPLETED if ok else StepStatus.FAILED).value,
-            attempts=attempts,
-            started_at=started_at,
-            ended_at=ended_at,
-            outputs={name: ref.to_json() for name, ref in outputs.items()} if ok else None,
-            error=error,
-            traceback=traceback,
-        )
+    _update_step(
+        conn,
+        pipeline_run_id,
+        node,
+        status=(StepStatus.COMPLETED if ok else StepStatus.FAILED).value,
+        attempts=attempts,
+        started_at=started_at,
+        ended_at=ended_at,
+        outputs={name: ref.to_json() for name, ref in outputs.items()} if ok else None,
+        error=error,
+        traceback=traceback,
     )
     me = ("run", run_id)
     for ref in {(r.run_id, r.digest): r for r in consumed if r.run_id}.values():
@@ -162,7 +177,7 @@ def mark_finished(
         if not ref.is_inline:
             files.append(_file_row(run_id, name, ref, ended_at))
     if files:
-        conn.execute(insert(artifact_files), files)
+        conn.execute(_INSERT_FILE, files)
 
 
 def _node_of(ref: OutputRef) -> tuple[str, str]:
@@ -195,20 +210,19 @@ def mark_cached(
     reason: str,
 ) -> None:
     now = _now_ms()
-    conn.execute(
-        update(step_runs)
-        .where(_where(pipeline_run_id, node))
-        .values(
-            status=StepStatus.CACHED.value,
-            run_id=cached_from,
-            cached_from=cached_from,
-            cache_key=cache_key,
-            key_parts=key_parts,
-            started_at=now,
-            ended_at=now,
-            outputs={name: ref.to_json() for name, ref in outputs.items()},
-            reason=reason,
-        )
+    _update_step(
+        conn,
+        pipeline_run_id,
+        node,
+        status=StepStatus.CACHED.value,
+        run_id=cached_from,
+        cached_from=cached_from,
+        cache_key=cache_key,
+        key_parts=key_parts,
+        started_at=now,
+        ended_at=now,
+        outputs={name: ref.to_json() for name, ref in outputs.items()},
+        reason=reason,
     )
 
 
@@ -220,10 +234,8 @@ def mark_status(
     status: StepStatus = StepStatus.SKIPPED,
 ) -> None:
     """End a node that did not run: skipped, failed before it started, or a finished map."""
-    conn.execute(
-        update(step_runs)
-        .where(_where(pipeline_run_id, node))
-        .values(status=status.value, reason=reason, ended_at=_now_ms())
+    _update_step(
+        conn, pipeline_run_id, node, status=status.value, reason=reason, ended_at=_now_ms()
     )
 
 

@@ -142,7 +142,10 @@ class Runner:
         self.reasons: dict[str, str] = {}
         self.outputs: dict[str, dict[str, OutputRef]] = {}
         self.children: dict[str, list[str]] = {}
-        self.pending: list[str] = []
+        self.order: dict[str, float] = {}  # creation order: ready nodes start in it
+        self.waiting: dict[str, set[str]] = {}  # node -> upstream nodes still running
+        self.dependents: dict[str, set[str]] = {}  # node -> nodes waiting for it
+        self.ready: list[str] = []
         self.in_flight: dict[Future[StepResult], tuple[str, Run, _Prepared]] = {}
         self.datasets: dict[DatasetInput, tuple[str, str]] = {}
         self._element_digests: dict[tuple[str, str], list[str | None]] = {}
@@ -203,39 +206,41 @@ class Runner:
             params=tracked,
             on_write=write,
         )
-        self.pending = [node_id for node_id, _ in nodes]
-        for node_id in self.pending:
+        for node_id, _ in nodes:
             self.status[node_id] = StepStatus.PENDING
+        for node_id, _ in nodes:
+            self._wait_for(node_id, self.graph.nodes[node_id].upstream)
         self._emit_all()
 
     def _loop(self) -> None:
         while True:
-            progressed = self._schedule_ready()
+            while self.ready:
+                batch = sorted(self.ready, key=self.order.__getitem__)
+                self.ready.clear()
+                for node_id in batch:
+                    self._schedule(self.graph.nodes[node_id])
             if not self.in_flight:
-                if not progressed:
-                    break
-                continue
+                break
             done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
             for future in [f for f in self.in_flight if f in done]:  # in submission order
                 self._finish(future)
 
-    def _schedule_ready(self) -> bool:
-        progressed = False
-        for node_id in list(self.pending):
-            node = self.graph.nodes[node_id]
-            waiting_on = self._waiting_on(node)
-            if waiting_on:
-                continue
-            self.pending.remove(node_id)
-            progressed = True
-            self._schedule(node)
-        return progressed
+    def _wait_for(self, node_id: str, upstream: set[str] | list[str]) -> None:
+        """Make ``node_id`` ready once every node of ``upstream`` has ended."""
+        self.order.setdefault(node_id, len(self.order))
+        open_ = {u for u in upstream if not self.status[u].terminal}
+        self.waiting[node_id] = open_
+        for u in open_:
+            self.dependents.setdefault(u, set()).add(node_id)
+        if not open_:
+            self.ready.append(node_id)
 
-    def _waiting_on(self, node: Node) -> list[str]:
-        upstream = set(node.upstream)
-        if node.id in self.children:
-            upstream |= set(self.children[node.id])
-        return [u for u in upstream if not self.status[u].terminal]
+    def _ended(self, node_id: str) -> None:
+        for dependent in self.dependents.pop(node_id, ()):
+            waiting = self.waiting[dependent]
+            waiting.discard(node_id)
+            if not waiting:
+                self.ready.append(dependent)
 
     # -- one node ------------------------------------------------------------------------
 
@@ -348,13 +353,16 @@ class Runner:
             self.graph.nodes[child.id] = child
             children.append(child.id)
             self.status[child.id] = StepStatus.PENDING
+            self.order[child.id] = self.order[node.id] + (index + 1) / (count + 1)
         self.children[node.id] = children
         self.client.store.transact(
             lambda conn: records.add_nodes(
                 conn, self._run_id, [(c, node.step.options.name) for c in children]
             )
         )
-        self.pending = children + self.pending + [node.id]
+        for child_id in children:
+            self._wait_for(child_id, self.graph.nodes[child_id].upstream)
+        self._wait_for(node.id, children)  # the map ends when its items do
         self._emit_all()
 
     def _prepare(self, node: Node) -> _Prepared:
@@ -584,6 +592,8 @@ class Runner:
         self.status[node_id] = status
         if reason:
             self.reasons[node_id] = reason
+        if status.terminal:
+            self._ended(node_id)
         if self.on_event is not None:
             self.on_event(StepEvent(self._run_id, node_id, status, duration, reason))
 
