@@ -18,6 +18,7 @@ EXPECTED = {
     "dataset",
     "pipeline",
     "step",
+    "tune",
     "when",
     "Entity",
     "Experiment",

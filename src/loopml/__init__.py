@@ -56,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "Step": "loopml.pipelines",
     "Pipeline": "loopml.pipelines",
     "PipelineRun": "loopml.pipelines",
+    "tune": "loopml.pipelines.tune",
     "TrackingClient": "loopml.tracking.client",
     "ActiveRun": "loopml.tracking.fluent",
     "Run": "loopml.tracking.models",
@@ -109,6 +110,7 @@ __all__ = [
     "set_tags",
     "start_run",
     "step",
+    "tune",
     "when",
 ]
 
@@ -124,6 +126,7 @@ if TYPE_CHECKING:
         on_demand_feature_view,
     )
     from loopml.pipelines import Pipeline, PipelineRun, Step, dataset, pipeline, step, when
+    from loopml.pipelines.tune import tune
     from loopml.tracking.autolog import autolog
     from loopml.tracking.client import TrackingClient
     from loopml.tracking.fluent import (
