@@ -3,15 +3,16 @@
 1. data       version raw activity data (content-addressed: the same data is the same version)
 2. gate       infer a schema, then stop a bad batch before it reaches training
 3. features   register definitions, build a point-in-time correct training set, serve online
-4. training   tracked runs (autolog), the training data recorded as each run's input
-5. lineage    from the best model's run back to the exact dataset versions it learned from
+4. pipeline   split -> tune (Optuna trials as child runs) -> train -> evaluate; run twice: cached
+5. lineage    from the evaluation back through the model to the dataset versions and features
 
 Run it with ``make demo``. Everything lands in ./.loopml; afterwards try
-``loopml data list``, ``loopml features list``, ``loopml runs list -e churn``.
+``loopml data list``, ``loopml features list``, ``loopml pipeline runs``.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,13 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
 
 import loopml
 from loopml.data import infer_schema, save_schema, validate
 from loopml.data.report import render_table
 from loopml.features import FeatureStore
-from loopml.store.lineage import edges_of
 
 sys.path.insert(0, str(Path(__file__).parent))
 from features import DEFINITIONS  # the demo's own definitions file
@@ -34,6 +33,7 @@ console = Console(width=None if sys.stdout.isatty() else 110)
 # Ten weeks of history ending today, so online values are within their 14-day TTL.
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 START = TODAY - timedelta(weeks=10)
+SCORES = ("accuracy", "f1", "roc_auc")
 FEATURES = [
     "customer_activity:tenure_days",
     "customer_activity:monthly_spend",
@@ -140,59 +140,35 @@ def main() -> int:
     console.print("online, as a service reads them (same on-demand code as training):")
     console.print(online.to_df().to_string(index=False), markup=False)
 
-    step("4. training: tracked runs, the training set recorded as their input")
-    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
+    step("4. training pipeline: split -> tune -> train -> evaluate, tracked and cached")
+    loopml_cli = [str(Path(sys.executable).parent / "loopml")]
+    target = f"{Path(__file__).parent / 'training.py'}:churn_training"
+    console.print(f"$ loopml pipeline run {target} --param n_trials=8")
+    subprocess.run([*loopml_cli, "pipeline", "run", target, "--param", "n_trials=8"], check=True)
+    console.print("\nthe same run again: every step's cache key matches, nothing runs")
+    subprocess.run([*loopml_cli, "pipeline", "run", target, "--param", "n_trials=8"], check=True)
+    console.print("\n$ loopml pipeline show churn_training")
+    subprocess.run([*loopml_cli, "pipeline", "show", "churn_training"], check=True)
 
-    loopml.autolog()
-    frame = training.dropna()
-    x = frame[[f.split(":")[1] for f in FEATURES]].to_numpy()
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, frame["churned"].to_numpy(), test_size=0.25, random_state=0
-    )
-    models = {
-        "logistic": LogisticRegression(max_iter=1000),
-        "forest": RandomForestClassifier(n_estimators=100, random_state=0),
-        "boosting": GradientBoostingClassifier(random_state=0),
-    }
-    for name, model in models.items():
-        with loopml.start_run(experiment="churn", name=name):
-            loopml.log_dataset("churn_training_set", frame)
-            model.fit(x_train, y_train)
-            loopml.log_metric("test_accuracy", model.score(x_test, y_test))
-    runs = loopml.search_runs("churn", order_by=["metrics.test_accuracy desc"], max_results=3)
-    table = Table(title="experiment 'churn', best first")
-    for column in ("name", "test accuracy", "training accuracy", "run id"):
-        table.add_column(column)
-    for run in runs:
-        table.add_row(
-            run.name,
-            f"{run.metrics['test_accuracy']:.3f}",
-            f"{run.metrics['training_accuracy_score']:.3f}",
-            run.id,
-        )
-    console.print(table)
+    step("5. lineage: what did the evaluated model learn from?")
+    from loopml.pipelines.records import list_pipeline_runs
 
-    step("5. lineage: what did the best model learn from?")
-    best = runs[0]
-    from loopml._sdk.data import dataset_client
-
-    with dataset_client().store.read() as conn:
-        for edge in edges_of(conn, ("run", best.id), "out"):
-            console.print(
-                f"run {best.name} ({best.uri}) consumed {edge['dst_kind']} {edge['dst_id']}"
-            )
-            for made in edges_of(conn, (edge["dst_kind"], edge["dst_id"]), "in"):
-                if made["edge"] != "produced":
-                    continue
-                console.print(f"  which run {made['src_id']} produced, from:")
-                for used in edges_of(conn, ("run", made["src_id"]), "out"):
-                    if used["edge"] == "consumed":
-                        console.print(f"    {used['dst_kind']} {used['dst_id']}")
+    client = loopml.TrackingClient()
+    with client.store.read() as conn:
+        latest = list_pipeline_runs(conn, "churn_training", limit=1)[0]
+    evaluated = latest.steps["evaluate"]
+    scores = client.get_run(evaluated.run_id or "").metrics
     console.print(
-        "next: `loopml data list`, `loopml data diff datasets:/customer_activity/1 "
-        "datasets:/customer_activity/2`, `loopml runs list -e churn`"
+        "held-out scores: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in sorted(scores.items()) if k in SCORES)
+    )
+    console.print(f"$ loopml lineage runs:/{evaluated.run_id} --direction up")
+    subprocess.run(
+        [*loopml_cli, "lineage", f"runs:/{evaluated.run_id}", "--direction", "up"], check=True
+    )
+    console.print(
+        "next: `loopml pipeline runs`, `loopml pipeline explain-cache churn_training`, "
+        "`loopml data diff datasets:/customer_activity/1 datasets:/customer_activity/2`"
     )
     return 0
 

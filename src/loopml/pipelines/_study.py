@@ -46,6 +46,9 @@ def import_optuna() -> Any:
         import optuna
     except ImportError as err:
         raise MissingDependencyError("optuna", "tune", "hyperparameter search") from err
+    # Every trial is a tracked run; Optuna's per-trial INFO lines would only repeat that.
+    if optuna.logging.get_verbosity() == optuna.logging.INFO:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 
 
