@@ -23,23 +23,55 @@ from loopml.pipelines.models import (
 )
 from loopml.pipelines.pipeline import Pipeline, pipeline, resume
 from loopml.pipelines.runner import PipelineRun
+from loopml.pipelines.schedules import (
+    Registration,
+    get_registration,
+    list_registrations,
+    next_fire_times,
+    register_pipeline,
+    set_enabled,
+    unregister,
+)
 from loopml.pipelines.step import Step, step
+from loopml.pipelines.triggers import (
+    DatasetTrigger,
+    GitTrigger,
+    Trigger,
+    WebhookTrigger,
+    on_dataset,
+    on_git_change,
+    on_webhook,
+)
 
 __all__ = [
+    "DatasetTrigger",
+    "GitTrigger",
     "Materializer",
     "OutputRef",
     "Pipeline",
     "PipelineRun",
     "PipelineRunInfo",
+    "Registration",
     "Step",
     "StepEvent",
     "StepOptions",
     "StepRunInfo",
     "StepStatus",
+    "Trigger",
+    "WebhookTrigger",
     "dataset",
+    "get_registration",
+    "list_registrations",
+    "next_fire_times",
+    "on_dataset",
+    "on_git_change",
+    "on_webhook",
     "pipeline",
     "register_materializer",
+    "register_pipeline",
     "resume",
+    "set_enabled",
     "step",
+    "unregister",
     "when",
 ]
