@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from loopml.cli import artifacts, data, db, experiments, features, runs
+from loopml.cli import artifacts, data, db, experiments, features, lineage, pipeline, runs
 from loopml.cli._output import JSON_META_KEY, print_error, print_unexpected, silence_stdout
 from loopml.cli._state import CliState
 from loopml.cli.gc import gc
@@ -69,6 +69,8 @@ app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(db.app, name="db")
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
+app.add_typer(pipeline.app, name="pipeline")
+app.command("lineage")(lineage.lineage)
 app.command("init")(init)
 app.command("gc")(gc)
 

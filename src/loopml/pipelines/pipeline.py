@@ -148,7 +148,8 @@ class Pipeline(Generic[P, R]):
                 executor_obj.close()
         if raise_on_failure and result.status != "finished":
             failed = result.info.failed_steps
-            first = result.info.steps[failed[0]].error if failed else None
+            error = result.info.steps[failed[0]].error if failed else None
+            first = error.strip().splitlines()[0] if error and error.strip() else None
             raise PipelineFailedError(
                 f"pipeline '{self.name}' run {result.id} {result.status}: step(s) "
                 f"{', '.join(failed) or '?'} failed"

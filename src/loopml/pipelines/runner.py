@@ -271,7 +271,7 @@ class Runner:
         for upstream in sorted(node.upstream):
             status = self.status[upstream]
             if not status.done:
-                why = self.reasons.get(upstream, "")
+                why = next(iter(self.reasons.get(upstream, "").strip().splitlines()), "")
                 what = {
                     StepStatus.FAILED: "failed",
                     StepStatus.SKIPPED: "was skipped",

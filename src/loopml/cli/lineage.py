@@ -1,0 +1,302 @@
+"""``loopml lineage URI``: where a thing came from and what used it, walked both ways.
+
+Lineage edges read ``src --edge--> dst``: a run ``consumed`` a dataset version, a
+feature view or another step's output, and ``produced`` its own outputs. Walking
+*up* follows what a node consumed and who produced that; walking *down* follows what
+it produced and who consumed that. Which runs belong to a pipeline run is kept in the
+runs table (a step run's parent), so a run's parent and child runs are shown as well.
+
+Example:
+    $ loopml lineage runs:/01J0ABCDEFGHJKMNPQRSTVWXYZ
+    $ loopml lineage datasets:/iris/3 --direction down --depth 2
+    $ loopml lineage step_output:01J0ABCDEFGHJKMNPQRSTVWXYZ/model --json
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from loopml.cli._output import JsonFlag, cell, echo_json, show
+from loopml.cli._state import get_state
+from loopml.errors import InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from rich.text import Text
+    from rich.tree import Tree
+    from sqlalchemy import Connection
+
+    from loopml.cli._state import CliState
+    from loopml.tracking import TrackingClient
+
+__all__ = ["lineage", "parse_node", "walk"]
+
+Node = tuple[str, str]
+_KIND = re.compile(r"^(?P<kind>[a-z][a-z0-9_]*):(?P<id>[^/].*)$")
+# How an edge reads from the node being walked: (edge, it leaves this node) -> verb.
+_VERBS = {
+    ("consumed", True): "consumed",
+    ("consumed", False): "consumed by",
+    ("produced", True): "produced",
+    ("produced", False): "produced by",
+    ("triggered_by", True): "triggered by",
+    ("triggered_by", False): "triggered",
+    ("evaluated_on", True): "evaluated on",
+    ("evaluated_on", False): "evaluated by",
+    ("promoted_from", True): "promoted from",
+    ("promoted_from", False): "promoted to",
+}
+
+
+class Direction(StrEnum):
+    up = "up"
+    down = "down"
+    both = "both"
+
+
+def lineage(
+    ctx: typer.Context,
+    uri: Annotated[
+        str,
+        typer.Argument(
+            metavar="URI",
+            help="runs:/RUN_ID, datasets:/NAME[/VERSION], or KIND:ID such as "
+            "step_output:RUN_ID/OUTPUT or feature_view:NAME.",
+        ),
+    ],
+    direction: Annotated[
+        Direction,
+        typer.Option("--direction", "-d", help="up: where it came from; down: what used it; both."),
+    ] = Direction.both,
+    depth: Annotated[
+        int, typer.Option("--depth", metavar="N", min=1, help="Follow at most N edges.")
+    ] = 5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show where a run, dataset version or step output came from and what used it.
+
+    Up follows what it consumed and who produced that; down follows what it produced
+    and who consumed that. A run also shows its pipeline run and its step runs.
+
+    Examples:
+
+        loopml lineage runs:/01J0ABCDEFGHJKMNPQRSTVWXYZ
+        loopml lineage datasets:/iris --direction down
+        loopml lineage step_output:01J0ABCDEFGHJKMNPQRSTVWXYZ/model --depth 2 --json
+    """
+    state = get_state(ctx)
+    client = state.tracking_client()
+    node = parse_node(uri, state)
+    with client.store.read() as conn:
+        up = walk(conn, node, up=True, depth=depth) if direction != Direction.down else []
+        down = walk(conn, node, up=False, depth=depth) if direction != Direction.up else []
+    family = _family(client, node)
+    if not up and not down and family is None and not uri.strip().startswith("datasets:/"):
+        raise NotFoundError(
+            "lineage node", f"{node[0]}:{node[1]}", hint="no lineage edges touch it"
+        )
+    labels = _Labels(client)
+    if as_json:
+        data: dict[str, Any] = {
+            "node": labels.json(node),
+            "upstream": _labelled(up, labels),
+            "downstream": _labelled(down, labels),
+        }
+        echo_json({**data, **(family or {})})
+        return
+    show(_tree(node, up, down, family, labels, direction))
+
+
+def parse_node(text: str, state: CliState) -> Node:
+    """The lineage node a URI, ``kind:id`` or bare run id names.
+
+    Raises:
+        InvalidInputError: a model URI (not yet) or text that names no node.
+        NotFoundError: the run or dataset does not exist.
+    """
+    text = text.strip()
+    if text.startswith("models:/"):
+        raise InvalidInputError(
+            f"model lineage arrives with the registry; for now give the run that trained "
+            f"it (runs:/<run_id>) instead of {text}"
+        )
+    if text.startswith("runs:/"):
+        run_id = text.removeprefix("runs:/").strip("/").partition("/")[0]
+        state.tracking_client().get_run(run_id)  # NotFoundError for an unknown run
+        return ("run", run_id)
+    if text.startswith("datasets:/"):
+        from loopml.data import DatasetClient
+
+        target = text if any(c in text.removeprefix("datasets:/") for c in "/@") else text[10:]
+        version = DatasetClient(state.settings()).get(target)
+        return ("dataset_version", f"{version.name}/{version.version}")
+    match = _KIND.match(text)
+    if match:
+        return (match["kind"], match["id"])
+    if text.isalnum():
+        state.tracking_client().get_run(text)
+        return ("run", text)
+    raise InvalidInputError(
+        f"{text!r} names no lineage node; use runs:/<run_id>, datasets:/<name>/<version> "
+        "or kind:id (e.g. step_output:<run_id>/<output>)"
+    )
+
+
+def walk(conn: Connection, root: Node, *, up: bool, depth: int) -> list[dict[str, Any]]:
+    """The nodes reachable from ``root`` upstream (``up``) or downstream, breadth first.
+
+    Each entry is ``{"kind", "id", "edge", "children"}``; a node met again is listed with
+    ``"seen": true`` and not expanded, and one at the depth limit with more edges gets
+    ``"more": true``.
+    """
+    top: list[dict[str, Any]] = []
+    seen = {root}
+    queue: deque[tuple[Node, int, list[dict[str, Any]], dict[str, Any] | None]] = deque(
+        [(root, 0, top, None)]
+    )
+    while queue:
+        node, level, into, entry = queue.popleft()
+        found = _neighbours(conn, node, up=up)
+        if level >= depth:
+            if found and entry is not None:
+                entry["more"] = True
+            continue
+        for other, verb in found:
+            child: dict[str, Any] = {"kind": other[0], "id": other[1], "edge": verb}
+            child["children"] = []
+            into.append(child)
+            if other in seen:
+                child["seen"] = True
+                continue
+            seen.add(other)
+            queue.append((other, level + 1, child["children"], child))
+    return top
+
+
+def _neighbours(conn: Connection, node: Node, *, up: bool) -> list[tuple[Node, str]]:
+    from loopml.store.lineage import edges_of
+
+    found: dict[tuple[Node, str], None] = {}
+    for edge in edges_of(conn, node, "both"):
+        leaves = (edge["src_kind"], edge["src_id"]) == node
+        other = (edge["dst_kind"], edge["dst_id"]) if leaves else (edge["src_kind"], edge["src_id"])
+        # Every edge but `produced` points from the newer thing to what it came from.
+        if (leaves == (edge["edge"] != "produced")) == up and other != node:
+            found[(other, _VERBS.get((edge["edge"], leaves), edge["edge"]))] = None
+    return list(found)
+
+
+def _family(client: TrackingClient, node: Node) -> dict[str, Any] | None:
+    """A run's parent run and child runs (pipeline membership), ``None`` for other nodes."""
+    if node[0] != "run":
+        return None
+    try:
+        run = client.get_run(node[1])
+    except NotFoundError:
+        return None
+    children = client.search_runs(filter=f"parent_run_id = '{run.id}'", order_by="start_time")
+    return {
+        "parent_run": run.parent_run_id,
+        "child_runs": [{"id": c.id, "name": c.name, "status": str(c.status)} for c in children],
+    }
+
+
+class _Labels:
+    """Readable names of nodes, looked up once each."""
+
+    def __init__(self, client: TrackingClient) -> None:
+        self.client = client
+        self._runs: dict[str, str] = {}
+
+    def text(self, node: Node) -> str:
+        kind, key = node
+        if kind == "run":
+            return f"run {key}{self._run(key)}"
+        if kind == "dataset_version":
+            return f"datasets:/{key}"
+        if kind == "step_output":
+            run_id, _, output = key.rpartition("/")
+            return f"output '{output}' of run {run_id}"
+        return f"{kind.replace('_', ' ')} {key}"
+
+    def json(self, node: Node) -> dict[str, Any]:
+        return {"kind": node[0], "id": node[1], "label": self.text(node)}
+
+    def _run(self, run_id: str) -> str:
+        if run_id not in self._runs:
+            try:
+                run = self.client.get_run(run_id)
+            except NotFoundError:
+                self._runs[run_id] = " (deleted)"
+            else:
+                kind = run.tags.get("loopml.run_kind", "run")
+                pipeline = run.tags.get("loopml.pipeline")
+                what = f"pipeline {pipeline}" if kind == "pipeline" and pipeline else kind
+                self._runs[run_id] = f" {run.name} ({what}, {run.status})"
+        return self._runs[run_id]
+
+
+def _labelled(entries: list[dict[str, Any]], labels: _Labels) -> list[dict[str, Any]]:
+    return [
+        {
+            **entry,
+            "label": labels.text((entry["kind"], entry["id"])),
+            "children": _labelled(entry["children"], labels),
+        }
+        for entry in entries
+    ]
+
+
+def _tree(
+    node: Node,
+    up: list[dict[str, Any]],
+    down: list[dict[str, Any]],
+    family: dict[str, Any] | None,
+    labels: _Labels,
+    direction: Direction,
+) -> Tree:
+    from rich.tree import Tree
+
+    tree = Tree(cell(labels.text(node), "bold cyan"))
+    # A pipeline run's own edges are few: what it read and made is on its steps' runs.
+    empty = "see its child runs" if family and family["child_runs"] else "nothing recorded"
+    if direction != Direction.down:
+        _branch(tree.add(cell("came from", "bold")), up, labels, empty)
+    if direction != Direction.up:
+        _branch(tree.add(cell("used by", "bold")), down, labels, empty)
+    if family is not None and family["parent_run"]:
+        parent = ("run", family["parent_run"])
+        tree.add(cell(f"part of {labels.text(parent)}", "bold"))
+    if family is not None and family["child_runs"]:
+        steps = tree.add(cell(f"child runs ({len(family['child_runs'])})", "bold"))
+        for child in family["child_runs"]:
+            steps.add(cell(f"{child['name']}  run {child['id']} ({child['status']})"))
+    return tree
+
+
+def _branch(parent: Tree, entries: list[dict[str, Any]], labels: _Labels, empty: str) -> None:
+    if not entries:
+        parent.add(cell(empty, "dim"))
+    for entry in entries:
+        branch = parent.add(_entry_label(entry, labels))
+        _branch_children(branch, entry, labels)
+
+
+def _branch_children(branch: Tree, entry: dict[str, Any], labels: _Labels) -> None:
+    for child in entry["children"]:
+        _branch_children(branch.add(_entry_label(child, labels)), child, labels)
+
+
+def _entry_label(entry: dict[str, Any], labels: _Labels) -> Text:
+    from rich.text import Text
+
+    text = Text.assemble((f"{entry['edge']}  ", "dim"), labels.text((entry["kind"], entry["id"])))
+    if entry.get("seen"):
+        text.append("  (shown above)", "dim")
+    if entry.get("more"):
+        text.append("  … (raise --depth to see more)", "dim")
+    return text
