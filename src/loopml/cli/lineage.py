@@ -296,7 +296,7 @@ def _entry_label(entry: dict[str, Any], labels: _Labels) -> Text:
 
     text = Text.assemble((f"{entry['edge']}  ", "dim"), labels.text((entry["kind"], entry["id"])))
     if entry.get("seen"):
-        text.append("  (shown above)", "dim")
+        text.append("  (expanded elsewhere in this tree)", "dim")
     if entry.get("more"):
         text.append("  … (raise --depth to see more)", "dim")
     return text
