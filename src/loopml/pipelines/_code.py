@@ -35,7 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CodeIdentity", "code_identity", "is_project_module"]
+__all__ = ["CodeIdentity", "code_identity", "is_project_module", "module_label"]
 
 _CONSTANT_TYPES = (int, float, str, bytes, bool, type(None))
 _lock = threading.Lock()
@@ -148,7 +148,8 @@ class _Walker:
         if namespace is not None and _is_constant(value):
             owner = str(namespace.get("__name__", "?"))
             if _is_project_file(owner, namespace.get("__file__")):
-                identity.constants[f"{owner}.{name}"] = repr(value)
+                label = module_label(owner, namespace.get("__file__"))
+                identity.constants[f"{label}.{name}"] = repr(value)
             return
         module_name = _module_of(value)
         if module_name is None:
@@ -176,7 +177,8 @@ class _Walker:
                 if _module_of(value) == module.__name__:
                     self.visit_value(value, attribute, names, identity)
             elif _is_constant(value):
-                identity.constants[f"{module.__name__}.{attribute}"] = repr(value)
+                label = module_label(module.__name__, getattr(module, "__file__", None))
+                identity.constants[f"{label}.{attribute}"] = repr(value)
 
 
 def _names_in(code: types.CodeType) -> set[str]:
@@ -212,7 +214,23 @@ def _is_constant(value: Any, depth: int = 0) -> bool:
 
 def _name(obj: Any) -> str:
     qualname = getattr(obj, "_loopml_qualname", None) or getattr(obj, "__qualname__", "?")
-    return f"{getattr(obj, '__module__', '?')}.{qualname}"
+    module = str(getattr(obj, "__module__", "?"))
+    code = getattr(obj, "__code__", None)
+    file = (
+        code.co_filename if code is not None else getattr(sys.modules.get(module), "__file__", None)
+    )
+    return f"{module_label(module, file)}.{qualname}"
+
+
+def module_label(module_name: str, file: str | None) -> str:
+    """How keys name a module: its name, or its file for a script.
+
+    A script is ``__main__`` when run with ``python flow.py`` and gets another name when
+    ``loopml pipeline run flow.py:…`` or a resume imports it; its path stays the same.
+    """
+    if (module_name == "__main__" or module_name.startswith("loopml_pipeline_")) and file:
+        return str(Path(file).resolve())
+    return module_name
 
 
 def _module_of(value: Any) -> str | None:

@@ -12,10 +12,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import logging
 import os
 import signal
 import sys
@@ -23,7 +21,7 @@ import tempfile
 import threading
 import time
 import traceback as tb
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from loopml.artifacts import ArtifactStore
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, LoopmlError
 from loopml.pipelines._canonical import canonical_json
+from loopml.pipelines._capture import capturing
 from loopml.pipelines.materializers import choose_materializer, get_materializer, type_name
 from loopml.pipelines.models import OutputRef, StepOptions
 from loopml.tracking.client import TrackingClient
@@ -131,13 +130,23 @@ def execute_step(task: StepTask) -> StepResult:
     client = worker_client(task.settings)
     blobs = client.artifacts.blobs
     attempts = 0
+    logs = io.StringIO()
+
+    def call(**kwargs: Any) -> Any:
+        # In the thread that runs the step (a timeout runs it in a helper thread): that
+        # is where loopml.log_metric looks for the active run, and where prints are kept.
+        with attach_run(client, task.run), capturing(logs):
+            return task.fn(**kwargs)
+
     try:
         with _Scratch() as scratch:
             kwargs = dict(task.params)
             for name, resolved in task.inputs.items():
                 kwargs[name] = _load(resolved, blobs, scratch, client, task.run.id)
-            with attach_run(client, task.run), _captured_logs(client, task.run.id):
-                value, attempts = _call_with_retries(task, kwargs)
+            try:
+                value, attempts = _call_with_retries(task, call, kwargs)
+            finally:
+                _save_logs(client, task.run.id, logs)
             outputs = _store_outputs(task, value, blobs, scratch)
         client.flush()
     except BaseException as err:
@@ -176,13 +185,15 @@ class _Scratch(os.PathLike[str]):
         return Path(self.__fspath__()) / name
 
 
-def _call_with_retries(task: StepTask, kwargs: dict[str, Any]) -> tuple[Any, int]:
+def _call_with_retries(
+    task: StepTask, fn: Callable[..., Any], kwargs: dict[str, Any]
+) -> tuple[Any, int]:
     options = task.options
     attempt = 0
     while True:
         attempt += 1
         try:
-            return _call_with_timeout(task.fn, kwargs, options.timeout, task.node), attempt
+            return _call_with_timeout(fn, kwargs, options.timeout, task.node), attempt
         except Exception as err:
             if attempt > options.retries:
                 err.add_note(f"step '{task.node}' failed after {attempt} attempt(s)")
@@ -333,37 +344,11 @@ def store_value(
 # -- logs ------------------------------------------------------------------------------
 
 
-class _Tee(io.TextIOBase):
-    def __init__(self, target: Any, copy: io.StringIO) -> None:
-        self.target = target
-        self.copy = copy
-
-    def write(self, text: str) -> int:
-        self.copy.write(text)
-        return int(self.target.write(text) or 0)
-
-    def flush(self) -> None:
-        self.target.flush()
-
-
-@contextlib.contextmanager
-def _captured_logs(client: TrackingClient, run_id: str) -> Iterator[None]:
-    """Keep what the step prints and logs as the run artifact ``logs/step.log``."""
-    captured = io.StringIO()
-    handler = logging.StreamHandler(captured)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Tee(out, captured), _Tee(err, captured)
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = out, err
-        root.removeHandler(handler)
-        text = captured.getvalue()
-        if text:
-            client.artifacts.log_bytes(run_id, text.encode(), "logs/step.log")
+def _save_logs(client: TrackingClient, run_id: str, logs: io.StringIO) -> None:
+    """Keep what the step printed and logged as the run artifact ``logs/step.log``."""
+    text = logs.getvalue()
+    if text:
+        client.artifacts.log_bytes(run_id, text.encode(), "logs/step.log")
 
 
 def _now_ms() -> int:

@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any
 
 from loopml.pipelines._canonical import digest_of
-from loopml.pipelines._code import code_identity
+from loopml.pipelines._code import code_identity, module_label
 from loopml.pipelines.models import StepOptions
 from loopml.pipelines.step import Step, qualified_name
 
@@ -40,7 +40,7 @@ def key_parts(
     identity = code_identity(step.fn)
     options: StepOptions = step.options
     return {
-        "step": f"{step.fn.__module__}.{qualified_name(step.fn)}",
+        "step": f"{_module(step)}.{qualified_name(step.fn)}",
         "code": identity.source,
         "helpers": identity.helpers,
         "constants": identity.constants,
@@ -53,6 +53,11 @@ def key_parts(
             "allow_pickle": options.allow_pickle,
         },
     }
+
+
+def _module(step: Step[Any, Any]) -> str:
+    code = getattr(step.fn, "__code__", None)
+    return module_label(step.fn.__module__, code.co_filename if code is not None else None)
 
 
 def cache_key(parts: dict[str, Any]) -> str:

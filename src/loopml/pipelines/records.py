@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
@@ -347,6 +348,15 @@ def _step_info(row: Any) -> StepRunInfo:
 
 
 def _run_info(row: Any, steps: dict[str, StepRunInfo]) -> PipelineRunInfo:
+    if row.status != "running":
+        # The run ended (maybe killed) before these steps did; say so even before
+        # anyone has written it down with reconcile().
+        steps = {
+            node: replace(step, status=StepStatus.KILLED, reason="the pipeline run ended first")
+            if step.status in (StepStatus.PENDING, StepStatus.RUNNING)
+            else step
+            for node, step in steps.items()
+        }
     return PipelineRunInfo(
         id=row.id,
         pipeline=row.pipeline,

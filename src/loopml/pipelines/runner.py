@@ -27,7 +27,7 @@ from loopml.pipelines import records
 from loopml.pipelines._canonical import canonical_json, digest_of, is_json_value
 from loopml.pipelines._task import StepResult, StepTask, execute_step, load_ref, store_value
 from loopml.pipelines._task import use_client as _share_client
-from loopml.pipelines.cache import cache_key, key_parts
+from loopml.pipelines.cache import cache_key, explain_difference, key_parts
 from loopml.pipelines.executors.base import Executor
 from loopml.pipelines.graph import (
     DatasetInput,
@@ -264,7 +264,7 @@ class Runner:
             run_id, outputs, reason = hit
             self._cached(node, key, parts, run_id, outputs, reason)
             return
-        reason = self._miss_reason(node)
+        reason = self._miss_reason(node, parts)
         self._submit(node, prepared, key, parts, reason)
 
     def _blocker(self, node: Node) -> str | None:
@@ -433,7 +433,14 @@ class Runner:
             self.reasons[node.id] = f"outputs of step run {run_id} are gone"
         return None
 
-    def _miss_reason(self, node: Node) -> str:
+    def _miss_reason(self, node: Node, parts: dict[str, Any]) -> str:
+        prior = self.resume_from.steps.get(node.id) if self.resume_from else None
+        if prior is not None and prior.key_parts is not None and self.resume_from is not None:
+            changes = explain_difference(parts, prior.key_parts)
+            if changes:
+                return f"changed since run {self.resume_from.id}: " + "; ".join(changes[:3])
+            if not prior.status.done:
+                return f"it was {prior.status.value} in run {self.resume_from.id}"
         if not self.cache:
             return "cache disabled for this run (--no-cache)"
         if not node.step.options.cache:
