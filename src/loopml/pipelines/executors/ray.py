@@ -71,7 +71,7 @@ class RayExecutor:
         """The CPUs of the cluster (each step task takes one)."""
         import ray
 
-        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call,unused-ignore]
         return max(1, int(resources.get("CPU", 1)))
 
     def submit(self, fn: Callable[[T], R], arg: T, /) -> Future[R]:
