@@ -24,7 +24,7 @@ from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from loopml.errors import NotFoundError
 from loopml.pipelines.models import OutputRef, PipelineRunInfo, StepRunInfo, StepStatus
-from loopml.store.lineage import add_edge, add_edge_once
+from loopml.store.lineage import Edge, add_edge_once, add_edges
 from loopml.store.schema import artifact_files, pipeline_runs, runs, step_runs
 
 __all__ = [
@@ -105,11 +105,15 @@ _UPDATE_STEP = (
 _INSERT_FILE = insert(artifact_files)
 
 
+_updates: dict[tuple[str, ...], Any] = {}
+
+
 def _update_step(conn: Connection, pipeline_run_id: str, node: str, **values: Any) -> None:
-    conn.execute(
-        _UPDATE_STEP.values(**{k: bindparam(k) for k in values}),
-        {"_run": pipeline_run_id, "_node": node, **values},
-    )
+    columns = tuple(sorted(values))
+    statement = _updates.get(columns)
+    if statement is None:
+        statement = _updates[columns] = _UPDATE_STEP.values({c: bindparam(c) for c in columns})
+    conn.execute(statement, {"_run": pipeline_run_id, "_node": node, **values})
 
 
 def mark_running(
@@ -165,18 +169,20 @@ def mark_finished(
         traceback=traceback,
     )
     me = ("run", run_id)
-    for ref in {(r.run_id, r.digest): r for r in consumed if r.run_id}.values():
-        add_edge(conn, me, "consumed", _node_of(ref), {"digest": ref.digest})
+    edges: list[Edge] = [
+        (me, "consumed", _node_of(ref), {"digest": ref.digest})
+        for ref in {(r.run_id, r.name, r.digest): r for r in consumed if r.run_id}.values()
+    ]
     for uri in datasets:
         name, _, version = uri.removeprefix("datasets:/").rpartition("/")
         add_edge_once(conn, me, "consumed", ("dataset_version", f"{name}/{version}"), {"uri": uri})
-    if not ok:
-        return
     files = []
-    for name, ref in outputs.items():
-        add_edge(conn, me, "produced", output_node(run_id, name), {"digest": ref.digest})
-        if not ref.is_inline:
-            files.append(_file_row(run_id, name, ref, ended_at))
+    if ok:
+        for name, ref in outputs.items():
+            edges.append((me, "produced", output_node(run_id, name), {"digest": ref.digest}))
+            if not ref.is_inline:
+                files.append(_file_row(run_id, name, ref, ended_at))
+    add_edges(conn, edges)
     if files:
         conn.execute(_INSERT_FILE, files)
 
@@ -240,21 +246,22 @@ def mark_status(
     )
 
 
-def find_cached(
-    conn: Connection, cache_key: str, limit: int = 5
-) -> list[tuple[str, dict[str, Any]]]:
-    """``(run_id, outputs)`` of the latest completed step runs with this key."""
-    rows = conn.execute(
-        select(step_runs.c.run_id, step_runs.c.outputs)
-        .join(runs, runs.c.id == step_runs.c.run_id)
-        .where(
-            step_runs.c.cache_key == cache_key,
-            step_runs.c.status == StepStatus.COMPLETED.value,
-            runs.c.deleted_at.is_(None),
-        )
-        .order_by(step_runs.c.ended_at.desc())
-        .limit(limit)
-    ).all()
+_FIND_CACHED = (
+    select(step_runs.c.run_id, step_runs.c.outputs)
+    .join(runs, runs.c.id == step_runs.c.run_id)
+    .where(
+        step_runs.c.cache_key == bindparam("key"),
+        step_runs.c.status == StepStatus.COMPLETED.value,
+        runs.c.deleted_at.is_(None),
+    )
+    .order_by(step_runs.c.ended_at.desc())
+    .limit(5)
+)
+
+
+def find_cached(conn: Connection, cache_key: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(run_id, outputs)`` of the latest (up to 5) completed step runs with this key."""
+    rows = conn.execute(_FIND_CACHED, {"key": cache_key}).all()
     return [(row.run_id, row.outputs or {}) for row in rows]
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, or_, select
 from loopml.errors import InvalidInputError
 from loopml.store.schema import lineage_edges
 
-__all__ = ["EDGE_TYPES", "Node", "add_edge", "add_edge_once", "edges_of"]
+__all__ = ["EDGE_TYPES", "Edge", "Node", "add_edge", "add_edge_once", "add_edges", "edges_of"]
 
 EDGE_TYPES = frozenset({"consumed", "produced", "triggered_by", "evaluated_on", "promoted_from"})
 Node = tuple[str, str]
@@ -43,6 +43,35 @@ def add_edge(
             attributes=attributes,
         )
     )
+
+
+Edge = tuple[Node, str, Node, dict[str, Any] | None]
+_INSERT = lineage_edges.insert()
+
+
+def add_edges(conn: Connection, edges: list[Edge]) -> None:
+    """Record several ``(src, edge, dst, attributes)`` edges in one statement."""
+    if not edges:
+        return
+    now = int(time.time() * 1000)
+    rows = []
+    for src, edge, dst, attributes in edges:
+        if edge not in EDGE_TYPES:
+            raise InvalidInputError(
+                f"unknown lineage edge '{edge}'; use one of {sorted(EDGE_TYPES)}"
+            )
+        rows.append(
+            {
+                "src_kind": src[0],
+                "src_id": src[1],
+                "edge": edge,
+                "dst_kind": dst[0],
+                "dst_id": dst[1],
+                "created_at": now,
+                "attributes": attributes,
+            }
+        )
+    conn.execute(_INSERT, rows)
 
 
 def add_edge_once(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml._ids import new_id
@@ -50,6 +50,15 @@ __all__ = ["DEFAULT_EXPERIMENT", "TrackingClient"]
 
 DEFAULT_EXPERIMENT = "Default"
 MetricPoint = tuple[str, float, int, int]  # key, value, step, timestamp
+
+
+# Built once: creating and ending runs is the hot path of pipelines (one pair per step).
+_INSERT_RUN = insert(runs)
+_END_RUN = (
+    update(runs)
+    .where(runs.c.id == bindparam("_id"))
+    .values(status=bindparam("status"), end_time=bindparam("end_time"))
+)
 
 
 def _now_ms() -> int:
@@ -172,8 +181,8 @@ class TrackingClient:
         checked_params = {
             check.check_key("param", k): check.param_value(k, v) for k, v in (params or {}).items()
         }
-        if parent_run_id is not None:
-            self._check_run(parent_run_id)
+        if parent_run_id is not None and parent_run_id not in self._writable:
+            self._check_run(parent_run_id)  # a run this client started is known to exist
         capture = self.capture_env if capture_environment is None else capture_environment
         all_tags = {**(run_tags() if capture else {}), **_check_tags(tags or {})}
         env = _capture_environment() if capture else None
@@ -196,18 +205,19 @@ class TrackingClient:
             if env is not None and fresh_env:
                 _insert_environment(conn, env.digest, env.body)
             conn.execute(
-                insert(runs).values(
-                    id=run.id,
-                    experiment_id=exp.id,
-                    name=run.name,
-                    status=run.status.value,
-                    start_time=run.start_time,
-                    parent_run_id=parent_run_id,
-                    user=run.user,
-                    host=run.host,
-                    owner=owner,
-                    environment_digest=env.digest if env else None,
-                )
+                _INSERT_RUN,
+                {
+                    "id": run.id,
+                    "experiment_id": exp.id,
+                    "name": run.name,
+                    "status": run.status.value,
+                    "start_time": run.start_time,
+                    "parent_run_id": parent_run_id,
+                    "user": run.user,
+                    "host": run.host,
+                    "owner": owner,
+                    "environment_digest": env.digest if env else None,
+                },
             )
             if all_tags:
                 conn.execute(
@@ -253,11 +263,7 @@ class TrackingClient:
             self._check_run(run_id)
 
         def work(conn: Connection) -> None:
-            conn.execute(
-                update(runs)
-                .where(runs.c.id == run_id)
-                .values(status=status.value, end_time=_now_ms())
-            )
+            conn.execute(_END_RUN, {"_id": run_id, "status": status.value, "end_time": _now_ms()})
             if on_write is not None:
                 on_write(conn)
 

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import socket
 import subprocess
@@ -79,12 +80,35 @@ def run_tags() -> dict[str, str]:
 
 
 def _packages() -> dict[str, str]:
+    """Installed distributions and versions, by normalized name (first on sys.path wins).
+
+    Read from the ``name-version.dist-info`` folder names: parsing every package's
+    METADATA (``importlib.metadata``) costs ~100 ms, this ~1 ms. Other layouts (eggs)
+    fall back to the metadata.
+    """
     found: dict[str, str] = {}
-    for dist in metadata.distributions():
-        name = dist.name
-        if name:
-            found[name.lower()] = dist.version
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            if folder.endswith(".dist-info"):
+                name, sep, version = folder[: -len(".dist-info")].partition("-")
+                if sep:
+                    found.setdefault(_normalize(name), version)
+            elif folder.endswith(".egg-info"):
+                try:
+                    dist = metadata.Distribution.at(Path(entry or ".") / folder)
+                    if dist.name:
+                        found.setdefault(_normalize(dist.name), dist.version)
+                except Exception:  # a broken egg-info is not worth failing a run for
+                    continue
     return dict(sorted(found.items()))
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _git(cwd: Path, *args: str) -> str | None:
