@@ -6,6 +6,8 @@
 #   bench/.venv-mlflow   MLflow  (tracking.py)
 #   bench/.venv-dvc      DVC     (data_versioning.py)
 #   bench/.venv-feast    Feast   (features.py; with the duckdb extra, for its DuckDB offline store)
+#   bench/.venv-zenml    ZenML   (pipelines.py; with the local extra: its SQL store, no server)
+#   bench/.venv-kedro    Kedro   (pipelines.py)
 #
 # Re-running is cheap: a stamp file in each virtualenv records what was installed, and an
 # install is redone only when this script's pins for it change. None of the anchors needs
@@ -56,3 +58,5 @@ install() {
 install .venv-mlflow mlflow "mlflow==3.17.*" "mlflow>=3,<4" psutil
 install .venv-dvc dvc "dvc==3.*" "dvc>=3,<4"
 install .venv-feast feast "feast[duckdb]==0.67.*" "feast[duckdb]<1" psutil
+install .venv-zenml zenml "zenml[local]==0.98.*" "zenml[local]<1"
+install .venv-kedro kedro "kedro==1.7.*" "kedro>=1,<2"
