@@ -22,7 +22,7 @@ from loopml.pipelines.models import (
     StepStatus,
 )
 from loopml.pipelines.pipeline import Pipeline, pipeline, resume
-from loopml.pipelines.runner import PipelineRun
+from loopml.pipelines.pipeline_run import PipelineRun
 from loopml.pipelines.schedules import (
     Registration,
     get_registration,

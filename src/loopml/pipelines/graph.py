@@ -20,10 +20,22 @@ import contextvars
 import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInputError
+from loopml.pipelines.inputs import (
+    DatasetInput,
+    ElementInput,
+    GatherInput,
+    InputSpec,
+    MapInput,
+    OutputInput,
+    ValueInput,
+    collect_upstream,
+    dataset,
+    describe,
+)
 
 if TYPE_CHECKING:
     from loopml.pipelines.step import Step
@@ -97,80 +109,6 @@ class MappedOutput(list[StepOutput]):
         self.template = template
 
 
-# -- what a node's arguments refer to --------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OutputInput:
-    """The value of an upstream output."""
-
-    node: str
-    output: str
-
-
-@dataclass(frozen=True, slots=True)
-class GatherInput:
-    """A list whose items are other inputs (a list of outputs, a static map's results)."""
-
-    items: tuple[InputSpec, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class MapInput:
-    """Every result of a map that expands while running, as one list."""
-
-    template: str
-
-
-@dataclass(frozen=True, slots=True)
-class ElementInput:
-    """Item ``index`` of a list-valued upstream output (a child of a running map)."""
-
-    node: str
-    output: str
-    index: int
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetInput:
-    """A dataset version, resolved when the run starts (``None``: the latest)."""
-
-    name: str
-    version: int | None = None
-
-    @property
-    def uri(self) -> str:
-        return f"datasets:/{self.name}" + (f"/{self.version}" if self.version else "")
-
-
-@dataclass(frozen=True, slots=True)
-class ValueInput:
-    """A literal argument that is not JSON (a DataFrame, an array): stored like an output."""
-
-    value: Any = field(compare=False)
-
-
-InputSpec = OutputInput | GatherInput | MapInput | ElementInput | DatasetInput | ValueInput
-
-
-def dataset(name: str, version: int | None = None) -> DatasetInput:
-    """A dataset version as a step input: the step receives its content.
-
-    The version is fixed when the run starts (the latest, unless ``version`` is given),
-    its digest enters the cache key, and the step run is recorded as consuming it.
-
-    Example:
-        >>> dataset("iris").uri
-        'datasets:/iris'
-    """
-    if version is None and name.startswith("datasets:/"):
-        from loopml.uris import parse_uri
-
-        parsed = parse_uri(name)
-        name, version = parsed.name, parsed.version
-    return DatasetInput(name, version)
-
-
 @dataclass(frozen=True, slots=True)
 class Condition:
     """Run only if the truth of an upstream output equals ``expected``."""
@@ -196,7 +134,7 @@ class Node:
     def upstream(self) -> set[str]:
         found: set[str] = {c.node for c in self.conditions}
         for spec in self.inputs.values():
-            _collect_upstream(spec, found)
+            collect_upstream(spec, found)
         return found
 
     @property
@@ -211,7 +149,7 @@ class Node:
             "function": f"{self.step.fn.__module__}.{self.step.__qualname__}",
             "upstream": sorted(self.upstream),
             "params": self.params,
-            "inputs": {name: _describe(spec) for name, spec in self.inputs.items()},
+            "inputs": {name: describe(spec) for name, spec in self.inputs.items()},
             "conditions": [
                 {"node": c.node, "output": c.output, "expected": c.expected}
                 for c in self.conditions
@@ -220,30 +158,6 @@ class Node:
             "template": self.template,
             "cache": self.step.options.cache,
         }
-
-
-def _collect_upstream(spec: InputSpec, found: set[str]) -> None:
-    if isinstance(spec, OutputInput | ElementInput):
-        found.add(spec.node)
-    elif isinstance(spec, MapInput):
-        found.add(spec.template)
-    elif isinstance(spec, GatherInput):
-        for item in spec.items:
-            _collect_upstream(item, found)
-
-
-def _describe(spec: InputSpec) -> Any:
-    if isinstance(spec, OutputInput):
-        return {"output": f"{spec.node}.{spec.output}"}
-    if isinstance(spec, ElementInput):
-        return {"output": f"{spec.node}.{spec.output}[{spec.index}]"}
-    if isinstance(spec, MapInput):
-        return {"map": spec.template}
-    if isinstance(spec, GatherInput):
-        return {"list": [_describe(item) for item in spec.items]}
-    if isinstance(spec, DatasetInput):
-        return {"dataset": spec.uri}
-    return {"value": type(spec.value).__name__}
 
 
 class Graph:

@@ -32,7 +32,8 @@ from loopml.errors import InvalidInputError, PipelineFailedError
 from loopml.pipelines._params import load_config
 from loopml.pipelines.graph import Graph, current_graph
 from loopml.pipelines.models import PipelineRunInfo
-from loopml.pipelines.runner import EventHandler, PipelineRun, Runner
+from loopml.pipelines.pipeline_run import PipelineRun
+from loopml.pipelines.runner import EventHandler, Runner
 from loopml.pipelines.step import qualified_name
 
 __all__ = ["Pipeline", "PipelineOptions", "pipeline", "resume"]

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loopml.errors import InvalidInputError
 from loopml.pipelines import records
 from loopml.pipelines._canonical import canonical_json, digest_of, is_json_value
 from loopml.pipelines._task import StepResult, StepTask, execute_step, load_ref, store_value
@@ -41,65 +40,14 @@ from loopml.pipelines.graph import (
     ValueInput,
 )
 from loopml.pipelines.models import OutputRef, PipelineRunInfo, StepEvent, StepStatus
+from loopml.pipelines.pipeline_run import PipelineRun
 from loopml.tracking.client import TrackingClient
 from loopml.tracking.models import Run, RunStatus
 
-__all__ = ["PipelineRun", "Runner"]
+__all__ = ["EventHandler", "Runner"]
 
 EventHandler = Callable[[StepEvent], None]
 MAX_PARAM_CHARS = 500
-
-
-class PipelineRun:
-    """A finished pipeline run: its status, its steps, and its outputs to load.
-
-    Example:
-        >>> run.steps["train"].status  # doctest: +SKIP
-        <StepStatus.COMPLETED: 'completed'>
-        >>> model = run.load("train")  # doctest: +SKIP
-    """
-
-    def __init__(self, info: PipelineRunInfo, client: TrackingClient) -> None:
-        self.info = info
-        self.client = client
-
-    @property
-    def id(self) -> str:
-        return self.info.id
-
-    @property
-    def status(self) -> str:
-        return self.info.status
-
-    @property
-    def steps(self) -> dict[str, Any]:
-        return self.info.steps
-
-    def load(self, node: str, output: str | None = None) -> Any:
-        """The value of ``output`` (default: the only one) of step ``node``."""
-        step = self.info.steps.get(node)
-        if step is None:
-            from loopml.errors import NotFoundError
-
-            raise NotFoundError("step", node, choices=list(self.info.steps))
-        if not step.status.done:
-            raise InvalidInputError(f"step '{node}' is {step.status.value}; it has no outputs")
-        if output is None:
-            if len(step.outputs) != 1:
-                raise InvalidInputError(
-                    f"step '{node}' has outputs {sorted(step.outputs)}; name the one to load"
-                )
-            output = next(iter(step.outputs))
-        if output not in step.outputs:
-            raise InvalidInputError(
-                f"step '{node}' has no output '{output}'; it has {sorted(step.outputs)}"
-            )
-        return load_ref(step.outputs[output], self.client.artifacts.blobs)
-
-    def __repr__(self) -> str:
-        return (
-            f"PipelineRun(id={self.id!r}, pipeline={self.info.pipeline!r}, status={self.status!r})"
-        )
 
 
 @dataclass
