@@ -222,3 +222,19 @@ def test_an_output_no_materializer_accepts_fails_the_step_with_its_type(
     error = run.steps["opaque"].error or ""
     assert "step 'opaque' returned output 'output' of type object" in error
     assert "allow_pickle=True" in error
+
+
+def test_the_executor_comes_from_the_argument_the_setting_or_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default = arithmetic.run({"n": 2}, settings=Settings.load(home=tmp_path / "a"))
+    assert default.info.executor == "local"
+    monkeypatch.setenv("LOOPML_EXECUTOR", "process://2")
+    from_env = arithmetic.run({"n": 2}, settings=Settings.load(home=tmp_path / "b"))
+    assert from_env.info.executor == "process://2"
+    explicit = arithmetic.run(
+        {"n": 2}, settings=Settings.load(home=tmp_path / "c"), executor="local"
+    )
+    assert explicit.info.executor == "local"
+    with pytest.raises(InvalidInputError, match="unknown executor 'spark://x'"):
+        arithmetic.run({"n": 2}, settings=Settings.load(home=tmp_path / "d"), executor="spark://x")
