@@ -1,4 +1,4 @@
-"""The run-search filter language: syntax tree, tokenizer and recursive-descent parser.
+"""The run-search filter language: tokenizer and recursive-descent parser.
 
 Private: :mod:`loopml.tracking.search` documents the grammar and is the public face.
 The parser also checks meaning (a metric is compared with a number, a param is not
@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import math
 import re
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
 from loopml.errors import InvalidInputError, close_matches
+from loopml.tracking._filter_syntax import NAME_CHARS as _NAME_CHARS
+from loopml.tracking._filter_syntax import (
+    NULL_OPS,
+    And,
+    Comparison,
+    Entity,
+    FilterNode,
+    Or,
+    Scalar,
+    Value,
+)
 
 __all__ = [
     "ATTRIBUTE_ALIASES",
@@ -32,10 +42,6 @@ __all__ = [
     "parse_order_item",
     "syntax_error",
 ]
-
-Entity: TypeAlias = Literal["metrics", "params", "tags", "attributes"]
-Scalar: TypeAlias = str | int | float
-Value: TypeAlias = Scalar | tuple[Scalar, ...] | None
 
 ENTITY_ALIASES: Final[dict[str, Entity]] = {
     "metrics": "metrics",
@@ -70,7 +76,6 @@ SYMBOL_OPS: Final = {
 ORDERING_OPS: Final = frozenset({"<", "<=", ">", ">="})
 LIKE_OPS: Final = frozenset({"LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"})
 LIST_OPS: Final = frozenset({"IN", "NOT IN"})
-NULL_OPS: Final = frozenset({"IS NULL", "IS NOT NULL"})
 _KEYWORDS: Final = frozenset({"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE"})
 
 # Limits that keep a hostile filter from exhausting the parser or the database.
@@ -78,13 +83,10 @@ MAX_DEPTH: Final = 50
 MAX_COMPARISONS: Final = 200
 MAX_LIST_VALUES: Final = 5000
 
-_NAME_CHARS: Final = frozenset(string.ascii_letters + string.digits + "_.-/:")
 _NUMBER: Final = re.compile(
     r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)",
     re.IGNORECASE,
 )
-# One NaN object, so that comparisons against NaN are equal to each other (nan != nan).
-_NAN: Final = float("nan")
 
 _EXPECT_IDENTIFIER: Final = (
     "an identifier such as metrics.<key>, params.<key>, tags.<key> or an attribute "
@@ -105,111 +107,6 @@ _EXPECT_TOKEN: Final = (
     "go in backquotes, e.g. metrics.`val loss`"
 )
 _NEGATION_HINT: Final = "; negate a comparison with !=, NOT IN, NOT LIKE or IS NULL"
-
-
-# -- syntax tree ---------------------------------------------------------------------------
-
-
-def _canonical(value: Scalar) -> Scalar:
-    return _NAN if isinstance(value, float) and math.isnan(value) else value
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    """One test of one field of a run, such as ``metrics.acc > 0.9``.
-
-    Attributes:
-        entity: ``"metrics"``, ``"params"``, ``"tags"`` or ``"attributes"``.
-        key: the metric, param or tag key, or the canonical attribute name
-            (``run_id``, ``run_name``, ``status``, ``start_time``, ...).
-        op: the canonical operator: ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``LIKE``,
-            ``ILIKE``, ``NOT LIKE``, ``NOT ILIKE``, ``IN``, ``NOT IN``, ``IS NULL`` or
-            ``IS NOT NULL``.
-        value: a float for metrics, a string for params, tags and text attributes, a
-            number for ``start_time``/``end_time``; a tuple of those for ``IN``; ``None``
-            for ``IS [NOT] NULL``.
-
-    Example:
-        >>> str(Comparison("metrics", "val loss", "<", 0.25))
-        'metrics.`val loss` < 0.25'
-        >>> str(Comparison("params", "model", "IN", ("rf", "gbm")))
-        "params.model IN ('rf', 'gbm')"
-    """
-
-    entity: Entity
-    key: str
-    op: str
-    value: Value = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.value, tuple):
-            object.__setattr__(self, "value", tuple(_canonical(v) for v in self.value))
-        elif self.value is not None:
-            object.__setattr__(self, "value", _canonical(self.value))
-
-    def __str__(self) -> str:
-        identifier = f"{self.entity}.{_render_key(self.key)}"
-        if self.op in NULL_OPS:
-            return f"{identifier} {self.op}"
-        if isinstance(self.value, tuple):
-            listed = ", ".join(_render_value(v) for v in self.value)
-            return f"{identifier} {self.op} ({listed})"
-        assert self.value is not None, f"{self.op} needs a value"
-        return f"{identifier} {self.op} {_render_value(self.value)}"
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    """All of two or more filters hold.
-
-    Example:
-        >>> a = Comparison("metrics", "acc", ">", 0.9)
-        >>> b = Comparison("tags", "team", "=", "growth")
-        >>> str(And((a, b)))
-        "metrics.acc > 0.9 AND tags.team = 'growth'"
-    """
-
-    items: tuple[FilterNode, ...]
-
-    def __str__(self) -> str:
-        return " AND ".join(_render_child(item, (And, Or)) for item in self.items)
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    """Any of two or more filters holds.
-
-    Example:
-        >>> a = Comparison("attributes", "status", "=", "failed")
-        >>> b = Comparison("metrics", "loss", "=", float("nan"))
-        >>> str(Or((a, b)))
-        "attributes.status = 'failed' OR metrics.loss = nan"
-    """
-
-    items: tuple[FilterNode, ...]
-
-    def __str__(self) -> str:
-        return " OR ".join(_render_child(item, (Or,)) for item in self.items)
-
-
-FilterNode: TypeAlias = Comparison | And | Or
-
-
-def _render_child(node: FilterNode, needs_parentheses: tuple[type, ...]) -> str:
-    # Parentheses exactly where the parser made a nested group, so str() parses back equal.
-    return f"({node})" if isinstance(node, needs_parentheses) else str(node)
-
-
-def _render_key(key: str) -> str:
-    if key and all(char in _NAME_CHARS for char in key):
-        return key
-    return "`" + key.replace("`", "``") + "`"
-
-
-def _render_value(value: Scalar) -> str:
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-    return repr(value)  # floats: 0.1, 1e-05, inf, nan; ints: 42
 
 
 # -- errors ------------------------------------------------------------------------------
