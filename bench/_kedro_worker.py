@@ -20,41 +20,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _worker import peak_rss_mb, run
-
-# [seconds spent inside node bodies, node bodies run] in this process.
-BODY: list[float] = [0.0, 0.0]
-
-
-def _done(started: float, value: int) -> int:
-    BODY[0] += time.perf_counter() - started
-    BODY[1] += 1
-    return value
+from _worker import BODY, body_done, expect, peak_rss_mb, profiled, run
 
 
 def source(seed: int) -> int:
     started = time.perf_counter()
-    return _done(started, seed)
+    return body_done(started, seed)
 
 
 def left(x: int) -> int:
     started = time.perf_counter()
-    return _done(started, x + 1)
+    return body_done(started, x + 1)
 
 
 def right(x: int) -> int:
     started = time.perf_counter()
-    return _done(started, x + 2)
+    return body_done(started, x + 2)
 
 
 def join(a: int, b: int) -> int:
     started = time.perf_counter()
-    return _done(started, max(a, b) + 1)
+    return body_done(started, max(a, b) + 1)
 
 
 def inc(x: int) -> int:
     started = time.perf_counter()
-    return _done(started, x + 1)
+    return body_done(started, x + 1)
 
 
 def diamonds(steps: int, seed: int) -> tuple[Any, Any, str, int]:
@@ -96,7 +87,7 @@ def overhead(
     warmup = _timed_run(warmup_steps, seed=1_000_000)
     rss_before = peak_rss_mb()
     result = _timed_run(steps, seed=0, profile=profile)
-    _expect(result["body_calls"], steps, "node bodies run")
+    expect("Kedro", result["body_calls"], steps, "node bodies run")
     return {
         **result,
         "overhead_s": (result["seconds"] - result["body_seconds"]) / steps,
@@ -107,34 +98,21 @@ def overhead(
 
 
 def _timed_run(steps: int, *, seed: int, profile: str = "") -> dict[str, Any]:
-    import cProfile
-
     from kedro.runner import SequentialRunner
 
     BODY[:] = [0.0, 0.0]
-    profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()
-    if profiler:
-        profiler.enable()
-    built, catalog, last, want = diamonds(steps, seed)
-    outputs = SequentialRunner().run(built, catalog)
-    if profiler:
-        profiler.disable()
+    with profiled(profile):
+        built, catalog, last, want = diamonds(steps, seed)
+        outputs = SequentialRunner().run(built, catalog)
     seconds = time.perf_counter() - start
-    if profiler:
-        profiler.dump_stats(profile)
-    _expect(outputs[last].load(), want, f"value of {last}")
+    expect("Kedro", outputs[last].load(), want, f"value of {last}")
     return {
         "steps": steps,
         "seconds": seconds,
         "body_seconds": BODY[0],
         "body_calls": int(BODY[1]),
     }
-
-
-def _expect(got: object, want: object, what: str) -> None:
-    if got != want:
-        raise SystemExit(f"Kedro: expected {want!r} {what}, got {got!r}")
 
 
 WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {"overhead": overhead}

@@ -28,52 +28,41 @@ import loopml  # noqa: E402  (its import is timed for the fresh-process line)
 IMPORT_SECONDS = time.perf_counter() - _IMPORT_START
 
 import concurrent.futures  # noqa: E402
-import contextlib  # noqa: E402
-import cProfile  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from _worker import peak_rss_mb, run  # noqa: E402
-
-# [seconds spent inside step bodies, step bodies run] in this process.
-BODY: list[float] = [0.0, 0.0]
-
-
-def _done(started: float, value: int) -> int:
-    BODY[0] += time.perf_counter() - started
-    BODY[1] += 1
-    return value
+from _worker import BODY, body_done, diamond_shape, expect, peak_rss_mb, profiled, run  # noqa: E402
 
 
 @loopml.step
 def source(seed: int) -> int:
     started = time.perf_counter()
-    return _done(started, seed)
+    return body_done(started, seed)
 
 
 @loopml.step
 def left(x: int) -> int:
     started = time.perf_counter()
-    return _done(started, x + 1)
+    return body_done(started, x + 1)
 
 
 @loopml.step
 def right(x: int) -> int:
     started = time.perf_counter()
-    return _done(started, x + 2)
+    return body_done(started, x + 2)
 
 
 @loopml.step
 def join(a: int, b: int) -> int:
     started = time.perf_counter()
-    return _done(started, max(a, b) + 1)
+    return body_done(started, max(a, b) + 1)
 
 
 @loopml.step
 def inc(x: int) -> int:
     started = time.perf_counter()
-    return _done(started, x + 1)
+    return body_done(started, x + 1)
 
 
 @loopml.pipeline
@@ -87,13 +76,6 @@ def diamonds(steps: int = 100, seed: int = 0) -> None:
         x = inc(x)
 
 
-def shape(steps: int, seed: int) -> tuple[str, int]:
-    """The id of the last node and the value it returns."""
-    count, rest = divmod(steps - 1, 3)
-    name, calls = ("inc", rest) if rest else ("join", count)
-    return (name if calls == 1 else f"{name}_{calls}"), seed + 3 * count + rest
-
-
 # -- workloads -------------------------------------------------------------------------
 
 
@@ -105,7 +87,7 @@ def overhead(
     warmup = _timed_run(settings, warmup_steps, seed=1_000_000, executor=executor)
     rss_before = peak_rss_mb()
     result = _timed_run(settings, steps, seed=0, executor=executor, profile=profile)
-    _expect(result["body_calls"], steps, "step bodies run")
+    expect("loopml", result["body_calls"], steps, "step bodies run")
     return {
         **result,
         "overhead_s": (result["seconds"] - result["body_seconds"]) / steps,
@@ -119,17 +101,17 @@ def cached(home: Path, steps: int, profile: str = "") -> dict[str, Any]:
     """A run, then the same run again in this process (every step cached)."""
     settings = _settings(home)
     first = _timed_run(settings, steps, seed=0)
-    _expect(first["body_calls"], steps, "step bodies run by the first run")
+    expect("loopml", first["body_calls"], steps, "step bodies run by the first run")
     again = _timed_run(settings, steps, seed=0, profile=profile)
-    _expect(again["body_calls"], 0, "step bodies run by the cached re-run")
-    _expect(again["cached"], steps, "cached steps")
+    expect("loopml", again["body_calls"], 0, "step bodies run by the cached re-run")
+    expect("loopml", again["cached"], steps, "cached steps")
     return {**again, "first_seconds": first["seconds"]}
 
 
 def prepare(home: Path, steps: int) -> dict[str, Any]:
     """The first run, for :func:`cached_fresh` in another process."""
     result = _timed_run(_settings(home), steps, seed=0)
-    _expect(result["body_calls"], steps, "step bodies run")
+    expect("loopml", result["body_calls"], steps, "step bodies run")
     return result
 
 
@@ -140,12 +122,12 @@ def cached_fresh(home: Path, steps: int, profile: str = "") -> dict[str, Any]:
     opening the store, the lazy imports a first run does, tracing and the run itself.
     """
     start = time.perf_counter()
-    with _profiled(profile):
+    with profiled(profile):
         settings = _settings(home)
         result = _timed_run(settings, steps, seed=0)
     seconds = time.perf_counter() - start
-    _expect(result["body_calls"], 0, "step bodies run by the cached re-run")
-    _expect(result["cached"], steps, "cached steps")
+    expect("loopml", result["body_calls"], 0, "step bodies run by the cached re-run")
+    expect("loopml", result["cached"], steps, "cached steps")
     return {
         **result,
         "run_seconds": result["seconds"],
@@ -164,7 +146,7 @@ def pool(home: Path, steps: int, workers: int) -> dict[str, Any]:
             value, took = executor.submit(_pool_task, value).result()
             body += took
         seconds = time.perf_counter() - start
-    _expect(value, steps, "the chain's last value")
+    expect("loopml", value, steps, "the chain's last value")
     return {
         "steps": steps,
         "seconds": seconds,
@@ -191,14 +173,14 @@ def _timed_run(
 ) -> dict[str, Any]:
     BODY[:] = [0.0, 0.0]
     start = time.perf_counter()
-    with _profiled(profile):
+    with profiled(profile):
         result = diamonds.run({"steps": steps, "seed": seed}, settings=settings, executor=executor)
     seconds = time.perf_counter() - start
     body_seconds, body_calls = BODY
-    last, want = shape(steps, seed)
-    _expect(result.status, "finished", "run status")
-    _expect(len(result.steps), steps, "steps")
-    _expect(result.load(last), want, f"value of {last}")
+    last, want = diamond_shape(steps, seed)
+    expect("loopml", result.status, "finished", "run status")
+    expect("loopml", len(result.steps), steps, "steps")
+    expect("loopml", result.load(last), want, f"value of {last}")
     statuses = [step.status.value for step in result.steps.values()]
     if executor != "local":  # the bodies ran in worker processes: their time is not seen
         body_seconds, body_calls = 0.0, statuses.count("completed")
@@ -209,25 +191,6 @@ def _timed_run(
         "body_calls": int(body_calls),
         "cached": statuses.count("cached"),
     }
-
-
-@contextlib.contextmanager
-def _profiled(path: str) -> Iterator[None]:
-    if not path:
-        yield
-        return
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
-        profiler.dump_stats(path)
-
-
-def _expect(got: object, want: object, what: str) -> None:
-    if got != want:
-        raise SystemExit(f"loopml: expected {want!r} {what}, got {got!r}")
 
 
 WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {

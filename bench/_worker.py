@@ -12,12 +12,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import cProfile
 import json
 import os
 import resource
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +132,48 @@ def training_check(out: Any) -> dict[str, Any]:
 def online_check(columns: dict[str, list[Any]]) -> float:
     """What the sides' online answers are compared on: the sum of feature ``f0``."""
     return round(sum(v for v in columns["f0"] if v is not None), 9)
+
+
+# -- the pipelines benchmark: what its three sides (loopml, ZenML, Kedro) share ----------
+
+# [seconds spent inside step bodies, step bodies run] in this process.
+BODY: list[float] = [0.0, 0.0]
+
+
+def body_done(started: float, value: int) -> int:
+    """Count one step body that started at ``started`` and return its ``value``."""
+    BODY[0] += time.perf_counter() - started
+    BODY[1] += 1
+    return value
+
+
+def diamond_shape(steps: int, seed: int) -> tuple[str, int]:
+    """The id of the last step of the diamonds pipeline and the value it returns.
+
+    ``steps`` no-op steps: ``source(seed)``, as many diamonds as fit (``x+1`` and ``x+2``
+    joined by ``max+1``), then ``x+1`` steps; a repeated step's id gets ``_<n>``.
+    """
+    count, rest = divmod(steps - 1, 3)
+    name, calls = ("inc", rest) if rest else ("join", count)
+    return (name if calls == 1 else f"{name}_{calls}"), seed + 3 * count + rest
+
+
+@contextlib.contextmanager
+def profiled(path: str) -> Iterator[None]:
+    """cProfile the block into ``path`` (nothing when ``path`` is empty)."""
+    if not path:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(path)
+
+
+def expect(side: str, got: object, want: object, what: str) -> None:
+    """Stop the worker when a side did not compute what the benchmark asked of it."""
+    if got != want:
+        raise SystemExit(f"{side}: expected {want!r} {what}, got {got!r}")

@@ -41,51 +41,40 @@ from zenml import pipeline, step  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - _IMPORT_START
 
-import contextlib  # noqa: E402
-import cProfile  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
-from _worker import peak_rss_mb, run  # noqa: E402
-
-# [seconds spent inside step bodies, step bodies run] in this process.
-BODY: list[float] = [0.0, 0.0]
-
-
-def _done(started: float, value: int) -> int:
-    BODY[0] += time.perf_counter() - started
-    BODY[1] += 1
-    return value
+from _worker import BODY, body_done, diamond_shape, expect, peak_rss_mb, profiled, run  # noqa: E402
 
 
 @step
 def source(seed: int) -> int:
     started = time.perf_counter()
-    return _done(started, seed)
+    return body_done(started, seed)
 
 
 @step
 def left(x: int) -> int:
     started = time.perf_counter()
-    return _done(started, x + 1)
+    return body_done(started, x + 1)
 
 
 @step
 def right(x: int) -> int:
     started = time.perf_counter()
-    return _done(started, x + 2)
+    return body_done(started, x + 2)
 
 
 @step
 def join(a: int, b: int) -> int:
     started = time.perf_counter()
-    return _done(started, max(a, b) + 1)
+    return body_done(started, max(a, b) + 1)
 
 
 @step
 def inc(x: int) -> int:
     started = time.perf_counter()
-    return _done(started, x + 1)
+    return body_done(started, x + 1)
 
 
 @pipeline
@@ -99,13 +88,6 @@ def diamonds(steps: int = 100, seed: int = 0) -> None:
         x = inc(x)
 
 
-def shape(steps: int, seed: int) -> tuple[str, int]:
-    """The invocation id of the last step and the value it returns."""
-    count, rest = divmod(steps - 1, 3)
-    name, calls = ("inc", rest) if rest else ("join", count)
-    return (name if calls == 1 else f"{name}_{calls}"), seed + 3 * count + rest
-
-
 # -- workloads -------------------------------------------------------------------------
 
 
@@ -115,7 +97,7 @@ def overhead(home: Path, steps: int, warmup_steps: int, profile: str = "") -> di
     warmup = _timed_run(warmup_steps, seed=1_000_000)
     rss_before = peak_rss_mb()
     result = _timed_run(steps, seed=0, profile=profile)
-    _expect(result["body_calls"], steps, "step bodies run")
+    expect("ZenML", result["body_calls"], steps, "step bodies run")
     return {
         **result,
         "overhead_s": (result["seconds"] - result["body_seconds"]) / steps,
@@ -129,10 +111,10 @@ def cached(home: Path, steps: int, profile: str = "") -> dict[str, Any]:
     """A run, then the same run again in this process (every step cached)."""
     _open(home)
     first = _timed_run(steps, seed=0)
-    _expect(first["body_calls"], steps, "step bodies run by the first run")
+    expect("ZenML", first["body_calls"], steps, "step bodies run by the first run")
     again = _timed_run(steps, seed=0, profile=profile)
-    _expect(again["body_calls"], 0, "step bodies run by the cached re-run")
-    _expect(again["cached"], steps, "cached steps")
+    expect("ZenML", again["body_calls"], 0, "step bodies run by the cached re-run")
+    expect("ZenML", again["cached"], steps, "cached steps")
     return {**again, "first_seconds": first["seconds"]}
 
 
@@ -140,7 +122,7 @@ def prepare(home: Path, steps: int) -> dict[str, Any]:
     """The first run, for :func:`cached_fresh` in another process."""
     _open(home)
     result = _timed_run(steps, seed=0)
-    _expect(result["body_calls"], steps, "step bodies run")
+    expect("ZenML", result["body_calls"], steps, "step bodies run")
     return result
 
 
@@ -151,12 +133,12 @@ def cached_fresh(home: Path, steps: int, profile: str = "") -> dict[str, Any]:
     the client and its store, the lazy imports a first run does, compiling and the run.
     """
     start = time.perf_counter()
-    with _profiled(profile):
+    with profiled(profile):
         _open(home)
         result = _timed_run(steps, seed=0)
     seconds = time.perf_counter() - start
-    _expect(result["body_calls"], 0, "step bodies run by the cached re-run")
-    _expect(result["cached"], steps, "cached steps")
+    expect("ZenML", result["body_calls"], 0, "step bodies run by the cached re-run")
+    expect("ZenML", result["cached"], steps, "cached steps")
     return {
         **result,
         "run_seconds": result["seconds"],
@@ -182,15 +164,15 @@ def _timed_run(steps: int, *, seed: int, profile: str = "") -> dict[str, Any]:
 
     BODY[:] = [0.0, 0.0]
     start = time.perf_counter()
-    with _profiled(profile):
+    with profiled(profile):
         result = diamonds(steps=steps, seed=seed)
     seconds = time.perf_counter() - start
     body_seconds, body_calls = BODY
-    last, want = shape(steps, seed)
-    _expect(result.status, ExecutionStatus.COMPLETED, "run status")
+    last, want = diamond_shape(steps, seed)
+    expect("ZenML", result.status, ExecutionStatus.COMPLETED, "run status")
     step_runs = result.steps
-    _expect(len(step_runs), steps, "steps")
-    _expect(step_runs[last].output.load(), want, f"value of {last}")
+    expect("ZenML", len(step_runs), steps, "steps")
+    expect("ZenML", step_runs[last].output.load(), want, f"value of {last}")
     statuses = [s.status for s in step_runs.values()]
     return {
         "steps": steps,
@@ -199,25 +181,6 @@ def _timed_run(steps: int, *, seed: int, profile: str = "") -> dict[str, Any]:
         "body_calls": int(body_calls),
         "cached": statuses.count(ExecutionStatus.CACHED),
     }
-
-
-@contextlib.contextmanager
-def _profiled(path: str) -> Iterator[None]:
-    if not path:
-        yield
-        return
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
-        profiler.dump_stats(path)
-
-
-def _expect(got: object, want: object, what: str) -> None:
-    if got != want:
-        raise SystemExit(f"ZenML: expected {want!r} {what}, got {got!r}")
 
 
 WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
