@@ -71,27 +71,13 @@ def list_runs(
     client: TrackingClient, pipeline: str | None, *, limit: int, status: str | None
 ) -> list[PipelineRunInfo]:
     """Pipeline runs, newest first, of one pipeline or all, optionally with one status."""
-    from sqlalchemy import select
-
     from loopml.pipelines import records
-    from loopml.store.schema import pipeline_runs, runs
 
     if status is not None and status not in RUN_STATUSES:
         raise InvalidInputError(f"unknown status {status!r}; use one of {', '.join(RUN_STATUSES)}")
     _reconciled(client)
     with client.store.read() as conn:
-        if status is None:
-            return records.list_pipeline_runs(conn, pipeline=pipeline, limit=limit)
-        query = (
-            select(pipeline_runs.c.id)
-            .join(runs, runs.c.id == pipeline_runs.c.id)
-            .where(runs.c.deleted_at.is_(None), runs.c.status == status)
-            .order_by(pipeline_runs.c.created_at.desc(), pipeline_runs.c.id.desc())
-            .limit(limit)
-        )
-        if pipeline is not None:
-            query = query.where(pipeline_runs.c.pipeline == pipeline)
-        return [records.get_pipeline_run(conn, row.id) for row in conn.execute(query)]
+        return records.list_pipeline_runs(conn, pipeline=pipeline, limit=limit, status=status)
 
 
 def pipelines_seen(client: TrackingClient) -> list[dict[str, Any]]:

@@ -250,7 +250,7 @@ def choose_materializer(
         if chosen.name == "pickle" or chosen.accepts(value):
             return chosen
         raise InvalidInputError(
-            f"step '{step}' output '{output}' is a {_type_name(value)}, which materializer "
+            f"step '{step}' output '{output}' is a {type_name(value)}, which materializer "
             f"'{forced}' does not accept"
         )
     for materializer in (*_registered, *_BUILTIN):
@@ -259,20 +259,16 @@ def choose_materializer(
     if allow_pickle:
         return _PICKLE
     raise InvalidInputError(
-        f"step '{step}' returned output '{output}' of type {_type_name(value)}, which no "
+        f"step '{step}' returned output '{output}' of type {type_name(value)}, which no "
         "materializer stores; return a DataFrame, an array or JSON-able data, register a "
         "materializer with loopml.pipelines.register_materializer(), or allow pickle with "
         "@step(allow_pickle=True)",
-        details={"step": step, "output": output, "type": _type_name(value)},
+        details={"step": step, "output": output, "type": type_name(value)},
     )
 
 
 def type_name(value: Any) -> str:
-    """``module.Class`` of ``value``."""
-    return _type_name(value)
-
-
-def _type_name(value: Any) -> str:
+    """``module.Class`` of ``value`` (just ``Class`` for builtins)."""
     cls = type(value)
     return (
         cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"

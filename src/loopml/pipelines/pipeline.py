@@ -81,7 +81,9 @@ class Pipeline(Generic[P, R]):
 
     def trace(self, params: Mapping[str, Any] | None = None) -> Graph:
         """The graph this pipeline builds with ``params`` (nothing runs)."""
-        values = self._bind((), dict(params or {}))
+        return self._trace(self._bind((), dict(params or {})))
+
+    def _trace(self, values: dict[str, Any]) -> Graph:
         graph = Graph(self.name)
         function: Callable[..., Any] = self.fn
         with graph.tracing():
@@ -126,8 +128,8 @@ class Pipeline(Generic[P, R]):
             The run, with its steps and a ``load()`` for their outputs.
         """
         values = {**(load_config(config) if config is not None else {}), **dict(params or {})}
-        graph = self.trace(values)
         bound = self._bind((), values)
+        graph = self._trace(bound)
         client = _client(settings)
         executor_obj, owned = _executor(executor or self.options.executor, client.settings)
         try:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from loopml.errors import NotFoundError
 from loopml.pipelines.models import OutputRef, PipelineRunInfo, StepRunInfo, StepStatus
@@ -89,10 +89,6 @@ def add_nodes(conn: Connection, pipeline_run_id: str, nodes: Iterable[tuple[str,
     ]
     if rows:
         conn.execute(insert(step_runs), rows)
-
-
-def _where(pipeline_run_id: str, node: str) -> Any:
-    return and_(step_runs.c.pipeline_run_id == pipeline_run_id, step_runs.c.node == node)
 
 
 # Statements built once: a pipeline writes one row per step, and building the statement
@@ -294,8 +290,9 @@ def get_pipeline_run(conn: Connection, run_id: str) -> PipelineRunInfo:
 
 
 def list_pipeline_runs(
-    conn: Connection, pipeline: str | None = None, limit: int = 50
+    conn: Connection, pipeline: str | None = None, limit: int = 50, status: str | None = None
 ) -> list[PipelineRunInfo]:
+    """Pipeline runs, newest first, of one pipeline or all, of one run status or any."""
     query = (
         select(pipeline_runs, runs.c.status, runs.c.end_time)
         .join(runs, runs.c.id == pipeline_runs.c.id)
@@ -305,6 +302,8 @@ def list_pipeline_runs(
     )
     if pipeline is not None:
         query = query.where(pipeline_runs.c.pipeline == pipeline)
+    if status is not None:
+        query = query.where(runs.c.status == status)
     rows = conn.execute(query).all()
     if not rows:
         return []

@@ -126,12 +126,7 @@ class Runner:
     def _start(self) -> None:
         nodes = [(node.id, node.step.options.name) for node in self.graph.nodes.values()]
         spec = self.graph.describe()
-        tracked = {
-            k: (v if isinstance(v, str) else canonical_json(v).decode())
-            for k, v in self.params.items()
-            if is_json_value(v)
-        }
-        tracked = {k: v for k, v in tracked.items() if len(v) <= MAX_PARAM_CHARS}
+        tracked = _tracked_params(self.params)
 
         def write(conn: Any, run: Run) -> None:
             records.insert_pipeline_run(
@@ -425,11 +420,7 @@ class Runner:
     def _submit(
         self, node: Node, prepared: _Prepared, key: str, parts: dict[str, Any], reason: str
     ) -> None:
-        tracked = {
-            k: (v if isinstance(v, str) else canonical_json(v).decode())
-            for k, v in node.params.items()
-        }
-        tracked = {k: v for k, v in tracked.items() if len(v) <= MAX_PARAM_CHARS}
+        tracked = _tracked_params(node.params)
 
         def write(conn: Any, run: Run) -> None:
             records.mark_running(
@@ -575,6 +566,16 @@ class Runner:
         for spec in wanted:
             version = datasets.get(spec.name, spec.version)
             self.datasets[spec] = (f"datasets:/{version.name}/{version.version}", version.digest)
+
+
+def _tracked_params(values: dict[str, Any]) -> dict[str, str]:
+    """The JSON values as run params: strings as they are, others as JSON; long ones left out."""
+    texts = {
+        k: (v if isinstance(v, str) else canonical_json(v).decode())
+        for k, v in values.items()
+        if is_json_value(v)
+    }
+    return {k: v for k, v in texts.items() if len(v) <= MAX_PARAM_CHARS}
 
 
 def _flatten(specs: Any) -> list[InputSpec]:

@@ -30,19 +30,7 @@ def add_edge(
     attributes: dict[str, Any] | None = None,
 ) -> None:
     """Record ``src --edge--> dst`` in the caller's transaction."""
-    if edge not in EDGE_TYPES:
-        raise InvalidInputError(f"unknown lineage edge '{edge}'; use one of {sorted(EDGE_TYPES)}")
-    conn.execute(
-        lineage_edges.insert().values(
-            src_kind=src[0],
-            src_id=src[1],
-            edge=edge,
-            dst_kind=dst[0],
-            dst_id=dst[1],
-            created_at=int(time.time() * 1000),
-            attributes=attributes,
-        )
-    )
+    add_edges(conn, [(src, edge, dst, attributes)])
 
 
 Edge = tuple[Node, str, Node, dict[str, Any] | None]
