@@ -30,6 +30,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, PipelineFailedError
 from loopml.pipelines._params import load_config
+from loopml.pipelines.executors import resolve_executor
 from loopml.pipelines.graph import Graph, current_graph
 from loopml.pipelines.models import PipelineRunInfo
 from loopml.pipelines.pipeline_run import PipelineRun
@@ -131,7 +132,9 @@ class Pipeline(Generic[P, R]):
         bound = self._bind((), values)
         graph = self._trace(bound)
         client = _client(settings)
-        executor_obj, owned = _executor(executor or self.options.executor, client.settings)
+        executor_obj, owned = resolve_executor(
+            executor or self.options.executor, client.settings.executor
+        )
         try:
             runner = Runner(
                 graph,
@@ -262,16 +265,6 @@ def _client(settings: Settings | None) -> Any:
     if settings is None:
         return default_client()
     return worker_client(settings)
-
-
-def _executor(executor: Any, settings: Settings) -> tuple[Any, bool]:
-    from loopml.pipelines.executors import from_url
-
-    if executor is None:
-        return from_url(settings.executor), True
-    if isinstance(executor, str):
-        return from_url(executor), True
-    return executor, False
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from loopml.pipelines._search_space import (
 )
 from loopml.pipelines._study import check_direction, import_optuna, make_pruner, make_sampler
 from loopml.pipelines._trial import TrialContext
+from loopml.pipelines.executors import resolve_executor
 from loopml.tracking._validation import check_key
 from loopml.tracking.client import TrackingClient
 
@@ -142,7 +143,7 @@ def tune(
         storage=storage,
     )
     client, parent = _client_and_parent(settings, parent_run)
-    executor_obj, owned = _executor(executor, client.settings)
+    executor_obj, owned = resolve_executor(executor, client.settings.executor)
     try:
         return search.execute(client, executor_obj, parent, experiment)
     finally:
@@ -204,11 +205,3 @@ def _client_and_parent(
             f"parent_run must be an ActiveRun or a run id, got {type(parent_run).__name__}"
         )
     return client, active.id if active is not None and active.client is client else None
-
-
-def _executor(executor: Any, settings: Settings) -> tuple[Executor, bool]:
-    from loopml.pipelines.executors import from_url
-
-    if executor is None or isinstance(executor, str):
-        return from_url(executor or settings.executor), True
-    return executor, False

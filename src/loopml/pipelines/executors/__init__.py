@@ -16,8 +16,8 @@ Example:
     LocalExecutor()
 """
 
-from loopml.pipelines.executors._resolve import from_url
+from loopml.pipelines.executors._resolve import from_url, resolve_executor
 from loopml.pipelines.executors.base import Executor
 from loopml.pipelines.executors.local import LocalExecutor
 
-__all__ = ["Executor", "LocalExecutor", "from_url"]
+__all__ = ["Executor", "LocalExecutor", "from_url", "resolve_executor"]

@@ -11,7 +11,7 @@ from loopml.errors import InvalidInputError
 from loopml.pipelines.executors.base import EXECUTOR_MEMBERS, Executor
 from loopml.pipelines.executors.local import LocalExecutor
 
-__all__ = ["from_url"]
+__all__ = ["from_url", "resolve_executor"]
 
 _SCHEME = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.\-]*)(?::(?P<rest>.*))?$")
 
@@ -42,6 +42,14 @@ def from_url(url: str | None = None, **options: Any) -> Executor:
             details={"url": url, "supported": sorted(_FACTORIES)},
         )
     return factory(url, options)
+
+
+def resolve_executor(executor: str | Executor | None, default: str) -> tuple[Executor, bool]:
+    """The executor an argument names (``None``: ``default``'s), and whether the caller
+    made it, and so must close it (an executor object passed in stays the owner's)."""
+    if executor is None or isinstance(executor, str):
+        return from_url(executor or default), True
+    return executor, False
 
 
 def _local(url: str, options: dict[str, Any]) -> Executor:
