@@ -169,8 +169,8 @@ class _Scratch(os.PathLike[str]):
     def __init__(self) -> None:
         self._folder: tempfile.TemporaryDirectory[str] | None = None
 
-    def __enter__(self) -> Path:
-        return self  # type: ignore[return-value]
+    def __enter__(self) -> _Scratch:
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self._folder is not None:
@@ -180,9 +180,6 @@ class _Scratch(os.PathLike[str]):
         if self._folder is None:
             self._folder = tempfile.TemporaryDirectory(prefix="loopml-step-")
         return self._folder.name
-
-    def __truediv__(self, name: str) -> Path:
-        return Path(self.__fspath__()) / name
 
 
 def _call_with_retries(
@@ -249,7 +246,11 @@ def _call_with_timeout(
 
 
 def _load(
-    resolved: Resolved, blobs: ArtifactStore, scratch: Path, client: TrackingClient, run_id: str
+    resolved: Resolved,
+    blobs: ArtifactStore,
+    scratch: os.PathLike[str],
+    client: TrackingClient,
+    run_id: str,
 ) -> Any:
     kind = resolved[0]
     if kind == "ref":
@@ -265,7 +266,7 @@ def _load(
     raise AssertionError(f"unknown input kind {kind!r}")
 
 
-def load_ref(ref: OutputRef, blobs: ArtifactStore, scratch: Path | None = None) -> Any:
+def load_ref(ref: OutputRef, blobs: ArtifactStore, scratch: os.PathLike[str] | None = None) -> Any:
     """The value of a stored output (verified against its digest)."""
     if ref.is_inline:
         # A fresh copy, so a step that mutates its input cannot change another's.
@@ -281,7 +282,7 @@ def load_ref(ref: OutputRef, blobs: ArtifactStore, scratch: Path | None = None) 
 
 
 def _store_outputs(
-    task: StepTask, value: Any, blobs: ArtifactStore, scratch: Path
+    task: StepTask, value: Any, blobs: ArtifactStore, scratch: os.PathLike[str]
 ) -> dict[str, dict[str, Any]]:
     names = task.options.outputs
     if len(names) == 1:
@@ -311,7 +312,7 @@ def _store_outputs(
 def store_value(
     value: Any,
     blobs: ArtifactStore,
-    scratch: Path,
+    scratch: os.PathLike[str],
     *,
     step: str,
     output: str,
@@ -332,7 +333,7 @@ def store_value(
             return OutputRef(
                 digest, "json", type_name(value), len(data), value, True, run_id, output
             )
-    path = scratch / f"{output}{materializer.extension}"
+    path = Path(scratch) / f"{output}{materializer.extension}"
     materializer.save(value, path)
     stored = blobs.put_file(path)
     path.unlink()
