@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# An old pip (3.11's bundled 23.x) gives up resolving boto3/botocore/aiobotocore.
 	$(BIN)/python -m pip install -qq --disable-pip-version-check --upgrade pip
+	@# The machine's local CPU build of torch first, so no dependency pulls CUDA wheels.
+	$(BIN)/python -m pip install -qq --disable-pip-version-check torch==2.13.0
 	$(BIN)/python -m pip install -qq --disable-pip-version-check -e '.[dev]'
 	@touch $@
 

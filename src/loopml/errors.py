@@ -8,9 +8,11 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
     ├── NotFoundError (LookupError)          404, exit 1
     ├── ConflictError                        409, exit 1
     ├── InvalidInputError (ValueError)       400, exit 2
-    │   └── UnsafePathError                  400, exit 2
+    │   ├── UnsafePathError                  400, exit 2
+    │   └── SignatureError                   400, exit 2   (input does not fit a model's signature)
     ├── IntegrityError                       500, exit 1   (stored bytes do not match their digest)
     ├── GateFailedError                      422, exit 1
+    ├── UntrustedTypesError                  422, exit 1   (a model file names types not trusted)
     ├── PipelineFailedError                  422, exit 1   (a step failed; ``.run_id`` has the run)
     ├── UnauthorizedError (PermissionError)  401, exit 1
     ├── StoreError                           503, exit 1   (the database is unreachable)
@@ -40,9 +42,11 @@ __all__ = [
     "MissingDependencyError",
     "NotFoundError",
     "PipelineFailedError",
+    "SignatureError",
     "StoreError",
     "UnauthorizedError",
     "UnsafePathError",
+    "UntrustedTypesError",
     "close_matches",
 ]
 
@@ -122,6 +126,16 @@ class UnsafePathError(InvalidInputError):
     code = "unsafe_path"
 
 
+class SignatureError(InvalidInputError):
+    """Input does not fit a model's signature; ``problems`` lists every mismatch at once."""
+
+    code = "signature_mismatch"
+
+    def __init__(self, message: str, *, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(message, details={"problems": problems})
+
+
 class IntegrityError(LoopmlError):
     """Stored bytes no longer match the digest they were stored under."""
 
@@ -134,6 +148,17 @@ class GateFailedError(LoopmlError):
 
     code = "gate_failed"
     http_status = 422
+
+
+class UntrustedTypesError(LoopmlError):
+    """A model file would load types nobody trusted; ``types`` names them."""
+
+    code = "untrusted_types"
+    http_status = 422
+
+    def __init__(self, message: str, *, types: list[str]) -> None:
+        self.types = types
+        super().__init__(message, details={"types": types})
 
 
 class PipelineFailedError(LoopmlError):

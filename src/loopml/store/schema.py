@@ -26,6 +26,8 @@ from sqlalchemy import (
 
 __all__ = [
     "SCHEMA_HEAD",
+    "alias_history",
+    "approvals",
     "artifact_files",
     "audit_log",
     "dataset_versions",
@@ -39,16 +41,23 @@ __all__ = [
     "materializations",
     "metadata",
     "metrics",
+    "model_aliases",
+    "model_evaluations",
+    "model_versions",
     "params",
     "pipeline_runs",
+    "registered_models",
     "registered_pipelines",
+    "registry_events",
+    "registry_webhooks",
+    "roles",
     "runs",
     "step_runs",
     "tags",
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0003_pipelines"
+SCHEMA_HEAD = "0004_registry"
 
 ID = String(32)
 KEY = String(250)
@@ -320,4 +329,145 @@ registered_pipelines = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("updated_by", String(250), nullable=True),
+)
+
+
+# -- registry: models, versions, aliases, governance, events (0004) -----------------------
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("tags", JSON, nullable=False),
+    Column("policy", JSON, nullable=True),  # the promotion policy (gates, approval, role)
+    Column("next_version", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# A version's package files are artifact_files rows with owner_kind "model_version" and
+# owner_id = id, copied from the run (or the local package) when it is registered.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("model", String(250), ForeignKey("registered_models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("id", ID, nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("source", Text, nullable=False),  # runs:/… URI or the local package path
+    Column("run_id", ID, nullable=True),
+    Column("flavor", String(32), nullable=False),
+    Column("package_digest", String(64), nullable=False),  # SHA-256 of model.json
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("tags", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
+    Column("status_changed_at", BigInteger, nullable=False),
+    Index(None, "run_id"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model", String(250), ForeignKey("registered_models.name"), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(250), nullable=True),
+)
+
+# Every alias move, in order: "what was in production last Tuesday" reads this table.
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("model", String(250), nullable=False),
+    Column("alias", String(250), nullable=False),
+    Column("version", Integer, nullable=True),  # NULL: the alias was removed
+    Column("previous_version", Integer, nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("reason", Text, nullable=True),
+    Index(None, "model", "alias", "at"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("model", String(250), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("decision", String(16), nullable=False),  # "approved" or "rejected"
+    Column("actor", String(250), nullable=False),
+    Column("role", String(64), nullable=True),
+    Column("comment", Text, nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Index(None, "model", "version"),
+)
+
+# Who holds which role (approvers); the server's tokens map onto the same users.
+roles = Table(
+    "roles",
+    metadata,
+    Column("user", String(250), primary_key=True),
+    Column("role", String(64), primary_key=True),
+    Column("granted_at", BigInteger, nullable=False),
+    Column("granted_by", String(250), nullable=True),
+)
+
+# One evaluation of a model (a version, or a run's package) on one dataset.
+model_evaluations = Table(
+    "model_evaluations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model", String(250), nullable=True),
+    Column("version", Integer, nullable=True),
+    Column("model_uri", Text, nullable=False),
+    Column("data", Text, nullable=False),  # datasets:/… URI, or a description of the frame
+    Column("target", String(250), nullable=False),
+    Column("task", String(32), nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("slices", JSON, nullable=False),
+    Column("champion", JSON, nullable=True),  # {uri, version, metrics, slices} or NULL
+    Column("gates", JSON, nullable=False),  # [{gate, passed, skipped, reason, …}]
+    Column("passed", Boolean, nullable=True),  # NULL when no gate was asked for
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
+    Index(None, "model", "version", "created_at"),
+)
+
+# Every registry change, in order; ``id`` is the cursor consumers (webhooks, the
+# automation controller) remember.
+registry_events = Table(
+    "registry_events",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("model", String(250), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("actor", String(250), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Index(None, "model", "id"),
+)
+
+# A webhook delivers events after its cursor, in order, at least once.
+registry_webhooks = Table(
+    "registry_webhooks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),  # event kinds to deliver; [] means all
+    Column("model", String(250), nullable=True),  # NULL: every model
+    Column("secret", Text, nullable=True),  # signs the body (HMAC-SHA256)
+    Column("cursor", BigInteger, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("last_delivery_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
 )

@@ -1,0 +1,245 @@
+"""Where a model package's files are, and fetching them into a local folder.
+
+A package is a set of ``artifact_files`` rows: under a run (``runs:/<id>/<path>``, owner
+``run``) until it is registered, then copied to the version (owner ``model_version``,
+owner id = the version's id) so deleting the run never breaks a registered model.
+Fetched packages are kept under ``<home>/cache/packages/<model.json digest>``; loading
+verifies every file again, so a changed cache is caught like a changed blob.
+
+Example:
+    >>> location = locate(conn, parse_uri("models:/churn@production"))  # doctest: +SKIP
+    >>> folder = fetch(settings, artifacts, location, entries)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, and_, select
+
+from loopml.artifacts import ArtifactStore, ManifestEntry, safe_artifact_path
+from loopml.config import Settings
+from loopml.errors import InvalidInputError, NotFoundError
+from loopml.store.schema import (
+    artifact_files,
+    model_aliases,
+    model_versions,
+    registered_models,
+    runs,
+)
+from loopml.uris import LoopmlURI
+
+__all__ = [
+    "MANIFEST",
+    "PackageLocation",
+    "copy_files",
+    "fetch",
+    "files_of",
+    "locate",
+    "resolve_version",
+]
+
+MANIFEST = "model.json"
+VERSION_OWNER = "model_version"
+RUN_OWNER = "run"
+
+
+@dataclass(frozen=True, slots=True)
+class PackageLocation:
+    """The rows that hold one package: ``owner`` plus the folder ``prefix`` inside it."""
+
+    uri: str
+    owner_kind: str
+    owner_id: str
+    prefix: str
+    model: str | None = None
+    version: int | None = None
+    run_id: str | None = None
+
+
+def resolve_version(conn: Connection, uri: LoopmlURI) -> tuple[str, int]:
+    """``(model, version)`` of ``models:/name/N`` or ``models:/name@alias``.
+
+    Raises:
+        NotFoundError: the model, version or alias does not exist; the message lists
+            what does.
+    """
+    name = uri.name
+    if uri.alias is not None:
+        c = model_aliases.c
+        version = conn.execute(
+            select(c.version).where(c.model == name, c.alias == uri.alias)
+        ).scalar_one_or_none()
+        if version is None:
+            _require_model(conn, name)
+            aliases = conn.execute(select(c.alias).where(c.model == name)).scalars().all()
+            raise NotFoundError(
+                "alias",
+                f"{name}@{uri.alias}",
+                choices=[f"{name}@{a}" for a in aliases],
+                hint=f"aliases of '{name}': {', '.join(sorted(aliases)) or 'none yet'}",
+            )
+        return name, int(version)
+    assert uri.version is not None  # parse_uri gives models:/ URIs a version or an alias
+    c = model_versions.c
+    found = conn.execute(
+        select(c.version).where(c.model == name, c.version == uri.version)
+    ).scalar_one_or_none()
+    if found is None:
+        _require_model(conn, name)
+        versions = conn.execute(select(c.version).where(c.model == name).order_by(c.version))
+        listed = [str(v) for v in versions.scalars()]
+        raise NotFoundError(
+            "model version",
+            f"{name}/{uri.version}",
+            hint=f"versions of '{name}': {', '.join(listed) or 'none yet'}",
+        )
+    return name, uri.version
+
+
+def locate(conn: Connection, uri: LoopmlURI) -> PackageLocation:
+    """Where the package that ``uri`` names is stored.
+
+    Raises:
+        NotFoundError: no such run, model, version, alias or package path.
+        InvalidInputError: ``uri`` is a ``datasets:/`` URI.
+    """
+    if uri.scheme == "models":
+        model, version = resolve_version(conn, uri)
+        c = model_versions.c
+        version_id = conn.execute(
+            select(c.id).where(c.model == model, c.version == version)
+        ).scalar_one()
+        return PackageLocation(
+            f"models:/{model}/{version}", VERSION_OWNER, version_id, "", model, version
+        )
+    if uri.scheme != "runs":
+        raise InvalidInputError(
+            f"'{uri}' is not a model; give runs:/<run_id>/<path> or models:/<name>/<version>"
+        )
+    if conn.execute(select(runs.c.id).where(runs.c.id == uri.name)).first() is None:
+        raise NotFoundError("run", uri.name, hint="list runs with `loopml runs list`")
+    prefix = safe_artifact_path(uri.path)
+    if not _has_manifest(conn, RUN_OWNER, uri.name, prefix):
+        packages = _manifest_folders(conn, uri.name)
+        raise NotFoundError(
+            "model package",
+            str(uri),
+            choices=[f"runs:/{uri.name}/{p}" for p in packages],
+            hint=(
+                f"packages in run {uri.name}: {', '.join(packages)}"
+                if packages
+                else f"run {uri.name} logged no model; log one with loopml.log_model"
+            ),
+        )
+    return PackageLocation(str(uri), RUN_OWNER, uri.name, prefix, run_id=uri.name)
+
+
+def files_of(conn: Connection, location: PackageLocation) -> list[ManifestEntry]:
+    """The package's files, with paths relative to the package folder, sorted."""
+    c = artifact_files.c
+    where = and_(c.owner_kind == location.owner_kind, c.owner_id == location.owner_id)
+    prefix = location.prefix
+    if prefix:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where = and_(where, c.path.like(escaped + "/%", escape="\\"))
+    rows = conn.execute(select(c.path, c.digest, c.size).where(where).order_by(c.path))
+    cut = len(prefix) + 1 if prefix else 0
+    return [ManifestEntry(row.path[cut:], row.digest, row.size) for row in rows]
+
+
+def copy_files(
+    conn: Connection, entries: Sequence[ManifestEntry], owner_id: str, created_at: int
+) -> None:
+    """Record ``entries`` (blobs already stored) as the files of model version ``owner_id``."""
+    if not entries:
+        return
+    conn.execute(
+        artifact_files.insert(),
+        [
+            {
+                "owner_kind": VERSION_OWNER,
+                "owner_id": owner_id,
+                "path": entry.path,
+                "digest": entry.digest,
+                "size": entry.size,
+                "created_at": created_at,
+            }
+            for entry in entries
+        ],
+    )
+
+
+def fetch(
+    settings: Settings,
+    artifacts: ArtifactStore,
+    entries: Sequence[ManifestEntry],
+) -> tuple[Path, str]:
+    """A local folder with the package's files, and the digest ``model.json`` must have.
+
+    The folder is shared by every load of the same package; it is written beside its
+    final place and renamed into it, so a reader never sees a half-fetched package.
+
+    Raises:
+        NotFoundError: the package has no ``model.json``.
+        IntegrityError: a blob in the artifact store does not match its digest.
+    """
+    manifest = next((e for e in entries if e.path == MANIFEST), None)
+    if manifest is None:
+        raise NotFoundError("model.json", "package", hint="the package is incomplete")
+    root = settings.home / "cache" / "packages"
+    folder = root / manifest.digest
+    if folder.is_dir():
+        return folder, manifest.digest
+    root.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{manifest.digest[:12]}-", dir=root))
+    try:
+        artifacts.get_tree(entries, partial)
+        try:
+            os.rename(partial, folder)
+        except OSError:
+            if not folder.is_dir():  # another process won the race with the same files
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return folder, manifest.digest
+
+
+def _has_manifest(conn: Connection, owner_kind: str, owner_id: str, prefix: str) -> bool:
+    c = artifact_files.c
+    path = f"{prefix}/{MANIFEST}" if prefix else MANIFEST
+    found = conn.execute(
+        select(c.path).where(c.owner_kind == owner_kind, c.owner_id == owner_id, c.path == path)
+    ).first()
+    return found is not None
+
+
+def _manifest_folders(conn: Connection, run_id: str) -> list[str]:
+    c = artifact_files.c
+    rows = conn.execute(
+        select(c.path).where(
+            c.owner_kind == RUN_OWNER, c.owner_id == run_id, c.path.like(f"%{MANIFEST}")
+        )
+    )
+    return sorted(
+        path.rpartition("/")[0] or "." for path in rows.scalars() if path.endswith(MANIFEST)
+    )
+
+
+def _require_model(conn: Connection, name: str) -> None:
+    if conn.execute(
+        select(registered_models.c.name).where(registered_models.c.name == name)
+    ).first():
+        return
+    names = conn.execute(select(registered_models.c.name)).scalars().all()
+    raise NotFoundError(
+        "model",
+        name,
+        choices=names,
+        hint=f"registered models: {', '.join(sorted(names)) or 'none yet'}",
+    )

@@ -1,0 +1,213 @@
+"""The registry's value objects: what callers get back, never live database rows.
+
+Example:
+    >>> VersionStatus.REGISTERED.can_move_to(VersionStatus.VALIDATED)
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "AliasChange",
+    "Approval",
+    "ModelInfo",
+    "ModelVersion",
+    "PromotionPolicy",
+    "RegisteredModel",
+    "RegistryEvent",
+    "VersionStatus",
+    "Webhook",
+]
+
+
+class VersionStatus(StrEnum):
+    """Where a version stands.
+
+    registered -> validated | rejected -> approved -> deployed -> archived.
+    """
+
+    REGISTERED = "registered"
+    VALIDATED = "validated"
+    REJECTED = "rejected"
+    APPROVED = "approved"
+    DEPLOYED = "deployed"
+    ARCHIVED = "archived"
+
+    def can_move_to(self, target: VersionStatus) -> bool:
+        return target in _MOVES[self]
+
+
+# An evaluation may run again on a validated or rejected version and move it either way;
+# any version can be archived, and an archived one can come back only by a new version.
+_V = VersionStatus
+_MOVES: dict[VersionStatus, frozenset[VersionStatus]] = {
+    _V.REGISTERED: frozenset({_V.VALIDATED, _V.REJECTED, _V.ARCHIVED}),
+    _V.VALIDATED: frozenset({_V.VALIDATED, _V.REJECTED, _V.APPROVED, _V.DEPLOYED, _V.ARCHIVED}),
+    _V.REJECTED: frozenset({_V.VALIDATED, _V.REJECTED, _V.ARCHIVED}),
+    _V.APPROVED: frozenset({_V.DEPLOYED, _V.REJECTED, _V.ARCHIVED}),
+    _V.DEPLOYED: frozenset({_V.DEPLOYED, _V.ARCHIVED}),
+    _V.ARCHIVED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionPolicy:
+    """What a version of one model must show before a protected alias may point at it.
+
+    Attributes:
+        gates: gate expressions an evaluation must pass (``"accuracy >= 0.9"``,
+            ``"f1 >= champion - 0.01"``, ``"gap(recall, by=sex) <= 0.05"``, ``"infra"``).
+        require_approval: whether a human approval is needed before promotion.
+        approver_role: the role the approver must hold (``None``: anyone may approve).
+        protected_aliases: aliases only a promotion may move (checks apply).
+    """
+
+    gates: tuple[str, ...] = ()
+    require_approval: bool = False
+    approver_role: str | None = None
+    protected_aliases: tuple[str, ...] = ("production",)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gates": list(self.gates),
+            "require_approval": self.require_approval,
+            "approver_role": self.approver_role,
+            "protected_aliases": list(self.protected_aliases),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> PromotionPolicy:
+        if not data:
+            return cls()
+        return cls(
+            gates=tuple(data.get("gates") or ()),
+            require_approval=bool(data.get("require_approval", False)),
+            approver_role=data.get("approver_role"),
+            protected_aliases=tuple(data.get("protected_aliases") or ("production",)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    name: str
+    description: str | None
+    tags: dict[str, str]
+    policy: PromotionPolicy
+    aliases: dict[str, int]
+    latest_version: int | None
+    created_at: int
+    created_by: str | None
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One registered version. ``uri`` is ``models:/name/N``; times are Unix ms."""
+
+    model: str
+    version: int
+    id: str
+    status: VersionStatus
+    source: str
+    run_id: str | None
+    flavor: str
+    package_digest: str
+    size_bytes: int
+    description: str | None
+    tags: dict[str, str]
+    aliases: tuple[str, ...]
+    created_at: int
+    created_by: str | None
+    status_changed_at: int
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.model}/{self.version}"
+
+    @property
+    def node(self) -> tuple[str, str]:
+        """This version's lineage node."""
+        return ("model_version", f"{self.model}/{self.version}")
+
+
+@dataclass(frozen=True, slots=True)
+class AliasChange:
+    """One move of an alias; ``version`` is ``None`` when the alias was removed."""
+
+    id: int
+    model: str
+    alias: str
+    version: int | None
+    previous_version: int | None
+    at: int
+    actor: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    id: int
+    model: str
+    version: int
+    decision: str  # "approved" or "rejected"
+    actor: str
+    role: str | None
+    comment: str | None
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEvent:
+    """One registry change; ``id`` is the cursor to resume after."""
+
+    id: int
+    at: int
+    kind: str
+    model: str
+    version: int | None
+    actor: str
+    payload: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "kind": self.kind,
+            "model": self.model,
+            "version": self.version,
+            "actor": self.actor,
+            "payload": self.payload,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: str
+    url: str
+    events: tuple[str, ...]
+    model: str | None
+    cursor: int
+    enabled: bool
+    failures: int
+    last_error: str | None
+    last_delivery_at: int | None
+    has_secret: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What ``log_model`` stored: where the package is and what it says about itself."""
+
+    uri: str  # runs:/<run_id>/<path>
+    run_id: str | None
+    path: str
+    flavor: str
+    signature: dict[str, Any] | None
+    package_digest: str
+    size_bytes: int
+    files: dict[str, str] = field(default_factory=dict)  # path -> sha256
+    registered: ModelVersion | None = None
