@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import loopml
+from loopml.registry.loading import load_model
 from loopml.tracking import RunStatus
 
 sklearn = pytest.importorskip("sklearn")  # part of the dev extra: always present in make test
@@ -28,8 +29,7 @@ def _iris() -> tuple[object, object]:
     return data.data, data.target
 
 
-def test_fit_outside_a_run_gets_its_own_run_with_params_metrics_and_model(tmp_path: Path) -> None:
-    import skops.io as sio
+def test_fit_outside_a_run_gets_its_own_run_with_params_metrics_and_model() -> None:
     from sklearn.ensemble import RandomForestClassifier
 
     x, y = _iris()
@@ -42,11 +42,53 @@ def test_fit_outside_a_run_gets_its_own_run_with_params_metrics_and_model(tmp_pa
     assert run.tags["estimator_name"] == "RandomForestClassifier"
     assert 0.9 <= run.metrics["training_accuracy_score"] <= 1.0
     assert {"training_f1_score", "training_log_loss", "training_roc_auc"} <= set(run.metrics)
-    client = loopml.tracking.fluent.default_client()
-    path = client.artifacts.download(run.id, "model/model.skops", tmp_path)
-    trusted = sio.get_untrusted_types(file=path)
-    restored = sio.load(path, trusted=trusted)
+    settings = loopml.tracking.fluent.default_client().settings
+    restored = load_model(f"runs:/{run.id}/model", settings=settings)
+    assert restored.flavor == "sklearn"
     assert (restored.predict(x) == model.predict(x)).all()
+    assert hasattr(restored, "predict_proba")
+    example = restored.input_example()
+    assert example.shape == (5, 4)  # the fit's X, first rows
+    assert (example == x[:5]).all()
+    assert restored.signature is not None
+    assert restored.signature.to_dict()["inputs"] == {
+        "type": "tensor",
+        "dtype": "float64",
+        "shape": [-1, 4],
+    }
+
+
+def test_a_fit_on_a_dataframe_logs_named_columns_and_a_sparse_fit_logs_no_example() -> None:
+    from scipy import sparse
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    frame = load_iris(as_frame=True)
+    LogisticRegression(max_iter=500).fit(frame.data, frame.target)
+    LogisticRegression(max_iter=500).fit(sparse.csr_matrix(frame.data.to_numpy()), frame.target)
+    settings = loopml.tracking.fluent.default_client().settings
+    dense, sparse_run = sorted(loopml.search_runs(), key=lambda r: r.start_time)
+    named = load_model(f"runs:/{dense.id}/model", settings=settings)
+    assert named.signature is not None
+    assert named.signature.input_names == list(frame.data.columns)
+    assert (named.predict(frame.data.head(3)) == frame.target.head(3)).all()
+    unnamed = load_model(f"runs:/{sparse_run.id}/model", settings=settings)
+    assert unnamed.signature is None
+    assert unnamed.input_example() is None
+
+
+def test_input_with_no_example_form_still_logs_the_model() -> None:
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rows = [{"a": 1.0, "b": 0.0}, {"a": 0.0, "b": 1.0}] * 5
+    make_pipeline(DictVectorizer(), LogisticRegression()).fit(rows, [0, 1] * 5)
+    (run,) = loopml.search_runs()
+    settings = loopml.tracking.fluent.default_client().settings
+    loaded = load_model(f"runs:/{run.id}/model", settings=settings)
+    assert loaded.input_example() is None
+    assert loaded.predict(rows[:2]).tolist() == [0, 1]
 
 
 def test_regressor_metrics_and_a_pipeline_logs_one_run_not_one_per_step() -> None:

@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from loopml.errors import InvalidInputError, MissingDependencyError, NotFoundError
+from loopml.errors import InvalidInputError, NotFoundError
 from loopml.pipelines._canonical import canonical_json, is_json_value
 
 __all__ = [
@@ -191,11 +191,9 @@ class PickleMaterializer:
 
 
 def _skops() -> Any:
-    try:
-        import skops.io as sio
-    except ImportError as err:
-        raise MissingDependencyError("skops", "sklearn", "storing scikit-learn models") from err
-    return sio
+    from loopml.registry.flavors.sklearn import import_skops
+
+    return import_skops("storing scikit-learn models")
 
 
 _BUILTIN: list[Materializer] = [

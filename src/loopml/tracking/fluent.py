@@ -21,16 +21,20 @@ import io
 import json
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, MissingDependencyError
 from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
 from loopml.tracking.models import Run, RunStatus
+
+if TYPE_CHECKING:
+    from loopml.registry.models import ModelInfo
+    from loopml.registry.signature import Signature
 
 __all__ = [
     "ActiveRun",
@@ -47,6 +51,7 @@ __all__ = [
     "log_figure",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
     "log_text",
@@ -140,6 +145,54 @@ class ActiveRun:
                 f"(.html), got {type(figure).__name__} for '{artifact_path}'"
             )
         return self.client.artifacts.log_bytes(self.id, data, artifact_path)
+
+    def log_model(
+        self,
+        model: Any,
+        name: str = "model",
+        *,
+        input_example: Any = None,
+        signature: Signature | Mapping[str, Any] | None = None,
+        requirements: Sequence[str] | None = None,
+        register_as: str | None = None,
+    ) -> ModelInfo:
+        """Store ``model`` as a package under ``name`` in this run; optionally register it.
+
+        The package (see :mod:`loopml.registry.package`) holds the model in its flavor's
+        format, ``model.json`` (signature, pinned requirements, every file's digest),
+        the input example and ``requirements.txt``.
+
+        Args:
+            model: a fitted model: scikit-learn, LightGBM, XGBoost, torch, ONNX, or any
+                object with ``predict`` (pyfunc).
+            name: the folder in the run (``runs:/<run id>/<name>``).
+            input_example: a few rows of input; the signature is inferred from it
+                (a torch model needs one: export traces it).
+            signature: the signature, when it should not be inferred.
+            requirements: extra requirement lines to pin (``"pkg==1.2"``).
+            register_as: register the package as a new version of this model.
+
+        Raises:
+            ConflictError: the run already has files under ``name``.
+
+        Example:
+            >>> with loopml.start_run() as run:  # doctest: +SKIP
+            ...     info = run.log_model(forest, input_example=x_train[:5], register_as="churn")
+            >>> info.registered.uri  # doctest: +SKIP
+            'models:/churn/1'
+        """
+        from loopml.tracking._log_model import log_model_in_run  # numpy only when used
+
+        return log_model_in_run(
+            self.client,
+            self.id,
+            model,
+            name,
+            input_example=input_example,
+            signature=signature,
+            requirements=requirements,
+            register_as=register_as,
+        )
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
         """End the run (idempotent) and remove it from the active stack."""
@@ -322,6 +375,32 @@ def log_dict(data: Mapping[str, Any], artifact_path: str) -> str:
 
 def log_figure(figure: Any, artifact_path: str) -> str:
     return _require_run().log_figure(figure, artifact_path)
+
+
+def log_model(
+    model: Any,
+    name: str = "model",
+    *,
+    input_example: Any = None,
+    signature: Signature | Mapping[str, Any] | None = None,
+    requirements: Sequence[str] | None = None,
+    register_as: str | None = None,
+) -> ModelInfo:
+    """Store ``model`` as a package in the active run (see :meth:`ActiveRun.log_model`).
+
+    Example:
+        >>> with loopml.start_run():  # doctest: +SKIP
+        ...     info = loopml.log_model(forest, input_example=x_train[:5])
+        >>> loopml.load_model(info.uri).predict(x_test)  # doctest: +SKIP
+    """
+    return _require_run().log_model(
+        model,
+        name,
+        input_example=input_example,
+        signature=signature,
+        requirements=requirements,
+        register_as=register_as,
+    )
 
 
 def _stack() -> list[ActiveRun]:

@@ -40,7 +40,13 @@ class Flavor(Protocol):
         ...
 
     def save(self, model: Any, folder: Path) -> dict[str, Any]:
-        """Write the model's files into ``folder``; return options stored in ``model.json``."""
+        """Write the model's files into ``folder``; return options stored in ``model.json``.
+
+        ``folder`` already holds ``input_example.json`` when the caller gave an example
+        (the torch flavor traces the model with it). A flavor may also define
+        ``wrap(model) -> Predictor``, the in-memory model predicting as the loaded one
+        will; the package predicts on the example through it to infer output types.
+        """
         ...
 
     def load(self, folder: Path, options: dict[str, Any], *, trusted: Sequence[str]) -> Predictor:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from loopml.errors import ConflictError, LoopmlError, MissingDependencyError
+from loopml.errors import ConflictError, InvalidInputError, LoopmlError, MissingDependencyError
 from loopml.tracking.fluent import ActiveRun, active_run, start_run
 from loopml.tracking.models import RunStatus
 
@@ -125,7 +123,7 @@ def _log_fitted(run: ActiveRun, estimator: Any, args: Any, kwargs: Any) -> None:
         if values:
             run.log_metrics({f"training_{k}": v for k, v in values.items()})
     if _config.log_models:
-        _log_model(run, estimator)
+        _log_model(run, estimator, x)
 
 
 def _params(estimator: Any) -> dict[str, str]:
@@ -179,13 +177,13 @@ def training_metrics(estimator: Any, x: Any, y: Any, sample_weight: Any = None) 
     return {k: float(v) for k, v in out.items()}
 
 
-def _log_model(run: ActiveRun, estimator: Any) -> None:
-    try:
-        import skops.io as sio
-    except ImportError:
-        log.warning("autolog skipped the model: install 'loopml[sklearn]' for skops")
-        return
-    with tempfile.TemporaryDirectory(prefix="loopml-autolog-") as tmp:
-        path = Path(tmp) / "model.skops"
-        sio.dump(estimator, path)
-        run.log_artifact(path, "model")
+def _log_model(run: ActiveRun, estimator: Any, x: Any) -> None:
+    """Log the fitted estimator as the run's ``model`` package, X's first rows as example."""
+    sparse = hasattr(x, "toarray") and hasattr(x, "nnz")
+    if x is not None and not sparse:
+        try:
+            run.log_model(estimator, "model", input_example=x)
+            return
+        except InvalidInputError as err:  # X has no example form (say, a list of dicts)
+            log.info("autolog logs %s without an input example: %s", type(estimator).__name__, err)
+    run.log_model(estimator, "model")

@@ -1,0 +1,105 @@
+"""The xgboost flavor: an XGBoost ``Booster`` or scikit-learn wrapper, as native UBJSON.
+
+The booster is saved with XGBoost's own ``save_model`` (``model.ubj``, the binary JSON
+format; no pickle). A wrapper's kind, class labels and early-stopping best iteration
+go into the options, so loading predicts exactly what the wrapper did.
+
+Example:
+    >>> import xgboost  # doctest: +SKIP
+    >>> options = XgboostFlavor().save(xgboost.XGBRegressor().fit(x, y), folder)  # doctest: +SKIP
+    >>> options["kind"]  # doctest: +SKIP
+    'regressor'
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from loopml.registry.flavors._boosting import (
+    BoosterPredictor,
+    ClassifierPredictor,
+    LabelPredictor,
+    classes_of,
+)
+from loopml.registry.flavors._common import first_installed, require
+from loopml.registry.flavors.base import Predictor
+
+__all__ = ["XgboostFlavor"]
+
+FILE = "model.ubj"
+# Objectives whose booster output is a class index or a margin, not probabilities.
+_LABEL_OBJECTIVES = ("multi:softmax", "binary:hinge", "binary:logitraw")
+
+
+class XgboostFlavor:
+    """XGBoost boosters and ``XGBClassifier``/``XGBRegressor``/``XGBRanker``.
+
+    Example:
+        >>> XgboostFlavor().accepts(object())
+        False
+    """
+
+    name = "xgboost"
+
+    def accepts(self, model: Any) -> bool:
+        xgb = sys.modules.get("xgboost")
+        return xgb is not None and isinstance(model, xgb.Booster | xgb.XGBModel)
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        booster, options = self._booster(model)
+        booster.save_model(str(folder / FILE))
+        return {"file": FILE, **options}
+
+    def load(self, folder: Path, options: dict[str, Any], *, trusted: Sequence[str]) -> Predictor:
+        xgb = require("xgboost", "xgboost-cpu", "xgboost", "loading an XGBoost model")
+        booster = xgb.Booster()
+        booster.load_model(str(folder / options.get("file", FILE)))
+        return _predictor(booster, options)
+
+    def wrap(self, model: Any) -> Predictor:
+        """The model as loading gives it back."""
+        booster, options = self._booster(model)
+        return _predictor(booster, options)
+
+    def requirements(self, model: Any) -> list[str]:
+        return [first_installed("xgboost", "xgboost-cpu")]
+
+    @staticmethod
+    def _booster(model: Any) -> tuple[Any, dict[str, Any]]:
+        import xgboost as xgb
+
+        if isinstance(model, xgb.Booster):
+            return model, {"kind": "booster", **_best(model)}
+        booster = model.get_booster()
+        options = _best(model)
+        if isinstance(model, xgb.XGBClassifier):
+            objective = model.objective if isinstance(model.objective, str) else None
+            options.update(classes=classes_of(model), objective=objective)
+            return booster, {"kind": "classifier", **options}
+        kind = "ranker" if isinstance(model, xgb.XGBRanker) else "regressor"
+        return booster, {"kind": kind, **options}
+
+
+def _best(model: Any) -> dict[str, Any]:
+    try:  # set only when training stopped early
+        return {"best_iteration": int(model.best_iteration)}
+    except AttributeError:
+        return {}
+
+
+def _predictor(booster: Any, options: dict[str, Any]) -> Predictor:
+    best = options.get("best_iteration")
+    limit = (0, best + 1) if best is not None else (0, 0)
+
+    def raw(data: Any) -> Any:
+        return booster.inplace_predict(data, iteration_range=limit)
+
+    if options.get("kind") != "classifier":
+        return BoosterPredictor(raw)
+    objective = options.get("objective")
+    if objective in _LABEL_OBJECTIVES:
+        return LabelPredictor(raw, options["classes"], binary=objective != "multi:softmax")
+    return ClassifierPredictor(raw, options["classes"])

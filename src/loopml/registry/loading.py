@@ -1,0 +1,205 @@
+"""Loading model packages: from a folder, a run (``runs:/``) or the registry (``models:/``).
+
+Every load verifies the package first (each file against ``model.json``, and
+``model.json`` against the digest the run or registry recorded), then hands the folder
+to the package's flavor. The loaded model checks input against its signature before
+the model sees it.
+
+Example:
+    >>> model = load_model("models:/churn@production")  # doctest: +SKIP
+    >>> model.predict(frame)  # doctest: +SKIP
+    >>> hasattr(model, "predict_proba")  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml.artifacts import ArtifactStore
+from loopml.config import Settings
+from loopml.errors import IntegrityError, NotFoundError
+from loopml.registry import _files
+from loopml.registry._example import decode_example
+from loopml.registry.flavors import Predictor, get_flavor
+from loopml.registry.package import PackageManifest, verify_package
+from loopml.registry.signature import Signature, check_input
+from loopml.store import open_store
+from loopml.uris import SCHEMES, LoopmlURI, parse_uri
+
+__all__ = ["LoadedModel", "load_model", "load_package"]
+
+log = logging.getLogger("loopml.registry")
+
+
+class LoadedModel:
+    """A model loaded from a package.
+
+    Attributes:
+        manifest: the package's :class:`~loopml.registry.package.PackageManifest`.
+        signature: its signature (``None`` when it was logged without one).
+        flavor: the flavor's name (``"sklearn"``).
+        uri: where it came from (``models:/churn/3``, ``runs:/…/model`` or a folder).
+        folder: the verified local folder it was loaded from.
+        model: what the flavor loaded (the estimator itself for sklearn).
+
+    ``predict_proba`` exists only when the model gives class probabilities:
+    ``hasattr(loaded, "predict_proba")`` is the check.
+
+    Example:
+        >>> loaded = load_package("out/churn")  # doctest: +SKIP
+        >>> loaded.predict(loaded.input_example())  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, manifest: PackageManifest, model: Predictor, *, folder: Path, uri: str | None
+    ) -> None:
+        self.manifest = manifest
+        self.signature: Signature | None = manifest.signature
+        self.flavor = manifest.flavor
+        self.uri = uri
+        self.folder = folder
+        self.model = model
+
+    def predict(self, data: Any) -> Any:
+        """Predictions for ``data``, checked against the signature first.
+
+        Raises:
+            SignatureError: ``data`` does not fit the signature; every problem is listed.
+        """
+        return self.model.predict(self._checked(data))
+
+    def input_example(self) -> Any:
+        """The input example the model was logged with (``None`` if there was none)."""
+        if self.manifest.input_example is None:
+            return None
+        return decode_example(json.loads((self.folder / self.manifest.input_example).read_text()))
+
+    def _checked(self, data: Any) -> Any:
+        return data if self.signature is None else check_input(self.signature, data)
+
+    if TYPE_CHECKING:
+
+        def predict_proba(self, data: Any) -> Any:
+            """Class probabilities (only on models that give them)."""
+
+    else:
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "predict_proba":
+                raise AttributeError(
+                    f"{self.uri or 'this model'} ({self.manifest.model_class}) has no "
+                    "predict_proba: its model gives no class probabilities; use predict"
+                )
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __repr__(self) -> str:
+        return f"LoadedModel(uri={self.uri!r}, flavor={self.flavor!r})"
+
+
+class _ProbabilisticModel(LoadedModel):
+    """A loaded classifier: it also has ``predict_proba``."""
+
+    def predict_proba(self, data: Any) -> Any:
+        """Class probabilities for ``data``, one column per class, checked like predict."""
+        model: Any = self.model  # the flavor gave a predictor with predict_proba
+        return model.predict_proba(self._checked(data))
+
+
+def load_package(
+    folder: str | Path,
+    *,
+    trusted: Sequence[str] = (),
+    expected_digest: str | None = None,
+    uri: str | None = None,
+) -> LoadedModel:
+    """Verify the package in ``folder`` and load it.
+
+    Args:
+        folder: a package folder (see :mod:`loopml.registry.package`).
+        trusted: type names a sklearn package may load beyond scikit-learn, numpy and
+            scipy (``["mypkg.MyTransformer"]``); only for files whose author you trust.
+        expected_digest: the SHA-256 ``model.json`` must have (from a run or registry).
+        uri: how the model is named in messages and on the result.
+
+    Raises:
+        IntegrityError: a file does not match the manifest; the message names it.
+        UntrustedTypesError: the file names types that are not trusted.
+
+    Example:
+        >>> load_package("out/churn").predict(frame)  # doctest: +SKIP
+    """
+    path = Path(folder)
+    manifest = verify_package(path, expected_digest)
+    return _load_verified(path, manifest, trusted, uri or str(path))
+
+
+def load_model(
+    uri_or_path: str | os.PathLike[str],
+    *,
+    settings: Settings | None = None,
+    trusted: Sequence[str] = (),
+) -> LoadedModel:
+    """Load a model from ``models:/name/3``, ``models:/name@alias``, ``runs:/id/path`` or a folder.
+
+    Packages from the store are fetched once into ``<home>/cache/packages`` and verified
+    on every load; a cached copy that fails verification is fetched again.
+
+    Args:
+        uri_or_path: the model's URI, or a local package folder.
+        settings: where the store is; default :meth:`Settings.load`.
+        trusted: see :func:`load_package`.
+
+    Raises:
+        NotFoundError: no such run, model, version, alias, package or folder; the
+            message lists what exists.
+        IntegrityError, UntrustedTypesError: see :func:`load_package`.
+
+    Example:
+        >>> import loopml
+        >>> model = loopml.load_model("models:/churn/3")  # doctest: +SKIP
+    """
+    text = os.fspath(uri_or_path)
+    if isinstance(uri_or_path, str) and text.partition(":/")[0] in SCHEMES and ":/" in text:
+        return _load_uri(parse_uri(text), settings or Settings.load(), trusted)
+    path = Path(text)
+    if not (path / _files.MANIFEST).is_file():
+        raise NotFoundError(
+            "model package folder",
+            text,
+            hint="give a folder with model.json, or a URI: runs:/<run_id>/<path>, "
+            "models:/<name>/<version> or models:/<name>@<alias>",
+        )
+    return load_package(path, trusted=trusted)
+
+
+def _load_uri(uri: LoopmlURI, settings: Settings, trusted: Sequence[str]) -> LoadedModel:
+    with open_store(settings.db_url).read() as conn:
+        location = _files.locate(conn, uri)
+        entries = _files.files_of(conn, location)
+    artifacts = ArtifactStore.from_url(settings.artifacts_url)
+    folder, digest = _files.fetch(settings, artifacts, entries)
+    try:
+        manifest = verify_package(folder, digest)
+    except IntegrityError as err:
+        log.warning("cached copy of %s failed verification, fetching it again: %s", uri, err)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder, digest = _files.fetch(settings, artifacts, entries)
+        manifest = verify_package(folder, digest)
+    return _load_verified(folder, manifest, trusted, location.uri)
+
+
+def _load_verified(
+    folder: Path, manifest: PackageManifest, trusted: Sequence[str], uri: str
+) -> LoadedModel:
+    names = (trusted,) if isinstance(trusted, str) else tuple(trusted)
+    model = get_flavor(manifest.flavor).load(folder, manifest.flavor_options, trusted=names)
+    probabilistic = manifest.predict_proba and callable(getattr(model, "predict_proba", None))
+    cls = _ProbabilisticModel if probabilistic else LoadedModel
+    return cls(manifest, model, folder=folder, uri=uri)

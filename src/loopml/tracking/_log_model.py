@@ -1,0 +1,83 @@
+"""Logging a model package into a run, and registering it on request.
+
+Example:
+    >>> log_model_in_run(client, run_id, forest, "model", input_example=x[:5])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from loopml.artifacts import safe_artifact_path
+from loopml.errors import ConflictError, InvalidInputError, NotFoundError
+from loopml.registry.models import ModelInfo
+from loopml.registry.package import save_package
+from loopml.registry.signature import Signature
+from loopml.tracking.client import TrackingClient
+
+__all__ = ["log_model_in_run"]
+
+
+def log_model_in_run(
+    client: TrackingClient,
+    run_id: str,
+    model: Any,
+    name: str = "model",
+    *,
+    input_example: Any = None,
+    signature: Signature | Mapping[str, Any] | None = None,
+    requirements: Sequence[str] | None = None,
+    register_as: str | None = None,
+) -> ModelInfo:
+    """Save ``model`` as a package, store it under ``name`` in the run, maybe register it.
+
+    Raises:
+        InvalidInputError: ``name`` is empty or unsafe, or the package cannot be made.
+        ConflictError: the run already has files under ``name``.
+    """
+    path = safe_artifact_path(name)
+    if not path:
+        raise InvalidInputError("name must name a folder in the run, e.g. 'model'")
+    _refuse_taken(client, run_id, path)
+    with tempfile.TemporaryDirectory(prefix="loopml-model-") as tmp:
+        manifest = save_package(
+            model,
+            Path(tmp) / "package",
+            input_example=input_example,
+            signature=signature,
+            requirements=requirements,
+            source_run=run_id,
+        )
+        client.log_artifacts(run_id, Path(tmp) / "package", path)
+    uri = f"runs:/{run_id}/{path}"
+    registered = None
+    if register_as is not None:
+        from loopml.registry.client import RegistryClient
+
+        registered = RegistryClient(client.settings).register(uri, register_as)
+    return ModelInfo(
+        uri=uri,
+        run_id=run_id,
+        path=path,
+        flavor=manifest.flavor,
+        signature=None if manifest.signature is None else manifest.signature.to_dict(),
+        package_digest=manifest.digest,
+        size_bytes=manifest.size_bytes,
+        files={file: digest for file, (digest, _) in manifest.files.items()},
+        registered=registered,
+    )
+
+
+def _refuse_taken(client: TrackingClient, run_id: str, path: str) -> None:
+    try:
+        taken = client.artifacts.list(run_id, path)
+    except NotFoundError:
+        return
+    if taken:
+        raise ConflictError(
+            f"run {run_id} already has files under '{path}'; log the model under another "
+            "name (log_model(model, name='model-2'))"
+        )
