@@ -39,6 +39,7 @@ from loopml._ids import new_id
 from loopml.artifacts.s3 import S3BlobStore
 from loopml.config import Settings
 from loopml.pipelines._task import close_clients
+from loopml.registry.webhooks import stop_dispatchers
 from loopml.store import reset_stores
 from loopml.tracking import fluent
 
@@ -222,6 +223,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/loopml.db"
         close_clients()
+        stop_dispatchers()  # webhook threads hold store connections
         reset_stores()
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
@@ -232,6 +234,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield server.url(name)
     finally:
         close_clients()  # pipeline clients' journals flush into the database first
+        stop_dispatchers()  # webhook threads hold store connections
         reset_stores()  # close pooled connections before dropping their database
         with server.connect() as conn:
             conn.execute(
@@ -260,6 +263,7 @@ def _isolated_env(
     monkeypatch.chdir(workdir)
     yield
     close_clients()  # clients pipeline steps used in this process
+    stop_dispatchers()
     fluent.reset()  # the default client's journal must close while its store is open
     reset_stores()
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, bindparam, select
 
 from loopml.artifacts import ArtifactStore, ManifestEntry, safe_artifact_path
 from loopml.config import Settings
@@ -47,6 +47,18 @@ __all__ = [
 MANIFEST = "model.json"
 VERSION_OWNER = "model_version"
 RUN_OWNER = "run"
+
+# Prebuilt statements: registering and loading read these on every call.
+_F = artifact_files.c
+_RUN_STATE = select(runs.c.deleted_at).where(runs.c.id == bindparam("run"))
+_OWNED = and_(_F.owner_kind == bindparam("kind"), _F.owner_id == bindparam("owner"))
+_HAS_FILE = select(_F.path).where(_OWNED, _F.path == bindparam("path"))
+_FILES = select(_F.path, _F.digest, _F.size).where(_OWNED).order_by(_F.path)
+_FILES_UNDER = (
+    select(_F.path, _F.digest, _F.size)
+    .where(_OWNED, _F.path.like(bindparam("pattern"), escape="\\"))
+    .order_by(_F.path)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +134,13 @@ def locate(conn: Connection, uri: LoopmlURI) -> PackageLocation:
         raise InvalidInputError(
             f"'{uri}' is not a model; give runs:/<run_id>/<path> or models:/<name>/<version>"
         )
-    if conn.execute(select(runs.c.id).where(runs.c.id == uri.name)).first() is None:
+    run = conn.execute(_RUN_STATE, {"run": uri.name}).first()
+    if run is None:
         raise NotFoundError("run", uri.name, hint="list runs with `loopml runs list`")
+    if run.deleted_at is not None:
+        raise NotFoundError(
+            "run", uri.name, hint="it was deleted; log the model in another run and use that"
+        )
     prefix = safe_artifact_path(uri.path)
     if not _has_manifest(conn, RUN_OWNER, uri.name, prefix):
         packages = _manifest_folders(conn, uri.name)
@@ -142,15 +159,20 @@ def locate(conn: Connection, uri: LoopmlURI) -> PackageLocation:
 
 def files_of(conn: Connection, location: PackageLocation) -> list[ManifestEntry]:
     """The package's files, with paths relative to the package folder, sorted."""
-    c = artifact_files.c
-    where = and_(c.owner_kind == location.owner_kind, c.owner_id == location.owner_id)
+    params = {"kind": location.owner_kind, "owner": location.owner_id}
     prefix = location.prefix
     if prefix:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where = and_(where, c.path.like(escaped + "/%", escape="\\"))
-    rows = conn.execute(select(c.path, c.digest, c.size).where(where).order_by(c.path))
+        rows = conn.execute(_FILES_UNDER, {**params, "pattern": escaped + "/%"})
+    else:
+        rows = conn.execute(_FILES, params)
     cut = len(prefix) + 1 if prefix else 0
-    return [ManifestEntry(row.path[cut:], row.digest, row.size) for row in rows]
+    # SQLite's LIKE ignores case: "Model/x" matches "model/%", so check the prefix again.
+    return [
+        ManifestEntry(row.path[cut:], row.digest, row.size)
+        for row in rows
+        if not prefix or row.path.startswith(prefix + "/")
+    ]
 
 
 def copy_files(
@@ -211,12 +233,9 @@ def fetch(
 
 
 def _has_manifest(conn: Connection, owner_kind: str, owner_id: str, prefix: str) -> bool:
-    c = artifact_files.c
     path = f"{prefix}/{MANIFEST}" if prefix else MANIFEST
-    found = conn.execute(
-        select(c.path).where(c.owner_kind == owner_kind, c.owner_id == owner_id, c.path == path)
-    ).first()
-    return found is not None
+    found = conn.execute(_HAS_FILE, {"kind": owner_kind, "owner": owner_id, "path": path})
+    return found.first() is not None
 
 
 def _manifest_folders(conn: Connection, run_id: str) -> list[str]:

@@ -19,6 +19,7 @@ __all__ = [
     "PromotionPolicy",
     "RegisteredModel",
     "RegistryEvent",
+    "RoleGrant",
     "VersionStatus",
     "Webhook",
 ]
@@ -158,6 +159,16 @@ class Approval:
     role: str | None
     comment: str | None
     at: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGrant:
+    """``user`` holds ``role`` (e.g. the approver role a promotion policy names)."""
+
+    user: str
+    role: str
+    granted_at: int
+    granted_by: str | None
 
 
 @dataclass(frozen=True, slots=True)

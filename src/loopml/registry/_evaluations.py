@@ -1,0 +1,181 @@
+"""Stored evaluations: one row per evaluation of a model on a dataset, and its effects.
+
+:mod:`loopml.evaluation` computes metrics and gates; the registry stores the result and,
+for a registered version evaluated with gates, moves its status in the same transaction
+(``registered``/``validated``/``rejected`` -> ``validated`` when the gates passed,
+``rejected`` when they failed; ``approved``, ``deployed`` and ``archived`` stay).
+
+Example:
+    >>> plain({"accuracy": float("nan"), "n": 3})
+    {'accuracy': None, 'n': 3}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from loopml._ids import new_id
+from loopml.errors import InvalidInputError, NotFoundError
+from loopml.registry import _records, events
+from loopml.registry._files import resolve_version
+from loopml.registry._records import Row
+from loopml.registry.models import VersionStatus
+from loopml.store.audit import record as audit
+from loopml.store.lineage import Edge, Node, add_edges
+from loopml.store.schema import model_evaluations
+from loopml.uris import parse_uri
+
+__all__ = ["COLUMNS", "get", "list_for_version", "plain", "save"]
+
+REQUIRED = ("model_uri", "data", "target", "task", "metrics")
+COLUMNS = (*REQUIRED, "model", "version", "slices", "champion", "gates", "passed")
+# Statuses an evaluation with gates moves; the others are past evaluation.
+_MOVABLE = frozenset({VersionStatus.REGISTERED, VersionStatus.VALIDATED, VersionStatus.REJECTED})
+_EV = model_evaluations.c
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON: numpy scalars unwrapped, NaN and infinities as ``None``.
+
+    Raises:
+        InvalidInputError: something JSON cannot hold (the message names its type).
+    """
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence):
+        return [plain(item) for item in value]
+    item = getattr(value, "item", None)  # numpy scalars and 0-d arrays
+    if callable(item):
+        return plain(item())
+    tolist = getattr(value, "tolist", None)  # numpy arrays
+    if callable(tolist):
+        return plain(tolist())
+    raise InvalidInputError(
+        f"an evaluation holds a {type(value).__name__} ({value!r}), which cannot be stored "
+        "as JSON; give numbers, strings, lists and dicts"
+    )
+
+
+def _checked(record: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(record, Mapping):
+        raise InvalidInputError(f"an evaluation record must be a dict, got {type(record).__name__}")
+    unknown = sorted(set(record) - set(COLUMNS))
+    missing = [key for key in REQUIRED if record.get(key) is None]
+    if unknown or missing:
+        raise InvalidInputError(
+            "bad evaluation record: "
+            + "; ".join(
+                ([f"unknown field(s) {', '.join(unknown)}"] if unknown else [])
+                + ([f"missing {', '.join(missing)}"] if missing else [])
+            )
+            + f"; fields: {', '.join(COLUMNS)}"
+        )
+    row = {key: plain(record.get(key)) for key in COLUMNS}
+    row["slices"] = row["slices"] if row["slices"] is not None else {}
+    row["gates"] = row["gates"] if row["gates"] is not None else []
+    if row["passed"] is not None:
+        row["passed"] = bool(row["passed"])
+    if (row["model"] is None) != (row["version"] is None):
+        raise InvalidInputError("give both model and version of an evaluated version, or neither")
+    return row
+
+
+def _version_of(conn: Connection, row: dict[str, Any]) -> None:
+    """Fill model/version from a ``models:/`` URI when the record left them out."""
+    if row["model"] is None and str(row["model_uri"]).startswith("models:/"):
+        row["model"], row["version"] = resolve_version(conn, parse_uri(row["model_uri"]))
+
+
+def save(
+    conn: Connection,
+    record: Mapping[str, Any],
+    *,
+    move_status: bool,
+    dataset_node: Node | None,
+    actor: str,
+) -> str:
+    """Store one evaluation (and its status move, lineage, audit and event); return its id."""
+    row = _checked(record)
+    _version_of(conn, row)
+    evaluation_id = new_id()
+    now = _records.now_ms()
+    model, version = row["model"], row["version"]
+    node: Node = ("evaluation", evaluation_id)
+    edges: list[Edge] = []
+    status = None
+    if model is not None:
+        _records.lock_model(conn, model)
+        found = _records.find_version(conn, model, int(version))
+        status = _move(conn, found, row["passed"], move_status, now)
+        edges.append((node, "consumed", ("model_version", f"{model}/{version}"), None))
+    elif str(row["model_uri"]).startswith("runs:/"):
+        edges.append((node, "consumed", ("run", parse_uri(row["model_uri"]).name), None))
+    if dataset_node is not None:
+        edges.append((node, "evaluated_on", _check_node(dataset_node), None))
+    conn.execute(
+        model_evaluations.insert(),
+        {**row, "id": evaluation_id, "created_at": now, "created_by": actor},
+    )
+    add_edges(conn, edges)
+    payload = {"evaluation": evaluation_id, "passed": row["passed"], "data": row["data"]}
+    if model is None:
+        audit(conn, action="evaluation.created", object_kind="evaluation",
+              object_id=evaluation_id, details=payload, actor=actor)  # fmt: skip
+    else:
+        events.record(conn, "model_version.evaluated", model, int(version),
+                      {**payload, "status": status}, actor=actor)  # fmt: skip
+    return evaluation_id
+
+
+def _move(conn: Connection, found: Row, passed: bool | None, move: bool, now: int) -> str:
+    current = VersionStatus(found["status"])
+    if passed is None or not move or current not in _MOVABLE:
+        return current.value
+    target = VersionStatus.VALIDATED if passed else VersionStatus.REJECTED
+    if target is not current:
+        _records.update_status(conn, found["model"], int(found["version"]), target, now)
+    return target.value
+
+
+def _check_node(node: object) -> Node:
+    if (
+        not isinstance(node, tuple)
+        or len(node) != 2
+        or not all(isinstance(part, str) and part for part in node)
+    ):
+        raise InvalidInputError(
+            f"dataset_node must be a (kind, id) pair like ('dataset_version', 'iris/3'), "
+            f"got {node!r}"
+        )
+    return (node[0], node[1])
+
+
+def list_for_version(conn: Connection, model: str, version: int) -> list[dict[str, Any]]:
+    """Every evaluation of ``model/version``, newest first."""
+    _records.find_version(conn, model, version)
+    rows = conn.execute(
+        select(model_evaluations)
+        .where(_EV.model == model, _EV.version == version)
+        .order_by(_EV.created_at.desc(), _EV.id.desc())
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def get(conn: Connection, evaluation_id: str) -> dict[str, Any]:
+    """One stored evaluation by id."""
+    row = conn.execute(select(model_evaluations).where(_EV.id == evaluation_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(
+            "evaluation",
+            str(evaluation_id),
+            hint="list a version's evaluations with RegistryClient.evaluations(name, version)",
+        )
+    return dict(row)
