@@ -1,0 +1,348 @@
+"""``evaluate``: measure a model on a dataset, beside its champion, and judge the gates.
+
+One call does the whole continuous-evaluation step of the loop:
+
+1. parse the gates first (the model's policy gates by default), so a typo fails before
+   anything loads;
+2. load the data (a dataset version or a DataFrame) and the candidate;
+3. predict, timed, and compute the task's metrics over the whole data and per slice;
+4. find the champion (the version the ``champion`` alias points at, when it is another
+   version of the same model) and measure it on the same data;
+5. load the package in a fresh Python process (the infra check);
+6. judge each gate, store the evaluation in the registry (which moves a registered
+   version to ``validated`` or ``rejected`` and links the evaluation to the version and
+   the dataset version), and return the result.
+
+A failed gate does not raise: the result says which gates failed and why
+(``result.passed``, ``result.reasons``). Promotion is what refuses a failed version.
+
+Example:
+    >>> result = evaluate("models:/churn/4", "datasets:/churn_holdout@latest", "churned",
+    ...                   slices=["region"], gates=["f1 >= champion - 0.01",
+    ...                   "gap(recall, by=region) <= 0.1", "infra"])  # doctest: +SKIP
+    >>> result.passed, result.champion.version  # doctest: +SKIP
+    (True, 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from loopml.config import Settings
+from loopml.errors import NotFoundError
+from loopml.evaluation._data import EvaluationData, check_target, load_data, target_values
+from loopml.evaluation._measure import measure
+from loopml.evaluation.gates import (
+    GapGate,
+    Gate,
+    GateContext,
+    check_gates,
+    evaluate_gates,
+    parse_gate,
+)
+from loopml.evaluation.infra import DEFAULT_TIMEOUT_S, check_package
+from loopml.evaluation.metrics import Task, check_task, compute_metrics, resolve_classes
+from loopml.evaluation.models import ChampionResult, EvaluationResult, SliceMetrics
+from loopml.evaluation.slices import (
+    Slice,
+    SliceSpec,
+    check_slice_columns,
+    parse_slices,
+    slice_metrics,
+)
+from loopml.registry.client import RegistryClient
+from loopml.registry.loading import LoadedModel, load_model
+from loopml.registry.models import ModelVersion
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import NDArray
+
+__all__ = ["evaluate"]
+
+
+def evaluate(
+    model_uri: str,
+    data: str | pd.DataFrame,
+    target: str,
+    *,
+    task: str = "classification",
+    slices: Sequence[SliceSpec] = (),
+    gates: Sequence[str | Gate] | None = None,
+    champion: str | None = "production",
+    infra_check: bool = True,
+    settings: Settings | None = None,
+    move_status: bool = True,
+    trusted: Sequence[str] = (),
+    infra_timeout: float = DEFAULT_TIMEOUT_S,
+) -> EvaluationResult:
+    """Evaluate a model on a dataset: metrics, slices, champion comparison and gates.
+
+    Args:
+        model_uri: ``models:/name/3``, ``models:/name@alias``, ``runs:/<id>/model`` or a
+            package folder.
+        data: ``datasets:/name/3`` or ``datasets:/name@latest`` (a table version), or a
+            pandas DataFrame.
+        target: the label column of ``data``; every other column is passed to the model
+            (a signature drops the columns the model does not take).
+        task: ``"classification"`` or ``"regression"``.
+        slices: columns (or ``{"name": ..., "where": "<pandas query>"}``) to measure per
+            group; a ``gap(..., by=col)`` gate adds its column.
+        gates: gate expressions (grammar in :mod:`loopml.evaluation.gates`) or gate
+            objects; ``None`` uses the model's promotion-policy gates for a registered
+            version and no gates otherwise; ``[]`` asks for none.
+        champion: the alias of the version to compare with (or a ``models:/`` URI);
+            ``None`` compares with nothing. A change gate is skipped without a champion.
+        infra_check: load and predict in a fresh Python process (what the ``infra`` gate
+            judges; with ``False`` that gate fails, saying the check was turned off).
+        settings: the store and artifacts; :meth:`Settings.load` by default.
+        move_status: let a gated evaluation of a registered version move its status
+            (``validated`` when every gate passed, else ``rejected``).
+        trusted: types the model files may load (see :func:`loopml.load_model`).
+        infra_timeout: seconds the fresh process may take.
+
+    Returns:
+        The stored evaluation; ``passed`` is ``None`` when no gate was asked for.
+
+    Raises:
+        InvalidInputError: a malformed gate (with the grammar), a gate on a metric the task
+            does not compute (listing those it does), an unknown target or slice column,
+            an unknown task, data that is not a table.
+        NotFoundError: no such model, version, alias, run or dataset.
+
+    Example:
+        >>> result = evaluate("models:/churn/4", "datasets:/churn_holdout/2",  # doctest: +SKIP
+        ...                   target="churned", gates=["accuracy >= 0.8"])
+        >>> result.passed, result.reasons  # doctest: +SKIP
+        (False, ['accuracy >= 0.8: accuracy 0.74 < 0.8'])
+    """
+    settings = settings or Settings.load()
+    registry = RegistryClient(settings)
+    plan = _Plan.make(registry, model_uri, check_task(task), slices, gates)
+    table = load_data(data, settings)
+    check_target(table, target)
+    check_slice_columns(table.frame, plan.slices)
+    on = _Rows(table, table.frame.drop(columns=[target]), target_values(table.frame[target]))
+
+    candidate = load_model(model_uri, settings=settings, trusted=trusted)
+    mine = _Side.of(candidate, plan, on)
+    rival, no_champion = _champion(registry, plan.version, champion)
+    theirs, champion_notes = None, list[str]()
+    if rival is not None:
+        theirs, no_champion, champion_notes = _measure_champion(
+            rival, champion, plan, on, settings, trusted
+        )
+    infra = None
+    if infra_check:
+        infra = check_package(candidate.folder, trusted=trusted, timeout=infra_timeout)
+    context = GateContext(
+        metrics=mine.metrics,
+        slices=mine.slices,
+        champion=theirs.metrics if theirs else None,
+        no_champion=no_champion,
+        infra=infra,
+        no_infra="the infra check was turned off (infra_check=False); run with it on",
+        notes=mine.notes,
+    )
+    results = evaluate_gates(plan.gates, context)
+    notes = mine.notes + champion_notes + ([] if theirs or champion is None else [no_champion])
+    notes += [f"infra: {note}" for note in (infra.notes if infra else ())]
+    return _store(
+        registry,
+        EvaluationResult(
+            id="",
+            model_uri=model_uri,
+            model=plan.version.model if plan.version else None,
+            version=plan.version.version if plan.version else None,
+            data=table.label,
+            target=target,
+            task=plan.task,
+            metrics=mine.metrics,
+            slices=mine.slices,
+            champion=theirs,
+            gates=results,
+            passed=None if not results else not any(result.failed for result in results),
+            infra=infra,
+            notes=notes,
+        ),
+        move_status=move_status,
+        dataset_node=table.node,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What to measure and judge, settled before any data or model loads."""
+
+    task: Task
+    version: ModelVersion | None
+    gates: list[str | Gate]
+    slices: list[Slice]
+
+    @classmethod
+    def make(
+        cls,
+        registry: RegistryClient,
+        model_uri: str,
+        task: Task,
+        slices: Sequence[SliceSpec],
+        gates: Sequence[str | Gate] | None,
+    ) -> _Plan:
+        version = registry.resolve(model_uri) if model_uri.startswith("models:/") else None
+        specs = _gate_specs(registry, version, gates)
+        parsed = [parse_gate(spec) for spec in specs]
+        check_gates(parsed, task)
+        return cls(task, version, specs, _with_gap_columns(parse_slices(slices), parsed))
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """The evaluation data: the table, the model's input and the labels."""
+
+    table: EvaluationData
+    features: pd.DataFrame
+    labels: NDArray[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One model's numbers on the data: whole-data metrics, per-slice metrics, notes."""
+
+    metrics: dict[str, float]
+    slices: SliceMetrics
+    notes: list[str]
+
+    @classmethod
+    def of(cls, model: LoadedModel, plan: _Plan, on: _Rows) -> _Side:
+        measured = measure(model, on.features, plan.task, on.labels)
+        y_true, predictions, proba = on.labels, measured.predictions, measured.proba
+        classes = None
+        if plan.task == "classification":
+            classes = resolve_classes(y_true, predictions, measured.classes)
+        values, left_out = compute_metrics(plan.task, y_true, predictions, proba, classes)
+        per_group, group_notes = slice_metrics(
+            plan.task, on.table.frame, plan.slices, y_true, predictions, proba, classes
+        )
+        # A problem of the whole data (no predict_proba) is not repeated for every group.
+        group_notes = [note for note in group_notes if note.split(": ", 1)[1] not in left_out]
+        values.update(
+            rows=float(len(y_true)),
+            latency_ms_per_row=measured.latency_ms_per_row,
+            package_size_bytes=float(measured.package_size_bytes),
+            package_size_mb=measured.package_size_bytes / 1e6,
+        )
+        return cls(values, per_group, measured.notes + left_out + group_notes)
+
+
+def _gate_specs(
+    registry: RegistryClient, version: ModelVersion | None, gates: Sequence[str | Gate] | None
+) -> list[str | Gate]:
+    if gates is not None:
+        if isinstance(gates, str):  # one gate given bare: not a sequence of characters
+            return [gates]
+        return list(gates)
+    if version is None:
+        return []
+    return list(registry.get_policy(version.model).gates)
+
+
+def _with_gap_columns(slices: list[Slice], gates: Sequence[Gate]) -> list[Slice]:
+    """The slices, plus a column slice for each gap gate's ``by`` not already sliced."""
+    named = {piece.name for piece in slices}
+    extra = []
+    for gate in gates:
+        if isinstance(gate, GapGate) and gate.by not in named:
+            named.add(gate.by)
+            extra.append(Slice.of(gate.by))
+    return slices + extra
+
+
+def _champion(
+    registry: RegistryClient, version: ModelVersion | None, champion: str | None
+) -> tuple[ModelVersion | None, str]:
+    """The champion version, or ``None`` and why there is none."""
+    if champion is None:
+        return None, "no champion: champion=None"
+    if version is None:
+        return None, (
+            "no champion: the candidate is not a registered version, so it has no alias "
+            "to compare with (register it, then evaluate models:/<name>/<version>)"
+        )
+    uri = champion if champion.startswith("models:/") else f"models:/{version.model}@{champion}"
+    try:
+        found = registry.resolve(uri)
+    except NotFoundError:
+        return None, f"no champion: {uri} does not exist"
+    if found.model == version.model and found.version == version.version:
+        return None, f"no champion: {uri} is the candidate itself (version {version.version})"
+    return found, ""
+
+
+def _measure_champion(
+    found: ModelVersion,
+    champion: str | None,
+    plan: _Plan,
+    on: _Rows,
+    settings: Settings,
+    trusted: Sequence[str],
+) -> tuple[ChampionResult | None, str, list[str]]:
+    """The champion measured on the same rows (and notes), or ``None`` and why not.
+
+    A champion that cannot load or predict on this data (its signature wants a column the
+    new data dropped, say) does not stop the candidate's evaluation: the comparison is
+    skipped and the reason says why.
+    """
+    uri = (
+        champion
+        if champion and champion.startswith("models:/")
+        else (f"models:/{found.model}@{champion}")
+    )
+    try:
+        side = _Side.of(load_model(found.uri, settings=settings, trusted=trusted), plan, on)
+    except Exception as err:
+        why = f"{type(err).__name__}: {err}"
+        return (
+            None,
+            f"no champion: {uri} (version {found.version}) could not be measured: {why}",
+            [],
+        )
+    notes = [f"champion: {note}" for note in side.notes]
+    return ChampionResult(uri, found.version, side.metrics, side.slices), "", notes
+
+
+def _store(
+    registry: RegistryClient,
+    result: EvaluationResult,
+    *,
+    move_status: bool,
+    dataset_node: tuple[str, str] | None,
+) -> EvaluationResult:
+    """Save ``result`` in the registry; the stored id and the version's new status."""
+    record = {
+        key: value
+        for key, value in result.to_dict().items()
+        if key
+        in (
+            "model_uri",
+            "model",
+            "version",
+            "data",
+            "target",
+            "task",
+            "metrics",
+            "slices",
+            "champion",
+            "gates",
+            "passed",
+        )
+    }
+    evaluation_id = registry.save_evaluation(
+        record, move_status=move_status, dataset_node=dataset_node
+    )
+    status = None
+    moved = move_status and result.passed is not None
+    if moved and result.model is not None and result.version is not None:
+        status = registry.get_version(result.model, result.version).status.value
+    return replace(result, id=evaluation_id, status=status)
