@@ -1,7 +1,7 @@
 """What the global options (``--home``, ``--db-url``, ``--artifacts``) carry to every command.
 
-The state only remembers the options; settings, the database and the tracking
-client are made when a command asks for them, so ``loopml --help`` stays fast.
+The state only remembers the options; settings, the database and the tracking or
+registry client are made when a command asks for them, so ``loopml --help`` stays fast.
 
 Example:
     >>> state = CliState(home=None, db_url="sqlite:///:memory:", artifacts_url=None)
@@ -19,6 +19,7 @@ import typer
 
 if TYPE_CHECKING:
     from loopml.config import Settings
+    from loopml.registry.client import RegistryClient
     from loopml.tracking import TrackingClient
 
 __all__ = ["CliState", "get_state"]
@@ -55,6 +56,12 @@ class CliState:
         from loopml.tracking import TrackingClient
 
         return TrackingClient(self.settings(), capture_env=False)
+
+    def registry_client(self) -> RegistryClient:
+        """A model registry client on the configured store."""
+        from loopml.registry.client import RegistryClient
+
+        return RegistryClient(self.settings())
 
 
 def get_state(ctx: typer.Context) -> CliState:

@@ -21,7 +21,17 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from loopml.cli import artifacts, data, db, experiments, features, lineage, pipeline, runs
+from loopml.cli import (
+    artifacts,
+    data,
+    db,
+    experiments,
+    features,
+    lineage,
+    models,
+    pipeline,
+    runs,
+)
 from loopml.cli._output import JSON_META_KEY, print_error, print_unexpected, silence_stdout
 from loopml.cli._state import CliState
 from loopml.cli.gc import gc
@@ -70,6 +80,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(models.app, name="models")
 app.command("lineage")(lineage.lineage)
 app.command("init")(init)
 app.command("gc")(gc)
@@ -130,6 +141,7 @@ def root(
 
         loopml init
         loopml runs list -e churn -f "metrics.auc > 0.9" -o "metrics.auc desc"
+        loopml models promote churn 3 --reason "beats v2 on recall"
         loopml --home /data/.loopml runs show 01J0ABCDEFGHJKMNPQRSTVWXYZ
     """
     ctx.obj = CliState(home=home, db_url=db_url, artifacts_url=artifacts_url)

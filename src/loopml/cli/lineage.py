@@ -1,13 +1,17 @@
 """``loopml lineage URI``: where a thing came from and what used it, walked both ways.
 
 Lineage edges read ``src --edge--> dst``: a run ``consumed`` a dataset version, a
-feature view or another step's output, and ``produced`` its own outputs. Walking
-*up* follows what a node consumed and who produced that; walking *down* follows what
-it produced and who consumed that. Which runs belong to a pipeline run is kept in the
-runs table (a step run's parent), so a run's parent and child runs are shown as well.
+feature view or another step's output, and ``produced`` its own outputs (a model
+version too, when it is registered). Walking *up* follows what a node consumed and who
+produced that; walking *down* follows what it produced and who consumed that. An
+evaluation ``consumed`` a model version and was ``evaluated_on`` a dataset version; a
+promoted version was ``promoted_from`` the one it replaced. Which runs belong to a
+pipeline run is kept in the runs table (a step run's parent), so a run's parent and
+child runs are shown as well.
 
 Example:
     $ loopml lineage runs:/01J0ABCDEFGHJKMNPQRSTVWXYZ
+    $ loopml lineage models:/churn@production --direction up
     $ loopml lineage datasets:/iris/3 --direction down --depth 2
     $ loopml lineage step_output:01J0ABCDEFGHJKMNPQRSTVWXYZ/model --json
 """
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
     from loopml.cli._state import CliState
     from loopml.tracking import TrackingClient
 
-__all__ = ["lineage", "parse_node", "walk"]
+__all__ = ["lineage", "model_node", "parse_node", "walk"]
 
 Node = tuple[str, str]
 _KIND = re.compile(r"^(?P<kind>[a-z][a-z0-9_]*):(?P<id>[^/].*)$")
@@ -64,8 +68,9 @@ def lineage(
         str,
         typer.Argument(
             metavar="URI",
-            help="runs:/RUN_ID, datasets:/NAME[/VERSION], or KIND:ID such as "
-            "step_output:RUN_ID/OUTPUT or feature_view:NAME.",
+            help="runs:/RUN_ID, models:/NAME/VERSION, models:/NAME@ALIAS, "
+            "datasets:/NAME[/VERSION], or KIND:ID such as step_output:RUN_ID/OUTPUT "
+            "or feature_view:NAME.",
         ),
     ],
     direction: Annotated[
@@ -77,14 +82,16 @@ def lineage(
     ] = 5,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show where a run, dataset version or step output came from and what used it.
+    """Show where a run, model version, dataset version or step output came from and what used it.
 
     Up follows what it consumed and who produced that; down follows what it produced
-    and who consumed that. A run also shows its pipeline run and its step runs.
+    and who consumed that. A run also shows its pipeline run and its step runs; a model
+    version shows the run that trained it, its evaluations and promotions.
 
     Examples:
 
         loopml lineage runs:/01J0ABCDEFGHJKMNPQRSTVWXYZ
+        loopml lineage models:/churn@production --direction up
         loopml lineage datasets:/iris --direction down
         loopml lineage step_output:01J0ABCDEFGHJKMNPQRSTVWXYZ/model --depth 2 --json
     """
@@ -95,7 +102,8 @@ def lineage(
         up = walk(conn, node, up=True, depth=depth) if direction != Direction.down else []
         down = walk(conn, node, up=False, depth=depth) if direction != Direction.up else []
     family = _family(client, node)
-    if not up and not down and family is None and not uri.strip().startswith("datasets:/"):
+    resolved = uri.strip().startswith(("datasets:/", "models:/"))  # known to exist
+    if not up and not down and family is None and not resolved:
         raise NotFoundError(
             "lineage node", f"{node[0]}:{node[1]}", hint="no lineage edges touch it"
         )
@@ -115,15 +123,12 @@ def parse_node(text: str, state: CliState) -> Node:
     """The lineage node a URI, ``kind:id`` or bare run id names.
 
     Raises:
-        InvalidInputError: a model URI (not yet) or text that names no node.
-        NotFoundError: the run or dataset does not exist.
+        InvalidInputError: text that names no node.
+        NotFoundError: the run, model version (or alias) or dataset does not exist.
     """
     text = text.strip()
     if text.startswith("models:/"):
-        raise InvalidInputError(
-            f"model lineage arrives with the registry; for now give the run that trained "
-            f"it (runs:/<run_id>) instead of {text}"
-        )
+        return model_node(text, state)
     if text.startswith("runs:/"):
         run_id = text.removeprefix("runs:/").strip("/").partition("/")[0]
         state.tracking_client().get_run(run_id)  # NotFoundError for an unknown run
@@ -141,9 +146,18 @@ def parse_node(text: str, state: CliState) -> Node:
         state.tracking_client().get_run(text)
         return ("run", text)
     raise InvalidInputError(
-        f"{text!r} names no lineage node; use runs:/<run_id>, datasets:/<name>/<version> "
-        "or kind:id (e.g. step_output:<run_id>/<output>)"
+        f"{text!r} names no lineage node; use runs:/<run_id>, models:/<name>/<version>, "
+        "datasets:/<name>/<version> or kind:id (e.g. step_output:<run_id>/<output>)"
     )
+
+
+def model_node(text: str, state: CliState) -> Node:
+    """The ``model_version`` node of ``models:/name/N`` or ``models:/name@alias``.
+
+    Raises:
+        NotFoundError: the model, version or alias does not exist (naming what does).
+    """
+    return state.registry_client().resolve(text).node
 
 
 def walk(conn: Connection, root: Node, *, up: bool, depth: int) -> list[dict[str, Any]]:
@@ -218,6 +232,10 @@ class _Labels:
             return f"run {key}{self._run(key)}"
         if kind == "dataset_version":
             return f"datasets:/{key}"
+        if kind == "model_version":
+            return f"models:/{key}"
+        if kind == "evaluation":
+            return f"evaluation {key}{self._evaluation(key)}"
         if kind == "step_output":
             run_id, _, output = key.rpartition("/")
             return f"output '{output}' of run {run_id}"
@@ -225,6 +243,16 @@ class _Labels:
 
     def json(self, node: Node) -> dict[str, Any]:
         return {"kind": node[0], "id": node[1], "label": self.text(node)}
+
+    def _evaluation(self, evaluation_id: str) -> str:
+        from loopml.registry.client import RegistryClient
+
+        try:
+            found = RegistryClient(self.client.settings).get_evaluation(evaluation_id)
+        except NotFoundError:
+            return ""
+        verdict = {True: "passed", False: "failed"}.get(found["passed"], "no gates")
+        return f" on {found['data']} ({verdict})"
 
     def _run(self, run_id: str) -> str:
         if run_id not in self._runs:
