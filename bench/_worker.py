@@ -177,3 +177,45 @@ def expect(side: str, got: object, want: object, what: str) -> None:
     """Stop the worker when a side did not compute what the benchmark asked of it."""
     if got != want:
         raise SystemExit(f"{side}: expected {want!r} {what}, got {got!r}")
+
+
+# -- the registry benchmark: what its two sides (loopml, MLflow) share -------------------
+
+FOREST_TREES = 50
+
+
+def breast_cancer_forest() -> tuple[Any, Any]:
+    """The model both sides log, and the data it was fitted on (a pandas DataFrame).
+
+    ``RandomForestClassifier(n_estimators=50, random_state=0)`` on scikit-learn's bundled
+    breast-cancer data (569 rows, 30 columns; no download), so both sides save the same
+    trees. scikit-learn is imported here, not at the top: this module loads without it.
+    """
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+
+    features, target = load_breast_cancer(return_X_y=True, as_frame=True)
+    forest = RandomForestClassifier(n_estimators=FOREST_TREES, random_state=0)
+    return forest.fit(features, target), features
+
+
+def temp_inside(home: Path) -> None:
+    """Make this process's temporary files go below ``home`` (removed with it).
+
+    MLflow copies a model's files into a new temporary folder on every load and never
+    removes it; loopml's ``log_model`` stages the package in one.
+    """
+    import tempfile
+
+    (home / "tmp").mkdir(exist_ok=True)
+    tempfile.tempdir = str(home / "tmp")
+
+
+def positives(predictions: Any) -> int:
+    """What the sides' loaded models are compared on: how many rows they predict as 1."""
+    return int(sum(int(p) for p in predictions))
+
+
+def folder_bytes(root: Path) -> int:
+    """The size of every file below ``root``."""
+    return sum(path.stat().st_size for path in list_files(root))

@@ -3,7 +3,7 @@
 #
 #   bash bench/setup.sh      (what `make bench-setup` runs)
 #
-#   bench/.venv-mlflow   MLflow  (tracking.py)
+#   bench/.venv-mlflow   MLflow  (tracking.py, registry.py; its scikit-learn and skops come with it)
 #   bench/.venv-dvc      DVC     (data_versioning.py)
 #   bench/.venv-feast    Feast   (features.py; with the duckdb extra, for its DuckDB offline store)
 #   bench/.venv-zenml    ZenML   (pipelines.py; with the local extra: its SQL store, no server)
