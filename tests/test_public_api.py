@@ -11,6 +11,11 @@ import pytest
 import loopml
 
 EXPECTED = {
+    "RegistryClient",
+    "evaluate",
+    "load_model",
+    "log_model",
+    "register_model",
     "ActiveRun",
     "Pipeline",
     "PipelineRun",

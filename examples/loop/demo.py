@@ -5,9 +5,12 @@
 3. features   register definitions, build a point-in-time correct training set, serve online
 4. pipeline   split -> tune (Optuna trials as child runs) -> train -> evaluate; run twice: cached
 5. lineage    from the evaluation back through the model to the dataset versions and features
+6. release    register the model, set a promotion policy, evaluate it on a held-out dataset
+              version (slices, champion, gates), approve and promote it; then a challenger;
+              the alias history and the model card
 
 Run it with ``make demo``. Everything lands in ./.loopml; afterwards try
-``loopml data list``, ``loopml features list``, ``loopml pipeline runs``.
+``loopml data list``, ``loopml features list``, ``loopml pipeline runs``, ``loopml models list``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from loopml.data.report import render_table
 from loopml.features import FeatureStore
 
 sys.path.insert(0, str(Path(__file__).parent))
+from release import release  # the demo's release section
+from training import FEATURES as MODEL_FEATURES  # what the model takes
+
 from features import DEFINITIONS  # the demo's own definitions file
 
 console = Console(width=None if sys.stdout.isatty() else 110)
@@ -41,6 +47,7 @@ FEATURES = [
     "customer_activity:logins_7d",
     "engagement:spend_per_login",
     "engagement:calls_per_login",
+    "customer_activity:plan",  # not a model input: evaluation slices by it
 ]
 
 
@@ -130,10 +137,18 @@ def main() -> int:
     events = labels(rng, snapshot)
     # Built inside a run, the training set's inputs (feature view, dataset version) are
     # recorded as the run's, and the set itself as its output.
+    # A fifth of the labelled events is held out of training altogether: the registry's
+    # evaluation gate judges every model version on that dataset version.
     with loopml.start_run(experiment="churn-data", name="build-training-set"):
         training = store.get_training_set(events, FEATURES)
-        loopml.log_dataset("churn_training_set", training.dropna(), role="output")
-    console.print(f"training set: {len(training):,} label events x {len(FEATURES)} features")
+        labelled = training.dropna()
+        held_out = labelled.sample(frac=0.2, random_state=5)
+        loopml.log_dataset("churn_training_set", labelled.drop(held_out.index), role="output")
+        holdout = loopml.log_dataset("churn_holdout", held_out, role="output")
+    console.print(
+        f"training set: {len(training):,} label events x {len(FEATURES)} features; "
+        f"{len(held_out):,} held out as {holdout.uri}"
+    )
     console.print(training.head(3).to_string(index=False), markup=False)
     store.materialize(START, TODAY + timedelta(days=1))
     online = store.get_online_features([{"customer_id": 3}, {"customer_id": 42}], FEATURES)
@@ -166,8 +181,14 @@ def main() -> int:
     subprocess.run(
         [*loopml_cli, "lineage", f"runs:/{evaluated.run_id}", "--direction", "up"], check=True
     )
+
+    step("6. release: register, gate, approve, promote; a challenger; the model card")
+    trained = latest.steps["train"].run_id or ""
+    if release(console, trained, holdout.uri, MODEL_FEATURES):
+        return 1
     console.print(
-        "next: `loopml pipeline runs`, `loopml pipeline explain-cache churn_training`, "
+        "\nnext: `loopml models show churn`, `loopml models lineage churn@production`, "
+        "`loopml pipeline explain-cache churn_training`, "
         "`loopml data diff datasets:/customer_activity/1 datasets:/customer_activity/2`"
     )
     return 0

@@ -1,7 +1,9 @@
 """The demo's training pipeline: split, tune, train, evaluate, each a tracked, cached step.
 
-Run it on its own with ``loopml pipeline run examples/loop/training.py:churn_training``
-(after ``make demo`` has built the ``churn_training_set`` dataset).
+The train step also logs the fitted forest as a model package (``runs:/<step run>/model``)
+that the registry can take from there. Run it on its own with
+``loopml pipeline run examples/loop/training.py:churn_training`` (after ``make demo`` has
+built the ``churn_training_set`` dataset).
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ TARGET = "churned"
 @loopml.step(outputs=("x_train", "x_test", "y_train", "y_test"))
 def split(
     data: pd.DataFrame, test_size: float = 0.25, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Hold out a test set, stratified by the label."""
-    x = data[FEATURES].to_numpy(dtype="float64")
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """Hold out a test set, stratified by the label (features keep their column names)."""
+    x = data[FEATURES].astype("float64").reset_index(drop=True)
     y = data[TARGET].to_numpy()
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=test_size, random_state=seed, stratify=y
@@ -43,7 +45,7 @@ def split(
 
 @loopml.step
 def tune_forest(
-    x_train: np.ndarray, y_train: np.ndarray, n_trials: int = 8, seed: int = 0
+    x_train: pd.DataFrame, y_train: np.ndarray, n_trials: int = 8, seed: int = 0
 ) -> dict[str, Any]:
     """Search the forest's size and depth by 3-fold cross-validation (trials are child runs)."""
 
@@ -65,15 +67,21 @@ def tune_forest(
 
 @loopml.step
 def train(
-    x_train: np.ndarray, y_train: np.ndarray, params: dict[str, Any], seed: int = 0
+    x_train: pd.DataFrame, y_train: np.ndarray, params: dict[str, Any], seed: int = 0
 ) -> RandomForestClassifier:
-    """Fit the forest with the best parameters on the whole training split."""
-    return RandomForestClassifier(**params, random_state=seed, n_jobs=1).fit(x_train, y_train)
+    """Fit the forest with the best parameters on the whole training split, and log it.
+
+    The package records the forest, its signature (the feature columns and their types,
+    inferred from the example rows), the example itself and pinned requirements.
+    """
+    model = RandomForestClassifier(**params, random_state=seed, n_jobs=1).fit(x_train, y_train)
+    loopml.log_model(model, "model", input_example=x_train.head())
+    return model
 
 
 @loopml.step
 def evaluate(
-    model: RandomForestClassifier, x_test: np.ndarray, y_test: np.ndarray
+    model: RandomForestClassifier, x_test: pd.DataFrame, y_test: np.ndarray
 ) -> dict[str, float]:
     """Score the model on the held-out split; the scores are the step run's metrics."""
     predicted = model.predict(x_test)

@@ -39,6 +39,12 @@ _EXPORTS: dict[str, str] = {
     "get_run": "loopml.tracking.fluent",
     "get_metric_history": "loopml.tracking.fluent",
     "autolog": "loopml.tracking.autolog",
+    "log_model": "loopml.tracking.fluent",
+    # registry and evaluation
+    "load_model": "loopml.registry.loading",
+    "register_model": "loopml._sdk.models",
+    "RegistryClient": "loopml.registry.client",
+    "evaluate": "loopml.evaluation",
     # data
     "log_dataset": "loopml._sdk.data",
     "load_dataset": "loopml._sdk.data",
@@ -79,6 +85,7 @@ __all__ = [
     "Metric",
     "Pipeline",
     "PipelineRun",
+    "RegistryClient",
     "Run",
     "RunStatus",
     "Settings",
@@ -90,9 +97,11 @@ __all__ = [
     "configure",
     "dataset",
     "end_run",
+    "evaluate",
     "get_metric_history",
     "get_run",
     "load_dataset",
+    "load_model",
     "log_artifact",
     "log_artifacts",
     "log_dataset",
@@ -100,11 +109,13 @@ __all__ = [
     "log_figure",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
     "log_text",
     "on_demand_feature_view",
     "pipeline",
+    "register_model",
     "search_runs",
     "set_tag",
     "set_tags",
@@ -116,8 +127,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from loopml._sdk.data import load_dataset, log_dataset
+    from loopml._sdk.models import register_model
     from loopml.config import Settings
     from loopml.errors import LoopmlError
+    from loopml.evaluation import evaluate
     from loopml.features import (
         Entity,
         Feature,
@@ -127,6 +140,8 @@ if TYPE_CHECKING:
     )
     from loopml.pipelines import Pipeline, PipelineRun, Step, dataset, pipeline, step, when
     from loopml.pipelines.tune import tune
+    from loopml.registry.client import RegistryClient
+    from loopml.registry.loading import load_model
     from loopml.tracking.autolog import autolog
     from loopml.tracking.client import TrackingClient
     from loopml.tracking.fluent import (
@@ -142,6 +157,7 @@ if TYPE_CHECKING:
         log_figure,
         log_metric,
         log_metrics,
+        log_model,
         log_param,
         log_params,
         log_text,
