@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# The log_package fixture: logs a minimal package in a new run, returns its runs:/ URI.
+LogPackage = Callable[..., str]
 
 
 def write_package(

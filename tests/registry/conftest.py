@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _registry_packages import write_package
+from _registry_packages import LogPackage, write_package
 
 from loopml.config import Settings
 from loopml.registry.client import RegistryClient
@@ -29,9 +29,6 @@ def tracking(settings: Settings) -> Iterator[TrackingClient]:
     client = TrackingClient(settings, capture_env=False)
     yield client
     client.close()
-
-
-LogPackage = Callable[..., str]
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from _registry_packages import LogPackage
 
-from conftest import LogPackage
 from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.registry.client import ANY, RegistryClient

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from _registry_packages import LogPackage
 
-from conftest import LogPackage
 from loopml.errors import InvalidInputError
 from loopml.registry.client import RegistryClient
 from loopml.registry.events import KINDS

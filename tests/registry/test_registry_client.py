@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _registry_packages import manifest_digest, write_package
+from _registry_packages import LogPackage, manifest_digest, write_package
 
-from conftest import LogPackage
 from loopml.errors import (
     ConflictError,
     IntegrityError,

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from _registry_packages import LogPackage
 
-from conftest import LogPackage
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.registry.client import RegistryClient
 
