@@ -13,8 +13,8 @@ from sklearn.linear_model import LogisticRegression
 
 from loopml.config import Settings
 from loopml.evaluation import evaluate
-from loopml.evaluation._infra_child import requirement_problems
 from loopml.evaluation.infra import check_package
+from loopml.registry._pins import requirement_drift
 from loopml.registry.client import RegistryClient
 from loopml.registry.package import save_package
 
@@ -153,7 +153,7 @@ def test_a_package_that_hangs_is_stopped_by_the_timeout(
 
 
 def test_version_differences_are_notes_not_failures() -> None:
-    missing, differ = requirement_problems(
+    missing, differ = requirement_drift(
         ["numpy==0.0.1", "loopml-no-such-distribution==2", "# a comment", "", "pandas"]
     )
     assert missing == ["loopml-no-such-distribution==2"]

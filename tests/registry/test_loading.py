@@ -163,3 +163,20 @@ def test_registered_versions_load_by_number_and_alias(settings: Settings) -> Non
     assert (by_alias.predict(x) == model.predict(x)).all()
     with pytest.raises(NotFoundError, match="aliases of 'cancer': staging"):
         load_model("models:/cancer@production", settings=settings)
+
+
+def test_loading_warns_once_when_installed_versions_differ_from_the_pins(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    x, _ = _data()
+    with loopml.start_run():
+        pinned_elsewhere = log_model(_classifier(), input_example=x, requirements=["numpy==0.0.1"])
+        matching = log_model(_classifier(), "same", input_example=x)
+    with caplog.at_level(logging.WARNING, logger="loopml.registry"):
+        load_model(matching.uri, settings=settings)
+        assert caplog.text == ""  # what it was saved with is what is installed
+        load_model(pinned_elsewhere.uri, settings=settings)
+        load_model(pinned_elsewhere.uri, settings=settings)
+    [warning] = caplog.records
+    assert f"{pinned_elsewhere.uri} was saved with other package versions" in warning.message
+    assert f"numpy {np.__version__} is installed, the package pins numpy==0.0.1" in warning.message

@@ -10,46 +10,22 @@ can say what failed and quote the last line of stderr.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import traceback
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EXIT_CODES", "main", "requirement_problems"]
+__all__ = ["EXIT_CODES", "main"]
 
 EXIT_CODES = {3: "requirements", 4: "load", 5: "predict"}
 _EXIT = {phase: code for code, phase in EXIT_CODES.items()}
-_PIN = re.compile(
-    r"\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?\s*(?:==\s*(?P<version>[^\s;]+))?"
-)
-
-
-def requirement_problems(requirements: list[str]) -> tuple[list[str], list[str]]:
-    """(distributions not installed, version differences) of pinned requirement lines."""
-    missing: list[str] = []
-    differ: list[str] = []
-    for line in requirements:
-        match = _PIN.match(line)
-        if match is None or not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            installed = metadata.version(match["name"])
-        except metadata.PackageNotFoundError:
-            missing.append(line.strip())
-            continue
-        if match["version"] and installed != match["version"]:
-            differ.append(
-                f"{match['name']} {installed} is installed, the package pins {line.strip()}"
-            )
-    return missing, differ
 
 
 def _run(folder: Path, trusted: list[str]) -> dict[str, Any]:
+    from loopml.registry._pins import requirement_drift
     from loopml.registry.package import read_manifest
 
-    missing, differ = requirement_problems(list(read_manifest(folder).requirements))
+    missing, differ = requirement_drift(read_manifest(folder).requirements)
     if missing:
         print(
             f"requirement(s) not installed: {', '.join(missing)}; "

@@ -13,10 +13,13 @@ from collections.abc import Iterable, Sequence
 
 from loopml.errors import InvalidInputError
 
-__all__ = ["pin_requirements", "requirement_name"]
+__all__ = ["pin_requirements", "requirement_drift", "requirement_name"]
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _BARE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_PIN = re.compile(
+    r"\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?\s*(?:==\s*(?P<version>[^\s;]+))?"
+)
 
 
 def pin_requirements(distributions: Iterable[str], extra: Sequence[str] | None = None) -> list[str]:
@@ -64,6 +67,31 @@ def requirement_name(line: str) -> str:
             "'requests==2.32.3' or 'requests>=2'"
         )
     return re.sub(r"[-_.]+", "-", match.group(1)).lower()
+
+
+def requirement_drift(requirements: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(pins whose distribution is not installed, notes on versions that differ).
+
+    Comments, blank lines and unpinned requirements are not judged.
+
+    Example:
+        >>> requirement_drift(["loopml-no-such-distribution==2", "# note"])
+        (['loopml-no-such-distribution==2'], [])
+    """
+    missing: list[str] = []
+    differ: list[str] = []
+    for line in requirements:
+        match = _PIN.match(line)
+        if match is None or not line.strip() or line.lstrip().startswith("#"):
+            continue
+        installed = _installed_version(match["name"])
+        if installed is None:
+            missing.append(line.strip())
+        elif match["version"] and installed != match["version"]:
+            differ.append(
+                f"{match['name']} {installed} is installed, the package pins {line.strip()}"
+            )
+    return missing, differ
 
 
 def _installed_version(name: str) -> str | None:

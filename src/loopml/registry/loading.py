@@ -27,6 +27,7 @@ from loopml.config import Settings
 from loopml.errors import IntegrityError, NotFoundError
 from loopml.registry import _files
 from loopml.registry._example import decode_example
+from loopml.registry._pins import requirement_drift
 from loopml.registry.flavors import Predictor, get_flavor
 from loopml.registry.package import PackageManifest, verify_package
 from loopml.registry.signature import Signature, check_input
@@ -199,7 +200,31 @@ def _load_verified(
     folder: Path, manifest: PackageManifest, trusted: Sequence[str], uri: str
 ) -> LoadedModel:
     names = (trusted,) if isinstance(trusted, str) else tuple(trusted)
+    _warn_about_drift(manifest, uri)
     model = get_flavor(manifest.flavor).load(folder, manifest.flavor_options, trusted=names)
     probabilistic = manifest.predict_proba and callable(getattr(model, "predict_proba", None))
     cls = _ProbabilisticModel if probabilistic else LoadedModel
     return cls(manifest, model, folder=folder, uri=uri)
+
+
+_warned: set[str] = set()
+
+
+def _warn_about_drift(manifest: PackageManifest, uri: str) -> None:
+    """Warn once per package and process when this environment differs from its pins.
+
+    A different version is a warning, not a refusal: most minor upgrades load and predict
+    the same, and the infra gate is where a version is proven in a clean process.
+    """
+    if manifest.digest in _warned:
+        return
+    _warned.add(manifest.digest)
+    missing, differ = requirement_drift(manifest.requirements)
+    problems = [f"{line} is not installed" for line in missing] + differ
+    if problems:
+        log.warning(
+            "%s was saved with other package versions than this environment has: %s; "
+            "predictions may differ (install its requirements.txt to match)",
+            uri,
+            "; ".join(problems),
+        )
