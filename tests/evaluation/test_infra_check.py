@@ -66,7 +66,10 @@ def test_a_class_whose_project_module_is_missing_fails_with_the_childs_error(
     )
     folder = tmp_path / "package"
     save_package(module.Doubler(), folder, input_example=np.array([1.0, 2.0]))
-    result = check_package(folder)
+    untrusted = check_package(folder)  # its code would come from the package itself
+    assert not untrusted.ok
+    assert 'trusted=["infra_brittle_model.Doubler"]' in untrusted.reason
+    result = check_package(folder, trusted=["infra_brittle_model.Doubler"])
     assert not result.ok
     assert result.reason.startswith("the package did not load in a fresh Python process: ")
     assert "No module named 'infra_brittle_helper'" in result.reason
@@ -96,7 +99,7 @@ def test_a_model_that_fails_to_predict_there_says_so(
     folder = tmp_path / "package"
     save_package(module.Lookup(str(table)), folder, input_example=np.array([1.0, 2.0]))
     table.unlink()  # the file it reads at predict time is not part of the package
-    result = check_package(folder)
+    result = check_package(folder, trusted=["infra_lookup_model.Lookup"])
     assert not result.ok
     assert result.reason.startswith(
         "the package loaded in a fresh Python process but could not predict its input example: "
@@ -146,7 +149,7 @@ def test_a_package_that_hangs_is_stopped_by_the_timeout(
     )
     folder = tmp_path / "package"
     save_package(module.Slow(), folder, input_example=np.array([1.0]))
-    result = check_package(folder, timeout=1.0)
+    result = check_package(folder, trusted=["infra_slow_model.Slow"], timeout=1.0)
     assert not result.ok
     assert result.reason.startswith("the package did not load and predict within 1 s")
     assert result.seconds < 60
@@ -194,7 +197,12 @@ def test_evaluate_rejects_a_version_that_does_not_load_elsewhere(
     version = registry.register(str(folder), "threshold")
 
     result = evaluate(
-        version.uri, frame, "label", gates=["accuracy >= 0.9", "infra"], settings=settings
+        version.uri,
+        frame,
+        "label",
+        gates=["accuracy >= 0.9", "infra"],
+        settings=settings,
+        trusted=["infra_eval_model.Threshold"],
     )
 
     assert result.metrics["accuracy"] == 1.0

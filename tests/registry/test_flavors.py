@@ -342,11 +342,21 @@ def test_pyfunc_code_is_packaged_and_loads_where_the_project_is_absent(tmp_path:
     assert (tmp_path / "pkg" / "code" / "shop" / "__init__.py").read_text() == ""
     script = (
         "import sys; from loopml.registry.loading import load_package; "
-        f"print(load_package({str(tmp_path / 'pkg')!r}).predict([10.0, 4.0]))"
+        f"print(load_package({str(tmp_path / 'pkg')!r}, trusted=sys.argv[1:]).predict([10.0, 4.0]))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
-    )
+
+    def load_elsewhere(*trusted: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", script, *trusted], capture_output=True, text=True, cwd=tmp_path
+        )
+
+    # Only the package's copy provides the class: importing it runs the author's code.
+    refused = load_elsewhere()
+    assert refused.returncode != 0
+    assert "UntrustedTypesError" in refused.stderr
+    assert 'trusted=["shop.pricing.Markup"]' in refused.stderr
+    done = load_elsewhere("shop.pricing.Markup")
+    assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[12.5, 5.0]"
     assert not list((tmp_path / "pkg").rglob("__pycache__"))  # the package stays as verified
 

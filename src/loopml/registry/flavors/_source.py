@@ -14,10 +14,11 @@ import shutil
 import sys
 import sysconfig
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loopml.errors import InvalidInputError, NotFoundError
+from loopml.errors import InvalidInputError, NotFoundError, UntrustedTypesError
 
 __all__ = ["class_reference", "copy_module", "distributions_of", "import_class"]
 
@@ -67,11 +68,16 @@ def copy_module(cls: type, folder: Path) -> str | None:
     return (Path(CODE) / relative).as_posix()
 
 
-def import_class(reference: str, code: Path | None) -> Any:
+def import_class(reference: str, code: Path | None, trusted: Sequence[str] = ()) -> Any:
     """The class ``module:QualName`` names; ``code`` (the packaged ``code/``) is the fallback.
+
+    Importing the packaged copy runs code that came with the package, not code this
+    environment has installed, so it needs the class named in ``trusted``, just as a
+    skops file's unknown types do.
 
     Raises:
         NotFoundError: the module is neither importable nor packaged.
+        UntrustedTypesError: only the packaged copy provides it, and it is not trusted.
         InvalidInputError: the module has no such class, or its packaged copy fails.
     """
     module_name, _, qualname = reference.partition(":")
@@ -85,6 +91,15 @@ def import_class(reference: str, code: Path | None) -> Any:
                 missing,
                 hint=f"{reference} needs it: install the package that provides it (the "
                 "model's requirements.txt lists what it was logged with)",
+            ) from err
+        dotted = f"{module_name}.{qualname}"
+        if dotted not in trusted:
+            raise UntrustedTypesError(
+                f"{reference} is not installed here; only the package's own copy of its code "
+                f"provides it, and importing that runs the package author's code. If you "
+                f'trust the author, pass trusted=["{dotted}"] to load_model (or --trust '
+                f"{dotted} on the CLI), or install the project that provides {module_name}",
+                types=[dotted],
             ) from err
         module = _import_packaged(module_name, code, reference)
     target: Any = module

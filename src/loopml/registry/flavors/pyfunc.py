@@ -67,7 +67,7 @@ class PyfuncFlavor:
 
     def load(self, folder: Path, options: dict[str, Any], *, trusted: Sequence[str]) -> Predictor:
         code = folder / _source.CODE if options.get("code") else None
-        cls = _source.import_class(options["class"], code)
+        cls = _source.import_class(options["class"], code, trusted)
         state = folder / FOLDER
         if options.get("state") == "hooks":
             return cls.load_model(state)  # type: ignore[no-any-return]
