@@ -131,6 +131,9 @@ def test_unknown_nodes_and_models_are_clear_errors(cli, data_run) -> None:
     assert "lineage node 'feature_view:nothing' not found" in nothing.stderr
     model = cli.run("lineage", "models:/churn/1")
     assert model.exit_code == 1
-    assert model.stderr.startswith("error: model 'churn' not found; registered models: none yet")
+    assert model.stderr.startswith(
+        "error: model 'churn' not found; no model is registered yet; register one with "
+        "RegistryClient.register"
+    )
     assert cli.run("lineage", "datasets:/nope").exit_code == 1
     assert cli.run("lineage", "not a node").exit_code == 2

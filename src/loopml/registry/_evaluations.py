@@ -91,7 +91,8 @@ def _checked(record: Mapping[str, Any]) -> dict[str, Any]:
 def _version_of(conn: Connection, row: dict[str, Any]) -> None:
     """Fill model/version from a ``models:/`` URI when the record left them out."""
     if row["model"] is None and str(row["model_uri"]).startswith("models:/"):
-        row["model"], row["version"] = resolve_version(conn, parse_uri(row["model_uri"]))
+        found = resolve_version(conn, parse_uri(row["model_uri"]))
+        row["model"], row["version"] = found["model"], int(found["version"])
 
 
 def save(

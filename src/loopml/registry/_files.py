@@ -20,16 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy import Connection, RowMapping, and_, bindparam, select
 
 from loopml.artifacts import ArtifactStore, ManifestEntry, safe_artifact_path
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
+from loopml.registry import _records
 from loopml.store.schema import (
     artifact_files,
     model_aliases,
-    model_versions,
-    registered_models,
     runs,
 )
 from loopml.uris import LoopmlURI
@@ -74,44 +73,31 @@ class PackageLocation:
     run_id: str | None = None
 
 
-def resolve_version(conn: Connection, uri: LoopmlURI) -> tuple[str, int]:
-    """``(model, version)`` of ``models:/name/N`` or ``models:/name@alias``.
+def resolve_version(conn: Connection, uri: LoopmlURI) -> RowMapping:
+    """The ``model_versions`` row that ``models:/name/N`` or ``models:/name@alias`` names.
 
     Raises:
         NotFoundError: the model, version or alias does not exist; the message lists
             what does.
     """
     name = uri.name
-    if uri.alias is not None:
-        c = model_aliases.c
-        version = conn.execute(
-            select(c.version).where(c.model == name, c.alias == uri.alias)
-        ).scalar_one_or_none()
-        if version is None:
-            _require_model(conn, name)
-            aliases = conn.execute(select(c.alias).where(c.model == name)).scalars().all()
-            raise NotFoundError(
-                "alias",
-                f"{name}@{uri.alias}",
-                choices=[f"{name}@{a}" for a in aliases],
-                hint=f"aliases of '{name}': {', '.join(sorted(aliases)) or 'none yet'}",
-            )
-        return name, int(version)
-    assert uri.version is not None  # parse_uri gives models:/ URIs a version or an alias
-    c = model_versions.c
-    found = conn.execute(
-        select(c.version).where(c.model == name, c.version == uri.version)
+    if uri.alias is None:
+        assert uri.version is not None  # parse_uri gives models:/ URIs a version or an alias
+        return _records.find_version(conn, name, uri.version)
+    c = model_aliases.c
+    version = conn.execute(
+        select(c.version).where(c.model == name, c.alias == uri.alias)
     ).scalar_one_or_none()
-    if found is None:
-        _require_model(conn, name)
-        versions = conn.execute(select(c.version).where(c.model == name).order_by(c.version))
-        listed = [str(v) for v in versions.scalars()]
+    if version is None:
+        _records.find_model(conn, name)  # an unknown model says so first
+        aliases = conn.execute(select(c.alias).where(c.model == name)).scalars().all()
         raise NotFoundError(
-            "model version",
-            f"{name}/{uri.version}",
-            hint=f"versions of '{name}': {', '.join(listed) or 'none yet'}",
+            "alias",
+            f"{name}@{uri.alias}",
+            choices=[f"{name}@{a}" for a in aliases],
+            hint=f"aliases of '{name}': {', '.join(sorted(aliases)) or 'none yet'}",
         )
-    return name, uri.version
+    return _records.find_version(conn, name, int(version))
 
 
 def locate(conn: Connection, uri: LoopmlURI) -> PackageLocation:
@@ -122,13 +108,10 @@ def locate(conn: Connection, uri: LoopmlURI) -> PackageLocation:
         InvalidInputError: ``uri`` is a ``datasets:/`` URI.
     """
     if uri.scheme == "models":
-        model, version = resolve_version(conn, uri)
-        c = model_versions.c
-        version_id = conn.execute(
-            select(c.id).where(c.model == model, c.version == version)
-        ).scalar_one()
+        row = resolve_version(conn, uri)
+        model, version = row["model"], int(row["version"])
         return PackageLocation(
-            f"models:/{model}/{version}", VERSION_OWNER, version_id, "", model, version
+            f"models:/{model}/{version}", VERSION_OWNER, row["id"], "", model, version
         )
     if uri.scheme != "runs":
         raise InvalidInputError(
@@ -247,18 +230,4 @@ def _manifest_folders(conn: Connection, run_id: str) -> list[str]:
     )
     return sorted(
         path.rpartition("/")[0] or "." for path in rows.scalars() if path.endswith(MANIFEST)
-    )
-
-
-def _require_model(conn: Connection, name: str) -> None:
-    if conn.execute(
-        select(registered_models.c.name).where(registered_models.c.name == name)
-    ).first():
-        return
-    names = conn.execute(select(registered_models.c.name)).scalars().all()
-    raise NotFoundError(
-        "model",
-        name,
-        choices=names,
-        hint=f"registered models: {', '.join(sorted(names)) or 'none yet'}",
     )

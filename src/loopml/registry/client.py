@@ -295,7 +295,7 @@ class RegistryClient:
                 query = conn.execute(_BY_ALIAS, {"m": parsed.name, "a": parsed.alias})
                 found = query.mappings().first()
             if found is None:  # a version number, or an alias that is missing: say why
-                found = _records.find_version(conn, *resolve_version(conn, parsed))
+                found = resolve_version(conn, parsed)
             row = found
             name, number = row["model"], int(row["version"])
             return _records.to_version(row, _records.aliases_of_version(conn, name, number))
