@@ -40,6 +40,18 @@ def test_list_a_folder_by_uri_or_argument(cli, logged: str) -> None:
     assert [e["path"] for e in every] == ["model/meta/card.md", "model/weights.bin"]
 
 
+def test_folders_differing_only_in_case_stay_apart(
+    cli, logged: str, client: TrackingClient
+) -> None:
+    # SQLite's LIKE ignores case; listing model/ must not take in Model/.
+    client.artifacts.log_bytes(logged, b"other", "Model/other.bin")
+    every = cli.json("artifacts", "list", logged, "model", "--recursive")
+    assert [e["path"] for e in every] == ["model/meta/card.md", "model/weights.bin"]
+    assert [e["path"] for e in cli.json("artifacts", "list", logged, "Model")] == [
+        "Model/other.bin"
+    ]
+
+
 def test_list_table(cli, logged: str) -> None:
     result = cli.run("artifacts", "list", logged, "-r")
     assert result.exit_code == 0, result.stderr

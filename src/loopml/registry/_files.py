@@ -26,6 +26,7 @@ from loopml.artifacts import ArtifactStore, ManifestEntry, safe_artifact_path
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.registry import _records
+from loopml.store.files import under_folder
 from loopml.store.schema import (
     artifact_files,
     model_aliases,
@@ -53,11 +54,6 @@ _RUN_STATE = select(runs.c.deleted_at).where(runs.c.id == bindparam("run"))
 _OWNED = and_(_F.owner_kind == bindparam("kind"), _F.owner_id == bindparam("owner"))
 _HAS_FILE = select(_F.path).where(_OWNED, _F.path == bindparam("path"))
 _FILES = select(_F.path, _F.digest, _F.size).where(_OWNED).order_by(_F.path)
-_FILES_UNDER = (
-    select(_F.path, _F.digest, _F.size)
-    .where(_OWNED, _F.path.like(bindparam("pattern"), escape="\\"))
-    .order_by(_F.path)
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,17 +140,11 @@ def files_of(conn: Connection, location: PackageLocation) -> list[ManifestEntry]
     """The package's files, with paths relative to the package folder, sorted."""
     params = {"kind": location.owner_kind, "owner": location.owner_id}
     prefix = location.prefix
-    if prefix:
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = conn.execute(_FILES_UNDER, {**params, "pattern": escaped + "/%"})
-    else:
-        rows = conn.execute(_FILES, params)
+    statement = _FILES.where(under_folder(_F.path, prefix)) if prefix else _FILES
     cut = len(prefix) + 1 if prefix else 0
-    # SQLite's LIKE ignores case: "Model/x" matches "model/%", so check the prefix again.
     return [
         ManifestEntry(row.path[cut:], row.digest, row.size)
-        for row in rows
-        if not prefix or row.path.startswith(prefix + "/")
+        for row in conn.execute(statement, params)
     ]
 
 

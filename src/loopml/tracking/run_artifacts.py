@@ -29,6 +29,7 @@ from loopml.artifacts import (
 )
 from loopml.errors import InvalidInputError, NotFoundError, UnsafePathError
 from loopml.store import Store
+from loopml.store.files import under_folder
 from loopml.store.schema import artifact_files, runs
 
 __all__ = ["ArtifactEntry", "RunArtifacts", "collect_garbage"]
@@ -157,8 +158,7 @@ class RunArtifacts:
         if exact:
             where = and_(where, c.path == prefix)
         elif prefix:
-            pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
-            where = and_(where, c.path.like(pattern, escape="\\"))
+            where = and_(where, under_folder(c.path, prefix))
         with self.store.read() as conn:
             rows = conn.execute(select(c.path, c.digest, c.size).where(where).order_by(c.path))
             return [ManifestEntry(r.path, r.digest, r.size) for r in rows]
