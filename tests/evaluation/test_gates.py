@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from loopml.errors import InvalidInputError
@@ -149,9 +149,16 @@ def test_canonical_text_round_trips(gate: Gate) -> None:
 
 
 @given(_gates, st.sampled_from(["", " ", "  ", "\t"]))
+@example(GapGate("A", ")", ">=", 0.0), " ")
 def test_spaces_around_tokens_do_not_matter(gate: Gate, pad: str) -> None:
-    spaced = pad + str(gate).replace("(", f"({pad}").replace(")", f"{pad})") + pad
-    assert parse_gate(spaced) == gate
+    text = str(gate)
+    if isinstance(gate, GapGate):
+        # Pad only the gap's own parentheses: a quoted column may hold "(" or ")" itself.
+        opening, closing = text.index("("), text.rindex(")")
+        text = f"{text[: opening + 1]}{pad}{text[opening + 1 : closing]}{pad}{text[closing:]}"
+    else:
+        text = text.replace("(", f"({pad}").replace(")", f"{pad})")
+    assert parse_gate(pad + text + pad) == gate
 
 
 # -- judging ---------------------------------------------------------------------------
