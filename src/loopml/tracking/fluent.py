@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, MissingDependencyError
 from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
-from loopml.tracking.models import Run, RunStatus
+from loopml.tracking.models import Experiment, Run, RunStatus
 
 if TYPE_CHECKING:
     from loopml.registry.models import ModelInfo
@@ -56,7 +56,11 @@ __all__ = [
     "log_params",
     "log_text",
     "reset",
+    "search_experiments",
     "search_runs",
+    "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
     "set_tag",
     "set_tags",
     "start_run",
@@ -68,6 +72,7 @@ _state_lock = threading.Lock()
 _overrides: dict[str, Any] = {}
 _client: TrackingClient | None = None
 _uncaught: type[BaseException] | None = None
+_active_experiment: str | None = None  # set by set_experiment (a name: ids are per store)
 
 
 class ActiveRun:
@@ -233,10 +238,12 @@ def configure(**settings: Any) -> None:
 
 
 def reset() -> None:
-    """Close and forget the default client and the :func:`configure` overrides."""
-    global _client
+    """Close and forget the default client, the :func:`configure` overrides and the
+    experiment chosen with :func:`set_experiment`."""
+    global _client, _active_experiment
     with _state_lock:
         _overrides.clear()
+        _active_experiment = None
         old, _client = _client, None
     if old is not None:
         old.close()
@@ -283,8 +290,12 @@ def start_run(
     if experiment is None:
         import os
 
-        experiment = os.environ.get("LOOPML_EXPERIMENT") or (
-            _experiment_name(client, parent.run.experiment_id) if parent else DEFAULT_EXPERIMENT
+        experiment = (
+            _active_experiment
+            or os.environ.get("LOOPML_EXPERIMENT")
+            or (
+                _experiment_name(client, parent.run.experiment_id) if parent else DEFAULT_EXPERIMENT
+            )
         )
     run = client.create_run(
         experiment, name=name, tags=tags, parent_run_id=parent.id if parent else None
@@ -478,3 +489,97 @@ def get_run(run_id: str) -> Run:
 def get_metric_history(run_id: str, key: str) -> list[Any]:
     """Every point of one metric of a run, by step."""
     return default_client().get_metric_history(run_id, key)
+
+
+# -- experiments -----------------------------------------------------------------------------
+
+
+def set_experiment(name: str | None = None, *, experiment_id: str | None = None) -> Experiment:
+    """Make ``name`` the experiment of later :func:`start_run` calls, creating it if missing.
+
+    It applies to the whole process (all threads) until changed or :func:`reset`, and
+    takes precedence over ``$LOOPML_EXPERIMENT`` and the parent run's experiment;
+    ``start_run(experiment=...)`` still wins over it.
+
+    Args:
+        name: the experiment's name (created when it does not exist).
+        experiment_id: instead of ``name``, the id of an existing experiment.
+
+    Returns:
+        The experiment, with its tags.
+
+    Raises:
+        InvalidInputError: neither or both of ``name`` and ``experiment_id`` were given, or
+            the name is not a valid experiment name.
+        NotFoundError: no experiment has ``experiment_id``.
+
+    Example:
+        >>> loopml.set_experiment("churn")  # doctest: +SKIP
+        >>> with loopml.start_run() as run:  # doctest: +SKIP
+        ...     ...  # recorded in "churn"
+    """
+    global _active_experiment
+    if (name is None) == (experiment_id is None):
+        raise InvalidInputError(
+            "set_experiment takes an experiment name or experiment_id=..., exactly one of them"
+        )
+    client = default_client()
+    if name is not None:
+        if not isinstance(name, str):
+            raise InvalidInputError(
+                f"experiment name must be a string, got {type(name).__name__} {name!r}"
+            )
+        found = client.get_or_create_experiment(name)
+    else:
+        if not isinstance(experiment_id, str) or not experiment_id:
+            raise InvalidInputError(f"experiment_id must be a string, got {experiment_id!r}")
+        found = client.get_experiment(experiment_id)
+    with _state_lock:
+        _active_experiment = found.name
+    return client.get_experiment(found.id)
+
+
+def _current_experiment(client: TrackingClient) -> Experiment:
+    import os
+
+    run = active_run()
+    if _active_experiment is None and run is not None:
+        return client.get_experiment(run.run.experiment_id)
+    name = _active_experiment or os.environ.get("LOOPML_EXPERIMENT") or DEFAULT_EXPERIMENT
+    return client.get_or_create_experiment(name)
+
+
+def set_experiment_tags(tags: Mapping[str, Any]) -> Experiment:
+    """Set tags on the current experiment (see :func:`set_experiment`); returns it.
+
+    The current experiment is the one :func:`set_experiment` chose, else the active
+    run's, else ``$LOOPML_EXPERIMENT``, else ``Default``; it is created if missing.
+    Tags are mutable: setting a key again replaces its value.
+    """
+    client = default_client()
+    return client.set_experiment_tags(_current_experiment(client).id, tags)
+
+
+def set_experiment_tag(key: str, value: Any) -> Experiment:
+    """Set one tag on the current experiment; see :func:`set_experiment_tags`."""
+    return set_experiment_tags({key: value})
+
+
+def search_experiments(
+    filter: str | None = None,
+    order_by: list[str] | str | None = None,
+    max_results: int = 1000,
+    *,
+    include_deleted: bool = False,
+) -> list[Experiment]:
+    """Find experiments by ``name``, ``id`` and ``tags.<key>``.
+
+    The filter is the run-search grammar (:mod:`loopml.tracking.search`): ``=``, ``!=``,
+    ``LIKE``, ``ILIKE``, ``IN``, ``IS NULL``, ``AND``, ``OR`` and parentheses.
+
+    Example:
+        >>> loopml.search_experiments("name LIKE 'churn%'", "name")  # doctest: +SKIP
+    """
+    return default_client().search_experiments(
+        filter, order_by, max_results, include_deleted=include_deleted
+    )

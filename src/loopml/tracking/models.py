@@ -30,12 +30,13 @@ class RunStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Experiment:
-    """A named group of runs."""
+    """A named group of runs, with its tags (``tags.<key>`` in experiment searches)."""
 
     id: str
     name: str
     created_at: int
     description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class Metric(NamedTuple):
