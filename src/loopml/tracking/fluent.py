@@ -45,15 +45,18 @@ __all__ = [
     "end_run",
     "get_metric_history",
     "get_run",
+    "load_table",
     "log_artifact",
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_image",
     "log_metric",
     "log_metrics",
     "log_model",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
     "reset",
     "search_experiments",
@@ -198,6 +201,28 @@ class ActiveRun:
             requirements=requirements,
             register_as=register_as,
         )
+
+    def log_image(self, image: Any, artifact_path: str) -> str:
+        """Store an image: a numpy array (HxW, HxWx3, HxWx4; uint8 or floats in [0, 1])
+        as PNG, or a PIL image in the format of the extension. Returns the stored path."""
+        from loopml.tracking._media import image_bytes  # numpy only when used
+
+        return self.client.artifacts.log_bytes(
+            self.id, image_bytes(image, artifact_path), artifact_path
+        )
+
+    def log_table(self, table: Any, artifact_path: str) -> str:
+        """Store a DataFrame (or dict of columns) as ``.parquet`` or ``.json``; read it back
+        with :meth:`load_table`. Returns the stored path."""
+        from loopml.tracking._media import table_bytes  # pandas only when used
+
+        return self.client.artifacts.log_bytes(
+            self.id, table_bytes(table, artifact_path), artifact_path
+        )
+
+    def load_table(self, artifact_path: str) -> Any:
+        """The DataFrame that :meth:`log_table` stored at ``artifact_path``."""
+        return load_table(self.id, artifact_path, client=self.client)
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
         """End the run (idempotent) and remove it from the active stack."""
@@ -583,3 +608,63 @@ def search_experiments(
     return default_client().search_experiments(
         filter, order_by, max_results, include_deleted=include_deleted
     )
+
+
+# -- images and tables -----------------------------------------------------------------------
+
+
+def log_image(image: Any, artifact_path: str) -> str:
+    """Store an image in the active run; see :meth:`ActiveRun.log_image`.
+
+    Example:
+        >>> loopml.log_image(numpy.zeros((8, 8, 3), dtype="uint8"), "black.png")  # doctest: +SKIP
+        'black.png'
+    """
+    return _require_run().log_image(image, artifact_path)
+
+
+def log_table(table: Any, artifact_path: str) -> str:
+    """Store a DataFrame in the active run as ``.parquet`` or ``.json``.
+
+    Example:
+        >>> loopml.log_table(frame, "eval/predictions.parquet")  # doctest: +SKIP
+        'eval/predictions.parquet'
+    """
+    return _require_run().log_table(table, artifact_path)
+
+
+def load_table(
+    run: str, artifact_path: str | None = None, *, client: TrackingClient | None = None
+) -> Any:
+    """The DataFrame :func:`log_table` stored: ``load_table(run_id, "t.parquet")`` or
+    ``load_table("runs:/<run id>/t.parquet")``.
+
+    Raises:
+        InvalidInputError: the run or path is malformed, or the file is not such a table.
+        NotFoundError: no such run or artifact.
+    """
+    from loopml.tracking._media import read_table
+
+    run_id, path = _run_and_path(run, artifact_path)
+    client = client or default_client()
+    return read_table(client.artifacts.read_bytes(run_id, path), path)
+
+
+def _run_and_path(run: str, artifact_path: str | None) -> tuple[str, str]:
+    from loopml.uris import parse_uri
+
+    if not isinstance(run, str) or not run:
+        raise InvalidInputError(f"pass a run id or a runs:/ URI, got {run!r}")
+    if run.startswith("runs:"):
+        uri = parse_uri(run)
+        run_id, path = uri.name, uri.path
+        if artifact_path:
+            path = f"{path}/{artifact_path}" if path else artifact_path
+    else:
+        run_id, path = run, artifact_path or ""
+    if not path:
+        raise InvalidInputError(
+            f"name the table file: load_table('{run_id}', 'table.parquet') or "
+            f"load_table('runs:/{run_id}/table.parquet')"
+        )
+    return run_id, path
