@@ -56,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     # data
     "log_dataset": "loopml._sdk.data",
     "load_dataset": "loopml._sdk.data",
+    "log_input": "loopml._sdk.data",
     # features
     "FeatureStore": "loopml.features",
     "Entity": "loopml.features",
@@ -74,6 +75,7 @@ _EXPORTS: dict[str, str] = {
     "TrackingClient": "loopml.tracking.client",
     "ActiveRun": "loopml.tracking.fluent",
     "Run": "loopml.tracking.models",
+    "RunInput": "loopml.tracking.models",
     "RunStatus": "loopml.tracking.models",
     "Experiment": "loopml.tracking.models",
     "Metric": "loopml.tracking.models",
@@ -95,6 +97,7 @@ __all__ = [
     "PipelineRun",
     "RegistryClient",
     "Run",
+    "RunInput",
     "RunStatus",
     "Settings",
     "Step",
@@ -117,6 +120,7 @@ __all__ = [
     "log_dict",
     "log_figure",
     "log_image",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_model",
@@ -141,7 +145,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from loopml._sdk.data import load_dataset, log_dataset
+    from loopml._sdk.data import load_dataset, log_dataset, log_input
     from loopml._sdk.models import register_model
     from loopml.config import Settings
     from loopml.errors import LoopmlError
@@ -188,7 +192,7 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
-    from loopml.tracking.models import Experiment, Metric, Run, RunStatus
+    from loopml.tracking.models import Experiment, Metric, Run, RunInput, RunStatus
 
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS, globals())

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-__all__ = ["Experiment", "Metric", "Run", "RunStatus"]
+__all__ = ["Experiment", "Metric", "Run", "RunInput", "RunStatus"]
 
 
 class RunStatus(StrEnum):
@@ -71,6 +71,7 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[RunInput, ...] = ()
 
     @property
     def uri(self) -> str:
@@ -97,4 +98,29 @@ class Run:
             "params": dict(self.params),
             "metrics": dict(self.metrics),
             "tags": dict(self.tags),
+            "inputs": [i.to_dict() for i in self.inputs],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class RunInput:
+    """Something a run consumed: a lineage edge ``run --consumed--> node``.
+
+    Attributes:
+        kind: the node's kind: ``dataset_version``, ``step_output``, ``feature_view``…
+        id: the node's id (``name/version`` for a dataset version).
+        uri: ``datasets:/name/version`` for a dataset version, else ``kind:id``.
+        context: what the run used it for (``training``, ``evaluation``…), if said.
+
+    Example:
+        >>> RunInput("dataset_version", "iris/2", "datasets:/iris/2", "training").uri
+        'datasets:/iris/2'
+    """
+
+    kind: str
+    id: str
+    uri: str
+    context: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "uri": self.uri, "context": self.context}
