@@ -253,6 +253,10 @@ class ActiveRun:
     def __repr__(self) -> str:
         return f"ActiveRun(id={self.id!r}, name={self.run.name!r})"
 
+    def _repr_html_(self) -> str:
+        """The run as stored now, as a compact table for notebooks."""
+        return self.info._repr_html_()
+
 
 def configure(**settings: Any) -> None:
     """Point the fluent API at a store: ``configure(home=…, db_url=…, artifacts_url=…)``."""

@@ -101,6 +101,29 @@ class Run:
             "inputs": [i.to_dict() for i in self.inputs],
         }
 
+    def _repr_html_(self) -> str:
+        """A compact table for notebooks (system ``loopml.*`` tags left out)."""
+        from loopml._html import html_table, when
+
+        duration = self.duration_s
+        return html_table(
+            f"Run {self.name}",
+            [
+                ("id", self.id),
+                ("status", str(self.status)),
+                ("experiment id", self.experiment_id),
+                ("parent run", self.parent_run_id),
+                ("started", when(self.start_time)),
+                ("ended", when(self.end_time)),
+                ("duration", None if duration is None else f"{duration:.1f} s"),
+                ("user", self.user),
+                ("params", self.params),
+                ("metrics", self.metrics),
+                ("tags", {k: v for k, v in self.tags.items() if not k.startswith("loopml.")}),
+                ("inputs", [f"{i.uri} ({i.context or 'input'})" for i in self.inputs]),
+            ],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RunInput:
