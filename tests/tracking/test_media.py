@@ -149,3 +149,15 @@ def test_load_table_errors_name_what_to_do() -> None:
         loopml.load_table(None)  # type: ignore[arg-type]
     with pytest.raises(NotFoundError, match="nosuchrun"):
         loopml.load_table("nosuchrun", "t.parquet")
+
+
+def test_the_tracking_client_logs_and_loads_with_an_explicit_run_id(
+    client: loopml.TrackingClient,
+) -> None:
+    run = client.create_run("media")
+    client.log_image(run.id, np.zeros((2, 2), dtype=np.uint8), "black.png")
+    client.log_table(run.id, _frame(), "t.parquet")
+    client.end_run(run.id)
+
+    pd.testing.assert_frame_equal(client.load_table(run.id, "t.parquet"), _frame())
+    assert client.artifacts.read_bytes(run.id, "black.png").startswith(b"\x89PNG\r\n\x1a\n")

@@ -601,6 +601,27 @@ class TrackingClient:
         with self.store.read() as conn:
             return to_experiments(conn, conn.execute(query).all())
 
+    # -- images and tables -------------------------------------------------------------
+
+    def log_image(self, run_id: str, image: Any, artifact_path: str) -> str:
+        """Store an image in the run: a numpy array (HxW, HxWx3, HxWx4; uint8 or floats
+        in [0, 1]) as PNG, or a PIL image in the format of the extension."""
+        from loopml.tracking._media import image_bytes  # numpy only when used
+
+        return self.artifacts.log_bytes(run_id, image_bytes(image, artifact_path), artifact_path)
+
+    def log_table(self, run_id: str, table: Any, artifact_path: str) -> str:
+        """Store a DataFrame (or a dict of columns) in the run as ``.parquet`` or ``.json``."""
+        from loopml.tracking._media import table_bytes  # pandas only when used
+
+        return self.artifacts.log_bytes(run_id, table_bytes(table, artifact_path), artifact_path)
+
+    def load_table(self, run_id: str, artifact_path: str) -> pd.DataFrame:
+        """The DataFrame :meth:`log_table` stored at ``artifact_path`` of the run."""
+        from loopml.tracking._media import read_table
+
+        return read_table(self.artifacts.read_bytes(run_id, artifact_path), artifact_path)
+
     # -- artifacts (delegated) ---------------------------------------------------------
 
     def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str = "") -> str:

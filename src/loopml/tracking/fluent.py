@@ -203,26 +203,16 @@ class ActiveRun:
         )
 
     def log_image(self, image: Any, artifact_path: str) -> str:
-        """Store an image: a numpy array (HxW, HxWx3, HxWx4; uint8 or floats in [0, 1])
-        as PNG, or a PIL image in the format of the extension. Returns the stored path."""
-        from loopml.tracking._media import image_bytes  # numpy only when used
-
-        return self.client.artifacts.log_bytes(
-            self.id, image_bytes(image, artifact_path), artifact_path
-        )
+        """Store an image; see :meth:`TrackingClient.log_image`. Returns the stored path."""
+        return self.client.log_image(self.id, image, artifact_path)
 
     def log_table(self, table: Any, artifact_path: str) -> str:
-        """Store a DataFrame (or dict of columns) as ``.parquet`` or ``.json``; read it back
-        with :meth:`load_table`. Returns the stored path."""
-        from loopml.tracking._media import table_bytes  # pandas only when used
-
-        return self.client.artifacts.log_bytes(
-            self.id, table_bytes(table, artifact_path), artifact_path
-        )
+        """Store a DataFrame as ``.parquet`` or ``.json``; read it back with :meth:`load_table`."""
+        return self.client.log_table(self.id, table, artifact_path)
 
     def load_table(self, artifact_path: str) -> Any:
         """The DataFrame that :meth:`log_table` stored at ``artifact_path``."""
-        return load_table(self.id, artifact_path, client=self.client)
+        return self.client.load_table(self.id, artifact_path)
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
         """End the run (idempotent) and remove it from the active stack."""
@@ -637,9 +627,7 @@ def log_table(table: Any, artifact_path: str) -> str:
     return _require_run().log_table(table, artifact_path)
 
 
-def load_table(
-    run: str, artifact_path: str | None = None, *, client: TrackingClient | None = None
-) -> Any:
+def load_table(run: str, artifact_path: str | None = None) -> Any:
     """The DataFrame :func:`log_table` stored: ``load_table(run_id, "t.parquet")`` or
     ``load_table("runs:/<run id>/t.parquet")``.
 
@@ -647,11 +635,8 @@ def load_table(
         InvalidInputError: the run or path is malformed, or the file is not such a table.
         NotFoundError: no such run or artifact.
     """
-    from loopml.tracking._media import read_table
-
     run_id, path = _run_and_path(run, artifact_path)
-    client = client or default_client()
-    return read_table(client.artifacts.read_bytes(run_id, path), path)
+    return default_client().load_table(run_id, path)
 
 
 def _run_and_path(run: str, artifact_path: str | None) -> tuple[str, str]:
