@@ -66,6 +66,7 @@ def test_log_image_takes_a_pil_image_in_the_extensions_format() -> None:
         (np.zeros((2, 2), dtype=np.uint8), "a.jpg", "name the file .png"),
         ("not an image", "a.png", "got str"),
         (Image.new("L", (1, 1)), "a.xyz", "cannot tell the image format"),
+        (Image.new("RGBA", (1, 1)), "a.jpg", r"RGBA image as JPEG.*image\.convert\('RGB'\)"),
     ],
 )
 def test_log_image_refuses_bad_images_with_a_clear_message(

@@ -62,7 +62,13 @@ def image_bytes(image: Any, artifact_path: str) -> bytes:
                 f"{', '.join('.' + s for s in sorted(_PIL_FORMATS))}"
             )
         buffer = io.BytesIO()
-        image.save(buffer, format=fmt)
+        try:
+            image.save(buffer, format=fmt)
+        except (OSError, ValueError, KeyError) as err:  # e.g. RGBA cannot be written as JPEG
+            raise InvalidInputError(
+                f"could not save the {getattr(image, 'mode', '?')} image as {fmt} for "
+                f"'{artifact_path}': {err}; convert it first (image.convert('RGB')) or use .png"
+            ) from err
         return buffer.getvalue()
     if suffix != ".png":
         raise InvalidInputError(
