@@ -36,7 +36,14 @@ _EXPORTS: dict[str, str] = {
     "log_text": "loopml.tracking.fluent",
     "log_dict": "loopml.tracking.fluent",
     "log_figure": "loopml.tracking.fluent",
+    "log_image": "loopml.tracking.fluent",
+    "log_table": "loopml.tracking.fluent",
+    "load_table": "loopml.tracking.fluent",
     "search_runs": "loopml.tracking.fluent",
+    "set_experiment": "loopml.tracking.fluent",
+    "set_experiment_tag": "loopml.tracking.fluent",
+    "set_experiment_tags": "loopml.tracking.fluent",
+    "search_experiments": "loopml.tracking.fluent",
     "get_run": "loopml.tracking.fluent",
     "get_metric_history": "loopml.tracking.fluent",
     "autolog": "loopml.tracking.autolog",
@@ -49,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     # data
     "log_dataset": "loopml._sdk.data",
     "load_dataset": "loopml._sdk.data",
+    "log_input": "loopml._sdk.data",
     # features
     "FeatureStore": "loopml.features",
     "Entity": "loopml.features",
@@ -67,6 +75,7 @@ _EXPORTS: dict[str, str] = {
     "TrackingClient": "loopml.tracking.client",
     "ActiveRun": "loopml.tracking.fluent",
     "Run": "loopml.tracking.models",
+    "RunInput": "loopml.tracking.models",
     "RunStatus": "loopml.tracking.models",
     "Experiment": "loopml.tracking.models",
     "Metric": "loopml.tracking.models",
@@ -88,6 +97,7 @@ __all__ = [
     "PipelineRun",
     "RegistryClient",
     "Run",
+    "RunInput",
     "RunStatus",
     "Settings",
     "Step",
@@ -103,21 +113,29 @@ __all__ = [
     "get_run",
     "load_dataset",
     "load_model",
+    "load_table",
     "log_artifact",
     "log_artifacts",
     "log_dataset",
     "log_dict",
     "log_figure",
+    "log_image",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_model",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
     "on_demand_feature_view",
     "pipeline",
     "register_model",
+    "search_experiments",
     "search_runs",
+    "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
     "set_tag",
     "set_tags",
     "start_run",
@@ -127,7 +145,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from loopml._sdk.data import load_dataset, log_dataset
+    from loopml._sdk.data import load_dataset, log_dataset, log_input
     from loopml._sdk.models import register_model
     from loopml.config import Settings
     from loopml.errors import LoopmlError
@@ -152,22 +170,29 @@ if TYPE_CHECKING:
         end_run,
         get_metric_history,
         get_run,
+        load_table,
         log_artifact,
         log_artifacts,
         log_dict,
         log_figure,
+        log_image,
         log_metric,
         log_metrics,
         log_model,
         log_param,
         log_params,
+        log_table,
         log_text,
+        search_experiments,
         search_runs,
+        set_experiment,
+        set_experiment_tag,
+        set_experiment_tags,
         set_tag,
         set_tags,
         start_run,
     )
-    from loopml.tracking.models import Experiment, Metric, Run, RunStatus
+    from loopml.tracking.models import Experiment, Metric, Run, RunInput, RunStatus
 
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS, globals())

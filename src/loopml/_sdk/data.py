@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from loopml.data.versions import DatasetClient
+from loopml.errors import InvalidInputError
 from loopml.tracking.fluent import active_run, default_client
 
 if TYPE_CHECKING:
     from loopml.data.models import DatasetVersion
 
-__all__ = ["dataset_client", "load_dataset", "log_dataset"]
+__all__ = ["dataset_client", "load_dataset", "log_dataset", "log_input"]
 
 _lock = threading.Lock()
 _client: DatasetClient | None = None
@@ -66,3 +67,36 @@ def load_dataset(uri: str, *, as_arrow: bool = False, dest: str | Path | None = 
     """
     run = active_run()
     return dataset_client().load(uri, as_arrow=as_arrow, dest=dest, run_id=run.id if run else None)
+
+
+def log_input(dataset: DatasetVersion | str, context: str = "training") -> DatasetVersion:
+    """Record that the active run consumed a dataset version, and what for.
+
+    The run gets a ``consumed`` edge to the version in the lineage graph (so
+    ``loopml lineage runs:/<id>`` shows it) and lists it in ``Run.inputs``. Logging the
+    same version in another context adds another input; the same context again is a no-op.
+
+    Args:
+        dataset: a :class:`~loopml.data.models.DatasetVersion` (as ``log_dataset``
+            returns) or ``datasets:/name/3`` / ``datasets:/name@latest`` (the version it
+            names now is the one recorded).
+        context: ``training``, ``validation``, ``test``, ``evaluation``… (default
+            ``training``).
+
+    Returns:
+        The dataset version recorded.
+
+    Raises:
+        InvalidInputError: no active run, or a bad dataset or context.
+        NotFoundError: no such dataset or version.
+
+    Example:
+        >>> with loopml.start_run() as run:  # doctest: +SKIP
+        ...     loopml.log_input("datasets:/iris/2", context="training")
+        >>> loopml.get_run(run.id).inputs[0].uri  # doctest: +SKIP
+        'datasets:/iris/2'
+    """
+    run = active_run()
+    if run is None:
+        raise InvalidInputError("no active run; wrap the code in `with loopml.start_run():` first")
+    return dataset_client().log_input(dataset, run.id, context)

@@ -7,7 +7,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,16 +26,28 @@ app = typer.Typer(
 
 
 @app.command("list")
-def list_experiments(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def list_experiments(
+    ctx: typer.Context,
+    as_json: JsonFlag = False,
+    filter: Annotated[
+        str | None,
+        typer.Option("--filter", "-f", help="e.g. \"name LIKE 'churn%' AND tags.team = 'risk'\""),
+    ] = None,
+) -> None:
     """List experiments, oldest first, with how many runs each holds.
 
     Examples:
 
         loopml experiments list
+        loopml experiments list -f "tags.team = 'risk'"
         loopml experiments list --json | jq -r '.[].name'
     """
     client = get_state(ctx).tracking_client()
-    found = client.list_experiments()
+    found = (
+        client.list_experiments()
+        if filter is None
+        else client.search_experiments(filter, ["created_at"], max_results=100_000)
+    )
     counts = _run_counts(client)
     if as_json:
         echo_json(
@@ -44,6 +56,7 @@ def list_experiments(ctx: typer.Context, as_json: JsonFlag = False) -> None:
                     "id": exp.id,
                     "name": exp.name,
                     "description": exp.description,
+                    "tags": exp.tags,
                     "created_at": exp.created_at,
                     "runs": counts.get(exp.id, (0, None))[0],
                     "last_run_start": counts.get(exp.id, (0, None))[1],

@@ -23,7 +23,7 @@ from loopml.artifacts import ManifestEntry
 from loopml.data.models import Dataset, DatasetVersion
 from loopml.errors import NotFoundError
 from loopml.store.audit import current_actor, record
-from loopml.store.lineage import add_edge_once
+from loopml.store.lineage import add_edge, add_edge_once
 from loopml.store.schema import artifact_files, dataset_versions, datasets, runs
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "check_run",
     "find_version",
     "insert_version",
+    "link_input",
     "link_run",
     "list_datasets",
     "list_versions",
@@ -276,3 +277,37 @@ def _existing_id(conn: Connection, name: str) -> str:
 
 def _node(version: DatasetVersion) -> str:
     return f"{version.name}/{version.version}"
+
+
+def link_input(conn: Connection, run_id: str, version: DatasetVersion, context: str) -> bool:
+    """Record ``run --consumed--> dataset_version`` with ``context``; return whether it is new.
+
+    One edge per (run, version, context): logging it again changes nothing; an edge the
+    run already had without a context (from ``load_dataset``) gets this one.
+    """
+    from loopml.store.schema import lineage_edges
+
+    e = lineage_edges.c
+    rows = conn.execute(
+        select(e.id, e.attributes).where(
+            e.src_kind == "run",
+            e.src_id == run_id,
+            e.edge == "consumed",
+            e.dst_kind == "dataset_version",
+            e.dst_id == _node(version),
+        )
+    ).all()
+    contexts = {(row.attributes or {}).get("context") for row in rows}
+    if context in contexts:
+        return False
+    attributes = {"uri": version.uri, "context": context}
+    bare = next((row for row in rows if not (row.attributes or {}).get("context")), None)
+    if bare is not None:
+        conn.execute(
+            update(lineage_edges)
+            .where(e.id == bare.id)
+            .values(attributes={**(bare.attributes or {}), **attributes})
+        )
+    else:
+        add_edge(conn, ("run", run_id), "consumed", ("dataset_version", _node(version)), attributes)
+    return True

@@ -116,6 +116,31 @@ class DatasetVersion:
         """The version as plain data, with its ``uri``."""
         return {"uri": self.uri, **asdict(self)}
 
+    def _repr_html_(self) -> str:
+        """A compact summary for notebooks: never the whole profile or schema."""
+        from loopml._html import html_table, human_bytes, when
+
+        columns = [str(c.get("name")) for c in (self.schema or {}).get("columns", [])]
+        return html_table(
+            f"Dataset version {self.uri}",
+            [
+                ("kind", f"{self.kind} ({self.format})"),
+                ("rows", self.row_count),
+                ("columns", len(columns) if self.schema is not None else None),
+                (
+                    "column names",
+                    columns[:8] + ([f"… {len(columns) - 8} more"] if len(columns) > 8 else []),
+                ),
+                ("files", self.file_count if self.kind == "files" else None),
+                ("size", human_bytes(self.byte_size)),
+                ("digest", self.digest[:12]),
+                ("source", self.source),
+                ("run", self.run_id),
+                ("created", when(self.created_at)),
+                ("created by", self.created_by),
+            ],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class TypeChange:

@@ -277,6 +277,44 @@ class DatasetClient:
         stored = self._manifest(latest) if latest.kind == "files" else []
         return change_report(latest, found, stored)
 
+    def log_input(
+        self, dataset: DatasetVersion | str, run_id: str, context: str = "training"
+    ) -> DatasetVersion:
+        """Record that run ``run_id`` consumed ``dataset`` in ``context`` (a lineage edge).
+
+        Args:
+            dataset: a version, or ``datasets:/name/3`` / ``datasets:/name@latest`` (the
+                version it names now is recorded).
+            run_id: the run.
+            context: what the run used it for: ``training``, ``validation``, ``test``…
+
+        Raises:
+            InvalidInputError: ``dataset`` is neither a version nor a dataset URI, or the
+                context is not a short name.
+            NotFoundError: no such dataset, version or run.
+
+        Example:
+            >>> client.log_input("datasets:/iris/2", run.id, context="evaluation")  # doctest: +SKIP
+        """
+        context = _check_context(context)
+        if isinstance(dataset, DatasetVersion):
+            uri = dataset.uri
+        elif isinstance(dataset, str):
+            uri = dataset
+        else:
+            raise InvalidInputError(
+                f"log_input takes a DatasetVersion or a datasets:/<name>/<version> URI, got "
+                f"{type(dataset).__name__}; version a DataFrame first with log_dataset"
+            )
+        found = self.get(uri)
+
+        def work(conn: Connection) -> None:
+            _records.check_run(conn, run_id)
+            _records.link_input(conn, run_id, found, context)
+
+        self.store.transact(work)
+        return found
+
     # -- internals ---------------------------------------------------------------------
 
     def _existing(
@@ -407,3 +445,18 @@ def _finish(progress: Progress | None, found: Identified) -> None:
     if progress is not None and found.hashed is not None:
         total = found.hashed.progress_total
         progress(total, total)
+
+
+def _check_context(context: object) -> str:
+    if (
+        not isinstance(context, str)
+        or not context.strip()
+        or len(context) > 250
+        or any(ord(char) < 32 for char in context)
+    ):
+        shown = repr(context) if not isinstance(context, str) else repr(context[:80])
+        raise InvalidInputError(
+            f"an input's context must be a short name such as 'training' or 'evaluation' "
+            f"(1-250 characters, one line), got {shown}"
+        )
+    return context

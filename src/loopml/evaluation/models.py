@@ -217,3 +217,29 @@ class EvaluationResult:
             "notes": list(self.notes),
             "status": self.status,
         }
+
+    def _repr_html_(self) -> str:
+        """A compact table for notebooks: metrics, gates and the decision."""
+        from loopml._html import html_table
+
+        verdict = {True: "passed", False: "failed", None: "no gates"}[self.passed]
+        gates = {
+            gate.expression: ("skipped" if gate.skipped else "pass" if gate.passed else "FAIL")
+            + f": {gate.reason}"
+            for gate in self.gates
+        }
+        return html_table(
+            f"Evaluation of {self.model_uri}",
+            [
+                ("id", self.id),
+                ("data", self.data),
+                ("target", self.target),
+                ("task", self.task),
+                ("result", verdict),
+                ("metrics", self.metrics),
+                ("gates", gates),
+                ("champion", self.champion.uri if self.champion else None),
+                ("status after", self.status),
+                ("notes", list(self.notes)),
+            ],
+        )

@@ -163,6 +163,38 @@ class PipelineRunInfo:
     def failed_steps(self) -> list[str]:
         return [n for n, s in self.steps.items() if s.status is StepStatus.FAILED]
 
+    def _repr_html_(self) -> str:
+        """A compact table for notebooks, with one line per step (at most 100)."""
+        from loopml._html import html_table, when
+
+        steps = list(self.steps.items())
+        records = [
+            [
+                node,
+                str(step.status),
+                "" if step.duration_ms is None else f"{step.duration_ms / 1000:.1f} s",
+                step.cached_from or "",
+                step.reason or "",
+            ]
+            for node, step in steps[:100]
+        ]
+        if len(steps) > 100:
+            records.append([f"… {len(steps) - 100} more steps", "", "", "", ""])
+        return html_table(
+            f"Pipeline run {self.pipeline}",
+            [
+                ("id", self.id),
+                ("status", self.status),
+                ("executor", self.executor),
+                ("params", self.params),
+                ("resumed from", self.resumed_from),
+                ("created", when(self.created_at)),
+                ("ended", when(self.ended_at)),
+            ],
+            columns=["step", "status", "duration", "cached from", "reason"],
+            records=records,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StepEvent:

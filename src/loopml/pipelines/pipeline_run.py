@@ -67,3 +67,7 @@ class PipelineRun:
         return (
             f"PipelineRun(id={self.id!r}, pipeline={self.info.pipeline!r}, status={self.status!r})"
         )
+
+    def _repr_html_(self) -> str:
+        """A compact table for notebooks: the run and one line per step."""
+        return self.info._repr_html_()

@@ -134,6 +134,27 @@ class ModelVersion:
         """This version's lineage node."""
         return ("model_version", f"{self.model}/{self.version}")
 
+    def _repr_html_(self) -> str:
+        """A compact table for notebooks."""
+        from loopml._html import html_table, human_bytes, when
+
+        return html_table(
+            f"Model version {self.uri}",
+            [
+                ("status", str(self.status)),
+                ("aliases", list(self.aliases)),
+                ("flavor", self.flavor),
+                ("source", self.source),
+                ("run", self.run_id),
+                ("size", human_bytes(self.size_bytes)),
+                ("digest", self.package_digest[:12]),
+                ("description", self.description),
+                ("tags", self.tags),
+                ("created", when(self.created_at)),
+                ("created by", self.created_by),
+            ],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AliasChange:

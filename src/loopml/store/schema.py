@@ -33,6 +33,7 @@ __all__ = [
     "dataset_versions",
     "datasets",
     "environments",
+    "experiment_tags",
     "experiments",
     "feature_definitions",
     "journal_checkpoints",
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0004_registry"
+SCHEMA_HEAD = "0005_experiment_tags"
 
 ID = String(32)
 KEY = String(250)
@@ -81,6 +82,15 @@ experiments = Table(
     Column("description", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("deleted_at", BigInteger, nullable=True),
+)
+
+# Tags of an experiment (mutable, like a run's tags); searched by search_experiments.
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", ID, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 environments = Table(

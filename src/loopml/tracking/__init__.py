@@ -6,7 +6,7 @@ Example:
 """
 
 from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
-from loopml.tracking.models import Experiment, Metric, Run, RunStatus
+from loopml.tracking.models import Experiment, Metric, Run, RunInput, RunStatus
 from loopml.tracking.run_artifacts import ArtifactEntry
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Experiment",
     "Metric",
     "Run",
+    "RunInput",
     "RunStatus",
     "TrackingClient",
 ]

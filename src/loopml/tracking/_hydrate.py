@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from loopml.store.schema import latest_metrics, params, tags
-from loopml.tracking.models import Run, RunStatus
+from loopml.tracking._inputs import inputs_of
+from loopml.tracking.models import Run, RunInput, RunStatus
 
 __all__ = ["hydrate_runs"]
 
@@ -23,6 +24,7 @@ def hydrate_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
     run_params: dict[str, dict[str, str]] = defaultdict(dict)
     run_tags: dict[str, dict[str, str]] = defaultdict(dict)
     run_metrics: dict[str, dict[str, float]] = defaultdict(dict)
+    run_inputs: dict[str, tuple[RunInput, ...]] = {}
     for chunk in _chunks(ids):
         for run_id, key, value in conn.execute(
             select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(chunk))
@@ -41,6 +43,7 @@ def hydrate_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
             ).where(latest_metrics.c.run_id.in_(chunk))
         ):
             run_metrics[run_id][key] = math.nan if nan else value
+        run_inputs.update(inputs_of(conn, chunk))
     return [
         Run(
             id=row.id,
@@ -56,6 +59,7 @@ def hydrate_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
             params=dict(sorted(run_params[row.id].items())),
             metrics=dict(sorted(run_metrics[row.id].items())),
             tags=dict(sorted(run_tags[row.id].items())),
+            inputs=run_inputs.get(row.id, ()),
         )
         for row in rows
     ]

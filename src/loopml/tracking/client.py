@@ -35,6 +35,7 @@ from loopml.store.schema import environments, experiments, params, runs
 from loopml.store.schema import params as params_table
 from loopml.store.schema import tags as tags_table
 from loopml.tracking import _validation as check
+from loopml.tracking._experiments import to_experiments
 from loopml.tracking._hydrate import hydrate_runs
 from loopml.tracking._names import run_name
 from loopml.tracking.environment import capture_environment as _capture_environment
@@ -124,7 +125,7 @@ class TrackingClient:
                     choices=names,
                     hint="list them with `loopml experiments list`",
                 )
-        return Experiment(row.id, row.name, row.created_at, row.description)
+            return to_experiments(conn, [row])[0]
 
     def get_or_create_experiment(self, name: str) -> Experiment:
         """The experiment called ``name``, created if it does not exist yet."""
@@ -545,6 +546,81 @@ class TrackingClient:
 
             return runs_frame(found)
         return found
+
+    # -- experiments: tags and search ------------------------------------------------------
+
+    def set_experiment_tags(self, experiment: str, values: Mapping[str, Any]) -> Experiment:
+        """Set tags on the experiment named ``experiment`` (or with that id); returns it.
+
+        Tags are mutable: setting a key again replaces its value.
+        """
+        from loopml.tracking._experiments import replace_tags
+
+        if not isinstance(values, Mapping):
+            raise InvalidInputError(
+                f"experiment tags must be a mapping of key to value, got {type(values).__name__}"
+            )
+        found = self.get_experiment(experiment)
+        checked = _check_tags(values)
+        if checked:
+            self.store.transact(lambda conn: replace_tags(conn, found.id, checked))
+        self._experiments.pop(found.name, None)
+        return self.get_experiment(found.id)
+
+    def search_experiments(
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        max_results: int = 1000,
+        *,
+        include_deleted: bool = False,
+    ) -> list[Experiment]:
+        """Find experiments, e.g. ``filter="name LIKE 'churn%' AND tags.team = 'risk'"``.
+
+        Args:
+            filter: the run-search grammar (:mod:`loopml.tracking.search`) over ``name``,
+                ``id`` and ``tags.<key>``.
+            order_by: e.g. ``["name"]`` or ``"created_at DESC"`` (default: newest first).
+            max_results: at most this many experiments.
+            include_deleted: also return deleted experiments.
+        """
+        from loopml.tracking._experiments import (
+            compile_experiment_filter,
+            compile_experiment_order_by,
+        )
+
+        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+            raise InvalidInputError(f"max_results must be an integer >= 1, got {max_results!r}")
+        where = compile_experiment_filter(filter)
+        query = select(experiments)
+        if not include_deleted:
+            query = query.where(experiments.c.deleted_at.is_(None))
+        if where is not None:
+            query = query.where(where)
+        query = query.order_by(*compile_experiment_order_by(order_by)).limit(max_results)
+        with self.store.read() as conn:
+            return to_experiments(conn, conn.execute(query).all())
+
+    # -- images and tables -------------------------------------------------------------
+
+    def log_image(self, run_id: str, image: Any, artifact_path: str) -> str:
+        """Store an image in the run: a numpy array (HxW, HxWx3, HxWx4; uint8 or floats
+        in [0, 1]) as PNG, or a PIL image in the format of the extension."""
+        from loopml.tracking._media import image_bytes  # numpy only when used
+
+        return self.artifacts.log_bytes(run_id, image_bytes(image, artifact_path), artifact_path)
+
+    def log_table(self, run_id: str, table: Any, artifact_path: str) -> str:
+        """Store a DataFrame (or a dict of columns) in the run as ``.parquet`` or ``.json``."""
+        from loopml.tracking._media import table_bytes  # pandas only when used
+
+        return self.artifacts.log_bytes(run_id, table_bytes(table, artifact_path), artifact_path)
+
+    def load_table(self, run_id: str, artifact_path: str) -> pd.DataFrame:
+        """The DataFrame :meth:`log_table` stored at ``artifact_path`` of the run."""
+        from loopml.tracking._media import read_table
+
+        return read_table(self.artifacts.read_bytes(run_id, artifact_path), artifact_path)
 
     # -- artifacts (delegated) ---------------------------------------------------------
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, MissingDependencyError
 from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
-from loopml.tracking.models import Run, RunStatus
+from loopml.tracking.models import Experiment, Run, RunStatus
 
 if TYPE_CHECKING:
     from loopml.registry.models import ModelInfo
@@ -45,18 +45,25 @@ __all__ = [
     "end_run",
     "get_metric_history",
     "get_run",
+    "load_table",
     "log_artifact",
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_image",
     "log_metric",
     "log_metrics",
     "log_model",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
     "reset",
+    "search_experiments",
     "search_runs",
+    "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
     "set_tag",
     "set_tags",
     "start_run",
@@ -68,6 +75,7 @@ _state_lock = threading.Lock()
 _overrides: dict[str, Any] = {}
 _client: TrackingClient | None = None
 _uncaught: type[BaseException] | None = None
+_active_experiment: str | None = None  # set by set_experiment (a name: ids are per store)
 
 
 class ActiveRun:
@@ -194,6 +202,18 @@ class ActiveRun:
             register_as=register_as,
         )
 
+    def log_image(self, image: Any, artifact_path: str) -> str:
+        """Store an image; see :meth:`TrackingClient.log_image`. Returns the stored path."""
+        return self.client.log_image(self.id, image, artifact_path)
+
+    def log_table(self, table: Any, artifact_path: str) -> str:
+        """Store a DataFrame as ``.parquet`` or ``.json``; read it back with :meth:`load_table`."""
+        return self.client.log_table(self.id, table, artifact_path)
+
+    def load_table(self, artifact_path: str) -> Any:
+        """The DataFrame that :meth:`log_table` stored at ``artifact_path``."""
+        return self.client.load_table(self.id, artifact_path)
+
     def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
         """End the run (idempotent) and remove it from the active stack."""
         with _state_lock:
@@ -223,6 +243,10 @@ class ActiveRun:
     def __repr__(self) -> str:
         return f"ActiveRun(id={self.id!r}, name={self.run.name!r})"
 
+    def _repr_html_(self) -> str:
+        """The run as stored now, as a compact table for notebooks."""
+        return self.info._repr_html_()
+
 
 def configure(**settings: Any) -> None:
     """Point the fluent API at a store: ``configure(home=…, db_url=…, artifacts_url=…)``."""
@@ -233,10 +257,12 @@ def configure(**settings: Any) -> None:
 
 
 def reset() -> None:
-    """Close and forget the default client and the :func:`configure` overrides."""
-    global _client
+    """Close and forget the default client, the :func:`configure` overrides and the
+    experiment chosen with :func:`set_experiment`."""
+    global _client, _active_experiment
     with _state_lock:
         _overrides.clear()
+        _active_experiment = None
         old, _client = _client, None
     if old is not None:
         old.close()
@@ -283,8 +309,12 @@ def start_run(
     if experiment is None:
         import os
 
-        experiment = os.environ.get("LOOPML_EXPERIMENT") or (
-            _experiment_name(client, parent.run.experiment_id) if parent else DEFAULT_EXPERIMENT
+        experiment = (
+            _active_experiment
+            or os.environ.get("LOOPML_EXPERIMENT")
+            or (
+                _experiment_name(client, parent.run.experiment_id) if parent else DEFAULT_EXPERIMENT
+            )
         )
     run = client.create_run(
         experiment, name=name, tags=tags, parent_run_id=parent.id if parent else None
@@ -478,3 +508,152 @@ def get_run(run_id: str) -> Run:
 def get_metric_history(run_id: str, key: str) -> list[Any]:
     """Every point of one metric of a run, by step."""
     return default_client().get_metric_history(run_id, key)
+
+
+# -- experiments -----------------------------------------------------------------------------
+
+
+def set_experiment(name: str | None = None, *, experiment_id: str | None = None) -> Experiment:
+    """Make ``name`` the experiment of later :func:`start_run` calls, creating it if missing.
+
+    It applies to the whole process (all threads) until changed or :func:`reset`, and
+    takes precedence over ``$LOOPML_EXPERIMENT`` and the parent run's experiment;
+    ``start_run(experiment=...)`` still wins over it.
+
+    Args:
+        name: the experiment's name (created when it does not exist).
+        experiment_id: instead of ``name``, the id of an existing experiment.
+
+    Returns:
+        The experiment, with its tags.
+
+    Raises:
+        InvalidInputError: neither or both of ``name`` and ``experiment_id`` were given, or
+            the name is not a valid experiment name.
+        NotFoundError: no experiment has ``experiment_id``.
+
+    Example:
+        >>> loopml.set_experiment("churn")  # doctest: +SKIP
+        >>> with loopml.start_run() as run:  # doctest: +SKIP
+        ...     ...  # recorded in "churn"
+    """
+    global _active_experiment
+    if (name is None) == (experiment_id is None):
+        raise InvalidInputError(
+            "set_experiment takes an experiment name or experiment_id=..., exactly one of them"
+        )
+    client = default_client()
+    if name is not None:
+        if not isinstance(name, str):
+            raise InvalidInputError(
+                f"experiment name must be a string, got {type(name).__name__} {name!r}"
+            )
+        found = client.get_or_create_experiment(name)
+    else:
+        if not isinstance(experiment_id, str) or not experiment_id:
+            raise InvalidInputError(f"experiment_id must be a string, got {experiment_id!r}")
+        found = client.get_experiment(experiment_id)
+    with _state_lock:
+        _active_experiment = found.name
+    return client.get_experiment(found.id)
+
+
+def _current_experiment(client: TrackingClient) -> Experiment:
+    import os
+
+    run = active_run()
+    if _active_experiment is None and run is not None:
+        return client.get_experiment(run.run.experiment_id)
+    name = _active_experiment or os.environ.get("LOOPML_EXPERIMENT") or DEFAULT_EXPERIMENT
+    return client.get_or_create_experiment(name)
+
+
+def set_experiment_tags(tags: Mapping[str, Any]) -> Experiment:
+    """Set tags on the current experiment (see :func:`set_experiment`); returns it.
+
+    The current experiment is the one :func:`set_experiment` chose, else the active
+    run's, else ``$LOOPML_EXPERIMENT``, else ``Default``; it is created if missing.
+    Tags are mutable: setting a key again replaces its value.
+    """
+    client = default_client()
+    return client.set_experiment_tags(_current_experiment(client).id, tags)
+
+
+def set_experiment_tag(key: str, value: Any) -> Experiment:
+    """Set one tag on the current experiment; see :func:`set_experiment_tags`."""
+    return set_experiment_tags({key: value})
+
+
+def search_experiments(
+    filter: str | None = None,
+    order_by: list[str] | str | None = None,
+    max_results: int = 1000,
+    *,
+    include_deleted: bool = False,
+) -> list[Experiment]:
+    """Find experiments by ``name``, ``id`` and ``tags.<key>``.
+
+    The filter is the run-search grammar (:mod:`loopml.tracking.search`): ``=``, ``!=``,
+    ``LIKE``, ``ILIKE``, ``IN``, ``IS NULL``, ``AND``, ``OR`` and parentheses.
+
+    Example:
+        >>> loopml.search_experiments("name LIKE 'churn%'", "name")  # doctest: +SKIP
+    """
+    return default_client().search_experiments(
+        filter, order_by, max_results, include_deleted=include_deleted
+    )
+
+
+# -- images and tables -----------------------------------------------------------------------
+
+
+def log_image(image: Any, artifact_path: str) -> str:
+    """Store an image in the active run; see :meth:`ActiveRun.log_image`.
+
+    Example:
+        >>> loopml.log_image(numpy.zeros((8, 8, 3), dtype="uint8"), "black.png")  # doctest: +SKIP
+        'black.png'
+    """
+    return _require_run().log_image(image, artifact_path)
+
+
+def log_table(table: Any, artifact_path: str) -> str:
+    """Store a DataFrame in the active run as ``.parquet`` or ``.json``.
+
+    Example:
+        >>> loopml.log_table(frame, "eval/predictions.parquet")  # doctest: +SKIP
+        'eval/predictions.parquet'
+    """
+    return _require_run().log_table(table, artifact_path)
+
+
+def load_table(run: str, artifact_path: str | None = None) -> Any:
+    """The DataFrame :func:`log_table` stored: ``load_table(run_id, "t.parquet")`` or
+    ``load_table("runs:/<run id>/t.parquet")``.
+
+    Raises:
+        InvalidInputError: the run or path is malformed, or the file is not such a table.
+        NotFoundError: no such run or artifact.
+    """
+    run_id, path = _run_and_path(run, artifact_path)
+    return default_client().load_table(run_id, path)
+
+
+def _run_and_path(run: str, artifact_path: str | None) -> tuple[str, str]:
+    from loopml.uris import parse_uri
+
+    if not isinstance(run, str) or not run:
+        raise InvalidInputError(f"pass a run id or a runs:/ URI, got {run!r}")
+    if run.startswith("runs:"):
+        uri = parse_uri(run)
+        run_id, path = uri.name, uri.path
+        if artifact_path:
+            path = f"{path}/{artifact_path}" if path else artifact_path
+    else:
+        run_id, path = run, artifact_path or ""
+    if not path:
+        raise InvalidInputError(
+            f"name the table file: load_table('{run_id}', 'table.parquet') or "
+            f"load_table('runs:/{run_id}/table.parquet')"
+        )
+    return run_id, path

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-__all__ = ["Experiment", "Metric", "Run", "RunStatus"]
+__all__ = ["Experiment", "Metric", "Run", "RunInput", "RunStatus"]
 
 
 class RunStatus(StrEnum):
@@ -30,12 +30,13 @@ class RunStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Experiment:
-    """A named group of runs."""
+    """A named group of runs, with its tags (``tags.<key>`` in experiment searches)."""
 
     id: str
     name: str
     created_at: int
     description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class Metric(NamedTuple):
@@ -70,6 +71,7 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[RunInput, ...] = ()
 
     @property
     def uri(self) -> str:
@@ -96,4 +98,52 @@ class Run:
             "params": dict(self.params),
             "metrics": dict(self.metrics),
             "tags": dict(self.tags),
+            "inputs": [i.to_dict() for i in self.inputs],
         }
+
+    def _repr_html_(self) -> str:
+        """A compact table for notebooks (system ``loopml.*`` tags left out)."""
+        from loopml._html import html_table, when
+
+        duration = self.duration_s
+        return html_table(
+            f"Run {self.name}",
+            [
+                ("id", self.id),
+                ("status", str(self.status)),
+                ("experiment id", self.experiment_id),
+                ("parent run", self.parent_run_id),
+                ("started", when(self.start_time)),
+                ("ended", when(self.end_time)),
+                ("duration", None if duration is None else f"{duration:.1f} s"),
+                ("user", self.user),
+                ("params", self.params),
+                ("metrics", self.metrics),
+                ("tags", {k: v for k, v in self.tags.items() if not k.startswith("loopml.")}),
+                ("inputs", [f"{i.uri} ({i.context or 'input'})" for i in self.inputs]),
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunInput:
+    """Something a run consumed: a lineage edge ``run --consumed--> node``.
+
+    Attributes:
+        kind: the node's kind: ``dataset_version``, ``step_output``, ``feature_view``…
+        id: the node's id (``name/version`` for a dataset version).
+        uri: ``datasets:/name/version`` for a dataset version, else ``kind:id``.
+        context: what the run used it for (``training``, ``evaluation``…), if said.
+
+    Example:
+        >>> RunInput("dataset_version", "iris/2", "datasets:/iris/2", "training").uri
+        'datasets:/iris/2'
+    """
+
+    kind: str
+    id: str
+    uri: str
+    context: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "uri": self.uri, "context": self.context}
