@@ -8,7 +8,9 @@ comment right before a block, ``<!-- docs-test: KEY[=VALUE] ... -->``, says how:
 - ``expect-fail[=WHAT]``: the block must fail (``WHAT``: the exception's class name for
   Python, the exit code for shell);
 - ``skip="REASON"``: not run (installing from PyPI, ``make test`` itself); a reason is required;
-- ``output``: on a ``text`` block, the printed output of the block before it.
+- ``output``: on a ``text`` block, the printed output of the block before it;
+- ``file=PATH``: the block is also saved as PATH in the working directory first (any
+  language: a schema file, a definitions module); Python then runs it as that file.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 RUNNABLE = {"python": "python", "py": "python", "bash": "bash", "sh": "bash", "console": "console"}
 DIRECTIVE = re.compile(r"<!--\s*docs-test:(?P<body>.*?)-->", re.DOTALL)
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)[^`]*$")
-KNOWN_KEYS = {"fixture", "expect-fail", "skip", "output"}
+KNOWN_KEYS = {"fixture", "expect-fail", "skip", "output", "file"}
 
 
 class DocsSyntaxError(ValueError):
@@ -48,6 +50,11 @@ class Block:
     def kind(self) -> str | None:
         """``python``, ``bash`` or ``console`` when the block runs, else ``None``."""
         return RUNNABLE.get(self.language)
+
+    @property
+    def runs(self) -> bool:
+        """Whether the runner runs it (or at least saves it as a file)."""
+        return (self.kind is not None or "file" in self.options) and "skip" not in self.options
 
     @property
     def fixtures(self) -> list[str]:
@@ -95,7 +102,7 @@ def extract(path: Path, root: Path) -> list[Block]:
             block = Block(doc, start + 1, fence.group("info").lower(), "\n".join(body) + "\n")
             block.options = options
             if "output" in options:
-                runnable = [b for b in blocks if b.kind]
+                runnable = [b for b in blocks if b.runs]
                 if not runnable:
                     raise DocsSyntaxError(f"{block.id}: an output block with no block before it")
                 runnable[-1].expected_output = block.code

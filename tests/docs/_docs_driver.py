@@ -98,8 +98,10 @@ def code_lines(code: str) -> set[int]:
 
 def run_python(block: dict[str, Any], namespace: dict[str, Any]) -> None:
     """Run a Python block statement by statement; check ``# -> value`` comments."""
-    code, first = block["code"], block["line"] + 1
-    tree = ast.parse(code, filename=block["path"])
+    code, first, path = block["code"], block["line"] + 1, block["path"]
+    if "file" in block["options"]:  # saved as that file: its lines are the file's
+        path, first = str(Path(block["options"]["file"]).resolve()), 1
+    tree = ast.parse(code, filename=path)
     expected, with_code = expected_values(code), code_lines(code)
     for node in tree.body:
         end = node.end_lineno or node.lineno
@@ -108,7 +110,7 @@ def run_python(block: dict[str, Any], namespace: dict[str, Any]) -> None:
             want = expected[end + 1]
         ast.increment_lineno(node, first - 1)  # tracebacks show the line in the doc
         if isinstance(node, ast.Expr):
-            value = eval(compile(ast.Expression(node.value), block["path"], "eval"), namespace)
+            value = eval(compile(ast.Expression(node.value), path, "eval"), namespace)
             if want is not None and not matches(want, repr(value)):
                 raise DocMismatch(
                     f"{block['doc']}:{end + first - 1}: the doc shows {want}, the code gives "
@@ -118,7 +120,7 @@ def run_python(block: dict[str, Any], namespace: dict[str, Any]) -> None:
             if want is not None:
                 raise DocMismatch(f"{block['doc']}:{end + first - 1}: '# -> ' after a "
                                      "statement that is not an expression")
-            exec(compile(ast.Module([node], []), block["path"], "exec"), namespace)
+            exec(compile(ast.Module([node], []), path, "exec"), namespace)
 
 
 def run_shell(block: dict[str, Any]) -> None:
@@ -177,7 +179,8 @@ def describe(block: dict[str, Any], err: BaseException) -> str:
     if isinstance(err, DocMismatch):
         return str(err)
     tb = err.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != block["path"]:
+    files = {block["path"], str(Path(block["options"].get("file", block["path"])).resolve())}
+    while tb is not None and tb.tb_frame.f_code.co_filename not in files:
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(err), err, tb or err.__traceback__))
 
@@ -191,9 +194,13 @@ def run_block(block: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any
         with contextlib.redirect_stdout(tee):
             for name in block["fixtures"]:
                 _docs_fixtures.FIXTURES[name](Path.cwd())
+            if "file" in block["options"]:
+                target = Path(block["options"]["file"])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(block["code"])
             if block["kind"] == "python":
                 run_python(block, namespace)
-            else:
+            elif block["kind"] is not None:
                 run_shell(block)
     except BaseException as err:
         if not expect_fail:

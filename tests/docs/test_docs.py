@@ -29,7 +29,7 @@ FILE_TIMEOUT_S = 240
 
 ALL_BLOCKS = [block for path in _docs_blocks.doc_files(ROOT)
               for block in _docs_blocks.extract(path, ROOT)]  # fmt: skip
-RUNNABLE = [block for block in ALL_BLOCKS if block.kind and "skip" not in block.options]
+RUNNABLE = [block for block in ALL_BLOCKS if block.runs]
 _results: dict[str, list[dict[str, Any]]] = {}
 
 
