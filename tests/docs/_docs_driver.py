@@ -32,7 +32,7 @@ def matches(expected: str, actual: str) -> bool:
     N decimals matches any number that rounds to it; trailing spaces do not count."""
 
     def clean(text: str) -> str:
-        return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
+        return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
 
     expected, actual = clean(expected), clean(actual)
     pattern, shown = "", []
