@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RUNNABLE = {"python": "python", "py": "python", "bash": "bash", "sh": "bash", "console": "console"}
-DIRECTIVE = re.compile(r"<!--\s*docs-test:(?P<body>.*?)-->", re.DOTALL)
+DIRECTIVE = re.compile(r"\s*<!--\s*docs-test:(?P<body>.*?)-->\s*")  # a line of its own
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)[^`]*$")
 KNOWN_KEYS = {"fixture", "expect-fail", "skip", "output", "file"}
 
@@ -87,7 +87,7 @@ def extract(path: Path, root: Path) -> list[Block]:
     i = 0
     while i < len(lines):
         text = lines[i]
-        directive = DIRECTIVE.search(text)
+        directive = DIRECTIVE.fullmatch(text)
         fence = FENCE.match(text)
         if directive:
             pending = parse_directive(directive.group("body"), f"{doc}:{i + 1}")
