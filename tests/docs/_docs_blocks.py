@@ -109,8 +109,9 @@ def extract(path: Path, root: Path) -> list[Block]:
             blocks.append(block)
             pending = None
         elif text.strip() and pending is not None:
-            raise DocsSyntaxError(f"{doc}:{i + 1}: a docs-test directive must come right before "
-                                  "a code block")
+            raise DocsSyntaxError(
+                f"{doc}:{i + 1}: a docs-test directive must come right before a code block"
+            )
         i += 1
     return blocks
 

@@ -118,8 +118,10 @@ def run_python(block: dict[str, Any], namespace: dict[str, Any]) -> None:
                 )
         else:
             if want is not None:
-                raise DocMismatch(f"{block['doc']}:{end + first - 1}: '# -> ' after a "
-                                     "statement that is not an expression")
+                raise DocMismatch(
+                    f"{block['doc']}:{end + first - 1}: '# -> ' after a "
+                    "statement that is not an expression"
+                )
             exec(compile(ast.Module([node], []), path, "exec"), namespace)
 
 
@@ -211,10 +213,12 @@ def run_block(block: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any
         if expect_fail:
             error = f"{block['id']}: marked expect-fail, but it succeeded"
     output = tee.copy.getvalue()
-    if error is None and block["expected_output"] is not None:
-        if not matches(block["expected_output"], output):
-            error = (f"{block['id']}: the output differs from the doc's.\n--- doc ---\n"
-                     f"{block['expected_output']}\n--- printed ---\n{output}")
+    expected = block["expected_output"]
+    if error is None and expected is not None and not matches(expected, output):
+        error = (
+            f"{block['id']}: the output differs from the doc's.\n--- doc ---\n"
+            f"{expected}\n--- printed ---\n{output}"
+        )
     return {"ok": error is None, "error": error, "stdout": output}
 
 

@@ -9,22 +9,15 @@ with this venv's ``bin`` first on ``PATH``. The conventions are in docs/contribu
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import _docs_blocks
 import _docs_fixtures
+import _docs_runner
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 FILE_TIMEOUT_S = 240
 
 ALL_BLOCKS = [block for path in _docs_blocks.doc_files(ROOT)
@@ -33,48 +26,12 @@ RUNNABLE = [block for block in ALL_BLOCKS if block.runs]
 _results: dict[str, list[dict[str, Any]]] = {}
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("LOOPML_")}
-    bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in [str(HERE), env.get("PYTHONPATH", "")] if p)
-    env["LOOPML_HOME"] = str(home)
-    env["MPLBACKEND"] = "Agg"
-    env["COLUMNS"] = "120"  # the CLI's tables, as wide as the docs show them
-    return env
-
-
 def _run_doc(doc: str) -> list[dict[str, Any]]:
     """Run every runnable block of ``doc`` once; the driver's result per block."""
-    if doc in _results:
-        return _results[doc]
-    blocks = [block for block in RUNNABLE if block.doc == doc]
-    scratch = Path(tempfile.mkdtemp(prefix="loopml-docs-"))
-    try:
-        spec = [{**asdict(block), "id": block.id, "kind": block.kind, "fixtures": block.fixtures,
-                 "path": str(ROOT / block.doc)} for block in blocks]  # fmt: skip
-        (scratch / ".blocks.json").write_text(json.dumps(spec))
-        work = scratch / "work"
-        work.mkdir()
-        try:
-            proc = subprocess.run(
-                [sys.executable, str(HERE / "_docs_driver.py"), str(scratch / ".blocks.json"),
-                 str(scratch / ".results.json")],
-                cwd=work, env=_env(work / ".loopml"), stdin=subprocess.DEVNULL,
-                capture_output=True, text=True, timeout=FILE_TIMEOUT_S, check=False,
-            )  # fmt: skip
-            log = proc.stdout + proc.stderr
-        except subprocess.TimeoutExpired as err:
-            log = f"timed out after {FILE_TIMEOUT_S} s\n{err.stdout!r}\n{err.stderr!r}"
-        results_file = scratch / ".results.json"
-        results = json.loads(results_file.read_text()) if results_file.exists() else []
-        if len(results) < len(blocks) and (not results or results[-1]["ok"]):
-            # The driver died inside a block: blame that block, with what it printed.
-            results.append({"ok": False, "error": f"the docs driver died:\n{log[-5000:]}"})
-        _results[doc] = results
-        return results
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    if doc not in _results:
+        blocks = [block for block in RUNNABLE if block.doc == doc]
+        _results[doc] = _docs_runner.run_blocks(blocks, ROOT, FILE_TIMEOUT_S)
+    return _results[doc]
 
 
 @pytest.mark.timeout(FILE_TIMEOUT_S + 30)
