@@ -43,8 +43,9 @@ lint: venv ## ruff, ruff format --check, mypy, import-linter
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# As root, inside a network namespace with only loopback (Ray listens on every interface).
 test: venv services lint ## Lint, then run the test suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+	bash scripts/loopback-only.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv ## Run the end-to-end demo (data, gate, features, training pipeline, evaluation, registry, card)
 	$(BIN)/python examples/loop/demo.py

@@ -234,7 +234,8 @@ def docs_page(report: dict[str, Any]) -> str:
     )
     parts.append(
         "## Reproduce\n\n"
-        "```\nmake bench\n```\n\n"
+        '<!-- docs-test: skip="runs every benchmark (25 minutes)" -->\n'
+        "```bash\nmake bench\n```\n\n"
         "It installs the anchors first, each into its own virtualenv (`bench/.venv-mlflow`, "
         "`bench/.venv-dvc`, …: `make bench-setup`, i.e. `bash bench/setup.sh`), then runs "
         "`.venv/bin/python bench/run_all.py`, which prints the table, writes "

@@ -3,14 +3,18 @@
 Each test runs once per executor (``IMPLEMENTATIONS``, indirect, module-scoped so the
 tests are grouped per executor and each cluster starts once). The Dask cluster runs in
 a child process and is reached as a remote one, ``dask://127.0.0.1:<port>``; Ray runs
-where it is installed. Steps live in ``_executor_steps`` so workers can import them.
+where loopback is the only network interface (``make test`` as root: see ``ray_url``).
+Steps live in ``_executor_steps`` so workers can import them.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -88,19 +92,39 @@ def dask_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.communicate()
 
 
+def _interfaces_beyond_loopback() -> list[str]:
+    return [name for _, name in socket.if_nameindex() if name != "lo"]
+
+
 @pytest.fixture(scope="module")
-def ray_url() -> Iterator[str]:
-    """A local Ray of 2 CPUs for the module; executors given ``ray`` share it."""
+def ray_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local Ray of 2 CPUs for the module; executors given ``ray`` share it.
+
+    Ray's processes listen on every interface, so it starts only where loopback is the
+    only one: `make test` runs as root inside a network namespace holding only ``lo``
+    (scripts/loopback-only.sh). Its session files go to a folder of this test session.
+    """
     pytest.importorskip("ray")
+    others = _interfaces_beyond_loopback()
+    if others and os.environ.get("LOOPML_TEST_RAY_ON_ANY_INTERFACE") != "1":
+        pytest.skip(
+            f"Ray would listen on {', '.join(others)} too: run the tests through "
+            "scripts/loopback-only.sh as root (make test does), or set "
+            "LOOPML_TEST_RAY_ON_ANY_INTERFACE=1 to run them anyway"
+        )
     from loopml.pipelines.executors.ray import RayExecutor
 
     # Ray workers see the driver's working directory, not its sys.path.
     runtime_env = {"env_vars": {"PYTHONPATH": str(HERE)}}
-    owner = RayExecutor(num_cpus=2, runtime_env=runtime_env, log_to_driver=False)
+    temp_dir = Path(tempfile.mkdtemp(prefix="ray-"))  # short: Ray's socket paths are limited
+    owner = RayExecutor(
+        num_cpus=2, runtime_env=runtime_env, log_to_driver=False, _temp_dir=str(temp_dir)
+    )
     try:
         yield "ray"
     finally:
         owner.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
