@@ -136,6 +136,7 @@ def test_exported_members() -> None:
         "StoredFile",
         "from_url",
         "join_artifact_path",
+        "local_target",
         "safe_artifact_path",
         "sha256_file",
     ]

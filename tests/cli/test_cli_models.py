@@ -354,6 +354,14 @@ def test_card_prints_markdown_or_writes_html(cli: Any, packages: Packages, tmp_p
     assert out.read_text().startswith("<!DOCTYPE html>")
     forced = cli.run("models", "card", "churn", "1", "--format", "html")
     assert "<table>" in forced.stdout
+    # a link planted where the card goes is refused, not written through (issue 10)
+    elsewhere = tmp_path / "elsewhere.html"
+    elsewhere.write_text("keep")
+    (tmp_path / "cards" / "linked.html").symlink_to(elsewhere)
+    linked = cli.run("models", "card", "churn", "1", "--out", str(tmp_path / "cards/linked.html"))
+    assert linked.exit_code == 2
+    assert "linked.html is a symbolic link" in linked.stderr
+    assert elsewhere.read_text() == "keep"
 
 
 def flatten(entries: list[dict[str, Any]], depth: int = 0) -> list[tuple[int, str, str]]:
