@@ -136,6 +136,7 @@ def test_exported_members() -> None:
         "StoredFile",
         "from_url",
         "join_artifact_path",
+        "local_target",
         "safe_artifact_path",
         "sha256_file",
     ]
@@ -148,3 +149,19 @@ def test_importing_artifacts_stays_light() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("os:system?command=touch {}", "is not a class"),
+        ("subprocess:Popen?args=touch {}&shell=1", "lacks url"),
+    ],
+)
+def test_python_class_door_runs_nothing_that_is_not_a_blob_store(
+    tmp_path: Path, target: str, message: str
+) -> None:
+    pwned = tmp_path / "pwned"
+    with pytest.raises(InvalidInputError, match=message):
+        from_url("py:" + target.format(pwned))
+    assert not pwned.exists()

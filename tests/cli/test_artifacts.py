@@ -129,3 +129,60 @@ def test_gc_table_output(cli, runs) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("would delete 0 blob(s), freeing 0 B; kept 0")
     assert cli.run("gc", "--grace-seconds", "-1").exit_code == 2
+
+
+# -- downloads stay inside --dest (issue 10, item 2) -----------------------------------
+
+
+def _plant_row(home: Path, run_id: str, path: str, data: bytes) -> None:
+    """Write an artifact_files row the API refuses to log (a path with '..')."""
+    from sqlalchemy import create_engine
+
+    from loopml.artifacts import ArtifactStore
+    from loopml.config import Settings
+    from loopml.store.schema import artifact_files
+
+    settings = Settings.load(home=home)
+    stored = ArtifactStore.from_url(settings.artifacts_url).put_bytes(data)
+    engine = create_engine(settings.db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            artifact_files.insert().values(
+                owner_kind="run",
+                owner_id=run_id,
+                path=path,
+                digest=stored.digest,
+                size=stored.size,
+                created_at=0,
+            )
+        )
+    engine.dispose()
+
+
+@pytest.mark.parametrize("uri_path", ["", "/model"])
+def test_get_refuses_a_stored_path_that_climbs_out_of_dest(
+    cli, logged: str, home: Path, tmp_path: Path, uri_path: str
+) -> None:
+    _plant_row(home, logged, "model/../../escaped.txt", b"pwned")
+    dest = tmp_path / "deep" / "out"
+    result = cli.run("artifacts", "get", f"runs:/{logged}{uri_path}", "--dest", str(dest))
+    assert result.exit_code == 2, result.stdout
+    assert "has a '..' component" in result.stderr
+    assert not list(tmp_path.rglob("escaped.txt"))
+    assert [p for p in dest.rglob("*") if p.is_file()] == []  # refused before any write
+
+
+@pytest.mark.parametrize(
+    ("uri_path", "link"), [("", "model"), ("/model", "model"), ("/model/meta", "meta")]
+)
+def test_get_refuses_to_write_through_a_symlink_inside_dest(
+    cli, logged: str, tmp_path: Path, uri_path: str, link: str
+) -> None:
+    dest, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dest.mkdir()
+    (dest / link).symlink_to(elsewhere, target_is_directory=True)
+    result = cli.run("artifacts", "get", f"runs:/{logged}{uri_path}", "--dest", str(dest))
+    assert result.exit_code == 2, result.stdout
+    assert f"{dest / link} is a symbolic link inside {dest}" in result.stderr
+    assert list(elsewhere.iterdir()) == []

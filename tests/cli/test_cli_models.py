@@ -122,6 +122,42 @@ def test_unknown_names_and_bad_sources_are_one_line_errors(cli: Any, packages: P
     assert cli.run("models", "list", "--json").exit_code == 0
 
 
+def test_a_package_whose_flavor_runs_a_command_is_refused_and_nothing_runs(
+    cli: Any, packages: Packages, client: TrackingClient, home: Path, tmp_path: Path
+) -> None:
+    """Issue 10: model.json's flavor "py:os:system?command=…" used to run the command."""
+    from loopml import load_model
+    from loopml.errors import LoopmlError
+
+    folder = tmp_path / "pkg"
+    model = DummyClassifier(strategy="constant", constant=0).fit(frame(20, 3)[FEATURES], [0] * 20)
+    save_package(model, folder)
+    manifest = json.loads((folder / "model.json").read_text())
+    manifest["flavor"] = "py:os:system?command=touch pwned"
+    (folder / "model.json").write_text(json.dumps(manifest))
+    registered = cli.run("models", "register", str(folder), "evil")
+    assert registered.exit_code == 2
+    assert lines(registered.stderr) == [
+        f"error: {folder}: model.json's flavor is refused: 'py:os:system?command=touch pwned' "
+        "is not a model flavor: 'system' in module 'os' is not a class; name a class "
+        "implementing loopml.registry.flavors.base.Flavor"
+    ]
+    with pytest.raises(LoopmlError, match="model 'evil' not found"):
+        load_model("models:/evil/1", settings=Settings.load(home=home))
+    assert evaluate(cli, "models:/evil/1", *FAST).exit_code == 1
+    # the same package stored by a run: refused unless trusted, and trusting is not enough
+    run = client.create_run("churn", name="evil")
+    client.log_artifacts(run.id, folder, "model")
+    client.end_run(run.id)
+    untrusted = evaluate(cli, f"runs:/{run.id}/model", *FAST)
+    assert untrusted.exit_code == 1
+    assert "--trust os.system" in untrusted.stderr
+    trusted = evaluate(cli, f"runs:/{run.id}/model", *FAST, "--trust", "os.system")
+    assert trusted.exit_code == 2
+    assert "is not a class" in trusted.stderr
+    assert not Path("pwned").exists()
+
+
 # -- aliases and history ---------------------------------------------------------------
 
 
@@ -318,6 +354,14 @@ def test_card_prints_markdown_or_writes_html(cli: Any, packages: Packages, tmp_p
     assert out.read_text().startswith("<!DOCTYPE html>")
     forced = cli.run("models", "card", "churn", "1", "--format", "html")
     assert "<table>" in forced.stdout
+    # a link planted where the card goes is refused, not written through (issue 10)
+    elsewhere = tmp_path / "elsewhere.html"
+    elsewhere.write_text("keep")
+    (tmp_path / "cards" / "linked.html").symlink_to(elsewhere)
+    linked = cli.run("models", "card", "churn", "1", "--out", str(tmp_path / "cards/linked.html"))
+    assert linked.exit_code == 2
+    assert "linked.html is a symbolic link" in linked.stderr
+    assert elsewhere.read_text() == "keep"
 
 
 def flatten(entries: list[dict[str, Any]], depth: int = 0) -> list[tuple[int, str, str]]:

@@ -221,6 +221,19 @@ def test_a_damaged_materialised_file_is_rewritten(client: DatasetClient, tmp_pat
     assert (dest / "extra.txt").read_bytes() == b"mine"  # not part of the version: left alone
 
 
+def test_download_refuses_to_write_through_a_linked_folder(
+    client: DatasetClient, tmp_path: Path
+) -> None:
+    version = client.log("d", make_folder(tmp_path / "d", {"deep/b.txt": b"beta"}))
+    dest, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dest.mkdir()
+    (dest / "deep").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(UnsafePathError, match="deep is a symbolic link inside"):
+        client.download(version.uri, dest)
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_a_single_file_can_be_versioned_as_files(client: DatasetClient, tmp_path: Path) -> None:
     model = tmp_path / "weights.bin"
     model.write_bytes(b"\x00\x01")

@@ -70,3 +70,19 @@ def test_unreachable_redis_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="LOOPML_ONLINE_STORE"):
         store.read("v", ["a", "b"])
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("os:system?command=touch {}", "is not a class"),
+        ("subprocess:Popen?args=touch {}&shell=1", "lacks url"),
+    ],
+)
+def test_python_class_urls_run_nothing_that_is_not_an_online_store(
+    tmp_path: Path, target: str, message: str
+) -> None:
+    pwned = tmp_path / "pwned"
+    with pytest.raises(InvalidInputError, match=message):
+        from_url("py:" + target.format(pwned))
+    assert not pwned.exists()

@@ -180,3 +180,69 @@ def test_loading_warns_once_when_installed_versions_differ_from_the_pins(
     [warning] = caplog.records
     assert f"{pinned_elsewhere.uri} was saved with other package versions" in warning.message
     assert f"numpy {np.__version__} is installed, the package pins numpy==0.0.1" in warning.message
+
+
+# -- package files stay inside the cache (issue 10, item 2) ----------------------------
+
+
+def _version_id(settings: Settings, name: str, version: int) -> str:
+    from sqlalchemy import create_engine, select
+
+    from loopml.store.schema import model_versions
+
+    engine = create_engine(settings.db_url)
+    with engine.connect() as conn:
+        c = model_versions.c
+        found = conn.execute(select(c.id).where(c.model == name, c.version == version))
+        owner = str(found.scalar_one())
+    engine.dispose()
+    return owner
+
+
+def test_a_stored_package_path_with_dotdot_is_refused(
+    registry: RegistryClient, settings: Settings, log_package: Any
+) -> None:
+    from sqlalchemy import create_engine
+
+    from loopml.errors import UnsafePathError
+    from loopml.store.schema import artifact_files
+
+    version = registry.register(log_package(), "planted")
+    engine = create_engine(settings.db_url)
+    with engine.begin() as conn:
+        row = conn.execute(
+            artifact_files.select().where(
+                artifact_files.c.owner_id == _version_id(settings, "planted", 1),
+                artifact_files.c.path == "model.bin",
+            )
+        ).one()
+        conn.execute(
+            artifact_files.insert().values(
+                {**row._asdict(), "path": "../../escaped.bin", "created_at": 1}
+            )
+        )
+    engine.dispose()
+    with pytest.raises(UnsafePathError, match=r"has a '\.\.' component"):
+        load_model(version.uri, settings=settings)
+    assert not list(settings.home.rglob("escaped.bin"))
+
+
+def test_a_symlink_planted_in_the_package_cache_is_refused(
+    registry: RegistryClient, settings: Settings, log_package: Any, tmp_path: Path
+) -> None:
+    from loopml.errors import UnsafePathError
+
+    version = registry.register(log_package(), "planted")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cache = settings.home / "cache"
+    cache.mkdir(parents=True)
+    (cache / "packages").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(UnsafePathError, match="packages is a symbolic link"):
+        load_model(version.uri, settings=settings)
+    (cache / "packages").unlink()
+    (cache / "packages").mkdir()
+    (cache / "packages" / version.package_digest).symlink_to(elsewhere)
+    with pytest.raises(UnsafePathError, match="is a symbolic link"):
+        load_model(version.uri, settings=settings)
+    assert list(elsewhere.iterdir()) == []

@@ -15,7 +15,7 @@ from loopml.artifacts._hashing import sha256_file
 from loopml.artifacts._resolve import from_url
 from loopml.artifacts.base import BlobStore
 from loopml.artifacts.models import BlobInfo, GcReport, ManifestEntry, StoredFile
-from loopml.artifacts.paths import join_artifact_path, safe_artifact_path
+from loopml.artifacts.paths import join_artifact_path, local_target, safe_artifact_path
 from loopml.artifacts.store import ArtifactStore
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "StoredFile",
     "from_url",
     "join_artifact_path",
+    "local_target",
     "safe_artifact_path",
     "sha256_file",
 ]

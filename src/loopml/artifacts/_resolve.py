@@ -7,7 +7,7 @@ URL                                    backend
 ``file:///abs/path``, ``/abs/path``,   :class:`LocalBlobStore` at that directory
 ``rel/path``, ``~/path``
 ``s3://bucket`` , ``s3://bucket/pfx``  :class:`S3BlobStore` (needs ``loopml[s3]``)
-``py:package.module.ClassName``        ``ClassName(**options)``: any third-party class
+``py:package.module.ClassName``        ``ClassName(**options)``: a class with every member
 ``py:package.module:ClassName?k=v``    … with ``k="v"`` added to the options
 =====================================  =============================================
 

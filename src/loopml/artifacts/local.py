@@ -49,6 +49,8 @@ class LocalBlobStore:
         'file:///tmp/loopml-doc-store'
     """
 
+    url: str  # declared here: the py: door checks members on the class
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().absolute()
         if self.root.exists() and not self.root.is_dir():

@@ -2,7 +2,8 @@
 
 An artifact path names a file inside an artifact tree on every platform and in every
 backend, so it is always relative, ``/``-separated and free of anything a file system
-or an object store could read as "go somewhere else".
+or an object store could read as "go somewhere else". :func:`local_target` is the one
+check every download uses to turn such a path into a place inside a local folder.
 
 Example:
     >>> safe_artifact_path("./model/weights.bin")
@@ -14,10 +15,11 @@ Example:
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from loopml.errors import UnsafePathError
 
-__all__ = ["join_artifact_path", "safe_artifact_path"]
+__all__ = ["join_artifact_path", "local_target", "safe_artifact_path"]
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -86,6 +88,44 @@ def join_artifact_path(*parts: str) -> str:
         'runs/model/weights.bin'
     """
     return "/".join(filter(None, (safe_artifact_path(part) for part in parts)))
+
+
+def local_target(root: Path, artifact_path: str) -> Path:
+    """Where the file ``artifact_path`` goes inside the local folder ``root``, or refuse it.
+
+    Every download (run artifacts, dataset files, model packages) writes through this
+    check, so neither a stored path (``../x``, absolute, with a drive letter) nor a
+    symbolic link planted inside ``root`` can make it write anywhere else. ``root``
+    itself may be a link: the caller chose it.
+
+    Args:
+        root: the folder the files go into.
+        artifact_path: a stored path relative to ``root`` (see :func:`safe_artifact_path`).
+
+    Raises:
+        UnsafePathError: the path is unsafe or empty, or a folder or file on its way
+            inside ``root`` is a symbolic link; the message names it.
+
+    Example:
+        >>> local_target(Path("/tmp/out"), "model/./weights.bin")
+        PosixPath('/tmp/out/model/weights.bin')
+    """
+    relative = safe_artifact_path(artifact_path)
+    if not relative:
+        raise UnsafePathError(
+            "a stored file has an empty path; every file must name a place inside its folder",
+            details={"path": artifact_path},
+        )
+    current = root
+    for part in relative.split("/"):
+        current = current / part
+        if current.is_symlink():
+            raise UnsafePathError(
+                f"{current} is a symbolic link inside {root}; writing through it could land "
+                f"outside {root}: remove the link, or download into another folder",
+                details={"path": str(current), "root": str(root)},
+            )
+    return current
 
 
 def _refuse_bad_characters(path: str) -> None:

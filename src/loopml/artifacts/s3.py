@@ -54,6 +54,8 @@ class S3BlobStore:
         False
     """
 
+    url: str  # declared here: the py: door checks members on the class
+
     def __init__(self, bucket: str, prefix: str = "", **storage_options: Any) -> None:
         s3fs = _import_s3fs()
         if not bucket or "/" in bucket:

@@ -37,8 +37,8 @@ from loopml.artifacts._resolve import from_url
 from loopml.artifacts._tree import check_regular_file, lstat_existing, scan_tree, symlink_error
 from loopml.artifacts.base import BlobStore
 from loopml.artifacts.models import GcReport, ManifestEntry, StoredFile
-from loopml.artifacts.paths import safe_artifact_path
-from loopml.errors import ConflictError, InvalidInputError, NotFoundError, UnsafePathError
+from loopml.artifacts.paths import local_target
+from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 
 __all__ = ["ArtifactStore"]
 
@@ -228,12 +228,13 @@ class ArtifactStore:
         """Write the files of a manifest (from :meth:`put_tree`) under ``directory``.
 
         Raises:
-            UnsafePathError: an entry's path is unsafe, or a folder on its way inside
-                ``directory`` is a symbolic link (writing through it could land elsewhere).
+            UnsafePathError: an entry's path is unsafe, or a folder or file on its way
+                inside ``directory`` is a symbolic link (writing through it could land
+                elsewhere); checked for every entry before anything is written.
             NotFoundError, IntegrityError: as :meth:`get_file`.
         """
         root = Path(directory)
-        jobs = [(entry.digest, _target_inside(root, entry.path)) for entry in entries]
+        jobs = [(entry.digest, local_target(root, entry.path)) for entry in entries]
         root.mkdir(parents=True, exist_ok=True)
         _parallel(lambda job: self.get_file(*job), jobs, workers)
 
@@ -314,18 +315,6 @@ def _unchanged(path: Path, before: os.stat_result) -> bool:
         return _same_file(before, os.lstat(path))
     except FileNotFoundError:
         return False
-
-
-def _target_inside(root: Path, artifact_path: str) -> Path:
-    relative = safe_artifact_path(artifact_path)
-    if not relative:
-        raise UnsafePathError("a manifest entry has an empty path; every entry must name a file")
-    current = root
-    for part in relative.split("/")[:-1]:
-        current = current / part
-        if current.is_symlink():
-            raise symlink_error(current)
-    return root / relative
 
 
 def _digest_set(referenced: Collection[str]) -> frozenset[str]:

@@ -173,8 +173,10 @@ def model_card(
     if out is None:
         typer.echo(text, nl=not text.endswith("\n"))
         return
+    from loopml.artifacts import local_target
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    local_target(out.parent, out.name).write_text(text, encoding="utf-8")  # no link followed
     show(f"wrote the card of models:/{name}/{version} to {out} ({chosen.value})")
 
 

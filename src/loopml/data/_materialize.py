@@ -17,10 +17,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from loopml.artifacts import ArtifactStore, ManifestEntry, safe_artifact_path
+from loopml.artifacts import ArtifactStore, ManifestEntry, local_target
 from loopml.data._digest_cache import DigestCache
 from loopml.data._folders import Progress, run_parallel
-from loopml.errors import InvalidInputError, UnsafePathError
+from loopml.errors import InvalidInputError
 
 __all__ = ["sync_folder"]
 
@@ -37,13 +37,14 @@ def sync_folder(
 
     Raises:
         InvalidInputError: ``dest`` is a file.
-        UnsafePathError: a folder on the way to a file is a symbolic link.
+        UnsafePathError: a stored path is unsafe, or a folder or file on the way to it
+            is a symbolic link (:func:`loopml.artifacts.local_target`).
         NotFoundError, IntegrityError: a blob is missing or corrupt in the artifact store.
     """
     root = dest.expanduser().absolute()
     if root.exists() and not root.is_dir():
         raise InvalidInputError(f"{root} is a file; give a folder to write the dataset's files to")
-    targets = {entry.path: _target_inside(root, entry.path) for entry in entries}
+    targets = {entry.path: local_target(root, entry.path) for entry in entries}
     present = [(str(path), info) for path in targets.values() if (info := _stat(path))]
     known = cache.lookup(present)
     todo = [e for e in entries if known.get(str(targets[e.path])) != e.digest]
@@ -66,17 +67,3 @@ def _stat(path: Path) -> os.stat_result | None:
     except FileNotFoundError:
         return None
     return info
-
-
-def _target_inside(root: Path, artifact_path: str) -> Path:
-    relative = safe_artifact_path(artifact_path)
-    current = root
-    for part in relative.split("/")[:-1]:
-        current = current / part
-        if current.is_symlink():
-            raise UnsafePathError(
-                f"{current} is a symbolic link; remove it so the dataset's files cannot be "
-                "written outside the folder",
-                details={"path": str(current)},
-            )
-    return root / relative

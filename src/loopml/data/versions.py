@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
-from loopml.artifacts import ArtifactStore, ManifestEntry
+from loopml.artifacts import ArtifactStore, ManifestEntry, local_target
 from loopml.config import Settings
 from loopml.data import _records, _tables
 from loopml.data._digest_cache import DigestCache
@@ -402,7 +402,7 @@ class DatasetClient:
             )
         if format == version.format:
             suffix = entry.path.removeprefix("data")
-            target = folder / f"{version.name}{suffix}"
+            target = local_target(folder, f"{version.name}{suffix}")
             self.artifacts.get_file(entry.digest, target)
             return target
         table = self._read_table(version)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, select
 
-from loopml.artifacts import ArtifactStore, ManifestEntry, safe_artifact_path
+from loopml.artifacts import ArtifactStore, ManifestEntry, local_target, safe_artifact_path
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.registry import _records
@@ -183,12 +183,15 @@ def fetch(
     Raises:
         NotFoundError: the package has no ``model.json``.
         IntegrityError: a blob in the artifact store does not match its digest.
+        UnsafePathError: a stored path is unsafe, or the cache folder is reached through
+            a symbolic link inside the home.
     """
     manifest = next((e for e in entries if e.path == MANIFEST), None)
     if manifest is None:
         raise NotFoundError("model.json", "package", hint="the package is incomplete")
-    root = settings.home / "cache" / "packages"
-    folder = root / manifest.digest
+    # No link inside the home may redirect the cache: the package would be written there.
+    folder = local_target(settings.home, f"cache/packages/{manifest.digest}")
+    root = folder.parent
     if folder.is_dir():
         return folder, manifest.digest
     root.mkdir(parents=True, exist_ok=True)

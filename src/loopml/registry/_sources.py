@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 from loopml.artifacts import ArtifactStore, ManifestEntry
 from loopml.errors import IntegrityError, InvalidInputError, NotFoundError
 from loopml.registry._files import MANIFEST, files_of, locate
+from loopml.registry.flavors import check_flavor
 from loopml.uris import LoopmlURI
 
 __all__ = ["FORMAT", "PackageSource", "from_folder", "from_run", "package_files"]
@@ -111,6 +112,7 @@ def from_folder(artifacts: ArtifactStore, folder: Path) -> PackageSource:
     from loopml.registry.package import verify_package  # it imports the flavors' helpers
 
     verify_package(root)
+    parse_manifest((root / MANIFEST).read_bytes(), str(root))  # refuse before storing
     entries = artifacts.put_tree(root)
     manifest_entry = next(e for e in entries if e.path == MANIFEST)
     manifest = parse_manifest(artifacts.get_bytes(manifest_entry.digest), str(root))
@@ -119,7 +121,12 @@ def from_folder(artifacts: ArtifactStore, folder: Path) -> PackageSource:
 
 
 def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
-    """``model.json``'s content, with the fields registration needs checked."""
+    """``model.json``'s content, with the fields registration needs checked.
+
+    The flavor must be built in or an importable class with every Flavor member
+    (:func:`~loopml.registry.flavors.check_flavor`), so a package naming, say,
+    ``py:os:system?command=…`` is refused when it is registered.
+    """
     try:
         manifest = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -137,6 +144,7 @@ def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
     flavor = manifest.get("flavor")
     if not isinstance(flavor, str) or not flavor or len(flavor) > _MAX_FLAVOR:
         raise InvalidInputError(f"{where}: model.json names no flavor; log the model again")
+    check_flavor(flavor, where)
     if not isinstance(manifest.get("files"), dict):
         raise InvalidInputError(f"{where}: model.json lists no files; log the model again")
     return manifest

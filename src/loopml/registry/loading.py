@@ -125,13 +125,18 @@ def load_package(
     Args:
         folder: a package folder (see :mod:`loopml.registry.package`).
         trusted: type names a sklearn package may load beyond scikit-learn, numpy and
-            scipy (``["mypkg.MyTransformer"]``); only for files whose author you trust.
+            scipy (``["mypkg.MyTransformer"]``), the class of a ``py:`` flavor the
+            package names, and a pyfunc class only its packaged code provides; only for
+            packages whose author you trust.
         expected_digest: the SHA-256 ``model.json`` must have (from a run or registry).
         uri: how the model is named in messages and on the result.
 
     Raises:
         IntegrityError: a file does not match the manifest; the message names it.
-        UntrustedTypesError: the file names types that are not trusted.
+        UntrustedTypesError: the package names types or a ``py:`` flavor class that are
+            not trusted (the message says what to pass).
+        InvalidInputError: its ``py:`` flavor is not a class with every Flavor member
+            (nothing of it is built or called).
 
     Example:
         >>> load_package("out/churn").predict(frame)  # doctest: +SKIP
@@ -201,7 +206,8 @@ def _load_verified(
 ) -> LoadedModel:
     names = (trusted,) if isinstance(trusted, str) else tuple(trusted)
     _warn_about_drift(manifest, uri)
-    model = get_flavor(manifest.flavor).load(folder, manifest.flavor_options, trusted=names)
+    flavor = get_flavor(manifest.flavor, trusted=names)  # a py: class must be trusted by name
+    model = flavor.load(folder, manifest.flavor_options, trusted=names)
     probabilistic = manifest.predict_proba and callable(getattr(model, "predict_proba", None))
     cls = _ProbabilisticModel if probabilistic else LoadedModel
     return cls(manifest, model, folder=folder, uri=uri)

@@ -25,6 +25,7 @@ from loopml.artifacts import (
     GcReport,
     ManifestEntry,
     join_artifact_path,
+    local_target,
     safe_artifact_path,
 )
 from loopml.errors import InvalidInputError, NotFoundError, UnsafePathError
@@ -122,13 +123,23 @@ class RunArtifacts:
         return sorted(entries.values(), key=lambda e: e.path)
 
     def download(self, run_id: str, path: str = "", dest: Path | None = None) -> Path:
-        """Copy a file or folder of the run to ``dest`` (verified); returns the local path."""
+        """Copy a file or folder of the run to ``dest`` (verified); returns the local path.
+
+        Every stored path is checked before anything is written: one with ``..`` or a
+        symbolic link inside ``dest`` on the way is refused
+        (:func:`~loopml.artifacts.local_target`).
+
+        Raises:
+            NotFoundError: the run has nothing at ``path``.
+            UnsafePathError: a stored path or a link inside ``dest`` would lead outside it.
+        """
         self._check_run(run_id)
         prefix = safe_artifact_path(path)
         dest = (dest or Path.cwd()).absolute()
+        name = prefix.rpartition("/")[2]
         exact = self._rows(run_id, prefix, exact=True)
         if exact:
-            target = dest / Path(prefix).name if dest.is_dir() else dest
+            target = local_target(dest, name) if dest.is_dir() else dest
             self.blobs.get_file(exact[0].digest, target)
             return target
         rows = self._rows(run_id, prefix)
@@ -138,11 +149,13 @@ class RunArtifacts:
                 f"runs:/{run_id}/{prefix}",
                 hint=f"list them with `loopml runs show {run_id}`",
             )
-        root = dest / Path(prefix).name if prefix else dest
-        for row in rows:
-            relative = row.path[len(prefix) + 1 :] if prefix else row.path
-            self.blobs.get_file(row.digest, root / relative)
-        return root
+        cut = len(prefix) + 1 if prefix else 0
+        files = [
+            ManifestEntry(f"{name}/{r.path[cut:]}" if name else r.path, r.digest, r.size)
+            for r in rows
+        ]
+        self.blobs.get_tree(files, dest)  # checks every path (local_target) before writing
+        return dest / name if name else dest
 
     def read_bytes(self, run_id: str, path: str) -> bytes:
         """The verified content of one artifact file."""

@@ -8,7 +8,7 @@ URL                                    backend
 ``redis://[:pw@]host:port/db``,        :class:`RedisOnlineStore` (needs ``loopml[redis]``)
 ``rediss://…``, ``unix://…``           ``?prefix=name`` sets its key prefix
 ``memory://``                          :class:`MemoryOnlineStore` (new and empty)
-``py:package.module.ClassName``        ``ClassName(**options)``: any third-party class
+``py:package.module.ClassName``        ``ClassName(**options)``: a class with every member
 ``py:package.module:ClassName?k=v``    … with ``k="v"`` added to the options
 =====================================  =============================================
 

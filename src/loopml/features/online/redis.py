@@ -66,6 +66,8 @@ class RedisOnlineStore:
         **options: keyword arguments for ``redis.Redis.from_url`` (timeouts, TLS, …).
     """
 
+    url: str  # declared here: the py: door checks members on the class
+
     def __init__(self, url: str, **options: Any) -> None:
         try:
             import redis

@@ -59,6 +59,8 @@ class SqliteOnlineStore:
         path: the database file (its directory is created when missing).
     """
 
+    url: str  # declared here: the py: door checks members on the class
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser().absolute()
         self.url = f"sqlite:///{self.path}"

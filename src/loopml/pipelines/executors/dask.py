@@ -56,6 +56,8 @@ class DaskExecutor:
         InvalidInputError: the scheduler at ``address`` cannot be reached.
     """
 
+    url: str  # declared here: the py: door checks members on the class
+
     def __init__(self, address: str | None = None, **options: Any) -> None:
         try:
             import distributed as untyped

@@ -28,6 +28,8 @@ R = TypeVar("R")
 class ProcessExecutor:
     """A pool of ``workers`` processes (default: the number of CPUs)."""
 
+    url: str  # declared here: the py: door checks members on the class
+
     def __init__(self, workers: int | None = None) -> None:
         count = workers if workers is not None else (os.cpu_count() or 1)
         if not isinstance(count, int) or count < 1:

@@ -43,6 +43,8 @@ class RayExecutor:
         InvalidInputError: the cluster at ``address`` cannot be reached.
     """
 
+    url: str  # declared here: the py: door checks members on the class
+
     def __init__(self, address: str | None = None, **options: Any) -> None:
         try:
             import ray

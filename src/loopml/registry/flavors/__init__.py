@@ -3,7 +3,9 @@
 Built in: ``sklearn`` (skops), ``lightgbm`` (native text), ``xgboost`` (native UBJSON),
 ``torch`` (``torch.export``), ``onnx`` and ``pyfunc`` (any object with ``predict``).
 A third party adds a flavor by naming its class: ``flavor="py:package.module.Class"``
-(see :class:`~loopml.registry.flavors.base.Flavor` for what it must have).
+(see :class:`~loopml.registry.flavors.base.Flavor` for what it must have). A ``py:``
+flavor named by a stored package is loaded only when the caller trusts its class by
+name (``trusted=["package.module.Class"]``): building it runs that class's code.
 
 Example:
     >>> from sklearn.linear_model import LinearRegression
@@ -16,13 +18,14 @@ Example:
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
-from loopml._plugins import load_plugin
+from loopml._plugins import load_plugin, plugin_class
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.registry.flavors.base import Flavor, Predictor
 
-__all__ = ["FLAVORS", "Flavor", "Predictor", "flavor_for", "get_flavor"]
+__all__ = ["FLAVORS", "Flavor", "Predictor", "check_flavor", "flavor_for", "get_flavor"]
 
 FLAVORS = ("sklearn", "lightgbm", "xgboost", "torch", "onnx", "pyfunc")
 # flavor_for tries the most specific first: LightGBM and XGBoost wrappers are
@@ -37,15 +40,23 @@ _CLASSES = {
     "pyfunc": "PyfuncFlavor",
 }
 _MEMBERS = ("name", "accepts", "save", "load", "requirements")
+_PROTOCOL = "loopml.registry.flavors.base.Flavor"
 _built: dict[str, Flavor] = {}
 
 
-def get_flavor(name: str) -> Flavor:
+def get_flavor(name: str, *, trusted: Sequence[str] | None = None) -> Flavor:
     """The flavor called ``name``: a built-in one or ``py:package.module.Class``.
+
+    Args:
+        name: the flavor's name.
+        trusted: when ``name`` was read from a stored package, the class names the
+            caller trusts; a ``py:`` class outside them is refused before it is imported.
+            ``None`` when the caller named the flavor itself.
 
     Raises:
         NotFoundError: no built-in flavor has that name.
-        InvalidInputError: a ``py:`` class cannot be imported or lacks a Flavor member.
+        UntrustedTypesError: a stored package's ``py:`` class is not in ``trusted``.
+        InvalidInputError: a ``py:`` name is no importable class with every Flavor member.
 
     Example:
         >>> get_flavor("pyfunc").name
@@ -53,11 +64,7 @@ def get_flavor(name: str) -> Flavor:
     """
     if name.startswith("py:"):
         flavor: Flavor = load_plugin(
-            name,
-            {},
-            members=_MEMBERS,
-            what="a model flavor",
-            protocol="loopml.registry.flavors.base.Flavor",
+            name, {}, members=_MEMBERS, what="a model flavor", protocol=_PROTOCOL, trusted=trusted
         )
         return flavor
     found = _built.get(name)
@@ -72,6 +79,27 @@ def get_flavor(name: str) -> Flavor:
         module = importlib.import_module(f"loopml.registry.flavors.{name}")
         found = _built[name] = getattr(module, _CLASSES[name])()
     return found
+
+
+def check_flavor(name: str, where: str) -> None:
+    """Refuse a package's flavor unless it is built in or an importable Flavor class.
+
+    Registration calls it before storing anything. A ``py:`` class is imported but neither
+    built nor called (loading it later still needs it trusted).
+
+    Raises:
+        InvalidInputError: naming the flavor, what is wrong and the built-in flavors.
+    """
+    if name in _CLASSES:
+        return
+    try:
+        if not name.startswith("py:"):
+            get_flavor(name)  # raises, naming close matches
+        plugin_class(name, members=_MEMBERS, what="a model flavor", protocol=_PROTOCOL)
+    except (InvalidInputError, NotFoundError) as err:
+        raise InvalidInputError(
+            f"{where}: model.json's flavor is refused: {err}", details={"flavor": name}
+        ) from err
 
 
 def flavor_for(model: Any) -> Flavor:
