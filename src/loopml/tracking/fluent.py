@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import io
 import json
+import math
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -116,7 +117,12 @@ class ActiveRun:
         return self.client.artifacts.log_bytes(self.id, text.encode("utf-8"), artifact_path)
 
     def log_dict(self, data: Mapping[str, Any], artifact_path: str) -> str:
-        """Store ``data`` as JSON (or YAML for ``.yaml``/``.yml`` paths, needs PyYAML)."""
+        """Store ``data`` as JSON (or YAML for ``.yaml``/``.yml`` paths, needs PyYAML).
+
+        JSON has no NaN or infinity: a float that is not finite is refused (its key path
+        is named) rather than written as the non-standard ``NaN`` most parsers reject.
+        Replace it (e.g. with ``None``) or log the file as YAML, which has ``.nan``.
+        """
         if artifact_path.endswith((".yaml", ".yml")):
             try:
                 import yaml
@@ -125,8 +131,19 @@ class ActiveRun:
             text = yaml.safe_dump(dict(data), sort_keys=False)
         else:
             try:
-                text = json.dumps(data, indent=2, default=str, allow_nan=True)
-            except (TypeError, ValueError) as err:
+                text = json.dumps(data, indent=2, default=str, allow_nan=False)
+            except ValueError as err:
+                where = _non_finite(data, "data")
+                if where is None:  # e.g. a circular reference
+                    message = f"log_dict could not serialise the data: {err}"
+                    raise InvalidInputError(message) from err
+                raise InvalidInputError(
+                    f"log_dict cannot write {where} as JSON: it is not a finite "
+                    "number and JSON has no NaN or infinity; replace it (e.g. with None) "
+                    f"or log '{artifact_path}' as .yaml",
+                    details={"path": where},
+                ) from err
+            except TypeError as err:
                 raise InvalidInputError(f"log_dict could not serialise the data: {err}") from err
         return self.log_text(text, artifact_path)
 
@@ -401,6 +418,25 @@ def log_model(
         requirements=requirements,
         register_as=register_as,
     )
+
+
+def _non_finite(value: Any, where: str, depth: int = 0) -> str | None:
+    """The key path (``data['a'][2]``) of the first float in ``value`` that is not finite."""
+    if depth > 100:  # deeper than any JSON document worth logging, or a cycle
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where} = {value!r}"
+    if isinstance(value, Mapping):
+        items: Iterator[tuple[str, Any]] = ((f"[{k!r}]", v) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for step, child in items:
+        found = _non_finite(child, where + step, depth + 1)
+        if found:
+            return found
+    return None
 
 
 def _stack() -> list[ActiveRun]:
