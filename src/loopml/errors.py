@@ -213,7 +213,7 @@ class DiskFullError(LoopmlError):
     http_status = 507
 
 
-def quote(value: object, limit: int = 80) -> str:
+def quote(value: object, limit: int = _MAX_SHOWN) -> str:
     """``value`` as a message shows it; a long one keeps its start, an ellipsis and its length.
 
     A string is shown in single quotes, or as its ``repr`` when it holds a control
