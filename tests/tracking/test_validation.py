@@ -27,11 +27,11 @@ from loopml.tracking import TrackingClient
         (0, 2**70, r"metric timestamp 1180591620717411303424 is out of range"),
         (0, "now", r"metric timestamp must be Unix time in milliseconds.*got str 'now'"),
         (0, True, r"metric timestamp must be .*got bool True"),
-        (True, None, r"metric step must be an integer step.*got bool True"),
-        ("3", None, r"metric step must be an integer step.*got str '3'"),
+        (True, None, r"metric step must be an integer.*got bool True"),
+        ("3", None, r"metric step must be an integer.*got str '3'"),
         (0, math.nan, r"metric timestamp must be .*got nan"),
         (0, math.inf, r"metric timestamp must be .*got inf"),
-        (1.5, None, r"metric step must be an integer step.*got 1.5"),
+        (1.5, None, r"metric step must be an integer.*got 1.5"),
     ],
 )
 def test_bad_step_or_timestamp_is_refused_when_logged(
@@ -204,3 +204,22 @@ def test_log_dict_refuses_nan_and_names_where_it_is(data: dict[str, object], whe
     assert paths == ["ok.json"]
     text = run.client.artifacts.read_bytes(run.id, "ok.json").decode()
     assert json.loads(text) == {"ok": 1.5, "none": None}
+
+
+@pytest.mark.usefixtures("_fluent")
+def test_other_wrong_argument_types_are_clear_errors() -> None:
+    with pytest.raises(InvalidInputError, match="max_results must be a whole number"):
+        loopml.search_runs(max_results="5")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="filter must be a string"):
+        loopml.search_runs(filter=5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="run name must be a string, got int 5"):
+        loopml.start_run(name=5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="tags must be a mapping"):
+        loopml.start_run(tags=["a"])  # type: ignore[arg-type]
+    with loopml.start_run():
+        with pytest.raises(InvalidInputError, match="params must be a mapping"):
+            loopml.log_params(5)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match="metrics must be a mapping"):
+            loopml.log_metrics([1.0])  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match="log_text takes a string, got NoneType"):
+            loopml.log_text(None, "notes.txt")  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ import math
 import numbers
 import re
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from loopml.errors import InvalidInputError, quote
@@ -59,7 +60,7 @@ def check_name(kind: str, name: object) -> str:
     if not isinstance(name, str):
         raise InvalidInputError(
             f"{kind} name must be a string, got {type(name).__name__} {quote(name)}; "
-            f"pass the name as text, e.g. {kind}={str(name)[:40]!r}"
+            f"pass the name as text, e.g. {str(name)[:40]!r}"
         )
     if not name.strip() or len(name) > MAX_NAME:
         raise InvalidInputError(
@@ -101,6 +102,16 @@ def metric_value(key: str, value: Any) -> float:
     )
 
 
+def mapping(what: str, values: Any) -> Mapping[str, Any]:
+    """``values`` if it is a mapping (``{"lr": 0.1}``), else raise InvalidInputError."""
+    if not isinstance(values, Mapping):
+        raise InvalidInputError(
+            f"{what} must be a mapping of names to values, e.g. {{'lr': 0.1}}; got "
+            f"{type(values).__name__} {quote(values, 60)}"
+        )
+    return values
+
+
 def metric_step(step: Any) -> int:
     """``step`` as an int64; an integral float is taken, anything else refused."""
     return _int64("step", step, exact=True)
@@ -117,7 +128,7 @@ def metric_timestamp(timestamp: Any) -> int:
 
 def _int64(what: str, value: Any, *, exact: bool) -> int:
     hint = (
-        "an integer step, e.g. step=3"
+        "an integer, e.g. step=3"
         if what == "step"
         else "Unix time in milliseconds, e.g. timestamp=int(time.time() * 1000)"
     )

@@ -182,7 +182,8 @@ class TrackingClient:
         name = run_name() if name is None else check.check_name("run", name)
         exp = self.get_or_create_experiment(experiment)
         checked_params = {
-            check.check_key("param", k): check.param_value(k, v) for k, v in (params or {}).items()
+            check.check_key("param", k): check.param_value(k, v)
+            for k, v in check.mapping("params", params or {}).items()
         }
         if parent_run_id is not None and parent_run_id not in self._writable:
             self._check_run(parent_run_id)  # a run this client started is known to exist
@@ -316,7 +317,10 @@ class TrackingClient:
 
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
         self._check_run(run_id, writable=True)
-        checked = {check.check_key("param", k): check.param_value(k, v) for k, v in values.items()}
+        checked = {
+            check.check_key("param", k): check.param_value(k, v)
+            for k, v in check.mapping("params", values).items()
+        }
         if not checked:
             return
 
@@ -416,6 +420,7 @@ class TrackingClient:
     ) -> None:
         """Record several metrics at one step."""
         ts = _now_ms() if timestamp is None else check.metric_timestamp(timestamp)
+        values = check.mapping("metrics", values)
         self.log_batch(run_id, [(k, v, step, ts) for k, v in values.items()])
 
     def log_batch(self, run_id: str, points: Iterable[tuple[str, Any, int, int]]) -> int:
@@ -531,8 +536,15 @@ class TrackingClient:
         """
         from loopml.tracking.search import compile_filter, compile_order_by
 
-        if max_results < 1:
-            raise InvalidInputError(f"max_results must be at least 1, got {max_results}")
+        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+            raise InvalidInputError(
+                f"max_results must be a whole number of at least 1, got {quote(max_results)}"
+            )
+        if filter is not None and not isinstance(filter, str):
+            raise InvalidInputError(
+                f'filter must be a string such as "metrics.acc > 0.9", got '
+                f"{type(filter).__name__} {quote(filter)}"
+            )
         where = compile_filter(filter)
         order = compile_order_by([order_by] if isinstance(order_by, str) else order_by)
         self.flush()
@@ -603,7 +615,10 @@ def _insert_environment(conn: Connection, digest: str, body: dict[str, Any]) -> 
 
 
 def _check_tags(values: Mapping[str, Any]) -> dict[str, str]:
-    return {check.check_key("tag", k): check.tag_value(k, v) for k, v in values.items()}
+    return {
+        check.check_key("tag", k): check.tag_value(k, v)
+        for k, v in check.mapping("tags", values).items()
+    }
 
 
 def _check_run_id(run_id: object) -> None:

@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from loopml.config import Settings
-from loopml.errors import InvalidInputError, MissingDependencyError
+from loopml.errors import InvalidInputError, MissingDependencyError, quote
 from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
 from loopml.tracking.models import Run, RunStatus
 
@@ -114,6 +114,11 @@ class ActiveRun:
 
     def log_text(self, text: str, artifact_path: str) -> str:
         """Store ``text`` (UTF-8) as the file ``artifact_path``."""
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"log_text takes a string, got {type(text).__name__} {quote(text, 60)}; "
+                "log bytes or files with log_artifact, a dict with log_dict"
+            )
         return self.client.artifacts.log_bytes(self.id, text.encode("utf-8"), artifact_path)
 
     def log_dict(self, data: Mapping[str, Any], artifact_path: str) -> str:
