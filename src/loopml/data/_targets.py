@@ -79,7 +79,7 @@ def check_name(name: str) -> None:
     """Refuse a name that could not appear in ``datasets:/<name>/<version>``."""
     if not isinstance(name, str) or _NAME.fullmatch(name) is None:
         raise InvalidInputError(
-            f"invalid dataset name {name!r}; use 1 to 250 letters, digits, '_', '.' or '-', "
+            f"invalid dataset name {quote(name)}; use 1 to 250 letters, digits, '_', '.' or '-', "
             "starting with a letter, digit or '_' (it appears in datasets:/<name>/<version>)"
         )
 
