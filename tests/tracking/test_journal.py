@@ -65,9 +65,8 @@ def _orphan_journal(home: Path, lines: list[str]) -> Path:
 
 
 def test_recovery_skips_and_reports_a_corrupt_line_and_ingests_the_rest(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings.load(home=tmp_path / "home")
     first = TrackingClient(settings)
     run_id = first.create_run("e").id
     first.end_run(run_id)
@@ -84,6 +83,9 @@ def test_recovery_skips_and_reports_a_corrupt_line_and_ingests_the_rest(
             f"6\t{run_id}\tm",  # too few fields
             "\xff\x00garbage",
             f"7\t{run_id}\tm\t6.5\t6\t{ts}",
+            f"8\t{run_id}\t{'k' * 300}\t7.5\t7\t{ts}",  # a key too long for its column
+            f"9\t{'r' * 300}\tm\t8.5\t8\t{ts}",  # a run id too long for its column
+            f"10\t{run_id}\tm\t9.5\t9\t{ts}",
         ],
     )
 
@@ -91,8 +93,8 @@ def test_recovery_skips_and_reports_a_corrupt_line_and_ingests_the_rest(
         client = TrackingClient(settings)
     try:
         history = client.get_metric_history(run_id, "m")
-        assert [(p.step, p.value) for p in history] == [(0, 0.5), (2, 2.5), (6, 6.5)]
-        assert client.get_run(run_id).metrics == {"m": 6.5}
+        assert [(p.step, p.value) for p in history] == [(0, 0.5), (2, 2.5), (6, 6.5), (9, 9.5)]
+        assert client.get_run(run_id).metrics == {"m": 9.5}
     finally:
         client.close()
     skipped = [r.getMessage() for r in caplog.records if "skipped line" in r.getMessage()]
@@ -102,6 +104,8 @@ def test_recovery_skips_and_reports_a_corrupt_line_and_ingests_the_rest(
         "skipped line 5",
         "skipped line 6",
         "skipped line 7",
+        "skipped line 9",
+        "skipped line 10",
     ]
     assert all(str(path) in m for m in skipped)
     assert not path.exists(), "the recovered journal was not retired"

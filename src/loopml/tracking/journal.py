@@ -38,6 +38,7 @@ from loopml._ids import new_id
 from loopml.errors import DiskFullError, LoopmlError
 from loopml.store import Store
 from loopml.store.schema import journal_checkpoints
+from loopml.tracking._validation import check_key
 
 __all__ = ["MetricJournal", "Point", "ingest", "recover_orphans"]
 
@@ -49,6 +50,7 @@ Point = tuple[str, str, float, int, int]
 SUFFIX = ".jnl"
 _CHUNK = 50_000  # points per ingest transaction; also the backpressure threshold
 _TRUNCATE_AT = 32 * 1024 * 1024
+_MAX_RUN_ID = 32  # the width of the runs.id column
 _open_journals: weakref.WeakSet[MetricJournal] = weakref.WeakSet()
 
 
@@ -66,7 +68,10 @@ class MetricJournal:
         self.journal_id = f"{socket.gethostname()}-{self.pid}-{new_id()}"
         self.path = directory / f"{self.journal_id}{SUFFIX}"
         self.flush_interval = flush_interval
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as err:
+            raise write_error(err, self.path, "metrics cannot be logged") from err
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held for the process's life
         self._seq = 0  # the last sequence number written
         self._first = 1  # the sequence number of _pending[0]
@@ -361,6 +366,9 @@ def _parse_record(raw: bytes) -> tuple[int, Point]:
     if len(fields) != 6:
         raise ValueError(f"{len(fields)} fields instead of 6")
     seq, run_id, key, value, step, ts = fields
+    if not 0 < len(run_id) <= _MAX_RUN_ID:  # a longer one would fail the whole transaction
+        raise ValueError(f"run id of {len(run_id)} characters")
+    check_key("metric", key)  # InvalidInputError is a ValueError
     return _int64(seq, "sequence number"), (
         run_id,
         key,
