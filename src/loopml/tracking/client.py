@@ -50,7 +50,7 @@ __all__ = ["DEFAULT_EXPERIMENT", "TrackingClient"]
 
 DEFAULT_EXPERIMENT = "Default"
 MetricPoint = tuple[str, float, int, int]  # key, value, step, timestamp
-_BIG = 2**62  # a plain int step below this needs no further check (the hot path)
+_BIG = 2**62  # a plain int step or timestamp below this needs no further check (hot path)
 
 
 # Built once: creating and ending runs is the hot path of pipelines (one pair per step).
@@ -179,7 +179,7 @@ class TrackingClient:
                 (default: the client's ``capture_env``); a pipeline's step runs leave
                 it to their parent run.
         """
-        name = run_name() if name is None else check.check_name("run", name)
+        name = run_name() if name is None or name == "" else check.check_name("run", name)
         exp = self.get_or_create_experiment(experiment)
         checked_params = {
             check.check_key("param", k): check.param_value(k, v)
@@ -437,7 +437,11 @@ class TrackingClient:
                 keys.add(check.check_key("metric", key))
             if type(value) is not float:
                 value = check.metric_value(key, value)
-            yield run_id, key, value, check.metric_step(step), check.metric_timestamp(ts)
+            if not (type(step) is int and -_BIG < step < _BIG):
+                step = check.metric_step(step)
+            if not (type(ts) is int and -_BIG < ts < _BIG):
+                ts = check.metric_timestamp(ts)
+            yield run_id, key, value, step, ts
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, by step then time."""
