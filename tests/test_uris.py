@@ -161,3 +161,21 @@ def test_any_text_parses_or_is_invalid_input(text: str) -> None:
 def test_dot_dot_in_a_uri_path_is_refused(uri: str) -> None:
     with pytest.raises(InvalidInputError, match=r"'\.\.'"):
         parse_uri(uri)
+
+
+@pytest.mark.parametrize("text", ["runs:", "models:", "datasets:", "runs:abc", "models:churn/1"])
+def test_a_known_scheme_without_its_slash_is_a_malformed_uri(text: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"^malformed URI '{text}'; expected "):
+        parse_uri(text)
+
+
+def test_a_non_string_is_invalid_input_not_a_type_error() -> None:
+    with pytest.raises(InvalidInputError, match="a loopml URI must be a string, got NoneType None"):
+        parse_uri(None)  # type: ignore[arg-type]
+
+
+def test_a_huge_uri_is_quoted_shortened_with_its_length() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_uri("models:/" + "x" * 100_000 + "/v")
+    assert "…' (100010 characters)" in str(caught.value)
+    assert len(str(caught.value)) < 500

@@ -16,6 +16,7 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
     ├── PipelineFailedError                  422, exit 1   (a step failed; ``.run_id`` has the run)
     ├── UnauthorizedError (PermissionError)  401, exit 1
     ├── StoreError                           503, exit 1   (the database is unreachable)
+    ├── DiskFullError                        507, exit 1   (no room left to write: ENOSPC, EFBIG)
     └── MissingDependencyError (ImportError) 500, exit 1   (an optional extra is missing)
 
 Messages name the object, the bad value and what to do next.
@@ -35,6 +36,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ConflictError",
+    "DiskFullError",
     "GateFailedError",
     "IntegrityError",
     "InvalidInputError",
@@ -48,7 +50,11 @@ __all__ = [
     "UnsafePathError",
     "UntrustedTypesError",
     "close_matches",
+    "quote",
 ]
+
+
+_MAX_SHOWN = 250  # longer names are shortened in messages and details
 
 
 class LoopmlError(Exception):
@@ -96,13 +102,14 @@ class NotFoundError(LoopmlError, LookupError):
     ) -> None:
         self.kind = kind
         self.key = key
-        message = f"{kind} '{key}' not found"
-        suggestions = close_matches(key, choices)
+        message = f"{kind} {quote(key)} not found"
+        suggestions = close_matches(key, choices) if isinstance(key, str) else []
         if suggestions:
             message += f"; did you mean: {', '.join(suggestions)}?"
         if hint:
             message += f"; {hint}"
-        super().__init__(message, details={"kind": kind, "key": key})
+        shown = key if isinstance(key, str) and len(key) <= _MAX_SHOWN else quote(key)
+        super().__init__(message, details={"kind": kind, "key": shown})
 
 
 class ConflictError(LoopmlError):
@@ -197,6 +204,32 @@ class MissingDependencyError(LoopmlError, ImportError):
             f"`pip install 'loopml[{extra}]'`",
             details={"package": package, "extra": extra},
         )
+
+
+class DiskFullError(LoopmlError):
+    """A write found no room: the disk is full (ENOSPC) or a file size limit was reached."""
+
+    code = "disk_full"
+    http_status = 507
+
+
+def quote(value: object, limit: int = _MAX_SHOWN) -> str:
+    """``value`` as a message shows it; a long one keeps its start, an ellipsis and its length.
+
+    A string is shown in single quotes, or as its ``repr`` when it holds a control
+    character (so a newline or NUL is visible); any other value as its ``repr``.
+
+    Example:
+        >>> quote("churn"), quote(None), quote("x" * 100, limit=3)
+        ("'churn'", 'None', "'xxx…' (100 characters)")
+    """
+    plain = isinstance(value, str) and value.isprintable()
+    text = str(value) if plain else repr(value)
+    if len(text) <= limit:
+        return f"'{text}'" if plain else text
+    length = len(value) if isinstance(value, str) else len(text)
+    start = f"'{text[:limit]}…'" if plain else f"{text[:limit]}…"
+    return f"{start} ({length} characters)"
 
 
 def close_matches(word: str, choices: Iterable[str], limit: int = 3) -> list[str]:

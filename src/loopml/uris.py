@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from loopml.errors import InvalidInputError
+from loopml.errors import InvalidInputError, quote
 
 __all__ = ["SCHEMES", "LoopmlURI", "parse_uri"]
 
@@ -52,21 +52,27 @@ class LoopmlURI:
 
 def parse_uri(uri: str) -> LoopmlURI:
     """Parse ``uri`` or raise :class:`InvalidInputError` saying which form was expected."""
-    scheme, sep, rest = uri.partition(":/")
-    if not sep or scheme not in SCHEMES:
+    if not isinstance(uri, str):
         raise InvalidInputError(
-            f"'{uri}' is not a loopml URI; expected one of runs:/<run_id>/<path>, "
+            f"a loopml URI must be a string, got {type(uri).__name__} {quote(uri)}; "
+            "e.g. runs:/<run_id>/<path> or models:/<name>/<version>"
+        )
+    scheme, colon, after = uri.partition(":")
+    if not colon or scheme not in SCHEMES:
+        raise InvalidInputError(
+            f"{quote(uri)} is not a loopml URI; expected one of runs:/<run_id>/<path>, "
             "models:/<name>/<version>, models:/<name>@<alias>, datasets:/<name>/<version>"
         )
     pattern = _RUN if scheme == "runs" else _VERSIONED
-    match = pattern.fullmatch(rest)
+    # ``runs:`` or ``models:churn/1`` (no '/' after the scheme) are malformed, not foreign.
+    match = pattern.fullmatch(after[1:]) if after.startswith("/") else None
     if match is None:
         expected = {
             "runs": "runs:/<run_id>[/<path>]",
             "models": "models:/<name>/<version> or models:/<name>@<alias>",
             "datasets": "datasets:/<name>/<version> or datasets:/<name>@<alias>",
         }[scheme]
-        raise InvalidInputError(f"malformed URI '{uri}'; expected {expected}")
+        raise InvalidInputError(f"malformed URI {quote(uri)}; expected {expected}")
     groups = match.groupdict()
     path = (groups.get("path") or "").strip("/")
     if ".." in path.split("/"):

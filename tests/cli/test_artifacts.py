@@ -95,6 +95,13 @@ def test_get_unknown_path_fails(cli, logged: str, tmp_path: Path) -> None:
     assert bad.exit_code == 2
 
 
+@pytest.mark.parametrize("uri", ["runs:", "runs:abc"])
+def test_get_a_malformed_uri_says_so(cli, uri: str, tmp_path: Path) -> None:
+    result = cli.run("artifacts", "get", uri, "--dest", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: malformed URI '{uri}'; expected runs:/<run_id>")
+
+
 def _stored_digests(home: Path) -> set[str]:
     """Digests of the blobs on disk (``<root>/blobs/ab/cdef…`` holds ``abcdef…``)."""
     return {p.parent.name + p.name for p in (home / "artifacts").rglob("*") if p.is_file()}

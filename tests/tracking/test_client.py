@@ -105,7 +105,7 @@ def test_numpy_scalars_are_numbers(client: TrackingClient) -> None:
         ("acc", "high", "metric 'acc' must be a number, got str"),
         ("acc", None, "metric 'acc' must be a number, got NoneType"),
         ("acc", [1.0], "metric 'acc' must be a number, got list"),
-        ("k" * 251, 1.0, "is 251 characters; the limit is 250"),
+        ("k" * 251, 1.0, "is too long; the limit is 250 characters"),
         ("bad\tkey", 1.0, "is not allowed"),
         ("../up", 1.0, "is not allowed"),
     ],

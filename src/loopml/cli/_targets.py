@@ -25,7 +25,7 @@ def run_target(text: str, path: str | None = None) -> tuple[str, str]:
     Raises:
         InvalidInputError: ``text`` is not a run id or a ``runs:/`` URI.
     """
-    uri = parse_uri(text if ":/" in text else f"runs:/{text}")
+    uri = parse_uri(text if ":" in text else f"runs:/{text}")  # a run id has no ':'
     if uri.scheme != "runs":
         raise InvalidInputError(
             f"'{text}' is a {uri.scheme}:/ URI; this command takes a run id or "

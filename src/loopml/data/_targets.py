@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from loopml.errors import InvalidInputError
+from loopml.errors import InvalidInputError, quote
 from loopml.uris import SCHEMES, parse_uri
 
 __all__ = ["check_name", "check_role", "parse_target"]
@@ -30,6 +30,12 @@ def parse_target(uri_or_name: str, version: int | None = None) -> tuple[str, int
         >>> parse_target("datasets:/iris@latest"), parse_target("iris", 3)
         (('iris', None), ('iris', 3))
     """
+    if not isinstance(uri_or_name, str):
+        raise InvalidInputError(
+            f"a dataset is named by a string, got {type(uri_or_name).__name__} "
+            f"{quote(uri_or_name)}; give a name, <name>/<version>, <name>@latest or "
+            "datasets:/<name>/<version>"
+        )
     text = uri_or_name.strip()
     if version is not None and (isinstance(version, bool) or version < 1):
         raise InvalidInputError(f"dataset versions start at 1, got {version!r}")
@@ -73,7 +79,7 @@ def check_name(name: str) -> None:
     """Refuse a name that could not appear in ``datasets:/<name>/<version>``."""
     if not isinstance(name, str) or _NAME.fullmatch(name) is None:
         raise InvalidInputError(
-            f"invalid dataset name {name!r}; use 1 to 250 letters, digits, '_', '.' or '-', "
+            f"invalid dataset name {quote(name)}; use 1 to 250 letters, digits, '_', '.' or '-', "
             "starting with a letter, digit or '_' (it appears in datasets:/<name>/<version>)"
         )
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -51,7 +52,7 @@ from loopml.data._targets import check_name, check_role, parse_target
 from loopml.data.changes import change_report
 from loopml.data.diff import diff_versions
 from loopml.data.models import ChangeReport, Dataset, DatasetDiff, DatasetVersion
-from loopml.errors import ConflictError, InvalidInputError
+from loopml.errors import ConflictError, InvalidInputError, quote
 from loopml.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -62,6 +63,22 @@ __all__ = ["DatasetClient", "Role", "parse_target"]
 
 Role = Literal["input", "output"]
 _ATTEMPTS = 20
+
+
+def _download_folder(dest: object) -> Path:
+    if not isinstance(dest, str | os.PathLike) or not str(dest):
+        raise InvalidInputError(
+            f"dest must be the path of a folder to download into, got "
+            f"{type(dest).__name__} {quote(dest)}"
+        )
+    folder = Path(dest).expanduser().absolute()
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(
+            f"{quote(str(folder))} is a file, not a folder; give a folder to download into "
+            "(a table is written inside it as <name>.parquet or <name>.csv)",
+            details={"dest": str(folder)},
+        )
+    return folder
 
 
 class DatasetClient:
@@ -223,14 +240,15 @@ class DatasetClient:
             The file written (tables) or ``dest`` (folders).
 
         Raises:
-            InvalidInputError: ``format`` does not fit the version.
+            InvalidInputError: ``format`` does not fit the version, or ``dest`` is a file
+                (nothing is written then: ``dest`` names a folder to write into).
 
         Example:
             >>> client.download("datasets:/iris/2", "out")  # doctest: +SKIP
             PosixPath('out/iris.parquet')
         """
+        folder = _download_folder(dest)
         found = self.get(uri_or_name)
-        folder = Path(dest).expanduser().absolute()
         if found.kind == "files":
             if format not in (None, "files"):
                 raise InvalidInputError(f"{found.uri} is a folder of files; it has no {format}")
@@ -408,8 +426,12 @@ class DatasetClient:
         table = self._read_table(version)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{version.name}.{format}"
-        partial = folder / f".{target.name}.{os.getpid()}.partial"
-        try:  # written beside the target, then renamed: never a half-written file
+        # A fresh file of our own (never a name someone could plant a symlink at), beside
+        # the target, then renamed over it: never a half-written file, nothing outside.
+        handle, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".partial")
+        os.close(handle)
+        partial = Path(name)
+        try:
             if format == "parquet":
                 _tables.write_parquet(table, partial)
             else:

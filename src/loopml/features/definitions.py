@@ -28,7 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from loopml.errors import InvalidInputError
+from loopml.errors import InvalidInputError, quote
 from loopml.features._types import check_dtype
 from loopml.uris import parse_uri
 
@@ -43,7 +43,7 @@ def check_name(name: object, what: str) -> str:
     """``name`` if it can name a definition (letters, digits, ``_``, ``-``; no ``:``)."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidInputError(
-            f"{what} name {name!r} is not valid; use letters, digits, '_' and '-', "
+            f"{what} name {quote(name)} is not valid; use letters, digits, '_' and '-', "
             "starting with a letter or '_' (at most 128 characters)"
         )
     return name
@@ -53,7 +53,7 @@ def check_column(name: object, what: str) -> str:
     """``name`` if it can name a column (a Python identifier of at most 128 characters)."""
     if not isinstance(name, str) or not _COLUMN.fullmatch(name):
         raise InvalidInputError(
-            f"{what} {name!r} is not a valid column name; use letters, digits and '_', "
+            f"{what} {quote(name)} is not a valid column name; use letters, digits and '_', "
             "starting with a letter or '_'"
         )
     return name

@@ -23,7 +23,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, RowMapping, bindparam, select, update
 
-from loopml.errors import InvalidInputError, NotFoundError
+from loopml.errors import InvalidInputError, NotFoundError, quote
 from loopml.registry.models import (
     AliasChange,
     Approval,
@@ -93,7 +93,7 @@ def check_model_name(name: object) -> str:
     """``name`` if it can be a model's name, else an error that shows the rule."""
     if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or len(name) > _MAX_NAME:
         raise InvalidInputError(
-            f"model name {name!r} is not valid; use letters, digits, '_', '.' and '-' "
+            f"model name {quote(name)} is not valid; use letters, digits, '_', '.' and '-' "
             f"(starting with a letter, digit or '_', at most {_MAX_NAME} characters), "
             "e.g. 'churn-classifier'"
         )

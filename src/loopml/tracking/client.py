@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml._ids import new_id
 from loopml.config import Settings
-from loopml.errors import ConflictError, InvalidInputError, NotFoundError
+from loopml.errors import ConflictError, InvalidInputError, NotFoundError, quote
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor, record
 from loopml.store.schema import environments, experiments, params, runs
@@ -51,6 +51,7 @@ __all__ = ["DEFAULT_EXPERIMENT", "TrackingClient"]
 
 DEFAULT_EXPERIMENT = "Default"
 MetricPoint = tuple[str, float, int, int]  # key, value, step, timestamp
+_BIG = 2**62  # a plain int step or timestamp below this needs no further check (hot path)
 
 
 # Built once: creating and ending runs is the hot path of pipelines (one pair per step).
@@ -93,7 +94,7 @@ class TrackingClient:
 
     def create_experiment(self, name: str, description: str | None = None) -> Experiment:
         """Create an experiment; :class:`ConflictError` if the name is taken."""
-        name = _check_name("experiment", name)
+        name = check.check_name("experiment", name)
         exp = Experiment(id=new_id(), name=name, created_at=_now_ms(), description=description)
 
         def work(conn: Connection) -> None:
@@ -111,6 +112,7 @@ class TrackingClient:
 
     def get_experiment(self, name_or_id: str) -> Experiment:
         """The experiment with this name (or id)."""
+        check.check_name("experiment", name_or_id)
         with self.store.read() as conn:
             row = conn.execute(
                 select(experiments).where(
@@ -178,9 +180,11 @@ class TrackingClient:
                 (default: the client's ``capture_env``); a pipeline's step runs leave
                 it to their parent run.
         """
+        name = run_name() if name is None or name == "" else check.check_name("run", name)
         exp = self.get_or_create_experiment(experiment)
         checked_params = {
-            check.check_key("param", k): check.param_value(k, v) for k, v in (params or {}).items()
+            check.check_key("param", k): check.param_value(k, v)
+            for k, v in check.mapping("params", params or {}).items()
         }
         if parent_run_id is not None and parent_run_id not in self._writable:
             self._check_run(parent_run_id)  # a run this client started is known to exist
@@ -190,7 +194,7 @@ class TrackingClient:
         run = Run(
             id=new_id(),
             experiment_id=exp.id,
-            name=_check_name("run", name) if name else run_name(),
+            name=name,
             status=RunStatus.RUNNING,
             start_time=_now_ms(),
             parent_run_id=parent_run_id,
@@ -241,6 +245,7 @@ class TrackingClient:
 
     def get_run(self, run_id: str) -> Run:
         """The run with its params, latest metrics and tags."""
+        _check_run_id(run_id)
         self.flush()
         with self.store.read() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
@@ -313,7 +318,10 @@ class TrackingClient:
 
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
         self._check_run(run_id, writable=True)
-        checked = {check.check_key("param", k): check.param_value(k, v) for k, v in values.items()}
+        checked = {
+            check.check_key("param", k): check.param_value(k, v)
+            for k, v in check.mapping("params", values).items()
+        }
         if not checked:
             return
 
@@ -387,7 +395,8 @@ class TrackingClient:
     ) -> None:
         """Record one point; durable when this returns, visible to queries after a flush.
 
-        ``timestamp`` is Unix milliseconds (default: now). NaN and ±inf are kept.
+        ``step`` is an integer and ``timestamp`` Unix milliseconds (default: now; a float
+        is rounded down to the millisecond), both within 64 bits. NaN and ±inf are kept.
         """
         if key not in self._keys:
             self._keys.add(check.check_key("metric", key))
@@ -396,7 +405,11 @@ class TrackingClient:
         if run_id not in self._writable:
             self._check_run(run_id, writable=True)
         self._get_journal().append(
-            run_id, key, value, _check_step(step), _now_ms() if timestamp is None else timestamp
+            run_id,
+            key,
+            value,
+            step if type(step) is int and -_BIG < step < _BIG else check.metric_step(step),
+            _now_ms() if timestamp is None else check.metric_timestamp(timestamp),
         )
 
     def log_metrics(
@@ -407,7 +420,8 @@ class TrackingClient:
         timestamp: int | None = None,
     ) -> None:
         """Record several metrics at one step."""
-        ts = _now_ms() if timestamp is None else timestamp
+        ts = _now_ms() if timestamp is None else check.metric_timestamp(timestamp)
+        values = check.mapping("metrics", values)
         self.log_batch(run_id, [(k, v, step, ts) for k, v in values.items()])
 
     def log_batch(self, run_id: str, points: Iterable[tuple[str, Any, int, int]]) -> int:
@@ -424,7 +438,11 @@ class TrackingClient:
                 keys.add(check.check_key("metric", key))
             if type(value) is not float:
                 value = check.metric_value(key, value)
-            yield run_id, key, value, _check_step(step), ts
+            if not (type(step) is int and -_BIG < step < _BIG):
+                step = check.metric_step(step)
+            if not (type(ts) is int and -_BIG < ts < _BIG):
+                ts = check.metric_timestamp(ts)
+            yield run_id, key, value, step, ts
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, by step then time."""
@@ -523,8 +541,15 @@ class TrackingClient:
         """
         from loopml.tracking.search import compile_filter, compile_order_by
 
-        if max_results < 1:
-            raise InvalidInputError(f"max_results must be at least 1, got {max_results}")
+        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+            raise InvalidInputError(
+                f"max_results must be a whole number of at least 1, got {quote(max_results)}"
+            )
+        if filter is not None and not isinstance(filter, str):
+            raise InvalidInputError(
+                f'filter must be a string such as "metrics.acc > 0.9", got '
+                f"{type(filter).__name__} {quote(filter)}"
+            )
         where = compile_filter(filter)
         order = compile_order_by([order_by] if isinstance(order_by, str) else order_by)
         self.flush()
@@ -650,8 +675,7 @@ class TrackingClient:
     def _check_run(self, run_id: str, writable: bool = False) -> None:
         if writable and run_id in self._writable:
             return
-        if not isinstance(run_id, str) or not run_id:
-            raise InvalidInputError(f"run id must be a non-empty string, got {run_id!r}")
+        _check_run_id(run_id)
         with self.store.read() as conn:
             row = conn.execute(select(runs.c.deleted_at).where(runs.c.id == run_id)).first()
         if row is None:
@@ -670,22 +694,19 @@ def _insert_environment(conn: Connection, digest: str, body: dict[str, Any]) -> 
         conn.execute(insert(environments).values(digest=digest, body=body))
 
 
-def _check_name(kind: str, name: str) -> str:
-    if not isinstance(name, str) or not name.strip() or len(name) > 250:
-        raise InvalidInputError(f"{kind} name must be 1-250 characters, got {name!r}")
-    return name
-
-
 def _check_tags(values: Mapping[str, Any]) -> dict[str, str]:
-    return {check.check_key("tag", k): check.tag_value(k, v) for k, v in values.items()}
+    return {
+        check.check_key("tag", k): check.tag_value(k, v)
+        for k, v in check.mapping("tags", values).items()
+    }
 
 
-def _check_step(step: Any) -> int:
-    if type(step) is int:
-        return step
-    if isinstance(step, bool) or not isinstance(step, int | float) or not float(step).is_integer():
-        raise InvalidInputError(f"metric step must be an integer, got {step!r}")
-    return int(step)
+def _check_run_id(run_id: object) -> None:
+    if not isinstance(run_id, str) or not run_id:
+        raise InvalidInputError(
+            f"run id must be a non-empty string, got {type(run_id).__name__} {quote(run_id)}; "
+            "pass a run's id (run.id), or list runs with `loopml runs list`"
+        )
 
 
 def _check_status(status: RunStatus | str) -> RunStatus:

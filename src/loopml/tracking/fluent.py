@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import io
 import json
+import math
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,7 +29,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from loopml.config import Settings
-from loopml.errors import InvalidInputError, MissingDependencyError
+from loopml.errors import InvalidInputError, MissingDependencyError, quote
 from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
 from loopml.tracking.models import Experiment, Run, RunStatus
 
@@ -121,10 +122,20 @@ class ActiveRun:
 
     def log_text(self, text: str, artifact_path: str) -> str:
         """Store ``text`` (UTF-8) as the file ``artifact_path``."""
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"log_text takes a string, got {type(text).__name__} {quote(text, 60)}; "
+                "log bytes or files with log_artifact, a dict with log_dict"
+            )
         return self.client.artifacts.log_bytes(self.id, text.encode("utf-8"), artifact_path)
 
     def log_dict(self, data: Mapping[str, Any], artifact_path: str) -> str:
-        """Store ``data`` as JSON (or YAML for ``.yaml``/``.yml`` paths, needs PyYAML)."""
+        """Store ``data`` as JSON (or YAML for ``.yaml``/``.yml`` paths, needs PyYAML).
+
+        JSON has no NaN or infinity: a float that is not finite is refused (its key path
+        is named) rather than written as the non-standard ``NaN`` most parsers reject.
+        Replace it (e.g. with ``None``) or log the file as YAML, which has ``.nan``.
+        """
         if artifact_path.endswith((".yaml", ".yml")):
             try:
                 import yaml
@@ -133,8 +144,19 @@ class ActiveRun:
             text = yaml.safe_dump(dict(data), sort_keys=False)
         else:
             try:
-                text = json.dumps(data, indent=2, default=str, allow_nan=True)
-            except (TypeError, ValueError) as err:
+                text = json.dumps(data, indent=2, default=str, allow_nan=False)
+            except ValueError as err:
+                where = _non_finite(data, "data")
+                if where is None:  # e.g. a circular reference
+                    message = f"log_dict could not serialise the data: {err}"
+                    raise InvalidInputError(message) from err
+                raise InvalidInputError(
+                    f"log_dict cannot write {where} as JSON: it is not a finite "
+                    "number and JSON has no NaN or infinity; replace it (e.g. with None) "
+                    f"or log '{artifact_path}' as .yaml",
+                    details={"path": where},
+                ) from err
+            except TypeError as err:
                 raise InvalidInputError(f"log_dict could not serialise the data: {err}") from err
         return self.log_text(text, artifact_path)
 
@@ -431,6 +453,25 @@ def log_model(
         requirements=requirements,
         register_as=register_as,
     )
+
+
+def _non_finite(value: Any, where: str, depth: int = 0) -> str | None:
+    """The key path (``data['a'][2]``) of the first float in ``value`` that is not finite."""
+    if depth > 100:  # deeper than any JSON document worth logging, or a cycle
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where} = {value!r}"
+    if isinstance(value, Mapping):
+        items: Iterator[tuple[str, Any]] = ((f"[{k!r}]", v) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for step, child in items:
+        found = _non_finite(child, where + step, depth + 1)
+        if found:
+            return found
+    return None
 
 
 def _stack() -> list[ActiveRun]:

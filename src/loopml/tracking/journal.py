@@ -35,8 +35,10 @@ from pathlib import Path
 from sqlalchemy import Connection, delete, select
 
 from loopml._ids import new_id
+from loopml.errors import DiskFullError, LoopmlError
 from loopml.store import Store
 from loopml.store.schema import journal_checkpoints
+from loopml.tracking._validation import check_key
 
 __all__ = ["MetricJournal", "Point", "ingest", "recover_orphans"]
 
@@ -48,6 +50,7 @@ Point = tuple[str, str, float, int, int]
 SUFFIX = ".jnl"
 _CHUNK = 50_000  # points per ingest transaction; also the backpressure threshold
 _TRUNCATE_AT = 32 * 1024 * 1024
+_MAX_RUN_ID = 32  # the width of the runs.id column
 _open_journals: weakref.WeakSet[MetricJournal] = weakref.WeakSet()
 
 
@@ -65,7 +68,10 @@ class MetricJournal:
         self.journal_id = f"{socket.gethostname()}-{self.pid}-{new_id()}"
         self.path = directory / f"{self.journal_id}{SUFFIX}"
         self.flush_interval = flush_interval
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as err:
+            raise write_error(err, self.path, "metrics cannot be logged") from err
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held for the process's life
         self._seq = 0  # the last sequence number written
         self._first = 1  # the sequence number of _pending[0]
@@ -74,6 +80,7 @@ class MetricJournal:
         self._ingest_lock = threading.Lock()  # one ingestion at a time
         self._wake = threading.Event()
         self._closed = False
+        self._torn = False
         self._thread: threading.Thread | None = None
         _open_journals.add(self)
 
@@ -83,14 +90,17 @@ class MetricJournal:
         return f"{socket.gethostname()}:{self.path}"
 
     def append(self, run_id: str, key: str, value: float, step: int, timestamp: int) -> None:
-        """Record one point durably (in the OS) before returning."""
+        """Record one point durably (in the OS) before returning.
+
+        Raises:
+            DiskFullError: no room to write it (nothing of it is kept).
+        """
         with self._lock:
-            self._seq += 1
-            os.write(
-                self._fd, f"{self._seq}\t{run_id}\t{key}\t{value!r}\t{step}\t{timestamp}\n".encode()
-            )
+            seq = self._seq + 1
+            self._write(f"{seq}\t{run_id}\t{key}\t{value!r}\t{step}\t{timestamp}\n".encode())
+            self._seq = seq
             if not self._pending:
-                self._first = self._seq
+                self._first = seq
             self._pending.append((run_id, key, value, step, timestamp))
             backlog = len(self._pending)
         self._after_append(backlog)
@@ -117,7 +127,7 @@ class MetricJournal:
                     for s, (r, k, v, st, ts) in enumerate(batch, first)
                 ]
             )
-            _write_all(self._fd, text.encode())
+            self._write(text.encode())
             self._seq += len(batch)
             if not self._pending:
                 self._first = first
@@ -125,6 +135,32 @@ class MetricJournal:
             backlog = len(self._pending)
         self._after_append(backlog)
         return len(batch)
+
+    def _write(self, data: bytes) -> None:
+        """Append all of ``data`` or none of it; call with ``_lock`` held.
+
+        A short write (a nearly full disk, a file size limit) is continued until every
+        byte is written or the OS refuses; then the bytes already written are cut off
+        again, so the journal never holds a torn record that a later one would run into.
+        """
+        if self._torn:  # an earlier cut failed: end its fragment so it reads as one bad line
+            data = b"\n" + data
+        done = 0
+        try:
+            done = os.write(self._fd, data)
+            while done < len(data):
+                written = os.write(self._fd, memoryview(data)[done:])
+                if written == 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                done += written
+        except OSError as err:
+            if done:
+                try:
+                    os.ftruncate(self._fd, os.fstat(self._fd).st_size - done)
+                except OSError:
+                    self._torn = True
+            raise write_error(err, self.path, "the metric was not stored") from err
+        self._torn = False
 
     def _after_append(self, backlog: int) -> None:
         if self._thread is None:
@@ -278,7 +314,7 @@ def recover_orphans(store: Store, directory: Path, *, skip: Path | None = None) 
                 continue  # its process is alive
             raise
         journal_id = path.name[: -len(SUFFIX)]
-        for first_seq, chunk in _runs_of_points(_read_records(fd), _CHUNK):
+        for first_seq, chunk in _runs_of_points(_read_records(fd, path), _CHUNK):
             ingest(store, journal_id, first_seq, chunk)
             saved += len(chunk)
         _retire(store, path, fd, journal_id)
@@ -302,17 +338,51 @@ def _retire(
     )
 
 
-def _read_records(fd: int) -> Iterator[tuple[int, Point]]:
-    with os.fdopen(os.dup(fd), "r", encoding="utf-8", newline="\n") as handle:
+def _read_records(fd: int, path: Path) -> Iterator[tuple[int, Point]]:
+    """The journal's well-formed records; a bad line is reported (file and line) and skipped.
+
+    A bad line is never written by this code as it is now, but a journal may come from
+    an older version or be damaged on disk, and one bad line must not cost the others.
+    """
+    with os.fdopen(os.dup(fd), "rb") as handle:
         handle.seek(0)
-        for line in handle:
-            if not line.endswith("\n"):
+        for number, raw in enumerate(handle, 1):
+            if not raw.endswith(b"\n"):
                 break  # a torn last write: its call never returned
-            fields = line[:-1].split("\t")
-            if len(fields) != 6:
-                continue
-            seq, run_id, key, value, step, ts = fields
-            yield int(seq), (run_id, key, float(value), int(step), int(ts))
+            try:
+                yield _parse_record(raw)
+            except ValueError as err:
+                log.warning(
+                    "skipped line %d of metric journal %s (%s): %r",
+                    number,
+                    path,
+                    err,
+                    raw[:200],
+                )
+
+
+def _parse_record(raw: bytes) -> tuple[int, Point]:
+    fields = raw[:-1].decode("utf-8").split("\t")
+    if len(fields) != 6:
+        raise ValueError(f"{len(fields)} fields instead of 6")
+    seq, run_id, key, value, step, ts = fields
+    if not 0 < len(run_id) <= _MAX_RUN_ID:  # a longer one would fail the whole transaction
+        raise ValueError(f"run id of {len(run_id)} characters")
+    check_key("metric", key)  # InvalidInputError is a ValueError
+    return _int64(seq, "sequence number"), (
+        run_id,
+        key,
+        float(value),
+        _int64(step, "step"),
+        _int64(ts, "timestamp"),
+    )
+
+
+def _int64(text: str, what: str) -> int:
+    number = int(text)  # ValueError for "1.5", "now"…
+    if not -(2**63) <= number < 2**63:
+        raise ValueError(f"{what} {number} does not fit in 64 bits")
+    return number
 
 
 def _runs_of_points(
@@ -332,11 +402,26 @@ def _runs_of_points(
         yield first, chunk
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def write_error(err: OSError, path: Path, consequence: str) -> LoopmlError:
+    """The error to raise when writing ``path`` failed with ``err``: what happened, what to do."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        try:
+            stat = os.statvfs(path.parent)
+            free = f"{stat.f_bavail * stat.f_frsize} bytes"
+        except OSError:
+            free = "no"
+        return DiskFullError(
+            f"disk full: {free} free on {path.parent}; {consequence}. Free some space "
+            "(or set LOOPML_HOME to a bigger disk) and log it again",
+            details={"path": str(path), "errno": errno.errorcode.get(err.errno or 0)},
+        )
+    if err.errno == errno.EFBIG:
+        return DiskFullError(
+            f"file size limit reached writing {path} (`ulimit -f`); {consequence}. Raise "
+            "the limit and log it again",
+            details={"path": str(path), "errno": "EFBIG"},
+        )
+    return LoopmlError(f"could not write {path}: {err.strerror or err}; {consequence}")
 
 
 def is_owner_alive(owner: str | None) -> bool | None:
