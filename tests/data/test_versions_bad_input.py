@@ -11,7 +11,7 @@ import pytest
 import loopml
 from loopml.config import Settings
 from loopml.data.versions import DatasetClient
-from loopml.errors import InvalidInputError, NotFoundError
+from loopml.errors import InvalidInputError, NotFoundError, UnsafePathError
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_download_to_etc_hostname_is_refused_before_anything_is_written(
 
 
 @pytest.mark.parametrize("format", ["parquet", "csv"])
-def test_download_replaces_a_planted_symlink_instead_of_writing_through_it(
+def test_download_refuses_a_planted_symlink_instead_of_writing_through_it(
     client: DatasetClient, tmp_path: Path, format: str
 ) -> None:
     victim = tmp_path / "victim.txt"
@@ -53,11 +53,11 @@ def test_download_replaces_a_planted_symlink_instead_of_writing_through_it(
     out = tmp_path / "out"
     out.mkdir()
     (out / f"t.{format}").symlink_to(victim)
-    written = client.download("t", out, format=format)
-    assert written == out / f"t.{format}"
-    assert not written.is_symlink()
+    with pytest.raises(UnsafePathError, match="is a symbolic link inside"):
+        client.download("t", out, format=format)
     assert victim.read_text() == "precious\n"
-    assert sorted(p.name for p in out.iterdir()) == [f"t.{format}"]
+    assert [p.name for p in out.iterdir()] == [f"t.{format}"]
+    assert (out / f"t.{format}").is_symlink()
 
 
 def test_download_needs_a_path(client: DatasetClient) -> None:
