@@ -425,7 +425,7 @@ class DatasetClient:
             return target
         table = self._read_table(version)
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{version.name}.{format}"
+        target = local_target(folder, f"{version.name}.{format}")  # refuses a planted link
         # A fresh file of our own (never a name someone could plant a symlink at), beside
         # the target, then renamed over it: never a half-written file, nothing outside.
         handle, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".partial")
