@@ -37,7 +37,8 @@ def uris(draw: st.DrawFn) -> LoopmlURI:
     name = draw(names)
     if draw(st.booleans()):
         return LoopmlURI(scheme, name, version=draw(st.integers(0, 10**12)), path=path)
-    return LoopmlURI(scheme, name, alias=draw(names), path=path)
+    alias = "latest" if scheme == "datasets" else draw(names)  # datasets have no other alias
+    return LoopmlURI(scheme, name, alias=alias, path=path)
 
 
 @given(uris())
@@ -161,3 +162,10 @@ def test_any_text_parses_or_is_invalid_input(text: str) -> None:
 def test_dot_dot_in_a_uri_path_is_refused(uri: str) -> None:
     with pytest.raises(InvalidInputError, match=r"'\.\.'"):
         parse_uri(uri)
+
+
+@given(names, names.filter(lambda alias: alias != "latest"))
+@example("iris", "anything")
+def test_a_dataset_uri_with_an_alias_other_than_latest_is_refused(name: str, alias: str) -> None:
+    with pytest.raises(InvalidInputError, match=rf"datasets have no alias '{alias}'; use @latest"):
+        parse_uri(f"datasets:/{name}@{alias}")
