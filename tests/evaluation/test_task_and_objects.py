@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from loopml.config import Settings
 from loopml.errors import InvalidInputError
 from loopml.evaluation import EvaluationResult, evaluate
+from loopml.registry.loading import load_model
 from loopml.store import open_store
 from loopml.store.schema import metadata
 
@@ -144,3 +145,18 @@ def test_a_model_object_that_no_flavor_accepts_is_refused(
 ) -> None:
     with pytest.raises(InvalidInputError, match=r"a model URI .* or a fitted model object"):
         evaluate(object(), cancer.holdout, "target", settings=settings)
+
+
+def test_a_loaded_model_is_evaluated_as_it_is_and_not_stored(
+    settings: Settings, register: Register, cancer: Cancer
+) -> None:
+    version = register(LogisticRegression(max_iter=5000).fit(cancer.X, cancer.y), cancer.X)
+    loaded = load_model(version.uri, settings=settings)
+    before = _rows_per_table(settings)
+    result = evaluate(loaded, cancer.holdout, "target", settings=settings, **QUICK)
+    assert result.model_uri == f"<loaded model {version.uri}>"
+    assert (result.id, result.task) == ("", "classification")
+    assert _rows_per_table(settings) == before
+    narrow = LogisticRegression(max_iter=5000).fit(cancer.X, cancer.y)
+    with pytest.raises(InvalidInputError, match="fitted on columns the data lacks: mean radius"):
+        evaluate(narrow, cancer.holdout.drop(columns="mean radius"), "target", settings=settings)

@@ -177,7 +177,7 @@ def evaluate(
         version=plan.version.version if plan.version else None,
         data=table.label,
         target=target,
-        task=plan.task,
+        task=plan.settled,
         metrics=mine.metrics,
         slices=mine.slices,
         champion=theirs,
@@ -196,6 +196,8 @@ _NOT_STORED = "the model was given as an object: the evaluation was not stored i
 
 def _object_name(model: Any) -> str:
     """How a model object is named in the result: ``<module.Class object>``."""
+    if isinstance(model, LoadedModel):
+        return f"<loaded model {model.uri}>"
     return f"<{type(model).__module__}.{type(model).__qualname__} object>"
 
 
@@ -207,6 +209,9 @@ def _candidate(
     signature, size and infra check work as for a stored package) and removed after."""
     if isinstance(model, str | os.PathLike):
         yield load_model(model, settings=settings, trusted=trusted)
+        return
+    if isinstance(model, LoadedModel):  # loopml.load_model's result: a package already
+        yield model
         return
     try:
         flavor_for(model)
@@ -220,7 +225,12 @@ def _candidate(
     fitted = getattr(model, "feature_names_in_", None)
     columns = [str(c) for c in fitted] if fitted is not None else list(features.columns)
     missing = [c for c in columns if c not in features.columns]
-    example = features.head(5) if missing else features[columns].head(5)
+    if missing:
+        raise InvalidInputError(
+            f"the model was fitted on columns the data lacks: {', '.join(missing)}; "
+            f"the data has: {', '.join(map(str, features.columns))}"
+        )
+    example = features[columns].head(5)
     with tempfile.TemporaryDirectory(prefix="loopml-evaluate-") as folder:
         yield load_object(model, Path(folder) / "model", input_example=example)
 
@@ -230,11 +240,17 @@ class _Plan:
     """What to measure and judge, settled before any data or model loads (the task, when
     not stated, once the model has loaded)."""
 
-    task: Task
+    task: Task | None
     version: ModelVersion | None
     gates: list[str | Gate]
     parsed: list[Gate]
     slices: list[Slice]
+
+    @property
+    def settled(self) -> Task:
+        """The task, once stated or inferred (measuring needs it)."""
+        assert self.task is not None, "the task is settled before anything is measured"
+        return self.task
 
     @classmethod
     def make(
@@ -249,9 +265,7 @@ class _Plan:
         specs = _gate_specs(registry, version, gates)
         parsed = [parse_gate(spec) for spec in specs]
         check_gates(parsed, task)  # a metric no task computes fails before anything loads
-        # Until the task is inferred it is a placeholder nothing reads.
-        settled: Task = task or "classification"
-        return cls(settled, version, specs, parsed, _with_gap_columns(parse_slices(slices), parsed))
+        return cls(task, version, specs, parsed, _with_gap_columns(parse_slices(slices), parsed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,15 +287,16 @@ class _Side:
 
     @classmethod
     def of(cls, model: LoadedModel, plan: _Plan, on: _Rows, name: str) -> _Side:
-        measured = measure(model, on.features, plan.task, on.labels)
+        task = plan.settled
+        measured = measure(model, on.features, task, on.labels)
         y_true, predictions, proba = on.labels, measured.predictions, measured.proba
-        check_predictions(plan.task, predictions, name)
+        check_predictions(task, predictions, name)
         classes = None
-        if plan.task == "classification":
+        if task == "classification":
             classes = resolve_classes(y_true, predictions, measured.classes)
-        values, left_out = compute_metrics(plan.task, y_true, predictions, proba, classes)
+        values, left_out = compute_metrics(task, y_true, predictions, proba, classes)
         per_group, group_notes = slice_metrics(
-            plan.task, on.table.frame, plan.slices, y_true, predictions, proba, classes
+            task, on.table.frame, plan.slices, y_true, predictions, proba, classes
         )
         # A problem of the whole data (no predict_proba) is not repeated for every group.
         group_notes = [note for note in group_notes if note.split(": ", 1)[1] not in left_out]
