@@ -37,7 +37,8 @@ def uris(draw: st.DrawFn) -> LoopmlURI:
     name = draw(names)
     if draw(st.booleans()):
         return LoopmlURI(scheme, name, version=draw(st.integers(0, 10**12)), path=path)
-    return LoopmlURI(scheme, name, alias=draw(names), path=path)
+    alias = "latest" if scheme == "datasets" else draw(names)  # datasets have no other alias
+    return LoopmlURI(scheme, name, alias=alias, path=path)
 
 
 @given(uris())
@@ -179,3 +180,10 @@ def test_a_huge_uri_is_quoted_shortened_with_its_length() -> None:
         parse_uri("models:/" + "x" * 100_000 + "/v")
     assert "…' (100010 characters)" in str(caught.value)
     assert len(str(caught.value)) < 500
+
+
+@given(names, names.filter(lambda alias: alias != "latest"))
+@example("iris", "anything")
+def test_a_dataset_uri_with_an_alias_other_than_latest_is_refused(name: str, alias: str) -> None:
+    with pytest.raises(InvalidInputError, match=rf"datasets have no alias '{alias}'; use @latest"):
+        parse_uri(f"datasets:/{name}@{alias}")

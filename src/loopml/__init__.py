@@ -51,7 +51,7 @@ _EXPORTS: dict[str, str] = {
     # registry and evaluation
     "load_model": "loopml.registry.loading",
     "register_model": "loopml._sdk.models",
-    "RegistryClient": "loopml.registry.client",
+    "RegistryClient": "loopml._sdk.models",
     "evaluate": "loopml.evaluation",
     # data
     "log_dataset": "loopml._sdk.data",
@@ -146,7 +146,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from loopml._sdk.data import load_dataset, log_dataset, log_input
-    from loopml._sdk.models import register_model
+    from loopml._sdk.models import RegistryClient, register_model
     from loopml.config import Settings
     from loopml.errors import LoopmlError
     from loopml.evaluation import evaluate
@@ -159,7 +159,6 @@ if TYPE_CHECKING:
     )
     from loopml.pipelines import Pipeline, PipelineRun, Step, dataset, pipeline, step, when
     from loopml.pipelines.tune import tune
-    from loopml.registry.client import RegistryClient
     from loopml.registry.loading import load_model
     from loopml.tracking.autolog import autolog
     from loopml.tracking.client import TrackingClient

@@ -5,7 +5,8 @@ Forms:
     ``models:/<name>/<version>``           a model version
     ``models:/<name>@<alias>``             the version an alias points at
     ``datasets:/<name>/<version>``         a dataset version
-    ``datasets:/<name>@<alias>``           e.g. ``@latest``
+    ``datasets:/<name>@latest``            the latest dataset version (datasets have no
+                                           other alias)
 
 Example:
     >>> parse_uri("models:/churn@production")
@@ -70,18 +71,24 @@ def parse_uri(uri: str) -> LoopmlURI:
         expected = {
             "runs": "runs:/<run_id>[/<path>]",
             "models": "models:/<name>/<version> or models:/<name>@<alias>",
-            "datasets": "datasets:/<name>/<version> or datasets:/<name>@<alias>",
+            "datasets": "datasets:/<name>/<version> or datasets:/<name>@latest",
         }[scheme]
         raise InvalidInputError(f"malformed URI {quote(uri)}; expected {expected}")
     groups = match.groupdict()
     path = (groups.get("path") or "").strip("/")
     if ".." in path.split("/"):
         raise InvalidInputError(f"URI '{uri}' has '..' in its path; name the file inside it")
-    version = groups.get("version")
+    version, alias = groups.get("version"), groups.get("alias")
+    if scheme == "datasets" and alias is not None and alias != "latest":
+        raise InvalidInputError(
+            f"datasets have no alias '{alias}'; use @latest or a version number, "
+            f"e.g. datasets:/{groups['name']}@latest",
+            details={"uri": uri, "alias": alias},
+        )
     return LoopmlURI(
         scheme=scheme,
         name=groups["name"],
         version=int(version) if version is not None else None,
-        alias=groups.get("alias"),
+        alias=alias,
         path=path,
     )

@@ -272,6 +272,20 @@ def test_policy_set_checks_gates_and_keeps_what_is_not_given(cli: Any, packages:
     assert (cleared["gates"], cleared["approver_role"]) == ([], None)
 
 
+def test_policy_set_refuses_a_gate_on_a_metric_no_evaluation_computes(
+    cli: Any, packages: Packages
+) -> None:
+    register(cli, packages.good)
+    before = cli.json("models", "policy", "set", "churn", "--gate", "accuracy >= 0.7")
+    typo = cli.run("models", "policy", "set", "churn", "--gate", "acuracy >= 0.9")
+    assert typo.exit_code == 2, typo.stdout
+    assert "unknown metric 'acuracy'; did you mean accuracy?" in typo.stderr
+    assert "rmse" in typo.stderr  # the metrics of every task are listed
+    gap = cli.run("models", "policy", "set", "churn", "--gate", "gap(rows, by=plan) <= 1")
+    assert (gap.exit_code, "measured over the whole data only" in gap.stderr) == (2, True)
+    assert cli.json("models", "policy", "show", "churn") == before
+
+
 def test_promotion_lists_every_reason_until_gates_and_approval_are_met(
     cli: Any, packages: Packages
 ) -> None:

@@ -156,3 +156,14 @@ def test_errors_as_json(cli: Cli, csv: Path) -> None:
     body = json.loads(result.stdout)
     assert body["error"]["code"] == "not_found"
     assert "versions of 'iris': 1" in body["error"]["message"]
+
+
+def test_log_a_latin_1_csv_with_encoding(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_bytes("name,city\nJosé,Zürich\n".encode("latin-1"))
+    refused = cli.run("data", "log", "people", str(path))
+    assert refused.exit_code == 2  # bad input
+    assert "--encoding latin-1" in refused.stderr
+    logged = cli.json("data", "log", "people", str(path), "--encoding", "latin-1")
+    assert (logged["version"], logged["format"]) == (1, "parquet")
+    assert [c["type"] for c in logged["schema"]["columns"]] == ["string", "string"]

@@ -193,3 +193,11 @@ def test_dataset_uris_validate_and_infer(project: Project) -> None:
     assert result.exit_code == 0, result.output
     bad = project.run(project.path("bad.parquet"), "-s", target, "-r", "datasets:/orders/1")
     assert bad.exit_code == 1
+
+
+def test_an_empty_schema_file_is_refused_not_passed(project: Project) -> None:
+    empty = project.root / "empty.toml"
+    empty.write_text("")
+    result = project.run(project.path("bad.parquet"), "--schema", str(empty))
+    assert result.exit_code == 2, result.output
+    assert "declares no columns or checks; it would pass any data" in result.stderr

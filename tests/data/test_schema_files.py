@@ -217,3 +217,28 @@ def test_malformed_json_names_the_problem(tmp_path: Path, text: str, message: st
 def test_a_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="--infer"):
         load_schema(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("schema.toml", ""),
+        ("schema.toml", "# loopml data schema\nformat = 1\ndescription = 'todo'\n"),
+        ("schema.toml", "[table]\nextra_columns = 'warn'\n"),
+        ("schema.json", "{}"),
+    ],
+)
+def test_a_schema_file_that_checks_nothing_is_refused(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InvalidInputError) as caught:
+        load_schema(path)
+    assert str(caught.value).startswith(
+        f"schema file '{path}' declares no columns or checks; it would pass any data"
+    )
+
+
+def test_a_schema_with_only_table_checks_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "schema.toml"
+    path.write_text("[table]\nmin_rows = 1\n")
+    assert load_schema(path).min_rows == 1

@@ -202,3 +202,33 @@ def test_serving_runs_the_applied_code_and_refuses_changed_code(cli: Cli) -> Non
     changed = serve()
     assert changed.returncode == 1
     assert "the code of density() changed since it was applied" in changed.stderr
+
+
+def test_applying_from_python_then_the_cli_then_python_keeps_one_version(cli: Cli) -> None:
+    """The on-demand view's function is the same code whether the file is imported as a
+    module (``import features``) or executed by ``loopml features apply``."""
+    script = (
+        "import features\n"
+        "from loopml.config import Settings\n"
+        "from loopml.features import FeatureStore\n"
+        f"store = FeatureStore(Settings.load(home={str(cli.home)!r}))\n"
+        "result = store.apply([features.driver, features.stats, features.density])\n"
+        "print(sorted((c.name, c.action) for c in result.changes))\n"
+    )
+
+    def apply_from_python() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=cli.project,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "('density', 'created')" in apply_from_python()
+    assert cli.run("apply", str(cli.project / "features.py")).exit_code == 0
+    assert "updated" not in apply_from_python()
+    shown = cli.json("show", "density")
+    assert shown["version"] == 1, shown

@@ -211,7 +211,9 @@ def test_source_problems_name_the_view(
         InvalidInputError, match=r"'driver_stats': its source .* matches no Parquet files"
     ):
         local_store.get_training_set(entities((1, 1)), ["driver_stats:trips"])
+    # Written after apply (apply checks a source that exists: tests/features/test_registry.py)
     bad = tmp_path / "bad.parquet"
+    local_store.apply([replace(defs.stats, source=str(bad))])
     pd.DataFrame(
         {
             "driver_id": [1],
@@ -221,13 +223,13 @@ def test_source_problems_name_the_view(
             "city": ["a"],
         }
     ).to_parquet(bad)
-    local_store.apply([replace(defs.stats, source=str(bad))])
     with pytest.raises(
         InvalidInputError,
         match="no column 'trips' \\(the feature, declared int64\\); did you mean trip",
     ):
         local_store.get_training_set(entities((1, 1)), ["driver_stats:trips"])
     typed = tmp_path / "typed.parquet"
+    local_store.apply([replace(defs.stats, source=str(typed))])
     pd.DataFrame(
         {
             "driver_id": [1],
@@ -237,12 +239,11 @@ def test_source_problems_name_the_view(
             "city": ["a"],
         }
     ).to_parquet(typed)
-    local_store.apply([replace(defs.stats, source=str(typed))])
-    with pytest.raises(
-        InvalidInputError,
-        match=r"'trips' .* is DOUBLE in the source, but declared int64, it needs int values",
-    ):
+    wrong_type = r"'trips' .* is DOUBLE in the source, but declared int64, it needs int values"
+    with pytest.raises(InvalidInputError, match=wrong_type):
         local_store.get_training_set(entities((1, 1)), ["driver_stats:trips"])
+    with pytest.raises(InvalidInputError, match=wrong_type):  # now that it exists
+        local_store.apply([replace(defs.stats, source=str(typed), description="again")])
 
 
 # -- the property: equal to a brute-force reference --------------------------------------

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
 from loopml.config import Settings
+from loopml.data.versions import DatasetClient
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.features import Entity, Feature, FeatureStore, FeatureView
 from loopml.store import open_store
@@ -159,3 +161,45 @@ def test_definitions_load_back_as_objects(store: FeatureStore, defs: Definitions
     assert loaded.on_demand["density"].spec() == defs.density.spec()
     assert loaded.version_of("feature_view", "driver_stats") == 1
     assert [d.name for d in store.list_definitions("entity")] == ["driver"]
+
+
+def test_a_view_naming_a_column_its_parquet_source_lacks_is_refused_at_apply(
+    store: FeatureStore, defs: Definitions, settings: Settings, stats_frame: pd.DataFrame
+) -> None:
+    stats_frame.to_parquet(defs.stats.source)
+    typo = replace(defs.stats, features=[Feature("trps", "int64")])
+    with pytest.raises(InvalidInputError) as caught:
+        store.apply([defs.driver, typo])
+    message = str(caught.value)
+    assert "its source has no column 'trps' (the feature, declared int64); did you mean trips?" in (
+        message
+    )
+    assert message.endswith("columns: city, driver_id, event_time, rating, trips")
+    late = replace(defs.stats, timestamp_field="event_tme")
+    with pytest.raises(InvalidInputError, match=r"no column 'event_tme' \(the timestamp field\)"):
+        store.apply([defs.driver, late])
+    assert _rows(settings) == []
+    assert "file_row_number" not in message
+
+
+def test_a_view_naming_a_column_its_dataset_source_lacks_is_refused_at_apply(
+    store: FeatureStore, defs: Definitions, settings: Settings, stats_frame: pd.DataFrame
+) -> None:
+    DatasetClient(settings).log("stats", stats_frame)
+    typo = replace(
+        defs.stats, source="datasets:/stats@latest", features=[Feature("rate", "float64")]
+    )
+    with pytest.raises(InvalidInputError, match=r"no column 'rate'.*did you mean rating") as caught:
+        store.apply([defs.driver, typo])
+    assert str(caught.value).endswith("columns: city, driver_id, event_time, rating, trips")
+    assert _rows(settings) == []
+
+
+def test_a_source_written_after_apply_is_checked_at_materialize_without_internal_columns(
+    store: FeatureStore, defs: Definitions, stats_frame: pd.DataFrame
+) -> None:
+    store.apply(defs.all)  # the source does not exist yet: nothing to check
+    stats_frame.drop(columns=["rating"]).to_parquet(defs.stats.source)
+    with pytest.raises(InvalidInputError, match="no column 'rating'") as caught:
+        store.materialize(datetime(2025, 1, 1, tzinfo=UTC))
+    assert str(caught.value).endswith("columns: city, driver_id, event_time, trips")

@@ -9,7 +9,7 @@ import pytest
 
 import loopml
 from loopml._sdk.models import register_model, registry_client
-from loopml.errors import NotFoundError
+from loopml.errors import InvalidInputError, NotFoundError
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +34,20 @@ def test_a_model_logged_in_the_active_run_registers_by_info_or_uri() -> None:
 def test_an_unknown_run_says_so() -> None:
     with pytest.raises(NotFoundError, match="run 'NOPE' not found"):
         register_model("runs:/NOPE/model", "prices")
+
+
+def test_a_policy_gate_on_an_unknown_metric_is_refused_and_the_policy_kept() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    x = np.arange(8.0).reshape(4, 2)
+    with loopml.start_run() as run:
+        info = run.log_model(LinearRegression().fit(x, [1, 2, 3, 4]), input_example=x)
+    register_model(info, "prices")
+    registry = loopml.RegistryClient(loopml.tracking.fluent.default_client().settings)
+    kept = registry.set_policy("prices", {"gates": ["rmse <= 2", "r2 >= champion - 0.1"]})
+    for client in (registry, registry_client()):
+        with pytest.raises(InvalidInputError, match=r"unknown metric 'acuracy'; did you mean acc"):
+            client.set_policy("prices", {"gates": ["acuracy >= 0.9"]})
+        with pytest.raises(InvalidInputError, match=r"invalid gate 'rmse => 2'"):
+            client.set_policy("prices", {"gates": ["rmse => 2"]})
+    assert registry.get_policy("prices") == kept

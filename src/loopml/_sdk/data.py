@@ -46,15 +46,22 @@ def log_dataset(
     *,
     description: str | None = None,
     role: Literal["input", "output"] = "input",
+    encoding: str | None = None,
 ) -> DatasetVersion:
     """Version ``source`` (a DataFrame, Arrow table, Parquet/CSV file or folder) as ``name``.
 
     The same content gives the same version back. Inside an active run the version is
     recorded as the run's input (``role="output"``: as something the run produced).
+    ``encoding`` reads a CSV file that is not UTF-8 (``"latin-1"``).
     """
     run = active_run()
     return dataset_client().log(
-        name, source, description=description, run_id=run.id if run else None, role=role
+        name,
+        source,
+        description=description,
+        run_id=run.id if run else None,
+        role=role,
+        encoding=encoding,
     )
 
 

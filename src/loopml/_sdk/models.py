@@ -18,11 +18,30 @@ import os
 import threading
 from collections.abc import Mapping
 
-from loopml.registry.client import RegistryClient
+from loopml.config import Settings
+from loopml.evaluation.gates import check_policy_gates
+from loopml.registry import client as _registry
 from loopml.registry.models import ModelInfo, ModelVersion
 from loopml.tracking.fluent import default_client
 
-__all__ = ["register_model", "registry_client"]
+__all__ = ["RegistryClient", "register_model", "registry_client"]
+
+
+class RegistryClient(_registry.RegistryClient):
+    """The registry client of ``loopml.RegistryClient``: a policy's gates are checked when
+    set, with the parser and metric names ``evaluate`` uses, so ``"acuracy >= 0.9"`` is
+    refused by :meth:`set_policy` rather than found at promotion.
+
+    Example:
+        >>> policy = {"gates": ["acuracy >= 0.9"]}
+        >>> loopml.RegistryClient().set_policy("churn", policy)  # doctest: +SKIP
+        Traceback (most recent call last):
+        loopml.errors.InvalidInputError: gate 'acuracy >= 0.9' names unknown metric 'acuracy'; ...
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings, gate_check=check_policy_gates)
+
 
 _lock = threading.Lock()
 _client: RegistryClient | None = None

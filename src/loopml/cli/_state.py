@@ -58,8 +58,8 @@ class CliState:
         return TrackingClient(self.settings(), capture_env=False)
 
     def registry_client(self) -> RegistryClient:
-        """A model registry client on the configured store."""
-        from loopml.registry.client import RegistryClient
+        """A model registry client on the configured store (it checks policy gates)."""
+        from loopml._sdk.models import RegistryClient
 
         return RegistryClient(self.settings())
 

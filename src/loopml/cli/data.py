@@ -153,6 +153,15 @@ def log_version(
         bool,
         typer.Option("--produced", help="The run produced the data (default: consumed it)."),
     ] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            metavar="CODEC",
+            help="The text encoding of a CSV file that is not UTF-8 (latin-1, cp1252); "
+            "its text is stored as Parquet.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Version a file or folder as the next version of NAME (same content: same version).
@@ -165,6 +174,7 @@ def log_version(
         loopml data log iris data/iris.csv --description "Fisher's iris"
         loopml data log images data/images/ --run-id 01J0ABCDEFGHJKMNPQRSTVWXYZ
         loopml data log sales exports/sales.csv --format parquet --json
+        loopml data log people exports/people.csv --encoding latin-1
     """
     client = _client(ctx)
     started = time.time_ns() // 1_000_000
@@ -177,6 +187,7 @@ def log_version(
             role="output" if produced else "input",
             format=format,
             progress=progress,
+            encoding=encoding,
         )
     created = version.created_at >= started
     if as_json:

@@ -47,9 +47,13 @@ def evaluate(
     ],
     target: Annotated[str, typer.Option("--target", metavar="COLUMN", help="The label column.")],
     task: Annotated[
-        str,
-        typer.Option("--task", metavar="TASK", help="classification or regression."),
-    ] = "classification",
+        str | None,
+        typer.Option(
+            "--task",
+            metavar="TASK",
+            help="classification or regression (default: inferred from the model and target).",
+        ),
+    ] = None,
     slice_by: Annotated[
         list[str] | None,
         typer.Option(

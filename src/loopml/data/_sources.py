@@ -69,6 +69,7 @@ class Identified:
     table: pa.Table | None = None
     path: Path | None = None
     hashed: HashResult | None = None
+    encoding: str | None = None  # of a CSV file read into a Parquet version
 
     @property
     def hashed_files(self) -> int:
@@ -94,13 +95,22 @@ class Prepared:
 
 
 def identify(
-    source: object, format: str | None, cache: DigestCache, *, progress: Progress | None = None
+    source: object,
+    format: str | None,
+    cache: DigestCache,
+    *,
+    progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> Identified:
     """Work out what ``source`` is and digest it (see the module docstring).
 
+    A CSV file in an ``encoding`` other than UTF-8 is read as text in that encoding and
+    stored as Parquet (a ``csv`` version keeps the file's bytes, which only UTF-8 readers
+    would read back as the same text).
+
     Raises:
         InvalidInputError: an unsupported source or format, an empty folder, an unreadable
-            table file.
+            table file, an ``encoding`` for a source that is not a CSV file.
         NotFoundError: a path that does not exist.
     """
     if format is not None and format not in FORMATS:
@@ -110,7 +120,9 @@ def identify(
         )
     if isinstance(source, str | os.PathLike):
         # the path named may be a link (to a file or folder); links inside are refused
-        return _identify_path(Path(source).expanduser().resolve(), format, cache, progress)
+        path = Path(source).expanduser().resolve()
+        return _identify_path(path, format, cache, progress, encoding)
+    _require(encoding is None, "encoding= applies to CSV files only; a table in memory is text")
     table = _in_memory_table(source)
     _require(format in (None, "parquet"), f"a table in memory is stored as Parquet, not {format}")
     table = _tables.check_table(table, f"the {type(source).__name__}")
@@ -131,14 +143,14 @@ def prepare(found: Identified, scratch: Path) -> Iterator[Prepared]:
     if found.format == "csv":
         assert found.path is not None
         assert found.hashed is not None
-        table = _tables.read_csv(found.path, str(found.path))
+        table = _tables.check_text(_tables.read_csv(found.path, str(found.path)), str(found.path))
         original = found.hashed.files[0]
         stored = LocalFile(_csv_name(found.path), original.local, original.size, original.digest)
         yield _table_version(table, stored)
         return
     table = found.table
     if table is None:  # the digest came from the cache: read now, and check it is the same
-        table = _read_table(found.path)
+        table = _read_table(found.path, found.encoding)
         if _tables.canonical_digest(table) != found.digest:
             raise ConflictError(
                 f"{found.path} changed while it was being versioned; log it again once "
@@ -157,7 +169,11 @@ def prepare(found: Identified, scratch: Path) -> Iterator[Prepared]:
 
 
 def _identify_path(
-    path: Path, format: str | None, cache: DigestCache, progress: Progress | None
+    path: Path,
+    format: str | None,
+    cache: DigestCache,
+    progress: Progress | None,
+    encoding: str | None,
 ) -> Identified:
     if not path.exists():
         raise NotFoundError(
@@ -172,19 +188,26 @@ def _identify_path(
         digest = folder_digest(file.entry for file in hashed.files)
         return Identified("files", "files", digest, text, path=path, hashed=hashed)
     format = format or _format_from_name(path)
+    is_csv = format == "csv" or (format == "parquet" and _is_csv_name(path.name.lower()))
+    _require(encoding is None or is_csv, f"encoding= applies to CSV files only, not to {path.name}")
+    if encoding is not None and _is_utf8(encoding):
+        encoding = None  # the default: a csv version keeps the file as it is
     hashed = hash_files([(path.name, path, path.stat())], cache, progress=progress)
     raw_digest = hashed.files[0].digest
     if format == "files":
         digest = folder_digest(file.entry for file in hashed.files)
         return Identified("files", "files", digest, text, path=path, hashed=hashed)
-    if format == "csv":
+    if format == "csv" and encoding is None:
         return Identified("table", "csv", raw_digest, text, path=path, hashed=hashed)
-    known = cache.derived(raw_digest, _TABLE_DIGEST)
+    derived = _TABLE_DIGEST + (f"/{encoding.lower()}" if encoding else "")
+    known = cache.derived(raw_digest, derived)
     if known is not None:
-        return Identified("table", "parquet", known, text, path=path, hashed=hashed)
-    table = _read_table(path)
+        return Identified(
+            "table", "parquet", known, text, path=path, hashed=hashed, encoding=encoding
+        )
+    table = _read_table(path, encoding)
     digest = _tables.canonical_digest(table)
-    cache.remember(raw_digest, _TABLE_DIGEST, digest)
+    cache.remember(raw_digest, derived, digest)
     return Identified("table", "parquet", digest, text, table, path=path, hashed=hashed)
 
 
@@ -200,11 +223,20 @@ def _format_from_name(path: Path) -> str:
     )
 
 
-def _read_table(path: Path | None) -> pa.Table:
+def _read_table(path: Path | None, encoding: str | None = None) -> pa.Table:
     assert path is not None
-    if _is_csv_name(path.name.lower()):
-        return _tables.read_csv(path, str(path))
+    if _is_csv_name(path.name.lower()) or encoding is not None:
+        return _tables.check_text(_tables.read_csv(path, str(path), encoding), str(path))
     return _tables.check_table(_tables.read_parquet(path, str(path)), str(path))
+
+
+def _is_utf8(encoding: str) -> bool:
+    import codecs
+
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False  # read_csv names the unknown encoding
 
 
 def _in_memory_table(source: object) -> pa.Table:

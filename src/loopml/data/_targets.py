@@ -52,6 +52,8 @@ def _parse_uri(text: str, version: int | None, *, shown: str) -> tuple[str, int 
     try:
         uri = parse_uri(text)
     except InvalidInputError as err:
+        if "alias" in err.details:  # well formed, but datasets have no such alias
+            raise
         raise InvalidInputError(
             f"'{shown}' is not a dataset name or URI; give a name, <name>/<version>, "
             "<name>@latest or datasets:/<name>/<version>"
@@ -64,11 +66,6 @@ def _parse_uri(text: str, version: int | None, *, shown: str) -> tuple[str, int 
     if uri.path:
         raise InvalidInputError(
             f"'{shown}' names a file inside a dataset version; give datasets:/<name>/<version>"
-        )
-    if uri.alias is not None and uri.alias != "latest":
-        raise InvalidInputError(
-            f"datasets have no alias '{uri.alias}'; use @latest or a version number, "
-            f"e.g. datasets:/{uri.name}@latest"
         )
     if version is not None and uri.version is not None and version != uri.version:
         raise InvalidInputError(f"'{shown}' names version {uri.version}, not {version}")

@@ -251,7 +251,8 @@ def load_schema(path: str | os.PathLike[str]) -> DataSchema:
 
     Raises:
         InvalidInputError: the file is missing, is not TOML/JSON, or has a bad key or
-            value; the message names the key and what it should hold.
+            value (the message names the key and what it should hold), or it declares no
+            columns and no table checks, so that any data would pass it.
 
     Example:
         >>> load_schema("schema.toml").names  # doctest: +SKIP
@@ -276,9 +277,28 @@ def load_schema(path: str | os.PathLike[str]) -> DataSchema:
     if not isinstance(data, dict):
         raise InvalidInputError(f"schema file '{source}' must hold a table of settings")
     try:
-        return DataSchema.from_dict(data)
+        schema = DataSchema.from_dict(data)
     except InvalidInputError as err:
         raise InvalidInputError(f"schema file '{source}': {err.message}") from err
+    if _checks_nothing(schema):
+        raise InvalidInputError(
+            f"schema file '{source}' declares no columns or checks; it would pass any data. "
+            f"Infer one from data you trust: `loopml data validate DATA --schema {source} "
+            "--infer --force`, or add [columns.NAME] tables by hand"
+        )
+    return schema
+
+
+def _checks_nothing(schema: DataSchema) -> bool:
+    """Whether every dataset would pass ``schema`` (the extra-columns rule aside: with no
+    columns declared it could only fail every dataset, which is no check either)."""
+    return not (
+        schema.columns
+        or schema.min_rows is not None
+        or schema.max_rows is not None
+        or schema.unique_keys
+        or schema.drift is not None
+    )
 
 
 def _iso(value: Any) -> str:

@@ -112,6 +112,7 @@ class DatasetClient:
         role: Role = "input",
         format: str | None = None,
         progress: Progress | None = None,
+        encoding: str | None = None,
     ) -> DatasetVersion:
         """Store ``source`` as the next version of ``name``, or return the version holding it.
 
@@ -126,13 +127,17 @@ class DatasetClient:
             format: ``"parquet"``, ``"csv"`` or ``"files"``; inferred when left out.
             progress: called with ``(bytes done, bytes total)`` while files are hashed
                 and stored.
+            encoding: the text encoding of a CSV file that is not UTF-8 (``"latin-1"``,
+                ``"cp1252"``); its text is read in that encoding and stored as Parquet.
 
         Returns:
             The new version, or the existing one with the same content.
 
         Raises:
             InvalidInputError: a bad name, role, format or source; an empty folder; a file
-                that is not the CSV or Parquet it claims to be.
+                that is not the CSV or Parquet it claims to be; a CSV that is not UTF-8
+                (naming ``encoding``); DataFrame column names that would not load back
+                as they were (MultiIndex, names neither text nor integers).
             NotFoundError: the path or the run does not exist.
             ConflictError: a file changed while it was being versioned.
 
@@ -145,7 +150,7 @@ class DatasetClient:
         if run_id is not None:
             with self.store.read() as conn:
                 _records.check_run(conn, run_id)
-        found = identify(source, format, self.cache, progress=progress)
+        found = identify(source, format, self.cache, progress=progress, encoding=encoding)
         existing = self._existing(name, found, description, run_id, role)
         if existing is not None:
             _finish(progress, found)
@@ -221,7 +226,7 @@ class DatasetClient:
             folder = Path(dest) if dest is not None else self._cache_folder(found)
             return self._materialize(found, folder, progress)
         table = self._read_table(found)
-        return table if as_arrow else table.to_pandas()
+        return table if as_arrow else _tables.table_to_frame(table)
 
     def download(
         self,

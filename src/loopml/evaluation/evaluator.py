@@ -26,14 +26,19 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.config import Settings
-from loopml.errors import NotFoundError
+from loopml.errors import InvalidInputError, NotFoundError
 from loopml.evaluation._data import EvaluationData, check_target, load_data, target_values
 from loopml.evaluation._measure import measure
+from loopml.evaluation._task import check_predictions, infer_task
 from loopml.evaluation.gates import (
     GapGate,
     Gate,
@@ -53,7 +58,8 @@ from loopml.evaluation.slices import (
     slice_metrics,
 )
 from loopml.registry.client import RegistryClient
-from loopml.registry.loading import LoadedModel, load_model
+from loopml.registry.flavors import flavor_for
+from loopml.registry.loading import LoadedModel, load_model, load_object
 from loopml.registry.models import ModelVersion
 
 if TYPE_CHECKING:
@@ -64,11 +70,11 @@ __all__ = ["evaluate"]
 
 
 def evaluate(
-    model_uri: str,
+    model_uri: str | os.PathLike[str] | Any,
     data: str | pd.DataFrame,
     target: str,
     *,
-    task: str = "classification",
+    task: str | None = None,
     slices: Sequence[SliceSpec] = (),
     gates: Sequence[str | Gate] | None = None,
     champion: str | None = "production",
@@ -81,13 +87,18 @@ def evaluate(
     """Evaluate a model on a dataset: metrics, slices, champion comparison and gates.
 
     Args:
-        model_uri: ``models:/name/3``, ``models:/name@alias``, ``runs:/<id>/model`` or a
-            package folder.
+        model_uri: ``models:/name/3``, ``models:/name@alias``, ``runs:/<id>/model``, a
+            package folder, or a fitted model object (anything :func:`loopml.log_model`
+            accepts), which is evaluated without registry side effects: nothing is stored,
+            no status moves, no lineage is written, and the result's ``id`` is ``""``.
         data: ``datasets:/name/3`` or ``datasets:/name@latest`` (a table version), or a
             pandas DataFrame.
         target: the label column of ``data``; every other column is passed to the model
             (a signature drops the columns the model does not take).
-        task: ``"classification"`` or ``"regression"``.
+        task: ``"classification"`` or ``"regression"``; ``None`` infers it from the model
+            (a scikit-learn classifier or regressor, ``predict_proba``) or else the labels
+            (text or few whole numbers: classes; fractions or many values: regression),
+            and a note says so.
         slices: columns (or ``{"name": ..., "where": "<pandas query>"}``) to measure per
             group; a ``gap(..., by=col)`` gate adds its column.
         gates: gate expressions (grammar in :mod:`loopml.evaluation.gates`) or gate
@@ -95,6 +106,8 @@ def evaluate(
             version and no gates otherwise; ``[]`` asks for none.
         champion: the alias of the version to compare with (or a ``models:/`` URI);
             ``None`` compares with nothing. A change gate is skipped without a champion.
+            A model object or a run's package has no alias: only a ``models:/`` URI
+            gives it a champion.
         infra_check: load and predict in a fresh Python process (what the ``infra`` gate
             judges; with ``False`` that gate fails, saying the check was turned off).
         settings: the store and artifacts; :meth:`Settings.load` by default.
@@ -109,7 +122,8 @@ def evaluate(
     Raises:
         InvalidInputError: a malformed gate (with the grammar), a gate on a metric the task
             does not compute (listing those it does), an unknown target or slice column,
-            an unknown task, data that is not a table.
+            an unknown task or one the model or labels cannot fit (saying which task to
+            pass), data that is not a table, a model object no flavor can package.
         NotFoundError: no such model, version, alias, run or dataset.
 
     Example:
@@ -120,23 +134,29 @@ def evaluate(
     """
     settings = settings or Settings.load()
     registry = RegistryClient(settings)
-    plan = _Plan.make(registry, model_uri, check_task(task), slices, gates)
+    is_object = not isinstance(model_uri, str | os.PathLike)
+    uri = _object_name(model_uri) if is_object else os.fspath(model_uri)
+    stated = None if task is None else check_task(task)
+    plan = _Plan.make(registry, uri, stated, slices, gates)
     table = load_data(data, settings)
     check_target(table, target)
     check_slice_columns(table.frame, plan.slices)
     on = _Rows(table, table.frame.drop(columns=[target]), target_values(table.frame[target]))
 
-    candidate = load_model(model_uri, settings=settings, trusted=trusted)
-    mine = _Side.of(candidate, plan, on)
-    rival, no_champion = _champion(registry, plan.version, champion)
-    theirs, champion_notes = None, list[str]()
-    if rival is not None:
-        theirs, no_champion, champion_notes = _measure_champion(
-            rival, champion, plan, on, settings, trusted
-        )
-    infra = None
-    if infra_check:
-        infra = check_package(candidate.folder, trusted=trusted, timeout=infra_timeout)
+    with _candidate(model_uri, on.features, settings, trusted) as candidate:
+        settled, task_note = infer_task(stated, candidate, on.labels, target, uri)
+        check_gates(plan.parsed, settled)
+        plan = replace(plan, task=settled)
+        mine = _Side.of(candidate, plan, on, uri)
+        rival, no_champion = _champion(registry, plan.version, champion, is_object)
+        theirs, champion_notes = None, list[str]()
+        if rival is not None:
+            theirs, no_champion, champion_notes = _measure_champion(
+                rival, champion, plan, on, settings, trusted
+            )
+        infra = None
+        if infra_check:
+            infra = check_package(candidate.folder, trusted=trusted, timeout=infra_timeout)
     context = GateContext(
         metrics=mine.metrics,
         slices=mine.slices,
@@ -147,54 +167,105 @@ def evaluate(
         notes=mine.notes,
     )
     results = evaluate_gates(plan.gates, context)
-    notes = mine.notes + champion_notes + ([] if theirs or champion is None else [no_champion])
+    notes = [task_note] if task_note else []
+    notes += mine.notes + champion_notes + ([] if theirs or champion is None else [no_champion])
     notes += [f"infra: {note}" for note in (infra.notes if infra else ())]
-    return _store(
-        registry,
-        EvaluationResult(
-            id="",
-            model_uri=model_uri,
-            model=plan.version.model if plan.version else None,
-            version=plan.version.version if plan.version else None,
-            data=table.label,
-            target=target,
-            task=plan.task,
-            metrics=mine.metrics,
-            slices=mine.slices,
-            champion=theirs,
-            gates=results,
-            passed=None if not results else not any(result.failed for result in results),
-            infra=infra,
-            notes=notes,
-        ),
-        move_status=move_status,
-        dataset_node=table.node,
+    result = EvaluationResult(
+        id="",
+        model_uri=uri,
+        model=plan.version.model if plan.version else None,
+        version=plan.version.version if plan.version else None,
+        data=table.label,
+        target=target,
+        task=plan.settled,
+        metrics=mine.metrics,
+        slices=mine.slices,
+        champion=theirs,
+        gates=results,
+        passed=None if not results else not any(result.failed for result in results),
+        infra=infra,
+        notes=notes,
     )
+    if is_object:
+        return replace(result, notes=[*notes, _NOT_STORED])
+    return _store(registry, result, move_status=move_status, dataset_node=table.node)
+
+
+_NOT_STORED = "the model was given as an object: the evaluation was not stored in the registry"
+
+
+def _object_name(model: Any) -> str:
+    """How a model object is named in the result: ``<module.Class object>``."""
+    if isinstance(model, LoadedModel):
+        return f"<loaded model {model.uri}>"
+    return f"<{type(model).__module__}.{type(model).__qualname__} object>"
+
+
+@contextlib.contextmanager
+def _candidate(
+    model: Any, features: pd.DataFrame, settings: Settings, trusted: Sequence[str]
+) -> Iterator[LoadedModel]:
+    """The loaded candidate; a model object is packaged into a temporary folder (so the
+    signature, size and infra check work as for a stored package) and removed after."""
+    if isinstance(model, str | os.PathLike):
+        yield load_model(model, settings=settings, trusted=trusted)
+        return
+    if isinstance(model, LoadedModel):  # loopml.load_model's result: a package already
+        yield model
+        return
+    try:
+        flavor_for(model)
+    except InvalidInputError as err:
+        raise InvalidInputError(
+            "the model to evaluate must be a model URI (models:/name/3, runs:/<id>/model), a "
+            f"package folder or a fitted model object; {err.message}"
+        ) from err
+    # The columns a scikit-learn model was fitted on make the example (and signature),
+    # so the data may carry other columns, as with a stored package.
+    fitted = getattr(model, "feature_names_in_", None)
+    columns = [str(c) for c in fitted] if fitted is not None else list(features.columns)
+    missing = [c for c in columns if c not in features.columns]
+    if missing:
+        raise InvalidInputError(
+            f"the model was fitted on columns the data lacks: {', '.join(missing)}; "
+            f"the data has: {', '.join(map(str, features.columns))}"
+        )
+    example = features[columns].head(5)
+    with tempfile.TemporaryDirectory(prefix="loopml-evaluate-") as folder:
+        yield load_object(model, Path(folder) / "model", input_example=example)
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """What to measure and judge, settled before any data or model loads."""
+    """What to measure and judge, settled before any data or model loads (the task, when
+    not stated, once the model has loaded)."""
 
-    task: Task
+    task: Task | None
     version: ModelVersion | None
     gates: list[str | Gate]
+    parsed: list[Gate]
     slices: list[Slice]
+
+    @property
+    def settled(self) -> Task:
+        """The task, once stated or inferred (measuring needs it)."""
+        assert self.task is not None, "the task is settled before anything is measured"
+        return self.task
 
     @classmethod
     def make(
         cls,
         registry: RegistryClient,
         model_uri: str,
-        task: Task,
+        task: Task | None,
         slices: Sequence[SliceSpec],
         gates: Sequence[str | Gate] | None,
     ) -> _Plan:
         version = registry.resolve(model_uri) if model_uri.startswith("models:/") else None
         specs = _gate_specs(registry, version, gates)
         parsed = [parse_gate(spec) for spec in specs]
-        check_gates(parsed, task)
-        return cls(task, version, specs, _with_gap_columns(parse_slices(slices), parsed))
+        check_gates(parsed, task)  # a metric no task computes fails before anything loads
+        return cls(task, version, specs, parsed, _with_gap_columns(parse_slices(slices), parsed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,15 +286,17 @@ class _Side:
     notes: list[str]
 
     @classmethod
-    def of(cls, model: LoadedModel, plan: _Plan, on: _Rows) -> _Side:
-        measured = measure(model, on.features, plan.task, on.labels)
+    def of(cls, model: LoadedModel, plan: _Plan, on: _Rows, name: str) -> _Side:
+        task = plan.settled
+        measured = measure(model, on.features, task, on.labels)
         y_true, predictions, proba = on.labels, measured.predictions, measured.proba
+        check_predictions(task, predictions, name)
         classes = None
-        if plan.task == "classification":
+        if task == "classification":
             classes = resolve_classes(y_true, predictions, measured.classes)
-        values, left_out = compute_metrics(plan.task, y_true, predictions, proba, classes)
+        values, left_out = compute_metrics(task, y_true, predictions, proba, classes)
         per_group, group_notes = slice_metrics(
-            plan.task, on.table.frame, plan.slices, y_true, predictions, proba, classes
+            task, on.table.frame, plan.slices, y_true, predictions, proba, classes
         )
         # A problem of the whole data (no predict_proba) is not repeated for every group.
         group_notes = [note for note in group_notes if note.split(": ", 1)[1] not in left_out]
@@ -260,11 +333,21 @@ def _with_gap_columns(slices: list[Slice], gates: Sequence[Gate]) -> list[Slice]
 
 
 def _champion(
-    registry: RegistryClient, version: ModelVersion | None, champion: str | None
+    registry: RegistryClient, version: ModelVersion | None, champion: str | None, is_object: bool
 ) -> tuple[ModelVersion | None, str]:
     """The champion version, or ``None`` and why there is none."""
     if champion is None:
         return None, "no champion: champion=None"
+    if version is None and champion.startswith("models:/"):
+        try:
+            return registry.resolve(champion), ""
+        except NotFoundError:
+            return None, f"no champion: {champion} does not exist"
+    if is_object:
+        return None, (
+            "no champion: the candidate is a model object, which has no alias to compare "
+            "with; pass champion='models:/<name>@<alias>' (or a version URI)"
+        )
     if version is None:
         return None, (
             "no champion: the candidate is not a registered version, so it has no alias "
@@ -300,7 +383,8 @@ def _measure_champion(
         else (f"models:/{found.model}@{champion}")
     )
     try:
-        side = _Side.of(load_model(found.uri, settings=settings, trusted=trusted), plan, on)
+        loaded = load_model(found.uri, settings=settings, trusted=trusted)
+        side = _Side.of(loaded, plan, on, found.uri)
     except Exception as err:
         why = f"{type(err).__name__}: {err}"
         return (

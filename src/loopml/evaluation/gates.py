@@ -50,6 +50,7 @@ __all__ = [
     "InfraGate",
     "MetricGate",
     "check_gates",
+    "check_policy_gates",
     "evaluate_gates",
     "format_number",
     "parse_gate",
@@ -344,8 +345,11 @@ def parse_gates(specs: Iterable[str | Gate]) -> list[Gate]:
     return [parse_gate(spec) for spec in specs]
 
 
-def check_gates(gates: Iterable[Gate], task: str) -> None:
+def check_gates(gates: Iterable[Gate], task: str | None) -> None:
     """Refuse gates naming metrics an evaluation of ``task`` does not compute.
+
+    With ``task=None`` (a promotion policy, which does not know the task) a metric of
+    either task is accepted.
 
     Raises:
         InvalidInputError: naming the gate, the unknown metric, close matches and the
@@ -358,10 +362,17 @@ def check_gates(gates: Iterable[Gate], task: str) -> None:
         loopml.errors.InvalidInputError: gate 'acuracy >= 0.9' names unknown metric 'acuracy'; \
 did you mean accuracy? a classification evaluation computes: accuracy, precision, recall, ...
     """
-    known = known_metrics(task)
-    per_group = (
-        CLASSIFICATION_METRICS if check_task(task) == "classification" else REGRESSION_METRICS
-    )
+    known: tuple[str, ...]
+    per_group: tuple[str, ...]
+    if task is None:
+        known = CLASSIFICATION_METRICS + REGRESSION_METRICS + RUNTIME_METRICS
+        per_group = CLASSIFICATION_METRICS + REGRESSION_METRICS
+    else:
+        known = known_metrics(task)
+        per_group = (
+            CLASSIFICATION_METRICS if check_task(task) == "classification" else REGRESSION_METRICS
+        )
+    evaluation = "an evaluation" if task is None else f"a {task} evaluation"
     for gate in gates:
         allowed = per_group if isinstance(gate, GapGate) else known
         for metric in gate.metrics:
@@ -374,9 +385,27 @@ did you mean accuracy? a classification evaluation computes: accuracy, precision
                 hint = f"; {metric} is measured over the whole data only;"
             raise InvalidInputError(
                 f"gate '{gate}' names unknown metric '{metric}'{hint} "
-                f"a {task} evaluation {what}: {', '.join(allowed)}",
+                f"{evaluation} {what}: {', '.join(allowed)}",
                 details={"gate": str(gate), "metric": metric, "known": list(allowed)},
             )
+
+
+def check_policy_gates(specs: Iterable[str | Gate]) -> None:
+    """Refuse a promotion policy's gates that no evaluation could judge: malformed ones
+    (with the grammar) and ones naming a metric no task computes (listing those known).
+
+    The registry checks a policy with this when it is set (``RegistryClient(gate_check=…)``),
+    so a typo fails then, not at promotion.
+
+    Example:
+        >>> check_policy_gates(["rmse <= 2", "f1 >= champion - 0.01", "infra"])
+        >>> check_policy_gates(["acuracy >= 0.9"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        loopml.errors.InvalidInputError: gate 'acuracy >= 0.9' names unknown metric 'acuracy'; \
+did you mean accuracy? an evaluation computes: accuracy, precision, recall, ...
+    """
+    check_gates(parse_gates(specs), None)
 
 
 def evaluate_gates(specs: Sequence[str | Gate], context: GateContext) -> list[GateResult]:

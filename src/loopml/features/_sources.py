@@ -32,7 +32,18 @@ if TYPE_CHECKING:
 
     from loopml.config import Settings
 
-__all__ = ["SourceRows", "connect", "ident", "literal", "view_rows"]
+__all__ = [
+    "INTERNAL_COLUMNS",
+    "SourceRows",
+    "check_source",
+    "connect",
+    "ident",
+    "literal",
+    "view_rows",
+]
+
+# Columns loopml adds to a source to order its rows; never a user's, never in a message.
+INTERNAL_COLUMNS = frozenset({"file_row_number", "file_index", "__loopml_row"})
 
 
 @dataclass(frozen=True)
@@ -110,15 +121,62 @@ def view_rows(
     return SourceRows(sql, families, dataset)
 
 
-def _parquet_files(view: FeatureView) -> list[str]:
+def check_source(view: FeatureView, settings: Settings) -> None:
+    """Check ``view``'s columns against its source's schema when the source is there now,
+    reading the schema only (Parquet footers; a dataset version's recorded schema, by
+    name). A source not written yet is checked when the view is materialized.
+
+    Raises:
+        InvalidInputError: a join key, the timestamp field or a feature is not a column of
+            the source (close matches and the source's columns are listed), or a Parquet
+            column has a type the view cannot use.
+    """
+    if view.source_is_dataset:
+        columns = _dataset_columns(view, settings)
+    else:
+        files = _find_files(view)
+        columns = None
+        if files:
+            listed = ", ".join(literal(f) for f in files)
+            described = (
+                connect()
+                .sql(f"DESCRIBE SELECT * FROM read_parquet([{listed}], union_by_name = true)")
+                .fetchall()
+            )
+            columns = {row[0]: row[1] for row in described}
+    if columns is not None:
+        _check_columns(view, columns)
+
+
+def _dataset_columns(view: FeatureView, settings: Settings) -> dict[str, str | None] | None:
+    """The column names a dataset source's version recorded (types unknown here), or
+    ``None`` when there is no such version yet or it is not a table."""
+    from loopml.data.versions import DatasetClient
+    from loopml.errors import NotFoundError
+
+    try:
+        found = DatasetClient(settings).get(str(view.source))
+    except NotFoundError:
+        return None
+    schema = found.schema or {}
+    if found.kind != "table" or not schema.get("columns"):
+        return None
+    return {str(column["name"]): None for column in schema["columns"]}
+
+
+def _find_files(view: FeatureView) -> list[str]:
     source = str(view.source)
     path = Path(source).expanduser()
     if glob.has_magic(source):
-        files = sorted(p for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
-    elif path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*.parquet") if p.is_file())
-    else:
-        files = [str(path)] if path.is_file() else []
+        return sorted(p for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+    if path.is_dir():
+        return sorted(str(p) for p in path.rglob("*.parquet") if p.is_file())
+    return [str(path)] if path.is_file() else []
+
+
+def _parquet_files(view: FeatureView) -> list[str]:
+    source = str(view.source)
+    files = _find_files(view)
     if not files:
         raise InvalidInputError(
             f"feature view '{view.name}': its source '{source}' matches no Parquet files; "
@@ -147,8 +205,11 @@ def _dataset_table(view: FeatureView, settings: Settings) -> tuple[Any, tuple[st
     return table.append_column("__loopml_row", rows), (found.name, found.version)
 
 
-def _check_columns(view: FeatureView, columns: dict[str, str]) -> None:
+def _check_columns(view: FeatureView, found: dict[str, str] | dict[str, str | None]) -> None:
+    """Every column the view names is in ``found`` (name -> DuckDB type, ``None`` when
+    unknown) with a type it can use; loopml's own columns are neither matched nor shown."""
     where = f"feature view '{view.name}'"
+    columns = {name: kind for name, kind in found.items() if name not in INTERNAL_COLUMNS}
 
     def need(column: str, role: str, families: frozenset[str], wanted: str) -> None:
         if column not in columns:
@@ -159,12 +220,14 @@ def _check_columns(view: FeatureView, columns: dict[str, str]) -> None:
                 + f"; columns: {', '.join(sorted(columns))}",
                 details={"view": view.name, "column": column},
             )
-        family = duckdb_family(columns[column])
+        kind = columns[column]
+        if kind is None:
+            return
+        family = duckdb_family(kind)
         if family not in families:
             raise InvalidInputError(
-                f"{where}: column '{column}' (the {role}) is {columns[column]} in the source, "
-                f"but {wanted}",
-                details={"view": view.name, "column": column, "type": columns[column]},
+                f"{where}: column '{column}' (the {role}) is {kind} in the source, but {wanted}",
+                details={"view": view.name, "column": column, "type": kind},
             )
 
     for key in view.join_keys:

@@ -2,7 +2,10 @@
 
 A definition's identity is the SHA-256 of its spec written as canonical JSON (sorted
 keys, no spaces), so the same definition always has the same digest and applying it
-again makes no new version.
+again makes no new version. An on-demand view's function counts by its name and code
+digest only: where it was found (its module name, which differs between ``import
+features`` and ``loopml features apply features.py``, and its file's path) is kept in
+the spec to find it again but is not part of the identity.
 
 Example:
     >>> spec_digest({"b": 1, "a": [1, 2]}) == spec_digest({"a": [1, 2], "b": 1})
@@ -28,9 +31,25 @@ def canonical_json(spec: Mapping[str, Any]) -> str:
     return json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# What identifies an on-demand view's function; the rest of its reference says where it is.
+_FUNCTION_IDENTITY = ("name", "digest")
+
+
 def spec_digest(spec: Mapping[str, Any]) -> str:
-    """The SHA-256 hex digest of ``spec``'s canonical JSON."""
-    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
+    """The SHA-256 hex digest of ``spec``'s identity (see the module docstring) as canonical
+    JSON.
+
+    Example:
+        >>> a = {"name": "f", "function": {"name": "f", "digest": "ab", "module": "features"}}
+        >>> b = {"name": "f", "function": {"name": "f", "digest": "ab", "module": "x_1f2e"}}
+        >>> spec_digest(a) == spec_digest(b)
+        True
+    """
+    identity = dict(spec)
+    function = identity.get("function")
+    if isinstance(function, Mapping):
+        identity["function"] = {k: function[k] for k in _FUNCTION_IDENTITY if k in function}
+    return hashlib.sha256(canonical_json(identity).encode()).hexdigest()
 
 
 def diff_specs(old: Any, new: Any, path: str = "") -> list[FieldChange]:

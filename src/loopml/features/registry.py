@@ -177,7 +177,8 @@ def _apply_one(
     spec = definition.spec()
     digest = spec_digest(spec)
     previous = latest.get((kind, definition.name))
-    if previous is not None and previous.digest == digest:
+    # The stored spec's identity, not its stored digest: older rows hashed the whole spec.
+    if previous is not None and spec_digest(previous.spec) == digest:
         return DefinitionChange(
             kind, definition.name, "unchanged", previous.version, previous.version
         )
@@ -219,7 +220,7 @@ def _check_batch(definitions: list[Any]) -> list[Definition]:
                 f"cannot apply {d!r}; apply Entity, FeatureView and OnDemandFeatureView objects"
             )
         key = (d.kind, d.name)
-        if key in unique and unique[key].spec() != d.spec():
+        if key in unique and spec_digest(unique[key].spec()) != spec_digest(d.spec()):
             raise InvalidInputError(f"two different {d.kind}s are named '{d.name}'; rename one")
         if d.kind != "entity" and view_kinds.setdefault(d.name, d.kind) != d.kind:
             raise InvalidInputError(

@@ -31,6 +31,7 @@ from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.features._lookup import ViewReader, lookup
 from loopml.features._refs import FeaturePlan, plan_features
+from loopml.features._sources import check_source
 from loopml.features.definitions import FeatureView
 from loopml.features.loader import rebase
 from loopml.features.materialize import Progress, materialize_view
@@ -42,6 +43,7 @@ from loopml.features.models import (
     RegisteredDefinition,
 )
 from loopml.features.offline import DEFAULT_TIMESTAMP_COLUMN, training_set
+from loopml.features.on_demand import OnDemandFeatureView
 from loopml.features.online import OnlineStore, from_url
 from loopml.features.registry import Definition, Definitions, Registry
 from loopml.store import open_store
@@ -99,7 +101,10 @@ class FeatureStore:
     def apply(self, definitions: Iterable[Definition], *, reason: str | None = None) -> ApplyResult:
         """Register definitions: a new version of each one that changed, in one transaction.
 
-        Relative Parquet sources are made absolute against the working directory.
+        Relative Parquet sources are made absolute against the working directory. A view
+        whose source exists now is checked against its schema (only the schema is read):
+        a join key, timestamp field or feature the source lacks is refused here rather
+        than at materialize. Nothing is written when any definition is refused.
 
         Returns:
             The diff: per definition ``created``, ``updated`` (with the changed fields) or
@@ -110,7 +115,10 @@ class FeatureStore:
             True
         """
         base = Path.cwd()
-        result = self.registry.apply([rebase(d, base) for d in definitions], reason=reason)
+        batch = [rebase(d, base) for d in definitions]
+        for view in _views_of(batch):
+            check_source(view, self.settings)
+        result = self.registry.apply(batch, reason=reason)
         self.refresh()
         return result
 
@@ -439,3 +447,15 @@ def _link_dataset(conn: Connection, view: tuple[str, int], dataset: tuple[str, i
 def _link_once(conn: Connection, src: tuple[str, str], dst: tuple[str, str]) -> None:
     attributes = {"uri": f"datasets:/{dst[1]}"} if dst[0] == "dataset_version" else None
     add_edge_once(conn, src, "consumed", dst, attributes)
+
+
+def _views_of(batch: Sequence[object]) -> list[FeatureView]:
+    """The feature views of a batch, with those its on-demand views read, once each."""
+    found: dict[str, FeatureView] = {}
+    for item in batch:
+        if isinstance(item, FeatureView):
+            found.setdefault(item.name, item)
+        elif isinstance(item, OnDemandFeatureView):
+            for view in item.source_views:
+                found.setdefault(view.name, view)
+    return list(found.values())

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from loopml.data._targets import check_name, parse_target
+
 __all__ = [
     "DatasetInput",
     "ElementInput",
@@ -67,7 +69,10 @@ class DatasetInput:
 
     @property
     def uri(self) -> str:
-        return f"datasets:/{self.name}" + (f"/{self.version}" if self.version else "")
+        """``datasets:/<name>/<version>``, or ``datasets:/<name>@latest`` (a URI
+        :func:`loopml.uris.parse_uri` accepts, meaning the same input)."""
+        suffix = "@latest" if self.version is None else f"/{self.version}"
+        return f"datasets:/{self.name}{suffix}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +91,19 @@ def dataset(name: str, version: int | None = None) -> DatasetInput:
     The version is fixed when the run starts (the latest, unless ``version`` is given),
     its digest enters the cache key, and the step run is recorded as consuming it.
 
-    Example:
-        >>> dataset("iris").uri
-        'datasets:/iris'
-    """
-    if version is None and name.startswith("datasets:/"):
-        from loopml.uris import parse_uri
+    ``name`` may also be a URI (``datasets:/iris/3``, ``datasets:/iris@latest``) or its
+    short form (``iris/3``, ``iris@latest``), read as everywhere else in loopml.
 
-        parsed = parse_uri(name)
-        name, version = parsed.name, parsed.version
+    Raises:
+        InvalidInputError: a malformed name or URI, an alias other than ``latest``,
+            a version below 1, or a version that contradicts the URI's.
+
+    Example:
+        >>> dataset("iris").uri, dataset("datasets:/iris/3").uri
+        ('datasets:/iris@latest', 'datasets:/iris/3')
+    """
+    name, version = parse_target(name, version)
+    check_name(name)
     return DatasetInput(name, version)
 
 

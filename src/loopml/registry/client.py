@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -85,6 +85,11 @@ class RegistryClient:
 
     Args:
         settings: where the metadata and artifacts live; :meth:`Settings.load` by default.
+        gate_check: checks a policy's gates when :meth:`set_policy` is called, raising
+            ``InvalidInputError`` for a gate no evaluation could judge. The registry cannot
+            parse gates itself (evaluation sits above it), so the layers that see both
+            inject one: ``loopml.RegistryClient`` and the CLI check with
+            :func:`loopml.evaluation.gates.check_policy_gates`.
 
     Example:
         >>> client = RegistryClient(Settings.load(home="/tmp/loopml-doc"))  # doctest: +SKIP
@@ -92,8 +97,14 @@ class RegistryClient:
         'models:/churn/1'
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        gate_check: Callable[[Sequence[str]], None] | None = None,
+    ) -> None:
         self.settings = settings or Settings.load()
+        self.gate_check = gate_check
         self.store: Store = open_store(self.settings.db_url)
         self._artifacts: ArtifactStore | None = None
 
@@ -561,6 +572,10 @@ class RegistryClient:
     def set_policy(self, name: str, policy: PromotionPolicy | Mapping[str, Any]) -> PromotionPolicy:
         """Set the promotion policy of ``name`` (what :meth:`promote` requires).
 
+        Raises:
+            InvalidInputError: a malformed policy, or a gate the client's ``gate_check``
+                refuses (the stored policy is unchanged).
+
         Example:
             >>> client.set_policy("churn", PromotionPolicy(  # doctest: +SKIP
             ...     gates=("accuracy >= 0.9", "f1 >= champion - 0.01"),
@@ -568,6 +583,8 @@ class RegistryClient:
             PromotionPolicy(gates=('accuracy >= 0.9', 'f1 >= champion - 0.01'), ...)
         """
         checked = governance.check_policy(policy)
+        if self.gate_check is not None:
+            self.gate_check(checked.gates)
         actor = current_actor()
 
         def work(conn: Connection) -> PromotionPolicy:

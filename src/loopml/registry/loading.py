@@ -29,12 +29,12 @@ from loopml.registry import _files
 from loopml.registry._example import decode_example
 from loopml.registry._pins import requirement_drift
 from loopml.registry.flavors import Predictor, get_flavor
-from loopml.registry.package import PackageManifest, verify_package
+from loopml.registry.package import PackageManifest, save_package, verify_package
 from loopml.registry.signature import Signature, check_input
 from loopml.store import open_store
 from loopml.uris import SCHEMES, LoopmlURI, parse_uri
 
-__all__ = ["LoadedModel", "load_model", "load_package"]
+__all__ = ["LoadedModel", "load_model", "load_object", "load_package"]
 
 log = logging.getLogger("loopml.registry")
 
@@ -183,6 +183,30 @@ def load_model(
             "models:/<name>/<version> or models:/<name>@<alias>",
         )
     return load_package(path, trusted=trusted)
+
+
+def load_object(model: Any, folder: str | Path, *, input_example: Any = None) -> LoadedModel:
+    """A fitted model object as a loaded package: packaged into ``folder`` (new or empty) as
+    :func:`~loopml.registry.package.save_package` would, but predicting with the object in
+    memory, so nothing is read back (no trust decision is needed for its own types).
+
+    The package gives the object what a loaded model has: a signature checking input, the
+    package's size and a folder a fresh process can load (the infra check). Nothing is
+    stored in the registry.
+
+    Raises:
+        InvalidInputError: see :func:`~loopml.registry.package.save_package` (no flavor
+            fits, the model fails to predict on the example).
+
+    Example:
+        >>> loaded = load_object(estimator, "tmp/model", input_example=x[:5])  # doctest: +SKIP
+        >>> loaded.predict(x)  # doctest: +SKIP
+    """
+    manifest = save_package(model, folder, input_example=input_example)
+    flavor = get_flavor(manifest.flavor)
+    predictor: Predictor = getattr(flavor, "wrap", lambda m: m)(model)
+    cls = _ProbabilisticModel if manifest.predict_proba else LoadedModel
+    return cls(manifest, predictor, folder=Path(folder), uri=None)
 
 
 def _load_uri(uri: LoopmlURI, settings: Settings, trusted: Sequence[str]) -> LoadedModel:
