@@ -73,6 +73,8 @@ HEAVY = {
     "fsspec",
     "torch",
     "skops",
+    "plotly",
+    "jinja2",
 }
 
 
