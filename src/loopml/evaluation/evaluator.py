@@ -34,6 +34,7 @@ from loopml.config import Settings
 from loopml.errors import NotFoundError
 from loopml.evaluation._data import EvaluationData, check_target, load_data, target_values
 from loopml.evaluation._measure import measure
+from loopml.evaluation.figures import Predicted, draw_sides
 from loopml.evaluation.gates import (
     GapGate,
     Gate,
@@ -129,9 +130,9 @@ def evaluate(
     candidate = load_model(model_uri, settings=settings, trusted=trusted)
     mine = _Side.of(candidate, plan, on)
     rival, no_champion = _champion(registry, plan.version, champion)
-    theirs, champion_notes = None, list[str]()
+    theirs, champion_notes, their_side = None, list[str](), None
     if rival is not None:
-        theirs, no_champion, champion_notes = _measure_champion(
+        theirs, no_champion, champion_notes, their_side = _measure_champion(
             rival, champion, plan, on, settings, trusted
         )
     infra = None
@@ -166,6 +167,7 @@ def evaluate(
             passed=None if not results else not any(result.failed for result in results),
             infra=infra,
             notes=notes,
+            figures=draw_sides(plan.task, on.labels, plan.version, mine, theirs, their_side),
         ),
         move_status=move_status,
         dataset_node=table.node,
@@ -213,6 +215,7 @@ class _Side:
     metrics: dict[str, float]
     slices: SliceMetrics
     notes: list[str]
+    drawn: Predicted | None = None  # what the figures draw
 
     @classmethod
     def of(cls, model: LoadedModel, plan: _Plan, on: _Rows) -> _Side:
@@ -233,7 +236,8 @@ class _Side:
             package_size_bytes=float(measured.package_size_bytes),
             package_size_mb=measured.package_size_bytes / 1e6,
         )
-        return cls(values, per_group, measured.notes + left_out + group_notes)
+        drawn = Predicted("candidate", predictions, proba, classes)
+        return cls(values, per_group, measured.notes + left_out + group_notes, drawn)
 
 
 def _gate_specs(
@@ -287,8 +291,8 @@ def _measure_champion(
     on: _Rows,
     settings: Settings,
     trusted: Sequence[str],
-) -> tuple[ChampionResult | None, str, list[str]]:
-    """The champion measured on the same rows (and notes), or ``None`` and why not.
+) -> tuple[ChampionResult | None, str, list[str], _Side | None]:
+    """The champion measured on the same rows (notes, its side), or ``None`` and why not.
 
     A champion that cannot load or predict on this data (its signature wants a column the
     new data dropped, say) does not stop the candidate's evaluation: the comparison is
@@ -307,9 +311,10 @@ def _measure_champion(
             None,
             f"no champion: {uri} (version {found.version}) could not be measured: {why}",
             [],
+            None,
         )
     notes = [f"champion: {note}" for note in side.notes]
-    return ChampionResult(uri, found.version, side.metrics, side.slices), "", notes
+    return ChampionResult(uri, found.version, side.metrics, side.slices), "", notes, side
 
 
 def _store(
@@ -336,10 +341,11 @@ def _store(
             "champion",
             "gates",
             "passed",
+            "notes",
         )
     }
     evaluation_id = registry.save_evaluation(
-        record, move_status=move_status, dataset_node=dataset_node
+        record, move_status=move_status, dataset_node=dataset_node, figures=result.figures
     )
     status = None
     moved = move_status and result.passed is not None
