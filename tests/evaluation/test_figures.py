@@ -148,3 +148,9 @@ def test_the_evaluation_report_is_self_contained(
     for name in CLASSIFICATION:
         assert f'id="fig-{name}"' in page
     assert "Slice by <code>group</code>" in page
+
+    from loopml.registry.card import model_card
+
+    card = model_card(RegistryClient(settings), "cancer", version.version).html
+    for name in CLASSIFICATION:
+        assert f'id="fig-{result.id}-{name}"' in card
