@@ -154,3 +154,15 @@ def test_the_evaluation_report_is_self_contained(
     card = model_card(RegistryClient(settings), "cancer", version.version).html
     for name in CLASSIFICATION:
         assert f'id="fig-{result.id}-{name}"' in card
+
+
+def test_gc_keeps_the_stored_figures(
+    settings: Settings, registry: RegistryClient, register: Register, cancer: Cancer
+) -> None:
+    from loopml.tracking.run_artifacts import collect_garbage
+
+    version = register(LogisticRegression(max_iter=5000).fit(cancer.X, cancer.y), cancer.X.head(5))
+    result = evaluate(version.uri, cancer.holdout, "target", settings=settings, **QUICK)
+    collect_garbage(registry.store, registry.artifacts, grace_seconds=0)
+    figures = registry.evaluation_figures(result.id)
+    assert set(figures) == CLASSIFICATION - {"slices"}
