@@ -150,6 +150,8 @@ def evaluate(
     results = evaluate_gates(plan.gates, context)
     notes = mine.notes + champion_notes + ([] if theirs or champion is None else [no_champion])
     notes += [f"infra: {note}" for note in (infra.notes if infra else ())]
+    figures, figure_notes = draw_sides(plan.task, on.labels, plan.version, mine, theirs, their_side)
+    notes += figure_notes
     return _store(
         registry,
         EvaluationResult(
@@ -167,7 +169,7 @@ def evaluate(
             passed=None if not results else not any(result.failed for result in results),
             infra=infra,
             notes=notes,
-            figures=draw_sides(plan.task, on.labels, plan.version, mine, theirs, their_side),
+            figures=figures,
         ),
         move_status=move_status,
         dataset_node=table.node,

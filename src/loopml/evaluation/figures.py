@@ -97,24 +97,32 @@ def draw_sides(
     mine: _Measured,
     champion: ChampionResult | None,
     theirs: _Measured | None,
-) -> dict[str, go.Figure]:
+) -> tuple[dict[str, go.Figure], list[str]]:
     """:func:`draw` for what ``evaluate`` measured: the candidate (named by its version,
-    when it has one) and the champion, when it was measured on the same data."""
+    when it has one) and the champion, when it was measured on the same data.
+
+    Pictures never fail an evaluation: when drawing fails, there are none, and a note
+    says why.
+    """
     if mine.drawn is None:
-        return {}
+        return {}, []
     number = getattr(version, "version", None)
     candidate = replace(mine.drawn, label="candidate" + (f" v{number}" if number else ""))
     rival = None
     if champion is not None and theirs is not None and theirs.drawn is not None:
         rival = replace(theirs.drawn, label=f"champion v{champion.version}")
-    return draw(
-        task,
-        y_true,
-        candidate,
-        rival,
-        getattr(mine, "slices", None),
-        champion.slices if champion is not None else None,
-    )
+    try:
+        figures = draw(
+            task,
+            y_true,
+            candidate,
+            rival,
+            getattr(mine, "slices", None),
+            champion.slices if champion is not None else None,
+        )
+    except Exception as err:
+        return {}, [f"figures left out: drawing them failed ({type(err).__name__}: {err})"]
+    return figures, []
 
 
 # -- classification ------------------------------------------------------------------------
