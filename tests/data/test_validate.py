@@ -299,6 +299,8 @@ def test_result_serialises_and_gates(frame: pd.DataFrame, schema: DataSchema) ->
     assert body["passed"] is False
     assert body["error_count"] == 1
     assert body["violations"][0]["examples"] == [{"value": "1999-01-01T00:00:00", "count": 100}]
+    assert body["distributions"]["age"]["kind"] == "numeric"
+    assert sum(body["distributions"]["age"]["current"]) == len(frame)
     with pytest.raises(GateFailedError, match="data failed validation: column 'signup'"):
         result.raise_for_errors()
 

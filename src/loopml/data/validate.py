@@ -133,6 +133,7 @@ class ValidationResult:
             "violations": [v.to_dict() for v in self.violations],
             "columns": [vars(c).copy() for c in self.columns],
             "drift": {name: vars(result).copy() for name, result in self.drift.items()},
+            "distributions": {name: dict(found) for name, found in self.distributions.items()},
         }
 
     def raise_for_errors(self) -> None:
