@@ -82,6 +82,8 @@ HEAVY = {
     "fsspec",
     "torch",
     "skops",
+    "plotly",
+    "jinja2",
 }
 
 

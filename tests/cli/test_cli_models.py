@@ -227,6 +227,19 @@ def test_evaluate_prints_metrics_slices_and_each_gate(cli: Any, packages: Packag
     assert body["metrics"]["accuracy"] > 0.6
 
 
+def test_evaluate_writes_a_report_with_its_figures(
+    cli: Any, packages: Packages, tmp_path: Path
+) -> None:
+    register(cli, packages.good)
+    page = tmp_path / "evaluation.html"
+    result = evaluate(cli, "churn/1", "--slice", "plan", *FAST, "--report", str(page))
+    assert result.exit_code == 0, result.stderr
+    html = page.read_text()
+    assert 'id="fig-confusion_matrix"' in html
+    assert 'id="fig-slices"' in html
+    assert "<script src" not in html
+
+
 def test_a_failing_gate_exits_1_and_rejects_the_version(cli: Any, packages: Packages) -> None:
     register(cli, packages.weak)
     result = evaluate(cli, "models:/churn/1", "--gate", "accuracy >= 0.9", *FAST)

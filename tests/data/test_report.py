@@ -83,12 +83,13 @@ def test_the_page_escapes_data_and_loads_nothing_from_the_network(
 ) -> None:
     html = render_html(failed, title="<b>orders</b>")
     page = parse(html)
-    assert "<script>" not in html
+    assert "<script>alert(1)" not in html  # the data's value, in a table and in a figure
     assert "&lt;script&gt;" in html
+    assert "\\u003cscript\\u003ealert(1)" in html
     assert "<b>orders</b>" not in html
-    assert not any(tag in ("script", "link", "img", "iframe") for tag, _ in page.tags)
-    assert "http://" not in html
-    assert "https://" not in html
+    assert not any(tag in ("link", "img", "iframe") for tag, _ in page.tags)
+    # The only scripts are plotly's, inlined: nothing is fetched.
+    assert not any(tag == "script" and "src" in attrs for tag, attrs in page.tags)
     assert ("<title>&lt;b&gt;orders&lt;/b&gt;</title>") in html
 
 
@@ -119,3 +120,17 @@ def test_the_rich_table_has_one_row_per_violation(failed: ValidationResult) -> N
     output = console.export_text()
     assert "<script>alert(1)</script>" in output  # shown literally, never as markup
     assert output.index("error") < output.index("warn")
+
+
+def test_each_compared_column_is_drawn_against_the_reference(failed: ValidationResult) -> None:
+    from loopml.render import plotly_js
+
+    html = render_html(failed)
+    assert set(failed.distributions) == {"plan", "x"}  # id is unique: not compared
+    assert failed.distributions["plan"]["values"] == ["a", "b", "<script>alert(1)</script>"]
+    assert failed.distributions["plan"]["current"] == [25, 0, 25]
+    assert failed.distributions["x"]["kind"] == "numeric"
+    assert sum(failed.distributions["x"]["current"]) == 50
+    assert html.count('class="plot"') == 2
+    assert html.count(plotly_js()[:300]) == 1
+    assert "overlay" in html  # numbers: the two histograms overlaid

@@ -190,16 +190,18 @@ def test_every_violation_is_reported_at_once(frame: pd.DataFrame, schema: DataSc
     result = validate(bad, schema)
     assert sorted((v.column or "", v.check) for v in result.violations) == [
         ("", "row_count"),
+        ("age", "drift"),  # an inferred schema checks drift against its reference profile
         ("age", "range"),
         ("extra", "extra_column"),
         ("id", "unique"),
         ("plan", "categories"),
+        ("plan", "drift"),
         ("score", "nulls"),
         ("signup", "missing_column"),
     ]
     assert len(result.errors) == 6
-    assert len(result.warnings) == 1
-    assert result.summary == "failed: 40 rows, 6 errors, 1 warning"
+    assert len(result.warnings) == 3
+    assert result.summary == "failed: 40 rows, 6 errors, 3 warnings"
     statuses = {c.name: c.status for c in result.columns}
     assert statuses == {
         "id": "error",
@@ -265,7 +267,13 @@ def test_drift_reference_from_the_schema_as_a_file(
         schema, drift=DriftConfig(reference=str(tmp_path / "ref.parquet"))
     )
     assert set(validate(frame, with_ref).drift) == {"age", "score", "plan"}
-    no_ref = dataclasses.replace(schema, drift=DriftConfig())
+    # Without a reference, drift is checked against the profile the schema was inferred with
+    assert set(validate(frame, dataclasses.replace(schema, drift=DriftConfig())).drift) == {
+        "age",
+        "score",
+        "plan",
+    }
+    no_ref = dataclasses.replace(schema, drift=DriftConfig(), reference_profile=None)
     with pytest.raises(InvalidInputError, match="no reference"):
         validate(frame, no_ref)
 
@@ -291,6 +299,8 @@ def test_result_serialises_and_gates(frame: pd.DataFrame, schema: DataSchema) ->
     assert body["passed"] is False
     assert body["error_count"] == 1
     assert body["violations"][0]["examples"] == [{"value": "1999-01-01T00:00:00", "count": 100}]
+    assert body["distributions"]["age"]["kind"] == "numeric"
+    assert sum(body["distributions"]["age"]["current"]) == len(frame)
     with pytest.raises(GateFailedError, match="data failed validation: column 'signup'"):
         result.raise_for_errors()
 

@@ -291,3 +291,33 @@ def test_the_walk_for_training_data_is_bounded(registry: RegistryClient) -> None
     assert max(d.distance for d in deep) == _card_data.MAX_DEPTH
     assert [d.key for d in deep if d.distance == 1] == ["d/0"]
     assert len(wide) < _card_data.MAX_NODES + 50
+
+
+def test_the_card_draws_each_evaluations_stored_figures(promoted: RegistryClient) -> None:
+    import re
+
+    from loopml.render import plotly_js
+
+    bars = {"data": [{"type": "bar", "x": ["a", "b"], "y": [0.9, 0.8]}], "layout": {}}
+    curve = {"data": [{"type": "scatter", "x": [0, 1], "y": [0, 1]}], "layout": {}}
+    record = {**evaluation(2, passed=True), "notes": ["roc_auc left out: one class"]}
+    evaluation_id = promoted.save_evaluation(record, figures={"slices": bars, "roc_curve": curve})
+    assert promoted.evaluation_figures(evaluation_id) == {"slices": bars, "roc_curve": curve}
+
+    card = model_card(promoted, "churn", 2)
+
+    assert f"[ROC curve](#fig-{evaluation_id}-roc_curve)" in card.markdown
+    assert "- roc_auc left out: one class" in card.markdown
+    page = card.html
+    assert f'id="fig-{evaluation_id}-roc_curve"' in page
+    assert f'id="fig-{evaluation_id}-slices"' in page
+    assert page.count(plotly_js()[:300]) == 1  # inlined once, however many figures
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.IGNORECASE)
+    assert f'href="#fig-{evaluation_id}-roc_curve"' in page
+
+
+def test_a_figure_name_that_is_a_path_is_refused(promoted: RegistryClient) -> None:
+    from loopml.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=r"figure name '\.\./x' is not allowed"):
+        promoted.save_evaluation(evaluation(2, passed=True), figures={"../x": {"data": []}})

@@ -186,3 +186,28 @@ def test_a_postgresql_url_without_driver_uses_psycopg(postgres_server: PostgresS
     store = open_store(url)
     assert store.engine.url.drivername == "postgresql+psycopg"
     assert current_revision(store) == SCHEMA_HEAD
+
+
+def test_0006_keeps_the_evaluations_stored_before_it(db_url: str) -> None:
+    from loopml.registry import _evaluations
+
+    store = open_store(db_url)
+    with store.engine.connect() as conn:
+        command.downgrade(alembic_config(conn), "0005_experiment_tags")
+        conn.commit()
+        conn.execute(
+            sa.text(
+                "INSERT INTO model_evaluations (id, model_uri, data, target, task, metrics, "
+                "slices, gates, created_at) VALUES ('e1', 'runs:/r/model', 'd', 't', "
+                "'classification', '{\"f1\": 0.9}', '{}', '[]', 1)"
+            )
+        )
+        conn.commit()
+        command.upgrade(alembic_config(conn), "head")
+        conn.commit()
+
+    assert schema_diff(store) == []
+    with store.read() as conn:
+        old = _evaluations.get(conn, "e1")
+    assert old["metrics"] == {"f1": 0.9}
+    assert (old["notes"], old["figures"]) == ([], {})

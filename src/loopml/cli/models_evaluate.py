@@ -92,6 +92,15 @@ def evaluate(
             "(repeatable).",
         ),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="FILE",
+            dir_okay=False,
+            help="Also write the evaluation with its figures as one self-contained HTML page.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Evaluate a model on a dataset version: metrics, slices, champion, gates.
@@ -108,6 +117,7 @@ def evaluate(
             --slice plan --gate "accuracy >= 0.7" --gate "gap(accuracy, by=plan) <= 0.15"
         loopml models evaluate runs:/01J0ABCDEFGHJKMNPQRSTVWXYZ/model --data datasets:/h/1 \\
             --target price --task regression --no-infra --json
+        loopml models evaluate churn/3 --data datasets:/h/1 --target churned --report eval.html
     """
     from loopml.cli._evaluation_views import evaluation_views
     from loopml.evaluation import evaluate as run_evaluation
@@ -125,6 +135,8 @@ def evaluate(
         trusted=tuple(trust or ()),
     )
     body = result.to_dict()
+    if report is not None:
+        report.write_text(result.to_html(), encoding="utf-8")
     if as_json:
         echo_json(body)
     else:

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -24,12 +25,19 @@ import pyarrow.compute as pc
 from loopml.data._check_types import compatible, family_of, plain
 from loopml.data.checks import Violation
 from loopml.data.drift import DriftResult, column_drift
+from loopml.data.reference import (
+    bin_counts,
+    category_counts,
+    distribution,
+    numbers,
+    sketch_column,
+)
 from loopml.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from loopml.data.schema import ColumnSchema, DataSchema, DriftConfig
 
-__all__ = ["check_drift", "drift_columns"]
+__all__ = ["check_drift", "check_profile_drift", "distributions", "drift_columns"]
 
 _COMPARABLE = ("int", "float", "bool", "string", "categorical")
 
@@ -63,6 +71,81 @@ def check_drift(
         if result.drifted:
             found.append(_violation(spec.name, result, table.num_rows, config))
     return found, results
+
+
+def check_profile_drift(
+    table: pa.Table, profile: Mapping[str, Any], schema: DataSchema
+) -> tuple[list[Violation], dict[str, DriftResult]]:
+    """:func:`check_drift` against a reference profile (:mod:`loopml.data.reference`):
+    each column's counts in the reference's bins (numbers) or per value (categories)."""
+    from loopml.data.schema import DriftConfig
+
+    config = schema.drift or DriftConfig()
+    if config.method in ("ks", "wasserstein"):
+        raise InvalidInputError(
+            f"drift.method {config.method!r} needs the reference data itself; against the "
+            "schema's reference profile use auto, chi2, js or psi, or give a reference "
+            "(--reference, or drift.reference in the schema)"
+        )
+    sketches = profile["columns"]
+    found: list[Violation] = []
+    results: dict[str, DriftResult] = {}
+    for spec in _profile_columns(table, sketches, schema, config):
+        current, sketch = table.column(spec.name), sketches[spec.name]
+        if not compatible(spec.dtype, family_of(current.type)):
+            continue  # the type check reports it
+        if len(current) == current.null_count:
+            continue  # no values, no distribution; the null check reports it
+        if sketch["kind"] == "numeric":
+            edges = sketch["deciles"]["edges"]
+            ref = dict(enumerate(sketch["deciles"]["counts"]))
+            cur: dict[Any, int] = dict(enumerate(bin_counts(numbers(current), edges)))
+        else:
+            ref = {pair[0]: pair[1] for pair in sketch["counts"]}
+            cur = category_counts(current)
+        if not any(cur.values()):
+            continue
+        try:
+            result = column_drift(ref, cur, method=config.method, threshold=config.threshold)
+        except InvalidInputError as err:
+            raise InvalidInputError(f"drift of column {spec.name!r}: {err.message}") from err
+        results[spec.name] = result
+        if result.drifted:
+            found.append(_violation(spec.name, result, table.num_rows, config))
+    return found, results
+
+
+def _profile_columns(
+    table: pa.Table, sketches: Mapping[str, Any], schema: DataSchema, config: DriftConfig
+) -> list[ColumnSchema]:
+    names = set(table.column_names) & set(sketches)
+    if config.columns:
+        return [schema.column(n) for n in config.columns if n in names]
+    return [
+        spec
+        for spec in schema.columns
+        if spec.name in names and spec.dtype in _COMPARABLE and not spec.unique
+    ]
+
+
+def distributions(
+    table: pa.Table,
+    reference: pa.Table | Mapping[str, Any],
+    names: Iterable[str],
+) -> dict[str, dict[str, Any]]:
+    """Each named column's values beside the reference's, binned alike, for pictures.
+
+    ``reference`` is the reference data or a reference profile.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if isinstance(reference, pa.Table):
+            sketch = sketch_column(reference.column(name))
+        else:
+            sketch = reference["columns"].get(name)
+        if sketch is not None:
+            found[name] = distribution(sketch, table.column(name))
+    return found
 
 
 def drift_columns(

@@ -68,7 +68,15 @@ def infer_table(
     if row_count_slack is not None:
         low = max(0, math.floor(rows * (1 - row_count_slack)))
         high = math.ceil(rows * (1 + row_count_slack))
-    return DataSchema(columns, min_rows=low, max_rows=high, description=description)
+    from loopml.data.reference import reference_profile
+
+    return DataSchema(
+        columns,
+        min_rows=low,
+        max_rows=high,
+        description=description,
+        reference_profile=reference_profile(table),
+    )
 
 
 def _check_options(categorical_max: int, range_slack: float, row_count_slack: float | None) -> None:

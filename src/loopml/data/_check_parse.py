@@ -28,7 +28,7 @@ __all__ = ["check_column", "check_schema", "schema_from_dict"]
 
 _TOP = ("format", "description", "table", "drift", "columns")
 _TABLE = ("min_rows", "max_rows", "extra_columns", "unique_keys", "severity")
-_DRIFT = ("reference", "method", "threshold", "columns", "severity")
+_DRIFT = ("reference", "method", "threshold", "columns", "severity", "profile")
 _COLUMN = (
     "dtype",
     "required",
@@ -193,6 +193,7 @@ def _drift(raw: Any) -> DriftConfig:
         threshold=_value(spec, "threshold", "drift", _is_number, "a number", None),
         columns=tuple(columns),
         severity=_value(spec, "severity", "drift", _is_str, "a string", "warn"),
+        profile=_value(spec, "profile", "drift", _is_str, "a file name", None),
     )
 
 

@@ -45,7 +45,9 @@ _HEADER = """\
 # [table]    min_rows, max_rows, extra_columns (error | warn | ignore),
 #            unique_keys (lists of columns unique together), severity
 # [drift]    reference (datasets:/name/3 or a file), method (auto | ks | chi2 | psi | js |
-#            wasserstein), threshold, columns (empty: all), severity (default "warn")
+#            wasserstein), threshold, columns (empty: all), severity (default "warn"),
+#            profile (the sketch of the data the schema was inferred from, beside this
+#            file; drift is checked against it when no reference is given)
 # [columns.NAME]
 #            dtype (int | float | bool | string | categorical | timestamp | date | other),
 #            required, nullable, max_null_fraction, min_value, max_value, categories,
@@ -99,6 +101,7 @@ def schema_to_dict(schema: DataSchema) -> dict[str, Any]:
             **({"threshold": drift.threshold} if drift.threshold is not None else {}),
             **({"columns": list(drift.columns)} if drift.columns else {}),
             "severity": drift.severity,
+            **({"profile": drift.profile} if drift.profile is not None else {}),
         }
     data["columns"] = {c.name: _column_dict(c) for c in schema.columns}
     return data

@@ -1,8 +1,10 @@
 """Show a validation result: a self-contained HTML page, or a Rich table for the terminal.
 
-The HTML page carries its CSS inline and loads nothing from the network, so it can be
-kept as a CI artifact and opened anywhere. Every value is HTML-escaped: column names and
-category values come from the data.
+The HTML page is rendered on the shared path (:mod:`loopml.render`): CSS inline, each
+compared column's distribution drawn against the reference's with plotly, whose
+JavaScript is inlined once; nothing is loaded from the network, so the page can be kept
+as a CI artifact and opened anywhere. Every value is escaped: column names and category
+values come from the data.
 
 Example:
     >>> from loopml.data.validate import ValidationResult
@@ -14,12 +16,9 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
-from importlib import metadata, resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import jinja2
     from rich.table import Table
 
     from loopml.data.checks import Violation
@@ -58,10 +57,23 @@ def render_html(
         }
         for c in result.columns
     ]
-    return _template().render(
+    from loopml.data._report_figures import distribution_figure
+    from loopml.render import render
+
+    pictures = [
+        {
+            "name": name,
+            "figure": distribution_figure(name, found),
+            "drift": drift[name].summary if name in drift else "",
+        }
+        for name, found in result.distributions.items()
+    ]
+    return render(
+        _TEMPLATE,
+        package="loopml.data",
         title=title,
         subtitle=subtitle,
-        version=_version(),
+        distributions=pictures,
         passed=result.passed,
         summary=result.summary,
         row_count=result.row_count,
@@ -136,21 +148,3 @@ def _text(value: Any) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(_text(v) for v in value) + ")"
     return repr(value) if isinstance(value, str) else str(value)
-
-
-def _version() -> str:
-    # Not ``loopml.__version__``: the SDK face sits floors above this package.
-    try:
-        return metadata.version("loopml")
-    except metadata.PackageNotFoundError:
-        return "(development)"
-
-
-@cache
-def _template() -> jinja2.Template:
-    import jinja2
-
-    folder = resources.files("loopml.data").joinpath("templates")
-    source = folder.joinpath(_TEMPLATE).read_text("utf-8")
-    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return environment.from_string(source)

@@ -22,7 +22,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -108,6 +108,9 @@ class DriftConfig:
         columns: the columns to compare; empty means every non-unique column of type
             int, float, bool, string or categorical.
         severity: drift is statistical, so it warns unless told otherwise.
+        profile: the reference profile file beside the schema file (what an inferred
+            schema saves, see :mod:`loopml.data.reference`); used when no
+            ``reference`` is set or given.
 
     Example:
         >>> DriftConfig("datasets:/churn/3", method="psi").threshold is None
@@ -119,6 +122,7 @@ class DriftConfig:
     threshold: float | None = None
     columns: tuple[str, ...] = ()
     severity: Severity = "warn"
+    profile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,8 @@ class DataSchema:
         severity: the severity of the row-count and unique-key checks.
         drift: an optional drift comparison with a reference dataset.
         description: a note for people, e.g. where the schema was inferred from.
+        reference_profile: a sketch of the data the schema was inferred from
+            (:mod:`loopml.data.reference`); drift is checked against it by default.
 
     Example:
         >>> schema = DataSchema((ColumnSchema("id", "int", unique=True),), min_rows=1)
@@ -149,6 +155,9 @@ class DataSchema:
     severity: Severity = "error"
     drift: DriftConfig | None = None
     description: str = ""
+    reference_profile: Mapping[str, Any] | None = field(
+        default=None, hash=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         from loopml.data._check_parse import check_schema
@@ -232,10 +241,20 @@ def save_schema(schema: DataSchema, path: str | os.PathLike[str]) -> Path:
     from loopml.data._check_toml import render_toml
 
     target = Path(path)
+    if schema.reference_profile is not None:
+        sidecar = target.with_name(f"{target.stem}.reference.json")
+        _write_atomic(sidecar, json.dumps(schema.reference_profile, indent=1, sort_keys=True,
+                                          ensure_ascii=False, default=_iso) + "\n")  # fmt: skip
+        schema = replace(schema, drift=replace(schema.drift or DriftConfig(), profile=sidecar.name))
     if target.suffix.lower() == ".json":
         text = json.dumps(schema.to_dict(), indent=2, ensure_ascii=False, default=_iso) + "\n"
     else:
         text = render_toml(schema, path_hint=str(path))
+    _write_atomic(target, text)
+    return target
+
+
+def _write_atomic(target: Path, text: str) -> None:
     scratch = target.with_name(f".{target.name}.tmp")
     try:
         scratch.write_text(text, encoding="utf-8")
@@ -243,7 +262,6 @@ def save_schema(schema: DataSchema, path: str | os.PathLike[str]) -> Path:
     except OSError as err:
         scratch.unlink(missing_ok=True)
         raise InvalidInputError(f"cannot write schema file '{target}': {err}") from err
-    return target
 
 
 def load_schema(path: str | os.PathLike[str]) -> DataSchema:
@@ -286,6 +304,8 @@ def load_schema(path: str | os.PathLike[str]) -> DataSchema:
             f"Infer one from data you trust: `loopml data validate DATA --schema {source} "
             "--infer --force`, or add [columns.NAME] tables by hand"
         )
+    if schema.drift is not None and schema.drift.profile is not None:
+        schema = replace(schema, reference_profile=_load_profile(source, schema.drift.profile))
     return schema
 
 
@@ -299,6 +319,26 @@ def _checks_nothing(schema: DataSchema) -> bool:
         or schema.unique_keys
         or schema.drift is not None
     )
+
+
+def _load_profile(schema_file: Path, name: str) -> Mapping[str, Any]:
+    from loopml.data.reference import check_profile
+
+    sidecar = schema_file.parent / name
+    if Path(name).name != name:
+        raise InvalidInputError(
+            f"schema file '{schema_file}': drift.profile must name a file beside it, got {name!r}"
+        )
+    try:
+        profile = json.loads(sidecar.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise InvalidInputError(
+            f"schema file '{schema_file}' names the reference profile '{sidecar}', which does "
+            "not exist; infer the schema again, or remove drift.profile to check no drift"
+        ) from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InvalidInputError(f"cannot read reference profile '{sidecar}': {err}") from err
+    return check_profile(profile, f"'{sidecar}'")
 
 
 def _iso(value: Any) -> str:

@@ -76,6 +76,10 @@ class ValidationResult:
         row_count: the rows validated.
         columns: a summary of each schema column, then of each extra column.
         drift: the drift result of each compared column, drifted or not.
+        distributions: each compared column's values beside the reference's, binned
+            alike (``kind`` ``numeric``: ``edges``, ``reference``, ``current`` counts;
+            ``categorical``: ``values``, ``reference``, ``current``); the HTML report
+            draws them.
 
     Example:
         >>> result = ValidationResult((), row_count=10, columns=())
@@ -87,6 +91,9 @@ class ValidationResult:
     row_count: int
     columns: tuple[ColumnSummary, ...]
     drift: Mapping[str, DriftResult] = field(default_factory=dict, hash=False)
+    distributions: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=dict, hash=False, compare=False, repr=False
+    )
 
     @property
     def passed(self) -> bool:
@@ -126,6 +133,7 @@ class ValidationResult:
             "violations": [v.to_dict() for v in self.violations],
             "columns": [vars(c).copy() for c in self.columns],
             "drift": {name: vars(result).copy() for name, result in self.drift.items()},
+            "distributions": {name: dict(found) for name, found in self.distributions.items()},
         }
 
     def raise_for_errors(self) -> None:
@@ -152,6 +160,10 @@ def validate(
     settings: Settings | None = None,
 ) -> ValidationResult:
     """Check ``data`` against ``schema`` and return every violation.
+
+    Drift is checked against ``reference`` when given, else against the schema's
+    ``drift.reference``, else against the reference profile an inferred schema keeps
+    (:mod:`loopml.data.reference`): a schema inferred from data checks drift by default.
 
     Args:
         data: a pandas DataFrame, a pyarrow Table, a Parquet/CSV path, or a
@@ -180,19 +192,29 @@ def validate(
         if spec.name in first:
             found += check_column(table.column(first[spec.name]), spec, rows)
     drift: dict[str, DriftResult] = {}
+    pictures: dict[str, dict[str, Any]] = {}
     ref_source = reference if reference is not None else _schema_reference(schema)
-    if ref_source is not None:
-        from loopml.data._check_drift import check_drift
+    if ref_source is not None or schema.reference_profile is not None:
+        from loopml.data._check_drift import check_drift, check_profile_drift, distributions
 
-        drifted, drift = check_drift(table, load_data(ref_source, settings=settings), schema)
+        if ref_source is not None:
+            ref_table = load_data(ref_source, settings=settings)
+            drifted, drift = check_drift(table, ref_table, schema)
+            pictures = distributions(table, ref_table, drift)
+        else:
+            assert schema.reference_profile is not None
+            drifted, drift = check_profile_drift(table, schema.reference_profile, schema)
+            pictures = distributions(table, schema.reference_profile, drift)
         found += drifted
     summaries = _summaries(table, first, schema, found)
-    return ValidationResult(tuple(found), rows, summaries, drift)
+    return ValidationResult(tuple(found), rows, summaries, drift, pictures)
 
 
 def _schema_reference(schema: DataSchema) -> str | None:
     if schema.drift is None:
         return None
+    if schema.drift.reference is None and schema.reference_profile is not None:
+        return None  # drift against the profile the schema was inferred with
     if schema.drift.reference is None:
         raise InvalidInputError(
             "the schema has a [drift] section but no reference; set drift.reference "

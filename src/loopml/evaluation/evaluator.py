@@ -39,6 +39,7 @@ from loopml.errors import InvalidInputError, NotFoundError
 from loopml.evaluation._data import EvaluationData, check_target, load_data, target_values
 from loopml.evaluation._measure import measure
 from loopml.evaluation._task import check_predictions, infer_task
+from loopml.evaluation.figures import Predicted, draw_sides
 from loopml.evaluation.gates import (
     GapGate,
     Gate,
@@ -149,9 +150,9 @@ def evaluate(
         plan = replace(plan, task=settled)
         mine = _Side.of(candidate, plan, on, uri)
         rival, no_champion = _champion(registry, plan.version, champion, is_object)
-        theirs, champion_notes = None, list[str]()
+        theirs, champion_notes, their_side = None, list[str](), None
         if rival is not None:
-            theirs, no_champion, champion_notes = _measure_champion(
+            theirs, no_champion, champion_notes, their_side = _measure_champion(
                 rival, champion, plan, on, settings, trusted
             )
         infra = None
@@ -170,6 +171,10 @@ def evaluate(
     notes = [task_note] if task_note else []
     notes += mine.notes + champion_notes + ([] if theirs or champion is None else [no_champion])
     notes += [f"infra: {note}" for note in (infra.notes if infra else ())]
+    figures, figure_notes = draw_sides(
+        plan.settled, on.labels, plan.version, mine, theirs, their_side
+    )
+    notes += figure_notes
     result = EvaluationResult(
         id="",
         model_uri=uri,
@@ -185,6 +190,7 @@ def evaluate(
         passed=None if not results else not any(result.failed for result in results),
         infra=infra,
         notes=notes,
+        figures=figures,
     )
     if is_object:
         return replace(result, notes=[*notes, _NOT_STORED])
@@ -284,6 +290,7 @@ class _Side:
     metrics: dict[str, float]
     slices: SliceMetrics
     notes: list[str]
+    drawn: Predicted | None = None  # what the figures draw
 
     @classmethod
     def of(cls, model: LoadedModel, plan: _Plan, on: _Rows, name: str) -> _Side:
@@ -306,7 +313,8 @@ class _Side:
             package_size_bytes=float(measured.package_size_bytes),
             package_size_mb=measured.package_size_bytes / 1e6,
         )
-        return cls(values, per_group, measured.notes + left_out + group_notes)
+        drawn = Predicted("candidate", predictions, proba, classes)
+        return cls(values, per_group, measured.notes + left_out + group_notes, drawn)
 
 
 def _gate_specs(
@@ -370,8 +378,8 @@ def _measure_champion(
     on: _Rows,
     settings: Settings,
     trusted: Sequence[str],
-) -> tuple[ChampionResult | None, str, list[str]]:
-    """The champion measured on the same rows (and notes), or ``None`` and why not.
+) -> tuple[ChampionResult | None, str, list[str], _Side | None]:
+    """The champion measured on the same rows (notes, its side), or ``None`` and why not.
 
     A champion that cannot load or predict on this data (its signature wants a column the
     new data dropped, say) does not stop the candidate's evaluation: the comparison is
@@ -391,9 +399,10 @@ def _measure_champion(
             None,
             f"no champion: {uri} (version {found.version}) could not be measured: {why}",
             [],
+            None,
         )
     notes = [f"champion: {note}" for note in side.notes]
-    return ChampionResult(uri, found.version, side.metrics, side.slices), "", notes
+    return ChampionResult(uri, found.version, side.metrics, side.slices), "", notes, side
 
 
 def _store(
@@ -420,10 +429,11 @@ def _store(
             "champion",
             "gates",
             "passed",
+            "notes",
         )
     }
     evaluation_id = registry.save_evaluation(
-        record, move_status=move_status, dataset_node=dataset_node
+        record, move_status=move_status, dataset_node=dataset_node, figures=result.figures
     )
     status = None
     moved = move_status and result.passed is not None

@@ -163,6 +163,10 @@ class EvaluationResult:
         notes: what could not be measured and why (no ``predict_proba``, no champion, …).
         status: the version's status after the evaluation (``None`` when it did not move
             or there is no version).
+        figures: name -> plotly figure (ROC, precision-recall, calibration, confusion
+            matrix; residuals for regression; the headline metric per slice), stored
+            with the evaluation (:meth:`RegistryClient.evaluation_figures` reads them
+            back); see :mod:`loopml.evaluation.figures`.
 
     Example:
         >>> result = loopml.evaluate("models:/churn/4", "datasets:/churn@latest",  # doctest: +SKIP
@@ -186,6 +190,7 @@ class EvaluationResult:
     infra: InfraResult | None = None
     notes: list[str] = field(default_factory=list)
     status: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def reasons(self) -> list[str]:
@@ -216,6 +221,7 @@ class EvaluationResult:
             "infra": self.infra.to_dict() if self.infra else None,
             "notes": list(self.notes),
             "status": self.status,
+            "figures": sorted(self.figures),
         }
 
     def _repr_html_(self) -> str:
@@ -241,5 +247,24 @@ class EvaluationResult:
                 ("champion", self.champion.uri if self.champion else None),
                 ("status after", self.status),
                 ("notes", list(self.notes)),
+                ("figures", sorted(self.figures)),
             ],
+        )
+
+    def to_html(self) -> str:
+        """The evaluation as one self-contained HTML page: verdict, metrics beside the
+        champion's, gates, notes and every figure (plotly inlined; opens offline).
+
+        Example:
+            >>> Path("evaluation.html").write_text(result.to_html())  # doctest: +SKIP
+        """
+        from loopml.render import render
+
+        champion = self.champion.metrics if self.champion else {}
+        return render(
+            "evaluation_report.html.j2",
+            package="loopml.evaluation",
+            title=f"Evaluation of {self.model_uri}",
+            result=self,
+            metrics=[(name, value, champion.get(name)) for name, value in self.metrics.items()],
         )

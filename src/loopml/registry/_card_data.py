@@ -30,12 +30,13 @@ if TYPE_CHECKING:
     from loopml.registry.client import RegistryClient
     from loopml.registry.models import AliasChange, Approval, ModelVersion, RegisteredModel
 
-__all__ = ["CardData", "DataSource", "RunInfo", "gather", "upstream_data"]
+__all__ = ["SHOWN_EVALUATIONS", "CardData", "DataSource", "RunInfo", "gather", "upstream_data"]
 
 # The walk stops after this many edges from the run, or this many nodes: a card is a
 # summary, and a heavily reused dataset must not make it slow.
 MAX_DEPTH = 6
 MAX_NODES = 200
+SHOWN_EVALUATIONS = 5  # the newest ones (with their figures); older ones are counted
 _LISTED_KINDS = ("dataset_version", "feature_view")
 _EXAMPLE = "input_example.json"
 
@@ -84,6 +85,8 @@ class CardData:
     evaluations: list[dict[str, Any]]
     approvals: list[Approval]
     alias_history: list[AliasChange] = field(default_factory=list)
+    # evaluation id -> figure name -> plotly JSON, for the evaluations the card shows
+    figures: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def gather(client: RegistryClient, name: str, version: int) -> CardData:
@@ -107,6 +110,12 @@ def gather(client: RegistryClient, name: str, version: int) -> CardData:
         for change in client.alias_history(name)
         if version in (change.version, change.previous_version)
     ]
+    evaluations = client.evaluations(name, version)
+    figures = {
+        item["id"]: client.evaluation_figures(item["id"])
+        for item in evaluations[:SHOWN_EVALUATIONS]
+        if item.get("figures")
+    }
     return CardData(
         model=model,
         version=found,
@@ -115,9 +124,10 @@ def gather(client: RegistryClient, name: str, version: int) -> CardData:
         files=files,
         run=run,
         datasets=datasets,
-        evaluations=client.evaluations(name, version),
+        evaluations=evaluations,
         approvals=client.approvals(name, version),
         alias_history=history,
+        figures=figures,
     )
 
 

@@ -19,12 +19,14 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from loopml.registry._card_data import CardData
+from loopml.registry._card_data import SHOWN_EVALUATIONS, CardData
 from loopml.registry._markdown import code, number, pairs, size, table, when
 
 __all__ = [
+    "Block",
     "alias_history",
     "approvals",
+    "evaluation_blocks",
     "evaluations",
     "footer",
     "header",
@@ -33,7 +35,17 @@ __all__ = [
     "training_data",
 ]
 
-_SHOWN_EVALUATIONS = 5  # the newest ones; older ones are counted
+# A piece of the card's Markdown, and the evaluation whose figures follow it (HTML card).
+Block = tuple[str, str | None]
+_FIGURE_TITLES = {
+    "roc_curve": "ROC curve",
+    "precision_recall_curve": "precision-recall curve",
+    "calibration_curve": "calibration curve",
+    "confusion_matrix": "confusion matrix",
+    "residuals": "residuals",
+    "residual_histogram": "residual histogram",
+    "slices": "per slice",
+}
 _SHOWN_FILES = 50
 _SHOWN_EXAMPLE_COLUMNS = 12
 _LOWER_IS_BETTER = ("log_loss", "calibration_error", "rmse", "mae", "latency_ms_per_row")
@@ -129,16 +141,22 @@ def training_data(data: CardData) -> str:
 
 
 def evaluations(data: CardData) -> str:
-    """The newest evaluations: metrics (beside the champion's), slices, gates."""
+    """The newest evaluations: metrics (beside the champion's), slices, gates, figures."""
+    return "\n\n".join(text for text, _ in evaluation_blocks(data))
+
+
+def evaluation_blocks(data: CardData) -> list[Block]:
+    """:func:`evaluations` in pieces: one per evaluation, with its id (the HTML card draws
+    that evaluation's figures after it)."""
     if not data.evaluations:
-        return "## Evaluations\n\nNot evaluated yet (`loopml models evaluate`)."
-    parts = ["## Evaluations"]
-    for item in data.evaluations[:_SHOWN_EVALUATIONS]:
-        parts.append(_evaluation(item))
-    hidden = len(data.evaluations) - _SHOWN_EVALUATIONS
+        return [("## Evaluations\n\nNot evaluated yet (`loopml models evaluate`).", None)]
+    blocks: list[Block] = [("## Evaluations", None)]
+    for item in data.evaluations[:SHOWN_EVALUATIONS]:
+        blocks.append((_evaluation(item), str(item.get("id") or "") or None))
+    hidden = len(data.evaluations) - SHOWN_EVALUATIONS
     if hidden > 0:
-        parts.append(f"{hidden} older evaluation(s) not shown.")
-    return "\n\n".join(parts)
+        blocks.append((f"{hidden} older evaluation(s) not shown.", None))
+    return blocks
 
 
 def approvals(data: CardData) -> str:
@@ -202,6 +220,14 @@ def _evaluation(item: Mapping[str, Any]) -> str:
         parts += [f"Slice by {code(name)}:", _slice(groups)]
     if item.get("gates"):
         parts += ["Gates:", _gates(item["gates"])]
+    if item.get("notes"):
+        parts += ["Notes:", "\n".join(f"- {note}" for note in item["notes"])]
+    if item.get("figures"):
+        links = [
+            f"[{_FIGURE_TITLES.get(name, name)}](#fig-{item.get('id')}-{name})"
+            for name in item["figures"]
+        ]
+        parts.append("Figures (drawn in the HTML card): " + ", ".join(links) + ".")
     return "\n\n".join(parts)
 
 

@@ -13,12 +13,14 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, RowMapping, select
 
 from loopml._ids import new_id
+from loopml.artifacts import StoredFile
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.registry import _records, events
 from loopml.registry._files import resolve_version
@@ -26,13 +28,25 @@ from loopml.registry._records import Row
 from loopml.registry.models import VersionStatus
 from loopml.store.audit import record as audit
 from loopml.store.lineage import Edge, Node, add_edges
-from loopml.store.schema import model_evaluations
+from loopml.store.schema import artifact_files, model_evaluations
 from loopml.uris import parse_uri
 
-__all__ = ["COLUMNS", "get", "list_for_version", "plain", "save"]
+__all__ = [
+    "COLUMNS",
+    "FIGURES",
+    "OWNER",
+    "check_figure_name",
+    "get",
+    "list_for_version",
+    "plain",
+    "save",
+]
 
 REQUIRED = ("model_uri", "data", "target", "task", "metrics")
-COLUMNS = (*REQUIRED, "model", "version", "slices", "champion", "gates", "passed")
+COLUMNS = (*REQUIRED, "model", "version", "slices", "champion", "gates", "passed", "notes")
+OWNER = "evaluation"  # owner_kind of an evaluation's figure files in artifact_files
+FIGURES = "figures"  # the folder of those files: figures/<name>.json
+_FIGURE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 # Statuses an evaluation with gates moves; the others are past evaluation.
 _MOVABLE = frozenset({VersionStatus.REGISTERED, VersionStatus.VALIDATED, VersionStatus.REJECTED})
 _EV = model_evaluations.c
@@ -81,11 +95,26 @@ def _checked(record: Mapping[str, Any]) -> dict[str, Any]:
     row = {key: plain(record.get(key)) for key in COLUMNS}
     row["slices"] = row["slices"] if row["slices"] is not None else {}
     row["gates"] = row["gates"] if row["gates"] is not None else []
+    row["notes"] = [str(note) for note in row["notes"] or []]
     if row["passed"] is not None:
         row["passed"] = bool(row["passed"])
     if (row["model"] is None) != (row["version"] is None):
         raise InvalidInputError("give both model and version of an evaluated version, or neither")
     return row
+
+
+def check_figure_name(name: object) -> str:
+    """``name`` if it can name a figure file (letters, digits, ``_.-``; up to 100).
+
+    Raises:
+        InvalidInputError: anything else (a path, an empty name).
+    """
+    if not isinstance(name, str) or not _FIGURE_NAME.match(name) or ".." in name:
+        raise InvalidInputError(
+            f"figure name {str(name)[:60]!r} is not allowed; use letters, digits and _ . - "
+            "(e.g. 'roc_curve')"
+        )
+    return name
 
 
 def _version_of(conn: Connection, row: dict[str, Any]) -> None:
@@ -102,9 +131,18 @@ def save(
     move_status: bool,
     dataset_node: Node | None,
     actor: str,
+    figures: Mapping[str, StoredFile] | None = None,
 ) -> str:
-    """Store one evaluation (and its status move, lineage, audit and event); return its id."""
+    """Store one evaluation (and its status move, lineage, audit and event); return its id.
+
+    ``figures`` are the evaluation's figures, already in the artifact store (name ->
+    the stored plotly JSON); they become its files ``figures/<name>.json``.
+    """
     row = _checked(record)
+    figures = dict(figures or {})
+    for name in figures:
+        check_figure_name(name)
+    row["figures"] = {name: stored.digest for name, stored in figures.items()}
     _version_of(conn, row)
     evaluation_id = new_id()
     now = _records.now_ms()
@@ -125,6 +163,21 @@ def save(
         model_evaluations.insert(),
         {**row, "id": evaluation_id, "created_at": now, "created_by": actor},
     )
+    if figures:
+        conn.execute(
+            artifact_files.insert(),
+            [
+                {
+                    "owner_kind": OWNER,
+                    "owner_id": evaluation_id,
+                    "path": f"{FIGURES}/{name}.json",
+                    "digest": stored.digest,
+                    "size": stored.size,
+                    "created_at": now,
+                }
+                for name, stored in figures.items()
+            ],
+        )
     add_edges(conn, edges)
     payload = {"evaluation": evaluation_id, "passed": row["passed"], "data": row["data"]}
     if model is None:
@@ -167,7 +220,15 @@ def list_for_version(conn: Connection, model: str, version: int) -> list[dict[st
         .where(_EV.model == model, _EV.version == version)
         .order_by(_EV.created_at.desc(), _EV.id.desc())
     ).mappings()
-    return [dict(row) for row in rows]
+    return [_filled(row) for row in rows]
+
+
+def _filled(row: RowMapping) -> dict[str, Any]:
+    """A stored row; evaluations from before 0005 read with no notes and no figures."""
+    found = dict(row)
+    found["notes"] = found.get("notes") or []
+    found["figures"] = found.get("figures") or {}
+    return found
 
 
 def get(conn: Connection, evaluation_id: str) -> dict[str, Any]:
@@ -179,4 +240,4 @@ def get(conn: Connection, evaluation_id: str) -> dict[str, Any]:
             str(evaluation_id),
             hint="list a version's evaluations with RegistryClient.evaluations(name, version)",
         )
-    return dict(row)
+    return _filled(row)

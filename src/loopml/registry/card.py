@@ -6,7 +6,9 @@ digests), the run that trained it (params and metrics), the training data upstre
 that run in the lineage graph, every evaluation (metrics, slices, champion comparison,
 gates with their reasons), approvals and rejections, and the history of aliases that
 pointed at it. It renders as Markdown, and as one self-contained HTML page made from
-that Markdown (inline CSS, nothing fetched from the network).
+that Markdown on the shared rendering path (:mod:`loopml.render`: inline CSS, each
+evaluation's stored figures drawn with plotly inlined once, nothing fetched from the
+network). In the Markdown, an evaluation's figures are links into the HTML card.
 
 Example:
     >>> card = model_card(RegistryClient(), "churn", 3)  # doctest: +SKIP
@@ -17,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from loopml.registry import _card_sections as sections
@@ -38,6 +40,7 @@ class ModelCard:
         version: the version number.
         markdown: the card as Markdown (GitHub flavoured tables).
         data: what the card was made from.
+        blocks: the Markdown in pieces, each with the evaluation whose figures follow it.
 
     Example:
         >>> card.markdown.startswith("# churn v3")  # doctest: +SKIP
@@ -48,13 +51,18 @@ class ModelCard:
     version: int
     markdown: str
     data: CardData
+    blocks: tuple[sections.Block, ...] = field(default=(), repr=False)
 
     @property
     def html(self) -> str:
-        """The card as one self-contained HTML page (inline CSS; no network needed)."""
-        from loopml.registry._card_html import render_page
+        """The card as one self-contained HTML page (inline CSS, the evaluations' figures
+        drawn with plotly inlined; no network needed)."""
+        from loopml.registry._card_html import render_card
 
-        return render_page(self.markdown, title=f"Model card: {self.model} v{self.version}")
+        blocks = self.blocks or ((self.markdown, None),)
+        return render_card(
+            blocks, self.data.figures, title=f"Model card: {self.model} v{self.version}"
+        )
 
 
 def model_card(client: RegistryClient, name: str, version: int) -> ModelCard:
@@ -72,15 +80,18 @@ def model_card(client: RegistryClient, name: str, version: int) -> ModelCard:
         >>> print(model_card(RegistryClient(), "churn", 3).markdown)  # doctest: +SKIP
     """
     data = gather(client, name, version)
-    parts = [
-        sections.header(data),
-        sections.package(data),
-        sections.source_run(data),
-        sections.training_data(data),
-        sections.evaluations(data),
-        sections.approvals(data),
-        sections.alias_history(data),
-        sections.footer(),
+    blocks: list[sections.Block] = [
+        (sections.header(data), None),
+        (sections.package(data), None),
+        (sections.source_run(data), None),
+        (sections.training_data(data), None),
+        *sections.evaluation_blocks(data),
+        (sections.approvals(data), None),
+        (sections.alias_history(data), None),
+        (sections.footer(), None),
     ]
-    markdown = "\n\n".join(part for part in parts if part).rstrip() + "\n"
-    return ModelCard(model=name, version=version, markdown=markdown, data=data)
+    blocks = [(text, evaluation) for text, evaluation in blocks if text]
+    markdown = "\n\n".join(text for text, _ in blocks).rstrip() + "\n"
+    return ModelCard(
+        model=name, version=version, markdown=markdown, data=data, blocks=tuple(blocks)
+    )

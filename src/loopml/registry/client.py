@@ -58,6 +58,7 @@ from loopml.registry.models import (
     VersionStatus,
     Webhook,
 )
+from loopml.render import FigureLike, figure_json
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor
 from loopml.store.audit import record as audit
@@ -799,6 +800,7 @@ class RegistryClient:
         *,
         move_status: bool = True,
         dataset_node: Node | None = None,
+        figures: Mapping[str, FigureLike] | None = None,
     ) -> str:
         """Store one evaluation; for a registered version with gates, move its status.
 
@@ -807,11 +809,14 @@ class RegistryClient:
                 ``target``, ``task``, ``metrics`` (required), ``model``, ``version``
                 (filled from a ``models:/`` URI when left out), ``slices``,
                 ``champion``, ``gates`` (``[{"expression", "passed", "skipped",
-                "reason", …}]``), ``passed``.
+                "reason", …}]``), ``passed``, ``notes`` (a list of strings).
             move_status: when a version was evaluated with gates (``passed`` is not
                 ``None``), move a registered/validated/rejected version to validated
                 (passed) or rejected (failed).
             dataset_node: the data's lineage node, e.g. ``("dataset_version", "iris/3")``.
+            figures: name -> plotly figure (or its JSON), stored in the artifact store as
+                the evaluation's files ``figures/<name>.json``; read them back with
+                :meth:`evaluation_figures`.
 
         Returns:
             The evaluation's id.
@@ -825,11 +830,38 @@ class RegistryClient:
             '01J0...'
         """
         actor = current_actor()
+        stored = {}
+        for name, figure in (figures or {}).items():
+            _evaluations.check_figure_name(name)
+            stored[name] = self.artifacts.put_bytes(figure_json(figure).encode("utf-8"))
         return self._write(
             lambda conn: _evaluations.save(
-                conn, record, move_status=move_status, dataset_node=dataset_node, actor=actor
+                conn,
+                record,
+                move_status=move_status,
+                dataset_node=dataset_node,
+                actor=actor,
+                figures=stored,
             )
         )
+
+    def evaluation_figures(self, evaluation_id: str) -> dict[str, dict[str, Any]]:
+        """The figures stored with an evaluation: name -> plotly JSON (``data``, ``layout``).
+
+        Draw one with ``plotly.io.from_json(json.dumps(spec))``, or a page of them with
+        :func:`loopml.render.figure_page`.
+
+        Example:
+            >>> sorted(client.evaluation_figures(result.id))  # doctest: +SKIP
+            ['calibration_curve', 'confusion_matrix', 'precision_recall_curve', 'roc_curve']
+        """
+        import json
+
+        digests = self.get_evaluation(evaluation_id)["figures"]
+        return {
+            name: json.loads(self.artifacts.get_bytes(digest).decode("utf-8"))
+            for name, digest in digests.items()
+        }
 
     def evaluations(self, name: str, version: int) -> list[dict[str, Any]]:
         """Every stored evaluation of a version, newest first, as dicts of their columns.

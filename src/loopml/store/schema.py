@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0005_experiment_tags"
+SCHEMA_HEAD = "0006_evaluation_figures"
 
 ID = String(32)
 KEY = String(250)
@@ -447,6 +447,10 @@ model_evaluations = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(250), nullable=True),
     Index(None, "model", "version", "created_at"),
+    # 0005: what could not be measured and why; figure name -> digest of its plotly JSON
+    # (the blobs are also artifact_files rows of owner "evaluation", which gc keeps).
+    Column("notes", JSON, nullable=True),
+    Column("figures", JSON, nullable=True),
 )
 
 # Every registry change, in order; ``id`` is the cursor consumers (webhooks, the

@@ -1,0 +1,45 @@
+"""The shared rendering path: self-contained pages with plotly inlined once, never fetched."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from loopml.errors import InvalidInputError
+from loopml.render import figure_json, figure_page, figure_spec, plotly_js, render
+
+SCRIPT_SRC = re.compile(r"<script[^>]*\bsrc\s*=", re.IGNORECASE)
+
+
+def test_a_page_of_figures_inlines_plotly_once_and_fetches_nothing() -> None:
+    import plotly.graph_objects as go
+
+    page = figure_page(
+        {"one": go.Figure(go.Bar(y=[1, 2])), "two": {"data": [{"type": "scatter", "y": [3]}]}},
+        title="figures",
+    )
+    assert page.count(plotly_js()[:200]) == 1
+    assert not SCRIPT_SRC.search(page)
+    assert 'id="fig-one"' in page
+    assert 'id="fig-two"' in page
+
+
+def test_a_page_without_figures_carries_no_javascript() -> None:
+    page = render("page.html.j2", title="plain", body="text")
+    assert "<script" not in page
+
+
+def test_figure_text_cannot_close_the_script_element() -> None:
+    hostile = {"data": [], "layout": {"title": {"text": "</script><script>alert(1)</script>"}}}
+    page = figure_page({"x": hostile}, title="t")
+    assert "<script>alert(1)" not in page
+    assert "\\u003c/script\\u003e" in page
+
+
+def test_figure_spec_refuses_what_is_not_a_figure() -> None:
+    with pytest.raises(InvalidInputError, match="'data' list"):
+        figure_spec({"layout": {}})
+    with pytest.raises(InvalidInputError, match="plotly Figure"):
+        figure_spec(42)  # type: ignore[arg-type]
+    assert figure_json({"data": []}) == '{"data":[],"layout":{}}'
