@@ -159,12 +159,14 @@ def test_gc_removes_temporary_files_of_killed_writes_after_the_grace_period(
 
     dry = cli.json("gc", "--dry-run")
     assert (dry["temp_files"], dry["freed_bytes"]) == (2, 105)
-    assert old.exists() and other_old.exists()
+    assert old.exists()
+    assert other_old.exists()
 
     result = cli.run("gc")
     assert result.exit_code == 0, result.stderr
     assert "2 temporary file(s)" in result.stdout
-    assert not old.exists() and not other_old.exists()
+    assert not old.exists()
+    assert not other_old.exists()
     assert young.exists()
     assert client.artifacts.read_bytes(runs.rf, "a.txt") == b"kept"
 
