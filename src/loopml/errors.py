@@ -16,6 +16,8 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
     ├── PipelineFailedError                  422, exit 1   (a step failed; ``.run_id`` has the run)
     ├── UnauthorizedError (PermissionError)  401, exit 1
     ├── StoreError                           503, exit 1   (the database is unreachable)
+    ├── UserCodeError                        422, exit 1   (the user's own code raised)
+    ├── DiskFullError (OSError)              507, exit 1   (no space left on a device)
     └── MissingDependencyError (ImportError) 500, exit 1   (an optional extra is missing)
 
 Messages name the object, the bad value and what to do next.
@@ -35,6 +37,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ConflictError",
+    "DiskFullError",
     "GateFailedError",
     "IntegrityError",
     "InvalidInputError",
@@ -47,6 +50,7 @@ __all__ = [
     "UnauthorizedError",
     "UnsafePathError",
     "UntrustedTypesError",
+    "UserCodeError",
     "close_matches",
 ]
 
@@ -184,6 +188,29 @@ class StoreError(LoopmlError):
 
     code = "store_unavailable"
     http_status = 503
+
+
+class UserCodeError(LoopmlError):
+    """The user's own code (a pipeline, a step, a definitions file) raised an exception.
+
+    ``file`` and ``line`` name the innermost place in the user's file where it happened;
+    the original exception is the ``__cause__``.
+    """
+
+    code = "user_code"
+    http_status = 422
+
+    def __init__(self, message: str, *, file: str, line: int, error: str) -> None:
+        self.file = file
+        self.line = line
+        super().__init__(message, details={"file": file, "line": line, "error": error})
+
+
+class DiskFullError(LoopmlError, OSError):
+    """A write failed because its device has no space left; the message says how much is free."""
+
+    code = "disk_full"
+    http_status = 507
 
 
 class MissingDependencyError(LoopmlError, ImportError):
