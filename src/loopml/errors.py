@@ -6,6 +6,7 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
 
     LoopmlError
     ├── NotFoundError (LookupError)          404, exit 1
+    │   └── MissingFileError                 400, exit 2   (an input file or folder is missing)
     ├── ConflictError                        409, exit 1
     ├── InvalidInputError (ValueError)       400, exit 2
     │   ├── UnsafePathError                  400, exit 2
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidInputError",
     "LoopmlError",
     "MissingDependencyError",
+    "MissingFileError",
     "NotFoundError",
     "PipelineFailedError",
     "SignatureError",
@@ -107,6 +109,14 @@ class NotFoundError(LoopmlError, LookupError):
         if hint:
             message += f"; {hint}"
         super().__init__(message, details={"kind": kind, "key": key})
+
+
+class MissingFileError(NotFoundError):
+    """A file or folder given as input does not exist: bad input, exit 2 in every command."""
+
+    code = "missing_file"
+    http_status = 400
+    exit_code = 2
 
 
 class ConflictError(LoopmlError):

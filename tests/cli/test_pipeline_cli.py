@@ -380,7 +380,7 @@ def test_list_shows_registered_pipelines(cli, home: Path) -> None:
     )
     assert registered["hook"]["next_fire_at"] is None
     table = cli.run("pipeline", "list").stdout
-    assert re.search(r"nightly\s+0 3 \* \* \* \(UTC\)\s+0\s+\S+ \d\d:00:00\s+yes", table)
+    assert re.search(r"nightly\s+0 3 \* \* \* \(UTC\)\s+0\s+\S+ \d\d:00:00 \S+\s+yes", table)
     assert re.search(r"hook\s+-\s+1\s+-\s+no", table)
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from loopml.errors import InvalidInputError, NotFoundError
+from loopml.errors import InvalidInputError, MissingFileError
 
 __all__ = ["coerce_params", "load_config", "parse_param_pairs", "text_parameters"]
 
@@ -39,7 +39,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
     """The parameters in a TOML, JSON or YAML file (a ``[params]`` table, or the top level)."""
     file = Path(path)
     if not file.is_file():
-        raise NotFoundError("config file", str(path), hint="pass the path of a .toml/.json/.yaml")
+        raise MissingFileError(
+            "config file", str(path), hint="pass the path of a .toml/.json/.yaml"
+        )
     text = file.read_text()
     suffix = file.suffix.lower()
     try:
