@@ -96,7 +96,9 @@ def ray_url() -> Iterator[str]:
     from loopml.pipelines.executors.ray import RayExecutor
 
     # Ray workers see the driver's working directory, not its sys.path.
-    runtime_env = {"env_vars": {"PYTHONPATH": str(HERE)}}
+    # (The caller's own PYTHONPATH is kept, so a source tree on it is the one they run.)
+    path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
+    runtime_env = {"env_vars": {"PYTHONPATH": path}}
     owner = RayExecutor(num_cpus=2, runtime_env=runtime_env, log_to_driver=False)
     try:
         yield "ray"
