@@ -6,6 +6,7 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
 
     LoopmlError
     ├── NotFoundError (LookupError)          404, exit 1
+    │   └── MissingFileError                 400, exit 2   (an input file or folder is missing)
     ├── ConflictError                        409, exit 1
     ├── InvalidInputError (ValueError)       400, exit 2
     │   ├── UnsafePathError                  400, exit 2
@@ -16,7 +17,8 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
     ├── PipelineFailedError                  422, exit 1   (a step failed; ``.run_id`` has the run)
     ├── UnauthorizedError (PermissionError)  401, exit 1
     ├── StoreError                           503, exit 1   (the database is unreachable)
-    ├── DiskFullError                        507, exit 1   (no room left to write: ENOSPC, EFBIG)
+    ├── UserCodeError                        422, exit 1   (the user's own code raised)
+    ├── DiskFullError (OSError)              507, exit 1   (no room left to write: ENOSPC, EFBIG)
     └── MissingDependencyError (ImportError) 500, exit 1   (an optional extra is missing)
 
 Messages name the object, the bad value and what to do next.
@@ -42,6 +44,7 @@ __all__ = [
     "InvalidInputError",
     "LoopmlError",
     "MissingDependencyError",
+    "MissingFileError",
     "NotFoundError",
     "PipelineFailedError",
     "SignatureError",
@@ -49,6 +52,7 @@ __all__ = [
     "UnauthorizedError",
     "UnsafePathError",
     "UntrustedTypesError",
+    "UserCodeError",
     "close_matches",
     "quote",
 ]
@@ -110,6 +114,14 @@ class NotFoundError(LoopmlError, LookupError):
             message += f"; {hint}"
         shown = key if isinstance(key, str) and len(key) <= _MAX_SHOWN else quote(key)
         super().__init__(message, details={"kind": kind, "key": shown})
+
+
+class MissingFileError(NotFoundError):
+    """A file or folder given as input does not exist: bad input, exit 2 in every command."""
+
+    code = "missing_file"
+    http_status = 400
+    exit_code = 2
 
 
 class ConflictError(LoopmlError):
@@ -193,6 +205,30 @@ class StoreError(LoopmlError):
     http_status = 503
 
 
+class UserCodeError(LoopmlError):
+    """The user's own code (a pipeline, a step, a definitions file) raised an exception.
+
+    ``file`` and ``line`` name the innermost place in the user's file where it happened;
+    the original exception is the ``__cause__``.
+    """
+
+    code = "user_code"
+    http_status = 422
+
+    def __init__(self, message: str, *, file: str, line: int, error: str) -> None:
+        self.file = file
+        self.line = line
+        super().__init__(message, details={"file": file, "line": line, "error": error})
+
+
+class DiskFullError(LoopmlError, OSError):
+    """A write found no room: the device is full (ENOSPC) or a file size limit was reached
+    (EFBIG); the message says how much is free and where."""
+
+    code = "disk_full"
+    http_status = 507
+
+
 class MissingDependencyError(LoopmlError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 
@@ -204,13 +240,6 @@ class MissingDependencyError(LoopmlError, ImportError):
             f"`pip install 'loopml[{extra}]'`",
             details={"package": package, "extra": extra},
         )
-
-
-class DiskFullError(LoopmlError):
-    """A write found no room: the disk is full (ENOSPC) or a file size limit was reached."""
-
-    code = "disk_full"
-    http_status = 507
 
 
 def quote(value: object, limit: int = _MAX_SHOWN) -> str:

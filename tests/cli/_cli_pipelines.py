@@ -4,6 +4,7 @@
   fails when ``fail`` is true or the file ``flag`` exists (remove it to fix the step).
 - ``squares``: a map over source's output, gathered by ``total``.
 - ``reads_data``: counts the rows of dataset ``iris`` and doubles the count.
+- ``typed``: annotated parameters (float, str, list, Optional int, bool) of every kind.
 """
 
 from __future__ import annotations
@@ -70,3 +71,20 @@ def double(count: int) -> int:
 @loopml.pipeline
 def reads_data() -> None:
     double(count_rows(loopml.dataset("iris")))
+
+
+@loopml.step
+def scale(alpha: float, label: str, tags: list[str] | None, count: int | None, on: bool) -> str:
+    types = [type(v).__name__ for v in (alpha, label, tags, count, on)]
+    return f"{alpha * 2}|{label}|{tags}|{count}|{on}|{','.join(types)}"
+
+
+@loopml.pipeline
+def typed(
+    alpha: float = 1.0,
+    label: str = "x",
+    tags: list[str] | None = None,
+    count: int | None = None,
+    on: bool = False,
+) -> None:
+    scale(alpha, label, tags, count, on)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from loopml import __version__
 from loopml.cli import app
-from loopml.cli._output import JsonFlag
+from loopml.cli._output import JsonFlag, format_size
 from loopml.cli.app import LoopmlGroup
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -113,8 +113,9 @@ def _failing_app() -> typer.Typer:
             "not-found": NotFoundError("model", "churn", choices=["churn-v2"]),
             "conflict": ConflictError("run 01 already exists", details={"run_id": "01"}),
             "invalid": InvalidInputError("depth must be positive"),
-            "bug": RuntimeError("boom"),
         }
+        if kind == "bug":  # a non-loopml exception raised in loopml's own code
+            format_size("12")  # type: ignore[arg-type]
         raise errors[kind]
 
     @demo.command()
@@ -155,7 +156,7 @@ def test_loopml_errors_with_json_print_the_error_body() -> None:
 def test_unexpected_errors_ask_for_a_report_without_traceback() -> None:
     result = CliRunner().invoke(_failing_app(), ["fail", "bug"], env={"LOOPML_DEBUG": None})
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: unexpected RuntimeError: boom\n")
+    assert result.stderr.startswith("error: unexpected TypeError: ")
     assert "please report" in result.stderr
     assert "LOOPML_DEBUG=1" in result.stderr
     assert "Traceback" not in result.stderr
@@ -167,10 +168,25 @@ def test_unexpected_errors_show_the_traceback_with_loopml_debug() -> None:
     )
     assert result.exit_code == 1
     assert "Traceback (most recent call last)" in result.stderr
-    assert "raise errors[kind]" in result.stderr
+    assert 'format_size("12")' in result.stderr
     assert json.loads(result.stdout)["error"]["code"] == "internal"
 
 
 def test_successful_commands_are_untouched() -> None:
     result = CliRunner().invoke(_failing_app(), ["ok"])
     assert (result.exit_code, result.stdout) == (0, "fine\n")
+
+
+def test_an_exception_raised_in_the_users_own_code_names_its_line_not_a_bug() -> None:
+    def users_code() -> None:
+        raise RuntimeError("boom")  # this file is not loopml's: the user's own code
+
+    demo = typer.Typer(cls=LoopmlGroup, pretty_exceptions_enable=False)
+    demo.command()(users_code)
+    demo.command()(lambda: None)  # two commands: a group, as loopml's root is
+    result = CliRunner().invoke(demo, ["users-code"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert "test_app.py:" in result.stderr
+    assert "(in users_code): RuntimeError: boom" in result.stderr
+    assert "bug" not in result.stderr

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
+from loopml.artifacts._atomic import TEMP_PREFIX
 from loopml.tracking import TrackingClient
 
 
@@ -134,7 +138,9 @@ def test_gc_frees_a_blob_only_after_its_run_is_deleted(
 def test_gc_table_output(cli, runs) -> None:
     result = cli.run("gc", "--dry-run")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith("would delete 0 blob(s), freeing 0 B; kept 0")
+    assert result.stdout.startswith(
+        "would delete 0 blob(s) and 0 temporary file(s), freeing 0 B; kept 0"
+    )
     assert cli.run("gc", "--grace-seconds", "-1").exit_code == 2
 
 
@@ -193,3 +199,41 @@ def test_get_refuses_to_write_through_a_symlink_inside_dest(
     assert result.exit_code == 2, result.stdout
     assert f"{dest / link} is a symbolic link inside {dest}" in result.stderr
     assert list(elsewhere.iterdir()) == []
+
+
+def _leftover(folder: Path, content: bytes, age_s: float) -> Path:
+    """A temporary blob file as a killed write leaves it (``atomic_write``'s own naming)."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX)
+    with os.fdopen(fd, "wb") as stream:
+        stream.write(content)
+    then = time.time() - age_s
+    os.utime(name, (then, then))
+    return Path(name)
+
+
+def test_gc_removes_temporary_files_of_killed_writes_after_the_grace_period(
+    cli, runs, client: TrackingClient, home: Path
+) -> None:
+    client.artifacts.log_bytes(runs.rf, b"kept", "a.txt")
+    blobs = home / "artifacts" / "blobs"
+    fan_out = next(p for p in blobs.iterdir() if p.is_dir())
+    old = _leftover(fan_out, b"x" * 100, age_s=7200)
+    other_old = _leftover(blobs, b"z" * 5, age_s=7200)  # beside the fan-out folders
+    young = _leftover(fan_out, b"y" * 10, age_s=60)  # maybe a write still in flight
+
+    dry = cli.json("gc", "--dry-run")
+    assert (dry["temp_files"], dry["freed_bytes"]) == (2, 105)
+    assert old.exists()
+    assert other_old.exists()
+
+    result = cli.run("gc")
+    assert result.exit_code == 0, result.stderr
+    assert "2 temporary file(s)" in result.stdout
+    assert not old.exists()
+    assert not other_old.exists()
+    assert young.exists()
+    assert client.artifacts.read_bytes(runs.rf, "a.txt") == b"kept"
+
+    report = cli.json("gc", "--grace-seconds", "0")
+    assert (report["temp_files"], report["freed_bytes"], report["deleted"]) == (1, 10, 0)
+    assert not young.exists()

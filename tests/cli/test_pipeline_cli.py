@@ -380,7 +380,7 @@ def test_list_shows_registered_pipelines(cli, home: Path) -> None:
     )
     assert registered["hook"]["next_fire_at"] is None
     table = cli.run("pipeline", "list").stdout
-    assert re.search(r"nightly\s+0 3 \* \* \* \(UTC\)\s+0\s+\S+ \d\d:00:00\s+yes", table)
+    assert re.search(r"nightly\s+0 3 \* \* \* \(UTC\)\s+0\s+\S+ \d\d:00:00 \S+\s+yes", table)
     assert re.search(r"hook\s+-\s+1\s+-\s+no", table)
 
 
@@ -438,3 +438,49 @@ def test_layers_are_longest_paths() -> None:
         "c": 2,
         "x": 0,
     }
+
+
+# -- parameters are typed by the pipeline's annotations ---------------------------------
+
+TYPED = "_cli_pipelines:typed"
+
+
+def test_param_values_are_converted_by_the_pipelines_annotations(cli) -> None:
+    run = run_json(
+        cli, TYPED, "-p", "alpha=2", "-p", "label=1.10", "-p", 'tags=["a","b"]',
+        "-p", "count=7", "-p", "on=true",
+    )  # fmt: skip
+    assert run["status"] == "finished"
+    assert run["params"] == {
+        "alpha": 2.0, "label": "1.10", "tags": ["a", "b"], "count": 7, "on": True,
+    }  # fmt: skip
+    assert isinstance(run["params"]["alpha"], float)
+    none = run_json(cli, TYPED, "-p", "count=null", "-p", "alpha=0.25")
+    assert (none["params"]["count"], none["params"]["alpha"]) == (None, 0.25)
+
+
+@pytest.mark.parametrize(
+    ("pair", "expected"),
+    [
+        ("alpha=abc", "parameter alpha='abc' is not a float"),
+        ("count=1.5", "parameter count=1.5 is not an int or None"),
+        ("on=maybe", "parameter on='maybe' is not a bool"),
+        ("tags=5", "parameter tags=5 is not a list[str] or None"),
+    ],
+)
+def test_a_param_of_the_wrong_type_is_refused_naming_it(cli, pair: str, expected: str) -> None:
+    result = cli.run("pipeline", "run", TYPED, "--param", pair)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert expected in result.stderr
+    assert cli.json("pipeline", "runs") == []  # nothing ran
+
+
+def test_a_config_value_of_the_wrong_type_is_refused(cli, tmp_path: Path) -> None:
+    config = tmp_path / "params.toml"
+    config.write_text('[params]\nalpha = "abc"\n')
+    result = cli.run("pipeline", "run", TYPED, "--config", str(config))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "parameter alpha='abc' is not a float" in result.stderr
+    config.write_text("[params]\nalpha = 3\nlabel = 5\n")
+    run = run_json(cli, TYPED, "--config", str(config))
+    assert (run["params"]["alpha"], run["params"]["label"]) == (3.0, "5")

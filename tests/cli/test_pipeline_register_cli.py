@@ -204,3 +204,11 @@ def test_git_change_triggers_watch_the_source_or_given_paths(
     data = cli.json("register", flow, "--git-path", str(tmp_path / "flows"))
     assert data["triggers"][0]["paths"] == ["flows"]
     assert data["version"] == 2
+
+
+def test_unregister_without_a_terminal_refuses_unless_yes(cli: PipelineCli, flow: str) -> None:
+    cli.json("register", flow, "--schedule", "0 3 * * *")
+    refused = cli.run("unregister", "train")  # stdin is not a tty here
+    assert refused.exit_code == 2
+    assert "pass --yes" in refused.stderr
+    assert [r["name"] for r in cli.json("schedules")] == ["train"]

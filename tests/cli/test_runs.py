@@ -266,8 +266,13 @@ def test_runs_delete_checks_every_run_first(cli, runs) -> None:
     assert runs.rf in {row["id"] for row in cli.json("runs", "list")}
 
 
-def test_runs_delete_without_a_terminal_does_not_ask(cli, runs) -> None:
+def test_runs_delete_without_a_terminal_refuses_unless_yes(cli, runs) -> None:
     result = cli.run("runs", "delete", runs.iris)  # stdin is not a tty here
+    assert result.exit_code == 2, result.stdout
+    assert "no terminal to ask on" in result.stderr
+    assert "pass --yes" in result.stderr
+    assert len(cli.json("runs", "list", "-e", "iris")) == 1  # nothing deleted
+    result = cli.run("runs", "delete", runs.iris, "--yes")
     assert result.exit_code == 0, result.stderr
     assert f"deleted run {runs.iris} (svm)" in result.stdout
     assert cli.json("runs", "list", "-e", "iris") == []

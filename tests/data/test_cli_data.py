@@ -135,7 +135,7 @@ def test_table_diff_shows_statistics(cli: Cli, tmp_path: Path) -> None:
     [
         (("data", "show", "nope"), 1, "dataset 'nope' not found"),
         (("data", "get", "runs:/x"), 2, "is a runs URI"),
-        (("data", "log", "x", "missing.csv"), 1, "not found"),
+        (("data", "log", "x", "missing.csv"), 2, "not found"),  # a missing input: exit 2
         (("data", "log", "bad name", "."), 2, "invalid dataset name"),
         (("data", "diff", "a/1", "datasets:/a@prod"), 2, "no alias 'prod'"),
     ],

@@ -213,3 +213,47 @@ def test_evaluate_rejects_a_version_that_does_not_load_elsewhere(
     assert reason.startswith("infra: the package did not load in a fresh Python process: ")
     assert "infra_eval_helper" in reason
     assert result.status == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("name", "on_load", "quoted"),
+    [
+        # loading prints, then ends the process with exit code 0 before any result.
+        ("infra_exiting_model", "print('junk from load'); sys.exit(0)", "junk from load"),
+        # the result is printed, but something is printed after it: the last line is not it.
+        ("infra_chatty_model", "atexit.register(print, 'x' * 5000)", "x" * 100),
+    ],
+)
+def test_a_child_that_exits_0_without_its_result_line_fails_and_quotes_its_output(
+    name: str, on_load: str, quoted: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = _project_module(
+        tmp_path,
+        monkeypatch,
+        name,
+        f"""
+        import atexit
+        import sys
+
+        class Model:
+            def save_model(self, folder):
+                (folder / "marker").write_text("model")
+
+            @classmethod
+            def load_model(cls, folder):
+                {on_load}
+                return cls()
+
+            def predict(self, data):
+                return list(data)
+        """,
+    )
+    folder = tmp_path / "package"
+    save_package(module.Model(), folder, input_example=np.array([1.0, 2.0]))
+    result = check_package(folder, trusted=[f"{name}.Model"])
+    assert not result.ok, result.reason
+    assert result.reason.startswith(
+        "the fresh Python process exited with code 0 but did not report a result"
+    ), result.reason
+    assert quoted in result.reason
+    assert len(result.reason) < 600  # what it printed is quoted, truncated

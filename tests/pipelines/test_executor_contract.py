@@ -10,6 +10,7 @@ Steps live in ``_executor_steps`` so workers can import them.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -115,7 +116,9 @@ def ray_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from loopml.pipelines.executors.ray import RayExecutor
 
     # Ray workers see the driver's working directory, not its sys.path.
-    runtime_env = {"env_vars": {"PYTHONPATH": str(HERE)}}
+    # (The caller's own PYTHONPATH is kept, so a source tree on it is the one they run.)
+    path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
+    runtime_env = {"env_vars": {"PYTHONPATH": path}}
     temp_dir = Path(tempfile.mkdtemp(prefix="ray-"))  # short: Ray's socket paths are limited
     owner = RayExecutor(
         num_cpus=2, runtime_env=runtime_env, log_to_driver=False, _temp_dir=str(temp_dir)
@@ -282,7 +285,11 @@ def test_a_failing_step_stops_its_dependents_not_other_branches(
     assert run.status == "failed"
     failed = run.steps["explode"]
     assert failed.status is StepStatus.FAILED
-    assert failed.error == "ValueError: explode refuses 3 values"
+    # The error names the step's own file and line (the user's code, not loopml's).
+    assert re.fullmatch(
+        r"ValueError: explode refuses 3 values \(at .*_executor_steps\.py:\d+, in explode\)",
+        failed.error or "",
+    ), failed.error
     assert failed.traceback is not None
     assert "_executor_steps.py" in failed.traceback
     assert "in explode" in failed.traceback

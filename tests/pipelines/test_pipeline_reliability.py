@@ -45,7 +45,7 @@ def _start(how: str, args: list[str], settings: Settings, cwd: Path) -> subproce
         **os.environ,
         "LOOPML_HOME": str(settings.home),
         "LOOPML_DB_URL": settings.db_url,
-        "PYTHONPATH": str(HERE),
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
     return subprocess.Popen(
         argv,
@@ -186,3 +186,49 @@ def test_a_half_written_output_is_never_used(
     )
     counts = {n: killable.executions(marks, n) for n in ("load", "big", "checksum")}
     assert counts == {"load": 1, "big": 2, "checksum": 1}
+
+
+def test_killing_only_the_parent_of_a_process_pool_takes_its_workers_down(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """kill -9 of the orchestrator alone (not its process group): the forked workers
+    notice and die, so they stop holding the run's journal lock and it shows killed."""
+    psutil = pytest.importorskip("psutil")
+    marks, gate = tmp_path / "marks", tmp_path / "gate"
+    proc = _start("module", ["gated", "process://2", str(marks), str(gate)], settings, tmp_path)
+    _wait_until(proc, lambda: killable.executions(marks, "gate") == 1)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert workers, "the process executor should have started worker processes"
+    proc.kill()  # the parent only: its workers are left to notice by themselves
+    proc.wait(timeout=30)  # not communicate(): live workers would hold its stderr open
+
+    def alive(worker: psutil.Process) -> bool:
+        try:
+            return worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + WAIT_S
+    try:
+        while any(alive(w) for w in workers):
+            if time.monotonic() > deadline:
+                pytest.fail(f"workers outlived their parent: {[w.pid for w in workers]}")
+            time.sleep(0.05)
+    finally:
+        for worker in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+    client = TrackingClient(settings)
+    try:
+        killed = _only_run(client, "gated")
+        assert killed.status == RunStatus.KILLED.value
+        assert killed.steps["wait_for_gate"].status is StepStatus.KILLED
+    finally:
+        client.close()
+    gate.touch()
+    resumed = resume(killed.id, settings=settings)
+    assert resumed.status == "finished"
+    assert resumed.load("report") == "total=150"

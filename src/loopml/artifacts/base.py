@@ -23,7 +23,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from loopml.artifacts.models import BlobInfo
 
-__all__ = ["BLOB_STORE_MEMBERS", "BlobStore"]
+__all__ = ["BLOB_STORE_MEMBERS", "BlobStore", "TempFileCollector"]
 
 BLOB_STORE_MEMBERS = (
     "url",
@@ -95,4 +95,21 @@ class BlobStore(Protocol):
 
     def iter_blobs(self) -> Iterator[BlobInfo]:
         """Every stored blob with its size and modified time, in no set order."""
+        ...
+
+
+@runtime_checkable
+class TempFileCollector(Protocol):
+    """A backend whose writes can leave temporary files behind (a process killed mid-write).
+
+    Optional: :meth:`ArtifactStore.collect_garbage` calls it on backends that have it. A
+    backend whose writes are atomic by nature (S3's PUT, memory) does not need it.
+    """
+
+    def collect_temp_files(self, older_than: float, *, dry_run: bool) -> tuple[int, int]:
+        """Delete temporary files last modified before ``older_than`` (a Unix time).
+
+        Returns:
+            How many files were (or, with ``dry_run``, would be) deleted, and their bytes.
+        """
         ...

@@ -115,6 +115,28 @@ class LocalBlobStore:
                     continue
                 yield BlobInfo(digest=digest, size=info.st_size, modified=info.st_mtime)
 
+    def collect_temp_files(self, older_than: float, *, dry_run: bool) -> tuple[int, int]:
+        """Delete the temporary files of writes killed before their rename, if older than
+        ``older_than`` (a younger one may be a write in flight). Returns (files, bytes)."""
+        count = size = 0
+        folders = [self._blobs] + [
+            Path(entry.path) for entry in _scan(self._blobs) if len(entry.name) == 2
+        ]
+        for folder in folders:
+            for entry in _scan(folder):
+                if not entry.name.startswith(TEMP_PREFIX):
+                    continue
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # its write finished (renamed) or it is gone
+                    continue
+                if info.st_mtime >= older_than or not entry.is_file(follow_symlinks=False):
+                    continue
+                if not dry_run:
+                    Path(entry.path).unlink(missing_ok=True)
+                count, size = count + 1, size + info.st_size
+        return count, size
+
     def _path(self, digest: str) -> Path:
         check_digest(digest)
         return self._blobs / digest[:2] / digest[2:]

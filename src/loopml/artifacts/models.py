@@ -79,9 +79,11 @@ class GcReport:
 
     Attributes:
         deleted: how many blobs were (or would be) deleted.
-        freed_bytes: their total size.
+        freed_bytes: the total size of those blobs and of the temporary files.
         kept: how many blobs were kept, being referenced or too recent.
         digests: the deleted (or doomed) digests, sorted.
+        temp_files: how many temporary files of killed writes (``.tmp-*``) older than
+            the grace period were (or would be) deleted.
 
     Example:
         >>> GcReport(deleted=0, freed_bytes=0, kept=3).digests
@@ -92,3 +94,4 @@ class GcReport:
     freed_bytes: int
     kept: int
     digests: list[str] = field(default_factory=list)
+    temp_files: int = 0

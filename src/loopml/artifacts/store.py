@@ -35,7 +35,7 @@ from loopml.artifacts._hashing import (
 )
 from loopml.artifacts._resolve import from_url
 from loopml.artifacts._tree import check_regular_file, lstat_existing, scan_tree, symlink_error
-from loopml.artifacts.base import BlobStore
+from loopml.artifacts.base import BlobStore, TempFileCollector
 from loopml.artifacts.models import GcReport, ManifestEntry, StoredFile
 from loopml.artifacts.paths import local_target
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
@@ -243,6 +243,10 @@ class ArtifactStore:
     ) -> GcReport:
         """Delete blobs that nothing references and that are older than the grace period.
 
+        Temporary files that killed writes left in the backend (``.tmp-*`` in a local
+        store) are deleted under the same grace period: a younger one may be a write in
+        flight.
+
         The grace period protects content whose reference is not yet committed (an
         upload in flight): a blob written or re-put within it is always kept. Only a
         re-put that lands between this call's listing and its deletes can be lost, so
@@ -277,11 +281,15 @@ class ArtifactStore:
         if not dry_run:
             for blob in doomed:
                 self.blobs.delete(blob.digest)
+        temp_files = temp_bytes = 0
+        if isinstance(self.blobs, TempFileCollector):  # leftovers of killed writes
+            temp_files, temp_bytes = self.blobs.collect_temp_files(cutoff, dry_run=dry_run)
         return GcReport(
             deleted=len(doomed),
-            freed_bytes=sum(blob.size for blob in doomed),
+            freed_bytes=sum(blob.size for blob in doomed) + temp_bytes,
             kept=kept,
             digests=sorted(blob.digest for blob in doomed),
+            temp_files=temp_files,
         )
 
     def _store_once(self, digest: str, upload: Callable[[], None]) -> bool:

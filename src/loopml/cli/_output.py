@@ -21,8 +21,8 @@ import math
 import os
 import sys
 import traceback
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -40,6 +40,7 @@ __all__ = [
     "JSON_META_KEY",
     "JsonFlag",
     "cell",
+    "confirm",
     "echo_json",
     "format_duration",
     "format_size",
@@ -144,6 +145,25 @@ def echo_json(data: Any) -> None:
     typer.echo(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False, allow_nan=False))
 
 
+def confirm(question: str | Callable[[], str], *, yes: bool, action: str) -> None:
+    """Ask before a destructive ``action``; without a terminal, refuse unless ``--yes``.
+
+    Raises:
+        InvalidInputError: stdin is not a terminal and ``yes`` is false (exit 2).
+        typer.Abort: the person answered no.
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        from loopml.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"{action} needs a confirmation and there is no terminal to ask on (stdin is "
+            "not a TTY); pass --yes to go ahead"
+        )
+    typer.confirm(question if isinstance(question, str) else question(), abort=True, err=True)
+
+
 def print_error(err: LoopmlError, *, as_json: bool) -> None:
     """Report a loopml error: one line on stderr, plus its JSON body on stdout with ``--json``."""
     if as_json:
@@ -185,11 +205,20 @@ def silence_stdout() -> None:
         os.close(devnull)
 
 
-def format_time(ms: int | None) -> str:
-    """Unix milliseconds as local ``YYYY-MM-DD HH:MM:SS``; ``-`` for none."""
-    if ms is None:
+def format_time(moment: int | datetime | None) -> str:
+    """A time as local ``YYYY-MM-DD HH:MM:SS ZONE``; ``-`` for none.
+
+    The one way every command shows a time, so two commands showing the same instant
+    print the same text. ``moment`` is Unix milliseconds or a datetime (a naive one is
+    taken as UTC, which is how loopml stores times).
+    """
+    if moment is None:
         return "-"
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(moment, datetime):
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    else:
+        aware = datetime.fromtimestamp(moment / 1000, tz=UTC)
+    return aware.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def format_duration(seconds: float | None) -> str:

@@ -2,8 +2,10 @@
 
 Every error a command raises passes through :class:`LoopmlGroup`: a
 :class:`~loopml.errors.LoopmlError` becomes one ``error: …`` line and its exit code
-(1 failure, 2 invalid input); anything else is a bug, reported briefly (the
-traceback only with ``LOOPML_DEBUG=1``) with exit code 1.
+(1 failure, 2 invalid input). An exception raised in the user's own code (a pipeline,
+a definitions file) is shown at the user's file and line, and a full disk with the space
+left (both exit 1); anything else is a bug, reported briefly (the traceback only with
+``LOOPML_DEBUG=1``) with exit code 1.
 
 Example:
     >>> from typer.testing import CliRunner
@@ -32,8 +34,9 @@ from loopml.cli import (
     pipeline,
     runs,
 )
+from loopml.cli._failures import blame
 from loopml.cli._output import JSON_META_KEY, print_error, print_unexpected, silence_stdout
-from loopml.cli._state import CliState
+from loopml.cli._state import CliState, get_state
 from loopml.cli.gc import gc
 from loopml.cli.init import init
 from loopml.errors import LoopmlError
@@ -60,15 +63,32 @@ class LoopmlGroup(TyperGroup):
             print_error(err, as_json=bool(ctx.meta.get(JSON_META_KEY)))
             raise typer.Exit(err.exit_code) from None
         except Exception as err:
-            print_unexpected(err, as_json=bool(ctx.meta.get(JSON_META_KEY)))
+            as_json = bool(ctx.meta.get(JSON_META_KEY))
+            known = blame(err, _store_paths(ctx))  # the user's own code, a full disk
+            if known is None:
+                print_unexpected(err, as_json=as_json)
+            else:
+                print_error(known, as_json=as_json)
             raise typer.Exit(1) from None
+
+
+def _store_paths(ctx: Any) -> list[Path]:
+    """The folders the store writes to (for a full disk's message); none if unknown."""
+    try:
+        settings = get_state(ctx).settings()
+    except Exception:  # the settings themselves are broken: the error says more than this
+        return []
+    paths = [settings.home]
+    if "://" not in settings.artifacts_url or settings.artifacts_url.startswith("file:"):
+        paths.append(Path(settings.artifacts_url.removeprefix("file://")))
+    return paths
 
 
 app = typer.Typer(
     name="loopml",
     cls=LoopmlGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion [bash|zsh|fish|powershell]
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},

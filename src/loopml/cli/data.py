@@ -403,22 +403,11 @@ def _diff_views(diff: DatasetDiff) -> list[RenderableType]:
 def _progress(label: str, *, quiet: bool) -> Iterator[Any]:
     """A byte progress bar on stderr (only on a terminal); yields the callback for it."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    from rich.progress import Progress
 
     console = Console(stderr=True)
     bar = Progress(
-        TextColumn(label),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
+        *progress_columns(label),
         console=console,
         transient=True,
         disable=quiet or not console.is_terminal,
@@ -430,6 +419,26 @@ def _progress(label: str, *, quiet: bool) -> Iterator[Any]:
 
     with bar:
         yield update
+
+
+def progress_columns(label: str) -> list[Any]:
+    """The byte progress bar's columns; sizes in the units of the result lines
+    (:func:`format_size`: KiB, MiB), not Rich's decimal kB/MB."""
+    from rich.progress import BarColumn, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Bytes(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            total = "?" if task.total is None else format_size(int(task.total))
+            return Text(f"{format_size(int(task.completed))}/{total}", "progress.download")
+
+    class Speed(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            shown = "?" if speed is None else f"{format_size(int(speed))}/s"
+            return Text(shown, "progress.data.speed")
+
+    return [TextColumn(label), BarColumn(), Bytes(), Speed(), TimeRemainingColumn()]
 
 
 from loopml.cli.data_validate import validate  # noqa: E402  (kept apart: own module)

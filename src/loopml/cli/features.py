@@ -245,8 +245,8 @@ def materialize(
         return
     table = new_table("view", "version", "start", "end", "entities")
     for r in results:
-        table.add_row(cell(r.view, "bold"), cell(r.version), cell(r.start.isoformat()),
-                      cell(r.end.isoformat()), cell(f"{r.rows:,}"))  # fmt: skip
+        table.add_row(cell(r.view, "bold"), cell(r.version), cell(format_time(r.start)),
+                      cell(format_time(r.end)), cell(f"{r.rows:,}"))  # fmt: skip
     show(table if results else cell("no feature views to materialize", "dim"))
 
 

@@ -24,7 +24,8 @@ def gc(
             "--grace-seconds",
             metavar="N",
             min=0,
-            help="Keep blobs written less than this many seconds ago (uploads in flight).",
+            help="Keep blobs and temporary files written less than this many seconds ago "
+            "(uploads in flight).",
         ),
     ] = 3600,
     dry_run: Annotated[
@@ -35,7 +36,8 @@ def gc(
     """Delete artifact files that no live run references any more (those of deleted runs).
 
     Files are stored once by content, so a file is freed only when no remaining run
-    uses the same bytes. Blobs younger than --grace-seconds are always kept.
+    uses the same bytes. Temporary files that killed writes left behind (`.tmp-*`) are
+    deleted too. Blobs and temporary files younger than --grace-seconds are always kept.
 
     Examples:
 
@@ -56,6 +58,7 @@ def gc(
                 "freed_bytes": report.freed_bytes,
                 "kept": report.kept,
                 "digests": report.digests,
+                "temp_files": report.temp_files,
             }
         )
         return
@@ -63,7 +66,7 @@ def gc(
     freed = "freeing" if dry_run else "freed"
     show(
         cell(
-            f"{verb} {report.deleted} blob(s), {freed} {format_size(report.freed_bytes)}; "
-            f"kept {report.kept}"
+            f"{verb} {report.deleted} blob(s) and {report.temp_files} temporary file(s), "
+            f"{freed} {format_size(report.freed_bytes)}; kept {report.kept}"
         )
     )

@@ -86,10 +86,10 @@ def run_pipeline(
         loopml pipeline run train.py:train --no-cache --json
     """
     from loopml.pipelines._entrypoints import load_pipeline
-    from loopml.pipelines._params import parse_param_pairs
+    from loopml.pipelines._params import parse_param_pairs, text_parameters
 
     pipeline = load_pipeline(target)
-    params = parse_param_pairs(param or [])
+    params = parse_param_pairs(param or [], text=text_parameters(pipeline.fn))
     settings = get_state(ctx).settings()
 
     def start(on_event: Callable[[StepEvent], None]) -> PipelineRun:
@@ -294,10 +294,10 @@ def show_pipeline(
 def _show_trace(target: str, pairs: list[str], *, as_json: bool) -> None:
     from loopml.cli._pipeline_views import dag_view
     from loopml.pipelines._entrypoints import load_pipeline
-    from loopml.pipelines._params import parse_param_pairs
+    from loopml.pipelines._params import parse_param_pairs, text_parameters
 
     pipeline = load_pipeline(target)
-    params = parse_param_pairs(pairs)
+    params = parse_param_pairs(pairs, text=text_parameters(pipeline.fn))
     nodes = pipeline.trace(params).describe()["nodes"]
     if as_json:
         echo_json({"pipeline": pipeline.name, "target": target, "params": params, "nodes": nodes})

@@ -12,14 +12,21 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, show
+from loopml.cli._output import (
+    JsonFlag,
+    cell,
+    confirm,
+    echo_json,
+    format_time,
+    new_table,
+    show,
+)
 from loopml.cli._state import get_state
 
 if TYPE_CHECKING:
@@ -217,7 +224,7 @@ def _details(registration: Registration, fires: list[datetime]) -> Table:
         ("updated", f"{format_time(registration.updated_at)} by {registration.updated_by or '-'}"),
     ]
     label = "next fires" if registration.enabled else "fires once enabled"
-    rows += [(label if i == 0 else "", _moment(t)) for i, t in enumerate(fires)]
+    rows += [(label if i == 0 else "", format_time(t)) for i, t in enumerate(fires)]
     for label, value in rows:
         table.add_row(cell(label, "bold"), cell(value))
     return table
@@ -227,10 +234,6 @@ def _schedule(registration: Registration) -> str:
     if registration.schedule is None:
         return "-"
     return f"{registration.schedule} ({registration.timezone})"
-
-
-def _moment(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M %a %Z")
 
 
 def schedules(ctx: typer.Context, as_json: JsonFlag = False) -> None:
@@ -258,7 +261,7 @@ def schedules(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             cell(_schedule(r)),
             cell(", ".join(t.kind for t in r.triggers) or "-"),
             cell("yes" if r.enabled else "no", "" if r.enabled else "dim"),
-            cell(_moment(upcoming.get(r.name)), "cyan"),
+            cell(format_time(upcoming.get(r.name)), "cyan"),
             cell(r.version),
         )
     show(table)
@@ -279,7 +282,8 @@ def unregister(
 ) -> None:
     """Remove a registered pipeline: its schedule and triggers stop firing.
 
-    Its past runs stay. Asks for confirmation when run from a terminal, unless --yes.
+    Its past runs stay. Asks for confirmation on a terminal; without one it refuses
+    unless --yes is given.
 
     Examples:
 
@@ -290,11 +294,12 @@ def unregister(
     from loopml.pipelines.schedules import unregister as remove
 
     settings = get_state(ctx).settings()
-    if not yes and sys.stdin.isatty():
+
+    def question() -> str:
         found = get_registration(name, settings=settings)
-        typer.confirm(
-            f"Unregister pipeline '{found.name}' ({_schedule(found)})?", abort=True, err=True
-        )
+        return f"Unregister pipeline '{found.name}' ({_schedule(found)})?"
+
+    confirm(question, yes=yes, action=f"unregistering pipeline '{name}'")
     removed = remove(name, reason=reason, settings=settings)
     if as_json:
         echo_json({"unregistered": removed.to_dict(), "reason": reason})

@@ -7,12 +7,11 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from loopml.cli._output import JsonFlag, cell, echo_json, show, terminal_width
+from loopml.cli._output import JsonFlag, cell, confirm, echo_json, show, terminal_width
 from loopml.cli._state import get_state
 from loopml.cli._targets import run_target, unique
 from loopml.cli.artifacts import walk_artifacts
@@ -218,8 +217,8 @@ def delete_runs(
 ) -> None:
     """Delete runs (softly: they disappear from listings; `loopml gc` frees their files).
 
-    Asks for confirmation when run from a terminal, unless --yes is given. Every run
-    is checked before any is deleted.
+    Asks for confirmation on a terminal; without one (a script, a pipe) it refuses
+    unless --yes is given. Every run is checked before any is deleted.
 
     Examples:
 
@@ -228,9 +227,8 @@ def delete_runs(
     """
     client = get_state(ctx).tracking_client()
     found = [client.get_run(run_target(text)[0]) for text in unique(run_ids)]
-    if not yes and sys.stdin.isatty():
-        listing = ", ".join(f"{run.id} ({run.name})" for run in found)
-        typer.confirm(f"Delete {len(found)} run(s): {listing}?", abort=True, err=True)
+    listing = ", ".join(f"{run.id} ({run.name})" for run in found)
+    confirm(f"Delete {len(found)} run(s): {listing}?", yes=yes, action="deleting runs")
     for run in found:
         client.delete_run(run.id, reason=reason)
     if as_json:

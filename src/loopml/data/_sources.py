@@ -49,7 +49,7 @@ from loopml.data._folders import HashResult, LocalFile, Progress, hash_files, li
 from loopml.data._folders import manifest_digest as folder_digest
 from loopml.data.models import Kind
 from loopml.data.profile import profile_table
-from loopml.errors import ConflictError, InvalidInputError, NotFoundError
+from loopml.errors import ConflictError, InvalidInputError, MissingFileError
 
 __all__ = ["FORMATS", "Identified", "Prepared", "identify", "prepare"]
 
@@ -176,7 +176,7 @@ def _identify_path(
     encoding: str | None,
 ) -> Identified:
     if not path.exists():
-        raise NotFoundError(
+        raise MissingFileError(
             "path", str(path), hint=f"check it (relative paths start at {Path.cwd()})"
         )
     text = str(path.absolute())

@@ -6,7 +6,9 @@ missing, a file was left out. The check starts a new, isolated interpreter
 (``sys.executable -I``: no current directory or ``PYTHONPATH`` on ``sys.path``), checks
 that the pinned requirements are installed, loads the package folder and predicts its
 input example, all under a timeout. On failure the result says which step failed and
-quotes the last line of the child's stderr.
+quotes the last line of the child's stderr. A child that exits 0 without printing its
+result as its last line (the package's code ended the process, or printed after the
+result) fails too, quoting the end of what it printed.
 
 Example:
     >>> result = check_package(".loopml/cache/models/churn-3")  # doctest: +SKIP
@@ -26,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from loopml.evaluation._infra_child import EXIT_CODES
 from loopml.evaluation.models import InfraResult
@@ -98,10 +101,19 @@ def _outcome(done: subprocess.CompletedProcess[str], seconds: float) -> InfraRes
         what = _FAILED.get(phase, "the fresh Python process failed")
         last = _last_line(done.stderr) or f"exit code {done.returncode}, nothing on stderr"
         return InfraResult(ok=False, reason=f"{what}: {last}", seconds=seconds)
-    try:
-        report = json.loads(_last_line(done.stdout))
-    except ValueError:
-        report = {}
+    report = _report(done.stdout)
+    if report is None:
+        # Exit code 0 without the result as the last line: something in the package ended
+        # the process early (sys.exit in its code) or printed after the result.
+        printed = _quote(done.stdout) or _quote(done.stderr) or "nothing"
+        return InfraResult(
+            ok=False,
+            reason=(
+                "the fresh Python process exited with code 0 but did not report a result "
+                f"(its last line must be the check's JSON); it printed: {printed}"
+            ),
+            seconds=seconds,
+        )
     rows = report.get("rows")
     notes = tuple(str(note) for note in report.get("notes", ()))
     if rows is None:
@@ -115,6 +127,31 @@ def _outcome(done: subprocess.CompletedProcess[str], seconds: float) -> InfraRes
             f"process in {seconds:.1f} s"
         )
     return InfraResult(ok=True, reason=reason, seconds=seconds, notes=notes)
+
+
+_QUOTE_CHARS = 300
+
+
+def _report(stdout: str) -> dict[str, Any] | None:
+    """The child's result line ({"rows": …, "notes": […]}), or None if it is not last."""
+    try:
+        report = json.loads(_last_line(stdout))
+    except ValueError:
+        return None
+    if not isinstance(report, dict) or set(report) != {"rows", "notes"}:
+        return None
+    rows, notes = report["rows"], report["notes"]
+    if not (rows is None or isinstance(rows, int)) or not isinstance(notes, list):
+        return None
+    return report
+
+
+def _quote(text: str) -> str:
+    """The end of what the child printed, quoted, at most ``_QUOTE_CHARS`` characters."""
+    text = text.strip()
+    if len(text) > _QUOTE_CHARS:
+        text = "…" + text[-_QUOTE_CHARS:]
+    return repr(text) if text else ""
 
 
 def _last_line(text: str) -> str:

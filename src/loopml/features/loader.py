@@ -19,7 +19,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from loopml.errors import InvalidInputError, NotFoundError
+from loopml.errors import InvalidInputError, MissingFileError
 from loopml.features._functions import exec_file
 from loopml.features.definitions import Entity, FeatureView
 from loopml.features.on_demand import OnDemandFeatureView
@@ -37,7 +37,7 @@ def load_definitions(path: str | os.PathLike[str]) -> list[Definition]:
     """
     file = Path(path).expanduser().absolute()
     if not file.is_file():
-        raise NotFoundError(
+        raise MissingFileError(
             "definitions file", str(path), hint="pass the Python file that defines your features"
         )
     if file.suffix != ".py":

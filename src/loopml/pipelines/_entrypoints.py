@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from loopml.errors import InvalidInputError, NotFoundError, close_matches
+from loopml.errors import InvalidInputError, MissingFileError, NotFoundError, close_matches
 
 __all__ = ["load_pipeline"]
 
@@ -50,7 +50,7 @@ def _import(location: str) -> Any:
     if location.endswith(".py") or "/" in location:
         path = Path(location).expanduser().absolute()
         if not path.is_file():
-            raise NotFoundError("pipeline file", location)
+            raise MissingFileError("pipeline file", location)
         name = "loopml_pipeline_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
         if name in sys.modules:
             return sys.modules[name]

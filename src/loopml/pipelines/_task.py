@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loopml._user_code import user_frame
 from loopml.artifacts import ArtifactStore
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, LoopmlError
@@ -155,7 +156,7 @@ def execute_step(task: StepTask) -> StepResult:
         return StepResult(
             ok=False,
             attempts=max(attempts, 1),
-            error=f"{type(err).__name__}: {err}",
+            error=_error_line(err),
             traceback="".join(tb.format_exception(err)),
             started_at=started,
             ended_at=_now_ms(),
@@ -354,3 +355,13 @@ def _save_logs(client: TrackingClient, run_id: str, logs: io.StringIO) -> None:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _error_line(err: BaseException) -> str:
+    """``Type: message``, with the file and line in the step's own code where it rose."""
+    text = f"{type(err).__name__}: {err}"
+    frame = user_frame(err)
+    if frame is None:
+        return text
+    first, newline, rest = text.partition("\n")  # summaries show the first line only
+    return f"{first} (at {frame.filename}:{frame.lineno}, in {frame.name}){newline}{rest}"

@@ -29,7 +29,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, PipelineFailedError
-from loopml.pipelines._params import load_config
+from loopml.pipelines._params import coerce_params, load_config
 from loopml.pipelines.executors import resolve_executor
 from loopml.pipelines.graph import Graph, current_graph
 from loopml.pipelines.models import PipelineRunInfo
@@ -196,6 +196,9 @@ class Pipeline(Generic[P, R]):
             raise InvalidInputError(
                 f"pipeline '{self.name}': {err}; its parameters are: {known}"
             ) from err
+        # Only what was given is converted: a default is the author's own choice.
+        for name, value in coerce_params(self.name, self.fn, bound.arguments).items():
+            bound.arguments[name] = value
         bound.apply_defaults()
         return dict(bound.arguments)
 
