@@ -13,9 +13,9 @@ from typing import Any
 
 from loopml.artifacts import safe_artifact_path
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
+from loopml.packaging.package import save_package
+from loopml.packaging.signature import Signature
 from loopml.registry.models import ModelInfo
-from loopml.registry.package import save_package
-from loopml.registry.signature import Signature
 from loopml.tracking.client import TrackingClient
 
 __all__ = ["log_model_in_run"]

@@ -34,8 +34,8 @@ from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
 from loopml.tracking.models import Experiment, Run, RunStatus
 
 if TYPE_CHECKING:
+    from loopml.packaging.signature import Signature
     from loopml.registry.models import ModelInfo
-    from loopml.registry.signature import Signature
 
 __all__ = [
     "ActiveRun",
@@ -188,7 +188,7 @@ class ActiveRun:
     ) -> ModelInfo:
         """Store ``model`` as a package under ``name`` in this run; optionally register it.
 
-        The package (see :mod:`loopml.registry.package`) holds the model in its flavor's
+        The package (see :mod:`loopml.packaging.package`) holds the model in its flavor's
         format, ``model.json`` (signature, pinned requirements, every file's digest),
         the input example and ``requirements.txt``.
 
