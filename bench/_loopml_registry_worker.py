@@ -41,7 +41,7 @@ def _log_forest(home: Path) -> tuple[Any, str, int]:
     """Settings of a fresh store in ``home``, and the forest logged there: its URI and size."""
     import loopml
     from loopml import Settings
-    from loopml.tracking.fluent import log_model  # what loopml.log_model exports
+    from loopml._sdk.models import log_model  # what loopml.log_model exports
 
     temp_inside(home)
     loopml.configure(home=str(home))

@@ -47,7 +47,7 @@ _EXPORTS: dict[str, str] = {
     "get_run": "loopml.tracking.fluent",
     "get_metric_history": "loopml.tracking.fluent",
     "autolog": "loopml.tracking.autolog",
-    "log_model": "loopml.tracking.fluent",
+    "log_model": "loopml._sdk.models",
     # registry and evaluation
     "load_model": "loopml.registry.loading",
     "register_model": "loopml._sdk.models",
@@ -146,7 +146,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from loopml._sdk.data import load_dataset, log_dataset, log_input
-    from loopml._sdk.models import RegistryClient, register_model
+    from loopml._sdk.models import RegistryClient, log_model, register_model
     from loopml.config import Settings
     from loopml.errors import LoopmlError
     from loopml.evaluation import evaluate
@@ -177,7 +177,6 @@ if TYPE_CHECKING:
         log_image,
         log_metric,
         log_metrics,
-        log_model,
         log_param,
         log_params,
         log_table,

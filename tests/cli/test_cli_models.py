@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from loopml.config import Settings
 from loopml.data import DatasetClient
-from loopml.registry.package import save_package
+from loopml.packaging.package import save_package
 from loopml.tracking import TrackingClient
 
 FEATURES = ["tenure", "spend"]
@@ -140,7 +140,7 @@ def test_a_package_whose_flavor_runs_a_command_is_refused_and_nothing_runs(
     assert lines(registered.stderr) == [
         f"error: {folder}: model.json's flavor is refused: 'py:os:system?command=touch pwned' "
         "is not a model flavor: 'system' in module 'os' is not a class; name a class "
-        "implementing loopml.registry.flavors.base.Flavor"
+        "implementing loopml.packaging.flavors.base.Flavor"
     ]
     with pytest.raises(LoopmlError, match="model 'evil' not found"):
         load_model("models:/evil/1", settings=Settings.load(home=home))

@@ -22,9 +22,9 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from loopml.config import Settings
+from loopml.packaging.package import save_package
 from loopml.registry.client import RegistryClient
 from loopml.registry.models import ModelVersion
-from loopml.registry.package import save_package
 
 FEATURES = ["mean radius", "mean texture", "mean perimeter", "mean area", "mean smoothness"]
 Register = Callable[..., ModelVersion]

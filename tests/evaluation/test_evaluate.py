@@ -17,9 +17,9 @@ from loopml.config import Settings
 from loopml.data.versions import DatasetClient
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.evaluation import evaluate
+from loopml.packaging.package import save_package
 from loopml.registry.client import RegistryClient
 from loopml.registry.models import PromotionPolicy, VersionStatus
-from loopml.registry.package import save_package
 from loopml.store import open_store
 from loopml.store.lineage import edges_of
 from loopml.tracking import fluent

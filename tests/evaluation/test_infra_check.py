@@ -14,9 +14,9 @@ from sklearn.linear_model import LogisticRegression
 from loopml.config import Settings
 from loopml.evaluation import evaluate
 from loopml.evaluation.infra import check_package
-from loopml.registry._pins import requirement_drift
+from loopml.packaging._pins import requirement_drift
+from loopml.packaging.package import save_package
 from loopml.registry.client import RegistryClient
-from loopml.registry.package import save_package
 
 X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1], [0.5, 0.5], [0.1, 0.8]])
 Y = np.array([0, 1, 0, 1, 1, 0])

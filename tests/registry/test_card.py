@@ -16,11 +16,11 @@ import pytest
 from loopml.config import Settings
 from loopml.data import DatasetClient
 from loopml.errors import NotFoundError
+from loopml.packaging.package import save_package
 from loopml.registry import _card_data
 from loopml.registry.card import model_card
 from loopml.registry.client import RegistryClient
 from loopml.registry.models import PromotionPolicy
-from loopml.registry.package import save_package
 from loopml.store.lineage import add_edge
 from loopml.tracking import TrackingClient
 

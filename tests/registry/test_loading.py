@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import loopml
+from loopml._sdk.models import log_model
 from loopml.config import Settings
 from loopml.errors import (
     ConflictError,
@@ -22,7 +23,6 @@ from loopml.errors import (
 )
 from loopml.registry.client import RegistryClient
 from loopml.registry.loading import load_model
-from loopml.tracking.fluent import log_model
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,10 @@ from _registry_packages import write_package
 from loopml.artifacts import ArtifactStore
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, UntrustedTypesError
+from loopml.packaging.loading import load_package
+from loopml.packaging.package import save_package
 from loopml.registry.client import RegistryClient
-from loopml.registry.loading import load_model, load_package
-from loopml.registry.package import save_package
+from loopml.registry.loading import load_model
 from loopml.tracking import TrackingClient
 
 FLAVOR = f"py:{__name__}:Table"  # a real third-party flavor (below)

@@ -426,8 +426,8 @@ def test_a_real_model_logged_in_a_run_registers_and_loads_back_by_alias(
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
+    from loopml._sdk.models import log_model_in_run
     from loopml.registry.loading import load_model
-    from loopml.tracking._log_model import log_model_in_run
 
     x, y = load_iris(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=500).fit(x, y)

@@ -1,4 +1,7 @@
-"""Registering models from the SDK: ``loopml.register_model``.
+"""Logging and registering models from the SDK: ``loopml.log_model``, ``loopml.register_model``.
+
+Tracking logs a package in a run without registering it; ``loopml.log_model(...,
+register_as="churn")`` logs it, then registers it, here where both components are seen.
 
 The registry client it uses follows the fluent tracking API's settings
 (``loopml.configure(...)``, ``LOOPML_*``), so a model logged with ``loopml.log_model``
@@ -14,17 +17,30 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from loopml.config import Settings
 from loopml.evaluation.gates import check_policy_gates
+from loopml.packaging.models import PackageInfo
 from loopml.registry import client as _registry
 from loopml.registry.models import ModelInfo, ModelVersion
+from loopml.tracking import TrackingClient, fluent
 from loopml.tracking.fluent import default_client
 
-__all__ = ["RegistryClient", "register_model", "registry_client"]
+if TYPE_CHECKING:
+    from loopml.packaging.signature import Signature
+
+__all__ = [
+    "RegistryClient",
+    "log_model",
+    "log_model_in_run",
+    "register_model",
+    "registry_client",
+]
 
 
 class RegistryClient(_registry.RegistryClient):
@@ -58,7 +74,7 @@ def registry_client() -> RegistryClient:
 
 
 def register_model(
-    source: str | os.PathLike[str] | ModelInfo,
+    source: str | os.PathLike[str] | PackageInfo,
     name: str,
     *,
     description: str | None = None,
@@ -85,3 +101,75 @@ def register_model(
         1
     """
     return registry_client().register(source, name, description=description, tags=tags)
+
+
+def log_model(
+    model: Any,
+    name: str = "model",
+    *,
+    input_example: Any = None,
+    signature: Signature | Mapping[str, Any] | None = None,
+    requirements: Sequence[str] | None = None,
+    register_as: str | None = None,
+) -> ModelInfo:
+    """Store ``model`` as a package in the active run; with ``register_as``, register it too.
+
+    Args:
+        model, name, input_example, signature, requirements: see
+            :meth:`loopml.tracking.fluent.ActiveRun.log_model`.
+        register_as: register the package as the next version of this model.
+
+    Raises:
+        InvalidInputError: no active run, or the package cannot be made.
+        ConflictError: the run already has files under ``name``.
+
+    Example:
+        >>> with loopml.start_run():  # doctest: +SKIP
+        ...     info = loopml.log_model(forest, input_example=x_train[:5], register_as="churn")
+        >>> info.registered.uri  # doctest: +SKIP
+        'models:/churn/1'
+    """
+    package = fluent.log_model(
+        model,
+        name,
+        input_example=input_example,
+        signature=signature,
+        requirements=requirements,
+    )
+    run = fluent.active_run()
+    assert run is not None  # fluent.log_model refuses to work without one
+    return _registered(package, register_as, run.client.settings)
+
+
+def log_model_in_run(
+    client: TrackingClient,
+    run_id: str,
+    model: Any,
+    name: str = "model",
+    *,
+    input_example: Any = None,
+    signature: Signature | Mapping[str, Any] | None = None,
+    requirements: Sequence[str] | None = None,
+    register_as: str | None = None,
+) -> ModelInfo:
+    """:func:`log_model` for run ``run_id`` of ``client`` rather than the active run."""
+    from loopml.tracking.model_packages import log_model_in_run as log  # numpy only when used
+
+    package = log(
+        client,
+        run_id,
+        model,
+        name,
+        input_example=input_example,
+        signature=signature,
+        requirements=requirements,
+    )
+    return _registered(package, register_as, client.settings)
+
+
+def _registered(package: PackageInfo, register_as: str | None, settings: Settings) -> ModelInfo:
+    fields = {field.name: getattr(package, field.name) for field in dataclasses.fields(package)}
+    if register_as is None:
+        return ModelInfo(**fields)
+    version = _registry.RegistryClient(settings).register(package.uri, register_as)
+    return ModelInfo(**fields, registered=version)

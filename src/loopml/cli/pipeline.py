@@ -85,8 +85,7 @@ def run_pipeline(
         loopml pipeline run train.py:train --config params.toml --executor process://4
         loopml pipeline run train.py:train --no-cache --json
     """
-    from loopml.pipelines._entrypoints import load_pipeline
-    from loopml.pipelines._params import parse_param_pairs, text_parameters
+    from loopml.pipelines import load_pipeline, parse_param_pairs, text_parameters
 
     pipeline = load_pipeline(target)
     params = parse_param_pairs(param or [], text=text_parameters(pipeline.fn))
@@ -293,8 +292,7 @@ def show_pipeline(
 
 def _show_trace(target: str, pairs: list[str], *, as_json: bool) -> None:
     from loopml.cli._pipeline_views import dag_view
-    from loopml.pipelines._entrypoints import load_pipeline
-    from loopml.pipelines._params import parse_param_pairs, text_parameters
+    from loopml.pipelines import load_pipeline, parse_param_pairs, text_parameters
 
     pipeline = load_pipeline(target)
     params = parse_param_pairs(pairs, text=text_parameters(pipeline.fn))

@@ -140,7 +140,7 @@ def register(
         loopml pipeline register flows.train:train --on-dataset churn --param depth=6
         loopml pipeline register flows/train.py:train --on-webhook --on-git-change --json
     """
-    from loopml.pipelines._params import load_config, parse_param_pairs
+    from loopml.pipelines import load_config, parse_param_pairs
     from loopml.pipelines.schedules import register_pipeline
 
     params = {**(load_config(config) if config else {}), **parse_param_pairs(param or [])}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from loopml.data._targets import check_name, parse_target
     from loopml.data.changes import changed
     from loopml.data.checks import Violation
     from loopml.data.models import ChangeReport, Dataset, DatasetDiff, DatasetVersion
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from loopml.data.versions import DatasetClient
 
 _EXPORTS = {
+    "check_name": "loopml.data._targets",
+    "parse_target": "loopml.data._targets",
     "DatasetClient": "loopml.data.versions",
     "Dataset": "loopml.data.models",
     "DatasetVersion": "loopml.data.models",
@@ -65,8 +68,10 @@ __all__ = [
     "ValidationResult",
     "Violation",
     "changed",
+    "check_name",
     "infer_schema",
     "load_schema",
+    "parse_target",
     "profile_table",
     "render_html",
     "save_schema",

@@ -22,8 +22,7 @@ _EXIT = {phase: code for code, phase in EXIT_CODES.items()}
 
 
 def _run(folder: Path, trusted: list[str]) -> dict[str, Any]:
-    from loopml.registry._pins import requirement_drift
-    from loopml.registry.package import read_manifest
+    from loopml.packaging.package import read_manifest, requirement_drift
 
     missing, differ = requirement_drift(read_manifest(folder).requirements)
     if missing:
@@ -34,7 +33,7 @@ def _run(folder: Path, trusted: list[str]) -> dict[str, Any]:
         )
         raise SystemExit(_EXIT["requirements"])
     try:
-        from loopml.registry.loading import load_package
+        from loopml.packaging.loading import load_package
 
         loaded = load_package(folder, trusted=trusted)
     except Exception:

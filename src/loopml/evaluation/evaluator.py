@@ -58,9 +58,10 @@ from loopml.evaluation.slices import (
     parse_slices,
     slice_metrics,
 )
+from loopml.packaging.flavors import flavor_for
+from loopml.packaging.loading import LoadedModel, load_object
 from loopml.registry.client import RegistryClient
-from loopml.registry.flavors import flavor_for
-from loopml.registry.loading import LoadedModel, load_model, load_object
+from loopml.registry.loading import load_model
 from loopml.registry.models import ModelVersion
 
 if TYPE_CHECKING:

@@ -11,6 +11,8 @@ Example:
     >>> run = squares.run()  # doctest: +SKIP
 """
 
+from loopml.pipelines._entrypoints import load_pipeline
+from loopml.pipelines._params import load_config, parse_param_pairs, text_parameters
 from loopml.pipelines.graph import dataset, when
 from loopml.pipelines.materializers import Materializer, register_materializer
 from loopml.pipelines.models import (
@@ -62,16 +64,20 @@ __all__ = [
     "dataset",
     "get_registration",
     "list_registrations",
+    "load_config",
+    "load_pipeline",
     "next_fire_times",
     "on_dataset",
     "on_git_change",
     "on_webhook",
+    "parse_param_pairs",
     "pipeline",
     "register_materializer",
     "register_pipeline",
     "resume",
     "set_enabled",
     "step",
+    "text_parameters",
     "unregister",
     "when",
 ]

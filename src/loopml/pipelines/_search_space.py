@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInputError
-from loopml.tracking._validation import check_key
+from loopml.tracking import check_key
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution

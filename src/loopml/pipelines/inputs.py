@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from loopml.data._targets import check_name, parse_target
+from loopml.data import check_name, parse_target
 
 __all__ = [
     "DatasetInput",

@@ -191,7 +191,7 @@ class PickleMaterializer:
 
 
 def _skops() -> Any:
-    from loopml.registry.flavors.sklearn import import_skops
+    from loopml.packaging.flavors.sklearn import import_skops
 
     return import_skops("storing scikit-learn models")
 

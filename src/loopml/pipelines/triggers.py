@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from loopml.data._targets import check_name, parse_target
+from loopml.data import check_name, parse_target
 from loopml.errors import InvalidInputError
 from loopml.pipelines import _git
 

@@ -49,7 +49,7 @@ from loopml.pipelines._search_space import (
 from loopml.pipelines._study import check_direction, import_optuna, make_pruner, make_sampler
 from loopml.pipelines._trial import TrialContext
 from loopml.pipelines.executors import resolve_executor
-from loopml.tracking._validation import check_key
+from loopml.tracking import check_key
 from loopml.tracking.client import TrackingClient
 
 if TYPE_CHECKING:

@@ -1,12 +1,12 @@
-"""The model registry: model packages, versions, aliases, approvals, events.
+"""The model registry: versions, aliases, approvals, events.
 
-A model package is a folder: the serialized model (one flavor: sklearn, lightgbm,
-xgboost, torch, onnx or pyfunc) and ``model.json`` with its signature, input example,
-pinned requirements and the digest of every file. The registry turns packages into
-numbered versions of named models, points aliases (``production``, ``canary``) at them
-with full history, and guards promotion with a per-model policy.
+The registry turns model packages (:mod:`loopml.packaging`) into numbered versions of
+named models, points aliases (``production``, ``canary``) at them with full history, and
+guards promotion with a per-model policy. The package names (``save_package``,
+``Signature``, ``LoadedModel``, …) are re-exported here for code that imports them from
+the registry.
 
-Names load on first use, so a run can reach the package code without the client.
+Names load on first use.
 
 Example:
     >>> from loopml.registry import RegistryClient
@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from loopml.packaging.loading import LoadedModel
+    from loopml.packaging.package import PackageManifest, save_package, verify_package
+    from loopml.packaging.signature import Signature, check_input, infer_signature
     from loopml.registry.card import model_card
     from loopml.registry.client import ANY, RegistryClient
-    from loopml.registry.loading import LoadedModel, load_model
+    from loopml.registry.loading import load_model
     from loopml.registry.models import (
         AliasChange,
         Approval,
@@ -35,21 +38,19 @@ if TYPE_CHECKING:
         RegistryEvent,
         VersionStatus,
     )
-    from loopml.registry.package import PackageManifest, save_package, verify_package
-    from loopml.registry.signature import Signature, check_input, infer_signature
 
 _EXPORTS = {
     "ANY": "loopml.registry.client",
     "RegistryClient": "loopml.registry.client",
-    "LoadedModel": "loopml.registry.loading",
+    "LoadedModel": "loopml.packaging.loading",
     "load_model": "loopml.registry.loading",
     "model_card": "loopml.registry.card",
-    "PackageManifest": "loopml.registry.package",
-    "save_package": "loopml.registry.package",
-    "verify_package": "loopml.registry.package",
-    "Signature": "loopml.registry.signature",
-    "check_input": "loopml.registry.signature",
-    "infer_signature": "loopml.registry.signature",
+    "PackageManifest": "loopml.packaging.package",
+    "save_package": "loopml.packaging.package",
+    "verify_package": "loopml.packaging.package",
+    "Signature": "loopml.packaging.signature",
+    "check_input": "loopml.packaging.signature",
+    "infer_signature": "loopml.packaging.signature",
     **dict.fromkeys(
         (
             "AliasChange",

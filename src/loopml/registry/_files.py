@@ -1,30 +1,25 @@
-"""Where a model package's files are, and fetching them into a local folder.
+"""Where a model package's files are: the ``artifact_files`` rows of a run or a version.
 
 A package is a set of ``artifact_files`` rows: under a run (``runs:/<id>/<path>``, owner
 ``run``) until it is registered, then copied to the version (owner ``model_version``,
 owner id = the version's id) so deleting the run never breaks a registered model.
-Fetched packages are kept under ``<home>/cache/packages/<model.json digest>``; loading
-verifies every file again, so a changed cache is caught like a changed blob.
+Fetching them into the local cache is :func:`loopml.packaging.stored.fetch`.
 
 Example:
     >>> location = locate(conn, parse_uri("models:/churn@production"))  # doctest: +SKIP
-    >>> folder = fetch(settings, artifacts, location, entries)  # doctest: +SKIP
+    >>> entries = files_of(conn, location)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, select
 
-from loopml.artifacts import ArtifactStore, ManifestEntry, local_target, safe_artifact_path
-from loopml.config import Settings
+from loopml.artifacts import ManifestEntry, safe_artifact_path
 from loopml.errors import InvalidInputError, NotFoundError
+from loopml.packaging.package import MANIFEST
 from loopml.registry import _records
 from loopml.store.files import under_folder
 from loopml.store.schema import (
@@ -38,13 +33,11 @@ __all__ = [
     "MANIFEST",
     "PackageLocation",
     "copy_files",
-    "fetch",
     "files_of",
     "locate",
     "resolve_version",
 ]
 
-MANIFEST = "model.json"
 VERSION_OWNER = "model_version"
 RUN_OWNER = "run"
 
@@ -168,44 +161,6 @@ def copy_files(
             for entry in entries
         ],
     )
-
-
-def fetch(
-    settings: Settings,
-    artifacts: ArtifactStore,
-    entries: Sequence[ManifestEntry],
-) -> tuple[Path, str]:
-    """A local folder with the package's files, and the digest ``model.json`` must have.
-
-    The folder is shared by every load of the same package; it is written beside its
-    final place and renamed into it, so a reader never sees a half-fetched package.
-
-    Raises:
-        NotFoundError: the package has no ``model.json``.
-        IntegrityError: a blob in the artifact store does not match its digest.
-        UnsafePathError: a stored path is unsafe, or the cache folder is reached through
-            a symbolic link inside the home.
-    """
-    manifest = next((e for e in entries if e.path == MANIFEST), None)
-    if manifest is None:
-        raise NotFoundError("model.json", "package", hint="the package is incomplete")
-    # No link inside the home may redirect the cache: the package would be written there.
-    folder = local_target(settings.home, f"cache/packages/{manifest.digest}")
-    root = folder.parent
-    if folder.is_dir():
-        return folder, manifest.digest
-    root.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{manifest.digest[:12]}-", dir=root))
-    try:
-        artifacts.get_tree(entries, partial)
-        try:
-            os.rename(partial, folder)
-        except OSError:
-            if not folder.is_dir():  # another process won the race with the same files
-                raise
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return folder, manifest.digest
 
 
 def _has_manifest(conn: Connection, owner_kind: str, owner_id: str, prefix: str) -> bool:

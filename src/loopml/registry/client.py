@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from loopml.artifacts import ArtifactStore
 from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError
+from loopml.packaging.models import PackageInfo
 from loopml.registry import (
     _evaluations,
     _promotion,
@@ -49,7 +50,6 @@ from loopml.registry.aliases import ANY, AnyVersion
 from loopml.registry.models import (
     AliasChange,
     Approval,
-    ModelInfo,
     ModelVersion,
     PromotionPolicy,
     RegisteredModel,
@@ -69,7 +69,7 @@ from loopml.uris import parse_uri
 __all__ = ["ANY", "RegistryClient"]
 
 T = TypeVar("T")
-Source = str | os.PathLike[str] | ModelInfo
+Source = str | os.PathLike[str] | PackageInfo
 _ATTEMPTS = 8
 _V = model_versions.c
 _A = model_aliases.c
@@ -241,7 +241,7 @@ class RegistryClient:
         later never breaks it. Its status starts as ``registered``.
 
         Args:
-            source: ``runs:/<run_id>/<path>`` of a logged package (or the ``ModelInfo``
+            source: ``runs:/<run_id>/<path>`` of a logged package (or the ``PackageInfo``
                 ``log_model`` returned), or a local package folder (verified, then stored).
             name: the model; created when it does not exist yet.
             description: describes this version.
@@ -1001,7 +1001,7 @@ class RegistryClient:
         return result
 
     def _read_source(self, source: Source) -> _sources.PackageSource:
-        if isinstance(source, ModelInfo):
+        if isinstance(source, PackageInfo):
             source = source.uri
         if isinstance(source, str) and ":/" in source and not os.path.isdir(source):
             uri = parse_uri(source)

@@ -7,9 +7,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from loopml.packaging.models import PackageInfo
 
 __all__ = [
     "AliasChange",
@@ -231,15 +233,7 @@ class Webhook:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelInfo:
-    """What ``log_model`` stored: where the package is and what it says about itself."""
+class ModelInfo(PackageInfo):
+    """What ``loopml.log_model`` stored, and the version it registered (``register_as``)."""
 
-    uri: str  # runs:/<run_id>/<path>
-    run_id: str | None
-    path: str
-    flavor: str
-    signature: dict[str, Any] | None
-    package_digest: str
-    size_bytes: int
-    files: dict[str, str] = field(default_factory=dict)  # path -> sha256
     registered: ModelVersion | None = None

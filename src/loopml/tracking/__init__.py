@@ -5,6 +5,7 @@ Example:
     >>> client = TrackingClient()  # doctest: +SKIP
 """
 
+from loopml.tracking._validation import check_key
 from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
 from loopml.tracking.models import Experiment, Metric, Run, RunInput, RunStatus
 from loopml.tracking.run_artifacts import ArtifactEntry
@@ -18,4 +19,5 @@ __all__ = [
     "RunInput",
     "RunStatus",
     "TrackingClient",
+    "check_key",
 ]

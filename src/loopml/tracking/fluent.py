@@ -34,8 +34,8 @@ from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
 from loopml.tracking.models import Experiment, Run, RunStatus
 
 if TYPE_CHECKING:
-    from loopml.registry.models import ModelInfo
-    from loopml.registry.signature import Signature
+    from loopml.packaging.models import PackageInfo
+    from loopml.packaging.signature import Signature
 
 __all__ = [
     "ActiveRun",
@@ -184,11 +184,13 @@ class ActiveRun:
         input_example: Any = None,
         signature: Signature | Mapping[str, Any] | None = None,
         requirements: Sequence[str] | None = None,
-        register_as: str | None = None,
-    ) -> ModelInfo:
-        """Store ``model`` as a package under ``name`` in this run; optionally register it.
+    ) -> PackageInfo:
+        """Store ``model`` as a package under ``name`` in this run.
 
-        The package (see :mod:`loopml.registry.package`) holds the model in its flavor's
+        Registering it as well is ``loopml.log_model(..., register_as="churn")``, or
+        ``loopml.register_model(info, "churn")`` afterwards.
+
+        The package (see :mod:`loopml.packaging.package`) holds the model in its flavor's
         format, ``model.json`` (signature, pinned requirements, every file's digest),
         the input example and ``requirements.txt``.
 
@@ -200,18 +202,17 @@ class ActiveRun:
                 (a torch model needs one: export traces it).
             signature: the signature, when it should not be inferred.
             requirements: extra requirement lines to pin (``"pkg==1.2"``).
-            register_as: register the package as a new version of this model.
 
         Raises:
             ConflictError: the run already has files under ``name``.
 
         Example:
             >>> with loopml.start_run() as run:  # doctest: +SKIP
-            ...     info = run.log_model(forest, input_example=x_train[:5], register_as="churn")
-            >>> info.registered.uri  # doctest: +SKIP
-            'models:/churn/1'
+            ...     info = run.log_model(forest, input_example=x_train[:5])
+            >>> info.uri  # doctest: +SKIP
+            'runs:/01J…/model'
         """
-        from loopml.tracking._log_model import log_model_in_run  # numpy only when used
+        from loopml.tracking.model_packages import log_model_in_run  # numpy only when used
 
         return log_model_in_run(
             self.client,
@@ -221,7 +222,6 @@ class ActiveRun:
             input_example=input_example,
             signature=signature,
             requirements=requirements,
-            register_as=register_as,
         )
 
     def log_image(self, image: Any, artifact_path: str) -> str:
@@ -436,8 +436,7 @@ def log_model(
     input_example: Any = None,
     signature: Signature | Mapping[str, Any] | None = None,
     requirements: Sequence[str] | None = None,
-    register_as: str | None = None,
-) -> ModelInfo:
+) -> PackageInfo:
     """Store ``model`` as a package in the active run (see :meth:`ActiveRun.log_model`).
 
     Example:
@@ -451,7 +450,6 @@ def log_model(
         input_example=input_example,
         signature=signature,
         requirements=requirements,
-        register_as=register_as,
     )
 
 

@@ -38,14 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from loopml.errors import IntegrityError, InvalidInputError
-from loopml.registry._digests import file_digests, verify_files
-from loopml.registry._example import encode_example, prepare_example
-from loopml.registry._files import MANIFEST
-from loopml.registry._manifest import FORMAT, PackageManifest
-from loopml.registry._pins import pin_requirements
-from loopml.registry._tables import is_frame
-from loopml.registry.flavors import Flavor, flavor_for, get_flavor
-from loopml.registry.signature import ColumnSpec, Signature, infer_signature
+from loopml.packaging._digests import file_digests, verify_files
+from loopml.packaging._example import encode_example, prepare_example
+from loopml.packaging._manifest import FORMAT, PackageManifest
+from loopml.packaging._pins import pin_requirements, requirement_drift
+from loopml.packaging._tables import is_frame
+from loopml.packaging.flavors import Flavor, flavor_for, get_flavor
+from loopml.packaging.signature import ColumnSpec, Signature, infer_signature
 
 __all__ = [
     "EXAMPLE",
@@ -54,11 +53,13 @@ __all__ = [
     "REQUIREMENTS",
     "PackageManifest",
     "read_manifest",
+    "requirement_drift",
     "save_package",
     "verify_package",
 ]
 
 EXAMPLE = "input_example.json"
+MANIFEST = "model.json"
 REQUIREMENTS = "requirements.txt"
 
 
@@ -230,7 +231,7 @@ def _resolve_flavor(model: Any, flavor: str | Flavor | None) -> tuple[Flavor, st
     else:
         chosen = flavor
         cls = type(flavor)
-        builtin = cls.__module__.startswith("loopml.registry.flavors.")
+        builtin = cls.__module__.startswith("loopml.packaging.flavors.")
         name = flavor.name if builtin else f"py:{cls.__module__}:{cls.__qualname__}"
     if not chosen.accepts(model):
         raise InvalidInputError(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.errors import InvalidInputError
-from loopml.registry.signature import Signature
+from loopml.packaging.signature import Signature
 
 __all__ = ["FORMAT", "PackageManifest"]
 
@@ -27,7 +27,7 @@ class PackageManifest:
     ``files`` maps each path (relative to the package) to ``(sha256, size)``.
 
     Example:
-        >>> from loopml.registry.package import read_manifest
+        >>> from loopml.packaging.package import read_manifest
         >>> read_manifest(folder).flavor  # doctest: +SKIP
         'sklearn'
     """

@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loopml.registry.flavors._boosting import (
+from loopml.packaging.flavors._boosting import (
     BoosterPredictor,
     ClassifierPredictor,
     LabelPredictor,
     classes_of,
 )
-from loopml.registry.flavors._common import first_installed, require
-from loopml.registry.flavors.base import Predictor
+from loopml.packaging.flavors._common import first_installed, require
+from loopml.packaging.flavors.base import Predictor
 
 __all__ = ["XgboostFlavor"]
 

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from loopml.errors import InvalidInputError
-from loopml.registry.flavors import _source
-from loopml.registry.flavors.base import Predictor
+from loopml.packaging.flavors import _source
+from loopml.packaging.flavors.base import Predictor
 
 __all__ = ["PyfuncFlavor"]
 

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from loopml.errors import IntegrityError, InvalidInputError
-from loopml.registry._example import decode_example
-from loopml.registry._tables import as_array
-from loopml.registry.flavors._common import require
-from loopml.registry.flavors.base import Predictor
+from loopml.packaging._example import decode_example
+from loopml.packaging._tables import as_array
+from loopml.packaging.flavors._common import require
+from loopml.packaging.flavors.base import Predictor
 
 __all__ = ["TorchFlavor", "TorchPredictor"]
 

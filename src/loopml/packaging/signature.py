@@ -27,8 +27,8 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from loopml.errors import InvalidInputError, SignatureError
-from loopml.registry import _tables
-from loopml.registry._casting import COLUMN_DTYPES, cast_array, dtype_name
+from loopml.packaging import _tables
+from loopml.packaging._casting import COLUMN_DTYPES, cast_array, dtype_name
 
 __all__ = ["ColumnSpec", "Schema", "Signature", "TensorSpec", "check_input", "infer_signature"]
 

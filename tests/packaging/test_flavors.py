@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from loopml.errors import InvalidInputError, NotFoundError
-from loopml.registry.flavors import FLAVORS, flavor_for, get_flavor
-from loopml.registry.loading import LoadedModel, load_package
-from loopml.registry.package import save_package
+from loopml.packaging.flavors import FLAVORS, flavor_for, get_flavor
+from loopml.packaging.loading import LoadedModel, load_package
+from loopml.packaging.package import save_package
 
 
 def _round_trip(model: Any, folder: Path, example: Any = None, **options: Any) -> LoadedModel:
@@ -341,7 +341,7 @@ def test_pyfunc_code_is_packaged_and_loads_where_the_project_is_absent(tmp_path:
     ]
     assert (tmp_path / "pkg" / "code" / "shop" / "__init__.py").read_text() == ""
     script = (
-        "import sys; from loopml.registry.loading import load_package; "
+        "import sys; from loopml.packaging.loading import load_package; "
         f"print(load_package({str(tmp_path / 'pkg')!r}, trusted=sys.argv[1:]).predict([10.0, 4.0]))"
     )
 

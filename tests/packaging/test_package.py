@@ -16,8 +16,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from loopml import __version__
 from loopml.errors import IntegrityError, InvalidInputError, UntrustedTypesError
-from loopml.registry.loading import load_package
-from loopml.registry.package import read_manifest, save_package, verify_package
+from loopml.packaging.loading import load_package
+from loopml.packaging.package import read_manifest, save_package, verify_package
 
 
 class Doubler(TransformerMixin, BaseEstimator):

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from loopml.errors import InvalidInputError, SignatureError
-from loopml.registry._casting import cast_array
-from loopml.registry._tables import as_array
-from loopml.registry.flavors._common import require
-from loopml.registry.flavors.base import Predictor
+from loopml.packaging._casting import cast_array
+from loopml.packaging._tables import as_array
+from loopml.packaging.flavors._common import require
+from loopml.packaging.flavors.base import Predictor
 
 __all__ = ["OnnxFlavor", "OnnxPredictor"]
 

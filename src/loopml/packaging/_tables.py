@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from loopml.errors import InvalidInputError
-from loopml.registry._casting import COLUMN_DTYPES, cast_array, dtype_name
+from loopml.packaging._casting import COLUMN_DTYPES, cast_array, dtype_name
 
 __all__ = ["as_array", "check_columns", "infer_columns", "is_frame"]
 

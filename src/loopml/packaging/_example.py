@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from loopml.errors import InvalidInputError
-from loopml.registry._tables import as_array, is_frame
+from loopml.packaging._tables import as_array, is_frame
 
 __all__ = ["MAX_ROWS", "decode_example", "encode_example", "prepare_example"]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from loopml.errors import UntrustedTypesError
-from loopml.registry.flavors._common import require
-from loopml.registry.flavors.base import Predictor
+from loopml.packaging.flavors._common import require
+from loopml.packaging.flavors.base import Predictor
 
 __all__ = ["TRUSTED_MODULES", "SklearnFlavor"]
 

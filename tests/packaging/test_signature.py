@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loopml.errors import InvalidInputError, SignatureError
-from loopml.registry.signature import (
+from loopml.packaging.signature import (
     ColumnSpec,
     Signature,
     TensorSpec,

@@ -1,4 +1,4 @@
-"""Logging a model package into a run, and registering it on request.
+"""Logging a model package into a run (registering it is the SDK's ``loopml.log_model``).
 
 Example:
     >>> log_model_in_run(client, run_id, forest, "model", input_example=x[:5])  # doctest: +SKIP
@@ -13,9 +13,9 @@ from typing import Any
 
 from loopml.artifacts import safe_artifact_path
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
-from loopml.registry.models import ModelInfo
-from loopml.registry.package import save_package
-from loopml.registry.signature import Signature
+from loopml.packaging.models import PackageInfo
+from loopml.packaging.package import save_package
+from loopml.packaging.signature import Signature
 from loopml.tracking.client import TrackingClient
 
 __all__ = ["log_model_in_run"]
@@ -30,9 +30,8 @@ def log_model_in_run(
     input_example: Any = None,
     signature: Signature | Mapping[str, Any] | None = None,
     requirements: Sequence[str] | None = None,
-    register_as: str | None = None,
-) -> ModelInfo:
-    """Save ``model`` as a package, store it under ``name`` in the run, maybe register it.
+) -> PackageInfo:
+    """Save ``model`` as a package and store it under ``name`` in the run.
 
     Raises:
         InvalidInputError: ``name`` is empty or unsafe, or the package cannot be made.
@@ -52,14 +51,8 @@ def log_model_in_run(
             source_run=run_id,
         )
         client.log_artifacts(run_id, Path(tmp) / "package", path)
-    uri = f"runs:/{run_id}/{path}"
-    registered = None
-    if register_as is not None:
-        from loopml.registry.client import RegistryClient
-
-        registered = RegistryClient(client.settings).register(uri, register_as)
-    return ModelInfo(
-        uri=uri,
+    return PackageInfo(
+        uri=f"runs:/{run_id}/{path}",
         run_id=run_id,
         path=path,
         flavor=manifest.flavor,
@@ -67,7 +60,6 @@ def log_model_in_run(
         package_digest=manifest.digest,
         size_bytes=manifest.size_bytes,
         files={file: digest for file, (digest, _) in manifest.files.items()},
-        registered=registered,
     )
 
 

@@ -3,7 +3,7 @@
 Built in: ``sklearn`` (skops), ``lightgbm`` (native text), ``xgboost`` (native UBJSON),
 ``torch`` (``torch.export``), ``onnx`` and ``pyfunc`` (any object with ``predict``).
 A third party adds a flavor by naming its class: ``flavor="py:package.module.Class"``
-(see :class:`~loopml.registry.flavors.base.Flavor` for what it must have). A ``py:``
+(see :class:`~loopml.packaging.flavors.base.Flavor` for what it must have). A ``py:``
 flavor named by a stored package is loaded only when the caller trusts its class by
 name (``trusted=["package.module.Class"]``): building it runs that class's code.
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from loopml._plugins import load_plugin, plugin_class
 from loopml.errors import InvalidInputError, NotFoundError
-from loopml.registry.flavors.base import Flavor, Predictor
+from loopml.packaging.flavors.base import Flavor, Predictor
 
 __all__ = ["FLAVORS", "Flavor", "Predictor", "check_flavor", "flavor_for", "get_flavor"]
 
@@ -40,7 +40,7 @@ _CLASSES = {
     "pyfunc": "PyfuncFlavor",
 }
 _MEMBERS = ("name", "accepts", "save", "load", "requirements")
-_PROTOCOL = "loopml.registry.flavors.base.Flavor"
+_PROTOCOL = "loopml.packaging.flavors.base.Flavor"
 _built: dict[str, Flavor] = {}
 
 
@@ -76,7 +76,7 @@ def get_flavor(name: str, *, trusted: Sequence[str] | None = None) -> Flavor:
                 choices=FLAVORS,
                 hint=f"flavors: {', '.join(FLAVORS)}, or py:package.module.Class for your own",
             )
-        module = importlib.import_module(f"loopml.registry.flavors.{name}")
+        module = importlib.import_module(f"loopml.packaging.flavors.{name}")
         found = _built[name] = getattr(module, _CLASSES[name])()
     return found
 

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loopml.registry.flavors._boosting import BoosterPredictor, ClassifierPredictor, classes_of
-from loopml.registry.flavors._common import require
-from loopml.registry.flavors.base import Predictor
+from loopml.packaging.flavors._boosting import BoosterPredictor, ClassifierPredictor, classes_of
+from loopml.packaging.flavors._common import require
+from loopml.packaging.flavors.base import Predictor
 
 __all__ = ["LightgbmFlavor"]
 

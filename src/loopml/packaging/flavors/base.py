@@ -1,11 +1,11 @@
 """What a flavor is: one way to save a kind of model into a package and load it back.
 
 Each flavor is a sibling module (``sklearn.py``, ``lightgbm.py``, …) and
-:func:`loopml.registry.flavors.flavor_for` picks one by the model's type; a third party
+:func:`loopml.packaging.flavors.flavor_for` picks one by the model's type; a third party
 adds one with a ``py:package.module.Class`` name.
 
 Example:
-    >>> from loopml.registry.flavors import get_flavor  # doctest: +SKIP
+    >>> from loopml.packaging.flavors import get_flavor  # doctest: +SKIP
     >>> options = get_flavor("sklearn").save(estimator, folder)  # doctest: +SKIP
 """
 
