@@ -113,3 +113,27 @@ def test_a_stored_third_party_flavor_loads_only_when_trusted(
     with pytest.raises(UntrustedTypesError):
         load_package(folder)  # model.json read from disk is stored too
     assert load_package(folder, trusted=[trust]).flavor == FLAVOR
+
+
+class AFlavorWhoseDottedNameRunsPastThirtyTwoCharacters(Table):
+    """The same flavor under a long name (``model_versions.flavor`` once held 32)."""
+
+
+def test_a_third_party_flavor_with_a_long_dotted_name_registers_and_loads(
+    registry: RegistryClient, tracking: TrackingClient, settings: Settings, tmp_path: Path
+) -> None:
+    long_name = f"py:{__name__}:AFlavorWhoseDottedNameRunsPastThirtyTwoCharacters"
+    assert len(long_name) > 32
+    folder = tmp_path / "table"
+    save_package({"1": "one"}, folder, flavor=long_name)
+    version = registry.register(folder, "table")
+    trusted = [long_name.removeprefix("py:").replace(":", ".")]
+    assert load_model(version.uri, settings=settings, trusted=trusted).predict([1]) == ["one"]
+    assert registry.get_version("table", version.version).flavor == long_name
+
+
+def test_a_flavor_name_too_long_to_store_says_so(registry: RegistryClient, tmp_path: Path) -> None:
+    huge = write_package(tmp_path / "huge", flavor="py:" + "x" * 300 + ":Flavor")
+    with pytest.raises(InvalidInputError, match=r"is 310 characters long; .* at most 255"):
+        registry.register(huge, "huge")
+    assert registry.list_models() == []

@@ -25,14 +25,14 @@ from typing import Any
 
 from loopml.artifacts import ArtifactStore, ManifestEntry, local_target
 from loopml.config import Settings
-from loopml.errors import IntegrityError, InvalidInputError, NotFoundError
+from loopml.errors import IntegrityError, InvalidInputError, NotFoundError, quote
 from loopml.packaging._manifest import FORMAT
 from loopml.packaging.flavors import check_flavor
 from loopml.packaging.package import MANIFEST
 
 __all__ = ["fetch", "package_files", "parse_manifest"]
 
-_MAX_FLAVOR = 32
+_MAX_FLAVOR = 255  # model_versions.flavor's width
 
 
 def fetch(
@@ -95,8 +95,13 @@ def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
             "upgrade loopml"
         )
     flavor = manifest.get("flavor")
-    if not isinstance(flavor, str) or not flavor or len(flavor) > _MAX_FLAVOR:
+    if not isinstance(flavor, str) or not flavor:
         raise InvalidInputError(f"{where}: model.json names no flavor; log the model again")
+    if len(flavor) > _MAX_FLAVOR:
+        raise InvalidInputError(
+            f"{where}: model.json's flavor {quote(flavor, 60)} is {len(flavor)} characters "
+            f"long; a flavor name holds at most {_MAX_FLAVOR}"
+        )
     check_flavor(flavor, where)
     if not isinstance(manifest.get("files"), dict):
         raise InvalidInputError(f"{where}: model.json lists no files; log the model again")

@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0006_evaluation_figures"
+SCHEMA_HEAD = "0007_flavor_names"
 
 ID = String(32)
 KEY = String(250)
@@ -368,7 +368,7 @@ model_versions = Table(
     Column("status", String(16), nullable=False),
     Column("source", Text, nullable=False),  # runs:/… URI or the local package path
     Column("run_id", ID, nullable=True),
-    Column("flavor", String(32), nullable=False),
+    Column("flavor", String(255), nullable=False),
     Column("package_digest", String(64), nullable=False),  # SHA-256 of model.json
     Column("size_bytes", BigInteger, nullable=False),
     Column("description", Text, nullable=True),
