@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,3 +136,19 @@ def test_disable_restores_plain_fit() -> None:
     loopml.autolog(disable=True)
     LinearRegression().fit([[1.0], [2.0]], [1.0, 2.0])
     assert loopml.search_runs() == []
+
+
+def test_autolog_lists_the_estimators_without_importing_torch(tmp_path: Path) -> None:
+    # sklearn's estimator walk imports its array-API adapter for torch when torch is
+    # installed (it is, in the dev extra): seconds in every process that calls autolog.
+    pytest.importorskip("torch")
+    script = "import sys, loopml; loopml.autolog(); print('torch' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={**os.environ, "LOOPML_HOME": str(tmp_path / "home")},
+    )
+    assert done.stdout.strip() == "False", done.stderr

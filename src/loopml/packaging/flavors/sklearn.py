@@ -13,9 +13,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,19 +92,35 @@ def load_skops(path: Path, trusted: Sequence[str]) -> Any:
 def import_skops(feature: str) -> Any:
     """``skops.io``, imported without pulling in torch, CuPy, Dask or JAX.
 
-    Importing skops lists every scikit-learn estimator, and that walk imports each
-    package under sklearn, including the array-API adapters for other frameworks; with
-    torch installed, that alone costs seconds in every fresh process (a CLI call, the
-    infra gate's subprocess). The adapters are skipped during that one import only: the
-    walk ignores packages that fail to import, nothing is cached, and code that uses the
-    array API later imports them as usual.
+    Importing skops lists every scikit-learn estimator (see :func:`all_estimators`).
     """
     if "skops.io" in sys.modules:
         return sys.modules["skops.io"]
+    with _without_array_api_adapters():
+        return require("skops.io", "skops", "sklearn", feature)
+
+
+def all_estimators() -> list[tuple[str, type]]:
+    """``sklearn.utils.all_estimators()``, listed without importing torch, CuPy, Dask or JAX.
+
+    The listing walks and imports each package under sklearn, including the array-API
+    adapters for other frameworks; with torch installed, that alone costs seconds in
+    every fresh process (a CLI call, the infra gate's subprocess, ``loopml.autolog()``).
+    The adapters are skipped during the walk only: it ignores packages that fail to
+    import, nothing is cached, and code that uses the array API later imports them as usual.
+    """
+    from sklearn.utils import all_estimators as listed
+
+    with _without_array_api_adapters():
+        return list(listed())
+
+
+@contextlib.contextmanager
+def _without_array_api_adapters() -> Iterator[None]:
     skip = _SkipArrayApiAdapters()
     sys.meta_path.insert(0, skip)
     try:
-        return require("skops.io", "skops", "sklearn", feature)
+        yield
     finally:
         sys.meta_path.remove(skip)
 
@@ -114,7 +131,7 @@ class _SkipArrayApiAdapters(importlib.abc.MetaPathFinder):
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
         if name.startswith(self._PREFIX) and name[len(self._PREFIX) :] in self._FRAMEWORKS:
-            raise ImportError(f"{name} is skipped while skops lists scikit-learn's estimators")
+            raise ImportError(f"{name} is skipped while scikit-learn's estimators are listed")
 
 
 def _allowed(untrusted: Any, trusted: Sequence[str], path: Path) -> list[str]:

@@ -38,11 +38,13 @@ _lock = threading.Lock()
 def enable(*, log_models: bool = True, log_training_metrics: bool = True) -> None:
     """Wrap ``fit`` on every scikit-learn estimator class (idempotent)."""
     try:
-        from sklearn.utils import all_estimators
+        import sklearn  # noqa: F401
     except ImportError as err:
         raise MissingDependencyError("scikit-learn", "sklearn", "loopml.autolog()") from err
     from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
     from sklearn.pipeline import Pipeline
+
+    from loopml.packaging.flavors.sklearn import all_estimators
 
     _config.log_models = log_models
     _config.log_training_metrics = log_training_metrics
