@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from loopml.data.drift import (
     AUTO_SAMPLE_LIMIT,
     DEFAULT_THRESHOLDS,
+    bin_counts,
     chi_squared_test,
     column_drift,
     js_distance,
@@ -167,6 +168,23 @@ def test_a_constant_reference_still_detects_a_shift() -> None:
     assert psi([5.0] * 100, [7.0] * 100).drifted
     assert js_distance([5.0] * 100, [7.0] * 100).statistic == 1.0
     assert wasserstein([5.0] * 100, [7.0] * 100).statistic == 2.0
+
+
+def test_bin_counts_puts_a_value_in_the_bin_its_edges_close() -> None:
+    # edges[i-1] < x <= edges[i]: the first bin holds the first edge, the last the rest
+    assert bin_counts([0.5, 1.0, 2.5, 3.0, 9.0], [1.0, 3.0, 5.0]) == [2, 2, 0, 1]
+
+
+def test_an_inferred_reference_profile_bins_numbers_with_the_drift_module() -> None:
+    # One module measures drift: a schema's profile counts what psi would count.
+    import pyarrow as pa
+
+    from loopml.data.reference import reference_profile
+
+    values = np.random.default_rng(3).normal(size=200)
+    sketch = reference_profile(pa.table({"x": values}))["columns"]["x"]["deciles"]
+    edges = quantile_edges(values, bins=10)
+    assert sketch == {"edges": edges.tolist(), "counts": bin_counts(values, edges)}
 
 
 def test_quantile_edges_are_the_distinct_reference_quantiles() -> None:
