@@ -223,3 +223,20 @@ def test_result_summary_reads_as_a_sentence() -> None:
     result = ks_test(np.arange(50.0), np.arange(50.0) + 100)
     assert result.summary.startswith("ks statistic 1, p-value")
     assert result.summary.endswith("< 0.05: drifted")
+
+
+def test_no_other_module_computes_drift_statistics() -> None:
+    """Validation and monitoring share drift.py, so a threshold means one thing everywhere."""
+    import re
+    from pathlib import Path
+
+    import loopml
+
+    src = Path(loopml.__file__).parent
+    statistic = re.compile(r"ks_2samp|chi2_contingency|wasserstein_distance|jensenshannon|rel_entr")
+    found = [
+        str(path.relative_to(src))
+        for path in sorted(src.rglob("*.py"))
+        if path != src / "data" / "drift.py" and statistic.search(path.read_text("utf-8"))
+    ]
+    assert found == []
