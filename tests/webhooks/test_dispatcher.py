@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,21 +68,12 @@ class AlertFeed:
     def head(self, conn: Connection) -> int:
         return int(conn.execute(select(func.coalesce(func.max(self.alerts.c.id), 0))).scalar_one())
 
-    def events(
-        self,
-        conn: Connection,
-        *,
-        after: int,
-        until: int,
-        limit: int,
-        scope: str | None,
-        kinds: Sequence[str] | None,
-    ) -> list[Alert]:
+    def events(self, conn: Connection, wanted: webhooks.Wanted) -> list[Alert]:
         a = self.alerts.c
-        query = select(self.alerts).where(a.id > after, a.id <= until)
-        if kinds:
-            query = query.where(a.kind.in_(kinds))
-        rows = conn.execute(query.order_by(a.id).limit(limit)).mappings()
+        query = select(self.alerts).where(a.id > wanted.after, a.id <= wanted.until)
+        if wanted.kinds:
+            query = query.where(a.kind.in_(wanted.kinds))
+        rows = conn.execute(query.order_by(a.id).limit(wanted.limit)).mappings()
         return [Alert(row["id"], row["kind"], row["message"]) for row in rows]
 
 

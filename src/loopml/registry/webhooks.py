@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sqlalchemy import Connection, Table
 
@@ -24,7 +24,7 @@ from loopml.registry import _records, events
 from loopml.registry.models import RegistryEvent
 from loopml.store import Store
 from loopml.store.schema import registry_webhooks
-from loopml.webhooks import Dispatcher, Webhook
+from loopml.webhooks import Dispatcher, Wanted, Webhook
 
 __all__ = ["FEED", "RegistryFeed", "add", "dispatcher_for", "list_all", "remove"]
 
@@ -38,18 +38,14 @@ class RegistryFeed:
     def head(self, conn: Connection) -> int:
         return events.head(conn)
 
-    def events(
-        self,
-        conn: Connection,
-        *,
-        after: int,
-        until: int,
-        limit: int,
-        scope: str | None,
-        kinds: Sequence[str] | None,
-    ) -> list[RegistryEvent]:
+    def events(self, conn: Connection, wanted: Wanted) -> list[RegistryEvent]:
         return events.list_events(
-            conn, after=after, until=until, limit=limit, model=scope, kinds=kinds
+            conn,
+            after=wanted.after,
+            until=wanted.until,
+            limit=wanted.limit,
+            model=wanted.scope,
+            kinds=wanted.kinds or None,
         )
 
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from loopml.webhooks.delivery import body_of, post, sign
 from loopml.webhooks.dispatcher import Dispatcher, dispatcher_for, stop_dispatchers
-from loopml.webhooks.models import Event, Feed, Webhook
+from loopml.webhooks.models import Event, Feed, Wanted, Webhook
 from loopml.webhooks.subscriptions import add, check_url, list_all, remove, to_webhook
 
 __all__ = [
     "Dispatcher",
     "Event",
     "Feed",
+    "Wanted",
     "Webhook",
     "add",
     "body_of",

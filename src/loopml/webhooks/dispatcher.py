@@ -36,7 +36,7 @@ from sqlalchemy import Table, Update, bindparam, select, update
 
 from loopml.store import Store
 from loopml.webhooks.delivery import post
-from loopml.webhooks.models import Event, Feed
+from loopml.webhooks.models import Event, Feed, Wanted
 from loopml.webhooks.subscriptions import Row
 
 __all__ = ["Dispatcher", "dispatcher_for", "stop_dispatchers"]
@@ -270,12 +270,11 @@ class Dispatcher:
     def _deliver(self, hook: Row, head: int) -> bool:
         """Bring one webhook up to ``head``; False when a delivery failed."""
         cursor = int(hook["cursor"])
-        kinds = hook["events"] or None
+        kinds = tuple(hook["events"] or ())
         while cursor < head:
             with self.store.read() as conn:
-                batch = self.feed.events(
-                    conn, after=cursor, until=head, limit=100, scope=hook["model"], kinds=kinds
-                )
+                wanted = Wanted(cursor, head, 100, hook["model"], kinds)
+                batch = self.feed.events(conn, wanted)
             for event in batch:
                 error = self._post(hook, event)
                 if error is not None:

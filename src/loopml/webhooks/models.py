@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Table
 
-__all__ = ["Event", "Feed", "Webhook"]
+__all__ = ["Event", "Feed", "Wanted", "Webhook"]
 
 
 class Event(Protocol):
@@ -33,6 +33,18 @@ class Event(Protocol):
     def kind(self) -> str: ...
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """Which events a subscription is owed: ``after < id <= until``, at most ``limit``,
+    narrowed to ``scope`` (a model, for the registry) and ``kinds`` (empty: all)."""
+
+    after: int
+    until: int
+    limit: int
+    scope: str | None
+    kinds: tuple[str, ...]
 
 
 class Feed(Protocol):
@@ -55,17 +67,8 @@ class Feed(Protocol):
         """The id of the newest event (0 when there is none)."""
         ...
 
-    def events(
-        self,
-        conn: Connection,
-        *,
-        after: int,
-        until: int,
-        limit: int,
-        scope: str | None,
-        kinds: Sequence[str] | None,
-    ) -> Sequence[Event]:
-        """Events with ``after < id <= until``, oldest first, at most ``limit``."""
+    def events(self, conn: Connection, wanted: Wanted) -> Sequence[Event]:
+        """The events ``wanted`` asks for, oldest first."""
         ...
 
 
