@@ -39,9 +39,9 @@ from loopml._ids import new_id
 from loopml.artifacts.s3 import S3BlobStore
 from loopml.config import Settings
 from loopml.pipelines._task import close_clients
-from loopml.registry.webhooks import stop_dispatchers
 from loopml.store import reset_stores
 from loopml.tracking import fluent
+from loopml.webhooks import stop_dispatchers
 
 # Timing is for bench/, not tests: no per-example deadline, so a loaded CI machine cannot
 # turn a correct property into a flaky failure. Failing examples are still replayed.

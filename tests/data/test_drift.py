@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from loopml.data.drift import (
     AUTO_SAMPLE_LIMIT,
     DEFAULT_THRESHOLDS,
+    bin_counts,
     chi_squared_test,
     column_drift,
     js_distance,
@@ -169,6 +170,23 @@ def test_a_constant_reference_still_detects_a_shift() -> None:
     assert wasserstein([5.0] * 100, [7.0] * 100).statistic == 2.0
 
 
+def test_bin_counts_puts_a_value_in_the_bin_its_edges_close() -> None:
+    # edges[i-1] < x <= edges[i]: the first bin holds the first edge, the last the rest
+    assert bin_counts([0.5, 1.0, 2.5, 3.0, 9.0], [1.0, 3.0, 5.0]) == [2, 2, 0, 1]
+
+
+def test_an_inferred_reference_profile_bins_numbers_with_the_drift_module() -> None:
+    # One module measures drift: a schema's profile counts what psi would count.
+    import pyarrow as pa
+
+    from loopml.data.reference import reference_profile
+
+    values = np.random.default_rng(3).normal(size=200)
+    sketch = reference_profile(pa.table({"x": values}))["columns"]["x"]["deciles"]
+    edges = quantile_edges(values, bins=10)
+    assert sketch == {"edges": edges.tolist(), "counts": bin_counts(values, edges)}
+
+
 def test_quantile_edges_are_the_distinct_reference_quantiles() -> None:
     assert quantile_edges([1, 2, 3, 4, 5], bins=4).tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert quantile_edges([3, 3, 3], bins=10).tolist() == [3.0]
@@ -205,3 +223,20 @@ def test_result_summary_reads_as_a_sentence() -> None:
     result = ks_test(np.arange(50.0), np.arange(50.0) + 100)
     assert result.summary.startswith("ks statistic 1, p-value")
     assert result.summary.endswith("< 0.05: drifted")
+
+
+def test_no_other_module_computes_drift_statistics() -> None:
+    """Validation and monitoring share drift.py, so a threshold means one thing everywhere."""
+    import re
+    from pathlib import Path
+
+    import loopml
+
+    src = Path(loopml.__file__).parent
+    statistic = re.compile(r"ks_2samp|chi2_contingency|wasserstein_distance|jensenshannon|rel_entr")
+    found = [
+        str(path.relative_to(src))
+        for path in sorted(src.rglob("*.py"))
+        if path != src / "data" / "drift.py" and statistic.search(path.read_text("utf-8"))
+    ]
+    assert found == []

@@ -43,3 +43,38 @@ def test_figure_spec_refuses_what_is_not_a_figure() -> None:
     with pytest.raises(InvalidInputError, match="plotly Figure"):
         figure_spec(42)  # type: ignore[arg-type]
     assert figure_json({"data": []}) == '{"data":[],"layout":{}}'
+
+
+def test_markdown_is_one_filter_of_every_page_and_never_runs_raw_html() -> None:
+    """The card, and later the web UI, turn Markdown into HTML one way: render's filter."""
+    from loopml.render import markdown_html
+
+    text = "# t\n\n| a | b |\n| --- | --- |\n| <script>alert(1)</script> | 2 |"
+    html = markdown_html(text)
+    assert "<table>" in html
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    page = render("page.html.j2", title="md", body=html)
+    assert str(html) in page  # already safe markup: not escaped twice
+
+
+def test_every_page_and_all_markdown_go_through_render() -> None:
+    """One way to render pages: only render/'s base template opens a document, and only
+    render/ turns Markdown into HTML (the _repr_html_ snippets are fragments, not pages)."""
+    from pathlib import Path
+
+    import loopml
+
+    src = Path(loopml.__file__).parent
+    pages, markdown = [], []
+    for path in sorted(src.rglob("*")):
+        if path.suffix not in (".py", ".j2") or (src / "render") in path.parents:
+            continue
+        text = path.read_text("utf-8")
+        opens = r"<!doctype|<html[\s>]" if path.suffix == ".j2" else r"<html[\s>]|<body[\s>]"
+        if re.search(opens, text, re.IGNORECASE):
+            pages.append(str(path.relative_to(src)))
+        if "markdown_it" in text:
+            markdown.append(str(path.relative_to(src)))
+    assert pages == []
+    assert markdown == []

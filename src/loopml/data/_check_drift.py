@@ -24,9 +24,8 @@ import pyarrow.compute as pc
 
 from loopml.data._check_types import compatible, family_of, plain
 from loopml.data.checks import Violation
-from loopml.data.drift import DriftResult, column_drift
+from loopml.data.drift import DriftResult, bin_counts, column_drift
 from loopml.data.reference import (
-    bin_counts,
     category_counts,
     distribution,
     numbers,

@@ -52,6 +52,7 @@ __all__ = [
     "DriftResult",
     "Numbers",
     "Sample",
+    "bin_counts",
     "chi_squared_test",
     "column_drift",
     "js_distance",
@@ -244,6 +245,23 @@ def quantile_edges(reference: Numbers, bins: int = 10) -> npt.NDArray[np.float64
     return np.unique(np.quantile(ref, np.linspace(0.0, 1.0, bins + 1)))
 
 
+def bin_counts(values: Numbers, edges: Numbers) -> list[int]:
+    """How many ``values`` fall in each bin of ``edges`` (:func:`quantile_edges`' bins).
+
+    ``len(edges) + 1`` counts: the bin below the minimum, the bins between edges, the
+    bin above the maximum. Validation's reference profiles count with it too, so a
+    profile's counts and :func:`psi`'s agree.
+
+    Example:
+        >>> bin_counts([0.5, 1.0, 2.5, 9.0], [1.0, 3.0, 5.0])
+        [2, 1, 0, 1]
+    """
+    cut = np.asarray(edges, dtype=np.float64)
+    found = np.searchsorted(cut, np.asarray(values, dtype=np.float64))
+    counts: list[int] = np.bincount(found, minlength=cut.size + 1).tolist()
+    return counts
+
+
 def column_drift(
     reference: Sample,
     current: Sample,
@@ -383,10 +401,9 @@ def _histograms(
         return _aligned_counts(_counts(reference, "reference"), _counts(current, "current"))
     ref_values, cur_values = _numeric(reference, "reference"), _numeric(current, "current")
     edges = quantile_edges(ref_values, bins)
-    slots = edges.size + 1
-    ref = np.bincount(np.searchsorted(edges, ref_values), minlength=slots)
-    cur = np.bincount(np.searchsorted(edges, cur_values), minlength=slots)
-    return ref.astype(np.float64), cur.astype(np.float64)
+    ref = np.asarray(bin_counts(ref_values, edges), dtype=np.float64)
+    cur = np.asarray(bin_counts(cur_values, edges), dtype=np.float64)
+    return ref, cur
 
 
 def _empty(role: str) -> InvalidInputError:

@@ -6,7 +6,9 @@ An inferred schema remembers, per comparable column, what its values looked like
 - a number: the counts of its values between the reference's deciles (``deciles``:
   the distinct 0 %, 10 %, …, 100 % quantiles, a value ``x`` in slot ``i`` when
   ``edges[i-1] < x <= edges[i]``, a slot below the minimum and one above the maximum),
-  which is exactly how :func:`loopml.data.drift.psi` bins numbers; plus 20 equal-width
+  computed by :mod:`loopml.data.drift`'s :func:`~loopml.data.drift.quantile_edges` and
+  :func:`~loopml.data.drift.bin_counts`, exactly as :func:`~loopml.data.drift.psi` bins
+  numbers (this module measures no drift itself); plus 20 equal-width
   bins (``histogram``) for the picture;
 - a category (string, categorical, bool with at most 50 distinct values): the count of
   each value.
@@ -24,7 +26,7 @@ Example:
     >>> import pyarrow as pa
     >>> sketch = reference_profile(pa.table({"x": [1.0, 2.0, 3.0, 4.0]}))
     >>> sketch["columns"]["x"]["deciles"]["counts"]
-    [1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0]
+    [1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0]
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loopml.data._check_types import family_of, plain
+from loopml.data.drift import bin_counts, quantile_edges
 from loopml.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -45,7 +48,6 @@ if TYPE_CHECKING:
 __all__ = [
     "CATEGORY_LIMIT",
     "REFERENCE_VERSION",
-    "bin_counts",
     "category_counts",
     "check_profile",
     "distribution",
@@ -57,7 +59,6 @@ __all__ = [
 REFERENCE_VERSION = 1
 CATEGORY_LIMIT = 50
 _HISTOGRAM_BINS = 20
-_DECILES = np.linspace(0.0, 1.0, 11)
 
 
 def reference_profile(table: pa.Table) -> dict[str, Any]:
@@ -77,7 +78,7 @@ def sketch_column(column: pa.ChunkedArray) -> dict[str, Any] | None:
         values = numbers(column)
         if not values.size:
             return None
-        edges = np.unique(np.quantile(values, _DECILES))
+        edges = quantile_edges(values, 10)
         return {
             "kind": "numeric",
             "deciles": {"edges": edges.tolist(), "counts": bin_counts(values, edges)},
@@ -96,13 +97,6 @@ def numbers(column: pa.ChunkedArray) -> NDArray[np.float64]:
     values = pc.cast(plain(column), pa.float64(), safe=False).to_numpy(zero_copy_only=False)
     finite: NDArray[np.float64] = np.asarray(values, dtype=np.float64)
     return finite[np.isfinite(finite)]
-
-
-def bin_counts(values: NDArray[np.float64], edges: NDArray[np.float64] | list[float]) -> list[int]:
-    """How many ``values`` fall in each slot of ``edges`` (see the module docstring)."""
-    cut = np.asarray(edges, dtype=np.float64)
-    counts: list[int] = np.bincount(np.searchsorted(cut, values), minlength=cut.size + 1).tolist()
-    return counts
 
 
 def category_counts(column: pa.ChunkedArray) -> dict[Any, int]:

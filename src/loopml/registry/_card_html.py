@@ -1,6 +1,7 @@
 """A model card's Markdown as one self-contained HTML page, on the shared rendering path.
 
-The page extends :mod:`loopml.render`'s base template (its CSS); after each evaluation
+The page extends :mod:`loopml.render`'s base template (its CSS) and turns the Markdown
+into HTML with render's ``markdown`` filter; after each evaluation
 come that evaluation's stored figures, drawn by plotly, whose JavaScript is inlined
 once. Raw HTML in the Markdown (a description, a tag) is shown as text, never run: the
 card may be opened by anyone, from a file or an attachment.
@@ -24,15 +25,11 @@ Figures = Mapping[str, Mapping[str, Mapping[str, Any]]]
 def render_card(blocks: Sequence[tuple[str, str | None]], figures: Figures, *, title: str) -> str:
     """The card's Markdown ``blocks`` as a page; after a block naming an evaluation, the
     figures ``figures[evaluation]`` (element ids ``fig-<evaluation>-<name>``)."""
-    from markdown_it import MarkdownIt
-    from markupsafe import Markup
-
     from loopml.render import render
 
-    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
     shown = [
         {
-            "html": Markup(parser.render(text)),
+            "markdown": text,
             "evaluation": evaluation or "",
             "figures": dict(figures.get(evaluation, {})) if evaluation else {},
         }

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from loopml.packaging.models import PackageInfo
+from loopml.webhooks.models import Webhook
 
 __all__ = [
     "AliasChange",
@@ -216,20 +217,6 @@ class RegistryEvent:
             "actor": self.actor,
             "payload": self.payload,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Webhook:
-    id: str
-    url: str
-    events: tuple[str, ...]
-    model: str | None
-    cursor: int
-    enabled: bool
-    failures: int
-    last_error: str | None
-    last_delivery_at: int | None
-    has_secret: bool
 
 
 @dataclass(frozen=True, slots=True)

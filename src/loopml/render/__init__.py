@@ -19,6 +19,15 @@ Example:
 from __future__ import annotations
 
 from loopml.render.figures import FigureLike, figure_json, figure_spec
-from loopml.render.page import Page, figure_page, plotly_js, render
+from loopml.render.page import Page, figure_page, markdown_html, plotly_js, render
 
-__all__ = ["FigureLike", "Page", "figure_json", "figure_page", "figure_spec", "plotly_js", "render"]
+__all__ = [
+    "FigureLike",
+    "Page",
+    "figure_json",
+    "figure_page",
+    "figure_spec",
+    "markdown_html",
+    "plotly_js",
+    "render",
+]

@@ -4,7 +4,9 @@
 package's ``templates/`` folder first, then in this package's (``base.html.j2``,
 ``figures.html.j2``). The context always has ``page`` (a :class:`Page`): a template draws
 a figure with ``{{ page.figure(spec, caption) }}``, and the base template inlines
-plotly's JavaScript once, after the last figure, only when the page drew one.
+plotly's JavaScript once, after the last figure, only when the page drew one. Markdown
+(a model card, a description) becomes HTML with the ``markdown`` filter
+(:func:`markdown_html`), the one Markdown path of every page.
 
 Example:
     >>> html = figure_page({"bars": {"data": [{"type": "bar", "y": [1, 2]}]}}, title="t")
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     import jinja2
     from markupsafe import Markup
 
-__all__ = ["Page", "figure_page", "plotly_js", "render"]
+__all__ = ["Page", "figure_page", "markdown_html", "plotly_js", "render"]
 
 _OWN = "loopml.render"
 _ID = re.compile(r"[^A-Za-z0-9_-]+")
@@ -125,6 +127,29 @@ def figure_page(figures: Mapping[str, FigureLike], *, title: str, subtitle: str 
     return render("figures.html.j2", title=title, subtitle=subtitle, figures=dict(figures))
 
 
+def markdown_html(text: str) -> Markup:
+    """``text`` (CommonMark plus tables) as HTML; raw HTML in it is shown as text, never run.
+
+    A page may be opened by anyone, from a file or an attachment, and Markdown often holds
+    what users typed (a description, a tag). Templates call it as ``{{ text | markdown }}``.
+
+    Example:
+        >>> html = markdown_html("| a |\\n| --- |\\n| <b>1</b> |")
+        >>> "<table>" in html and "<td>&lt;b&gt;1&lt;/b&gt;</td>" in html
+        True
+    """
+    from markupsafe import Markup
+
+    return Markup(_markdown_parser().render(text))
+
+
+@cache
+def _markdown_parser() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
 def plotly_js() -> str:
     """plotly.js, minified, as shipped inside the plotly Python package.
 
@@ -164,13 +189,15 @@ def _environment(package: str) -> jinja2.Environment:
     if package != _OWN:
         loaders.append(jinja2.PackageLoader(package, "templates"))
     loaders.append(jinja2.PackageLoader(_OWN, "templates"))
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["markdown"] = markdown_html
+    return environment
 
 
 def _version() -> str:

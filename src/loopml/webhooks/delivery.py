@@ -1,6 +1,7 @@
-"""One webhook delivery: a signed JSON POST of one registry event, and what went wrong.
+"""One webhook delivery: a signed JSON POST of one event, and what went wrong.
 
-The body is the event (:meth:`RegistryEvent.to_dict`) as compact JSON. Headers:
+The body is the event (its ``to_dict()``: a registry event, later an alert or a
+trigger) as compact JSON. Headers:
 ``X-Loopml-Event`` (the kind), ``X-Loopml-Delivery`` (the event id: a receiver drops
 duplicates by it, since delivery is at least once) and, when the webhook has a secret,
 ``X-Loopml-Signature: sha256=<HMAC-SHA256 of the body>``. Redirects are not followed:
@@ -21,7 +22,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from loopml.registry.models import RegistryEvent
+from loopml.webhooks.models import Event
 
 __all__ = ["body_of", "post", "sign"]
 
@@ -36,7 +37,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
-def body_of(event: RegistryEvent) -> bytes:
+def body_of(event: Event) -> bytes:
     """The JSON body delivered for ``event``."""
     return json.dumps(event.to_dict(), separators=(",", ":"), sort_keys=True).encode()
 
@@ -50,7 +51,7 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def post(url: str, event: RegistryEvent, secret: str | None, timeout: float) -> str | None:
+def post(url: str, event: Event, secret: str | None, timeout: float) -> str | None:
     """POST ``event`` to ``url``; ``None`` on a 2xx answer, else what went wrong."""
     body = body_of(event)
     headers = {
