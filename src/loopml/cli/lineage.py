@@ -48,6 +48,16 @@ class Direction(StrEnum):
     both = "both"
 
 
+# The walk's options, shared with `loopml models lineage`.
+DirectionOption = Annotated[
+    Direction,
+    typer.Option("--direction", "-d", help="up: where it came from; down: what used it; both."),
+]
+DepthOption = Annotated[
+    int, typer.Option("--depth", metavar="N", min=1, help="Follow at most N edges.")
+]
+
+
 def lineage(
     ctx: typer.Context,
     uri: Annotated[
@@ -59,13 +69,8 @@ def lineage(
             "or feature_view:NAME.",
         ),
     ],
-    direction: Annotated[
-        Direction,
-        typer.Option("--direction", "-d", help="up: where it came from; down: what used it; both."),
-    ] = Direction.both,
-    depth: Annotated[
-        int, typer.Option("--depth", metavar="N", min=1, help="Follow at most N edges.")
-    ] = 5,
+    direction: DirectionOption = Direction.both,
+    depth: DepthOption = 5,
     as_json: JsonFlag = False,
 ) -> None:
     """Show where a run, model version, dataset version or step output came from and what used it.
