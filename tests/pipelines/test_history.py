@@ -47,6 +47,8 @@ def test_pipelines_page_by_name_with_their_latest_run(store: Store) -> None:
     summary = first.items[0]
     assert (summary.last_run_id, summary.last_status) == (latest_a.id, "finished")
     assert latest_a.params == {"x": 3}
+    with pytest.raises(InvalidInputError, match="another listing or ordering"):
+        history.list_runs(store, page_token=first.next_page_token)
 
 
 def test_runs_page_newest_first_with_filters(store: Store) -> None:

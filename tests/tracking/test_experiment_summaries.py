@@ -83,5 +83,8 @@ def test_bad_limit_and_foreign_tokens_are_refused(client: TrackingClient) -> Non
     token = client.list_experiment_summaries(order_by=["name", "created_at"], limit=1)
     with pytest.raises(InvalidInputError, match="another listing or ordering"):
         client.list_experiment_summaries(order_by="name", page_token=token.next_page_token)
+    by_name = client.list_experiment_summaries(order_by="name", limit=1).next_page_token
+    with pytest.raises(InvalidInputError, match="another listing or ordering"):  # same size
+        client.list_experiment_summaries(order_by="created_at", page_token=by_name)
     with pytest.raises(InvalidInputError, match="cannot order experiments by 'runs'"):
         client.list_experiment_summaries(order_by="runs")

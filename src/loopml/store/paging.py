@@ -8,11 +8,13 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, or_
 
+from loopml.errors import InvalidInputError
 from loopml.paging import Page, decode_page_token, encode_page_token
 
 __all__ = ["SortKey", "after_key", "order_clauses", "page_after", "page_of"]
@@ -37,10 +39,20 @@ def after_key(order: Sequence[SortKey], key: Sequence[Any]) -> ColumnElement[boo
 
 
 def page_after(order: Sequence[SortKey], page_token: str | None) -> ColumnElement[bool] | None:
-    """The WHERE clause that skips to the page after ``page_token``; ``None`` for page one."""
+    """The WHERE clause that skips to the page after ``page_token``; ``None`` for page one.
+
+    Raises:
+        InvalidInputError: the token was made by another listing or under another order.
+    """
     if page_token is None:
         return None
-    return after_key(order, decode_page_token(page_token, len(order)))
+    ordering, *key = decode_page_token(page_token, len(order) + 1)
+    if ordering != _ordering(order):
+        raise InvalidInputError(
+            f"page_token {page_token!r} belongs to another listing or ordering; "
+            "start again without a page_token"
+        )
+    return after_key(order, key)
 
 
 def page_of(rows: Sequence[Row[Any]], order: Sequence[SortKey], limit: int) -> Page[Row[Any]]:
@@ -49,4 +61,10 @@ def page_of(rows: Sequence[Row[Any]], order: Sequence[SortKey], limit: int) -> P
     if len(rows) <= limit:
         return Page(items, None)
     last = items[-1]._mapping
-    return Page(items, encode_page_token([last[column] for column, _ in order]))
+    return Page(items, encode_page_token([_ordering(order), *(last[c] for c, _ in order)]))
+
+
+def _ordering(order: Sequence[SortKey]) -> str:
+    """A short fingerprint of the sort columns, so a token is not used under another order."""
+    text = ",".join(f"{column}{' desc' if desc else ''}" for column, desc in order)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
