@@ -274,12 +274,10 @@ def follow_run(
 
 
 def _stored_run(settings: Settings, run_id: str) -> PipelineRunInfo:
-    from loopml.pipelines import records
+    from loopml.pipelines.history import get_run
     from loopml.tracking import TrackingClient
 
-    client = TrackingClient(settings, capture_env=False)
-    with client.store.read() as conn:
-        return records.get_pipeline_run(conn, run_id)
+    return get_run(TrackingClient(settings, capture_env=False).store, run_id)
 
 
 def _failure_line(info: PipelineRunInfo) -> str:

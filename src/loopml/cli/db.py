@@ -38,18 +38,18 @@ def upgrade_db(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         loopml db upgrade
         loopml --db-url postgresql+psycopg://ml@db:5432/loopml db upgrade --json
     """
-    from loopml.store import current_revision, upgrade
+    from loopml.store import schema_status, upgrade
 
     store = _open(ctx)
-    before = current_revision(store)
-    after = upgrade(store)
+    status = schema_status(store)
+    before, after = status.revision, upgrade(store)
     if as_json:
-        echo_json({"url": _shown_url(store), "from": before, "revision": after})
+        echo_json({"url": status.url, "from": before, "revision": after})
         return
     if before == after:
-        message = f"database {_shown_url(store)} is already at revision {after}"
+        message = f"database {status.url} is already at revision {after}"
     else:
-        message = f"database {_shown_url(store)} upgraded from {before or 'empty'} to {after}"
+        message = f"database {status.url} upgraded from {before or 'empty'} to {after}"
     show(cell(message))
 
 
@@ -62,27 +62,26 @@ def show_current(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         loopml db current
         loopml db current --json
     """
-    from loopml.store import current_revision
-    from loopml.store.schema import SCHEMA_HEAD
+    from loopml.store import schema_status
 
-    store = _open(ctx)
-    revision = current_revision(store)
+    status = schema_status(_open(ctx))
+    revision, head = status.revision, status.head
     if as_json:
         echo_json(
             {
-                "url": _shown_url(store),
+                "url": status.url,
                 "revision": revision,
-                "head": SCHEMA_HEAD,
-                "up_to_date": revision == SCHEMA_HEAD,
+                "head": head,
+                "up_to_date": status.up_to_date,
             }
         )
         return
-    if revision == SCHEMA_HEAD:
+    if status.up_to_date:
         state = "(newest)"
     elif revision is None:
         state = "(empty; run `loopml db upgrade`)"
     else:
-        state = f"(newest is {SCHEMA_HEAD}; run `loopml db upgrade`)"
+        state = f"(newest is {head}; run `loopml db upgrade`)"
     show(cell(f"{revision or 'none'} {state}"))
 
 
@@ -91,7 +90,3 @@ def _open(ctx: typer.Context) -> Store:
 
     # migrate=False: these commands report and migrate explicitly.
     return open_store(get_state(ctx).settings().db_url, migrate=False)
-
-
-def _shown_url(store: Store) -> str:
-    return store.engine.url.render_as_string(hide_password=True)

@@ -110,20 +110,18 @@ def _ensure_folder(what: str, path: Path) -> _Item:
 
 
 def _ensure_database(db_url: str) -> _Item:
-    from loopml.store import current_revision, open_store, upgrade
-    from loopml.store.schema import SCHEMA_HEAD
+    from loopml.store import open_store, schema_status, upgrade
 
     store = open_store(db_url, migrate=False)
-    shown = store.engine.url
-    location = shown.database if store.is_sqlite and shown.database else None
-    before = current_revision(store)
-    after = before if before == SCHEMA_HEAD else upgrade(store)
+    status = schema_status(store)
+    before = status.revision
+    after = before if status.up_to_date else upgrade(store)
     note = f"at revision {after}" + (
         f", upgraded from {before}" if before and before != after else ""
     )
     return _Item(
         "metadata database",
-        location or shown.render_as_string(hide_password=True),
+        status.location or status.url,
         created=before is None,
         note=note,
     )

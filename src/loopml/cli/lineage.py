@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import re
-from collections import deque
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,34 +31,31 @@ from loopml.errors import InvalidInputError, NotFoundError
 if TYPE_CHECKING:
     from rich.text import Text
     from rich.tree import Tree
-    from sqlalchemy import Connection
 
     from loopml.cli._state import CliState
+    from loopml.store.models import LineageEntry
     from loopml.tracking import TrackingClient
 
-__all__ = ["lineage", "model_node", "parse_node", "walk"]
+__all__ = ["lineage", "model_node", "parse_node"]
 
 Node = tuple[str, str]
 _KIND = re.compile(r"^(?P<kind>[a-z][a-z0-9_]*):(?P<id>[^/].*)$")
-# How an edge reads from the node being walked: (edge, it leaves this node) -> verb.
-_VERBS = {
-    ("consumed", True): "consumed",
-    ("consumed", False): "consumed by",
-    ("produced", True): "produced",
-    ("produced", False): "produced by",
-    ("triggered_by", True): "triggered by",
-    ("triggered_by", False): "triggered",
-    ("evaluated_on", True): "evaluated on",
-    ("evaluated_on", False): "evaluated by",
-    ("promoted_from", True): "promoted from",
-    ("promoted_from", False): "promoted to",
-}
 
 
 class Direction(StrEnum):
     up = "up"
     down = "down"
     both = "both"
+
+
+# The walk's options, shared with `loopml models lineage`.
+DirectionOption = Annotated[
+    Direction,
+    typer.Option("--direction", "-d", help="up: where it came from; down: what used it; both."),
+]
+DepthOption = Annotated[
+    int, typer.Option("--depth", metavar="N", min=1, help="Follow at most N edges.")
+]
 
 
 def lineage(
@@ -73,13 +69,8 @@ def lineage(
             "or feature_view:NAME.",
         ),
     ],
-    direction: Annotated[
-        Direction,
-        typer.Option("--direction", "-d", help="up: where it came from; down: what used it; both."),
-    ] = Direction.both,
-    depth: Annotated[
-        int, typer.Option("--depth", metavar="N", min=1, help="Follow at most N edges.")
-    ] = 5,
+    direction: DirectionOption = Direction.both,
+    depth: DepthOption = 5,
     as_json: JsonFlag = False,
 ) -> None:
     """Show where a run, model version, dataset version or step output came from and what used it.
@@ -98,9 +89,10 @@ def lineage(
     state = get_state(ctx)
     client = state.tracking_client()
     node = parse_node(uri, state)
-    with client.store.read() as conn:
-        up = walk(conn, node, up=True, depth=depth) if direction != Direction.down else []
-        down = walk(conn, node, up=False, depth=depth) if direction != Direction.up else []
+    from loopml.store.lineage import walk
+
+    up = walk(client.store, node, up=True, depth=depth) if direction != Direction.down else []
+    down = walk(client.store, node, up=False, depth=depth) if direction != Direction.up else []
     family = _family(client, node)
     resolved = uri.strip().startswith(("datasets:/", "models:/"))  # known to exist
     if not up and not down and family is None and not resolved:
@@ -158,50 +150,6 @@ def model_node(text: str, state: CliState) -> Node:
         NotFoundError: the model, version or alias does not exist (naming what does).
     """
     return state.registry_client().resolve(text).node
-
-
-def walk(conn: Connection, root: Node, *, up: bool, depth: int) -> list[dict[str, Any]]:
-    """The nodes reachable from ``root`` upstream (``up``) or downstream, breadth first.
-
-    Each entry is ``{"kind", "id", "edge", "children"}``; a node met again is listed with
-    ``"seen": true`` and not expanded, and one at the depth limit with more edges gets
-    ``"more": true``.
-    """
-    top: list[dict[str, Any]] = []
-    seen = {root}
-    queue: deque[tuple[Node, int, list[dict[str, Any]], dict[str, Any] | None]] = deque(
-        [(root, 0, top, None)]
-    )
-    while queue:
-        node, level, into, entry = queue.popleft()
-        found = _neighbours(conn, node, up=up)
-        if level >= depth:
-            if found and entry is not None:
-                entry["more"] = True
-            continue
-        for other, verb in found:
-            child: dict[str, Any] = {"kind": other[0], "id": other[1], "edge": verb}
-            child["children"] = []
-            into.append(child)
-            if other in seen:
-                child["seen"] = True
-                continue
-            seen.add(other)
-            queue.append((other, level + 1, child["children"], child))
-    return top
-
-
-def _neighbours(conn: Connection, node: Node, *, up: bool) -> list[tuple[Node, str]]:
-    from loopml.store.lineage import edges_of
-
-    found: dict[tuple[Node, str], None] = {}
-    for edge in edges_of(conn, node, "both"):
-        leaves = (edge["src_kind"], edge["src_id"]) == node
-        other = (edge["dst_kind"], edge["dst_id"]) if leaves else (edge["src_kind"], edge["src_id"])
-        # Every edge but `produced` points from the newer thing to what it came from.
-        if (leaves == (edge["edge"] != "produced")) == up and other != node:
-            found[(other, _VERBS.get((edge["edge"], leaves), edge["edge"]))] = None
-    return list(found)
 
 
 def _family(client: TrackingClient, node: Node) -> dict[str, Any] | None:
@@ -268,12 +216,12 @@ class _Labels:
         return self._runs[run_id]
 
 
-def _labelled(entries: list[dict[str, Any]], labels: _Labels) -> list[dict[str, Any]]:
+def _labelled(entries: list[LineageEntry], labels: _Labels) -> list[dict[str, Any]]:
     return [
         {
-            **entry,
-            "label": labels.text((entry["kind"], entry["id"])),
-            "children": _labelled(entry["children"], labels),
+            **entry.to_dict(),
+            "label": labels.text(entry.node),
+            "children": _labelled(entry.children, labels),
         }
         for entry in entries
     ]
@@ -281,8 +229,8 @@ def _labelled(entries: list[dict[str, Any]], labels: _Labels) -> list[dict[str, 
 
 def _tree(
     node: Node,
-    up: list[dict[str, Any]],
-    down: list[dict[str, Any]],
+    up: list[LineageEntry],
+    down: list[LineageEntry],
     family: dict[str, Any] | None,
     labels: _Labels,
     direction: Direction,
@@ -306,7 +254,7 @@ def _tree(
     return tree
 
 
-def _branch(parent: Tree, entries: list[dict[str, Any]], labels: _Labels, empty: str) -> None:
+def _branch(parent: Tree, entries: list[LineageEntry], labels: _Labels, empty: str) -> None:
     if not entries:
         parent.add(cell(empty, "dim"))
     for entry in entries:
@@ -314,17 +262,17 @@ def _branch(parent: Tree, entries: list[dict[str, Any]], labels: _Labels, empty:
         _branch_children(branch, entry, labels)
 
 
-def _branch_children(branch: Tree, entry: dict[str, Any], labels: _Labels) -> None:
-    for child in entry["children"]:
+def _branch_children(branch: Tree, entry: LineageEntry, labels: _Labels) -> None:
+    for child in entry.children:
         _branch_children(branch.add(_entry_label(child, labels)), child, labels)
 
 
-def _entry_label(entry: dict[str, Any], labels: _Labels) -> Text:
+def _entry_label(entry: LineageEntry, labels: _Labels) -> Text:
     from rich.text import Text
 
-    text = Text.assemble((f"{entry['edge']}  ", "dim"), labels.text((entry["kind"], entry["id"])))
-    if entry.get("seen"):
+    text = Text.assemble((f"{entry.edge}  ", "dim"), labels.text(entry.node))
+    if entry.seen:
         text.append("  (expanded elsewhere in this tree)", "dim")
-    if entry.get("more"):
+    if entry.more:
         text.append("  … (raise --depth to see more)", "dim")
     return text

@@ -19,7 +19,7 @@ from loopml.cli._models_targets import model_target
 from loopml.cli._output import JsonFlag, echo_json, show
 from loopml.cli._registry import open_registry
 from loopml.cli._state import get_state
-from loopml.cli.lineage import Direction
+from loopml.cli.lineage import DepthOption, Direction, DirectionOption
 from loopml.cli.lineage import lineage as walk_lineage
 
 __all__ = ["CardFormat", "evaluate", "model_card", "model_lineage"]
@@ -204,13 +204,8 @@ def model_lineage(
             metavar="MODEL_URI", help="models:/NAME/VERSION, models:/NAME@ALIAS, NAME/VERSION."
         ),
     ],
-    direction: Annotated[
-        Direction,
-        typer.Option("--direction", "-d", help="up: where it came from; down: what used it; both."),
-    ] = Direction.both,
-    depth: Annotated[
-        int, typer.Option("--depth", metavar="N", min=1, help="Follow at most N edges.")
-    ] = 5,
+    direction: DirectionOption = Direction.both,
+    depth: DepthOption = 5,
     as_json: JsonFlag = False,
 ) -> None:
     """Show what a model version came from (run, data) and what used it (evaluations).

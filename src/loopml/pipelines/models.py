@@ -12,8 +12,10 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "CacheVerdict",
     "OutputRef",
     "PipelineRunInfo",
+    "PipelineSummary",
     "StepEvent",
     "StepOptions",
     "StepRunInfo",
@@ -194,6 +196,53 @@ class PipelineRunInfo:
             columns=["step", "status", "duration", "cached from", "reason"],
             records=records,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSummary:
+    """A pipeline that has runs: how many, and its latest run (id, status, time, entrypoint)."""
+
+    name: str
+    runs: int
+    last_run_id: str
+    last_status: str
+    last_run_at: int
+    entrypoint: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheVerdict:
+    """Whether one step of a pipeline run reused an earlier run's outputs, and why (not).
+
+    ``verdict`` is ``hit``, ``miss``, ``failed`` (it ran, was a miss, then failed),
+    ``skipped``, ``map`` (a map finishes with its items) or ``not run``. A hit names the
+    run it reused (``cached_from``); a step that got a cache key names the earlier run it
+    was compared with (``compared_with``, ``None`` when there was none to compare).
+    """
+
+    node: str
+    status: str
+    run_id: str | None
+    verdict: str
+    reasons: list[str]
+    cached_from: str | None = None
+    compared_with: str | None = None
+    compared: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape: ``cached_from`` only on a hit, ``compared_with`` once compared."""
+        found: dict[str, Any] = {
+            "node": self.node,
+            "status": self.status,
+            "run_id": self.run_id,
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+        }
+        if self.verdict == "hit":
+            found["cached_from"] = self.cached_from
+        if self.compared:
+            found["compared_with"] = self.compared_with
+        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,13 +18,21 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from loopml.errors import NotFoundError
-from loopml.pipelines.models import OutputRef, PipelineRunInfo, StepRunInfo, StepStatus
+from loopml.paging import Page
+from loopml.pipelines.models import (
+    OutputRef,
+    PipelineRunInfo,
+    PipelineSummary,
+    StepRunInfo,
+    StepStatus,
+)
 from loopml.store.lineage import Edge, add_edge_once, add_edges
+from loopml.store.paging import SortKey, order_clauses, page_after, page_of
 from loopml.store.schema import artifact_files, pipeline_runs, runs, step_runs
 
 __all__ = [
@@ -293,25 +301,78 @@ def list_pipeline_runs(
     conn: Connection, pipeline: str | None = None, limit: int = 50, status: str | None = None
 ) -> list[PipelineRunInfo]:
     """Pipeline runs, newest first, of one pipeline or all, of one run status or any."""
+    return page_pipeline_runs(conn, pipeline, limit=limit, status=status).items
+
+
+_RUN_ORDER: Final[list[SortKey]] = [(pipeline_runs.c.created_at, True), (pipeline_runs.c.id, True)]
+
+
+def page_pipeline_runs(
+    conn: Connection,
+    pipeline: str | None = None,
+    *,
+    limit: int = 50,
+    status: str | None = None,
+    page_token: str | None = None,
+) -> Page[PipelineRunInfo]:
+    """One page of pipeline runs, newest first (see :func:`list_pipeline_runs`)."""
     query = (
         select(pipeline_runs, runs.c.status, runs.c.end_time)
         .join(runs, runs.c.id == pipeline_runs.c.id)
         .where(runs.c.deleted_at.is_(None))
-        .order_by(pipeline_runs.c.created_at.desc(), pipeline_runs.c.id.desc())
-        .limit(limit)
+        .order_by(*order_clauses(_RUN_ORDER))
+        .limit(limit + 1)
     )
     if pipeline is not None:
         query = query.where(pipeline_runs.c.pipeline == pipeline)
     if status is not None:
         query = query.where(runs.c.status == status)
-    rows = conn.execute(query).all()
-    if not rows:
-        return []
-    ids = [row.id for row in rows]
+    after = page_after(_RUN_ORDER, page_token)
+    if after is not None:
+        query = query.where(after)
+    page = page_of(conn.execute(query).all(), _RUN_ORDER, limit)
+    if not page.items:
+        return Page([], None)
+    ids = [row.id for row in page.items]
     steps: dict[str, dict[str, StepRunInfo]] = {i: {} for i in ids}
     for s in conn.execute(select(step_runs).where(step_runs.c.pipeline_run_id.in_(ids))):
         steps[s.pipeline_run_id][s.node] = _step_info(s)
-    return [_run_info(row, steps[row.id]) for row in rows]
+    return Page([_run_info(row, steps[row.id]) for row in page.items], page.next_page_token)
+
+
+_NAME_ORDER: Final[list[SortKey]] = [(pipeline_runs.c.pipeline, False)]
+
+
+def page_pipelines(
+    conn: Connection, *, limit: int = 100, page_token: str | None = None
+) -> Page[PipelineSummary]:
+    """One page of the pipelines that have live runs, by name, each with its latest run."""
+    query = (
+        select(pipeline_runs.c.pipeline, func.count().label("runs"))
+        .join(runs, runs.c.id == pipeline_runs.c.id)
+        .where(runs.c.deleted_at.is_(None))
+        .group_by(pipeline_runs.c.pipeline)
+        .order_by(*order_clauses(_NAME_ORDER))
+        .limit(limit + 1)
+    )
+    after = page_after(_NAME_ORDER, page_token)
+    if after is not None:
+        query = query.where(after)
+    page = page_of(conn.execute(query).all(), _NAME_ORDER, limit)
+    found = []
+    for row in page.items:
+        (latest,) = list_pipeline_runs(conn, pipeline=row.pipeline, limit=1)
+        found.append(
+            PipelineSummary(
+                name=row.pipeline,
+                runs=row.runs,
+                last_run_id=latest.id,
+                last_status=latest.status,
+                last_run_at=latest.created_at,
+                entrypoint=latest.entrypoint,
+            )
+        )
+    return Page(found, page.next_page_token)
 
 
 def previous_step_run(

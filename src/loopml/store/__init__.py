@@ -6,6 +6,16 @@ Example:
 """
 
 from loopml.store.engine import Store, open_store, reset_stores
-from loopml.store.migrate import current_revision, upgrade
+from loopml.store.migrate import current_revision, schema_status, upgrade
+from loopml.store.models import LineageEntry, SchemaStatus
 
-__all__ = ["Store", "current_revision", "open_store", "reset_stores", "upgrade"]
+__all__ = [
+    "LineageEntry",
+    "SchemaStatus",
+    "Store",
+    "current_revision",
+    "open_store",
+    "reset_stores",
+    "schema_status",
+    "upgrade",
+]

@@ -9,14 +9,28 @@ Example:
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from sqlalchemy import Connection, or_, select
 
 from loopml.errors import InvalidInputError
+from loopml.store.models import LineageEntry
 from loopml.store.schema import lineage_edges
 
-__all__ = ["EDGE_TYPES", "Edge", "Node", "add_edge", "add_edge_once", "add_edges", "edges_of"]
+if TYPE_CHECKING:
+    from loopml.store.engine import Store
+
+__all__ = [
+    "EDGE_TYPES",
+    "Edge",
+    "Node",
+    "add_edge",
+    "add_edge_once",
+    "add_edges",
+    "edges_of",
+    "walk",
+]
 
 EDGE_TYPES = frozenset({"consumed", "produced", "triggered_by", "evaluated_on", "promoted_from"})
 Node = tuple[str, str]
@@ -95,3 +109,64 @@ def edges_of(
     where = {"out": outgoing, "in": incoming, "both": or_(outgoing, incoming)}[direction]
     rows = conn.execute(select(lineage_edges).where(where).order_by(lineage_edges.c.id))
     return [dict(row._mapping) for row in rows]
+
+
+# How an edge reads from the node being walked: (edge, it leaves this node) -> verb.
+_VERBS: Final = {
+    ("consumed", True): "consumed",
+    ("consumed", False): "consumed by",
+    ("produced", True): "produced",
+    ("produced", False): "produced by",
+    ("triggered_by", True): "triggered by",
+    ("triggered_by", False): "triggered",
+    ("evaluated_on", True): "evaluated on",
+    ("evaluated_on", False): "evaluated by",
+    ("promoted_from", True): "promoted from",
+    ("promoted_from", False): "promoted to",
+}
+
+
+def walk(store: Store, root: Node, *, up: bool, depth: int) -> list[LineageEntry]:
+    """The nodes reachable from ``root`` upstream (``up``) or downstream, breadth first.
+
+    Up follows what a node consumed and who produced that; down what it produced and
+    who consumed that. At most ``depth`` edges are followed from ``root``.
+
+    Example:
+        >>> [e.to_dict() for e in walk(store, ("run", run_id), up=True, depth=2)]  # doctest: +SKIP
+    """
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise InvalidInputError(f"depth must be an integer >= 1, got {depth!r}")
+    top: list[LineageEntry] = []
+    seen = {root}
+    queue: deque[tuple[Node, int, list[LineageEntry], LineageEntry | None]] = deque(
+        [(root, 0, top, None)]
+    )
+    with store.read() as conn:
+        while queue:
+            node, level, into, entry = queue.popleft()
+            found = _neighbours(conn, node, up=up)
+            if level >= depth:
+                if found and entry is not None:
+                    entry.more = True
+                continue
+            for other, verb in found:
+                child = LineageEntry(other[0], other[1], verb)
+                into.append(child)
+                if other in seen:
+                    child.seen = True
+                    continue
+                seen.add(other)
+                queue.append((other, level + 1, child.children, child))
+    return top
+
+
+def _neighbours(conn: Connection, node: Node, *, up: bool) -> list[tuple[Node, str]]:
+    found: dict[tuple[Node, str], None] = {}
+    for edge in edges_of(conn, node, "both"):
+        leaves = (edge["src_kind"], edge["src_id"]) == node
+        other = (edge["dst_kind"], edge["dst_id"]) if leaves else (edge["src_kind"], edge["src_id"])
+        # Every edge but `produced` points from the newer thing to what it came from.
+        if (leaves == (edge["edge"] != "produced")) == up and other != node:
+            found[(other, _VERBS.get((edge["edge"], leaves), edge["edge"]))] = None
+    return list(found)

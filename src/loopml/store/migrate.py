@@ -19,9 +19,10 @@ from sqlalchemy.exc import DBAPIError
 
 from loopml.errors import StoreError
 from loopml.store.engine import Store
+from loopml.store.models import SchemaStatus
 from loopml.store.schema import SCHEMA_HEAD
 
-__all__ = ["current_revision", "ensure_schema", "upgrade"]
+__all__ = ["current_revision", "ensure_schema", "schema_status", "upgrade"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 7_344_125_001  # any constant shared by every loopml process
@@ -36,6 +37,22 @@ def current_revision(store: Store) -> str | None:
         if _no_version_table(err):
             return None
         raise
+
+
+def schema_status(store: Store) -> SchemaStatus:
+    """Where the database is (password hidden), its revision and this loopml's newest.
+
+    Example:
+        >>> schema_status(open_store(url, migrate=False)).up_to_date  # doctest: +SKIP
+        False
+    """
+    url = store.engine.url
+    return SchemaStatus(
+        url=url.render_as_string(hide_password=True),
+        location=url.database if store.is_sqlite and url.database else None,
+        revision=current_revision(store),
+        head=SCHEMA_HEAD,
+    )
 
 
 def ensure_schema(store: Store) -> None:

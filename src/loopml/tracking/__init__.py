@@ -7,13 +7,21 @@ Example:
 
 from loopml.tracking._validation import check_key
 from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
-from loopml.tracking.models import Experiment, Metric, Run, RunInput, RunStatus
+from loopml.tracking.models import (
+    Experiment,
+    ExperimentSummary,
+    Metric,
+    Run,
+    RunInput,
+    RunStatus,
+)
 from loopml.tracking.run_artifacts import ArtifactEntry
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
     "ArtifactEntry",
     "Experiment",
+    "ExperimentSummary",
     "Metric",
     "Run",
     "RunInput",

@@ -17,6 +17,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Connection, Exists, Row, and_, or_, select
 
 from loopml.errors import InvalidInputError
+from loopml.store.paging import SortKey, order_clauses
 from loopml.store.schema import experiment_tags, experiments
 from loopml.tracking._filter_parser import And, Comparison, FilterNode, Or, parse
 from loopml.tracking.models import Experiment
@@ -25,6 +26,7 @@ from loopml.tracking.search import _value_condition
 __all__ = [
     "compile_experiment_filter",
     "compile_experiment_order_by",
+    "experiment_sort_keys",
     "experiment_tags_of",
     "replace_tags",
     "to_experiments",
@@ -56,11 +58,16 @@ def compile_experiment_filter(text: str | None) -> ColumnElement[bool] | None:
 
 def compile_experiment_order_by(items: Sequence[str] | str | None) -> list[ColumnElement[Any]]:
     """ORDER BY clauses for ``["name", "created_at desc"]``; default newest first."""
+    return order_clauses(experiment_sort_keys(items))
+
+
+def experiment_sort_keys(items: Sequence[str] | str | None) -> list[SortKey]:
+    """The (column, descending) keys of ``["name", "created_at desc"]``, ending in ``id``."""
     if isinstance(items, str):
         items = [items]
     if not items:
-        return [experiments.c.created_at.desc(), experiments.c.id.desc()]
-    clauses: list[ColumnElement[Any]] = []
+        return [(experiments.c.created_at, True), (experiments.c.id, True)]
+    keys: list[SortKey] = []
     for item in items:
         if not isinstance(item, str):
             raise InvalidInputError(f"order_by items must be strings, got {item!r}")
@@ -72,9 +79,9 @@ def compile_experiment_order_by(items: Sequence[str] | str | None) -> list[Colum
                 f"cannot order experiments by {item!r}; use name, id or created_at, "
                 "optionally followed by ASC or DESC"
             )
-        clauses.append(column.desc() if direction == "DESC" else column.asc())
-    clauses.append(experiments.c.id)
-    return clauses
+        keys.append((column, direction == "DESC"))
+    keys.append((experiments.c.id, False))
+    return keys
 
 
 def _compile(node: FilterNode) -> ColumnElement[bool]:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from loopml._ids import new_id
 from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError, quote
+from loopml.paging import Page, check_limit
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor, record
 from loopml.store.schema import environments, experiments, params, runs
@@ -41,7 +42,7 @@ from loopml.tracking._names import run_name
 from loopml.tracking.environment import capture_environment as _capture_environment
 from loopml.tracking.environment import run_tags
 from loopml.tracking.journal import MetricJournal, is_owner_alive, recover_orphans
-from loopml.tracking.models import Experiment, Metric, Run, RunStatus
+from loopml.tracking.models import Experiment, ExperimentSummary, Metric, Run, RunStatus
 from loopml.tracking.run_artifacts import RunArtifacts
 
 if TYPE_CHECKING:
@@ -625,6 +626,55 @@ class TrackingClient:
         query = query.order_by(*compile_experiment_order_by(order_by)).limit(max_results)
         with self.store.read() as conn:
             return to_experiments(conn, conn.execute(query).all())
+
+    def list_experiment_summaries(
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        *,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[ExperimentSummary]:
+        """One page of live experiments, each with its live run count and latest run start.
+
+        Args:
+            filter: as in :meth:`search_experiments`, e.g. ``"tags.team = 'risk'"``.
+            order_by: as in :meth:`search_experiments` (default: newest first).
+            limit: at most this many experiments on the page.
+            page_token: the ``next_page_token`` of the previous page; ``None`` for the first.
+
+        Example:
+            >>> page = client.list_experiment_summaries(order_by="name", limit=20)  # doctest: +SKIP
+            >>> [(s.experiment.name, s.runs) for s in page.items]  # doctest: +SKIP
+        """
+        from sqlalchemy import func
+
+        from loopml.store.paging import order_clauses, page_after, page_of
+        from loopml.tracking._experiments import compile_experiment_filter, experiment_sort_keys
+
+        limit = check_limit(limit)
+        order = experiment_sort_keys(order_by)
+        query = select(experiments).where(experiments.c.deleted_at.is_(None))
+        for where in (compile_experiment_filter(filter), page_after(order, page_token)):
+            if where is not None:
+                query = query.where(where)
+        query = query.order_by(*order_clauses(order)).limit(limit + 1)
+        with self.store.read() as conn:
+            page = page_of(conn.execute(query).all(), order, limit)
+            found = to_experiments(conn, page.items)
+            counts = {
+                exp_id: (count, last)
+                for exp_id, count, last in conn.execute(
+                    select(runs.c.experiment_id, func.count(), func.max(runs.c.start_time))
+                    .where(
+                        runs.c.deleted_at.is_(None),
+                        runs.c.experiment_id.in_([exp.id for exp in found]),
+                    )
+                    .group_by(runs.c.experiment_id)
+                )
+            }
+        items = [ExperimentSummary(exp, *counts.get(exp.id, (0, None))) for exp in found]
+        return Page(items, page.next_page_token)
 
     # -- images and tables -------------------------------------------------------------
 

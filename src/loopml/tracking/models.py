@@ -39,6 +39,15 @@ class Experiment:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ExperimentSummary:
+    """An experiment with how many live runs it holds and when the latest one started."""
+
+    experiment: Experiment
+    runs: int = 0
+    last_run_start: int | None = None
+
+
 class Metric(NamedTuple):
     """One logged point of a metric; ``timestamp`` is Unix milliseconds.
 

@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from features.conftest import at, naive
 from loopml.cli import app
-
-from .conftest import at, naive
 
 DEFINITIONS = """
 from datetime import timedelta
