@@ -12,7 +12,7 @@ from _registry_packages import LogPackage, manifest_digest, write_package
 
 from loopml.errors import (
     ConflictError,
-    IntegrityError,
+    DigestMismatchError,
     InvalidInputError,
     NotFoundError,
 )
@@ -119,7 +119,7 @@ def test_a_model_info_registers_like_its_uri(
 def test_a_changed_package_file_is_refused_by_name(
     registry: RegistryClient, log_package: LogPackage
 ) -> None:
-    with pytest.raises(IntegrityError, match=r"file model.bin changed after it was logged"):
+    with pytest.raises(DigestMismatchError, match=r"file model.bin changed after it was logged"):
         registry.register(log_package(lie_about="model.bin"), "churn")
     with pytest.raises(NotFoundError):
         registry.get_model("churn")  # nothing was written
@@ -415,7 +415,7 @@ def test_a_local_folder_that_changed_is_refused_naming_each_file(
 ) -> None:
     folder = write_package(tmp_path / "package", extra={"notes.txt": b"x"})
     (folder / "model.bin").write_bytes(b"tampered")
-    with pytest.raises(IntegrityError, match=r"model.bin changed.*notes.txt is not part"):
+    with pytest.raises(DigestMismatchError, match=r"model.bin changed.*notes.txt is not part"):
         registry.register(folder, "churn")
     assert registry.list_models() == []
 

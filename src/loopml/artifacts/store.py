@@ -169,7 +169,7 @@ class ArtifactStore:
         ]
 
     def open_verified(self, digest: str) -> BinaryIO:
-        """A stream over the content that raises ``IntegrityError`` at its end if corrupt.
+        """A stream over the content that raises ``DigestMismatchError`` at its end if corrupt.
 
         Only reading to the end gives a verdict; ``get_bytes`` and ``get_file`` always do.
 
@@ -190,7 +190,7 @@ class ArtifactStore:
 
         Raises:
             NotFoundError: nothing is stored under ``digest``.
-            IntegrityError: the stored bytes do not hash to ``digest``.
+            DigestMismatchError: the stored bytes do not hash to ``digest``.
         """
         with self.blobs.open(check_digest(digest)) as stream:
             data = stream.read()
@@ -207,7 +207,7 @@ class ArtifactStore:
 
         Raises:
             NotFoundError: nothing is stored under ``digest``.
-            IntegrityError: the stored bytes do not hash to ``digest``.
+            DigestMismatchError: the stored bytes do not hash to ``digest``.
             InvalidInputError: ``dest`` is a directory.
         """
         target = Path(dest)
@@ -231,7 +231,7 @@ class ArtifactStore:
             UnsafePathError: an entry's path is unsafe, or a folder or file on its way
                 inside ``directory`` is a symbolic link (writing through it could land
                 elsewhere); checked for every entry before anything is written.
-            NotFoundError, IntegrityError: as :meth:`get_file`.
+            NotFoundError, DigestMismatchError: as :meth:`get_file`.
         """
         root = Path(directory)
         jobs = [(entry.digest, local_target(root, entry.path)) for entry in entries]

@@ -212,7 +212,7 @@ class DatasetClient:
 
         Raises:
             NotFoundError: no such dataset or version, or no such run.
-            IntegrityError: stored bytes do not match their digest.
+            DigestMismatchError: stored bytes do not match their digest.
 
         Example:
             >>> client.load("iris").head(2)  # doctest: +SKIP

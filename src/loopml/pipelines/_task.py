@@ -29,7 +29,7 @@ from typing import Any
 from loopml._user_code import user_frame
 from loopml.artifacts import ArtifactStore
 from loopml.config import Settings
-from loopml.errors import InvalidInputError, LoopmlError
+from loopml.errors import InvalidInputError, StepTimeoutError
 from loopml.pipelines._canonical import canonical_json
 from loopml.pipelines._capture import capturing
 from loopml.pipelines.materializers import choose_materializer, get_materializer, type_name
@@ -41,7 +41,6 @@ __all__ = [
     "INLINE_LIMIT",
     "StepResult",
     "StepTask",
-    "StepTimeoutError",
     "close_clients",
     "execute_step",
     "forget_clients",
@@ -55,12 +54,6 @@ INLINE_LIMIT = 2048
 # A resolved input: ("ref", OutputRef) | ("list", [resolved…]) | ("element", OutputRef, i)
 # | ("dataset", "datasets:/name/3")
 Resolved = tuple[Any, ...]
-
-
-class StepTimeoutError(LoopmlError, TimeoutError):
-    """One attempt of a step ran longer than its ``timeout``."""
-
-    code = "step_timeout"
 
 
 @dataclass(slots=True)

@@ -252,7 +252,7 @@ class RegistryClient:
 
         Raises:
             NotFoundError: no such run, package path or folder (listing what exists).
-            IntegrityError: a file differs from what the package's ``model.json`` says.
+            DigestMismatchError: a file differs from what the package's ``model.json`` says.
             InvalidInputError: a bad name, tags or source.
 
         Example:
