@@ -122,7 +122,7 @@ def test_unknown_scheme_names_the_supported_ones(url: str) -> None:
 
 def test_artifact_store_from_url() -> None:
     store = ArtifactStore.from_url("memory://")
-    assert isinstance(store.blobs, MemoryBlobStore)
+    assert isinstance(store.blob_store, MemoryBlobStore)
     assert store.url == "memory://"
 
 

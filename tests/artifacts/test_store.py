@@ -26,12 +26,12 @@ needs_symlinks = pytest.mark.skipif(sys.platform == "win32", reason="symlinks ne
 
 
 def _blob_digests(store: ArtifactStore) -> list[str]:
-    return sorted(blob.digest for blob in store.blobs.iter_blobs())
+    return sorted(blob.digest for blob in store.blob_store.iter_blobs())
 
 
 def _local_blob_path(store: ArtifactStore, digest: str) -> Path:
-    assert isinstance(store.blobs, LocalBlobStore)
-    return store.blobs.root / "blobs" / digest[:2] / digest[2:]
+    assert isinstance(store.blob_store, LocalBlobStore)
+    return store.blob_store.root / "blobs" / digest[:2] / digest[2:]
 
 
 def _make_tree(root: Path) -> dict[str, bytes]:
