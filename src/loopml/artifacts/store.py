@@ -33,7 +33,7 @@ from loopml.artifacts._hashing import (
     hash_stream,
     sha256_bytes,
 )
-from loopml.artifacts._resolve import from_url
+from loopml.artifacts._resolve import blob_store_from_url
 from loopml.artifacts._tree import check_regular_file, lstat_existing, scan_tree, symlink_error
 from loopml.artifacts.base import BlobStore, TempFileCollector
 from loopml.artifacts.models import GcReport, ManifestEntry, StoredFile
@@ -67,13 +67,13 @@ class ArtifactStore:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> ArtifactStore:
-        """A store over the backend ``url`` names (see :func:`loopml.artifacts.from_url`).
+        """A store over the backend ``url`` names (:func:`~loopml.artifacts.blob_store_from_url`).
 
         Example:
             >>> ArtifactStore.from_url("memory://").url
             'memory://'
         """
-        return cls(from_url(url, **options))
+        return cls(blob_store_from_url(url, **options))
 
     @property
     def url(self) -> str:
