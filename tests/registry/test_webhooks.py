@@ -38,7 +38,7 @@ class Receiver:
         return f"http://{host!s}:{port}/hooks"
 
     @property
-    def list_events(self) -> list[dict[str, Any]]:
+    def events(self) -> list[dict[str, Any]]:
         """The bodies answered with 2xx, in the order they arrived."""
         with self.lock:
             pairs = zip(self.requests, self.answered, strict=True)
