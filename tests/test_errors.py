@@ -49,3 +49,35 @@ def test_every_component_quotes_a_huge_name_shortened(call: str) -> None:
     message = str(caught.value)
     assert "…' (10000" in message
     assert len(message) < 600, message[:300]
+
+
+def test_the_tree_docstring_draws_every_exported_error_with_its_status_and_exit_code() -> None:
+    import re
+
+    import loopml.errors as errors
+
+    classes = [
+        value
+        for name in errors.__all__
+        if isinstance(value := getattr(errors, name), type) and issubclass(value, LoopmlError)
+    ]
+    drawn = {
+        match["name"]: (int(match["status"]), int(match["exit"]))
+        for match in re.finditer(
+            r"── (?P<name>\w+)(?: \(\w+\))?\s+(?P<status>\d{3}), exit (?P<exit>\d)",
+            errors.__doc__ or "",
+        )
+    }
+    for cls in classes:
+        if cls is LoopmlError:
+            continue
+        assert drawn.get(cls.__name__) == (cls.http_status, cls.exit_code), cls.__name__
+
+
+def test_a_step_timeout_is_a_loopml_error_and_a_timeout() -> None:
+    from loopml.errors import StepTimeoutError
+
+    err = StepTimeoutError("step 'sleepy' ran longer than its timeout of 0.5s")
+    assert isinstance(err, LoopmlError)
+    assert isinstance(err, TimeoutError)
+    assert err.to_dict()["error"]["code"] == "step_timeout"

@@ -1,8 +1,17 @@
-"""The door for third-party backends: ``py:package.module.ClassName[?key=value…]`` URLs.
+"""One way to pick a backend: a URL's scheme, or a ``py:package.module.ClassName`` class.
 
 Every component with pluggable backends (artifact stores, online stores, executors,
-model flavors) accepts such a URL in its resolver. A URL can come from a file someone
-else wrote (a model package's ``model.json``, a ``loopml.toml``), so the door is narrow:
+model flavors) describes itself once as a :class:`PluginKind` (its Protocol's members and
+a table from scheme to built-in backend) and resolves with :func:`resolve`:
+
+- ``scheme://…`` (or a bare ``name`` where the kind allows it) builds the built-in
+  backend the kind's table holds for that scheme;
+- ``py:package.module.ClassName[?key=value…]`` is the door for third parties.
+
+Whatever is built is checked to have every member of the Protocol before it is returned.
+
+A ``py:`` URL can come from a file someone else wrote (a model package's ``model.json``,
+a ``loopml.toml``), so that door is narrow:
 
 1. when the caller passes ``trusted`` (the name came from stored data), the class's
    dotted name must be in it, checked before anything is imported;
@@ -23,13 +32,116 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import urllib.parse
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 
 from loopml.errors import InvalidInputError, UntrustedTypesError
 
-__all__ = ["load_plugin", "plugin_class", "plugin_name"]
+__all__ = ["PluginKind", "check_class", "load_plugin", "plugin_class", "plugin_name", "resolve"]
+
+T = TypeVar("T")
+Factory = Callable[[str, dict[str, Any]], T]
+
+# A scheme needs two characters or more, so "C:\\data" stays a Windows path.
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]+):")
+_BARE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*$")
+
+
+@dataclass(frozen=True)
+class PluginKind(Generic[T]):
+    """What one pluggable component accepts: its Protocol and its built-in backends.
+
+    Attributes:
+        what: how errors name the expected thing, e.g. ``"a blob store"``.
+        protocol: where the Protocol is documented, e.g. ``"loopml.artifacts.BlobStore"``.
+        members: the attributes the Protocol requires (checked on whatever is built).
+        builtins: scheme (lower case) -> factory ``(url, options) -> backend``.
+        unknown: the error for a URL whose scheme is not in ``builtins``; it gets the URL
+            and the scheme (``""`` when the URL has none).
+        plain: the factory for a URL with no scheme (e.g. a directory path), if any.
+        bare_names: whether a name with no ``:`` (``local``, ``sklearn``) is a scheme.
+        fold_case: whether schemes are case-insensitive (URL schemes are).
+    """
+
+    what: str
+    protocol: str
+    members: tuple[str, ...]
+    builtins: Mapping[str, Factory[T]]
+    unknown: Callable[[str, str], Exception]
+    plain: Factory[T] | None = None
+    bare_names: bool = False
+    fold_case: bool = True
+
+    def scheme(self, url: str) -> str:
+        """The key ``url`` is looked up by in :attr:`builtins` (``""``: it has none)."""
+        match = _SCHEME.match(url)
+        if match is not None:
+            found = match["scheme"]
+        elif self.bare_names and _BARE.match(url):
+            found = url
+        else:
+            return ""
+        return found.lower() if self.fold_case else found
+
+
+def resolve(
+    kind: PluginKind[T],
+    url: str,
+    options: dict[str, Any] | None = None,
+    *,
+    trusted: Sequence[str] | None = None,
+) -> T:
+    """The backend ``url`` names: a built-in one by scheme, or a ``py:`` class.
+
+    Args:
+        kind: the component (its Protocol and built-in backends).
+        url: ``scheme://…``, a bare name or path where ``kind`` allows it, or
+            ``py:package.module.ClassName[?key=value…]``.
+        options: keyword arguments for the backend's constructor.
+        trusted: for a ``py:`` URL read from stored data, the class names the caller
+            trusts (see :func:`load_plugin`).
+
+    Raises:
+        InvalidInputError: a ``py:`` name that is no class with every member, or what
+            ``kind.unknown`` raises for an unknown scheme.
+        UntrustedTypesError: a ``py:`` class outside ``trusted``.
+
+    Example:
+        >>> kind = PluginKind("a mapping", "dict", ("keys",), {"dict": lambda url, o: dict(o)},
+        ...                   unknown=lambda url, scheme: ValueError(url), bare_names=True)
+        >>> resolve(kind, "dict", {"a": 1})
+        {'a': 1}
+        >>> resolve(kind, "py:collections.OrderedDict")
+        OrderedDict()
+    """
+    options = options or {}
+    if url.startswith("py:"):
+        return cast(
+            T,
+            load_plugin(
+                url,
+                options,
+                members=kind.members,
+                what=kind.what,
+                protocol=kind.protocol,
+                trusted=trusted,
+            ),
+        )
+    scheme = kind.scheme(url)
+    factory = kind.builtins.get(scheme) if scheme else kind.plain
+    if factory is None:
+        raise kind.unknown(url, scheme)
+    built = factory(url, options)
+    _check_members(built, url, type(built).__name__, kind.members, kind.what, kind.protocol)
+    return built
+
+
+def check_class(kind: PluginKind[Any], url: str) -> type:
+    """The ``py:`` class ``url`` names, checked against ``kind``; nothing is built."""
+    return plugin_class(url, members=kind.members, what=kind.what, protocol=kind.protocol)
 
 
 def load_plugin(

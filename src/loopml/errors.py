@@ -11,10 +11,11 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
     ├── InvalidInputError (ValueError)       400, exit 2
     │   ├── UnsafePathError                  400, exit 2
     │   └── SignatureError                   400, exit 2   (input does not fit a model's signature)
-    ├── IntegrityError                       500, exit 1   (stored bytes do not match their digest)
+    ├── DigestMismatchError                  500, exit 1   (stored bytes do not match their digest)
     ├── GateFailedError                      422, exit 1
     ├── UntrustedTypesError                  422, exit 1   (a model file names types not trusted)
     ├── PipelineFailedError                  422, exit 1   (a step failed; ``.run_id`` has the run)
+    ├── StepTimeoutError (TimeoutError)      500, exit 1   (one attempt of a step ran out of time)
     ├── UnauthorizedError (PermissionError)  401, exit 1
     ├── StoreError                           503, exit 1   (the database is unreachable)
     ├── UserCodeError                        422, exit 1   (the user's own code raised)
@@ -38,9 +39,9 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ConflictError",
+    "DigestMismatchError",
     "DiskFullError",
     "GateFailedError",
-    "IntegrityError",
     "InvalidInputError",
     "LoopmlError",
     "MissingDependencyError",
@@ -48,6 +49,7 @@ __all__ = [
     "NotFoundError",
     "PipelineFailedError",
     "SignatureError",
+    "StepTimeoutError",
     "StoreError",
     "UnauthorizedError",
     "UnsafePathError",
@@ -155,7 +157,7 @@ class SignatureError(InvalidInputError):
         super().__init__(message, details={"problems": problems})
 
 
-class IntegrityError(LoopmlError):
+class DigestMismatchError(LoopmlError):
     """Stored bytes no longer match the digest they were stored under."""
 
     code = "integrity"
@@ -189,6 +191,13 @@ class PipelineFailedError(LoopmlError):
     def __init__(self, message: str, *, run_id: str, details: dict[str, Any] | None = None):
         self.run_id = run_id
         super().__init__(message, details={"run_id": run_id, **(details or {})})
+
+
+class StepTimeoutError(LoopmlError, TimeoutError):
+    """One attempt of a pipeline step ran longer than its ``timeout``."""
+
+    code = "step_timeout"
+    http_status = 500
 
 
 class UnauthorizedError(LoopmlError, PermissionError):

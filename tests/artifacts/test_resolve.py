@@ -1,4 +1,4 @@
-"""from_url: every URL form picks the right backend; bad URLs get clear errors."""
+"""blob_store_from_url: every URL form picks the right backend; bad URLs get clear errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 import loopml.artifacts
 from conftest import S3Server
-from loopml.artifacts import ArtifactStore, from_url
+from loopml.artifacts import ArtifactStore, blob_store_from_url
 from loopml.artifacts.local import LocalBlobStore
 from loopml.artifacts.memory import MemoryBlobStore
 from loopml.artifacts.s3 import S3BlobStore
@@ -20,11 +20,11 @@ HELLO_DIGEST = "ab" * 32
 
 
 def test_memory_url_gives_a_new_memory_store() -> None:
-    first, second = from_url("memory://"), from_url("memory://")
+    first, second = blob_store_from_url("memory://"), blob_store_from_url("memory://")
     assert isinstance(first, MemoryBlobStore)
     assert first is not second
     with pytest.raises(InvalidInputError, match="takes no name"):
-        from_url("memory://shared")
+        blob_store_from_url("memory://shared")
 
 
 @pytest.mark.parametrize("form", ["file", "absolute", "relative", "home"])
@@ -37,27 +37,29 @@ def test_local_forms(form: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         "relative": "store",
         "home": "~/store",
     }[form]
-    store = from_url(url)
+    store = blob_store_from_url(url)
     assert isinstance(store, LocalBlobStore)
     assert store.root == tmp_path / "store"
     assert store.url == (tmp_path / "store").as_uri()
-    assert from_url(store.url).url == store.url  # the url round-trips
+    assert blob_store_from_url(store.url).url == store.url  # the url round-trips
 
 
 def test_file_url_with_a_remote_host_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="file:///absolute/path"):
-        from_url("file://fileserver/share")
+        blob_store_from_url("file://fileserver/share")
 
 
 def test_s3_url(s3_server: S3Server) -> None:
-    store = from_url(f"s3://{s3_server.bucket}/team/artifacts", **s3_server.storage_options)
+    store = blob_store_from_url(
+        f"s3://{s3_server.bucket}/team/artifacts", **s3_server.storage_options
+    )
     assert isinstance(store, S3BlobStore)
     assert (store.bucket, store.prefix, store.url) == (
         s3_server.bucket,
         "team/artifacts",
         f"s3://{s3_server.bucket}/team/artifacts",
     )
-    bare = from_url(f"s3://{s3_server.bucket}", **s3_server.storage_options)
+    bare = blob_store_from_url(f"s3://{s3_server.bucket}", **s3_server.storage_options)
     assert isinstance(bare, S3BlobStore)
     assert (bare.prefix, bare.url) == ("", f"s3://{s3_server.bucket}")
 
@@ -65,7 +67,7 @@ def test_s3_url(s3_server: S3Server) -> None:
 @pytest.mark.parametrize("url", ["s3://", "s3:///prefix", "s3://b/p?endpoint_url=x", "s3://b/../x"])
 def test_malformed_s3_urls_are_refused(url: str, s3_server: S3Server) -> None:
     with pytest.raises(InvalidInputError):
-        from_url(url, **s3_server.storage_options)
+        blob_store_from_url(url, **s3_server.storage_options)
 
 
 @pytest.mark.parametrize("variable", ["LOOPML_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL"])
@@ -82,16 +84,18 @@ def test_s3_endpoint_from_the_environment(
 def test_missing_s3fs_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "s3fs", None)  # what an uninstalled package looks like
     with pytest.raises(MissingDependencyError, match=r"pip install 'loopml\[s3\]'") as caught:
-        from_url("s3://bucket/prefix")
+        blob_store_from_url("s3://bucket/prefix")
     assert isinstance(caught.value, ImportError)
 
 
 def test_python_class_door_for_third_parties(tmp_path: Path) -> None:
-    assert isinstance(from_url("py:loopml.artifacts.memory.MemoryBlobStore"), MemoryBlobStore)
-    store = from_url(f"py:loopml.artifacts.local:LocalBlobStore?root={tmp_path}")
+    assert isinstance(
+        blob_store_from_url("py:loopml.artifacts.memory.MemoryBlobStore"), MemoryBlobStore
+    )
+    store = blob_store_from_url(f"py:loopml.artifacts.local:LocalBlobStore?root={tmp_path}")
     assert isinstance(store, LocalBlobStore)
     assert store.root == tmp_path
-    keyword = from_url("py:loopml.artifacts.local.LocalBlobStore", root=tmp_path / "kw")
+    keyword = blob_store_from_url("py:loopml.artifacts.local.LocalBlobStore", root=tmp_path / "kw")
     assert isinstance(keyword, LocalBlobStore)
     assert keyword.root == tmp_path / "kw"
 
@@ -107,13 +111,13 @@ def test_python_class_door_for_third_parties(tmp_path: Path) -> None:
 )
 def test_python_class_door_errors(url: str, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
-        from_url(url)
+        blob_store_from_url(url)
 
 
 @pytest.mark.parametrize("url", ["ftp://x", "gs://bucket/prefix", "data:x"])
 def test_unknown_scheme_names_the_supported_ones(url: str) -> None:
     with pytest.raises(InvalidInputError) as caught:
-        from_url(url)
+        blob_store_from_url(url)
     message = str(caught.value)
     assert f"unknown scheme '{url.split(':')[0]}'" in message
     for scheme in ("file:", "memory:", "py:", "s3:", "plain directory path"):
@@ -122,7 +126,7 @@ def test_unknown_scheme_names_the_supported_ones(url: str) -> None:
 
 def test_artifact_store_from_url() -> None:
     store = ArtifactStore.from_url("memory://")
-    assert isinstance(store.blobs, MemoryBlobStore)
+    assert isinstance(store.blob_store, MemoryBlobStore)
     assert store.url == "memory://"
 
 
@@ -134,7 +138,7 @@ def test_exported_members() -> None:
         "GcReport",
         "ManifestEntry",
         "StoredFile",
-        "from_url",
+        "blob_store_from_url",
         "join_artifact_path",
         "local_target",
         "safe_artifact_path",
@@ -163,5 +167,5 @@ def test_python_class_door_runs_nothing_that_is_not_a_blob_store(
 ) -> None:
     pwned = tmp_path / "pwned"
     with pytest.raises(InvalidInputError, match=message):
-        from_url("py:" + target.format(pwned))
+        blob_store_from_url("py:" + target.format(pwned))
     assert not pwned.exists()

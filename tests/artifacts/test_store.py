@@ -16,7 +16,7 @@ from loopml.artifacts.local import LocalBlobStore
 from loopml.artifacts.memory import MemoryBlobStore
 from loopml.errors import (
     ConflictError,
-    IntegrityError,
+    DigestMismatchError,
     InvalidInputError,
     NotFoundError,
     UnsafePathError,
@@ -26,12 +26,12 @@ needs_symlinks = pytest.mark.skipif(sys.platform == "win32", reason="symlinks ne
 
 
 def _blob_digests(store: ArtifactStore) -> list[str]:
-    return sorted(blob.digest for blob in store.blobs.iter_blobs())
+    return sorted(blob.digest for blob in store.blob_store.iter_blobs())
 
 
 def _local_blob_path(store: ArtifactStore, digest: str) -> Path:
-    assert isinstance(store.blobs, LocalBlobStore)
-    return store.blobs.root / "blobs" / digest[:2] / digest[2:]
+    assert isinstance(store.blob_store, LocalBlobStore)
+    return store.blob_store.root / "blobs" / digest[:2] / digest[2:]
 
 
 def _make_tree(root: Path) -> dict[str, bytes]:
@@ -185,16 +185,16 @@ def test_corrupt_s3_blob_is_detected(s3_server: S3Server, tmp_path: Path) -> Non
 
 
 def _assert_corruption_detected(store: ArtifactStore, digest: str, tmp_path: Path) -> None:
-    with pytest.raises(IntegrityError, match=rf"blob {digest} is corrupt"):
+    with pytest.raises(DigestMismatchError, match=rf"blob {digest} is corrupt"):
         store.get_bytes(digest)
     dest = tmp_path / "restored" / "file.bin"
     dest.parent.mkdir()
     dest.write_bytes(b"previous version")
-    with pytest.raises(IntegrityError, match=digest):
+    with pytest.raises(DigestMismatchError, match=digest):
         store.get_file(digest, dest)
     assert dest.read_bytes() == b"previous version"  # left as it was
     assert [p.name for p in dest.parent.iterdir()] == ["file.bin"]  # temp file removed
-    with pytest.raises(IntegrityError), store.open_verified(digest) as stream:
+    with pytest.raises(DigestMismatchError), store.open_verified(digest) as stream:
         stream.read()
 
 

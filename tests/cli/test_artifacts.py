@@ -22,7 +22,7 @@ def logged(runs, client: TrackingClient, tmp_path: Path) -> str:
     (source / "weights.bin").write_bytes(bytes(range(256)) * 4)
     (source / "meta" / "card.md").write_text("# rf\n")
     client.log_artifacts(runs.rf, source, "model")
-    client.artifacts.log_bytes(runs.rf, b"remember the seed", "notes.txt")
+    client.run_artifacts.log_bytes(runs.rf, b"remember the seed", "notes.txt")
     return str(runs.rf)
 
 
@@ -48,7 +48,7 @@ def test_folders_differing_only_in_case_stay_apart(
     cli, logged: str, client: TrackingClient
 ) -> None:
     # SQLite's LIKE ignores case; listing model/ must not take in Model/.
-    client.artifacts.log_bytes(logged, b"other", "Model/other.bin")
+    client.run_artifacts.log_bytes(logged, b"other", "Model/other.bin")
     every = cli.json("artifacts", "list", logged, "model", "--recursive")
     assert [e["path"] for e in every] == ["model/meta/card.md", "model/weights.bin"]
     assert [e["path"] for e in cli.json("artifacts", "list", logged, "Model")] == [
@@ -114,9 +114,9 @@ def _stored_digests(home: Path) -> set[str]:
 def test_gc_frees_a_blob_only_after_its_run_is_deleted(
     cli, runs, client: TrackingClient, home: Path
 ) -> None:
-    only_rf = client.artifacts.log_bytes(runs.rf, b"only in rf", "a.txt")
-    client.artifacts.log_bytes(runs.rf, b"shared", "shared.txt")
-    client.artifacts.log_bytes(runs.gbm, b"shared", "copy.txt")
+    only_rf = client.run_artifacts.log_bytes(runs.rf, b"only in rf", "a.txt")
+    client.run_artifacts.log_bytes(runs.rf, b"shared", "shared.txt")
+    client.run_artifacts.log_bytes(runs.gbm, b"shared", "copy.txt")
     doomed = hashlib.sha256(b"only in rf").hexdigest()
     assert only_rf == "a.txt"
 
@@ -132,7 +132,7 @@ def test_gc_frees_a_blob_only_after_its_run_is_deleted(
     report = cli.json("gc", "--grace-seconds", "0")
     assert (report["deleted"], report["freed_bytes"], report["digests"]) == (1, 10, [doomed])
     assert doomed not in _stored_digests(home)
-    assert client.artifacts.read_bytes(runs.gbm, "copy.txt") == b"shared"
+    assert client.run_artifacts.read_bytes(runs.gbm, "copy.txt") == b"shared"
 
 
 def test_gc_table_output(cli, runs) -> None:
@@ -214,7 +214,7 @@ def _leftover(folder: Path, content: bytes, age_s: float) -> Path:
 def test_gc_removes_temporary_files_of_killed_writes_after_the_grace_period(
     cli, runs, client: TrackingClient, home: Path
 ) -> None:
-    client.artifacts.log_bytes(runs.rf, b"kept", "a.txt")
+    client.run_artifacts.log_bytes(runs.rf, b"kept", "a.txt")
     blobs = home / "artifacts" / "blobs"
     fan_out = next(p for p in blobs.iterdir() if p.is_dir())
     old = _leftover(fan_out, b"x" * 100, age_s=7200)
@@ -232,7 +232,7 @@ def test_gc_removes_temporary_files_of_killed_writes_after_the_grace_period(
     assert not old.exists()
     assert not other_old.exists()
     assert young.exists()
-    assert client.artifacts.read_bytes(runs.rf, "a.txt") == b"kept"
+    assert client.run_artifacts.read_bytes(runs.rf, "a.txt") == b"kept"
 
     report = cli.json("gc", "--grace-seconds", "0")
     assert (report["temp_files"], report["freed_bytes"], report["deleted"]) == (1, 10, 0)

@@ -155,7 +155,7 @@ def test_runs_show_json(cli, runs, client: TrackingClient, tmp_path: Path) -> No
     model = tmp_path / "model.json"
     model.write_text('{"kind": "rf"}')
     client.log_artifact(runs.rf, model, "model")
-    client.artifacts.log_bytes(runs.rf, b"notes", "notes.txt")
+    client.run_artifacts.log_bytes(runs.rf, b"notes", "notes.txt")
     shown = cli.json("runs", "show", runs.rf)
     assert shown["id"] == runs.rf
     assert shown["experiment"] == "churn"
@@ -171,7 +171,7 @@ def test_runs_show_json(cli, runs, client: TrackingClient, tmp_path: Path) -> No
 
 
 def test_runs_show_table(cli, runs, client: TrackingClient) -> None:
-    client.artifacts.log_bytes(runs.rf, b"x" * 2048, "plots/roc/curve.bin")
+    client.run_artifacts.log_bytes(runs.rf, b"x" * 2048, "plots/roc/curve.bin")
     out = cli.run("runs", "show", runs.rf).stdout
     for expected in (runs.rf, "rf-baseline", "churn", "finished", "val_loss", "0.42", "team"):
         assert expected in out

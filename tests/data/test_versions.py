@@ -25,7 +25,7 @@ def client(settings: Settings) -> DatasetClient:
 
 
 def blob_count(client: DatasetClient) -> int:
-    return len(list(client.artifacts.blobs.iter_blobs()))
+    return len(list(client.artifact_store.blob_store.iter_blobs()))
 
 
 def frame() -> pd.DataFrame:
@@ -386,7 +386,7 @@ def test_version_argument_must_agree_with_the_uri() -> None:
 def test_parquet_written_by_loopml_is_deterministic(client: DatasetClient, tmp_path: Path) -> None:
     version = client.log("t", frame())
     [entry] = client.files(version.uri)
-    first = client.artifacts.get_bytes(entry.digest)
+    first = client.artifact_store.get_bytes(entry.digest)
     pq.write_table(pq.read_table(pa.BufferReader(first)), tmp_path / "re.parquet")
     other = DatasetClient(Settings.load(home=tmp_path / "h2", db_url=f"sqlite:///{tmp_path}/h2.db"))
     again = other.log("t", frame())

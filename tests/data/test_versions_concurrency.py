@@ -75,7 +75,7 @@ def test_four_processes_logging_one_folder_make_one_version(
     client = DatasetClient(settings)
     [version] = client.list_versions("shared")
     assert version.file_count == 50
-    assert len(list(client.artifacts.blobs.iter_blobs())) == 50
+    assert len(list(client.artifact_store.blob_store.iter_blobs())) == 50
 
 
 def test_four_processes_logging_different_tables_number_them_1_to_4(

@@ -109,7 +109,7 @@ def test_without_gates_nothing_is_decided(
     assert result.gates == []
     assert result.status is None
     assert registry.get_version("cancer", version.version).status is VersionStatus.REGISTERED
-    assert registry.evaluations("cancer", version.version)[0]["id"] == result.id
+    assert registry.list_evaluations("cancer", version.version)[0]["id"] == result.id
 
 
 def test_the_policy_gates_apply_by_default_and_unblock_promotion(
@@ -304,7 +304,7 @@ def test_gate_and_column_mistakes_fail_before_anything_is_stored(
         evaluate(version.uri, "holdout.csv", "target", settings=settings)
     with pytest.raises(NotFoundError):
         evaluate("models:/cancer/9", cancer.holdout, "target", settings=settings)
-    assert registry.evaluations("cancer", version.version) == []
+    assert registry.list_evaluations("cancer", version.version) == []
 
 
 def test_regression(settings: Settings, register: Register) -> None:

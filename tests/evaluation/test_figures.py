@@ -163,6 +163,6 @@ def test_gc_keeps_the_stored_figures(
 
     version = register(LogisticRegression(max_iter=5000).fit(cancer.X, cancer.y), cancer.X.head(5))
     result = evaluate(version.uri, cancer.holdout, "target", settings=settings, **QUICK)
-    collect_garbage(registry.store, registry.artifacts, grace_seconds=0)
+    collect_garbage(registry.store, registry.artifact_store, grace_seconds=0)
     figures = registry.evaluation_figures(result.id)
     assert set(figures) == CLASSIFICATION - {"slices"}

@@ -15,7 +15,7 @@ import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from loopml import __version__
-from loopml.errors import IntegrityError, InvalidInputError, UntrustedTypesError
+from loopml.errors import DigestMismatchError, InvalidInputError, UntrustedTypesError
 from loopml.packaging.loading import load_package
 from loopml.packaging.package import read_manifest, save_package, verify_package
 
@@ -115,7 +115,7 @@ def test_a_changed_file_is_named_when_loading(tmp_path: Path) -> None:
     data = bytearray(skops.read_bytes())
     data[100] ^= 0xFF  # same size, different bytes
     skops.write_bytes(bytes(data))
-    with pytest.raises(IntegrityError) as caught:
+    with pytest.raises(DigestMismatchError) as caught:
         load_package(folder)
     (problem,) = caught.value.details["problems"]
     assert problem.startswith("file model.skops changed after it was logged (sha256 ")
@@ -128,7 +128,7 @@ def test_missing_extra_and_resized_files_and_a_replaced_manifest(tmp_path: Path)
     (folder / "input_example.json").unlink()
     (folder / "requirements.txt").write_text("anything==1\n")
     (folder / "sneaky.py").write_text("print('hi')")
-    with pytest.raises(IntegrityError) as caught:
+    with pytest.raises(DigestMismatchError) as caught:
         verify_package(folder)
     assert caught.value.details["problems"] == [
         "file input_example.json is missing",
@@ -138,7 +138,7 @@ def test_missing_extra_and_resized_files_and_a_replaced_manifest(tmp_path: Path)
     ]
     other = tmp_path / "other"
     _forest(other)
-    with pytest.raises(IntegrityError, match=r"file model.json changed after it was logged"):
+    with pytest.raises(DigestMismatchError, match=r"file model.json changed after it was logged"):
         verify_package(other, expected_manifest_digest=manifest.digest)
 
 

@@ -162,10 +162,10 @@ def test_a_half_written_output_is_never_used(
         assert killed.status == RunStatus.KILLED.value
         assert killed.steps["big_array"].status is StepStatus.KILLED
         assert killed.steps["big_array"].outputs == {}
-        store = client.artifacts.blobs
+        store = client.run_artifacts.artifact_store
         # Every blob under a digest name holds exactly those bytes (writes are atomic)…
-        for blob in store.blobs.iter_blobs():
-            with store.blobs.open(blob.digest) as stream:
+        for blob in store.blob_store.iter_blobs():
+            with store.blob_store.open(blob.digest) as stream:
                 assert hash_stream(stream)[0] == blob.digest
         # …and every output a step row names is stored.
         with client.store.read() as conn:

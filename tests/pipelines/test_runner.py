@@ -156,9 +156,9 @@ def test_metrics_and_logs_of_a_step_land_on_its_run(settings: Settings) -> None:
     assert step_run.metrics["rows"] == 7
     assert (
         "summing b over 7 rows"
-        in client.artifacts.read_bytes(step_run.id, "logs/step.log").decode()
+        in client.run_artifacts.read_bytes(step_run.id, "logs/step.log").decode()
     )
-    outputs = client.artifacts.list(run.steps["frame"].run_id or "", "outputs")
+    outputs = client.run_artifacts.list(run.steps["frame"].run_id or "", "outputs")
     assert [a.path for a in outputs] == ["outputs/output.parquet"]
 
 

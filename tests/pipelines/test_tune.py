@@ -116,7 +116,7 @@ def test_every_trial_is_a_child_run_and_the_parent_holds_the_study(settings: Set
     best = client.get_run(result.best_run_id)
     assert best.params == {"x": "2"}
 
-    recorded = json.loads(client.artifacts.read_bytes(parent.id, "tune/trials.json"))
+    recorded = json.loads(client.run_artifacts.read_bytes(parent.id, "tune/trials.json"))
     assert recorded["study"] == "quad"
     assert [t["run_id"] for t in recorded["trials"]] == [c.id for c in children]
     assert result.to_frame().columns.tolist() == [
@@ -231,7 +231,7 @@ def test_failed_trials_are_recorded_and_the_study_goes_on(sqlite_settings: Setti
     assert str(failed.status) == "failed"
     assert failed.tags["loopml.trial_state"] == "failed"
     assert failed.tags["loopml.error"] == "ValueError: x=-1 is negative"
-    traceback = client.artifacts.read_bytes(failed.id, "tune/traceback.txt").decode()
+    traceback = client.run_artifacts.read_bytes(failed.id, "tune/traceback.txt").decode()
     assert "Traceback" in traceback
     assert "is negative" in traceback
     assert client.get_run(result.parent_run_id).tags["loopml.tune.failed"] == "2"
@@ -244,7 +244,7 @@ def test_a_study_where_every_trial_fails_raises(sqlite_settings: Settings) -> No
     client = worker_client(sqlite_settings)
     parent = client.get_run(caught.value.run_id)
     assert str(parent.status) == "failed"
-    trials = json.loads(client.artifacts.read_bytes(parent.id, "tune/trials.json"))["trials"]
+    trials = json.loads(client.run_artifacts.read_bytes(parent.id, "tune/trials.json"))["trials"]
     assert [t["state"] for t in trials] == ["failed"] * 3
 
 

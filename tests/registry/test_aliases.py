@@ -46,12 +46,12 @@ def test_moves_are_recorded_as_a_chain_with_reasons(
     registry.set_alias("churn", "staging", 3)
     registry.set_alias("churn", "canary", 2)
     registry.remove_alias("churn", "staging", reason="done")
-    moves = registry.alias_history("churn", "staging")
+    moves = registry.list_alias_changes("churn", "staging")
     assert [(c.previous_version, c.version) for c in moves] == [(None, 1), (1, 3), (3, None)]
     assert moves[-1].reason == "done"
-    assert len(registry.alias_history("churn")) == 4
+    assert len(registry.list_alias_changes("churn")) == 4
     assert registry.get_model("churn").aliases == {"canary": 2}
-    kinds = [e.kind for e in registry.events(kinds=["alias.set", "alias.removed"])]
+    kinds = [e.kind for e in registry.list_events(kinds=["alias.set", "alias.removed"])]
     assert kinds == ["alias.set", "alias.set", "alias.set", "alias.removed"]
 
 
@@ -67,7 +67,7 @@ def test_alias_at_answers_what_was_in_production_at_a_time(
         registry.promote("churn", version)
         _tick()
     assert registry.alias_at("churn", "production", before) is None
-    changes = registry.alias_history("churn", "production")
+    changes = registry.list_alias_changes("churn", "production")
     _assert_chain(changes)
     for change, expected in zip(changes, (1, 3, 2), strict=True):
         assert registry.alias_at("churn", "production", change.at) == expected
@@ -78,7 +78,7 @@ def test_alias_at_answers_what_was_in_production_at_a_time(
     ):
         registry.alias_at("churn", "prod", before)
     with pytest.raises(NotFoundError, match="alias 'churn@prod' not found"):
-        registry.alias_history("churn", "prod")
+        registry.list_alias_changes("churn", "prod")
 
 
 def test_a_removed_alias_points_nowhere_from_then_on(
@@ -109,7 +109,7 @@ def test_compare_and_set_refuses_a_stale_expectation(
     with pytest.raises(ConflictError, match=r"points at 2, not 3"):
         registry.remove_alias("churn", "staging", expected=3)
     assert registry.resolve("models:/churn@staging").version == 2
-    assert len(registry.alias_history("churn")) == 2
+    assert len(registry.list_alias_changes("churn")) == 2
 
 
 @pytest.mark.parametrize("alias", ["3", "", "-x", "pro duction", "a@b", "x" * 101, 7])
@@ -173,7 +173,7 @@ def test_threads_racing_with_compare_and_set_have_one_winner(
     losers = [r for r in results if isinstance(r, ConflictError)]
     assert (len(winners), len(losers)) == (1, 7), results
     assert registry.resolve("models:/churn@staging").version == winners[0].version
-    history = registry.alias_history("churn", "staging")
+    history = registry.list_alias_changes("churn", "staging")
     assert [c.version for c in history] == [1, winners[0].version]
     _assert_chain(history)
 
@@ -184,7 +184,7 @@ def test_threads_moving_an_alias_at_once_all_land_in_one_chain(
     _versions(registry, log_package, 8)
     results = _run_threads(8, lambda i: registry.set_alias("churn", "staging", i + 1, expected=ANY))
     assert all(isinstance(r, AliasChange) for r in results), results
-    history = registry.alias_history("churn", "staging")
+    history = registry.list_alias_changes("churn", "staging")
     assert sorted(c.version for c in history) == list(range(1, 9))
     _assert_chain(history)
     assert registry.resolve("models:/churn@staging").version == history[-1].version
@@ -244,9 +244,9 @@ def test_two_processes_moving_an_alias_serialize_into_one_chain(
         assert proc.returncode == 0, err.decode()
         outcomes.append(json.loads(out)["won"])
     assert sorted(outcomes) == [False, True]
-    history = registry.alias_history("churn", "staging")
+    history = registry.list_alias_changes("churn", "staging")
     assert len(history) == 1 + 1 + 2 * moves
     _assert_chain(history)
     assert registry.resolve("models:/churn@staging").version == history[-1].version
-    alias_events = registry.events(kinds=["alias.set"], limit=1000)
+    alias_events = registry.list_events(kinds=["alias.set"], limit=1000)
     assert [e.version for e in alias_events] == [c.version for c in history]

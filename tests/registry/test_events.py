@@ -58,7 +58,7 @@ def test_every_change_is_one_event_in_order_covering_every_kind(
     registry: RegistryClient, log_package: LogPackage
 ) -> None:
     _story(registry, log_package)
-    got = registry.events(limit=1000)
+    got = registry.list_events(limit=1000)
     assert [(e.kind, e.model, e.version) for e in got] == STORY
     assert {kind for kind, _, _ in STORY} == KINDS
     ids = [e.id for e in got]
@@ -82,26 +82,26 @@ def test_paging_by_cursor_sees_each_event_once(
 ) -> None:
     _story(registry, log_package)
     seen, cursor = [], 0
-    while page := registry.events(after=cursor, limit=3):
+    while page := registry.list_events(after=cursor, limit=3):
         assert len(page) <= 3
         seen += page
         cursor = page[-1].id
-    assert seen == registry.events(limit=1000)
-    assert registry.events(after=cursor) == []
+    assert seen == registry.list_events(limit=1000)
+    assert registry.list_events(after=cursor) == []
 
 
 def test_events_filter_by_model_and_kind(registry: RegistryClient, log_package: LogPackage) -> None:
     _story(registry, log_package)
-    fraud = registry.events(model="fraud")
+    fraud = registry.list_events(model="fraud")
     assert [e.kind for e in fraud] == [
         "model.created",
         "model_version.created",
         "model_version.rejected",
         "model_version.status_changed",
     ]
-    created = registry.events(kinds=["model_version.created"])
+    created = registry.list_events(kinds=["model_version.created"])
     assert [e.model for e in created] == ["churn", "fraud"]
-    assert registry.events(kinds="alias.set", model="churn")[0].payload == {
+    assert registry.list_events(kinds="alias.set", model="churn")[0].payload == {
         "alias": "staging",
         "previous_version": None,
     }
@@ -123,4 +123,4 @@ def test_bad_event_queries_say_what_is_allowed(
     registry: RegistryClient, arguments: dict[str, object], message: str
 ) -> None:
     with pytest.raises(InvalidInputError, match=message):
-        registry.events(**arguments)  # type: ignore[arg-type]
+        registry.list_events(**arguments)  # type: ignore[arg-type]

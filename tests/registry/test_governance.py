@@ -59,7 +59,7 @@ def test_a_model_starts_with_the_default_policy_and_keeps_the_one_set(
     assert registry.set_policy("churn", policy) == policy
     assert registry.get_policy("churn") == policy
     assert registry.get_model("churn").policy == policy
-    [event] = registry.events(kinds=["policy.updated"])
+    [event] = registry.list_events(kinds=["policy.updated"])
     assert event.payload["new"]["approver_role"] == "ml-lead"
     as_dict = registry.set_policy("churn", {"gates": ["infra"], "protected_aliases": ["prod"]})
     assert as_dict.protected_aliases == ("prod",)
@@ -87,14 +87,17 @@ def test_roles_are_granted_once_listed_and_revoked(registry: RegistryClient) -> 
     first = registry.grant_role("ana", "ml-lead")
     assert registry.grant_role("ana", "ml-lead") == first
     registry.grant_role("bo", "reviewer")
-    assert [(g.user, g.role) for g in registry.roles()] == [("ana", "ml-lead"), ("bo", "reviewer")]
-    assert [g.role for g in registry.roles("ana")] == ["ml-lead"]
+    assert [(g.user, g.role) for g in registry.list_roles()] == [
+        ("ana", "ml-lead"),
+        ("bo", "reviewer"),
+    ]
+    assert [g.role for g in registry.list_roles("ana")] == ["ml-lead"]
     registry.revoke_role("ana", "ml-lead")
     with pytest.raises(NotFoundError, match="roles of 'ana': none"):
         registry.revoke_role("ana", "ml-lead")
     with pytest.raises(InvalidInputError, match="is not valid"):
         registry.grant_role("ana", "ml lead")
-    kinds = [(e.kind, e.model, e.payload["user"]) for e in registry.events()]
+    kinds = [(e.kind, e.model, e.payload["user"]) for e in registry.list_events()]
     assert kinds == [
         ("role.granted", "", "ana"),
         ("role.granted", "", "bo"),
@@ -121,7 +124,7 @@ def test_only_a_validated_version_can_be_approved(
     assert (approval.decision, approval.actor, approval.role) == ("approved", "ana", None)
     assert registry.get_version("churn", 1).status is VersionStatus.APPROVED
     registry.approve("churn", 1, actor="bo")  # approving again adds a decision
-    assert [a.actor for a in registry.approvals("churn", 1)] == ["ana", "bo"]
+    assert [a.actor for a in registry.list_approvals("churn", 1)] == ["ana", "bo"]
 
 
 def test_the_policy_role_decides_who_may_approve(
@@ -137,7 +140,7 @@ def test_the_policy_role_decides_who_may_approve(
     registry.grant_role("ana", "ml-lead")
     approval = registry.approve("churn", 1, actor="ana")
     assert approval.role == "ml-lead"
-    [event] = registry.events(kinds=["model_version.approved"])
+    [event] = registry.list_events(kinds=["model_version.approved"])
     assert (event.actor, event.payload["role"]) == ("ana", "ml-lead")
 
 
@@ -150,9 +153,9 @@ def test_a_rejection_needs_a_comment_and_rejects(
     rejection = registry.reject("churn", 1, comment="recall on new customers is 0.4")
     assert rejection.decision == "rejected"
     assert registry.get_version("churn", 1).status is VersionStatus.REJECTED
-    [stored] = registry.approvals("churn", 1)
+    [stored] = registry.list_approvals("churn", 1)
     assert stored.comment == "recall on new customers is 0.4"
-    [event] = registry.events(kinds=["model_version.rejected"])
+    [event] = registry.list_events(kinds=["model_version.rejected"])
     assert event.payload["comment"] == "recall on new customers is 0.4"
 
 
@@ -248,7 +251,7 @@ def test_promote_lists_every_blocker_and_changes_nothing(
     assert "no evaluation" in reasons[1]
     assert "needs an approval from someone with role 'ml-lead'" in reasons[2]
     assert registry.get_model("churn").aliases == {}
-    assert registry.events(kinds=["model_version.promoted"]) == []
+    assert registry.list_events(kinds=["model_version.promoted"]) == []
 
 
 def test_an_archived_version_is_blocked_for_that_reason_alone(
@@ -277,7 +280,7 @@ def test_promote_deploys_moves_the_alias_and_links_the_versions(
     second = registry.promote("churn", 2, reason="better recall")
     assert second.aliases == ("production",)
     assert registry.resolve("models:/churn@production").version == 2
-    moves = registry.alias_history("churn", "production")
+    moves = registry.list_alias_changes("churn", "production")
     assert [(m.previous_version, m.version, m.reason) for m in moves] == [
         (None, 1, "first model"),
         (1, 2, "better recall"),
@@ -290,7 +293,7 @@ def test_promote_deploys_moves_the_alias_and_links_the_versions(
         "churn/1",
         {"alias": "production"},
     )
-    [event, _] = reversed(registry.events(kinds=["model_version.promoted"]))
+    [event, _] = reversed(registry.list_events(kinds=["model_version.promoted"]))
     assert event.payload == {
         "alias": "production", "previous_version": 1, "from": "approved", "reason": "better recall"
     }  # fmt: skip

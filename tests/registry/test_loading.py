@@ -16,7 +16,7 @@ from loopml._sdk.models import log_model
 from loopml.config import Settings
 from loopml.errors import (
     ConflictError,
-    IntegrityError,
+    DigestMismatchError,
     InvalidInputError,
     NotFoundError,
     SignatureError,
@@ -143,7 +143,7 @@ def test_a_cached_copy_cannot_hide_a_tampered_package(settings: Settings, tmp_pa
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
     (copy / "requirements.txt").write_text("evil==6.6.6\n")
-    with pytest.raises(IntegrityError, match=r"file requirements\.txt changed"):
+    with pytest.raises(DigestMismatchError, match=r"file requirements\.txt changed"):
         load_model(str(copy))
 
 

@@ -53,7 +53,7 @@ class Table:
 
 
 def _blobs(settings: Settings) -> list[Any]:
-    return list(ArtifactStore.from_url(settings.artifacts_url).blobs.iter_blobs())
+    return list(ArtifactStore.from_url(settings.artifacts_url).blob_store.iter_blobs())
 
 
 def test_a_folder_whose_flavor_runs_a_command_is_refused_and_nothing_runs(

@@ -12,7 +12,7 @@ from _registry_packages import LogPackage, manifest_digest, write_package
 
 from loopml.errors import (
     ConflictError,
-    IntegrityError,
+    DigestMismatchError,
     InvalidInputError,
     NotFoundError,
 )
@@ -92,7 +92,7 @@ def test_threads_registering_a_new_model_at_once_get_distinct_numbers(
         thread.join(60)
     assert sorted(results) == [1, 2, 3, 4, 5, 6], results  # type: ignore[type-var]
     assert registry.get_model("fresh").latest_version == 6
-    assert len(registry.events(kinds=["model.created"])) == 1
+    assert len(registry.list_events(kinds=["model.created"])) == 1
 
 
 def test_registering_records_lineage_audit_and_events(
@@ -105,7 +105,7 @@ def test_registering_records_lineage_audit_and_events(
         audit = history(conn, "model_version", "churn/1")
     assert (edge["src_kind"], edge["src_id"], edge["edge"]) == ("run", version.run_id, "produced")
     assert [row["action"] for row in audit] == ["model_version.created"]
-    assert [e.kind for e in registry.events()] == ["model.created", "model_version.created"]
+    assert [e.kind for e in registry.list_events()] == ["model.created", "model_version.created"]
 
 
 def test_a_model_info_registers_like_its_uri(
@@ -119,7 +119,7 @@ def test_a_model_info_registers_like_its_uri(
 def test_a_changed_package_file_is_refused_by_name(
     registry: RegistryClient, log_package: LogPackage
 ) -> None:
-    with pytest.raises(IntegrityError, match=r"file model.bin changed after it was logged"):
+    with pytest.raises(DigestMismatchError, match=r"file model.bin changed after it was logged"):
         registry.register(log_package(lie_about="model.bin"), "churn")
     with pytest.raises(NotFoundError):
         registry.get_model("churn")  # nothing was written
@@ -199,7 +199,7 @@ def test_models_are_created_once_listed_and_updated(registry: RegistryClient) ->
     assert registry.get_model("churn") == updated
     with pytest.raises(InvalidInputError, match="nothing to update"):
         registry.update_model("churn")
-    kinds = [e.kind for e in registry.events(model="churn")]
+    kinds = [e.kind for e in registry.list_events(model="churn")]
     assert kinds == ["model.created", "model.updated"]
 
 
@@ -277,7 +277,7 @@ def test_status_moves_follow_the_rules_and_name_the_allowed_ones(
     assert archived.status is VersionStatus.ARCHIVED
     with pytest.raises(InvalidInputError, match="from 'archived' it may move to: nothing"):
         registry.set_status("churn", 1, "validated")
-    [event] = registry.events(kinds=["model_version.status_changed"], after=0, limit=1)
+    [event] = registry.list_events(kinds=["model_version.status_changed"], after=0, limit=1)
     assert event.payload == {"from": "registered", "to": "validated", "reason": "checked by hand"}
 
 
@@ -330,7 +330,7 @@ def test_an_evaluation_with_gates_moves_the_status_both_ways(
     assert registry.get_version("churn", 1).status is VersionStatus.REJECTED
     registry.save_evaluation(_evaluation(1, None))  # no gates: the status stays
     assert registry.get_version("churn", 1).status is VersionStatus.REJECTED
-    stored = registry.evaluations("churn", 1)
+    stored = registry.list_evaluations("churn", 1)
     assert [e["id"] for e in stored][1:] == [second, first]
     assert stored[-1]["model"] == "churn"
     assert stored[-1]["version"] == 1
@@ -342,7 +342,7 @@ def test_an_evaluation_with_gates_moves_the_status_both_ways(
         ("consumed", "model_version", "churn/1"),
         ("evaluated_on", "dataset_version", "c/1"),
     }
-    kinds = [e.kind for e in registry.events(kinds=["model_version.evaluated"])]
+    kinds = [e.kind for e in registry.list_events(kinds=["model_version.evaluated"])]
     assert len(kinds) == 3
 
 
@@ -407,7 +407,7 @@ def test_a_local_package_folder_is_verified_stored_and_registered(
         entries = files_of(conn, locate(conn, parse_uri(version.uri)))
         assert edges_of(conn, version.node) == []
     for entry in entries:  # the blobs are in the artifact store, not only in the folder
-        assert registry.artifacts.get_bytes(entry.digest) == (folder / entry.path).read_bytes()
+        assert registry.artifact_store.get_bytes(entry.digest) == (folder / entry.path).read_bytes()
 
 
 def test_a_local_folder_that_changed_is_refused_naming_each_file(
@@ -415,7 +415,7 @@ def test_a_local_folder_that_changed_is_refused_naming_each_file(
 ) -> None:
     folder = write_package(tmp_path / "package", extra={"notes.txt": b"x"})
     (folder / "model.bin").write_bytes(b"tampered")
-    with pytest.raises(IntegrityError, match=r"model.bin changed.*notes.txt is not part"):
+    with pytest.raises(DigestMismatchError, match=r"model.bin changed.*notes.txt is not part"):
         registry.register(folder, "churn")
     assert registry.list_models() == []
 

@@ -91,7 +91,7 @@ def test_events_arrive_in_order_signed_and_move_the_cursor(
     assert hook.cursor == 1
     _changes(registry, log_package)
     assert registry.deliver_pending(timeout=WAIT)
-    expected = [e.to_dict() for e in registry.events(after=1)]
+    expected = [e.to_dict() for e in registry.list_events(after=1)]
     assert receiver.events == expected
     assert [e["kind"] for e in expected] == ["model_version.created", "alias.set",
                                             "model_version.updated"]  # fmt: skip
@@ -119,7 +119,7 @@ def test_a_webhook_gets_only_the_kinds_and_model_it_asked_for(
     assert [(e["kind"], e["model"]) for e in receiver.events] == [("alias.set", "churn")]
     assert "X-Loopml-Signature" not in receiver.requests[0][0]
     [stored] = registry.list_webhooks()
-    assert stored.cursor == registry.events(limit=1000)[-1].id  # skipped past the rest
+    assert stored.cursor == registry.list_events(limit=1000)[-1].id  # skipped past the rest
 
 
 def test_a_server_failing_twice_gets_the_event_on_the_third_try(
@@ -162,12 +162,12 @@ def test_a_dead_receiver_never_holds_up_a_change_and_loses_nothing(
     late = _start(port=port)  # the receiver comes up on the same port
     try:
         assert registry.deliver_pending(timeout=WAIT)
-        assert [e["id"] for e in late.events] == [e.id for e in registry.events()]
+        assert [e["id"] for e in late.events] == [e.id for e in registry.list_events()]
     finally:
         late.server.shutdown()
         late.server.server_close()
     [hook] = registry.list_webhooks()
-    assert (hook.cursor, hook.failures) == (registry.events()[-1].id, 0)
+    assert (hook.cursor, hook.failures) == (registry.list_events()[-1].id, 0)
 
 
 def test_webhooks_are_added_checked_listed_and_removed(

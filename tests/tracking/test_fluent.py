@@ -63,7 +63,7 @@ def test_log_text_dict_and_figure_round_trip(tmp_path: Path) -> None:
         with pytest.raises(InvalidInputError, match="log_figure takes"):
             loopml.log_figure(object(), "x.png")
     plt.close(fig)
-    artifacts = run.client.artifacts
+    artifacts = run.client.run_artifacts
     assert artifacts.read_bytes(run.id, "notes/readme.txt") == b"hello"
     assert json.loads(artifacts.read_bytes(run.id, "config.json")) == {"a": 1, "b": [1, 2]}
     assert artifacts.read_bytes(run.id, "plots/curve.png").startswith(b"\x89PNG")
@@ -80,9 +80,9 @@ def test_log_artifacts_of_a_folder_and_download_them(tmp_path: Path) -> None:
         assert loopml.log_artifact(src / "a.txt") == "a.txt"
     dest = tmp_path / "dest"
     dest.mkdir()
-    got = run.client.artifacts.download(run.id, "outputs", dest)
+    got = run.client.run_artifacts.download(run.id, "outputs", dest)
     assert (got / "sub" / "b.txt").read_text() == "B"
-    single = run.client.artifacts.download(run.id, "outputs/a.txt", dest)
+    single = run.client.run_artifacts.download(run.id, "outputs/a.txt", dest)
     assert single.read_text() == "A"
 
 

@@ -15,7 +15,7 @@ from loopml.errors import InvalidInputError, NotFoundError
 
 
 def _decoded(run_id: str, path: str) -> np.ndarray[Any, Any]:
-    data = loopml.TrackingClient().artifacts.read_bytes(run_id, path)
+    data = loopml.TrackingClient().run_artifacts.read_bytes(run_id, path)
     return np.asarray(Image.open(io.BytesIO(data)))
 
 
@@ -47,7 +47,8 @@ def test_log_image_takes_a_pil_image_in_the_extensions_format() -> None:
         run.log_image(picture, "photo.png")
 
     client = loopml.TrackingClient()
-    assert Image.open(io.BytesIO(client.artifacts.read_bytes(run.id, "photo.jpg"))).format == "JPEG"
+    photo = client.run_artifacts.read_bytes(run.id, "photo.jpg")
+    assert Image.open(io.BytesIO(photo)).format == "JPEG"
     np.testing.assert_array_equal(_decoded(run.id, "photo.png"), np.full((4, 5, 3), [1, 2, 3]))
 
 
@@ -74,7 +75,7 @@ def test_log_image_refuses_bad_images_with_a_clear_message(
 ) -> None:
     with loopml.start_run() as run, pytest.raises(InvalidInputError, match=message):
         loopml.log_image(image, path)
-    assert loopml.TrackingClient().artifacts.list(run.id) == []
+    assert loopml.TrackingClient().run_artifacts.list(run.id) == []
 
 
 def _frame() -> pd.DataFrame:
@@ -161,4 +162,4 @@ def test_the_tracking_client_logs_and_loads_with_an_explicit_run_id(
     client.end_run(run.id)
 
     pd.testing.assert_frame_equal(client.load_table(run.id, "t.parquet"), _frame())
-    assert client.artifacts.read_bytes(run.id, "black.png").startswith(b"\x89PNG\r\n\x1a\n")
+    assert client.run_artifacts.read_bytes(run.id, "black.png").startswith(b"\x89PNG\r\n\x1a\n")

@@ -47,11 +47,11 @@ def test_tracking_on_postgres_and_s3_by_urls_alone(
         assert [r.id for r in found] == [run.id]
         assert found[0].status is RunStatus.FINISHED
         assert len(client.get_metric_history(run.id, "loss")) == 100
-        assert client.artifacts.read_bytes(run.id, "model/model.bin") == model.read_bytes()
-        assert client.artifacts.url.startswith("s3://")
+        assert client.run_artifacts.read_bytes(run.id, "model/model.bin") == model.read_bytes()
+        assert client.run_artifacts.url.startswith("s3://")
 
         client.delete_run(run.id)
-        report = collect_garbage(client.store, client.artifacts.blobs, grace_seconds=0)
+        report = collect_garbage(client.store, client.run_artifacts.artifact_store, grace_seconds=0)
         assert report.deleted == 1
         with client.store.read() as conn:
             assert conn.execute(artifact_files.select()).all() == []

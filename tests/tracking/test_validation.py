@@ -200,9 +200,9 @@ def test_log_dict_refuses_nan_and_names_where_it_is(data: dict[str, object], whe
             loopml.log_dict(data, "d.json")
         assert where in str(caught.value)
         loopml.log_dict({"ok": 1.5, "none": None}, "ok.json")
-    paths = [e.path for e in run.client.artifacts.list(run.id)]
+    paths = [e.path for e in run.client.run_artifacts.list(run.id)]
     assert paths == ["ok.json"]
-    text = run.client.artifacts.read_bytes(run.id, "ok.json").decode()
+    text = run.client.run_artifacts.read_bytes(run.id, "ok.json").decode()
     assert json.loads(text) == {"ok": 1.5, "none": None}
 
 

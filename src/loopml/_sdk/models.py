@@ -94,7 +94,7 @@ def register_model(
 
     Raises:
         NotFoundError: no such run, package or folder (the message lists what exists).
-        IntegrityError: a package file differs from its ``model.json``.
+        DigestMismatchError: a package file differs from its ``model.json``.
 
     Example:
         >>> loopml.register_model(f"runs:/{run.id}/model", "churn").version  # doctest: +SKIP

@@ -1,8 +1,9 @@
 """Artifact storage: content-addressed blobs (SHA-256) on local disk, S3 or in memory.
 
 :class:`ArtifactStore` holds the rules (hash, store once, verify on read, collect
-garbage); a :class:`BlobStore` backend only persists bytes, and :func:`from_url` picks
-one from a URL such as ``s3://bucket/prefix``.
+garbage); a :class:`BlobStore` backend only persists bytes. :meth:`ArtifactStore.from_url`
+builds the store over the backend a URL such as ``s3://bucket/prefix`` names;
+:func:`blob_store_from_url` returns just that backend.
 
 Example:
     >>> store = ArtifactStore.from_url("memory://")
@@ -12,7 +13,7 @@ Example:
 """
 
 from loopml.artifacts._hashing import sha256_file
-from loopml.artifacts._resolve import from_url
+from loopml.artifacts._resolve import blob_store_from_url
 from loopml.artifacts.base import BlobStore
 from loopml.artifacts.models import BlobInfo, GcReport, ManifestEntry, StoredFile
 from loopml.artifacts.paths import join_artifact_path, local_target, safe_artifact_path
@@ -25,7 +26,7 @@ __all__ = [
     "GcReport",
     "ManifestEntry",
     "StoredFile",
-    "from_url",
+    "blob_store_from_url",
     "join_artifact_path",
     "local_target",
     "safe_artifact_path",

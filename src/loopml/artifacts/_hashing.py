@@ -13,7 +13,7 @@ import os
 import re
 from typing import TYPE_CHECKING, BinaryIO
 
-from loopml.errors import IntegrityError, InvalidInputError
+from loopml.errors import DigestMismatchError, InvalidInputError
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -91,9 +91,9 @@ def check_digest(digest: str) -> str:
     return digest
 
 
-def corrupt_blob_error(digest: str, actual: str) -> IntegrityError:
+def corrupt_blob_error(digest: str, actual: str) -> DigestMismatchError:
     """The error for a blob whose bytes no longer hash to its name."""
-    return IntegrityError(
+    return DigestMismatchError(
         f"blob {digest} is corrupt: its stored bytes hash to {actual}; restore the blob "
         "from a backup or store the original content again, then retry",
         details={"digest": digest, "actual": actual},
@@ -103,7 +103,7 @@ def corrupt_blob_error(digest: str, actual: str) -> IntegrityError:
 class VerifiedReader(io.RawIOBase):
     """A read-only stream that hashes what passes through and checks it at the end.
 
-    Reaching the end of the stream raises :class:`~loopml.errors.IntegrityError`
+    Reaching the end of the stream raises :class:`~loopml.errors.DigestMismatchError`
     if the bytes read do not hash to ``digest``. A caller that stops early gets no
     verdict, so read to the end (or use ``get_bytes``/``get_file``) when it matters.
 

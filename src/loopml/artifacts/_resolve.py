@@ -13,39 +13,35 @@ URL                                    backend
 
 Keyword options go to the backend's constructor (e.g. ``key``/``secret`` for S3).
 
+The table is this module's :data:`BLOB_STORES` (a :class:`~loopml._plugins.PluginKind`);
+:func:`loopml._plugins.resolve` does the looking up, as for every pluggable component.
+
 Example:
-    >>> from_url("memory://")
+    >>> blob_store_from_url("memory://")
     MemoryBlobStore(<0 blobs>)
-    >>> from_url("py:loopml.artifacts.local.LocalBlobStore?root=/tmp/x")
+    >>> blob_store_from_url("py:loopml.artifacts.local.LocalBlobStore?root=/tmp/x")
     LocalBlobStore('/tmp/x')
 """
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeAlias, cast
+from typing import Any
 
-from loopml._plugins import load_plugin
+from loopml._plugins import PluginKind, resolve
 from loopml.artifacts.base import BLOB_STORE_MEMBERS, BlobStore
 from loopml.artifacts.local import LocalBlobStore
 from loopml.artifacts.memory import MemoryBlobStore
 from loopml.artifacts.s3 import S3BlobStore
 from loopml.errors import InvalidInputError
 
-__all__ = ["from_url"]
-
-Factory: TypeAlias = Callable[[str, dict[str, Any]], BlobStore]
-
-# A scheme needs two characters or more, so "C:\\data" stays a Windows path.
-_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]+):")
+__all__ = ["BLOB_STORES", "blob_store_from_url"]
 
 
-def from_url(url: str, **options: Any) -> BlobStore:
-    """The blob store a URL names.
+def blob_store_from_url(url: str, **options: Any) -> BlobStore:
+    """The blob store (the backend, without the rules of an ``ArtifactStore``) a URL names.
 
     Args:
         url: ``memory://``, ``file:///path``, a plain directory path, ``s3://bucket/prefix``
@@ -53,29 +49,21 @@ def from_url(url: str, **options: Any) -> BlobStore:
         **options: keyword arguments for the backend's constructor.
 
     Returns:
-        A fresh backend object.
+        A fresh backend object. :meth:`ArtifactStore.from_url` wraps one in the rules.
 
     Raises:
         InvalidInputError: the scheme is unknown or the URL is malformed.
         MissingDependencyError: the backend needs an extra that is not installed.
 
     Example:
-        >>> from_url("/tmp/store").url
+        >>> blob_store_from_url("/tmp/store").url
         'file:///tmp/store'
     """
-    match = _SCHEME.match(url)
-    if match is None:
-        return LocalBlobStore(Path(url), **options)
-    scheme = match["scheme"].lower()
-    factory = _SCHEMES.get(scheme)
-    if factory is None:
-        raise InvalidInputError(
-            f"artifact store URL {url!r} has the unknown scheme '{scheme}'; supported: "
-            f"{', '.join(f'{name}:' for name in sorted(_SCHEMES))} or a plain directory path "
-            "(write './name' for a relative directory whose name contains ':')",
-            details={"url": url, "scheme": scheme, "supported": sorted(_SCHEMES)},
-        )
-    return factory(url, options)
+    return resolve(BLOB_STORES, url, options)
+
+
+def _directory(url: str, options: dict[str, Any]) -> BlobStore:
+    return LocalBlobStore(Path(url), **options)
 
 
 def _memory(url: str, options: dict[str, Any]) -> BlobStore:
@@ -105,20 +93,21 @@ def _s3(url: str, options: dict[str, Any]) -> BlobStore:
     return S3BlobStore(parts.netloc, urllib.parse.unquote(parts.path), **options)
 
 
-def _python_class(url: str, options: dict[str, Any]) -> BlobStore:
-    store = load_plugin(
-        url,
-        options,
-        members=BLOB_STORE_MEMBERS,
-        what="a blob store",
-        protocol="loopml.artifacts.BlobStore",
+def _unknown(url: str, scheme: str) -> Exception:
+    supported = sorted([*BLOB_STORES.builtins, "py"])
+    return InvalidInputError(
+        f"artifact store URL {url!r} has the unknown scheme '{scheme}'; supported: "
+        f"{', '.join(f'{name}:' for name in supported)} or a plain directory path "
+        "(write './name' for a relative directory whose name contains ':')",
+        details={"url": url, "scheme": scheme, "supported": supported},
     )
-    return cast(BlobStore, store)
 
 
-_SCHEMES: dict[str, Factory] = {
-    "file": _file,
-    "memory": _memory,
-    "py": _python_class,
-    "s3": _s3,
-}
+BLOB_STORES: PluginKind[BlobStore] = PluginKind(
+    what="a blob store",
+    protocol="loopml.artifacts.BlobStore",
+    members=BLOB_STORE_MEMBERS,
+    builtins={"file": _file, "memory": _memory, "s3": _s3},
+    unknown=_unknown,
+    plain=_directory,
+)

@@ -3,14 +3,14 @@
 A backend only persists bytes. It does not hash, deduplicate, verify or decide what
 is garbage: :class:`~loopml.artifacts.ArtifactStore` holds those rules, so a new
 backend (GCS, Azure, a company's own store) is a small class with seven methods.
-Third-party backends plug in through ``from_url("py:package.module.ClassName")``.
+Third-party backends plug in through ``blob_store_from_url("py:package.module.ClassName")``.
 
 Every method takes ``digest``, the SHA-256 hex digest of the content (64 lowercase hex
 characters). Backends must refuse anything else before building a path or key from it.
 
 Example:
-    >>> from loopml.artifacts import from_url
-    >>> blobs: BlobStore = from_url("memory://")
+    >>> from loopml.artifacts import blob_store_from_url
+    >>> blobs: BlobStore = blob_store_from_url("memory://")
     >>> blobs.exists("ab" * 32)
     False
 """
@@ -42,7 +42,7 @@ class BlobStore(Protocol):
     """Where blobs live. Implementations must be safe to use from several threads.
 
     Attributes:
-        url: a URL that :func:`~loopml.artifacts.from_url` turns back into an
+        url: a URL that :func:`~loopml.artifacts.blob_store_from_url` turns back into an
             equivalent store, e.g. ``"s3://bucket/prefix"``.
 
     Example:

@@ -1,6 +1,6 @@
 """An in-memory blob store: for tests, notebooks and throwaway runs.
 
-Every ``MemoryBlobStore`` (and every ``from_url("memory://")``) is a new, empty store;
+Every ``MemoryBlobStore`` (and every ``blob_store_from_url("memory://")``) is a new, empty store;
 its blobs live as long as the object does.
 
 Example:

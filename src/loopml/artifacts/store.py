@@ -33,7 +33,7 @@ from loopml.artifacts._hashing import (
     hash_stream,
     sha256_bytes,
 )
-from loopml.artifacts._resolve import from_url
+from loopml.artifacts._resolve import blob_store_from_url
 from loopml.artifacts._tree import check_regular_file, lstat_existing, scan_tree, symlink_error
 from loopml.artifacts.base import BlobStore, TempFileCollector
 from loopml.artifacts.models import GcReport, ManifestEntry, StoredFile
@@ -51,41 +51,41 @@ class ArtifactStore:
     """Content-addressed artifact storage on top of a blob backend.
 
     Args:
-        blobs: the backend that persists the blobs.
+        blob_store: the backend that persists the blobs.
         clock: the time source (Unix seconds) garbage collection measures age with.
 
     Example:
         >>> store = ArtifactStore.from_url("memory://")
         >>> a, b = store.put_bytes(b"same"), store.put_bytes(b"same")
-        >>> a == b, len(list(store.blobs.iter_blobs()))
+        >>> a == b, len(list(store.blob_store.iter_blobs()))
         (True, 1)
     """
 
-    def __init__(self, blobs: BlobStore, *, clock: Callable[[], float] = time.time) -> None:
-        self.blobs = blobs
+    def __init__(self, blob_store: BlobStore, *, clock: Callable[[], float] = time.time) -> None:
+        self.blob_store = blob_store
         self._clock = clock
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> ArtifactStore:
-        """A store over the backend ``url`` names (see :func:`loopml.artifacts.from_url`).
+        """A store over the backend ``url`` names (:func:`~loopml.artifacts.blob_store_from_url`).
 
         Example:
             >>> ArtifactStore.from_url("memory://").url
             'memory://'
         """
-        return cls(from_url(url, **options))
+        return cls(blob_store_from_url(url, **options))
 
     @property
     def url(self) -> str:
         """The backend's URL."""
-        return self.blobs.url
+        return self.blob_store.url
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
 
     def exists(self, digest: str) -> bool:
         """Whether content with this digest is stored."""
-        return self.blobs.exists(check_digest(digest))
+        return self.blob_store.exists(check_digest(digest))
 
     def put_file(self, path: str | os.PathLike[str]) -> StoredFile:
         """Store a file's content once and return its digest and size.
@@ -119,10 +119,10 @@ class ArtifactStore:
             if not _same_file(before, os.fstat(stream.fileno())):
                 raise _changed_error(source)
             digest, size = hash_stream(stream)
-        uploaded = self._store_once(digest, lambda: self.blobs.put_file(digest, source))
+        uploaded = self._store_once(digest, lambda: self.blob_store.put_file(digest, source))
         if not _unchanged(source, before):
             if uploaded:
-                self.blobs.delete(digest)  # it may hold a mix of old and new bytes
+                self.blob_store.delete(digest)  # it may hold a mix of old and new bytes
             raise _changed_error(source)
         return StoredFile(digest=digest, size=size)
 
@@ -134,7 +134,7 @@ class ArtifactStore:
             'e3b0c442'
         """
         digest = sha256_bytes(data)
-        self._store_once(digest, lambda: self.blobs.put_bytes(digest, data))
+        self._store_once(digest, lambda: self.blob_store.put_bytes(digest, data))
         return StoredFile(digest=digest, size=len(data))
 
     def put_tree(
@@ -169,7 +169,7 @@ class ArtifactStore:
         ]
 
     def open_verified(self, digest: str) -> BinaryIO:
-        """A stream over the content that raises ``IntegrityError`` at its end if corrupt.
+        """A stream over the content that raises ``DigestMismatchError`` at its end if corrupt.
 
         Only reading to the end gives a verdict; ``get_bytes`` and ``get_file`` always do.
 
@@ -182,7 +182,7 @@ class ArtifactStore:
             ...     stream.read()
             b'xy'
         """
-        raw = self.blobs.open(check_digest(digest))
+        raw = self.blob_store.open(check_digest(digest))
         return io.BufferedReader(VerifiedReader(raw, digest), CHUNK_SIZE)
 
     def get_bytes(self, digest: str) -> bytes:
@@ -190,9 +190,9 @@ class ArtifactStore:
 
         Raises:
             NotFoundError: nothing is stored under ``digest``.
-            IntegrityError: the stored bytes do not hash to ``digest``.
+            DigestMismatchError: the stored bytes do not hash to ``digest``.
         """
-        with self.blobs.open(check_digest(digest)) as stream:
+        with self.blob_store.open(check_digest(digest)) as stream:
             data = stream.read()
         actual = sha256_bytes(data)
         if actual != digest:
@@ -207,7 +207,7 @@ class ArtifactStore:
 
         Raises:
             NotFoundError: nothing is stored under ``digest``.
-            IntegrityError: the stored bytes do not hash to ``digest``.
+            DigestMismatchError: the stored bytes do not hash to ``digest``.
             InvalidInputError: ``dest`` is a directory.
         """
         target = Path(dest)
@@ -231,7 +231,7 @@ class ArtifactStore:
             UnsafePathError: an entry's path is unsafe, or a folder or file on its way
                 inside ``directory`` is a symbolic link (writing through it could land
                 elsewhere); checked for every entry before anything is written.
-            NotFoundError, IntegrityError: as :meth:`get_file`.
+            NotFoundError, DigestMismatchError: as :meth:`get_file`.
         """
         root = Path(directory)
         jobs = [(entry.digest, local_target(root, entry.path)) for entry in entries]
@@ -273,17 +273,17 @@ class ArtifactStore:
             raise InvalidInputError(f"grace_seconds must be >= 0, got {grace_seconds}")
         cutoff = self._clock() - grace_seconds
         doomed, kept = [], 0
-        for blob in list(self.blobs.iter_blobs()):
+        for blob in list(self.blob_store.iter_blobs()):
             if blob.digest in keep or blob.modified >= cutoff:
                 kept += 1
             else:
                 doomed.append(blob)
         if not dry_run:
             for blob in doomed:
-                self.blobs.delete(blob.digest)
+                self.blob_store.delete(blob.digest)
         temp_files = temp_bytes = 0
-        if isinstance(self.blobs, TempFileCollector):  # leftovers of killed writes
-            temp_files, temp_bytes = self.blobs.collect_temp_files(cutoff, dry_run=dry_run)
+        if isinstance(self.blob_store, TempFileCollector):  # leftovers of killed writes
+            temp_files, temp_bytes = self.blob_store.collect_temp_files(cutoff, dry_run=dry_run)
         return GcReport(
             deleted=len(doomed),
             freed_bytes=sum(blob.size for blob in doomed) + temp_bytes,
@@ -295,7 +295,7 @@ class ArtifactStore:
     def _store_once(self, digest: str, upload: Callable[[], None]) -> bool:
         """Upload unless the blob is there; an existing blob is touched. True if uploaded."""
         try:
-            self.blobs.touch(digest)  # also tells whether it exists, in one call
+            self.blob_store.touch(digest)  # also tells whether it exists, in one call
         except NotFoundError:
             upload()
             return True

@@ -62,7 +62,7 @@ def list_artifacts(
     if recursive:
         entries = [e for e in walk_artifacts(client, run_id, folder) if not e.is_dir]
     else:
-        entries = client.artifacts.list(run_id, folder)
+        entries = client.run_artifacts.list(run_id, folder)
     if as_json:
         echo_json(
             [
@@ -118,7 +118,7 @@ def get_artifact(
     client = get_state(ctx).tracking_client()
     folder = dest.expanduser().absolute()
     folder.mkdir(parents=True, exist_ok=True)
-    local = client.artifacts.download(run_id, path, folder)
+    local = client.run_artifacts.download(run_id, path, folder)
     if as_json:
         echo_json({"uri": f"runs:/{run_id}/{path}".rstrip("/"), "path": str(local)})
         return
@@ -132,7 +132,7 @@ def walk_artifacts(client: TrackingClient, run_id: str, path: str = "") -> Itera
         >>> [e.path for e in walk_artifacts(client, run_id)]  # doctest: +SKIP
         ['model', 'model/model.json', 'notes.txt']
     """
-    for entry in client.artifacts.list(run_id, path):
+    for entry in client.run_artifacts.list(run_id, path):
         yield entry
         if entry.is_dir:
             yield from walk_artifacts(client, run_id, entry.path)

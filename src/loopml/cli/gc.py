@@ -48,7 +48,10 @@ def gc(
 
     client = get_state(ctx).tracking_client()
     report = collect_garbage(
-        client.store, client.artifacts.blobs, grace_seconds=grace_seconds, dry_run=dry_run
+        client.store,
+        client.run_artifacts.artifact_store,
+        grace_seconds=grace_seconds,
+        dry_run=dry_run,
     )
     if as_json:
         echo_json(

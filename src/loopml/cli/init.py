@@ -128,13 +128,13 @@ def _ensure_database(db_url: str) -> _Item:
 
 
 def _ensure_artifacts(url: str) -> _Item:
-    from loopml.artifacts import from_url
+    from loopml.artifacts import blob_store_from_url
     from loopml.artifacts.local import LocalBlobStore
 
-    blobs = from_url(url)
-    if isinstance(blobs, LocalBlobStore):
-        return _ensure_folder("artifact store", blobs.root)
-    return _Item("artifact store", blobs.url, created=False, note="remote; not checked")
+    blob_store = blob_store_from_url(url)
+    if isinstance(blob_store, LocalBlobStore):
+        return _ensure_folder("artifact store", blob_store.root)
+    return _Item("artifact store", blob_store.url, created=False, note="remote; not checked")
 
 
 def _ensure_config(path: Path) -> _Item:

@@ -105,8 +105,8 @@ def show_model(
                 show(*model_views(model, versions))
             return
         version = registry.resolve(parsed.uri)
-        approvals = registry.approvals(version.model, version.version)
-        evaluations = registry.evaluations(version.model, version.version)
+        approvals = registry.list_approvals(version.model, version.version)
+        evaluations = registry.list_evaluations(version.model, version.version)
     if as_json:
         echo_json(
             {
@@ -293,7 +293,7 @@ def model_history(
             pointed = registry.alias_at(name, alias, moment)
             _show_alias_at(name, alias, moment, pointed, as_json=as_json)
             return
-        changes = registry.alias_history(name, alias)
+        changes = registry.list_alias_changes(name, alias)
     if as_json:
         echo_json(to_json(changes))
         return

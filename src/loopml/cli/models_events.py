@@ -61,7 +61,7 @@ def events(
         loopml models events --after 120 --limit 50 --json
     """
     with open_registry(ctx) as registry:
-        found = registry.events(after=after, limit=limit, model=model, kinds=kind or None)
+        found = registry.list_events(after=after, limit=limit, model=model, kinds=kind or None)
     if as_json:
         echo_json([event.to_dict() for event in found])
         return

@@ -307,7 +307,7 @@ def list_roles(
     from loopml.cli._models_views import to_json
 
     with open_registry(ctx) as registry:
-        found = registry.roles(user)
+        found = registry.list_roles(user)
     if as_json:
         echo_json(to_json(found))
         return

@@ -180,7 +180,7 @@ def store_files(
 
 def _store_one(artifacts: ArtifactStore, file: LocalFile) -> None:
     try:
-        artifacts.blobs.touch(file.digest)
+        artifacts.blob_store.touch(file.digest)
         return
     except NotFoundError:
         pass

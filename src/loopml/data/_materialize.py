@@ -39,7 +39,7 @@ def sync_folder(
         InvalidInputError: ``dest`` is a file.
         UnsafePathError: a stored path is unsafe, or a folder or file on the way to it
             is a symbolic link (:func:`loopml.artifacts.local_target`).
-        NotFoundError, IntegrityError: a blob is missing or corrupt in the artifact store.
+        NotFoundError, DigestMismatchError: a blob is missing or corrupt in the artifact store.
     """
     root = dest.expanduser().absolute()
     if root.exists() and not root.is_dir():

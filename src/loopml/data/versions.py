@@ -97,7 +97,7 @@ class DatasetClient:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.load()
         self.store: Store = open_store(self.settings.db_url)
-        self.artifacts = ArtifactStore.from_url(self.settings.artifacts_url)
+        self.artifact_store = ArtifactStore.from_url(self.settings.artifacts_url)
         self.cache = DigestCache(self.settings.home / "cache" / "digests.sqlite")
 
     # -- writing -----------------------------------------------------------------------
@@ -158,7 +158,9 @@ class DatasetClient:
         with prepare(found, self.settings.home / "cache" / "tmp") as prepared:
             total = found.hashed.progress_total if found.hashed else 0
             start = found.hashed.hashed_bytes if found.hashed else 0
-            store_files(self.artifacts, prepared.files, progress=progress, start=start, total=total)
+            store_files(
+                self.artifact_store, prepared.files, progress=progress, start=start, total=total
+            )
             return self._commit(name, found, prepared, description, run_id, role)
 
     # -- reading -----------------------------------------------------------------------
@@ -212,7 +214,7 @@ class DatasetClient:
 
         Raises:
             NotFoundError: no such dataset or version, or no such run.
-            IntegrityError: stored bytes do not match their digest.
+            DigestMismatchError: stored bytes do not match their digest.
 
         Example:
             >>> client.load("iris").head(2)  # doctest: +SKIP
@@ -401,14 +403,14 @@ class DatasetClient:
         self, version: DatasetVersion, folder: Path, progress: Progress | None
     ) -> Path:
         entries = self._manifest(version)
-        sync_folder(self.artifacts, entries, folder, self.cache, progress=progress)
+        sync_folder(self.artifact_store, entries, folder, self.cache, progress=progress)
         return folder.expanduser().absolute()
 
     def _read_table(self, version: DatasetVersion) -> pa.Table:
         import pyarrow as pa
 
         [entry] = self._manifest(version)
-        reader: pa.NativeFile = pa.BufferReader(self.artifacts.get_bytes(entry.digest))
+        reader: pa.NativeFile = pa.BufferReader(self.artifact_store.get_bytes(entry.digest))
         what = f"{version.uri} ({entry.path})"
         if version.format != "csv":
             return _tables.read_parquet(reader, what)
@@ -426,7 +428,7 @@ class DatasetClient:
         if format == version.format:
             suffix = entry.path.removeprefix("data")
             target = local_target(folder, f"{version.name}{suffix}")
-            self.artifacts.get_file(entry.digest, target)
+            self.artifact_store.get_file(entry.digest, target)
             return target
         table = self._read_table(version)
         folder.mkdir(parents=True, exist_ok=True)

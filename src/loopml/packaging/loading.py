@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.artifacts import ArtifactStore, ManifestEntry
 from loopml.config import Settings
-from loopml.errors import IntegrityError
+from loopml.errors import DigestMismatchError
 from loopml.packaging import stored
 from loopml.packaging._example import decode_example
 from loopml.packaging._pins import requirement_drift
@@ -130,7 +130,7 @@ def load_package(
         uri: how the model is named in messages and on the result.
 
     Raises:
-        IntegrityError: a file does not match the manifest; the message names it.
+        DigestMismatchError: a file does not match the manifest; the message names it.
         UntrustedTypesError: the package names types or a ``py:`` flavor class that are
             not trusted (the message says what to pass).
         InvalidInputError: its ``py:`` flavor is not a class with every Flavor member
@@ -190,12 +190,12 @@ def load_stored(
 
     Raises:
         NotFoundError: the package has no ``model.json``.
-        IntegrityError, UntrustedTypesError: see :func:`load_package`.
+        DigestMismatchError, UntrustedTypesError: see :func:`load_package`.
     """
     folder, digest = stored.fetch(settings, artifacts, entries)
     try:
         manifest = verify_package(folder, digest)
-    except IntegrityError as err:
+    except DigestMismatchError as err:
         log.warning("cached copy of %s failed verification, fetching it again: %s", uri, err)
         shutil.rmtree(folder, ignore_errors=True)
         folder, digest = stored.fetch(settings, artifacts, entries)

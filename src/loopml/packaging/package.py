@@ -37,7 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from loopml.errors import IntegrityError, InvalidInputError
+from loopml.errors import DigestMismatchError, InvalidInputError
 from loopml.packaging._digests import file_digests, verify_files
 from loopml.packaging._example import encode_example, prepare_example
 from loopml.packaging._manifest import FORMAT, PackageManifest
@@ -137,7 +137,7 @@ def verify_package(
     """The manifest, once every file in ``folder`` matches it (and it matches the digest).
 
     Raises:
-        IntegrityError: a file changed, is missing or was added, or ``model.json`` is
+        DigestMismatchError: a file changed, is missing or was added, or ``model.json`` is
             not the one the registry or run recorded; the message names every file.
 
     Example:
@@ -154,7 +154,7 @@ def verify_package(
         )
     problems += verify_files(Path(folder), manifest.files, skip=MANIFEST)
     if problems:
-        raise IntegrityError(
+        raise DigestMismatchError(
             f"model package {folder} failed verification: {'; '.join(problems)}; re-log the "
             "model (or fetch it again)",
             details={"folder": str(folder), "problems": problems},

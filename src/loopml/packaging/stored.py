@@ -25,7 +25,7 @@ from typing import Any
 
 from loopml.artifacts import ArtifactStore, ManifestEntry, local_target
 from loopml.config import Settings
-from loopml.errors import IntegrityError, InvalidInputError, NotFoundError, quote
+from loopml.errors import DigestMismatchError, InvalidInputError, NotFoundError, quote
 from loopml.packaging._manifest import FORMAT
 from loopml.packaging.flavors import check_flavor
 from loopml.packaging.package import MANIFEST
@@ -47,7 +47,7 @@ def fetch(
 
     Raises:
         NotFoundError: the package has no ``model.json``.
-        IntegrityError: a blob in the artifact store does not match its digest.
+        DigestMismatchError: a blob in the artifact store does not match its digest.
         UnsafePathError: a stored path is unsafe, or the cache folder is reached through
             a symbolic link inside the home.
     """
@@ -116,7 +116,7 @@ def package_files(
     Files stored beside the package but not listed in ``model.json`` are left out.
 
     Raises:
-        IntegrityError: naming every listed file that is missing or has another digest.
+        DigestMismatchError: naming every listed file that is missing or has another digest.
     """
     stored = {entry.path: entry for entry in entries}
     problems = []
@@ -133,7 +133,7 @@ def package_files(
         else:
             kept.append(entry)
     if problems:
-        raise IntegrityError(
+        raise DigestMismatchError(
             f"{where} does not match its model.json: {'; '.join(problems)}; re-log the model",
             details={"problems": problems},
         )

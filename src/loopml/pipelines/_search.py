@@ -247,7 +247,7 @@ class Search:
         if outcome.error is not None:
             tags["loopml.error"] = outcome.error[:2000]
             text = outcome.traceback or outcome.error
-            self.client.artifacts.log_bytes(run.id, text.encode(), "tune/traceback.txt")
+            self.client.run_artifacts.log_bytes(run.id, text.encode(), "tune/traceback.txt")
         self.client.set_tags(run.id, tags)
         failed = outcome.state == "failed"
         self.client.end_run(run.id, RunStatus.FAILED if failed else RunStatus.FINISHED)
@@ -280,7 +280,7 @@ class Search:
         }
         parent = self.parent.id
         data = json.dumps(body, indent=2, default=str).encode()
-        self.client.artifacts.log_bytes(parent, data, "tune/trials.json")
+        self.client.run_artifacts.log_bytes(parent, data, "tune/trials.json")
         self.client.set_tags(parent, {f"loopml.tune.{k}": v for k, v in counts.items()})
         if not counts["complete"]:
             first = next((r for r in records if r.error), None)

@@ -29,7 +29,7 @@ from typing import Any
 from loopml._user_code import user_frame
 from loopml.artifacts import ArtifactStore
 from loopml.config import Settings
-from loopml.errors import InvalidInputError, LoopmlError
+from loopml.errors import InvalidInputError, StepTimeoutError
 from loopml.pipelines._canonical import canonical_json
 from loopml.pipelines._capture import capturing
 from loopml.pipelines.materializers import choose_materializer, get_materializer, type_name
@@ -41,7 +41,6 @@ __all__ = [
     "INLINE_LIMIT",
     "StepResult",
     "StepTask",
-    "StepTimeoutError",
     "close_clients",
     "execute_step",
     "forget_clients",
@@ -55,12 +54,6 @@ INLINE_LIMIT = 2048
 # A resolved input: ("ref", OutputRef) | ("list", [resolved…]) | ("element", OutputRef, i)
 # | ("dataset", "datasets:/name/3")
 Resolved = tuple[Any, ...]
-
-
-class StepTimeoutError(LoopmlError, TimeoutError):
-    """One attempt of a step ran longer than its ``timeout``."""
-
-    code = "step_timeout"
 
 
 @dataclass(slots=True)
@@ -129,7 +122,7 @@ def execute_step(task: StepTask) -> StepResult:
 
     started = _now_ms()
     client = worker_client(task.settings)
-    blobs = client.artifacts.blobs
+    artifact_store = client.run_artifacts.artifact_store
     attempts = 0
     logs = io.StringIO()
 
@@ -143,12 +136,12 @@ def execute_step(task: StepTask) -> StepResult:
         with _Scratch() as scratch:
             kwargs = dict(task.params)
             for name, resolved in task.inputs.items():
-                kwargs[name] = _load(resolved, blobs, scratch, client, task.run.id)
+                kwargs[name] = _load(resolved, artifact_store, scratch, client, task.run.id)
             try:
                 value, attempts = _call_with_retries(task, call, kwargs)
             finally:
                 _save_logs(client, task.run.id, logs)
-            outputs = _store_outputs(task, value, blobs, scratch)
+            outputs = _store_outputs(task, value, artifact_store, scratch)
         client.flush()
     except BaseException as err:
         if isinstance(err, KeyboardInterrupt):
@@ -248,18 +241,18 @@ def _call_with_timeout(
 
 def _load(
     resolved: Resolved,
-    blobs: ArtifactStore,
+    artifact_store: ArtifactStore,
     scratch: os.PathLike[str],
     client: TrackingClient,
     run_id: str,
 ) -> Any:
     kind = resolved[0]
     if kind == "ref":
-        return load_ref(resolved[1], blobs, scratch)
+        return load_ref(resolved[1], artifact_store, scratch)
     if kind == "list":
-        return [_load(item, blobs, scratch, client, run_id) for item in resolved[1]]
+        return [_load(item, artifact_store, scratch, client, run_id) for item in resolved[1]]
     if kind == "element":
-        return load_ref(resolved[1], blobs, scratch)[resolved[2]]
+        return load_ref(resolved[1], artifact_store, scratch)[resolved[2]]
     if kind == "dataset":
         from loopml.data import DatasetClient
 
@@ -267,7 +260,9 @@ def _load(
     raise AssertionError(f"unknown input kind {kind!r}")
 
 
-def load_ref(ref: OutputRef, blobs: ArtifactStore, scratch: os.PathLike[str] | None = None) -> Any:
+def load_ref(
+    ref: OutputRef, artifact_store: ArtifactStore, scratch: os.PathLike[str] | None = None
+) -> Any:
     """The value of a stored output (verified against its digest)."""
     if ref.is_inline:
         # A fresh copy, so a step that mutates its input cannot change another's.
@@ -275,7 +270,7 @@ def load_ref(ref: OutputRef, blobs: ArtifactStore, scratch: os.PathLike[str] | N
     materializer = get_materializer(ref.materializer)
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
         path = Path(folder) / f"value{materializer.extension}"
-        blobs.get_file(ref.digest, path)
+        artifact_store.get_file(ref.digest, path)
         return materializer.load(path)
 
 
@@ -283,7 +278,7 @@ def load_ref(ref: OutputRef, blobs: ArtifactStore, scratch: os.PathLike[str] | N
 
 
 def _store_outputs(
-    task: StepTask, value: Any, blobs: ArtifactStore, scratch: os.PathLike[str]
+    task: StepTask, value: Any, artifact_store: ArtifactStore, scratch: os.PathLike[str]
 ) -> dict[str, dict[str, Any]]:
     names = task.options.outputs
     if len(names) == 1:
@@ -298,7 +293,7 @@ def _store_outputs(
     return {
         name: store_value(
             item,
-            blobs,
+            artifact_store,
             scratch,
             step=task.node,
             output=name,
@@ -312,7 +307,7 @@ def _store_outputs(
 
 def store_value(
     value: Any,
-    blobs: ArtifactStore,
+    artifact_store: ArtifactStore,
     scratch: os.PathLike[str],
     *,
     step: str,
@@ -321,7 +316,7 @@ def store_value(
     forced: str | None = None,
     run_id: str = "",
 ) -> OutputRef:
-    """Materialize ``value``: inline when it is small JSON, else a blob in ``blobs``."""
+    """Materialize ``value``: inline when it is small JSON, else a blob in ``artifact_store``."""
     materializer = choose_materializer(
         value, step=step, output=output, allow_pickle=allow_pickle, forced=forced
     )
@@ -336,7 +331,7 @@ def store_value(
             )
     path = Path(scratch) / f"{output}{materializer.extension}"
     materializer.save(value, path)
-    stored = blobs.put_file(path)
+    stored = artifact_store.put_file(path)
     path.unlink()
     return OutputRef(
         stored.digest, materializer.name, type_name(value), stored.size, run_id=run_id, name=output
@@ -350,7 +345,7 @@ def _save_logs(client: TrackingClient, run_id: str, logs: io.StringIO) -> None:
     """Keep what the step printed and logged as the run artifact ``logs/step.log``."""
     text = logs.getvalue()
     if text:
-        client.artifacts.log_bytes(run_id, text.encode(), "logs/step.log")
+        client.run_artifacts.log_bytes(run_id, text.encode(), "logs/step.log")
 
 
 def _now_ms() -> int:

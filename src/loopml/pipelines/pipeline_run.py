@@ -61,7 +61,7 @@ class PipelineRun:
             raise InvalidInputError(
                 f"step '{node}' has no output '{output}'; it has {sorted(step.outputs)}"
             )
-        return load_ref(step.outputs[output], self.client.artifacts.blobs)
+        return load_ref(step.outputs[output], self.client.run_artifacts.artifact_store)
 
     def __repr__(self) -> str:
         return (

@@ -85,7 +85,7 @@ class Runner:
         self.run_name = run_name
         self.resume_from = resume_from
         self.on_event = on_event
-        self.blobs = client.artifacts.blobs
+        self.artifact_store = client.run_artifacts.artifact_store
         self.status: dict[str, StepStatus] = {}
         self.reasons: dict[str, str] = {}
         self.outputs: dict[str, dict[str, OutputRef]] = {}
@@ -226,7 +226,7 @@ class Runner:
     def _unmet_condition(self, node: Node) -> str | None:
         for condition in node.conditions:
             ref = self.outputs[condition.node][condition.output]
-            value = load_ref(ref, self.blobs)
+            value = load_ref(ref, self.artifact_store)
             if bool(value) is not condition.expected:
                 return f"condition {condition.node}.{condition.output} is {bool(value)}"
         return None
@@ -267,7 +267,7 @@ class Runner:
                 lengths[name] = len(items)
             else:
                 assert isinstance(spec, OutputInput)
-                value = load_ref(self.outputs[spec.node][spec.output], self.blobs)
+                value = load_ref(self.outputs[spec.node][spec.output], self.artifact_store)
                 if not isinstance(value, list):
                     self._fail_now(
                         node.id,
@@ -346,7 +346,7 @@ class Runner:
         self._scratch.mkdir(parents=True, exist_ok=True)
         ref = store_value(
             spec.value,
-            self.blobs,
+            self.artifact_store,
             self._scratch,
             step=node.id,
             output=name,
@@ -391,7 +391,9 @@ class Runner:
         return self.reasons.pop(node.id, "no earlier run with this cache key")
 
     def _outputs_exist(self, outputs: dict[str, OutputRef]) -> bool:
-        return all(ref.is_inline or self.blobs.exists(ref.digest) for ref in outputs.values())
+        return all(
+            ref.is_inline or self.artifact_store.exists(ref.digest) for ref in outputs.values()
+        )
 
     def _cached(
         self,

@@ -107,10 +107,10 @@ def gather(client: RegistryClient, name: str, version: int) -> CardData:
     by_path = {entry.path: entry for entry in files}
     history = [
         change
-        for change in client.alias_history(name)
+        for change in client.list_alias_changes(name)
         if version in (change.version, change.previous_version)
     ]
-    evaluations = client.evaluations(name, version)
+    evaluations = client.list_evaluations(name, version)
     figures = {
         item["id"]: client.evaluation_figures(item["id"])
         for item in evaluations[:SHOWN_EVALUATIONS]
@@ -125,7 +125,7 @@ def gather(client: RegistryClient, name: str, version: int) -> CardData:
         run=run,
         datasets=datasets,
         evaluations=evaluations,
-        approvals=client.approvals(name, version),
+        approvals=client.list_approvals(name, version),
         alias_history=history,
         figures=figures,
     )
@@ -214,5 +214,5 @@ def _run_info(conn: Connection, run_id: str) -> RunInfo | None:
 def _json_blob(client: RegistryClient, entry: ManifestEntry | None) -> dict[str, Any] | None:
     if entry is None:
         return None
-    data = json.loads(client.artifacts.get_bytes(entry.digest))
+    data = json.loads(client.artifact_store.get_bytes(entry.digest))
     return data if isinstance(data, dict) else None

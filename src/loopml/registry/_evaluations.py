@@ -238,6 +238,6 @@ def get(conn: Connection, evaluation_id: str) -> dict[str, Any]:
         raise NotFoundError(
             "evaluation",
             str(evaluation_id),
-            hint="list a version's evaluations with RegistryClient.evaluations(name, version)",
+            hint="list a version's evaluations with RegistryClient.list_evaluations(name, version)",
         )
     return _filled(row)

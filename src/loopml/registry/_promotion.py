@@ -21,12 +21,12 @@ from loopml.registry._records import Row
 from loopml.registry.models import Approval, ModelVersion, VersionStatus
 from loopml.store.lineage import add_edge
 
-__all__ = ["decide", "promote"]
+__all__ = ["approve_or_reject", "promote"]
 
 _V = VersionStatus
 
 
-def decide(
+def approve_or_reject(
     conn: Connection,
     name: str,
     version: int,
@@ -50,7 +50,7 @@ def decide(
     _check_decidable(uri, status, approving)
     role = governance.authorize(conn, policy, actor, uri, "approve" if approving else "reject")
     now = _records.now_ms()
-    made = governance.decide(
+    made = governance.record_decision(
         conn, name, version, decision, actor=actor, role=role, comment=comment, at=now
     )
     if status is not target:

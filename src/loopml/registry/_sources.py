@@ -58,7 +58,7 @@ def from_run(conn: Connection, artifacts: ArtifactStore, uri: LoopmlURI) -> Pack
     Raises:
         NotFoundError: no such run, or no package at that path (the message lists the
             run's packages).
-        IntegrityError: a file ``model.json`` lists is missing or differs.
+        DigestMismatchError: a file ``model.json`` lists is missing or differs.
         InvalidInputError: ``model.json`` is not a package manifest loopml reads.
     """
     if uri.scheme != "runs":
@@ -88,7 +88,7 @@ def from_folder(artifacts: ArtifactStore, folder: Path) -> PackageSource:
 
     Raises:
         NotFoundError: the folder or its ``model.json`` does not exist.
-        IntegrityError: a file differs from what ``model.json`` says (each one named).
+        DigestMismatchError: a file differs from what ``model.json`` says (each one named).
     """
     root = folder.expanduser().absolute()
     if not root.is_dir():

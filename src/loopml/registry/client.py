@@ -107,14 +107,14 @@ class RegistryClient:
         self.settings = settings or Settings.load()
         self.gate_check = gate_check
         self.store: Store = open_store(self.settings.db_url)
-        self._artifacts: ArtifactStore | None = None
+        self._artifact_store: ArtifactStore | None = None
 
     @property
-    def artifacts(self) -> ArtifactStore:
+    def artifact_store(self) -> ArtifactStore:
         """The artifact store the packages' files live in (opened on first use)."""
-        if self._artifacts is None:
-            self._artifacts = ArtifactStore.from_url(self.settings.artifacts_url)
-        return self._artifacts
+        if self._artifact_store is None:
+            self._artifact_store = ArtifactStore.from_url(self.settings.artifacts_url)
+        return self._artifact_store
 
     # -- models ------------------------------------------------------------------------
 
@@ -252,7 +252,7 @@ class RegistryClient:
 
         Raises:
             NotFoundError: no such run, package path or folder (listing what exists).
-            IntegrityError: a file differs from what the package's ``model.json`` says.
+            DigestMismatchError: a file differs from what the package's ``model.json`` says.
             InvalidInputError: a bad name, tags or source.
 
         Example:
@@ -535,7 +535,7 @@ class RegistryClient:
 
         return self._write(work)
 
-    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
+    def list_alias_changes(self, name: str, alias: str | None = None) -> list[AliasChange]:
         """Every move of the model's aliases (or of one alias), oldest first.
 
         Raises:
@@ -543,7 +543,7 @@ class RegistryClient:
                 the model has had).
 
         Example:
-            >>> moves = client.alias_history("churn", "production")  # doctest: +SKIP
+            >>> moves = client.list_alias_changes("churn", "production")  # doctest: +SKIP
             >>> [(c.previous_version, c.version) for c in moves]  # doctest: +SKIP
             [(None, 1), (1, 3)]
         """
@@ -649,11 +649,11 @@ class RegistryClient:
 
         self._write(work)
 
-    def roles(self, user: str | None = None) -> list[RoleGrant]:
+    def list_roles(self, user: str | None = None) -> list[RoleGrant]:
         """Every role grant (of one user), by user then role.
 
         Example:
-            >>> [(g.user, g.role) for g in client.roles()]  # doctest: +SKIP
+            >>> [(g.user, g.role) for g in client.list_roles()]  # doctest: +SKIP
             [('ana', 'ml-lead')]
         """
         with self.store.read() as conn:
@@ -686,7 +686,7 @@ class RegistryClient:
         """
         who = governance.check_user(actor) if actor is not None else current_actor()
         return self._write(
-            lambda conn: _promotion.decide(
+            lambda conn: _promotion.approve_or_reject(
                 conn, name, version, "approved", comment=comment, actor=who
             )
         )
@@ -717,16 +717,16 @@ class RegistryClient:
             )
         who = governance.check_user(actor) if actor is not None else current_actor()
         return self._write(
-            lambda conn: _promotion.decide(
+            lambda conn: _promotion.approve_or_reject(
                 conn, name, version, "rejected", comment=comment, actor=who
             )
         )
 
-    def approvals(self, name: str, version: int) -> list[Approval]:
+    def list_approvals(self, name: str, version: int) -> list[Approval]:
         """Every decision (approved or rejected) on a version, oldest first.
 
         Example:
-            >>> [(a.decision, a.actor) for a in client.approvals("churn", 4)]  # doctest: +SKIP
+            >>> [(a.decision, a.actor) for a in client.list_approvals("churn", 4)]  # doctest: +SKIP
             [('approved', 'ana')]
         """
         with self.store.read() as conn:
@@ -833,7 +833,7 @@ class RegistryClient:
         stored = {}
         for name, figure in (figures or {}).items():
             _evaluations.check_figure_name(name)
-            stored[name] = self.artifacts.put_bytes(figure_json(figure).encode("utf-8"))
+            stored[name] = self.artifact_store.put_bytes(figure_json(figure).encode("utf-8"))
         return self._write(
             lambda conn: _evaluations.save(
                 conn,
@@ -859,15 +859,15 @@ class RegistryClient:
 
         digests = self.get_evaluation(evaluation_id)["figures"]
         return {
-            name: json.loads(self.artifacts.get_bytes(digest).decode("utf-8"))
+            name: json.loads(self.artifact_store.get_bytes(digest).decode("utf-8"))
             for name, digest in digests.items()
         }
 
-    def evaluations(self, name: str, version: int) -> list[dict[str, Any]]:
+    def list_evaluations(self, name: str, version: int) -> list[dict[str, Any]]:
         """Every stored evaluation of a version, newest first, as dicts of their columns.
 
         Example:
-            >>> client.evaluations("churn", 4)[0]["metrics"]["accuracy"]  # doctest: +SKIP
+            >>> client.list_evaluations("churn", 4)[0]["metrics"]["accuracy"]  # doctest: +SKIP
             0.93
         """
         with self.store.read() as conn:
@@ -885,7 +885,7 @@ class RegistryClient:
 
     # -- events and webhooks -----------------------------------------------------------
 
-    def events(
+    def list_events(
         self,
         after: int = 0,
         limit: int = 100,
@@ -897,8 +897,8 @@ class RegistryClient:
         Page through them by passing the last event's ``id`` as the next ``after``.
 
         Example:
-            >>> page = client.events(after=0, limit=2, kinds=["alias.set"])  # doctest: +SKIP
-            >>> client.events(after=page[-1].id)  # the next page  # doctest: +SKIP
+            >>> page = client.list_events(after=0, limit=2, kinds=["alias.set"])  # doctest: +SKIP
+            >>> client.list_events(after=page[-1].id)  # the next page  # doctest: +SKIP
         """
         with self.store.read() as conn:
             return events.list_events(conn, after=after, limit=limit, model=model, kinds=kinds)
@@ -1006,13 +1006,13 @@ class RegistryClient:
         if isinstance(source, str) and ":/" in source and not os.path.isdir(source):
             uri = parse_uri(source)
             with self.store.read() as conn:
-                return _sources.from_run(conn, self.artifacts, uri)
+                return _sources.from_run(conn, self.artifact_store, uri)
         if not isinstance(source, str | os.PathLike):
             raise InvalidInputError(
                 f"cannot register a {type(source).__name__}; give runs:/<run_id>/<path> or "
                 "a package folder (log the model first with loopml.log_model)"
             )
-        return _sources.from_folder(self.artifacts, Path(source))
+        return _sources.from_folder(self.artifact_store, Path(source))
 
 
 def _check_status(status: VersionStatus | str) -> VersionStatus:

@@ -30,7 +30,6 @@ __all__ = [
     "check_policy",
     "check_role",
     "check_user",
-    "decide",
     "decisions",
     "grant",
     "holds_role",
@@ -38,6 +37,7 @@ __all__ = [
     "normalize_gate",
     "policy_of",
     "promotion_blockers",
+    "record_decision",
     "revoke",
 ]
 
@@ -182,7 +182,7 @@ def authorize(
 # -- approvals -------------------------------------------------------------------------
 
 
-def decide(
+def record_decision(
     conn: Connection,
     model: str,
     version: int,

@@ -45,7 +45,7 @@ def load_model(
     Raises:
         NotFoundError: no such run, model, version, alias, package or folder; the
             message lists what exists.
-        IntegrityError, UntrustedTypesError: see
+        DigestMismatchError, UntrustedTypesError: see
             :func:`~loopml.packaging.loading.load_package`.
 
     Example:

@@ -79,7 +79,7 @@ class TrackingClient:
     def __init__(self, settings: Settings | None = None, *, capture_env: bool = True) -> None:
         self.settings = settings or Settings.load()
         self.store: Store = open_store(self.settings.db_url)
-        self.artifacts = RunArtifacts(self.store, self.settings.artifacts_url, self._check_run)
+        self.run_artifacts = RunArtifacts(self.store, self.settings.artifacts_url, self._check_run)
         self.capture_env = capture_env
         self._journal: MetricJournal | None = None
         self._journal_lock = threading.Lock()
@@ -683,31 +683,35 @@ class TrackingClient:
         in [0, 1]) as PNG, or a PIL image in the format of the extension."""
         from loopml.tracking._media import image_bytes  # numpy only when used
 
-        return self.artifacts.log_bytes(run_id, image_bytes(image, artifact_path), artifact_path)
+        return self.run_artifacts.log_bytes(
+            run_id, image_bytes(image, artifact_path), artifact_path
+        )
 
     def log_table(self, run_id: str, table: Any, artifact_path: str) -> str:
         """Store a DataFrame (or a dict of columns) in the run as ``.parquet`` or ``.json``."""
         from loopml.tracking._media import table_bytes  # pandas only when used
 
-        return self.artifacts.log_bytes(run_id, table_bytes(table, artifact_path), artifact_path)
+        return self.run_artifacts.log_bytes(
+            run_id, table_bytes(table, artifact_path), artifact_path
+        )
 
     def load_table(self, run_id: str, artifact_path: str) -> pd.DataFrame:
         """The DataFrame :meth:`log_table` stored at ``artifact_path`` of the run."""
         from loopml.tracking._media import read_table
 
-        return read_table(self.artifacts.read_bytes(run_id, artifact_path), artifact_path)
+        return read_table(self.run_artifacts.read_bytes(run_id, artifact_path), artifact_path)
 
     # -- artifacts (delegated) ---------------------------------------------------------
 
     def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str = "") -> str:
         """Store one file under ``artifact_path``; returns its path inside the run."""
-        return self.artifacts.log_file(run_id, Path(local_path), artifact_path)
+        return self.run_artifacts.log_file(run_id, Path(local_path), artifact_path)
 
     def log_artifacts(
         self, run_id: str, local_dir: str | Path, artifact_path: str = ""
     ) -> list[str]:
         """Store every file below ``local_dir`` under ``artifact_path``."""
-        return self.artifacts.log_dir(run_id, Path(local_dir), artifact_path)
+        return self.run_artifacts.log_dir(run_id, Path(local_dir), artifact_path)
 
     # -- internals ---------------------------------------------------------------------
 

@@ -127,7 +127,7 @@ class ActiveRun:
                 f"log_text takes a string, got {type(text).__name__} {quote(text, 60)}; "
                 "log bytes or files with log_artifact, a dict with log_dict"
             )
-        return self.client.artifacts.log_bytes(self.id, text.encode("utf-8"), artifact_path)
+        return self.client.run_artifacts.log_bytes(self.id, text.encode("utf-8"), artifact_path)
 
     def log_dict(self, data: Mapping[str, Any], artifact_path: str) -> str:
         """Store ``data`` as JSON (or YAML for ``.yaml``/``.yml`` paths, needs PyYAML).
@@ -174,7 +174,7 @@ class ActiveRun:
                 f"log_figure takes a matplotlib figure (any extension) or a plotly figure "
                 f"(.html), got {type(figure).__name__} for '{artifact_path}'"
             )
-        return self.client.artifacts.log_bytes(self.id, data, artifact_path)
+        return self.client.run_artifacts.log_bytes(self.id, data, artifact_path)
 
     def log_model(
         self,

@@ -65,7 +65,7 @@ def log_model_in_run(
 
 def _refuse_taken(client: TrackingClient, run_id: str, path: str) -> None:
     try:
-        taken = client.artifacts.list(run_id, path)
+        taken = client.run_artifacts.list(run_id, path)
     except NotFoundError:
         return
     if taken:

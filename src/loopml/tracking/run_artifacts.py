@@ -54,14 +54,15 @@ class RunArtifacts:
     def __init__(self, store: Store, artifacts_url: str, check_run: Callable[[str], None]) -> None:
         self.store = store
         self.url = artifacts_url
-        self._blobs: ArtifactStore | None = None
+        self._artifact_store: ArtifactStore | None = None
         self._check_run = check_run
 
     @property
-    def blobs(self) -> ArtifactStore:
-        if self._blobs is None:
-            self._blobs = ArtifactStore.from_url(self.url)
-        return self._blobs
+    def artifact_store(self) -> ArtifactStore:
+        """The content-addressed store the runs' files live in (opened on first use)."""
+        if self._artifact_store is None:
+            self._artifact_store = ArtifactStore.from_url(self.url)
+        return self._artifact_store
 
     def log_file(self, run_id: str, local_path: Path, artifact_path: str = "") -> str:
         """Store ``local_path`` as ``<artifact_path>/<file name>``; returns that path."""
@@ -75,7 +76,7 @@ class RunArtifacts:
                 else f"'{local_path}' does not exist"
             )
         path = join_artifact_path(safe_artifact_path(artifact_path), local_path.name)
-        stored = self.blobs.put_file(local_path)
+        stored = self.artifact_store.put_file(local_path)
         self._record(run_id, [ManifestEntry(path, stored.digest, stored.size)])
         return path
 
@@ -89,7 +90,7 @@ class RunArtifacts:
         base = safe_artifact_path(artifact_path)
         entries = [
             ManifestEntry(join_artifact_path(base, e.path), e.digest, e.size)
-            for e in self.blobs.put_tree(local_dir)
+            for e in self.artifact_store.put_tree(local_dir)
         ]
         self._record(run_id, entries)
         return [e.path for e in entries]
@@ -100,7 +101,7 @@ class RunArtifacts:
         path = safe_artifact_path(artifact_path)
         if not path:
             raise InvalidInputError("artifact_path must name a file, e.g. 'notes/summary.txt'")
-        stored = self.blobs.put_bytes(data)
+        stored = self.artifact_store.put_bytes(data)
         self._record(run_id, [ManifestEntry(path, stored.digest, stored.size)])
         return path
 
@@ -140,7 +141,7 @@ class RunArtifacts:
         exact = self._rows(run_id, prefix, exact=True)
         if exact:
             target = local_target(dest, name) if dest.is_dir() else dest
-            self.blobs.get_file(exact[0].digest, target)
+            self.artifact_store.get_file(exact[0].digest, target)
             return target
         rows = self._rows(run_id, prefix)
         if not rows:
@@ -154,7 +155,7 @@ class RunArtifacts:
             ManifestEntry(f"{name}/{r.path[cut:]}" if name else r.path, r.digest, r.size)
             for r in rows
         ]
-        self.blobs.get_tree(files, dest)  # checks every path (local_target) before writing
+        self.artifact_store.get_tree(files, dest)  # checks every path (local_target) before writing
         return dest / name if name else dest
 
     def read_bytes(self, run_id: str, path: str) -> bytes:
@@ -163,7 +164,7 @@ class RunArtifacts:
         rows = self._rows(run_id, safe_artifact_path(path), exact=True)
         if not rows:
             raise NotFoundError("artifact", f"runs:/{run_id}/{path}")
-        return self.blobs.get_bytes(rows[0].digest)
+        return self.artifact_store.get_bytes(rows[0].digest)
 
     def _rows(self, run_id: str, prefix: str, exact: bool = False) -> builtins.list[ManifestEntry]:
         c = artifact_files.c

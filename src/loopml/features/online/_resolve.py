@@ -12,6 +12,9 @@ URL                                    backend
 ``py:package.module:ClassName?k=v``    … with ``k="v"`` added to the options
 =====================================  =============================================
 
+The table is this module's :data:`ONLINE_STORES` (a :class:`~loopml._plugins.PluginKind`);
+:func:`loopml._plugins.resolve` does the looking up, as for every pluggable component.
+
 Example:
     >>> from_url("memory://")
     MemoryOnlineStore(<0 views>)
@@ -21,22 +24,17 @@ Example:
 
 from __future__ import annotations
 
-import re
 import urllib.parse
-from collections.abc import Callable
-from typing import Any, TypeAlias, cast
+from typing import Any
 
-from loopml._plugins import load_plugin
+from loopml._plugins import PluginKind, resolve
 from loopml.errors import InvalidInputError
 from loopml.features.online.base import ONLINE_STORE_MEMBERS, OnlineStore
 from loopml.features.online.memory import MemoryOnlineStore
 from loopml.features.online.redis import RedisOnlineStore
 from loopml.features.online.sqlite import SqliteOnlineStore
 
-__all__ = ["from_url"]
-
-Factory: TypeAlias = Callable[[str, dict[str, Any]], OnlineStore]
-_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]+):")
+__all__ = ["ONLINE_STORES", "from_url"]
 
 
 def from_url(url: str, **options: Any) -> OnlineStore:
@@ -50,17 +48,7 @@ def from_url(url: str, **options: Any) -> OnlineStore:
         InvalidInputError: the scheme is unknown or the URL is malformed.
         MissingDependencyError: the backend needs an extra that is not installed.
     """
-    match = _SCHEME.match(url)
-    scheme = match["scheme"].lower() if match else ""
-    factory = _SCHEMES.get(scheme)
-    if factory is None:
-        raise InvalidInputError(
-            f"online store URL {url!r} is not supported; use sqlite:///path/online.db, "
-            "redis://host:6379/0, memory:// or py:package.module.ClassName "
-            "(LOOPML_ONLINE_STORE)",
-            details={"url": url, "supported": sorted(_SCHEMES)},
-        )
-    return factory(url, options)
+    return resolve(ONLINE_STORES, url, options)
 
 
 def _sqlite(url: str, options: dict[str, Any]) -> OnlineStore:
@@ -83,22 +71,25 @@ def _memory(url: str, options: dict[str, Any]) -> OnlineStore:
     return MemoryOnlineStore(**options)
 
 
-def _python_class(url: str, options: dict[str, Any]) -> OnlineStore:
-    store = load_plugin(
-        url,
-        options,
-        members=ONLINE_STORE_MEMBERS,
-        what="an online store",
-        protocol="loopml.features.online.OnlineStore",
+def _unknown(url: str, scheme: str) -> Exception:
+    return InvalidInputError(
+        f"online store URL {url!r} is not supported; use sqlite:///path/online.db, "
+        "redis://host:6379/0, memory:// or py:package.module.ClassName "
+        "(LOOPML_ONLINE_STORE)",
+        details={"url": url, "supported": sorted([*ONLINE_STORES.builtins, "py"])},
     )
-    return cast(OnlineStore, store)
 
 
-_SCHEMES: dict[str, Factory] = {
-    "memory": _memory,
-    "py": _python_class,
-    "redis": _redis,
-    "rediss": _redis,
-    "sqlite": _sqlite,
-    "unix": _redis,
-}
+ONLINE_STORES: PluginKind[OnlineStore] = PluginKind(
+    what="an online store",
+    protocol="loopml.features.online.OnlineStore",
+    members=ONLINE_STORE_MEMBERS,
+    builtins={
+        "memory": _memory,
+        "redis": _redis,
+        "rediss": _redis,
+        "sqlite": _sqlite,
+        "unix": _redis,
+    },
+    unknown=_unknown,
+)

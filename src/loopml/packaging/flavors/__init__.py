@@ -21,7 +21,7 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
-from loopml._plugins import load_plugin, plugin_class
+from loopml._plugins import PluginKind, check_class, resolve
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.packaging.flavors.base import Flavor, Predictor
 
@@ -39,8 +39,6 @@ _CLASSES = {
     "onnx": "OnnxFlavor",
     "pyfunc": "PyfuncFlavor",
 }
-_MEMBERS = ("name", "accepts", "save", "load", "requirements")
-_PROTOCOL = "loopml.packaging.flavors.base.Flavor"
 _built: dict[str, Flavor] = {}
 
 
@@ -62,23 +60,7 @@ def get_flavor(name: str, *, trusted: Sequence[str] | None = None) -> Flavor:
         >>> get_flavor("pyfunc").name
         'pyfunc'
     """
-    if name.startswith("py:"):
-        flavor: Flavor = load_plugin(
-            name, {}, members=_MEMBERS, what="a model flavor", protocol=_PROTOCOL, trusted=trusted
-        )
-        return flavor
-    found = _built.get(name)
-    if found is None:
-        if name not in _CLASSES:
-            raise NotFoundError(
-                "flavor",
-                name,
-                choices=FLAVORS,
-                hint=f"flavors: {', '.join(FLAVORS)}, or py:package.module.Class for your own",
-            )
-        module = importlib.import_module(f"loopml.packaging.flavors.{name}")
-        found = _built[name] = getattr(module, _CLASSES[name])()
-    return found
+    return resolve(FLAVOR_KIND, name, trusted=trusted)
 
 
 def check_flavor(name: str, where: str) -> None:
@@ -95,7 +77,7 @@ def check_flavor(name: str, where: str) -> None:
     try:
         if not name.startswith("py:"):
             get_flavor(name)  # raises, naming close matches
-        plugin_class(name, members=_MEMBERS, what="a model flavor", protocol=_PROTOCOL)
+        check_class(FLAVOR_KIND, name)
     except (InvalidInputError, NotFoundError) as err:
         raise InvalidInputError(
             f"{where}: model.json's flavor is refused: {err}", details={"flavor": name}
@@ -125,3 +107,34 @@ def flavor_for(model: Any) -> Flavor:
         "and has no predict method; give it a predict(self, data) method (the pyfunc "
         "flavor), or pass flavor='py:your.module.Flavor'"
     )
+
+
+def _built_in(name: str, options: dict[str, Any]) -> Flavor:
+    """The one object of the built-in flavor ``name`` (its module imported on first use)."""
+    if name not in _CLASSES:  # "sklearn:x" has a built-in's scheme but names none
+        raise _unknown(name, name)
+    found = _built.get(name)
+    if found is None:
+        module = importlib.import_module(f"loopml.packaging.flavors.{name}")
+        found = _built[name] = getattr(module, _CLASSES[name])()
+    return found
+
+
+def _unknown(name: str, scheme: str) -> Exception:
+    return NotFoundError(
+        "flavor",
+        name,
+        choices=FLAVORS,
+        hint=f"flavors: {', '.join(FLAVORS)}, or py:package.module.Class for your own",
+    )
+
+
+FLAVOR_KIND: PluginKind[Flavor] = PluginKind(
+    what="a model flavor",
+    protocol="loopml.packaging.flavors.base.Flavor",
+    members=("name", "accepts", "save", "load", "requirements"),
+    builtins=dict.fromkeys(_CLASSES, _built_in),
+    unknown=_unknown,
+    bare_names=True,
+    fold_case=False,
+)

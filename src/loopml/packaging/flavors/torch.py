@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from loopml.errors import IntegrityError, InvalidInputError
+from loopml.errors import DigestMismatchError, InvalidInputError
 from loopml.packaging._example import decode_example
 from loopml.packaging._tables import as_array
 from loopml.packaging.flavors._common import require
@@ -83,7 +83,7 @@ class TorchFlavor:
         except Exception as err:
             if type(err).__name__ != "UnpicklingError":
                 raise
-            raise IntegrityError(
+            raise DigestMismatchError(
                 f"{options.get('file', FILE)} holds Python objects besides tensors ({err}); "
                 "loopml loads exported graphs and weights only: re-export the model"
             ) from err

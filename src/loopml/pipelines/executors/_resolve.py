@@ -1,19 +1,19 @@
-"""Map an executor URL to a backend (the table is in the package docstring)."""
+"""Map an executor URL to a backend (the table is in the package docstring).
+
+The table is :data:`EXECUTORS` (a :class:`~loopml._plugins.PluginKind`);
+:func:`loopml._plugins.resolve` does the looking up, as for every pluggable component.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import Any
 
-from loopml._plugins import load_plugin
+from loopml._plugins import PluginKind, resolve
 from loopml.errors import InvalidInputError
 from loopml.pipelines.executors.base import EXECUTOR_MEMBERS, Executor
 from loopml.pipelines.executors.local import LocalExecutor
 
-__all__ = ["from_url", "resolve_executor"]
-
-_SCHEME = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.\-]*)(?::(?P<rest>.*))?$")
+__all__ = ["EXECUTORS", "from_url", "resolve_executor"]
 
 
 def from_url(url: str | None = None, **options: Any) -> Executor:
@@ -27,21 +27,7 @@ def from_url(url: str | None = None, **options: Any) -> Executor:
         from loopml.config import Settings
 
         url = Settings.load().executor
-    if url.startswith("py:"):
-        plugin: Executor = load_plugin(
-            url, options, members=EXECUTOR_MEMBERS, what="an executor", protocol="Executor"
-        )
-        return plugin
-    match = _SCHEME.match(url.strip().lower() if "://" not in url else url.strip())
-    scheme = match["scheme"].lower() if match else ""
-    factory = _FACTORIES.get(scheme)
-    if factory is None:
-        raise InvalidInputError(
-            f"unknown executor {url!r}; use one of: local, process[://N], dask://host:port, "
-            "ray[://host:port], or py:package.module.Class",
-            details={"url": url, "supported": sorted(_FACTORIES)},
-        )
-    return factory(url, options)
+    return resolve(EXECUTORS, url if url.startswith("py:") else url.strip(), options)
 
 
 def resolve_executor(executor: str | Executor | None, default: str) -> tuple[Executor, bool]:
@@ -83,9 +69,19 @@ def _ray(url: str, options: dict[str, Any]) -> Executor:
     return RayExecutor(address, **options)
 
 
-_FACTORIES: dict[str, Callable[[str, dict[str, Any]], Executor]] = {
-    "local": _local,
-    "process": _process,
-    "dask": _dask,
-    "ray": _ray,
-}
+def _unknown(url: str, scheme: str) -> Exception:
+    return InvalidInputError(
+        f"unknown executor {url!r}; use one of: local, process[://N], dask://host:port, "
+        "ray[://host:port], or py:package.module.Class",
+        details={"url": url, "supported": sorted(EXECUTORS.builtins)},
+    )
+
+
+EXECUTORS: PluginKind[Executor] = PluginKind(
+    what="an executor",
+    protocol="Executor",
+    members=EXECUTOR_MEMBERS,
+    builtins={"local": _local, "process": _process, "dask": _dask, "ray": _ray},
+    unknown=_unknown,
+    bare_names=True,
+)
