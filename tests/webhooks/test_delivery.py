@@ -32,7 +32,7 @@ def test_a_redirect_is_a_failure_and_is_not_followed(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         registry.create_model("churn")
-        [event] = registry.events()
+        [event] = registry.list_events()
         host, port = server.server_address[:2]
         problem = post(f"http://{host!s}:{port}/hooks", event, "s3cret", timeout=WAIT)
         assert problem is not None
