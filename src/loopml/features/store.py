@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
+from loopml.clock import Clock, now_ms, now_us
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.features._lookup import ViewReader, lookup
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FeatureStore"]
 
-Clock = Callable[[], float]
 _EARLIEST = datetime(1, 1, 1, tzinfo=UTC)  # where an incremental run starts without a TTL
 
 
@@ -66,8 +66,10 @@ class FeatureStore:
         settings: where metadata lives and which online store to use
             (``settings.online_store_url``); :meth:`Settings.load` by default.
         online_store: an online store (or its URL) to use instead of the settings' one.
-        clock: "now" as Unix seconds, for TTL checks and default window ends; inject a
-            fixed clock in tests.
+        clock: where "now" comes from, for TTL checks and default window ends: a
+            :data:`loopml.clock.Clock` (Unix seconds); by default loopml's current clock.
+            Pass a fixed one to read "as of" a moment, or a
+            :class:`loopml.testing.FakeClock` in tests.
         definitions_ttl: seconds a process keeps the definitions it read before asking the
             registry again (``apply`` and :meth:`refresh` reload at once).
 
@@ -82,7 +84,7 @@ class FeatureStore:
         settings: Settings | None = None,
         *,
         online_store: OnlineStore | str | None = None,
-        clock: Clock = time.time,
+        clock: Clock | None = None,
         definitions_ttl: float = 60.0,
     ) -> None:
         self.settings = settings or Settings.load()
@@ -293,7 +295,7 @@ class FeatureStore:
                     end_time=end_us // 1000,
                     rows=done.rows,
                     online_store=self.online.url,
-                    created_at=int(time.time() * 1000),
+                    created_at=now_ms(),
                 )
             )
             if done.dataset_version is not None:
@@ -386,7 +388,7 @@ class FeatureStore:
         return found
 
     def _now_us(self) -> int:
-        return int(self._clock() * 1_000_000)
+        return now_us(self._clock)
 
     def close(self) -> None:
         """Close the online store's connections."""

@@ -15,13 +15,13 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from loopml.clock import now_ms
 from loopml.errors import NotFoundError
 from loopml.pipelines.models import OutputRef, PipelineRunInfo, StepRunInfo, StepStatus
 from loopml.store.lineage import Edge, add_edge_once, add_edges
@@ -70,7 +70,7 @@ def insert_pipeline_run(
             executor=executor,
             cache=cache,
             resumed_from=resumed_from,
-            created_at=_now_ms(),
+            created_at=now_ms(),
         )
     )
     add_nodes(conn, run_id, nodes)
@@ -130,7 +130,7 @@ def mark_running(
         run_id=run_id,
         cache_key=cache_key,
         key_parts=key_parts,
-        started_at=_now_ms(),
+        started_at=now_ms(),
         reason=reason,
     )
 
@@ -212,7 +212,7 @@ def mark_cached(
     outputs: dict[str, OutputRef],
     reason: str,
 ) -> None:
-    now = _now_ms()
+    now = now_ms()
     _update_step(
         conn,
         pipeline_run_id,
@@ -237,9 +237,7 @@ def mark_status(
     status: StepStatus = StepStatus.SKIPPED,
 ) -> None:
     """End a node that did not run: skipped, failed before it started, or a finished map."""
-    _update_step(
-        conn, pipeline_run_id, node, status=status.value, reason=reason, ended_at=_now_ms()
-    )
+    _update_step(conn, pipeline_run_id, node, status=status.value, reason=reason, ended_at=now_ms())
 
 
 _FIND_CACHED = (
@@ -384,7 +382,3 @@ def _node_order(node: str, order: dict[str, int]) -> tuple[int, int]:
         return (order[node], -1)
     base, _, index = node.partition("[")
     return (order.get(base, len(order)), int(index.rstrip("]") or 0) if index else 0)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, RowMapping, select
 
 from loopml._ids import new_id
 from loopml.artifacts import StoredFile
+from loopml.clock import now_ms
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.registry import _records, events
 from loopml.registry._files import resolve_version
@@ -145,7 +146,7 @@ def save(
     row["figures"] = {name: stored.digest for name, stored in figures.items()}
     _version_of(conn, row)
     evaluation_id = new_id()
-    now = _records.now_ms()
+    now = now_ms()
     model, version = row["model"], row["version"]
     node: Node = ("evaluation", evaluation_id)
     edges: list[Edge] = []

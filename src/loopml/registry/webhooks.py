@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from loopml._ids import new_id
+from loopml.clock import now_ms
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.registry import _records, events
 from loopml.registry._delivery import post
@@ -114,7 +115,7 @@ def add(
         "failures": 0,
         "last_error": None,
         "last_delivery_at": None,
-        "created_at": _records.now_ms(),
+        "created_at": now_ms(),
         "created_by": actor,
     }
     conn.execute(registry_webhooks.insert(), row)
@@ -402,7 +403,7 @@ class Dispatcher:
             return True
         params: dict[str, Any] = {"hook": hook_id, "old": old, "new": new}
         if statement is _DELIVERED:
-            params["at"] = _records.now_ms()
+            params["at"] = now_ms()
         moved = self.store.transact(lambda conn: conn.execute(statement, params).rowcount)
         return bool(moved)
 
