@@ -50,6 +50,7 @@ from loopml.features.registry import Definition, Definitions, Registry
 from loopml.store import open_store
 from loopml.store.lineage import add_edge_once
 from loopml.store.schema import materializations, runs
+from loopml.uris import dataset_uri
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -447,7 +448,10 @@ def _link_dataset(conn: Connection, view: tuple[str, int], dataset: tuple[str, i
 
 
 def _link_once(conn: Connection, src: tuple[str, str], dst: tuple[str, str]) -> None:
-    attributes = {"uri": f"datasets:/{dst[1]}"} if dst[0] == "dataset_version" else None
+    attributes = None
+    if dst[0] == "dataset_version":  # its key is "<name>/<version>"
+        name, _, version = dst[1].rpartition("/")
+        attributes = {"uri": dataset_uri(name, int(version))}
     add_edge_once(conn, src, "consumed", dst, attributes)
 
 

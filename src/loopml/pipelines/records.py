@@ -26,6 +26,7 @@ from loopml.errors import NotFoundError
 from loopml.pipelines.models import OutputRef, PipelineRunInfo, StepRunInfo, StepStatus
 from loopml.store.lineage import Edge, add_edge_once, add_edges
 from loopml.store.schema import artifact_files, pipeline_runs, runs, step_runs
+from loopml.uris import parse_uri
 
 __all__ = [
     "add_nodes",
@@ -170,8 +171,9 @@ def mark_finished(
         for ref in {(r.run_id, r.name, r.digest): r for r in consumed if r.run_id}.values()
     ]
     for uri in datasets:
-        name, _, version = uri.removeprefix("datasets:/").rpartition("/")
-        add_edge_once(conn, me, "consumed", ("dataset_version", f"{name}/{version}"), {"uri": uri})
+        parsed = parse_uri(uri)
+        version_node = ("dataset_version", f"{parsed.name}/{parsed.version}")
+        add_edge_once(conn, me, "consumed", version_node, {"uri": uri})
     files = []
     if ok:
         for name, ref in outputs.items():

@@ -565,7 +565,7 @@ class Runner:
         datasets = DatasetClient(self.client.settings)
         for spec in wanted:
             version = datasets.get(spec.name, spec.version)
-            self.datasets[spec] = (f"datasets:/{version.name}/{version.version}", version.digest)
+            self.datasets[spec] = (version.uri, version.digest)
 
 
 def _tracked_params(values: dict[str, Any]) -> dict[str, str]:
