@@ -92,20 +92,15 @@ class FakeClock:
         days: float = 0,
     ) -> None:
         """Move forward by the sum of the amounts given, e.g. ``advance(hours=2)``."""
-        step = timedelta(
-            days=days,
-            hours=hours,
-            minutes=minutes,
-            seconds=seconds,
-            milliseconds=ms,
-            microseconds=microseconds,
-        )
-        if step < timedelta(0):
+        minutes += (days * 24 + hours) * 60
+        step = round((minutes * 60 + seconds) * 1_000_000 + ms * 1000 + microseconds)
+        if step < 0:
             raise InvalidInputError(
-                f"a clock advances forward, got a step of {step}; use set() to go back"
+                f"a clock advances forward, got a step of {timedelta(microseconds=step)}; "
+                "use set() to go back"
             )
         with self._lock:
-            self._us += step // timedelta(microseconds=1)
+            self._us += step
 
     @contextmanager
     def installed(self) -> Iterator[FakeClock]:
