@@ -103,3 +103,27 @@ def test_import_loopml_loads_nothing_heavy() -> None:
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_thing"):
         loopml.no_such_thing  # noqa: B018
+
+
+def test_the_three_lists_of_public_names_agree() -> None:
+    """``_EXPORTS`` (the lazy map), ``__all__`` and the ``TYPE_CHECKING`` imports of
+    loopml/__init__.py name the same objects from the same modules: a name added to one
+    and not the others would be missing from type checkers, ``dir()`` or at run time."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(loopml.__file__).read_text(encoding="utf-8"))
+    guarded = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    typed = {
+        alias.asname or alias.name: node.module
+        for node in guarded.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert typed == loopml._EXPORTS
+    assert set(loopml.__all__) == {*loopml._EXPORTS, "__version__"}
+    assert len(loopml.__all__) == len(set(loopml.__all__))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from loopml.errors import InvalidInputError
-from loopml.uris import SCHEMES, LoopmlURI, parse_uri
+from loopml.uris import SCHEMES, LoopmlURI, dataset_uri, is_uri, model_uri, parse_uri, run_uri
 
 NAME_START = string.ascii_letters + string.digits + "_"
 names = st.builds(
@@ -187,3 +188,33 @@ def test_a_huge_uri_is_quoted_shortened_with_its_length() -> None:
 def test_a_dataset_uri_with_an_alias_other_than_latest_is_refused(name: str, alias: str) -> None:
     with pytest.raises(InvalidInputError, match=rf"datasets have no alias '{alias}'; use @latest"):
         parse_uri(f"datasets:/{name}@{alias}")
+
+
+def test_builders_write_what_parse_uri_reads_back() -> None:
+    assert model_uri("churn", 3) == "models:/churn/3"
+    assert model_uri("churn", alias="production") == "models:/churn@production"
+    assert run_uri("01J0ABC") == "runs:/01J0ABC"
+    assert run_uri("01J0ABC", "/model/") == "runs:/01J0ABC/model"
+    assert dataset_uri("iris", 2) == "datasets:/iris/2"
+    assert dataset_uri("iris") == "datasets:/iris@latest"
+    for uri in ("models:/churn/3", "models:/churn@production", "runs:/01J0ABC/model",
+                "datasets:/iris/2", "datasets:/iris@latest"):  # fmt: skip
+        assert str(parse_uri(uri)) == uri
+
+
+def test_a_model_uri_names_a_version_or_an_alias() -> None:
+    with pytest.raises(InvalidInputError, match=r"not neither; e\.g\. models:/churn/3"):
+        model_uri("churn")
+    with pytest.raises(InvalidInputError, match="not both"):
+        model_uri("churn", 3, alias="production")
+
+
+def test_is_uri_looks_at_the_scheme_only() -> None:
+    assert is_uri("models:/churn/3")
+    assert is_uri("models:/churn/3", "models")
+    assert not is_uri("models:/churn/3", "runs")
+    assert is_uri("datasets:/iris@latest", "datasets")
+    assert not is_uri("churn.pkl")
+    assert not is_uri("models:churn")  # no '/' after the scheme
+    assert not is_uri(None)
+    assert not is_uri(Path("models:/x"))  # a path is a folder, not a URI

@@ -8,7 +8,14 @@ Forms:
     ``datasets:/<name>@latest``            the latest dataset version (datasets have no
                                            other alias)
 
+Build URIs with :func:`model_uri`, :func:`run_uri` and :func:`dataset_uri`, and ask what
+a string is with :func:`is_uri`, rather than writing f-strings and ``startswith``.
+
 Example:
+    >>> model_uri("churn", alias="production"), dataset_uri("iris"), run_uri("01J0ABC", "model")
+    ('models:/churn@production', 'datasets:/iris@latest', 'runs:/01J0ABC/model')
+    >>> is_uri("models:/churn/3", "models"), is_uri("churn.pkl")
+    (True, False)
     >>> parse_uri("models:/churn@production")
     LoopmlURI(scheme='models', name='churn', version=None, alias='production', path='')
     >>> str(parse_uri("runs:/01J0ABC/model/model.json"))
@@ -22,7 +29,15 @@ from dataclasses import dataclass
 
 from loopml.errors import InvalidInputError, quote
 
-__all__ = ["SCHEMES", "LoopmlURI", "parse_uri"]
+__all__ = [
+    "SCHEMES",
+    "LoopmlURI",
+    "dataset_uri",
+    "is_uri",
+    "model_uri",
+    "parse_uri",
+    "run_uri",
+]
 
 SCHEMES = ("runs", "models", "datasets")
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
@@ -91,4 +106,39 @@ def parse_uri(uri: str) -> LoopmlURI:
         version=int(version) if version is not None else None,
         alias=alias,
         path=path,
+    )
+
+
+def is_uri(text: object, scheme: str | None = None) -> bool:
+    """Whether ``text`` is written as a loopml URI (of ``scheme``, when given).
+
+    Only the ``<scheme>:/`` prefix is looked at: :func:`parse_uri` says whether the rest
+    is well formed.
+    """
+    if not isinstance(text, str):
+        return False
+    schemes = SCHEMES if scheme is None else (scheme,)
+    return any(text.startswith(f"{name}:/") for name in schemes)
+
+
+def model_uri(name: str, version: int | None = None, *, alias: str | None = None) -> str:
+    """``models:/<name>/<version>`` or ``models:/<name>@<alias>`` (exactly one is given)."""
+    if (version is None) == (alias is None):
+        given = "both" if version is not None else "neither"
+        raise InvalidInputError(
+            f"a model URI names a version or an alias, not {given}; "
+            f"e.g. models:/{name}/3 or models:/{name}@production"
+        )
+    return str(LoopmlURI("models", name, version=version, alias=alias))
+
+
+def run_uri(run_id: str, path: str = "") -> str:
+    """``runs:/<run_id>`` or ``runs:/<run_id>/<path>``."""
+    return str(LoopmlURI("runs", run_id, path=path.strip("/")))
+
+
+def dataset_uri(name: str, version: int | None = None) -> str:
+    """``datasets:/<name>/<version>``, or ``datasets:/<name>@latest`` without a version."""
+    return str(
+        LoopmlURI("datasets", name, version=version, alias="latest" if version is None else None)
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from loopml.config import Settings
 from loopml.features import FeatureStore, OnlineStore
 from loopml.features.online import MemoryOnlineStore, RedisOnlineStore, SqliteOnlineStore
+from loopml.testing import FakeClock
 
 from ._defs import Definitions, make_definitions
 
@@ -53,23 +53,10 @@ def online_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Onl
     store.close()
 
 
-@dataclass
-class FixedClock:
-    """A clock that says what it is told: ``clock.now`` is a timezone-aware datetime."""
-
-    now: datetime = T0
-
-    def __call__(self) -> float:
-        return self.now.timestamp()
-
-    def advance(self, **delta: float) -> None:
-        """Move the clock forward, e.g. ``clock.advance(hours=2)``."""
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
+def clock() -> FakeClock:
+    """loopml's fake clock, standing at ``T0`` until a test moves it."""
+    return FakeClock(T0)
 
 
 def at(hours: float = 0, **delta: float) -> datetime:
@@ -105,7 +92,7 @@ def defs(tmp_path: Path, stats_frame: pd.DataFrame) -> Definitions:
 
 
 @pytest.fixture
-def feature_store(settings: Settings, clock: FixedClock, defs: Definitions) -> FeatureStore:
+def feature_store(settings: Settings, clock: FakeClock, defs: Definitions) -> FeatureStore:
     """A store over each metadata database, its online store the settings' SQLite file."""
     store = FeatureStore(settings, clock=clock)
     store.apply(defs.all)
@@ -113,7 +100,7 @@ def feature_store(settings: Settings, clock: FixedClock, defs: Definitions) -> F
 
 
 @pytest.fixture
-def local_store(tmp_path: Path, clock: FixedClock, defs: Definitions) -> FeatureStore:
+def local_store(tmp_path: Path, clock: FakeClock, defs: Definitions) -> FeatureStore:
     """A store over a SQLite metadata database only, for tests about joins and inputs."""
     store = FeatureStore(Settings.load(home=tmp_path / "home"), clock=clock)
     store.apply(defs.all)

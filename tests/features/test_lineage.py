@@ -12,8 +12,9 @@ from loopml.errors import NotFoundError
 from loopml.features import Entity, Feature, FeatureStore, FeatureView
 from loopml.store import open_store
 from loopml.store.lineage import edges_of
+from loopml.testing import FakeClock
 
-from .conftest import FixedClock, at, naive
+from .conftest import at, naive
 
 
 def _consumed(settings: Settings, node: tuple[str, str]) -> list[tuple[str, str]]:
@@ -25,7 +26,7 @@ def _consumed(settings: Settings, node: tuple[str, str]) -> list[tuple[str, str]
         )
 
 
-def _store(settings: Settings, clock: FixedClock, frame: pd.DataFrame) -> tuple[FeatureStore, int]:
+def _store(settings: Settings, clock: FakeClock, frame: pd.DataFrame) -> tuple[FeatureStore, int]:
     version = DatasetClient(settings).log("driver_trips", frame).version
     view = FeatureView(
         "trips_ds",
@@ -40,7 +41,7 @@ def _store(settings: Settings, clock: FixedClock, frame: pd.DataFrame) -> tuple[
 
 
 def test_a_training_set_built_in_a_run_links_the_run_to_its_views_and_data(
-    settings: Settings, clock: FixedClock, stats_frame: pd.DataFrame
+    settings: Settings, clock: FakeClock, stats_frame: pd.DataFrame
 ) -> None:
     store, version = _store(settings, clock, stats_frame)
     rows = pd.DataFrame({"driver_id": [1, 2], "event_timestamp": [naive(at(12)), naive(at(10))]})
@@ -54,7 +55,7 @@ def test_a_training_set_built_in_a_run_links_the_run_to_its_views_and_data(
 
 
 def test_outside_a_run_nothing_is_linked_and_an_unknown_run_is_an_error(
-    settings: Settings, clock: FixedClock, stats_frame: pd.DataFrame
+    settings: Settings, clock: FakeClock, stats_frame: pd.DataFrame
 ) -> None:
     store, _ = _store(settings, clock, stats_frame)
     rows = pd.DataFrame({"driver_id": [1], "event_timestamp": [naive(at(12))]})

@@ -20,10 +20,11 @@ from loopml.errors import InvalidInputError, NotFoundError
 from loopml.features import Entity, Feature, FeatureStore, FeatureView, OnlineStore
 from loopml.store import open_store
 from loopml.store.schema import materializations
+from loopml.testing import FakeClock
 
 from ._defs import Definitions
 from ._pit import SOURCE_ROWS, write_files
-from .conftest import PERSISTENT, T0, FixedClock, at, make_online_store, naive
+from .conftest import PERSISTENT, T0, at, make_online_store, naive
 
 ALL = ["driver_stats:trips", "driver_stats:rating", "driver_stats:city"]
 
@@ -34,7 +35,7 @@ def clean(value: Any) -> Any:
 
 @pytest.fixture
 def store(
-    clock: FixedClock, defs: Definitions, tmp_path: Path, online_store: OnlineStore
+    clock: FakeClock, defs: Definitions, tmp_path: Path, online_store: OnlineStore
 ) -> FeatureStore:
     """A feature store over each online backend (metadata in SQLite)."""
     settings = Settings.load(home=tmp_path / "home")
@@ -43,7 +44,7 @@ def store(
     return found
 
 
-def test_materialize_then_read_the_latest_values(store: FeatureStore, clock: FixedClock) -> None:
+def test_materialize_then_read_the_latest_values(store: FeatureStore, clock: FakeClock) -> None:
     results = store.materialize(at(0), at(13))
     assert [(r.view, r.version, r.rows, r.start, r.end) for r in results] == [
         ("driver_stats", 1, 2, at(0), at(13)),  # drivers 1 and 2; driver 3's row expired
@@ -62,7 +63,7 @@ def test_materialize_then_read_the_latest_values(store: FeatureStore, clock: Fix
     assert list(response.to_df().columns) == ["driver_id", "trips", "rating", "city"]
 
 
-def test_online_reads_enforce_the_ttl_against_now(store: FeatureStore, clock: FixedClock) -> None:
+def test_online_reads_enforce_the_ttl_against_now(store: FeatureStore, clock: FakeClock) -> None:
     store.materialize(at(0), at(13))
     clock.now = at(14)  # 12:00 rows are exactly 2 hours old: still valid
     assert store.get_online_features([{"driver_id": 1}], ["driver_stats:trips"]).to_dict()[
@@ -79,7 +80,7 @@ def test_online_reads_enforce_the_ttl_against_now(store: FeatureStore, clock: Fi
 
 
 def test_incremental_continues_from_the_last_end(
-    feature_store: FeatureStore, clock: FixedClock, settings: Settings
+    feature_store: FeatureStore, clock: FakeClock, settings: Settings
 ) -> None:
     """On both metadata databases, into the settings' SQLite online store."""
     store = feature_store
@@ -102,8 +103,26 @@ def test_incremental_continues_from_the_last_end(
     assert rows[1].start_time == int(at(11).timestamp() * 1000) == rows[0].end_time
 
 
+def test_without_a_clock_the_store_follows_loopmls_current_clock(
+    settings: Settings, defs: Definitions
+) -> None:
+    store = FeatureStore(settings, online_store="memory://")  # no clock= given
+    store.apply(defs.all)
+    store.materialize(at(0), at(13))
+    fake = FakeClock(at(14))  # 12:00 rows are exactly 2 hours old: still valid
+    with fake.installed():
+        assert store.get_online_features([{"driver_id": 1}], ["driver_stats:trips"]).to_dict()[
+            "trips"
+        ] == [5]
+        fake.advance(microseconds=1)
+        assert store.get_online_features([{"driver_id": 1}], ["driver_stats:trips"]).to_dict()[
+            "trips"
+        ] == [None]
+    store.close()
+
+
 def test_a_new_view_version_starts_empty_online(
-    store: FeatureStore, clock: FixedClock, defs: Definitions
+    store: FeatureStore, clock: FakeClock, defs: Definitions
 ) -> None:
     store.materialize(at(0), at(13))
     clock.now = at(13)
@@ -121,7 +140,7 @@ def test_a_new_view_version_starts_empty_online(
 
 
 def test_replaying_an_old_window_keeps_newer_values(
-    store: FeatureStore, clock: FixedClock, defs: Definitions
+    store: FeatureStore, clock: FakeClock, defs: Definitions
 ) -> None:
     store.apply([replace(defs.stats, ttl=None)])
     store.materialize(at(0), at(13))
@@ -132,9 +151,7 @@ def test_replaying_an_old_window_keeps_newer_values(
     ] == [5]
 
 
-def test_on_demand_features_agree_offline_and_online(
-    store: FeatureStore, clock: FixedClock
-) -> None:
+def test_on_demand_features_agree_offline_and_online(store: FeatureStore, clock: FakeClock) -> None:
     now = at(12, minutes=30)
     store.materialize(at(0), now)
     clock.now = now
@@ -154,7 +171,7 @@ def test_on_demand_features_agree_offline_and_online(
     assert online.to_dict()["rated"] == [True, False, False]
 
 
-def test_entity_rows_may_be_a_dataframe_or_strings(store: FeatureStore, clock: FixedClock) -> None:
+def test_entity_rows_may_be_a_dataframe_or_strings(store: FeatureStore, clock: FakeClock) -> None:
     store.materialize(at(0), at(13))
     clock.now = at(13)
     frame = pd.DataFrame({"driver_id": [2, 1]})
@@ -192,10 +209,8 @@ def test_materialize_input_errors(store: FeatureStore) -> None:
 
 
 @pytest.fixture(params=PERSISTENT)
-def agreement(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> tuple[FeatureStore, FixedClock, Path]:
-    clock = FixedClock()
+def agreement(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[FeatureStore, Path]:
+    clock = FakeClock(T0)
     online = make_online_store(request.param, request, tmp_path)
     (tmp_path / "data").mkdir()
     store = FeatureStore(Settings.load(home=tmp_path / "home"), online_store=online, clock=clock)
@@ -212,7 +227,7 @@ def agreement(
     split=st.none() | st.integers(0, 35),
 )
 def test_online_equals_offline_after_materialize(
-    agreement: tuple[FeatureStore, FixedClock, Path],
+    agreement: tuple[FeatureStore, Path],
     files: list[list[tuple[int, int, int | None]]],
     ttl: int | None,
     end: int,
@@ -245,7 +260,7 @@ def test_online_equals_offline_after_materialize(
 
 
 def test_dataset_sources_are_read_and_linked(
-    settings: Settings, clock: FixedClock, stats_frame: pd.DataFrame
+    settings: Settings, clock: FakeClock, stats_frame: pd.DataFrame
 ) -> None:
     from loopml.data.versions import DatasetClient
     from loopml.store.lineage import edges_of

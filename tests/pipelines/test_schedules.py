@@ -41,6 +41,7 @@ from loopml.pipelines.triggers import (
 )
 from loopml.store import audit, open_store
 from loopml.store.schema import audit_log, registered_pipelines
+from loopml.testing import FakeClock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TARGET = "_scheduled_pipeline:nightly"
@@ -345,6 +346,20 @@ def test_registration_fire_times_are_in_its_zone(sqlite_settings: Settings) -> N
         TARGET, name="hook", triggers=[on_webhook()], settings=sqlite_settings
     )
     assert webhook_only.next_fire_times() == []
+
+
+def test_next_fire_times_count_from_loopmls_clock(sqlite_settings: Settings) -> None:
+    registration = register_pipeline(
+        TARGET, schedule="0 3 * * MON", timezone="America/New_York", settings=sqlite_settings
+    )
+    fake = FakeClock(datetime(2024, 3, 8, 12, 0, tzinfo=UTC))  # a Friday
+    with fake.installed():
+        assert [t.isoformat() for t in registration.next_fire_times(2)] == [
+            "2024-03-11T03:00:00-04:00",
+            "2024-03-18T03:00:00-04:00",
+        ]
+        fake.advance(days=3, hours=11)  # Monday 2024-03-11 07:00 UTC = 03:00 in New York
+        assert registration.next_fire_times(1)[0].isoformat() == "2024-03-18T03:00:00-04:00"
 
 
 _ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham"]

@@ -18,6 +18,7 @@ from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.registry.client import ANY, RegistryClient
 from loopml.registry.models import AliasChange
+from loopml.testing import FakeClock
 
 
 def _versions(registry: RegistryClient, log_package: LogPackage, count: int) -> None:
@@ -61,18 +62,21 @@ def test_alias_at_answers_what_was_in_production_at_a_time(
     _versions(registry, log_package, 3)
     for version in (1, 2, 3):
         registry.set_status("churn", version, "validated")
-    before = time.time_ns() // 1_000_000 - 1
-    for version in (1, 3, 2):
-        _tick()
-        registry.promote("churn", version)
-        _tick()
+    fake = FakeClock(time.time())  # history times come from loopml's clock: drive it
+    before = fake.now_ms - 1
+    with fake.installed():
+        for version in (1, 3, 2):
+            fake.advance(ms=3)
+            registry.promote("churn", version)
+            fake.advance(ms=3)
     assert registry.alias_at("churn", "production", before) is None
     changes = registry.list_alias_changes("churn", "production")
     _assert_chain(changes)
+    assert [change.at - before for change in changes] == [4, 10, 16]
     for change, expected in zip(changes, (1, 3, 2), strict=True):
         assert registry.alias_at("churn", "production", change.at) == expected
         assert registry.alias_at("churn", "production", change.at + 1) == expected
-    assert registry.alias_at("churn", "production", time.time_ns() // 1_000_000) == 2
+    assert registry.alias_at("churn", "production", fake.now_ms) == 2
     with pytest.raises(
         NotFoundError, match=r"did you mean: churn@production\?.*has ever had: production"
     ):

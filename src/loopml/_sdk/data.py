@@ -13,31 +13,25 @@ Example:
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from loopml._sdk._shared import SharedClient
 from loopml.data.versions import DatasetClient
 from loopml.errors import InvalidInputError
-from loopml.tracking.fluent import active_run, default_client
+from loopml.tracking.fluent import active_run
 
 if TYPE_CHECKING:
     from loopml.data.models import DatasetVersion
 
 __all__ = ["dataset_client", "load_dataset", "log_dataset", "log_input"]
 
-_lock = threading.Lock()
-_client: DatasetClient | None = None
+_shared = SharedClient(DatasetClient)
 
 
 def dataset_client() -> DatasetClient:
     """A dataset client on the same settings as the fluent tracking API."""
-    global _client
-    settings = default_client().settings
-    with _lock:
-        if _client is None or _client.settings != settings:
-            _client = DatasetClient(settings)
-        return _client
+    return _shared.get()
 
 
 def log_dataset(

@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from loopml._sdk._shared import SharedClient
 from loopml.config import Settings
 from loopml.evaluation.gates import check_policy_gates
 from loopml.packaging.models import PackageInfo
 from loopml.registry import client as _registry
 from loopml.registry.models import ModelInfo, ModelVersion
 from loopml.tracking import TrackingClient, fluent
-from loopml.tracking.fluent import default_client
 
 if TYPE_CHECKING:
     from loopml.packaging.signature import Signature
@@ -59,18 +58,12 @@ class RegistryClient(_registry.RegistryClient):
         super().__init__(settings, gate_check=check_policy_gates)
 
 
-_lock = threading.Lock()
-_client: RegistryClient | None = None
+_shared = SharedClient(RegistryClient)
 
 
 def registry_client() -> RegistryClient:
     """A registry client on the same settings as the fluent tracking API."""
-    global _client
-    settings = default_client().settings
-    with _lock:
-        if _client is None or _client.settings != settings:
-            _client = RegistryClient(settings)
-        return _client
+    return _shared.get()
 
 
 def register_model(

@@ -15,12 +15,13 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from loopml.artifacts._hashing import check_digest
 from loopml.artifacts.models import BlobInfo
+from loopml.clock import Clock
 from loopml.errors import NotFoundError
 
 __all__ = ["MemoryBlobStore"]
@@ -42,7 +43,7 @@ class MemoryBlobStore:
 
     url = "memory://"
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, clock: Clock = time.time) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._blobs: dict[str, tuple[bytes, float]] = {}

@@ -38,6 +38,7 @@ from loopml.artifacts._tree import check_regular_file, lstat_existing, scan_tree
 from loopml.artifacts.base import BlobStore, TempFileCollector
 from loopml.artifacts.models import GcReport, ManifestEntry, StoredFile
 from loopml.artifacts.paths import local_target
+from loopml.clock import Clock
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 
 __all__ = ["ArtifactStore"]
@@ -52,7 +53,8 @@ class ArtifactStore:
 
     Args:
         blob_store: the backend that persists the blobs.
-        clock: the time source (Unix seconds) garbage collection measures age with.
+        clock: the time source (a :data:`loopml.clock.Clock`) garbage collection measures
+            age with; the wall clock by default, as local blobs age by file times.
 
     Example:
         >>> store = ArtifactStore.from_url("memory://")
@@ -61,7 +63,7 @@ class ArtifactStore:
         (True, 1)
     """
 
-    def __init__(self, blob_store: BlobStore, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, blob_store: BlobStore, *, clock: Clock = time.time) -> None:
         self.blob_store = blob_store
         self._clock = clock
 

@@ -16,10 +16,10 @@ Example:
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from loopml.clock import now_ms as _now_ms
 from loopml.errors import InvalidInputError
 
 __all__ = ["ModelTarget", "model_target", "parse_pairs", "parse_when"]
@@ -79,7 +79,7 @@ def parse_when(text: str, *, now_ms: int | None = None) -> int:
         >>> parse_when("1970-01-01T00:00:01+00:00")
         1000
     """
-    now = int(time.time() * 1000) if now_ms is None else now_ms
+    now = _now_ms() if now_ms is None else now_ms
     cleaned = text.strip().lower()
     if cleaned == "now":
         return now

@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from loopml.cli._output import (
     format_value,
     new_table,
 )
+from loopml.clock import timestamp
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -277,5 +277,5 @@ def _status(run: Run) -> Text:
 
 def _duration(run: Run) -> Text:
     if run.end_time is None:  # still running: the time so far
-        return cell(format_duration(time.time() - run.start_time / 1000), "dim")
+        return cell(format_duration(timestamp() - run.start_time / 1000), "dim")
     return cell(format_duration(run.duration_s))

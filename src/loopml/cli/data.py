@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,6 +26,7 @@ from loopml.cli._output import (
     show,
 )
 from loopml.cli._state import get_state
+from loopml.clock import now_ms
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -177,7 +177,7 @@ def log_version(
         loopml data log people exports/people.csv --encoding latin-1
     """
     client = _client(ctx)
-    started = time.time_ns() // 1_000_000
+    started = now_ms()
     with _progress("hashing and storing", quiet=as_json) as progress:
         version = client.log(
             name,

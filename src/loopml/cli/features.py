@@ -17,6 +17,7 @@ import typer
 
 from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, show
 from loopml.cli._state import get_state
+from loopml.clock import now
 from loopml.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -285,7 +286,7 @@ class _Progress:
 
 def _parse_time(text: str, option: str) -> datetime:
     if text.strip().lower() == "now":
-        return datetime.now(UTC)
+        return now()
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError as err:

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from loopml.data._check_types import as_table
 from loopml.errors import InvalidInputError
+from loopml.uris import is_uri
 
 if TYPE_CHECKING:
     from loopml.config import Settings
@@ -54,7 +55,7 @@ def read_table(source: str | os.PathLike[str], *, settings: Settings | None = No
         InvalidInputError: the file is missing or unreadable, or the format unknown.
     """
     text = os.fspath(source)
-    if text.startswith("datasets:/"):
+    if is_uri(text, "datasets"):
         return _read_dataset(text, settings)
     path = Path(text)
     if not path.exists():

@@ -89,19 +89,6 @@ class DigestCache:
         if rows:
             self._run(lambda conn: conn.executemany(_UPSERT, rows), None)
 
-    def forget_missing(self, folder: str, present: set[str]) -> None:
-        """Drop the entries under ``folder`` whose file is no longer there."""
-        low, high = folder.rstrip("/") + "/", folder.rstrip("/") + "0"  # "0" follows "/"
-
-        def prune(conn: sqlite3.Connection) -> None:
-            known = conn.execute(
-                "SELECT path FROM files WHERE path >= ? AND path < ?", (low, high)
-            ).fetchall()
-            stale = [(path,) for (path,) in known if path not in present]
-            conn.executemany("DELETE FROM files WHERE path = ?", stale)
-
-        self._run(prune, None)
-
     def derived(self, file_digest: str, kind: str) -> str | None:
         """A value remembered for content with this digest, e.g. its table digest."""
 

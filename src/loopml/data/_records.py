@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -20,6 +19,7 @@ from sqlalchemy import Connection, RowMapping, func, select, update
 
 from loopml._ids import new_id
 from loopml.artifacts import ManifestEntry
+from loopml.clock import now_ms
 from loopml.data.models import Dataset, DatasetVersion
 from loopml.errors import NotFoundError
 from loopml.store.audit import current_actor, record
@@ -44,10 +44,6 @@ OWNER = "dataset_version"  # owner_kind of a version's rows in artifact_files
 Role = Literal["input", "output"]
 _EDGE = {"input": "consumed", "output": "produced"}
 _LIST_HINT = "list datasets with `loopml data list`"
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 _V = dataset_versions.c
@@ -177,7 +173,7 @@ def attach(
     role: Role,
 ) -> None:
     """Describe the dataset and link a run to an existing version (same content logged)."""
-    _dataset_id(conn, version.name, description, _now_ms())
+    _dataset_id(conn, version.name, description, now_ms())
     if run_id is not None:
         link_run(conn, run_id, role, version)
 
@@ -198,7 +194,7 @@ def insert_version(
         sqlalchemy.exc.IntegrityError: another transaction took the version number, the
             digest or the dataset name first; retry the whole transaction.
     """
-    now = _now_ms()
+    now = now_ms()
     dataset_id = _dataset_id(conn, name, description, now)
     existing = version_by_digest(conn, name, fields["digest"])
     if existing is not None:

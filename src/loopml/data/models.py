@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from loopml.uris import dataset_uri
+
 __all__ = [
     "ChangeReport",
     "Dataset",
@@ -110,7 +112,7 @@ class DatasetVersion:
     @property
     def uri(self) -> str:
         """``datasets:/<name>/<version>``."""
-        return f"datasets:/{self.name}/{self.version}"
+        return dataset_uri(self.name, self.version)
 
     def to_dict(self) -> dict[str, Any]:
         """The version as plain data, with its ``uri``."""
@@ -258,7 +260,7 @@ class ChangeReport:
     @property
     def uri(self) -> str:
         """The URI of the version compared with."""
-        return f"datasets:/{self.name}/{self.version}"
+        return dataset_uri(self.name, self.version)
 
     def __bool__(self) -> bool:
         return self.changed

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, close_matches
+from loopml.uris import is_uri
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +48,7 @@ def load_data(data: Any, settings: Settings) -> EvaluationData:
 
     if isinstance(data, pd.DataFrame):
         found = EvaluationData(data, describe_frame(data), None)
-    elif isinstance(data, str) and data.startswith("datasets:/"):
+    elif is_uri(data, "datasets"):
         found = _dataset(data, settings)
     else:
         raise InvalidInputError(

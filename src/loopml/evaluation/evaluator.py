@@ -63,6 +63,8 @@ from loopml.packaging.loading import LoadedModel, load_object
 from loopml.registry.client import RegistryClient
 from loopml.registry.loading import load_model
 from loopml.registry.models import ModelVersion
+from loopml.uris import is_uri
+from loopml.uris import model_uri as _model_uri
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,7 +147,9 @@ def evaluate(
     check_slice_columns(table.frame, plan.slices)
     on = _Rows(table, table.frame.drop(columns=[target]), target_values(table.frame[target]))
 
-    with _candidate(model_uri, on.features, settings, trusted) as candidate:
+    # The version was resolved once (an alias could move meanwhile): load that one.
+    source = plan.version.uri if plan.version is not None else model_uri
+    with _candidate(source, on.features, settings, trusted) as candidate:
         settled, task_note = infer_task(stated, candidate, on.labels, target, uri)
         check_gates(plan.parsed, settled)
         plan = replace(plan, task=settled)
@@ -268,7 +272,7 @@ class _Plan:
         slices: Sequence[SliceSpec],
         gates: Sequence[str | Gate] | None,
     ) -> _Plan:
-        version = registry.resolve(model_uri) if model_uri.startswith("models:/") else None
+        version = registry.resolve(model_uri) if is_uri(model_uri, "models") else None
         specs = _gate_specs(registry, version, gates)
         parsed = [parse_gate(spec) for spec in specs]
         check_gates(parsed, task)  # a metric no task computes fails before anything loads
@@ -347,7 +351,7 @@ def _champion(
     """The champion version, or ``None`` and why there is none."""
     if champion is None:
         return None, "no champion: champion=None"
-    if version is None and champion.startswith("models:/"):
+    if version is None and is_uri(champion, "models"):
         try:
             return registry.resolve(champion), ""
         except NotFoundError:
@@ -362,7 +366,7 @@ def _champion(
             "no champion: the candidate is not a registered version, so it has no alias "
             "to compare with (register it, then evaluate models:/<name>/<version>)"
         )
-    uri = champion if champion.startswith("models:/") else f"models:/{version.model}@{champion}"
+    uri = champion if is_uri(champion, "models") else _model_uri(version.model, alias=champion)
     try:
         found = registry.resolve(uri)
     except NotFoundError:
@@ -388,8 +392,8 @@ def _measure_champion(
     """
     uri = (
         champion
-        if champion and champion.startswith("models:/")
-        else (f"models:/{found.model}@{champion}")
+        if champion is not None and is_uri(champion, "models")
+        else _model_uri(found.model, alias=str(champion))
     )
     try:
         loaded = load_model(found.uri, settings=settings, trusted=trusted)

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, cast
@@ -20,6 +19,7 @@ from typing import Any, Literal, TypeAlias, cast
 from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from loopml.clock import now_ms
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.features._spec import diff_specs, spec_digest
 from loopml.features.definitions import Entity, FeatureView
@@ -191,7 +191,7 @@ def _apply_one(
             version=version,
             digest=digest,
             spec=spec,
-            created_at=int(time.time() * 1000),
+            created_at=now_ms(),
             created_by=actor,
         )
     )

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
+from loopml.clock import Clock, now_ms, now_us
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.features._lookup import ViewReader, lookup
@@ -49,13 +50,13 @@ from loopml.features.registry import Definition, Definitions, Registry
 from loopml.store import open_store
 from loopml.store.lineage import add_edge_once
 from loopml.store.schema import materializations, runs
+from loopml.uris import dataset_uri
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["FeatureStore"]
 
-Clock = Callable[[], float]
 _EARLIEST = datetime(1, 1, 1, tzinfo=UTC)  # where an incremental run starts without a TTL
 
 
@@ -66,8 +67,10 @@ class FeatureStore:
         settings: where metadata lives and which online store to use
             (``settings.online_store_url``); :meth:`Settings.load` by default.
         online_store: an online store (or its URL) to use instead of the settings' one.
-        clock: "now" as Unix seconds, for TTL checks and default window ends; inject a
-            fixed clock in tests.
+        clock: where "now" comes from, for TTL checks and default window ends: a
+            :data:`loopml.clock.Clock` (Unix seconds); by default loopml's current clock.
+            Pass a fixed one to read "as of" a moment, or a
+            :class:`loopml.testing.FakeClock` in tests.
         definitions_ttl: seconds a process keeps the definitions it read before asking the
             registry again (``apply`` and :meth:`refresh` reload at once).
 
@@ -82,7 +85,7 @@ class FeatureStore:
         settings: Settings | None = None,
         *,
         online_store: OnlineStore | str | None = None,
-        clock: Clock = time.time,
+        clock: Clock | None = None,
         definitions_ttl: float = 60.0,
     ) -> None:
         self.settings = settings or Settings.load()
@@ -293,7 +296,7 @@ class FeatureStore:
                     end_time=end_us // 1000,
                     rows=done.rows,
                     online_store=self.online.url,
-                    created_at=int(time.time() * 1000),
+                    created_at=now_ms(),
                 )
             )
             if done.dataset_version is not None:
@@ -386,7 +389,7 @@ class FeatureStore:
         return found
 
     def _now_us(self) -> int:
-        return int(self._clock() * 1_000_000)
+        return now_us(self._clock)
 
     def close(self) -> None:
         """Close the online store's connections."""
@@ -445,7 +448,10 @@ def _link_dataset(conn: Connection, view: tuple[str, int], dataset: tuple[str, i
 
 
 def _link_once(conn: Connection, src: tuple[str, str], dst: tuple[str, str]) -> None:
-    attributes = {"uri": f"datasets:/{dst[1]}"} if dst[0] == "dataset_version" else None
+    attributes = None
+    if dst[0] == "dataset_version":  # its key is "<name>/<version>"
+        name, _, version = dst[1].rpartition("/")
+        attributes = {"uri": dataset_uri(name, int(version))}
     add_edge_once(conn, src, "consumed", dst, attributes)
 
 

@@ -31,12 +31,12 @@ import json
 import platform
 import shutil
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from loopml.clock import now_ms
 from loopml.errors import DigestMismatchError, InvalidInputError
 from loopml.packaging._digests import file_digests, verify_files
 from loopml.packaging._example import encode_example, prepare_example
@@ -202,7 +202,7 @@ def _write(
         python_version=platform.python_version(),
         loopml_version=_loopml_version(),
         source_run=source_run,
-        created_at=int(time.time() * 1000),
+        created_at=now_ms(),
         predict_proba=callable(getattr(predictor, "predict_proba", None)),
         files=file_digests(root, skip=MANIFEST),
     )

@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from loopml.clock import now
 from loopml.errors import InvalidInputError, close_matches
 
 __all__ = ["check_schedule", "check_timezone", "fire_times"]
@@ -181,7 +182,7 @@ def fire_times(
     zone = check_timezone(timezone)
     fields = _fields(" ".join(expression.split()))
     wildcard = fields[0].startswith("*") or fields[1].startswith("*")
-    last = datetime.now(UTC) if after is None else _to_utc(after, zone)
+    last = now() if after is None else _to_utc(after, zone)
     # croniter walks wall-clock times (naive); each is then placed in the zone, where it
     # happens once, twice or never. Instants are compared in UTC: within one zone Python
     # compares wall-clock times and ignores fold.

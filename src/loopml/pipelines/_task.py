@@ -28,6 +28,7 @@ from typing import Any
 
 from loopml._user_code import user_frame
 from loopml.artifacts import ArtifactStore
+from loopml.clock import now_ms
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, StepTimeoutError
 from loopml.pipelines._canonical import canonical_json
@@ -120,7 +121,7 @@ def execute_step(task: StepTask) -> StepResult:
     """Run ``task`` to its end; never raises for a failure of the step itself."""
     from loopml.tracking.fluent import attach_run
 
-    started = _now_ms()
+    started = now_ms()
     client = worker_client(task.settings)
     artifact_store = client.run_artifacts.artifact_store
     attempts = 0
@@ -152,9 +153,9 @@ def execute_step(task: StepTask) -> StepResult:
             error=_error_line(err),
             traceback="".join(tb.format_exception(err)),
             started_at=started,
-            ended_at=_now_ms(),
+            ended_at=now_ms(),
         )
-    return StepResult(True, attempts, outputs, started_at=started, ended_at=_now_ms())
+    return StepResult(True, attempts, outputs, started_at=started, ended_at=now_ms())
 
 
 class _Scratch(os.PathLike[str]):
@@ -346,10 +347,6 @@ def _save_logs(client: TrackingClient, run_id: str, logs: io.StringIO) -> None:
     text = logs.getvalue()
     if text:
         client.run_artifacts.log_bytes(run_id, text.encode(), "logs/step.log")
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _error_line(err: BaseException) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.data import check_name, parse_target
+from loopml.uris import dataset_uri
 
 __all__ = [
     "DatasetInput",
@@ -71,8 +72,7 @@ class DatasetInput:
     def uri(self) -> str:
         """``datasets:/<name>/<version>``, or ``datasets:/<name>@latest`` (a URI
         :func:`loopml.uris.parse_uri` accepts, meaning the same input)."""
-        suffix = "@latest" if self.version is None else f"/{self.version}"
-        return f"datasets:/{self.name}{suffix}"
+        return dataset_uri(self.name, self.version)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,13 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, Final
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from loopml.clock import now_ms
 from loopml.errors import NotFoundError
 from loopml.paging import Page
 from loopml.pipelines.models import (
@@ -34,6 +34,7 @@ from loopml.pipelines.models import (
 from loopml.store.lineage import Edge, add_edge_once, add_edges
 from loopml.store.paging import SortKey, order_clauses, page_after, page_of
 from loopml.store.schema import artifact_files, pipeline_runs, runs, step_runs
+from loopml.uris import parse_uri
 
 __all__ = [
     "add_nodes",
@@ -78,7 +79,7 @@ def insert_pipeline_run(
             executor=executor,
             cache=cache,
             resumed_from=resumed_from,
-            created_at=_now_ms(),
+            created_at=now_ms(),
         )
     )
     add_nodes(conn, run_id, nodes)
@@ -138,7 +139,7 @@ def mark_running(
         run_id=run_id,
         cache_key=cache_key,
         key_parts=key_parts,
-        started_at=_now_ms(),
+        started_at=now_ms(),
         reason=reason,
     )
 
@@ -178,8 +179,9 @@ def mark_finished(
         for ref in {(r.run_id, r.name, r.digest): r for r in consumed if r.run_id}.values()
     ]
     for uri in datasets:
-        name, _, version = uri.removeprefix("datasets:/").rpartition("/")
-        add_edge_once(conn, me, "consumed", ("dataset_version", f"{name}/{version}"), {"uri": uri})
+        parsed = parse_uri(uri)
+        version_node = ("dataset_version", f"{parsed.name}/{parsed.version}")
+        add_edge_once(conn, me, "consumed", version_node, {"uri": uri})
     files = []
     if ok:
         for name, ref in outputs.items():
@@ -220,7 +222,7 @@ def mark_cached(
     outputs: dict[str, OutputRef],
     reason: str,
 ) -> None:
-    now = _now_ms()
+    now = now_ms()
     _update_step(
         conn,
         pipeline_run_id,
@@ -245,9 +247,7 @@ def mark_status(
     status: StepStatus = StepStatus.SKIPPED,
 ) -> None:
     """End a node that did not run: skipped, failed before it started, or a finished map."""
-    _update_step(
-        conn, pipeline_run_id, node, status=status.value, reason=reason, ended_at=_now_ms()
-    )
+    _update_step(conn, pipeline_run_id, node, status=status.value, reason=reason, ended_at=now_ms())
 
 
 _FIND_CACHED = (
@@ -445,7 +445,3 @@ def _node_order(node: str, order: dict[str, int]) -> tuple[int, int]:
         return (order[node], -1)
     base, _, index = node.partition("[")
     return (order.get(base, len(order)), int(index.rstrip("]") or 0) if index else 0)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

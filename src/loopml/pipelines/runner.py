@@ -15,13 +15,13 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loopml.clock import now_ms
 from loopml.pipelines import records
 from loopml.pipelines._canonical import canonical_json, digest_of, is_json_value
 from loopml.pipelines._task import StepResult, StepTask, execute_step, load_ref, store_value
@@ -477,8 +477,8 @@ class Runner:
                 attempts=1,
                 error=f"{type(err).__name__}: {err}",
                 traceback="".join(traceback.format_exception(err)),
-                started_at=_now_ms(),
-                ended_at=_now_ms(),
+                started_at=now_ms(),
+                ended_at=now_ms(),
             )
         outputs = {k: OutputRef.from_json(v) for k, v in result.outputs.items()}
 
@@ -567,7 +567,7 @@ class Runner:
         datasets = DatasetClient(self.client.settings)
         for spec in wanted:
             version = datasets.get(spec.name, spec.version)
-            self.datasets[spec] = (f"datasets:/{version.name}/{version.version}", version.digest)
+            self.datasets[spec] = (version.uri, version.digest)
 
 
 def _tracked_params(values: dict[str, Any]) -> dict[str, str]:
@@ -588,7 +588,3 @@ def _flatten(specs: Any) -> list[InputSpec]:
         else:
             out.append(spec)
     return out
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

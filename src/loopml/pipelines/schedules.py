@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from loopml.clock import now_ms
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.pipelines import _baselines
@@ -287,7 +287,7 @@ def _existing(conn: Connection, name: str, *, lock: bool = False) -> Any:
 
 
 def _stamp() -> dict[str, Any]:
-    return {"updated_at": int(time.time() * 1000), "updated_by": audit.current_actor()}
+    return {"updated_at": now_ms(), "updated_by": audit.current_actor()}
 
 
 def _store(settings: Settings | None) -> Store:

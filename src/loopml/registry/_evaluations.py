@@ -21,6 +21,7 @@ from sqlalchemy import Connection, RowMapping, select
 
 from loopml._ids import new_id
 from loopml.artifacts import StoredFile
+from loopml.clock import now_ms
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.registry import _records, events
 from loopml.registry._files import resolve_version
@@ -29,7 +30,7 @@ from loopml.registry.models import VersionStatus
 from loopml.store.audit import record as audit
 from loopml.store.lineage import Edge, Node, add_edges
 from loopml.store.schema import artifact_files, model_evaluations
-from loopml.uris import parse_uri
+from loopml.uris import is_uri, parse_uri
 
 __all__ = [
     "COLUMNS",
@@ -119,7 +120,7 @@ def check_figure_name(name: object) -> str:
 
 def _version_of(conn: Connection, row: dict[str, Any]) -> None:
     """Fill model/version from a ``models:/`` URI when the record left them out."""
-    if row["model"] is None and str(row["model_uri"]).startswith("models:/"):
+    if row["model"] is None and is_uri(row["model_uri"], "models"):
         found = resolve_version(conn, parse_uri(row["model_uri"]))
         row["model"], row["version"] = found["model"], int(found["version"])
 
@@ -145,7 +146,7 @@ def save(
     row["figures"] = {name: stored.digest for name, stored in figures.items()}
     _version_of(conn, row)
     evaluation_id = new_id()
-    now = _records.now_ms()
+    now = now_ms()
     model, version = row["model"], row["version"]
     node: Node = ("evaluation", evaluation_id)
     edges: list[Edge] = []
@@ -155,7 +156,7 @@ def save(
         found = _records.find_version(conn, model, int(version))
         status = _move(conn, found, row["passed"], move_status, now)
         edges.append((node, "consumed", ("model_version", f"{model}/{version}"), None))
-    elif str(row["model_uri"]).startswith("runs:/"):
+    elif is_uri(row["model_uri"], "runs"):
         edges.append((node, "consumed", ("run", parse_uri(row["model_uri"]).name), None))
     if dataset_node is not None:
         edges.append((node, "evaluated_on", _check_node(dataset_node), None))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from loopml.clock import now_ms
 from loopml.errors import ConflictError, GateFailedError
 from loopml.registry import _records, _versions, aliases, events, governance
 from loopml.registry._records import Row
@@ -49,7 +50,7 @@ def approve_or_reject(
     status = _V(row["status"])
     _check_decidable(uri, status, approving)
     role = governance.authorize(conn, policy, actor, uri, "approve" if approving else "reject")
-    now = _records.now_ms()
+    now = now_ms()
     made = governance.record_decision(
         conn, name, version, decision, actor=actor, role=role, comment=comment, at=now
     )
@@ -85,7 +86,7 @@ def promote(
             f"cannot promote models:/{name}/{version} to {name}@{alias}: " + "; ".join(blockers),
             details={"reasons": blockers, "model": name, "version": version, "alias": alias},
         )
-    now = _records.now_ms()
+    now = now_ms()
     previous = aliases.current(conn, name, alias)
     aliases.move(conn, name, alias, version, previous=previous, actor=actor, reason=reason, at=now)
     if row["status"] != _V.DEPLOYED.value:

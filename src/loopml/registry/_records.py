@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
@@ -48,7 +47,6 @@ __all__ = [
     "lock_model",
     "merge_tags",
     "model_names",
-    "now_ms",
     "number_ranges",
     "to_alias_change",
     "to_approval",
@@ -82,11 +80,6 @@ _SET_STATUS = (
     .where(_V.model == bindparam("m"), _V.version == bindparam("v"))
     .values(status=bindparam("status"), status_changed_at=bindparam("at"))
 )
-
-
-def now_ms() -> int:
-    """The current time in Unix milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 def check_model_name(name: object) -> str:

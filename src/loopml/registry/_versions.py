@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, update
 
 from loopml._ids import new_id
+from loopml.clock import now_ms
 from loopml.errors import ConflictError, InvalidInputError
 from loopml.registry import _records, events
 from loopml.registry._files import copy_files
@@ -76,7 +77,7 @@ def insert_version(
     actor: str,
 ) -> ModelVersion:
     """Add ``package`` as the next version of ``name`` (creating the model when new)."""
-    now = _records.now_ms()
+    now = now_ms()
     model = _records.try_lock_model(conn, name)
     if model is None:
         insert_model(conn, name, description=None, tags={}, actor=actor, at=now)
@@ -152,7 +153,7 @@ def change_status(
         )
     if target is VersionStatus.ARCHIVED:
         refuse_if_aliased(conn, name, version, "archive")
-    now = _records.now_ms()
+    now = now_ms()
     _records.update_status(conn, name, version, target, now)
     events.record(
         conn,

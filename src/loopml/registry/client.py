@@ -30,6 +30,7 @@ from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml.artifacts import ArtifactStore
+from loopml.clock import now_ms
 from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError
 from loopml.packaging.models import PackageInfo
@@ -152,7 +153,7 @@ class RegistryClient:
                 )
             return _versions.insert_model(
                 conn, name, description=description, tags=clean, actor=actor,
-                at=_records.now_ms(),
+                at=now_ms(),
             )  # fmt: skip
 
         return self._write(work)
@@ -216,7 +217,7 @@ class RegistryClient:
             values = {
                 "description": row["description"] if description is None else description,
                 "tags": _records.merge_tags(row["tags"] or {}, updates),
-                "updated_at": _records.now_ms(),
+                "updated_at": now_ms(),
             }
             conn.execute(update(registered_models).where(_M.name == name).values(**values))
             changed = {"description": description, "tags": updates}
@@ -480,7 +481,7 @@ class RegistryClient:
             aliases.check_expected(name, alias, previous, expected)
             change = aliases.move(
                 conn, name, alias, version, previous=previous, actor=actor, reason=reason,
-                at=_records.now_ms(),
+                at=now_ms(),
             )  # fmt: skip
             payload = {"alias": alias, "previous_version": previous}
             events.record(conn, "alias.set", name, version, payload, actor=actor, reason=reason)
@@ -525,7 +526,7 @@ class RegistryClient:
             aliases.check_expected(name, alias, previous, expected)
             change = aliases.move(
                 conn, name, alias, None, previous=previous, actor=actor, reason=reason,
-                at=_records.now_ms(),
+                at=now_ms(),
             )  # fmt: skip
             payload = {"alias": alias, "previous_version": previous}
             events.record(
@@ -594,7 +595,7 @@ class RegistryClient:
             conn.execute(
                 update(registered_models)
                 .where(_M.name == name)
-                .values(policy=checked.to_dict(), updated_at=_records.now_ms())
+                .values(policy=checked.to_dict(), updated_at=now_ms())
             )
             payload = {"old": old.to_dict(), "new": checked.to_dict()}
             events.record(conn, "policy.updated", name, None, payload, actor=actor)
@@ -624,7 +625,7 @@ class RegistryClient:
         actor = current_actor()
 
         def work(conn: Connection) -> RoleGrant:
-            granted = governance.grant(conn, user, role, actor=actor, at=_records.now_ms())
+            granted = governance.grant(conn, user, role, actor=actor, at=now_ms())
             if granted is None:
                 return next(g for g in governance.list_roles(conn, user) if g.role == role)
             _role_event(conn, "role.granted", user, role, actor)

@@ -23,8 +23,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
+from loopml.clock import now_ms
 from loopml.errors import InvalidInputError
-from loopml.registry._records import Row, now_ms
+from loopml.registry._records import Row
 from loopml.registry.models import RegistryEvent
 from loopml.store.audit import record as audit
 from loopml.store.schema import registry_events

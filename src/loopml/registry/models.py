@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from loopml.packaging.models import PackageInfo
+from loopml.uris import model_uri
 from loopml.webhooks.models import Webhook
 
 __all__ = [
@@ -130,7 +131,7 @@ class ModelVersion:
 
     @property
     def uri(self) -> str:
-        return f"models:/{self.model}/{self.version}"
+        return model_uri(self.model, self.version)
 
     @property
     def node(self) -> tuple[str, str]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import getpass
 import os
-import time
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from loopml.clock import now_ms
 from loopml.store.schema import audit_log
 
 __all__ = ["current_actor", "history", "record"]
@@ -36,7 +36,7 @@ def record(
     """Append one audit row inside the caller's transaction (so it commits with the change)."""
     conn.execute(
         audit_log.insert().values(
-            at=int(time.time() * 1000),
+            at=now_ms(),
             actor=actor or current_actor(),
             action=action,
             object_kind=object_kind,

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
@@ -202,9 +202,3 @@ def _store_error(err: DBAPIError) -> StoreError:
         "database is reachable",
         details={"reason": str(err.orig)},
     )
-
-
-def ping(store: Store) -> None:
-    """Raise :class:`StoreError` unless the database answers."""
-    with store.read() as conn:
-        conn.execute(text("SELECT 1"))

@@ -8,12 +8,12 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from sqlalchemy import Connection, or_, select
 
+from loopml.clock import now_ms
 from loopml.errors import InvalidInputError
 from loopml.store.models import LineageEntry
 from loopml.store.schema import lineage_edges
@@ -55,7 +55,7 @@ def add_edges(conn: Connection, edges: list[Edge]) -> None:
     """Record several ``(src, edge, dst, attributes)`` edges in one statement."""
     if not edges:
         return
-    now = int(time.time() * 1000)
+    now = now_ms()
     rows = []
     for src, edge, dst, attributes in edges:
         if edge not in EDGE_TYPES:

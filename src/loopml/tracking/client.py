@@ -27,6 +27,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml._ids import new_id
+from loopml.clock import now_ms
 from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError, quote
 from loopml.paging import Page, check_limit
@@ -64,10 +65,6 @@ _END_RUN = (
 )
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class TrackingClient:
     """Experiment tracking against one store.
 
@@ -96,7 +93,7 @@ class TrackingClient:
     def create_experiment(self, name: str, description: str | None = None) -> Experiment:
         """Create an experiment; :class:`ConflictError` if the name is taken."""
         name = check.check_name("experiment", name)
-        exp = Experiment(id=new_id(), name=name, created_at=_now_ms(), description=description)
+        exp = Experiment(id=new_id(), name=name, created_at=now_ms(), description=description)
 
         def work(conn: Connection) -> None:
             conn.execute(
@@ -197,7 +194,7 @@ class TrackingClient:
             experiment_id=exp.id,
             name=name,
             status=RunStatus.RUNNING,
-            start_time=_now_ms(),
+            start_time=now_ms(),
             parent_run_id=parent_run_id,
             user=current_actor(),
             host=socket.gethostname(),
@@ -270,7 +267,7 @@ class TrackingClient:
             self._check_run(run_id)
 
         def work(conn: Connection) -> None:
-            conn.execute(_END_RUN, {"_id": run_id, "status": status.value, "end_time": _now_ms()})
+            conn.execute(_END_RUN, {"_id": run_id, "status": status.value, "end_time": now_ms()})
             if on_write is not None:
                 on_write(conn)
 
@@ -285,7 +282,7 @@ class TrackingClient:
         self._check_run(run_id)
 
         def work(conn: Connection) -> None:
-            conn.execute(update(runs).where(runs.c.id == run_id).values(deleted_at=_now_ms()))
+            conn.execute(update(runs).where(runs.c.id == run_id).values(deleted_at=now_ms()))
             record(conn, action="run.delete", object_kind="run", object_id=run_id, reason=reason)
 
         self.store.transact(work)
@@ -306,7 +303,7 @@ class TrackingClient:
                 lambda conn: conn.execute(
                     update(runs)
                     .where(runs.c.id.in_(dead), runs.c.status == RunStatus.RUNNING.value)
-                    .values(status=RunStatus.KILLED.value, end_time=_now_ms())
+                    .values(status=RunStatus.KILLED.value, end_time=now_ms())
                 )
             )
         return len(dead)
@@ -410,7 +407,7 @@ class TrackingClient:
             key,
             value,
             step if type(step) is int and -_BIG < step < _BIG else check.metric_step(step),
-            _now_ms() if timestamp is None else check.metric_timestamp(timestamp),
+            now_ms() if timestamp is None else check.metric_timestamp(timestamp),
         )
 
     def log_metrics(
@@ -421,7 +418,7 @@ class TrackingClient:
         timestamp: int | None = None,
     ) -> None:
         """Record several metrics at one step."""
-        ts = _now_ms() if timestamp is None else check.metric_timestamp(timestamp)
+        ts = now_ms() if timestamp is None else check.metric_timestamp(timestamp)
         values = check.mapping("metrics", values)
         self.log_batch(run_id, [(k, v, step, ts) for k, v in values.items()])
 

@@ -32,6 +32,7 @@ from loopml.config import Settings
 from loopml.errors import InvalidInputError, MissingDependencyError, quote
 from loopml.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
 from loopml.tracking.models import Experiment, Run, RunStatus
+from loopml.uris import run_uri
 
 if TYPE_CHECKING:
     from loopml.packaging.models import PackageInfo
@@ -94,7 +95,7 @@ class ActiveRun:
 
     @property
     def uri(self) -> str:
-        return f"runs:/{self.id}"
+        return run_uri(self.id)
 
     def log_param(self, key: str, value: Any) -> None:
         self.client.log_param(self.id, key, value)

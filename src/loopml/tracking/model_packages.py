@@ -17,6 +17,7 @@ from loopml.packaging.models import PackageInfo
 from loopml.packaging.package import save_package
 from loopml.packaging.signature import Signature
 from loopml.tracking.client import TrackingClient
+from loopml.uris import run_uri
 
 __all__ = ["log_model_in_run"]
 
@@ -52,7 +53,7 @@ def log_model_in_run(
         )
         client.log_artifacts(run_id, Path(tmp) / "package", path)
     return PackageInfo(
-        uri=f"runs:/{run_id}/{path}",
+        uri=run_uri(run_id, path),
         run_id=run_id,
         path=path,
         flavor=manifest.flavor,

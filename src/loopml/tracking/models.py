@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from loopml.uris import run_uri
+
 __all__ = ["Experiment", "Metric", "Run", "RunInput", "RunStatus"]
 
 
@@ -85,7 +87,7 @@ class Run:
     @property
     def uri(self) -> str:
         """``runs:/<id>``: the root of this run's artifacts."""
-        return f"runs:/{self.id}"
+        return run_uri(self.id)
 
     @property
     def duration_s(self) -> float | None:

@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import builtins
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from loopml.artifacts import (
     local_target,
     safe_artifact_path,
 )
+from loopml.clock import now_ms
 from loopml.errors import InvalidInputError, NotFoundError, UnsafePathError
 from loopml.store import Store
 from loopml.store.files import under_folder
@@ -178,7 +178,7 @@ class RunArtifacts:
             return [ManifestEntry(r.path, r.digest, r.size) for r in rows]
 
     def _record(self, run_id: str, entries: builtins.list[ManifestEntry]) -> None:
-        now = int(time.time() * 1000)
+        now = now_ms()
 
         def work(conn: Connection) -> None:
             for start in range(0, len(entries), 500):

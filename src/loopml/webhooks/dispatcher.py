@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import Table, Update, bindparam, select, update
 
+from loopml.clock import now_ms
 from loopml.store import Store
 from loopml.webhooks.delivery import post
 from loopml.webhooks.models import Event, Feed, Wanted
@@ -307,7 +308,7 @@ class Dispatcher:
             return True
         params: dict[str, Any] = {"hook": hook_id, "old": old, "new": new}
         if statement is self._sql.delivered:
-            params["at"] = time.time_ns() // 1_000_000
+            params["at"] = now_ms()
         moved = self.store.transact(lambda conn: conn.execute(statement, params).rowcount)
         return bool(moved)
 

@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, RowMapping, delete, select
 
 from loopml._ids import new_id
+from loopml.clock import now_ms
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.webhooks.models import Feed, Webhook
 
@@ -84,7 +84,7 @@ def add(
         "failures": 0,
         "last_error": None,
         "last_delivery_at": None,
-        "created_at": time.time_ns() // 1_000_000,
+        "created_at": now_ms(),
         "created_by": actor,
     }
     conn.execute(feed.table.insert(), row)
