@@ -24,6 +24,7 @@ fitting the forest, logging it and registering the first versions are not.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import socket
 import statistics
@@ -113,7 +114,8 @@ def registry(home: Path, versions: int, repeats: int) -> dict[str, Any]:
     register_timings, last = repeat(register, repeats)
     expect("loopml", last, versions + 1 + repeats, "as the last version number")
 
-    targets = iter([2 + i % (versions - 1) for i in range(repeats + 1)])
+    # Endless: the timed moves, then the dead-webhook moves, each to another version.
+    targets = (2 + i % (versions - 1) for i in itertools.count())
 
     def move() -> int:
         version = next(targets)
