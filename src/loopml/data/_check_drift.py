@@ -57,15 +57,9 @@ def check_drift(
         if len(current) == current.null_count or len(ref) == ref.null_count:
             continue  # no values, no distribution; the null check reports it
         categorical = spec.categories is not None or spec.dtype not in ("int", "float")
-        try:
-            result = column_drift(
-                _sample(ref, categorical),
-                _sample(current, categorical),
-                method=config.method,
-                threshold=config.threshold,
-            )
-        except InvalidInputError as err:
-            raise InvalidInputError(f"drift of column {spec.name!r}: {err.message}") from err
+        result = _column_drift(
+            spec.name, _sample(ref, categorical), _sample(current, categorical), config
+        )
         results[spec.name] = result
         if result.drifted:
             found.append(_violation(spec.name, result, table.num_rows, config))
@@ -104,14 +98,19 @@ def check_profile_drift(
             cur = category_counts(current)
         if not any(cur.values()):
             continue
-        try:
-            result = column_drift(ref, cur, method=config.method, threshold=config.threshold)
-        except InvalidInputError as err:
-            raise InvalidInputError(f"drift of column {spec.name!r}: {err.message}") from err
+        result = _column_drift(spec.name, ref, cur, config)
         results[spec.name] = result
         if result.drifted:
             found.append(_violation(spec.name, result, table.num_rows, config))
     return found, results
+
+
+def _column_drift(name: str, reference: Any, current: Any, config: DriftConfig) -> DriftResult:
+    """:func:`column_drift` with the schema's method and threshold; errors name the column."""
+    try:
+        return column_drift(reference, current, method=config.method, threshold=config.threshold)
+    except InvalidInputError as err:
+        raise InvalidInputError(f"drift of column {name!r}: {err.message}") from err
 
 
 def _profile_columns(
