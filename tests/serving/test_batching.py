@@ -368,3 +368,27 @@ def test_batching_is_off_unless_the_deployment_asks_for_it() -> None:
     batcher = batcher_for(lambda x: x, Resources(max_batch_size=32, max_batch_time_ms=4))
     assert batcher is not None
     assert (batcher.max_batch_size, batcher.max_batch_time_ms) == (32, 4)
+
+
+def test_each_request_learns_how_long_it_queued_and_its_model_call_took() -> None:
+    model = Model()
+
+    async def main() -> list[Any]:
+        batcher = Batcher(model.predict, max_batch_size=8, max_batch_time_ms=0)
+        model.hold()
+        first = asyncio.ensure_future(batcher.submit_timed(np.array([[1.0]])))
+        await _until(model.entered.is_set)
+        rest = [asyncio.ensure_future(batcher.submit_timed(np.array([[2.0]]))) for _ in range(3)]
+        await _until(lambda: batcher.pending == 3)
+        model.release.set()
+        results = [await first, *await asyncio.gather(*rest)]
+        await batcher.close()
+        late = await batcher.submit_timed(np.array([[3.0]]))
+        return [*results, late]
+
+    results = asyncio.run(main())
+    assert [out.item() for out, _ in results] == [2.0, 4.0, 4.0, 4.0, 6.0]
+    assert [timing.batch_rows for _, timing in results] == [1, 3, 3, 3, 1]
+    assert all(timing.queued >= 0 and timing.predict >= 0 for _, timing in results)
+    # the three behind the held call share one model call, so one predict time
+    assert len({timing.predict for _, timing in results[1:4]}) == 1

@@ -9,7 +9,7 @@ every prediction is handed to monitoring's payload log.
 
 from __future__ import annotations
 
-from loopml.serving.batching import Batcher, BatchReport, batcher_for
+from loopml.serving.batching import Batcher, BatchReport, RequestTiming, batcher_for
 from loopml.serving.policy import KEY_HEADER, PayloadLogSettings, Resources, Route, TrafficPolicy
 from loopml.serving.runtime import Endpoint, Routing, ServedVersion
 
@@ -19,6 +19,7 @@ __all__ = [
     "Batcher",
     "Endpoint",
     "PayloadLogSettings",
+    "RequestTiming",
     "Resources",
     "Route",
     "Routing",

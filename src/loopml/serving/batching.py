@@ -59,7 +59,7 @@ from typing import Any
 from loopml.serving import _rows
 from loopml.serving.policy import Resources
 
-__all__ = ["BatchReport", "Batcher", "batcher_for"]
+__all__ = ["BatchReport", "Batcher", "RequestTiming", "batcher_for"]
 
 log = logging.getLogger("loopml.serving")
 
@@ -82,6 +82,22 @@ class BatchReport:
     failed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class RequestTiming:
+    """Where one request's time went inside the batcher (for latency histograms).
+
+    Attributes:
+        queued: seconds from ``submit`` until the model call that answered it started
+            (waiting for company, for the model, and any failed merged call first).
+        predict: seconds of that model call.
+        batch_rows: rows in that call (its own and the others').
+    """
+
+    queued: float
+    predict: float
+    batch_rows: int
+
+
 @dataclass(eq=False, slots=True)
 class _Request:
     inputs: Any
@@ -89,6 +105,10 @@ class _Request:
     layout: Hashable | None  # None: never merged with another request
     arrived: float  # loop.time()
     future: asyncio.Future[Any]
+    timing: RequestTiming | None = None
+
+    def timed(self, started: float, seconds: float, rows: int) -> None:
+        self.timing = RequestTiming(max(started - self.arrived, 0.0), seconds, rows)
 
 
 class Batcher:
@@ -151,18 +171,31 @@ class Batcher:
             Exception: whatever ``predict`` raised on this request's rows alone (e.g. a
                 :class:`~loopml.errors.SignatureError`).
         """
+        return (await self.submit_timed(inputs))[0]
+
+    async def submit_timed(self, inputs: Any) -> tuple[Any, RequestTiming]:
+        """:meth:`submit`, also saying how long the request queued and its model call took.
+
+        Example:
+            >>> outputs, timing = await batcher.submit_timed(rows)  # doctest: +SKIP
+            >>> timing.queued, timing.predict, timing.batch_rows  # doctest: +SKIP
+            (0.0021, 0.0034, 12)
+        """
         loop = asyncio.get_running_loop()
         rows, layout = _rows.describe(inputs)
-        if self._closing:
-            return await self._timed(loop, inputs, rows, 1)
         if rows == 0 or rows >= self.max_batch_size:
             layout = None
-        future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append(_Request(inputs, rows, layout, loop.time(), future))
-        self._arrived.set()
-        if self._worker is None:
-            self._worker = loop.create_task(self._work(), name=f"batcher {self.name}")
-        return await future
+        request = _Request(inputs, rows, layout, loop.time(), loop.create_future())
+        if self._closing:
+            result = await self._timed(loop, inputs, [request])
+        else:
+            self._pending.append(request)
+            self._arrived.set()
+            if self._worker is None or self._worker.done():
+                self._worker = loop.create_task(self._work(), name=f"batcher {self.name}")
+            result = await request.future
+        assert request.timing is not None  # set before the result, by the model call
+        return result, request.timing
 
     async def close(self) -> None:
         """Answer every queued request now and stop the worker (idempotent)."""
@@ -185,7 +218,13 @@ class Batcher:
                 await self._arrived.wait()
                 continue
             batch = await self._collect(loop, self._pending[0])
-            await self._run(loop, batch)
+            try:
+                await self._run(loop, batch)
+            except Exception as err:  # a bug here must not leave callers waiting forever
+                log.exception("batcher %s: a batch could not be answered", self.name)
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(err)
 
     async def _collect(self, loop: asyncio.AbstractEventLoop, head: _Request) -> list[_Request]:
         deadline = head.arrived + self.max_batch_time_ms / 1000
@@ -224,14 +263,13 @@ class Batcher:
         if len(live) == 1:
             await self._answer_alone(loop, live[0])
             return
-        counts = [request.rows for request in live]
         try:
             merged = _rows.concat([request.inputs for request in live])
         except Exception:  # inputs that looked alike but do not merge: answer each alone
             log.debug("batcher %s: inputs did not merge", self.name, exc_info=True)
             parts = None
         else:
-            parts = await self._call_split(loop, merged, counts, len(live))
+            parts = await self._call_split(loop, merged, live)
         if parts is None:
             for request in live:
                 await self._answer_alone(loop, request)
@@ -241,17 +279,17 @@ class Batcher:
                 request.future.set_result(part)
 
     async def _call_split(
-        self, loop: asyncio.AbstractEventLoop, merged: Any, counts: list[int], requests: int
+        self, loop: asyncio.AbstractEventLoop, merged: Any, requests: list[_Request]
     ) -> list[Any] | None:
         """Outputs per request of one merged call; ``None`` when the call failed or its
         output cannot be split by rows (the requests are then answered alone)."""
         try:
-            outputs = await self._timed(loop, merged, sum(counts), requests)
+            outputs = await self._timed(loop, merged, requests)
         except Exception:
-            log.debug("batcher %s: a batch of %d failed", self.name, requests, exc_info=True)
+            log.debug("batcher %s: a batch of %d failed", self.name, len(requests), exc_info=True)
             return None
         try:
-            return _rows.split(outputs, counts)
+            return _rows.split(outputs, [request.rows for request in requests])
         except _rows.UnsplittableError as err:
             log.warning(
                 "batcher %s: %s; answering that batch request by request (turn batching off "
@@ -263,7 +301,7 @@ class Batcher:
 
     async def _answer_alone(self, loop: asyncio.AbstractEventLoop, request: _Request) -> None:
         try:
-            result = await self._timed(loop, request.inputs, request.rows, 1)
+            result = await self._timed(loop, request.inputs, [request])
         except Exception as err:
             if not request.future.done():
                 request.future.set_exception(err)
@@ -272,16 +310,21 @@ class Batcher:
             request.future.set_result(result)
 
     async def _timed(
-        self, loop: asyncio.AbstractEventLoop, inputs: Any, rows: int, requests: int
+        self, loop: asyncio.AbstractEventLoop, inputs: Any, requests: list[_Request]
     ) -> Any:
-        started = time.perf_counter()
+        """``predict(inputs)`` in the executor, timed for ``requests`` and reported."""
+        rows = sum(request.rows for request in requests)
+        started_at, started = loop.time(), time.perf_counter()
         failed = True
         try:
             result = await loop.run_in_executor(self._executor, self._predict, inputs)
             failed = False
             return result
         finally:
-            self._report(BatchReport(rows, requests, time.perf_counter() - started, failed))
+            seconds = time.perf_counter() - started
+            for request in requests:
+                request.timed(started_at, seconds, rows)
+            self._report(BatchReport(rows, len(requests), seconds, failed))
 
     def _report(self, report: BatchReport) -> None:
         if self._on_batch is None:
