@@ -7,6 +7,7 @@ set, logged and registered, then loaded from the registry as a server would.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from loopml.features import Entity, Feature, FeatureStore, FeatureView, OnDemand
 from loopml.features import RequestField as Request
 from loopml.packaging.loading import LoadedModel
 from loopml.registry.loading import load_model
+from loopml.serving.batching import Batcher
 from loopml.serving.lookup import FeatureLookup
 from loopml.testing import FakeClock
 
@@ -254,3 +256,81 @@ def test_declared_features_must_match_the_models_inputs(trained: Trained) -> Non
     with pytest.raises(InvalidInputError, match="no table signature"):
         FeatureLookup.for_model(tensor_model, trained.store, features=["driver_stats:trips"])
     assert FeatureLookup.for_model(tensor_model, trained.store) is None
+
+
+def test_a_column_two_recorded_features_filled_must_be_declared(
+    trained: Trained, tmp_path: Path
+) -> None:
+    store = trained.store
+    other = FeatureView(
+        "driver_totals",
+        [store.definitions().entities["driver"]],
+        tmp_path / "stats.parquet",
+        "event_time",
+        [Feature("trips", "int64")],
+    )
+    store.apply([other])
+    entities = pd.DataFrame(
+        {"driver_id": DRIVERS, "event_timestamp": [pd.Timestamp(T0).tz_convert(None)] * 20}
+    )
+    with loopml.start_run(experiment="ambiguous"):
+        first = store.get_training_set(entities, ["driver_stats:trips"])
+        store.get_training_set(entities, ["driver_totals:trips"])
+        x = first[["trips"]]
+        tree = DecisionTreeClassifier().fit(x, [n % 2 for n in DRIVERS])
+        loopml.log_model(tree, input_example=x.head(), register_as="churn")
+    loaded = trained.load(2)
+    with pytest.raises(InvalidInputError, match=r"driver_stats:trips and driver_totals:trips"):
+        FeatureLookup.for_model(loaded, store)
+    lookup = FeatureLookup.for_model(loaded, store, features=["driver_totals:trips"])
+    assert lookup is not None
+    assert lookup.features == {"trips": "driver_totals:trips"}
+
+
+def test_a_view_changed_since_training_is_warned_about(
+    trained: Trained, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = trained.store
+    view = store.definitions().views["driver_stats"]
+    changed = FeatureView(
+        "driver_stats",
+        [store.definitions().entities["driver"]],
+        tmp_path / "stats.parquet",
+        "event_time",
+        list(view.features),
+        ttl=timedelta(days=30),
+    )
+    assert store.apply([changed]).of("driver_stats").version == 2
+    with caplog.at_level("WARNING", logger="loopml.serving"):
+        lookup = FeatureLookup.for_model(trained.load(), store)
+    assert lookup is not None
+    assert "trained on driver_stats version 1; the online store serves version 2" in caplog.text
+
+
+def test_enriched_requests_batch_together_as_the_server_chains_them(trained: Trained) -> None:
+    loaded = trained.load()
+    lookup = FeatureLookup.for_model(loaded, trained.store)
+    assert lookup is not None
+    requests = [[{"driver_id": d, "km": 1.0 + d}] for d in DRIVERS]
+    sizes: list[int] = []
+
+    async def serve() -> list[Any]:
+        batcher = Batcher(
+            loaded.predict,
+            max_batch_size=64,
+            max_batch_time_ms=5,
+            on_batch=lambda report: sizes.append(report.requests),
+        )
+
+        async def one(rows: list[dict[str, Any]]) -> Any:
+            model_input, _ = await asyncio.to_thread(lookup.enrich, rows)
+            return await batcher.submit(model_input)
+
+        outputs = await asyncio.gather(*(one(rows) for rows in requests))
+        await batcher.close()
+        return list(outputs)
+
+    outputs = asyncio.run(serve())
+    expected = loaded.predict(lookup.enrich([row for rows in requests for row in rows])[0])
+    assert [int(out[0]) for out in outputs] == expected.tolist()
+    assert sum(sizes) == len(requests)
