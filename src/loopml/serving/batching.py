@@ -254,6 +254,8 @@ class Batcher:
             if rows + request.rows <= self.max_batch_size:
                 batch.append(request)
                 rows += request.rows
+                if rows == self.max_batch_size:
+                    break
         return batch
 
     async def _run(self, loop: asyncio.AbstractEventLoop, batch: list[_Request]) -> None:
