@@ -63,3 +63,56 @@ def test_outside_a_run_nothing_is_linked_and_an_unknown_run_is_an_error(
     assert _consumed(settings, ("feature_view", "trips_ds/1")) == []
     with pytest.raises(NotFoundError, match="run 'NOPE' not found"):
         store.get_training_set(rows, ["trips_ds:trips"], run_id="NOPE")
+
+
+def test_a_run_records_the_features_its_training_sets_gave_it(local_store: FeatureStore) -> None:
+    settings = local_store.settings
+    rows = pd.DataFrame(
+        {"driver_id": [1, 2], "km": [2.0, 4.0], "event_timestamp": [naive(at(12))] * 2}
+    )
+    loopml.configure(home=str(settings.home), db_url=settings.db_url)
+    with loopml.start_run(experiment="features") as run:
+        local_store.get_training_set(rows, ["driver_stats:trips", "density:trips_per_km"])
+        local_store.get_training_set(rows, ["driver_stats:trips", "driver_stats:rating"])
+        local_store.get_training_set(rows, ["driver_stats:city"], full_feature_names=True)
+    used = local_store.training_features(run.id)
+    assert [(u.column, u.reference, u.version, u.on_demand) for u in used] == [
+        ("trips_per_km", "density:trips_per_km", 1, True),
+        ("trips", "driver_stats:trips", 1, False),
+        ("rating", "driver_stats:rating", 1, False),
+        ("driver_stats__city", "driver_stats:city", 1, False),
+    ]
+    assert used[0].view == "density"
+    # the on-demand view is an input of the run too, beside the view it reads
+    assert _consumed(settings, ("run", run.id)) == [
+        ("feature_view", "driver_stats/1"),
+        ("on_demand_feature_view", "density/1"),
+    ]
+
+
+def test_a_run_without_training_sets_has_no_training_features(local_store: FeatureStore) -> None:
+    settings = local_store.settings
+    loopml.configure(home=str(settings.home), db_url=settings.db_url)
+    with loopml.start_run(experiment="features") as run:
+        pass
+    assert local_store.training_features(run.id) == []
+    assert local_store.training_features("NOPE") == []
+
+
+def test_references_resolve_to_columns_join_keys_and_request_fields(
+    local_store: FeatureStore,
+) -> None:
+    resolved = local_store.resolve_features(["driver_stats:*", "density:rated"])
+    assert resolved.columns == {
+        "trips": "driver_stats:trips",
+        "rating": "driver_stats:rating",
+        "city": "driver_stats:city",
+        "rated": "density:rated",
+    }
+    assert resolved.join_keys == ("driver_id",)
+    assert resolved.request_fields == ("km",)
+    full = local_store.resolve_features(["driver_stats:trips"], full_feature_names=True)
+    assert full.references == ["driver_stats:trips"]
+    assert list(full.columns) == ["driver_stats__trips"]
+    with pytest.raises(NotFoundError, match="driver_stats:trip"):
+        local_store.resolve_features(["driver_stats:trip"])

@@ -23,10 +23,12 @@ from loopml.features.loader import load_definitions
 from loopml.features.models import (
     ApplyResult,
     DefinitionChange,
+    FeatureUse,
     FieldChange,
     MaterializationResult,
     OnlineResponse,
     RegisteredDefinition,
+    ResolvedFeatures,
 )
 from loopml.features.on_demand import OnDemandFeatureView, RequestField, on_demand_feature_view
 from loopml.features.online import OnlineStore
@@ -38,6 +40,7 @@ __all__ = [
     "Entity",
     "Feature",
     "FeatureStore",
+    "FeatureUse",
     "FeatureView",
     "FieldChange",
     "MaterializationResult",
@@ -46,6 +49,7 @@ __all__ = [
     "OnlineStore",
     "RegisteredDefinition",
     "RequestField",
+    "ResolvedFeatures",
     "load_definitions",
     "on_demand_feature_view",
 ]

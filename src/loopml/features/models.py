@@ -15,10 +15,12 @@ from typing import Any, Literal
 __all__ = [
     "ApplyResult",
     "DefinitionChange",
+    "FeatureUse",
     "FieldChange",
     "MaterializationResult",
     "OnlineResponse",
     "RegisteredDefinition",
+    "ResolvedFeatures",
 ]
 
 Kind = Literal["entity", "feature_view", "on_demand_feature_view"]
@@ -201,3 +203,63 @@ class OnlineResponse:
         import pandas as pd
 
         return pd.DataFrame(self.columns)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureUse:
+    """One feature a run's training sets gave it: the column it became and where it came from.
+
+    Attributes:
+        column: the training set's column (``"trips"``, or ``"driver_stats__trips"`` with
+            full feature names).
+        reference: ``"<view>:<feature>"``.
+        version: the view's version the training set read.
+        on_demand: whether the view is an on-demand view.
+
+    Example:
+        >>> FeatureUse("trips", "driver_stats:trips", 2).view
+        'driver_stats'
+    """
+
+    column: str
+    reference: str
+    version: int
+    on_demand: bool = False
+
+    @property
+    def view(self) -> str:
+        """The (on-demand) feature view's name."""
+        return self.reference.partition(":")[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "column": self.column,
+            "reference": self.reference,
+            "version": self.version,
+            "on_demand": self.on_demand,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedFeatures:
+    """Feature references resolved against the current definitions.
+
+    Attributes:
+        columns: ``{column: "<view>:<feature>"}`` in the order asked (wildcards expanded).
+        join_keys: every join key a lookup of them needs.
+        request_fields: the request fields their on-demand views need.
+
+    Example:
+        >>> ResolvedFeatures({"trips": "driver_stats:trips"}, ("driver_id",), ()).references
+        ['driver_stats:trips']
+    """
+
+    columns: dict[str, str]
+    join_keys: tuple[str, ...]
+    request_fields: tuple[str, ...]
+
+    @property
+    def references(self) -> list[str]:
+        """One ``"<view>:<feature>"`` per column."""
+        return list(self.columns.values())

@@ -33,15 +33,18 @@ from loopml.errors import InvalidInputError, NotFoundError
 from loopml.features._lookup import ViewReader, lookup
 from loopml.features._refs import FeaturePlan, plan_features
 from loopml.features._sources import check_source
+from loopml.features._usage import features_of_run, link_features
 from loopml.features.definitions import FeatureView
 from loopml.features.loader import rebase
 from loopml.features.materialize import Progress, materialize_view
 from loopml.features.models import (
     ApplyResult,
+    FeatureUse,
     Kind,
     MaterializationResult,
     OnlineResponse,
     RegisteredDefinition,
+    ResolvedFeatures,
 )
 from loopml.features.offline import DEFAULT_TIMESTAMP_COLUMN, training_set
 from loopml.features.on_demand import OnDemandFeatureView
@@ -197,24 +200,73 @@ class FeatureStore:
             on_source=lambda view, dataset: read.append((view, dataset)),
         )
         if run_id is not None:
-            self._link_run(run_id, read)
+            self._link_run(run_id, read, plan)
         return frame
 
-    def _link_run(self, run_id: str, read: Sequence[tuple[str, tuple[str, int] | None]]) -> None:
+    def _link_run(
+        self,
+        run_id: str,
+        read: Sequence[tuple[str, tuple[str, int] | None]],
+        plan: FeaturePlan,
+    ) -> None:
         versions = self.definitions()
+        columns = {r.view.name: {c: f for f, c in r.outputs.items()} for r in plan.views}
 
         def record(conn: Connection) -> None:
             if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                 raise NotFoundError("run", run_id, hint="list runs with `loopml runs list`")
+            for od in plan.on_demand:
+                kind, name = "on_demand_feature_view", od.view.name
+                node = (kind, f"{name}/{versions.version_of(kind, name)}")
+                link_features(conn, ("run", run_id), node, {c: f for f, c in od.outputs.items()})
             for view, dataset in read:
                 node = ("feature_view", f"{view}/{versions.version_of('feature_view', view)}")
-                _link_once(conn, ("run", run_id), node)
+                link_features(conn, ("run", run_id), node, columns.get(view, {}))
                 if dataset is not None:
                     dataset_node = ("dataset_version", f"{dataset[0]}/{dataset[1]}")
                     _link_once(conn, ("run", run_id), dataset_node)
                     _link_once(conn, node, dataset_node)
 
         self.registry.store.transact(record)
+
+    def training_features(self, run_id: str) -> list[FeatureUse]:
+        """The features the run's training sets gave it: column, reference, view version.
+
+        A model logged from the run was trained on these columns, so a server can look
+        the same features up online (see :mod:`loopml.serving.lookup`). Empty when the
+        run built no training set from this store.
+
+        Example:
+            >>> [f.reference for f in store.training_features(run.id)]  # doctest: +SKIP
+            ['driver_stats:trips', 'driver_stats:rating']
+        """
+        with self.registry.store.read() as conn:
+            return features_of_run(conn, run_id)
+
+    def resolve_features(
+        self, features: Sequence[str], *, full_feature_names: bool = False
+    ) -> ResolvedFeatures:
+        """``features`` resolved against the current definitions: the column of each
+        reference (wildcards expanded), and the join keys and request fields a lookup needs.
+
+        Raises:
+            InvalidInputError: a malformed reference, or two that would share a column.
+            NotFoundError: an unknown view or feature (with close matches).
+
+        Example:
+            >>> store.resolve_features(["driver_stats:*"]).columns  # doctest: +SKIP
+            {'trips': 'driver_stats:trips', 'rating': 'driver_stats:rating'}
+        """
+        plan = self._plan(features, full_feature_names)[0]
+        owners = {c: f"{r.view.name}:{f}" for r in plan.views for f, c in r.outputs.items()}
+        owners.update(
+            (c, f"{od.view.name}:{f}") for od in plan.on_demand for f, c in od.outputs.items()
+        )
+        return ResolvedFeatures(
+            columns={column: owners[column] for column in plan.columns},
+            join_keys=plan.join_keys,
+            request_fields=tuple(name for name, _ in plan.request_fields),
+        )
 
     # -- materialization ---------------------------------------------------------------
 

@@ -9,16 +9,21 @@ every prediction is handed to monitoring's payload log.
 
 from __future__ import annotations
 
+from loopml.serving.batching import Batcher, BatchReport, RequestTiming, batcher_for
 from loopml.serving.policy import KEY_HEADER, PayloadLogSettings, Resources, Route, TrafficPolicy
 from loopml.serving.runtime import Endpoint, Routing, ServedVersion
 
 __all__ = [
     "KEY_HEADER",
+    "BatchReport",
+    "Batcher",
     "Endpoint",
     "PayloadLogSettings",
+    "RequestTiming",
     "Resources",
     "Route",
     "Routing",
     "ServedVersion",
     "TrafficPolicy",
+    "batcher_for",
 ]
