@@ -24,7 +24,7 @@ from loopml.errors import InvalidInputError
 __all__ = ["Moment", "to_ms", "window"]
 
 Moment = int | datetime | date | str
-"""Unix milliseconds, a datetime (naive is UTC) or date, an ISO string, ``now`` or an age (``1h``)."""
+"""Unix ms, a datetime (naive is UTC) or date, an ISO string, ``now`` or an age (``1h``)."""
 
 _AGE = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d|w)(?:\s+ago)?")
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -98,5 +98,5 @@ def _bad(moment: object, name: str) -> InvalidInputError:
         f"{name} {moment!r} is not a time; give Unix milliseconds, a datetime, an ISO 8601 "
         "string (2026-12-07T06:00:00Z; no zone means UTC), 'now' or an age like '1h' or "
         "'15m ago'",
-        details={name: repr(moment)},
+        details={name: str(moment)},
     )
