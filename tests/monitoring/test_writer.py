@@ -75,15 +75,19 @@ def test_read_back_equals_what_was_sent(
         writer.record(prediction)
     writer.close()
 
-    assert writer.stats().written == 3 and writer.stats().lost == 0
+    assert writer.stats().written == 3
+    assert writer.stats().lost == 0
     frame = read_predictions(DEPLOYMENT, settings=local)
     assert len(frame) == 3 + 3 + 1
-    assert list(frame.columns[:10]) == ["request_id", "row", "time_ms", "deployment", "model",
-                                        "version", "role", "status", "latency_ms", "error"]  # fmt: skip
+    assert list(frame.columns[:10]) == [
+        "request_id", "row", "time_ms", "deployment", "model",
+        "version", "role", "status", "latency_ms", "error",
+    ]  # fmt: skip
     primary = frame[(frame.request_id == "r1") & (frame.role == "primary")]
     shadow = frame[(frame.request_id == "r1") & (frame.role == "shadow")]
     assert primary["row"].tolist() == [0, 1, 2] == shadow["row"].tolist()
-    assert primary["version"].tolist() == [3, 3, 3] and shadow["version"].tolist() == [4, 4, 4]
+    assert primary["version"].tolist() == [3, 3, 3]
+    assert shadow["version"].tolist() == [4, 4, 4]
     assert primary["output.predict"].tolist() == [1, 0, 1]
     assert shadow["output.predict"].tolist() == [0, 0, 1]
     assert shadow["latency_ms"].tolist() == [1.25] * 3
@@ -286,7 +290,7 @@ def test_hostile_predictions_are_refused_and_odd_values_kept_as_text(
     stats = writer.stats()
     assert (stats.rejected, stats.written, stats.errors) == (4, 3, 0)
     frame = read_predictions(DEPLOYMENT, settings=local)
-    by_id = {rid: rows for rid, rows in frame.groupby("request_id")}
+    by_id = dict(list(frame.groupby("request_id")))
     assert by_id["r5"]["output.predict"].tolist() == [str(2**70), "1"]
     assert by_id["r6"]["input.mixed"].tolist() == ["1", "a"]
     assert len(by_id["r7"]) == 1  # one row holding each value whole
@@ -324,9 +328,7 @@ def test_flush_writes_now(
         ({"flush_seconds": 0}, "flush_seconds"),
     ],
 )
-def test_bad_settings_are_refused(
-    local: Settings, options: dict[str, Any], message: str
-) -> None:
+def test_bad_settings_are_refused(local: Settings, options: dict[str, Any], message: str) -> None:
     arguments: dict[str, Any] = {"deployment": DEPLOYMENT, **options}
     with pytest.raises(InvalidInputError, match=message):
         PayloadWriter(local, arguments.pop("deployment"), **arguments)
