@@ -332,3 +332,20 @@ def test_bad_settings_are_refused(local: Settings, options: dict[str, Any], mess
     arguments: dict[str, Any] = {"deployment": DEPLOYMENT, **options}
     with pytest.raises(InvalidInputError, match=message):
         PayloadWriter(local, arguments.pop("deployment"), **arguments)
+
+
+def test_numpy_and_plain_values_share_one_segment(
+    local: Settings, open_writers: OpenWriter, predict: MakePrediction
+) -> None:
+    writer = open_writers(local, flush_seconds=3600)
+    one = {"outputs": {"p": np.array([0.5])}}
+    writer.record(predict(1, inputs={"city": np.array(["Oslo"]), "n": np.array([1])}, **one))
+    writer.record(predict(2, inputs={"city": np.array(["Reykjavik"]), "n": np.array([2])}, **one))
+    writer.record(predict(3, inputs={"city": ["Lyon"], "n": [3]}, outputs={"p": [0.5]}))
+    writer.record(predict(4, inputs={"city": np.array(["Rome", "Nice"]), "n": np.array([4, 5])}))
+    writer.close()
+    (segment,) = list_segments(DEPLOYMENT, settings=local)
+    assert segment.prediction_count == 4
+    frame = read_predictions(DEPLOYMENT, settings=local)
+    assert frame["input.city"].tolist() == ["Oslo", "Reykjavik", "Lyon", "Rome", "Nice"]
+    assert frame["input.n"].tolist() == [1, 2, 3, 4, 5]

@@ -65,6 +65,7 @@ BASE_COLUMNS = (
 INPUT_PREFIX, FEATURE_PREFIX, OUTPUT_PREFIX = "input.", "feature.", "output."
 _INT64 = (-(2**63), 2**63 - 1)
 _INT32 = (-(2**31), 2**31 - 1)
+_FAST = "biufUSmM"  # numpy kinds Arrow takes as they are (not objects, not records)
 
 
 def base_schema() -> pa.Schema:
@@ -88,7 +89,8 @@ class Batch:
 class _Converted:
     prediction: Prediction
     rows: int
-    columns: dict[str, pa.Array]
+    columns: dict[str, Any]  # numpy arrays (the fast path) or Arrow arrays
+    key: tuple[object, ...]  # predictions with equal keys concatenate column by column
 
 
 def build_tables(
@@ -102,7 +104,7 @@ def build_tables(
     """
     import pyarrow as pa
 
-    groups: dict[tuple[tuple[str, str], ...], list[_Converted]] = {}
+    groups: dict[tuple[object, ...], list[_Converted]] = {}
     rejected: list[tuple[object, str]] = []
     for item in predictions:
         try:
@@ -110,8 +112,7 @@ def build_tables(
         except (TypeError, ValueError, OverflowError, pa.ArrowException) as err:
             rejected.append((item, str(err)))
             continue
-        key = tuple((name, str(array.type)) for name, array in converted.columns.items())
-        groups.setdefault(key, []).append(converted)
+        groups.setdefault(converted.key, []).append(converted)
     tables: list[tuple[pa.Table, int]] = []
     for group in groups.values():
         table = _group_table(group)
@@ -138,9 +139,33 @@ def _convert(item: object, deployment: str, log_inputs: bool, log_features: bool
         values.update(_prefixed(FEATURE_PREFIX, item.features))
     if item.outputs is not None:
         values.update(_prefixed(OUTPUT_PREFIX, item.outputs))
-    arrays = {name: _to_arrow(value) for name, value in values.items()}
-    rows, columns = _align(arrays, {name for name, v in values.items() if _is_scalar(v)})
-    return _Converted(item, rows, columns)
+    fast = _numpy_columns(values)
+    if fast is not None:  # numpy arrays of one length: joined per column, converted once
+        rows, arrays = fast
+        key = ("numpy", *((name, _dtype_key(a), a.shape[1:]) for name, a in arrays.items()))
+        return _Converted(item, rows, arrays, key)
+    converted = {name: _to_arrow(value) for name, value in values.items()}
+    rows, columns = _align(converted, {name for name, v in values.items() if _is_scalar(v)})
+    key = ("arrow", *((name, str(array.type)) for name, array in columns.items()))
+    return _Converted(item, rows, columns, key)
+
+
+def _numpy_columns(values: dict[str, Any]) -> tuple[int, dict[str, np.ndarray[Any, Any]]] | None:
+    """The values when all are numpy arrays (not of objects) with one first dimension."""
+    rows = None
+    for value in values.values():
+        if not isinstance(value, np.ndarray) or value.ndim == 0 or value.dtype.kind not in _FAST:
+            return None
+        if rows is None:
+            rows = value.shape[0]
+        elif value.shape[0] != rows:
+            return None
+    return (1 if rows is None else rows), values
+
+
+def _dtype_key(array: np.ndarray[Any, Any]) -> str:
+    kind = array.dtype.kind
+    return str(kind if kind in "US" else array.dtype.str)  # any string width joins the others
 
 
 def _check_prediction(item: Prediction, deployment: str) -> None:
@@ -261,5 +286,13 @@ def _group_table(group: list[_Converted]) -> pa.Table:
         "latency_ms": repeated([float(p.latency_ms) for p in predictions], pa.float64()),
         "error": repeated([p.error for p in predictions], pa.string()),
     }
-    extra = {name: pa.concat_arrays([c.columns[name] for c in group]) for name in group[0].columns}
+    if group[0].key[0] == "numpy":
+        extra = {
+            name: _numpy_to_arrow(np.concatenate([c.columns[name] for c in group]))
+            for name in group[0].columns
+        }
+    else:
+        extra = {
+            name: pa.concat_arrays([c.columns[name] for c in group]) for name in group[0].columns
+        }
     return pa.table({**base, **extra})
