@@ -54,6 +54,7 @@ __all__ = ["PayloadWriter", "is_sampled"]
 logger = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.1  # how often an idle writer looks at its stop flag
+_GATHER_SECONDS = 0.01  # how often a gathering writer looks at its queue's size
 _open_writers: weakref.WeakSet[PayloadWriter] = weakref.WeakSet()
 
 
@@ -215,6 +216,7 @@ class PayloadWriter:
         """
         self._closed = True
         self._stopping.set()
+        self._flush_now.set()
         self._thread.join(timeout)
         _open_writers.discard(self)
         if self._thread.is_alive():
@@ -234,6 +236,7 @@ class PayloadWriter:
     # -- the background thread ------------------------------------------------------
 
     def _run(self) -> None:
+        self._warm_up()
         while True:
             batch = self._next_batch()
             if batch:
@@ -245,25 +248,41 @@ class PayloadWriter:
             elif self._stopping.is_set():
                 return
 
+    def _warm_up(self) -> None:
+        """Import Parquet's writer and open both stores now, not on the first batch."""
+        try:
+            import pyarrow.parquet  # noqa: F401
+
+            import loopml.monitoring._rows  # noqa: F401
+
+            self._metadata()
+            self._artifacts()
+        except Exception as err:  # retried on the first batch, and counted there
+            logger.warning("payload log of %r: not ready yet: %s", self.deployment, err)
+
     def _next_batch(self) -> list[object]:
         try:
-            batch = [self._queue.get(timeout=_POLL_SECONDS)]
+            first = self._queue.get(timeout=_POLL_SECONDS)
         except queue.Empty:
             return []
+        # Wait for company by looking at the queue's size now and then, not by taking
+        # items one by one: a wake-up per prediction would cost the request threads.
         deadline = time.monotonic() + self.flush_seconds
+        while self._queue.qsize() + 1 < self.batch_size and not self._hurried():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._flush_now.wait(min(remaining, _GATHER_SECONDS))
+        batch = [first]
         while len(batch) < self.batch_size:
             try:
-                if self._flush_now.is_set() or self._stopping.is_set():
-                    batch.append(self._queue.get_nowait())
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                batch.append(self._queue.get(timeout=min(remaining, _POLL_SECONDS)))
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
-                if self._flush_now.is_set() or self._stopping.is_set():
-                    break
+                break
         return batch
+
+    def _hurried(self) -> bool:
+        return self._flush_now.is_set() or self._stopping.is_set()
 
     def _write_batch(self, batch: list[object]) -> None:
         from loopml.monitoring._rows import build_tables
