@@ -133,3 +133,52 @@ def test_the_log_on_s3(
     assert all(blobs.exists(segment.digest) for segment in segments)
     frame = read_predictions(DEPLOYMENT, settings=settings)
     assert list(dict.fromkeys(frame.request_id)) == [f"r{i}" for i in range(10)]
+
+
+FORKING = textwrap.dedent(
+    """
+    import os, sys
+    import numpy as np
+    from loopml.config import Settings
+    from loopml.monitoring import PayloadWriter, Prediction
+
+    def record(writer, name):
+        for i in range(50):
+            writer.record(Prediction(
+                request_id=f"{name}-{i}", time_ms=1_767_225_600_000 + i,
+                deployment="churn-api", model="churn", version=3, role="primary",
+                inputs={"x": np.array([i])}, outputs={"p": np.array([i])},
+                latency_ms=0.1, status=200))
+
+    writer = PayloadWriter(Settings.load(), "churn-api", flush_seconds=0.02)
+    record(writer, "before")
+    assert writer.flush(30)
+    pid = os.fork()  # a pre-fork server: the writer was made before its workers
+    if pid == 0:
+        record(writer, "child")
+        writer.close(timeout=60)
+        os._exit(0 if writer.stats().written == 50 else 3)
+    record(writer, "parent")
+    writer.close(timeout=60)
+    _, status = os.waitpid(pid, 0)
+    sys.exit(os.waitstatus_to_exitcode(status))
+    """
+)
+
+
+def test_a_forked_worker_writes_with_its_own_thread(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = subprocess.run(
+        [sys.executable, "-c", FORKING],
+        env={**os.environ, "LOOPML_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    settings = Settings.load(home=home)
+    frame = read_predictions(DEPLOYMENT, settings=settings)
+    names = {request_id.split("-")[0] for request_id in frame.request_id}
+    assert names == {"before", "child", "parent"}
+    assert len(frame) == 150
+    assert len({s.writer for s in list_segments(DEPLOYMENT, settings=settings)}) == 2

@@ -133,24 +133,39 @@ class PayloadWriter:
         self.log_features = self.log_inputs if log_features is None else bool(log_features)
         self.batch_size = batch_size
         self.flush_seconds = float(flush_seconds)
-        self.writer_id = f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:].lower()}"
+        self.queue_size = queue_size
         self._clock = clock
+        self._own_artifacts = artifact_store is None
         self._artifact_store = artifact_store
+        self._closed = False
+        self._start()
+        _open_writers.add(self)
+
+    def _start(self) -> None:
+        """Fresh state and a running writer thread (at construction, and after a fork)."""
+        self.writer_id = f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:].lower()}"
         self._store: Store | None = None
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=self.queue_size)
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
             ("written", "rows", "segments", "dropped", "sampled_out", "rejected", "failed"), 0
         )
         self._errors = 0
-        self._closed = False
         self._stopping = threading.Event()
         self._flush_now = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, name=f"loopml-payload-log:{deployment}", daemon=True
+            target=self._run, name=f"loopml-payload-log:{self.deployment}", daemon=True
         )
         self._thread.start()
-        _open_writers.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child (a pre-fork server's worker): its own queue and thread.
+
+        What the parent had queued stays the parent's to write; the child starts empty.
+        """
+        if self._own_artifacts:
+            self._artifact_store = None  # a client's sockets are the parent's
+        self._start()
 
     def __repr__(self) -> str:
         return f"PayloadWriter({self.deployment!r}, queue_depth={self.queue_depth})"
@@ -388,6 +403,15 @@ def _check_arguments(
     wait = flush_seconds
     if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 < wait <= 3600:
         raise InvalidInputError(f"flush_seconds must be > 0 and <= 3600, got {wait!r}")
+
+
+def _restart_writers_in_child() -> None:
+    for writer in list(_open_writers):
+        if not writer._closed:
+            writer._after_fork()
+
+
+os.register_at_fork(after_in_child=_restart_writers_in_child)
 
 
 @atexit.register
