@@ -349,3 +349,16 @@ def test_numpy_and_plain_values_share_one_segment(
     frame = read_predictions(DEPLOYMENT, settings=local)
     assert frame["input.city"].tolist() == ["Oslo", "Reykjavik", "Lyon", "Rome", "Nice"]
     assert frame["input.n"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_a_refusal_on_the_request_path_is_logged_not_raised(
+    local: Settings, open_writers: OpenWriter, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = open_writers(local, sample_rate=0.5)  # sampling reads the request id at once
+    with caplog.at_level("WARNING", logger="loopml.monitoring.writer"):
+        for _ in range(20):
+            writer.record(None)  # type: ignore[arg-type]
+    assert writer.stats().rejected == 20
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 10  # the first ten, then one in a thousand
+    assert "AttributeError" in refusals[0].getMessage()

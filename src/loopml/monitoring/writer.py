@@ -186,9 +186,8 @@ class PayloadWriter:
                 self._queue.put_nowait(prediction)
         except queue.Full:
             self._count("dropped")
-        except Exception:  # a caller's bug (no request_id, …) must not fail its request
-            self._count("rejected")
-            logger.warning("payload log of %r: refused %r", self.deployment, prediction)
+        except Exception as err:  # a caller's bug (no request_id, …) must not fail its request
+            self._rejected(prediction, f"{type(err).__name__}: {err}")
 
     @property
     def dropped(self) -> int:
@@ -313,8 +312,7 @@ class PayloadWriter:
             self._failed(len(batch), err)
             return
         for item, reason in built.rejected:
-            self._count("rejected")
-            logger.warning("payload log of %r: refused %r: %s", self.deployment, item, reason)
+            self._rejected(item, reason)
         for table, predictions in built.tables:
             try:
                 self._write_segment(table, predictions)
@@ -362,6 +360,21 @@ class PayloadWriter:
     def _count(self, name: str) -> None:
         with self._lock:
             self._counts[name] += 1
+
+    def _rejected(self, item: object, reason: str) -> None:
+        with self._lock:
+            self._counts["rejected"] += 1
+            count = self._counts["rejected"]
+        if count <= 10 or count % 1000 == 0:  # a caller's bug repeats: do not flood the log
+            request_id = getattr(item, "request_id", None)
+            logger.warning(
+                "payload log of %r: refused %s (request %r, %d refused so far): %s",
+                self.deployment,
+                type(item).__name__,
+                request_id,
+                count,
+                reason,
+            )
 
     def _failed(self, predictions: int, err: Exception) -> None:
         with self._lock:
