@@ -175,7 +175,8 @@ class PayloadWriter:
     def record(self, prediction: Prediction) -> None:
         """Queue ``prediction`` for writing; drop and count it when the queue is full.
 
-        Never blocks, never raises: whatever goes wrong is counted and logged.
+        Never blocks, never raises: whatever goes wrong is counted and logged. The
+        values are read later, on the writer's thread: do not change them afterwards.
         """
         try:
             if self._closed:
