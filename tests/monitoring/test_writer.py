@@ -285,16 +285,21 @@ def test_hostile_predictions_are_refused_and_odd_values_kept_as_text(
     writer.record(predict(5, outputs={"predict": [2**70, 1]}))  # beyond int64: kept as text
     writer.record(predict(6, inputs={"mixed": [1, "a"]}))  # mixed kinds: kept as text
     writer.record(predict(7, inputs={"a": [1, 2, 3]}, outputs={"p": [1]}))  # rows disagree
+    writer.record(predict(8, inputs={"z": np.array([1 + 2j, 3j])}))  # no Arrow type: as text
+    writer.record(predict(9, inputs={"h": np.array([0.5, 1.5], dtype=np.float16)}))
     writer.close()
 
     stats = writer.stats()
-    assert (stats.rejected, stats.written, stats.errors) == (4, 3, 0)
+    assert (stats.rejected, stats.written, stats.errors) == (4, 5, 0)
     frame = read_predictions(DEPLOYMENT, settings=local)
     by_id = dict(list(frame.groupby("request_id")))
     assert by_id["r5"]["output.predict"].tolist() == [str(2**70), "1"]
     assert by_id["r6"]["input.mixed"].tolist() == ["1", "a"]
     assert len(by_id["r7"]) == 1  # one row holding each value whole
     assert list(by_id["r7"]["input.a"].iloc[0]) == [1, 2, 3]
+    assert by_id["r8"]["input.z"].tolist() == ["(1+2j)", "3j"]
+    assert by_id["r9"]["input.h"].tolist() == [0.5, 1.5]
+    assert by_id["r9"]["input.h"].dtype == np.float32
 
 
 def test_record_after_close_is_dropped(

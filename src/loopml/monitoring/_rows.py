@@ -229,7 +229,10 @@ def _numpy_to_arrow(array: np.ndarray[Any, Any]) -> pa.Array:
     if array.ndim == 1:
         if array.dtype == object:
             return _list_to_arrow(list(array))
-        return pa.array(array)
+        try:
+            return pa.array(array)
+        except (pa.ArrowException, TypeError, ValueError):  # complex, records: as text
+            return _list_to_arrow([str(v) for v in array.tolist()])
     inner = _numpy_to_arrow(array.reshape(array.shape[0] * array.shape[1], *array.shape[2:]))
     offsets = np.arange(0, inner.__len__() + 1, array.shape[1], dtype=np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), inner)
