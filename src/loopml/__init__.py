@@ -63,6 +63,8 @@ _EXPORTS: dict[str, str] = {
     "Feature": "loopml.features",
     "FeatureView": "loopml.features",
     "on_demand_feature_view": "loopml.features",
+    # monitoring
+    "read_predictions": "loopml.monitoring.reader",
     # tracking, objects
     "step": "loopml.pipelines",
     "pipeline": "loopml.pipelines",
@@ -130,6 +132,7 @@ __all__ = [
     "log_text",
     "on_demand_feature_view",
     "pipeline",
+    "read_predictions",
     "register_model",
     "search_experiments",
     "search_runs",
@@ -157,6 +160,7 @@ if TYPE_CHECKING:
         FeatureView,
         on_demand_feature_view,
     )
+    from loopml.monitoring.reader import read_predictions
     from loopml.pipelines import Pipeline, PipelineRun, Step, dataset, pipeline, step, when
     from loopml.pipelines.tune import tune
     from loopml.registry.loading import load_model

@@ -1,13 +1,38 @@
 """Continuous monitoring: the payload log first; monitors, drift windows and alerts next.
 
 Monitoring owns the payload log: serving hands every prediction to a
-:class:`~loopml.monitoring.payload.PredictionSink` and never waits for it; monitors read
-the log back by deployment and time window. It sits below serving (DESIGN.md floors), so
-serving imports monitoring and never the other way round.
+:class:`~loopml.monitoring.payload.PredictionSink` (a :class:`PayloadWriter`) and never
+waits for it; monitors read the log back by deployment and time window with
+:func:`read_predictions`. It sits below serving (DESIGN.md floors), so serving imports
+monitoring and never the other way round.
+
+The log's row shape (one row per predicted row; ``request_id``, ``row``, ``time_ms``,
+``deployment``, ``model``, ``version``, ``role``, ``status``, ``latency_ms``, ``error``,
+then ``input.*``, ``feature.*``, ``output.*``) is described in
+:mod:`loopml.monitoring._rows` and in docs/monitoring.md.
+
+Example:
+    >>> from loopml.monitoring import PayloadWriter, read_predictions
+    >>> writer = PayloadWriter(None, "churn-api")  # doctest: +SKIP
+    >>> read_predictions("churn-api", since="1h")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+from loopml.monitoring.models import PayloadSegment, PayloadStats
 from loopml.monitoring.payload import NullSink, Prediction, PredictionSink
+from loopml.monitoring.reader import read_predictions
+from loopml.monitoring.segments import list_segments
+from loopml.monitoring.writer import PayloadWriter, is_sampled
 
-__all__ = ["NullSink", "Prediction", "PredictionSink"]
+__all__ = [
+    "NullSink",
+    "PayloadSegment",
+    "PayloadStats",
+    "PayloadWriter",
+    "Prediction",
+    "PredictionSink",
+    "is_sampled",
+    "list_segments",
+    "read_predictions",
+]

@@ -46,6 +46,7 @@ __all__ = [
     "model_evaluations",
     "model_versions",
     "params",
+    "payload_segments",
     "pipeline_runs",
     "registered_models",
     "registered_pipelines",
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0007_flavor_names"
+SCHEMA_HEAD = "0008_payload_log"
 
 ID = String(32)
 KEY = String(250)
@@ -484,4 +485,28 @@ registry_webhooks = Table(
     Column("last_delivery_at", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(250), nullable=True),
+)
+
+
+# -- monitoring: the payload log's segments (0008) ------------------------------------
+
+# One Parquet file of logged predictions, visible once its blob is fully written. The
+# blob is also an artifact_files row of owner "payload_segment", which gc keeps.
+payload_segments = Table(
+    "payload_segments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("deployment", String(250), nullable=False),
+    Column("start_ms", BigInteger, nullable=False),  # the earliest row's time_ms
+    Column("end_ms", BigInteger, nullable=False),  # the latest row's time_ms (inclusive)
+    Column("row_count", BigInteger, nullable=False),
+    Column("prediction_count", BigInteger, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("models", JSON, nullable=False),  # [{"model": …, "version": …}], sorted
+    Column("columns", JSON, nullable=False),  # the segment's column names, in order
+    Column("writer", String(250), nullable=False),  # host:pid:nonce of the writing process
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "deployment", "start_ms"),
+    Index(None, "deployment", "end_ms"),
 )

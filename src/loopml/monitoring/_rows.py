@@ -1,0 +1,301 @@
+"""Predictions to Arrow tables: the payload log's row shape.
+
+One row per predicted row. A request of 32 rows gives 32 rows that share its
+``request_id`` and count ``row`` 0-31; a shadow call adds 32 more with ``role="shadow"``.
+
+======================  ==========  ===============================================
+column                  type        holds
+======================  ==========  ===============================================
+``request_id``          string      the request's id (shadow and primary share it)
+``row``                 int32       the row's index inside its request
+``time_ms``             int64       when the request arrived (Unix ms, UTC)
+``deployment``          string      the deployment
+``model``, ``version``  string,     the model version that answered
+                        int64
+``role``                string      ``primary`` or ``shadow``
+``status``              int32       the HTTP status (a shadow's failure is 500)
+``latency_ms``          float64     the model's share of the request
+``error``               string      the failure's message, else null
+``input.<name>``        as sent     each input column or tensor (unless excluded)
+``feature.<name>``      as looked   each feature value looked up (excluded with inputs)
+``output.<name>``       as made     each output (null when the call failed)
+======================  ==========  ===============================================
+
+A value's first dimension is the row: a tensor of shape ``(32, 4)`` is 32 rows of a
+list of 4. A scalar is repeated on every row. When a request's values disagree on the
+number of rows, the request is one row holding each value whole, as a list. Values
+Arrow cannot type (mixed kinds, integers beyond 64 bits) are kept as their text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from loopml.monitoring.payload import Prediction
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "BASE_COLUMNS",
+    "FEATURE_PREFIX",
+    "INPUT_PREFIX",
+    "OUTPUT_PREFIX",
+    "Batch",
+    "base_schema",
+    "build_tables",
+]
+
+BASE_COLUMNS = (
+    "request_id",
+    "row",
+    "time_ms",
+    "deployment",
+    "model",
+    "version",
+    "role",
+    "status",
+    "latency_ms",
+    "error",
+)
+INPUT_PREFIX, FEATURE_PREFIX, OUTPUT_PREFIX = "input.", "feature.", "output."
+_INT64 = (-(2**63), 2**63 - 1)
+_INT32 = (-(2**31), 2**31 - 1)
+_FAST = "biufUSmM"  # numpy kinds Arrow takes as they are (not objects, not records)
+
+
+def base_schema() -> pa.Schema:
+    """The columns every segment has, with their types."""
+    import pyarrow as pa
+
+    types = [pa.string(), pa.int32(), pa.int64(), pa.string(), pa.string(), pa.int64(),
+             pa.string(), pa.int32(), pa.float64(), pa.string()]  # fmt: skip
+    return pa.schema(list(zip(BASE_COLUMNS, types, strict=True)))
+
+
+@dataclass
+class Batch:
+    """Predictions turned into tables, and those refused on the way."""
+
+    tables: list[tuple[pa.Table, int]]  # (table, how many predictions it holds)
+    rejected: list[tuple[object, str]]  # (what was handed in, why it was refused)
+
+
+@dataclass
+class _Converted:
+    prediction: Prediction
+    rows: int
+    columns: dict[str, Any]  # numpy arrays (the fast path) or Arrow arrays
+    key: tuple[object, ...]  # predictions with equal keys concatenate column by column
+
+
+def build_tables(
+    predictions: Iterable[object], *, deployment: str, log_inputs: bool, log_features: bool
+) -> Batch:
+    """The tables one batch of predictions is written as: one if their columns agree.
+
+    Predictions with the same columns and types are concatenated; groups whose types
+    cannot be unified (a column that is a number here and a list there) become tables
+    of their own, so nothing is lost to one odd request.
+    """
+    import pyarrow as pa
+
+    groups: dict[tuple[object, ...], list[_Converted]] = {}
+    rejected: list[tuple[object, str]] = []
+    for item in predictions:
+        try:
+            converted = _convert(item, deployment, log_inputs, log_features)
+        except (TypeError, ValueError, OverflowError, pa.ArrowException) as err:
+            rejected.append((item, str(err)))
+            continue
+        groups.setdefault(converted.key, []).append(converted)
+    tables: list[tuple[pa.Table, int]] = []
+    for group in groups.values():
+        table = _group_table(group)
+        for index, (merged, count) in enumerate(tables):
+            try:
+                joined = pa.concat_tables([merged, table], promote_options="permissive")
+                tables[index] = (joined, count + len(group))
+                break
+            except (pa.ArrowException, TypeError):
+                continue  # incompatible types: try the next table, else one of its own
+        else:
+            tables.append((table, len(group)))
+    return Batch(tables=tables, rejected=rejected)
+
+
+def _convert(item: object, deployment: str, log_inputs: bool, log_features: bool) -> _Converted:
+    if not isinstance(item, Prediction):
+        raise TypeError(f"expected a Prediction, got {type(item).__name__}")
+    _check_prediction(item, deployment)
+    values: dict[str, Any] = {}
+    if log_inputs and item.inputs is not None:
+        values.update(_prefixed(INPUT_PREFIX, item.inputs))
+    if log_features and item.features is not None:
+        values.update(_prefixed(FEATURE_PREFIX, item.features))
+    if item.outputs is not None:
+        values.update(_prefixed(OUTPUT_PREFIX, item.outputs))
+    fast = _numpy_columns(values)
+    if fast is not None:  # numpy arrays of one length: joined per column, converted once
+        rows, arrays = fast
+        key = ("numpy", *((name, _dtype_key(a), a.shape[1:]) for name, a in arrays.items()))
+        return _Converted(item, rows, arrays, key)
+    converted = {name: _to_arrow(value) for name, value in values.items()}
+    rows, columns = _align(converted, {name for name, v in values.items() if _is_scalar(v)})
+    key = ("arrow", *((name, str(array.type)) for name, array in columns.items()))
+    return _Converted(item, rows, columns, key)
+
+
+def _numpy_columns(values: dict[str, Any]) -> tuple[int, dict[str, np.ndarray[Any, Any]]] | None:
+    """The values when all are numpy arrays (not of objects) with one first dimension."""
+    rows = None
+    for value in values.values():
+        if not isinstance(value, np.ndarray) or value.ndim == 0 or value.dtype.kind not in _FAST:
+            return None
+        if rows is None:
+            rows = value.shape[0]
+        elif value.shape[0] != rows:
+            return None
+    return (1 if rows is None else rows), values
+
+
+def _dtype_key(array: np.ndarray[Any, Any]) -> str:
+    kind = array.dtype.kind
+    return str(kind if kind in "US" else array.dtype.str)  # any string width joins the others
+
+
+def _check_prediction(item: Prediction, deployment: str) -> None:
+    if item.deployment != deployment:
+        raise ValueError(
+            f"prediction of deployment {item.deployment!r} handed to the payload log of "
+            f"{deployment!r}"
+        )
+    for name, bounds in (("time_ms", _INT64), ("version", _INT64), ("status", _INT32)):
+        value = getattr(item, name)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise TypeError(f"{name} must be an int, got {value!r}")
+        if not bounds[0] <= value <= bounds[1]:
+            raise OverflowError(f"{name} {value} is out of range")
+    if not isinstance(item.request_id, str) or not isinstance(item.model, str):
+        raise TypeError("request_id and model must be strings")
+    if item.role not in ("primary", "shadow"):
+        raise ValueError(f"role must be 'primary' or 'shadow', got {item.role!r}")
+    if not isinstance(item.latency_ms, int | float | np.number):
+        raise TypeError(f"latency_ms must be a number, got {item.latency_ms!r}")
+    if item.error is not None and not isinstance(item.error, str):
+        raise TypeError(f"error must be a string or None, got {item.error!r}")
+
+
+def _prefixed(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(values, Mapping):
+        raise TypeError(f"{prefix.rstrip('.')}s must be a mapping of name -> values")
+    return {prefix + str(name): value for name, value in values.items()}
+
+
+def _is_scalar(value: Any) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0
+    if isinstance(value, str | bytes | bytearray | Mapping) or value is None:
+        return True
+    return not hasattr(value, "__len__") and not hasattr(value, "__array__")
+
+
+def _to_arrow(value: Any) -> pa.Array:
+    """One value as an Arrow array whose first dimension is the rows."""
+    import pyarrow as pa
+
+    if isinstance(value, pa.ChunkedArray):
+        return value.combine_chunks()
+    if isinstance(value, pa.Array):
+        return value
+    if _is_scalar(value):
+        return _list_to_arrow([value.item() if isinstance(value, np.generic) else value])
+    if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
+        return _numpy_to_arrow(np.asarray(value))
+    return _list_to_arrow(list(value))
+
+
+def _numpy_to_arrow(array: np.ndarray[Any, Any]) -> pa.Array:
+    import pyarrow as pa
+
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.dtype == np.float16:  # Parquet readers disagree on half floats
+        array = array.astype(np.float32)
+    if array.ndim == 1:
+        if array.dtype == object:
+            return _list_to_arrow(list(array))
+        try:
+            return pa.array(array)
+        except (pa.ArrowException, TypeError, ValueError):  # complex, records: as text
+            return _list_to_arrow([str(v) for v in array.tolist()])
+    inner = _numpy_to_arrow(array.reshape(array.shape[0] * array.shape[1], *array.shape[2:]))
+    offsets = np.arange(0, inner.__len__() + 1, array.shape[1], dtype=np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), inner)
+
+
+def _list_to_arrow(values: list[Any]) -> pa.Array:
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _align(arrays: dict[str, pa.Array], scalars: set[str]) -> tuple[int, dict[str, pa.Array]]:
+    """The request's row count, and every array stretched (scalars) or packed to it."""
+    import pyarrow as pa
+
+    lengths = {len(array) for name, array in arrays.items() if name not in scalars}
+    if len(lengths) > 1:  # the values disagree on the rows: one row, each value whole
+        return 1, {
+            name: array
+            if name in scalars
+            else pa.ListArray.from_arrays(pa.array([0, len(array)], pa.int32()), array)
+            for name, array in arrays.items()
+        }
+    rows = lengths.pop() if lengths else 1
+    if rows == 1:
+        return 1, arrays
+    repeat = pa.array(np.zeros(rows, dtype=np.int64))
+    return rows, {
+        name: array.take(repeat) if name in scalars else array for name, array in arrays.items()
+    }
+
+
+def _group_table(group: list[_Converted]) -> pa.Table:
+    import pyarrow as pa
+
+    counts = np.array([c.rows for c in group], dtype=np.int64)
+    predictions = [c.prediction for c in group]
+
+    def repeated(values: list[Any], kind: pa.DataType) -> pa.Array:
+        return pa.array(np.repeat(np.array(values, dtype=object), counts), type=kind)
+
+    base = {
+        "request_id": repeated([p.request_id for p in predictions], pa.string()),
+        "row": pa.array(np.concatenate([np.arange(n, dtype=np.int32) for n in counts])),
+        "time_ms": repeated([int(p.time_ms) for p in predictions], pa.int64()),
+        "deployment": repeated([p.deployment for p in predictions], pa.string()),
+        "model": repeated([p.model for p in predictions], pa.string()),
+        "version": repeated([int(p.version) for p in predictions], pa.int64()),
+        "role": repeated([p.role for p in predictions], pa.string()),
+        "status": repeated([int(p.status) for p in predictions], pa.int32()),
+        "latency_ms": repeated([float(p.latency_ms) for p in predictions], pa.float64()),
+        "error": repeated([p.error for p in predictions], pa.string()),
+    }
+    if group[0].key[0] == "numpy":
+        extra = {
+            name: _numpy_to_arrow(np.concatenate([c.columns[name] for c in group]))
+            for name in group[0].columns
+        }
+    else:
+        extra = {
+            name: pa.concat_arrays([c.columns[name] for c in group]) for name in group[0].columns
+        }
+    return pa.table({**base, **extra})
