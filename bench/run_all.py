@@ -208,10 +208,14 @@ def docs_page(report: dict[str, Any]) -> str:
         rows = [Row(**row) for row in payload["rows"]]
         versions = payload.get("versions", {})
         parts.append(f"## {payload['comparison'].capitalize()}: loopml vs {payload['anchor']}\n")
+        if payload.get("method"):
+            parts.append(payload["method"] + "\n")
         parts.append(table(rows, payload["anchor"], markdown=True) + "\n")
         notes = [f"- **{row.workload}**: {row.note}" for row in rows if row.note]
         if notes:
             parts.append("\n".join(notes) + "\n")
+        if payload.get("details"):
+            parts.append(payload["details"] + "\n")
         if versions:
             parts.append(f"Versions: {_versions_line(versions)}.\n")
     missed = report["missed_targets"] + [f"{c} (crashed)" for c in report["crashed"]]
