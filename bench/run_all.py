@@ -194,7 +194,8 @@ repetition. Only the workload is timed: starting the interpreter, creating the s
 populating what a search reads are not. Where MLflow is far slower, it runs the workload
 at a smaller size and the line compares per-second rates. MLflow runs with
 `MLFLOW_ENABLE_ASYNC_LOGGING=false`, telemetry off, and in the tracking benchmarks both
-sides run as scripts outside any git repository.
+sides run as scripts outside any git repository. Model serving is measured differently:
+each side is a server started afresh under the same load generator (see its section).
 
 *ratio* is how many times better loopml does than the anchor on that line (above 1: loopml
 is faster or smaller); *target* is loopml's own goal, judged on loopml's number alone.
@@ -238,10 +239,11 @@ def docs_page(report: dict[str, Any]) -> str:
     )
     parts.append(
         "## Reproduce\n\n"
-        '<!-- docs-test: skip="runs every benchmark (25 minutes)" -->\n'
+        '<!-- docs-test: skip="runs every benchmark (40 minutes)" -->\n'
         "```bash\nmake bench\n```\n\n"
         "It installs the anchors first, each into its own virtualenv (`bench/.venv-mlflow`, "
-        "`bench/.venv-dvc`, …: `make bench-setup`, i.e. `bash bench/setup.sh`), then runs "
+        "`bench/.venv-dvc`, `bench/.venv-bentoml`, …, and the load generator wrk: "
+        "`make bench-setup`, i.e. `bash bench/setup.sh`), then runs "
         "`.venv/bin/python bench/run_all.py`, which prints the table, writes "
         "`bench/results/latest.json` and rewrites this page. "
         "`.venv/bin/python bench/run_all.py --quick` is a small smoke run that judges no "

@@ -1084,7 +1084,42 @@ def collect_versions(prepared: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-METHOD = (__doc__ or "").split("\n\n", 2)[2].strip()
+METHOD = """\
+Every side serves the same model, `RandomForestClassifier(n_estimators=50, random_state=0)`
+fitted on scikit-learn's breast-cancer data (prepared by `bench/_serving_worker.py` in that
+side's own interpreter), on 127.0.0.1, and the same load generator drives them: wrk with one
+thread and keep-alive connections (1, then 16), an untimed warm-up at the same concurrency,
+then a measured run (2 s and 10 s; `--quick`: 1 s and 3 s), one data row per request (a Lua
+script sets the POST body). What each side runs and gets:
+
+- MLflow: `mlflow models serve -m DIR --env-manager local -w 1` (MLflow 3 serves with
+  uvicorn; one worker), `POST /invocations` with MLflow's scoring format,
+  `{"dataframe_split": {"columns": [30 names], "data": [[30 numbers]]}}`.
+- BentoML: `bentoml serve service:Forest` on a service file the benchmark writes
+  (`@bentoml.service(workers=1)`, one `predict(inputs: np.ndarray)` API on the pickled
+  forest), `POST /predict` with BentoML's own JSON, `{"inputs": [[30 numbers]]}`.
+- loopml: `loopml serve models:/bc@production --workers N`, `POST /invocations` with the very
+  body MLflow gets. Variants: 1 and 2 workers with default settings; batching
+  (`--max-batch-size 32`) and the ONNX runtime (the forest registered with its ONNX
+  conversion, served with `--runtime onnx`), each reported as *not available*, never
+  measured, when the CLI or the registry refuses it; an identity model (a pyfunc that
+  returns its input) served from a stored deployment (`loopml deployments create`, payload
+  log on, the default) at c1, for the server's own overhead; and the alias swap: a stored
+  deployment following `bc-swap@production`, 2 workers, under c16 for 20 s while the
+  alias moves between two versions 3 times.
+
+Each repetition starts every server afresh: the time from starting its command to the first
+200 answer to the benchmark's request is one cold-start sample; then c1, then c16, then the
+RSS of every process of the server (psutil; "per worker" is the largest), and the server is
+stopped. The side that goes first rotates from one repetition to the next; each figure is the
+median of 3 repetitions. *predict* is the forest's own `predict` on one row (a NumPy array)
+in that side's interpreter, median of 300 calls; *overhead* is the c1 p50 minus it. Errors
+are wrk's socket errors (connect, read, write, timeout) plus non-2xx answers; req/s counts
+2xx answers only, and a line whose loopml side had errors fails its target. The targets of
+issue 12 are printed beside the ratios (a throughput target is judged on the ratio), never
+asserted; as they state, the throughput lines
+compare loopml on 2 workers with the anchors on one.
+"""
 
 if __name__ == "__main__":
     script_main("model serving", "MLflow / BentoML", run)
