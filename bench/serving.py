@@ -35,6 +35,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -68,11 +69,13 @@ PREPARE = BENCH_DIR / "_serving_worker.py"
 STUB_VARIABLE = "BENCH_LOOPML_SERVE"
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 15
-# Flags for variants the CLI may not have yet: refused -> the line says "not available".
-BATCHING_FLAGS = ["--max-batch-size", "32"]
-ONNX_FLAGS = ["--runtime", "onnx"]
+# Options for variants loopml may not offer yet; when it does not, the line says
+# "not available" (found from `loopml serve --help`, or the CLI refusing them).
+BATCH_SIZE = "32"
+ONNX_OPTIONS = {"--runtime": ["--runtime", "onnx"], "--onnx": ["--onnx"]}
 SWAP_DEPLOYMENT = "bc-swap-api"
 IDENTITY_DEPLOYMENT = "identity-api"
+BATCH_DEPLOYMENT = "bc-batch-api"
 Results = dict[str, list[dict[str, Any]]]
 
 
@@ -196,6 +199,19 @@ def start(server: Server, logs: Path) -> Running:
     raise WorkerError(
         f"{server.label}: no 200 within {START_TIMEOUT_S} s (last: {last}); log: {_tail(log)}"
     )
+
+
+def first_prediction(reply: str) -> str:
+    """The first prediction in a reply (``{"predictions": [0]}`` or ``[0]``), as text."""
+    try:
+        answer = json.loads(reply)
+    except ValueError:
+        return "?"
+    if isinstance(answer, dict):
+        answer = answer.get("predictions", answer.get("outputs"))
+    while isinstance(answer, list) and answer:
+        answer = answer[0]
+    return json.dumps(answer)
 
 
 def _exited(running: Running, command: list[str]) -> WorkerError:
@@ -371,6 +387,7 @@ def measure(server: Server, sizes: Sizes, logs: Path) -> dict[str, Any]:
     running = start(server, logs)
     try:
         result: dict[str, Any] = {"cold_start": running.cold_start_s}
+        result["answer"] = first_prediction(running.reply)
         timings: dict[str, Any] = {"reply": running.reply}
         for connections in server.concurrency:
             load(running, connections, sizes.warmup_s, logs)
@@ -566,7 +583,7 @@ def loopml_server(
     )
 
 
-def create_deployment(home: Path, name: str, model: str) -> str:
+def create_deployment(home: Path, name: str, model: str, *options: str) -> str:
     """``loopml deployments create NAME --model MODEL --alias production``; "" or why not."""
     command = [
         str(LOOPML_PYTHON),
@@ -579,6 +596,7 @@ def create_deployment(home: Path, name: str, model: str) -> str:
         model,
         "--alias",
         "production",
+        *options,
     ]
     done = subprocess.run(
         command, env=loopml_env(home), capture_output=True, text=True, timeout=120, check=False
@@ -587,6 +605,44 @@ def create_deployment(home: Path, name: str, model: str) -> str:
         return ""
     said = plain(done.stderr or done.stdout)[-400:]
     return f"not available: `loopml deployments create {name}` exited {done.returncode}: {said}"
+
+
+def serve_options() -> set[str]:
+    """The options ``loopml serve --help`` lists (none when there is no ``loopml serve``)."""
+    done = subprocess.run(
+        [*loopml_serve_prefix(), "--help"],
+        env={**worker_env(), "COLUMNS": "200", "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return set(re.findall(r"--[a-z][a-z0-9-]*", done.stdout)) if done.returncode == 0 else set()
+
+
+def batching(home: Path, options: set[str]) -> tuple[str, tuple[str, ...], str]:
+    """How to serve the forest with batching: spec, flags, and why not (when it cannot)."""
+    if "--max-batch-size" in options:
+        return "models:/bc@production", ("--max-batch-size", BATCH_SIZE), ""
+    blocked = create_deployment(home, BATCH_DEPLOYMENT, "bc", "--max-batch-size", BATCH_SIZE)
+    if not blocked:
+        return BATCH_DEPLOYMENT, (), ""
+    why = blocked.removeprefix("not available: ")
+    return "", (), f"not available: `loopml serve` has no --max-batch-size option, and {why}"
+
+
+def onnx_flags(prepared: str, options: set[str]) -> tuple[tuple[str, ...], str]:
+    """The flags that serve the forest's ONNX conversion, and why not (when it cannot)."""
+    if prepared != "ok":
+        return (), prepared
+    for option, flags in ONNX_OPTIONS.items():
+        if option in options:
+            return tuple(flags), ""
+    return (), (
+        "not available: `loopml serve --help` lists no runtime option ("
+        + ", ".join(ONNX_OPTIONS)
+        + "), though bc-onnx is registered with its ONNX conversion"
+    )
 
 
 def bodies() -> tuple[bytes, bytes]:
@@ -645,7 +701,9 @@ def servers(homes: dict[str, Path], prepared: dict[str, dict[str, Any]]) -> dict
             str(port),
         ]
 
-    onnx = prepared["loopml"]["onnx"]
+    options = serve_options()
+    batch_spec, batch_flags, batch_blocked = batching(home, options)
+    onnx, onnx_blocked = onnx_flags(prepared["loopml"]["onnx"], options)
     swap_blocked = create_deployment(home, SWAP_DEPLOYMENT, "bc-swap")
     identity_blocked = create_deployment(home, IDENTITY_DEPLOYMENT, "identity")
     return {
@@ -673,11 +731,12 @@ def servers(homes: dict[str, Path], prepared: dict[str, dict[str, Any]]) -> dict
         ),
         "loopml-batch": loopml_server(
             "loopml 2 workers batching",
-            "models:/bc@production",
+            batch_spec,
             home,
             split,
             workers=2,
-            flags=tuple(BATCHING_FLAGS),
+            flags=batch_flags,
+            blocked=batch_blocked,
         ),
         "loopml-onnx": loopml_server(
             "loopml 2 workers ONNX",
@@ -685,8 +744,8 @@ def servers(homes: dict[str, Path], prepared: dict[str, dict[str, Any]]) -> dict
             home,
             split,
             workers=2,
-            flags=tuple(ONNX_FLAGS),
-            blocked="" if onnx == "ok" else onnx,
+            flags=onnx,
+            blocked=onnx_blocked,
         ),
         "loopml-identity": loopml_server(
             "loopml identity" + (" (ad hoc)" if identity_blocked else ""),
@@ -977,6 +1036,8 @@ def _swap(results: Results, sizes: Sizes) -> Row:
     failed = sum(int(r["failed"]) for r in runs)
     p99 = statistics.median(r["p99"] for r in runs)
     followed = "; ".join(sorted({r["followed"] for r in runs}))
+    calm = _median(results, "loopml-2w", "c16_p99")
+    still = "—" if calm is None else _ms(calm)
     return Row(
         "alias swap under load (c16, 2 workers)",
         f"{failed} failed, p99 {_ms(p99)}",
@@ -988,8 +1049,9 @@ def _swap(results: Results, sizes: Sizes) -> Row:
         f"under wrk at 16 connections for {sizes.swap_duration_s} s while "
         f"RegistryClient.set_alias (what `loopml models alias` calls) moves production between "
         f"v1 and v2 {sizes.swap_moves} time(s), evenly spaced; "
-        f"failed = socket errors + non-2xx over every repetition; served the last version "
-        f"afterwards: {followed}",
+        f"failed = socket errors + non-2xx over every repetition; p99 over the whole run, "
+        f"to set beside loopml 2 workers' c16 p99 without moves ({still}); served the last "
+        f"version afterwards: {followed}",
     )
 
 
@@ -1009,6 +1071,7 @@ def side_table(results: Results, table: dict[str, Server], prepared: dict[str, A
         "RSS (largest / all)",
         "predict (1 row)",
         "overhead (c1 p50 - predict)",
+        "row 0 predicted",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, server in table.items():
@@ -1017,7 +1080,7 @@ def side_table(results: Results, table: dict[str, Server], prepared: dict[str, A
         state = _state(results, name)
         if state != "ok":
             shown = "not available" if state.startswith("not available") else "crashed"
-            lines.append(f"| {server.label} | {server.body_label} | {shown} |" + " |" * 10)
+            lines.append(f"| {server.label} | {server.body_label} | {shown} |" + " |" * 11)
             continue
         own = prepared[name.split("-")[0]][server.predict_key]
         cells = [server.label, server.body_label]
@@ -1037,6 +1100,10 @@ def side_table(results: Results, table: dict[str, Server], prepared: dict[str, A
         )
         cells.append(_ms(own))
         cells.append(_ms((_median(results, name, "c1_p50") or 0) - own))
+        answers = sorted({r["answer"] for r in results[name]})
+        want = str(prepared[name.split("-")[0]]["label_row0"])
+        agree = name == "loopml-identity" or answers == [want]
+        cells.append(", ".join(answers) + ("" if agree else f" (DIFFERS: the forest says {want})"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
