@@ -20,7 +20,8 @@ number is what "server overhead" (p50 latency minus predict) subtracts.
   alias swap's two versions), ``identity`` v1 (a pyfunc returning its input), each with
   ``production`` -> v1 (their policy does not protect ``production``, so the benchmark can
   move it); when ``onnx`` is asked and the registry can convert, ``bc-onnx`` v1 registered
-  with its ONNX conversion.
+  with its ONNX conversion, and the predict time of that conversion loaded with
+  ``load_model(..., runtime="onnx")`` (one row, a DataFrame, through loopml's wrapper).
 
 Prints one ``BENCH_RESULT {json}`` line: the predict timings and what was made.
 This file imports loopml, MLflow or BentoML only inside the workload of that side.
@@ -179,6 +180,15 @@ def loopml(home: Path, onnx: bool = False) -> dict[str, Any]:
         client.set_alias(name, "production", 1)
     result: dict[str, Any] = {**_own_predict(), "home": str(home)}
     result["onnx"] = _register_onnx(client, bc.uri, open_policy) if onnx else "not asked"
+    if result["onnx"] == "ok":  # the converted graph's own predict, through onnxruntime
+        try:
+            converted = load_model(
+                "models:/bc-onnx@production", settings=client.settings, runtime="onnx"
+            )
+        except TypeError as err:
+            result["onnx"] = f"not available: load_model has no runtime='onnx' ({err})"
+        else:
+            result["onnx_predict_seconds"] = _predict_timing(converted, features.head(1))
     served = load_model("models:/bc@production", settings=client.settings)
     result["loopml_predict_frame_seconds"] = _predict_timing(served, features.head(1))
     result["predict_frame_seconds"] = _predict_timing(forest, features.head(1))

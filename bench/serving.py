@@ -390,6 +390,11 @@ def servers(homes: dict[str, Path], prepared: dict[str, dict[str, Any]]) -> dict
             workers=2,
             flags=onnx,
             blocked=onnx_blocked,
+            predict_key=(
+                "onnx_predict_seconds"
+                if "onnx_predict_seconds" in prepared["loopml"]
+                else "predict_seconds"
+            ),
         ),
         "loopml-identity": loopml_server(
             "loopml identity" + (" (ad hoc)" if identity_blocked else ""),
@@ -826,7 +831,8 @@ Each repetition starts every server afresh: the time from starting its command t
 RSS of every process of the server (psutil; "per worker" is the largest), and the server is
 stopped. The side that goes first rotates from one repetition to the next; each figure is the
 median of 3 repetitions. *predict* is the forest's own `predict` on one row (a NumPy array)
-in that side's interpreter, median of 300 calls; *overhead* is the c1 p50 minus it. Errors
+in that side's interpreter, median of 300 calls (for the ONNX variant: the converted
+graph's, loaded with `load_model(..., runtime="onnx")`); *overhead* is the c1 p50 minus it. Errors
 are wrk's socket errors (connect, read, write, timeout) plus non-2xx answers; req/s counts
 2xx answers only, and a line whose loopml side had errors fails its target. The targets of
 issue 12 are printed beside the ratios (a throughput target is judged on the ratio), never
