@@ -57,6 +57,8 @@ def main() -> int:
         rows = [Row(**row) for row in payload["rows"]]
         print(f"\n{payload['comparison']}: loopml vs {payload['anchor']}")
         print(table(rows, payload["anchor"]))
+        if payload.get("details"):
+            print(payload["details"])
     print("\nratio: how many times better loopml does (above 1: faster or smaller)")
     missed = [
         f"{p['comparison']}: {row['workload']}"
