@@ -836,8 +836,8 @@ graph's, loaded with `load_model(..., runtime="onnx")`); *overhead* is the c1 p5
 are wrk's socket errors (connect, read, write, timeout) plus non-2xx answers; req/s counts
 2xx answers only, and a line whose loopml side had errors fails its target. The targets of
 issue 12 are printed beside the ratios (a throughput target is judged on the ratio), never
-asserted; as they state, the throughput lines
-compare loopml on 2 workers with the anchors on one.
+asserted; as they state, the throughput lines compare loopml on 2 workers with the anchors
+on one.
 """
 
 if __name__ == "__main__":
