@@ -175,7 +175,8 @@ def say(message: str) -> None:
 
 def _brief(result: dict[str, Any]) -> str:
     if "error" in result:
-        return "CRASHED: " + str(result["error"]).splitlines()[0]
+        error = str(result["error"]).splitlines()[0]
+        return error if error.startswith("not available") else "CRASHED: " + error
     shown = {k: v for k, v in result.items() if k not in ("timings",)}
     return ", ".join(f"{k}={_short(v)}" for k, v in shown.items())
 
@@ -251,10 +252,14 @@ def script_main(
     start = time.perf_counter()
     rows, versions = run(args.quick)
     took = time.perf_counter() - start
+    # Optional, for the docs page: how the comparison measures, and a table of its own.
+    method, details = versions.pop("method", None), versions.pop("details", None)
     print(table(rows, anchor))
     for row in rows:
         if row.note:
             print(f"  * {row.workload}: {row.note}")
+    if details:
+        print(details)
     print(f"({comparison}: {took:.0f} s)")
     if args.json:
         payload = {
@@ -265,4 +270,5 @@ def script_main(
             "versions": versions,
             "rows": [row.to_json() for row in rows],
         }
+        payload.update({k: v for k, v in (("method", method), ("details", details)) if v})
         args.json.write_text(json.dumps(payload, indent=2) + "\n")

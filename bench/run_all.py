@@ -57,6 +57,8 @@ def main() -> int:
         rows = [Row(**row) for row in payload["rows"]]
         print(f"\n{payload['comparison']}: loopml vs {payload['anchor']}")
         print(table(rows, payload["anchor"]))
+        if payload.get("details"):
+            print(payload["details"])
     print("\nratio: how many times better loopml does (above 1: faster or smaller)")
     missed = [
         f"{p['comparison']}: {row['workload']}"
@@ -194,7 +196,8 @@ repetition. Only the workload is timed: starting the interpreter, creating the s
 populating what a search reads are not. Where MLflow is far slower, it runs the workload
 at a smaller size and the line compares per-second rates. MLflow runs with
 `MLFLOW_ENABLE_ASYNC_LOGGING=false`, telemetry off, and in the tracking benchmarks both
-sides run as scripts outside any git repository.
+sides run as scripts outside any git repository. Model serving is measured differently:
+each side is a server started afresh under the same load generator (see its section).
 
 *ratio* is how many times better loopml does than the anchor on that line (above 1: loopml
 is faster or smaller); *target* is loopml's own goal, judged on loopml's number alone.
@@ -208,10 +211,14 @@ def docs_page(report: dict[str, Any]) -> str:
         rows = [Row(**row) for row in payload["rows"]]
         versions = payload.get("versions", {})
         parts.append(f"## {payload['comparison'].capitalize()}: loopml vs {payload['anchor']}\n")
+        if payload.get("method"):
+            parts.append(payload["method"] + "\n")
         parts.append(table(rows, payload["anchor"], markdown=True) + "\n")
         notes = [f"- **{row.workload}**: {row.note}" for row in rows if row.note]
         if notes:
             parts.append("\n".join(notes) + "\n")
+        if payload.get("details"):
+            parts.append(payload["details"] + "\n")
         if versions:
             parts.append(f"Versions: {_versions_line(versions)}.\n")
     missed = report["missed_targets"] + [f"{c} (crashed)" for c in report["crashed"]]
@@ -234,10 +241,11 @@ def docs_page(report: dict[str, Any]) -> str:
     )
     parts.append(
         "## Reproduce\n\n"
-        '<!-- docs-test: skip="runs every benchmark (25 minutes)" -->\n'
+        '<!-- docs-test: skip="runs every benchmark (40 minutes)" -->\n'
         "```bash\nmake bench\n```\n\n"
         "It installs the anchors first, each into its own virtualenv (`bench/.venv-mlflow`, "
-        "`bench/.venv-dvc`, …: `make bench-setup`, i.e. `bash bench/setup.sh`), then runs "
+        "`bench/.venv-dvc`, `bench/.venv-bentoml`, …, and the load generator wrk: "
+        "`make bench-setup`, i.e. `bash bench/setup.sh`), then runs "
         "`.venv/bin/python bench/run_all.py`, which prints the table, writes "
         "`bench/results/latest.json` and rewrites this page. "
         "`.venv/bin/python bench/run_all.py --quick` is a small smoke run that judges no "

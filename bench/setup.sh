@@ -8,6 +8,10 @@
 #   bench/.venv-feast    Feast   (features.py; with the duckdb extra, for its DuckDB offline store)
 #   bench/.venv-zenml    ZenML   (pipelines.py; with the local extra: its SQL store, no server)
 #   bench/.venv-kedro    Kedro   (pipelines.py)
+#   bench/.venv-bentoml  BentoML (serving.py; with scikit-learn for the forest it serves)
+#
+# serving.py also needs the load generator wrk (Debian's package `wrk`), installed with
+# apt-get when it is missing.
 #
 # Re-running is cheap: a stamp file in each virtualenv records what was installed, and an
 # install is redone only when this script's pins for it change. None of the anchors needs
@@ -60,3 +64,18 @@ install .venv-dvc dvc "dvc==3.*" "dvc>=3,<4"
 install .venv-feast feast "feast[duckdb]==0.67.*" "feast[duckdb]<1" psutil
 install .venv-zenml zenml "zenml[local]==0.98.*" "zenml[local]<1"
 install .venv-kedro kedro "kedro==1.7.*" "kedro>=1,<2"
+install .venv-bentoml bentoml "bentoml==1.4.*" "bentoml>=1.4,<2" scikit-learn psutil
+
+# wrk: serving.py's load generator (keep-alive HTTP, POST bodies from a Lua script).
+if ! command -v wrk >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
+        echo "bench-setup: installing wrk with apt-get"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+    fi
+    if ! command -v wrk >/dev/null 2>&1; then
+        echo "error: bench/serving.py needs wrk (https://github.com/wg/wrk); install the" \
+            "'wrk' package (apt-get install wrk, brew install wrk) and run this again" >&2
+        exit 1
+    fi
+fi
+echo "bench-setup: $(wrk --version 2>&1 | head -n 1)"
