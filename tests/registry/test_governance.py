@@ -65,6 +65,16 @@ def test_a_model_starts_with_the_default_policy_and_keeps_the_one_set(
     assert as_dict.protected_aliases == ("prod",)
 
 
+def test_a_policy_that_protects_no_alias_is_kept_as_set(
+    registry: RegistryClient, log_package: LogPackage
+) -> None:
+    _register(registry, log_package)
+    registry.set_policy("churn", PromotionPolicy(protected_aliases=()))
+    assert registry.get_policy("churn").protected_aliases == ()
+    registry.set_alias("churn", "production", 1)  # nothing protects it now
+    assert registry.get_version("churn", 1).aliases == ("production",)
+
+
 @pytest.mark.parametrize(
     ("policy", "message"),
     [

@@ -92,7 +92,8 @@ class PromotionPolicy:
             gates=tuple(data.get("gates") or ()),
             require_approval=bool(data.get("require_approval", False)),
             approver_role=data.get("approver_role"),
-            protected_aliases=tuple(data.get("protected_aliases") or ("production",)),
+            # A stored empty list means "protect nothing"; only a missing key takes the default.
+            protected_aliases=tuple(data.get("protected_aliases", ("production",)) or ()),
         )
 
 
