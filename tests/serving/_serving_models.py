@@ -65,7 +65,8 @@ class ModelVersions:
     def promote(self, model: str, version: int, alias: str = "production") -> None:
         """Point ``alias`` at ``version`` the way a team would (validated, promoted)."""
         if alias == "production":
-            self.registry.set_status(model, version, "validated")
+            if self.registry.get_version(model, version).status == "registered":
+                self.registry.set_status(model, version, "validated")
             self.registry.promote(model, version, alias)
         else:
             self.registry.set_alias(model, alias, version)
