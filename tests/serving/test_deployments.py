@@ -74,9 +74,17 @@ def test_create_names_the_missing_model_alias_or_version_with_what_exists(
         deployments.create("a", "churn", TrafficPolicy.follow("staging"))
     with pytest.raises(NotFoundError, match="versions of 'churn': 1-2"):
         deployments.create("a", "churn", TrafficPolicy.pinned(7))
+    for huge in (2**31, 2**63, 10**30):
+        with pytest.raises(InvalidInputError, match=f"version {huge} is out of range"):
+            deployments.create("a", "churn", TrafficPolicy.pinned(huge))
     shadowed = TrafficPolicy(routes=(Route(alias="production"),), shadow=Route(alias="nope"))
     with pytest.raises(NotFoundError, match="churn@nope"):
         deployments.create("a", "churn", shadowed)
+    for hostile in [{"routes": "x"}, {"routes": [3]}, {"routes": [{"alias": ["a"]}]}]:
+        with pytest.raises(InvalidInputError):
+            deployments.create("a", "churn", hostile)
+    with pytest.raises(InvalidInputError, match="keep it under 10000"):
+        deployments.create("a", "churn", TrafficPolicy.pinned(1), description="x" * 10_001)
     with pytest.raises(InvalidInputError, match="must be a TrafficPolicy"):
         deployments.create("a", "churn", "@production")  # type: ignore[arg-type]
     with pytest.raises(NotFoundError, match="there are no deployments yet"):

@@ -33,6 +33,7 @@ from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.paging import Page, check_limit
 from loopml.registry import RegistryClient, VersionStatus
+from loopml.registry.aliases import check_alias
 from loopml.serving.models import Deployment, DeploymentRevision, ServedRange
 from loopml.serving.policy import PayloadLogSettings, Resources, TrafficPolicy
 from loopml.store import Store
@@ -50,6 +51,8 @@ _R = deployment_revisions.c
 _S = deployment_served.c
 _ORDER = [(_D.name, False)]
 _UNSET: Any = object()
+_MAX_VERSION = 2**31 - 1
+_MAX_DESCRIPTION = 10_000
 
 
 def check_deployment_name(name: object) -> str:
@@ -160,6 +163,7 @@ class DeploymentClient:
             ConflictError: a deployment of that name exists.
         """
         check_deployment_name(name)
+        _check_description(description)
         policy = _policy(policy)
         resolved = self._resolve(model, policy)
         actor = current_actor()
@@ -402,6 +406,11 @@ class DeploymentClient:
                 resolved[route.target] = info.aliases[route.alias]
             else:
                 assert route.version is not None  # a Route names an alias or a version
+                if route.version > _MAX_VERSION:  # the database's INTEGER would overflow
+                    raise InvalidInputError(
+                        f"version {route.version} is out of range; versions of "
+                        f"{model!r} are numbered from 1 (at most {_MAX_VERSION})"
+                    )
                 version = self.registry.get_version(model, route.version)
                 if version.status is VersionStatus.ARCHIVED:
                     raise InvalidInputError(
@@ -416,10 +425,25 @@ class DeploymentClient:
 
 
 def _policy(policy: TrafficPolicy | Mapping[str, Any]) -> TrafficPolicy:
+    """``policy`` as a value whose every alias is a valid alias name."""
+    policy = _as_policy(policy)
+    for route in policy.targets():
+        if route.alias is not None:
+            check_alias(route.alias)
+    return policy
+
+
+def _as_policy(policy: TrafficPolicy | Mapping[str, Any]) -> TrafficPolicy:
     if isinstance(policy, TrafficPolicy):
         return policy
     if isinstance(policy, Mapping):
-        return TrafficPolicy.from_dict(policy)
+        try:
+            return TrafficPolicy.from_dict(policy)
+        except (AttributeError, TypeError) as err:  # not the shape to_dict() gives
+            raise InvalidInputError(
+                f"policy {str(policy)[:200]} is not a traffic policy; give "
+                '{"routes": [{"alias": "production", "weight": 100}], "shadow": null}'
+            ) from err
     raise InvalidInputError(
         f"policy must be a TrafficPolicy (or its to_dict()), got {type(policy).__name__}; "
         "e.g. TrafficPolicy.follow('production')"
@@ -430,8 +454,16 @@ def _stored(value: Any) -> Any:
     """A changed field as its column holds it."""
     if isinstance(value, TrafficPolicy | PayloadLogSettings | Resources):
         return value.to_dict()
+    return _check_description(value)
+
+
+def _check_description(value: object) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidInputError(f"description must be text, got {type(value).__name__}")
+    if value is not None and len(value) > _MAX_DESCRIPTION:
+        raise InvalidInputError(
+            f"description is {len(value)} characters long; keep it under {_MAX_DESCRIPTION}"
+        )
     return value
 
 
@@ -442,7 +474,11 @@ def _check_targets(targets: Mapping[str, int]) -> dict[str, int]:
     for target, version in targets.items():
         if not isinstance(target, str) or not target or len(target) > 250:
             raise InvalidInputError(f"a served target must be '@alias' or 'vN', got {target!r}")
-        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**31:
+        if (
+            isinstance(version, bool)
+            or not isinstance(version, int)
+            or not 1 <= version <= _MAX_VERSION
+        ):
             raise InvalidInputError(
                 f"the version served for {target} must be a positive integer, got {version!r}"
             )
