@@ -9,16 +9,27 @@ every prediction is handed to monitoring's payload log.
 
 from __future__ import annotations
 
+from loopml.serving.control import open_endpoint
+from loopml.serving.deployments import DeploymentClient
+from loopml.serving.follow import Follower, start_following
+from loopml.serving.models import Deployment, DeploymentRevision, ServedRange
 from loopml.serving.policy import KEY_HEADER, PayloadLogSettings, Resources, Route, TrafficPolicy
 from loopml.serving.runtime import Endpoint, Routing, ServedVersion
 
 __all__ = [
     "KEY_HEADER",
+    "Deployment",
+    "DeploymentClient",
+    "DeploymentRevision",
     "Endpoint",
+    "Follower",
     "PayloadLogSettings",
     "Resources",
     "Route",
     "Routing",
+    "ServedRange",
     "ServedVersion",
     "TrafficPolicy",
+    "open_endpoint",
+    "start_following",
 ]
