@@ -64,6 +64,10 @@ def test_create_show_and_list(cli: Any, churn: RegistryClient) -> None:
     assert [d["name"] for d in listing["deployments"]] == ["churn-api"]
     assert listing["next_page_token"] is None
     assert "@production=100" in cli.run("deployments", "list").stdout
+    lineage = cli.json("lineage", "models:/churn/1")
+    assert [(n["kind"], n["id"], n["edge"]) for n in lineage["downstream"]] == [
+        ("deployment", "churn-api", "consumed by")
+    ]
 
 
 def test_canary_and_shadow_routes_then_update_and_history(cli: Any, churn: RegistryClient) -> None:

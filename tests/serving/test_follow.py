@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _serving_models import ModelVersions, data
@@ -16,7 +17,7 @@ from loopml.serving.control import open_endpoint
 from loopml.serving.deployments import DeploymentClient
 from loopml.serving.follow import Follower, start_following
 from loopml.serving.policy import Route, TrafficPolicy
-from loopml.serving.runtime import Endpoint
+from loopml.serving.runtime import Endpoint, Routing
 
 CANARY = TrafficPolicy(
     routes=(Route(alias="production", weight=90), Route(alias="challenger", weight=10))
@@ -45,8 +46,8 @@ def follow(settings: Settings) -> Iterator[Callable[..., Follower]]:
     """Builds followers and stops them at the end of the test."""
     made: list[Follower] = []
 
-    def build(*endpoints: Endpoint, poll_seconds: float = 2.0) -> Follower:
-        follower = Follower(endpoints, settings, poll_seconds=poll_seconds)
+    def build(*endpoints: Endpoint, poll_seconds: float = 2.0, **options: Any) -> Follower:
+        follower = Follower(endpoints, settings, poll_seconds=poll_seconds, **options)
         made.append(follower)
         return follower
 
@@ -198,7 +199,13 @@ def test_rollback_is_moving_the_alias_back(
     deployments: DeploymentClient,
     follow: Callable[..., Follower],
 ) -> None:
-    follower = follow(api)
+    swaps: list[tuple[int, int]] = []
+
+    def on_swap(endpoint: Endpoint, old: Routing, new: Routing) -> None:
+        swaps.append((old.targets["@production"].version, new.targets["@production"].version))
+        raise RuntimeError("a broken metrics hook must not undo or stop the swap")
+
+    follower = follow(api, on_swap=on_swap)
     churn.promote("churn", 2)
     assert follower.poll()[0].targets == {"@production": 2}
     churn.promote("churn", 1)  # the rollback
@@ -206,6 +213,7 @@ def test_rollback_is_moving_the_alias_back(
     assert _serving(api) == {"@production": 1}
     versions = [r.version for r in deployments.served_versions("churn-api")]
     assert versions == [1, 2, 1]
+    assert swaps == [(1, 2), (2, 1)]
 
 
 def test_an_ad_hoc_endpoint_follows_its_alias_and_a_pinned_one_stays(
