@@ -176,6 +176,27 @@ def test_concurrent_set_traffic_with_the_same_expected_revision_lets_one_win(
     assert [r.revision for r in deployments.history("churn-api")] == [1, 2]
 
 
+def test_concurrent_creates_of_one_name_let_one_win(
+    deployments: DeploymentClient, churn: ModelVersions
+) -> None:
+    outcomes: list[str] = []
+
+    def create(version: int) -> None:
+        try:
+            deployments.create("churn-api", "churn", TrafficPolicy.pinned(version))
+            outcomes.append("created")
+        except ConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=create, args=(v,)) for v in (1, 2, 1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "conflict", "conflict", "created"]
+    assert [r.revision for r in deployments.history("churn-api")] == [1]
+
+
 def test_a_policy_naming_a_missing_alias_is_refused_on_update(
     deployments: DeploymentClient, churn: ModelVersions
 ) -> None:

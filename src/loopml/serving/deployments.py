@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from loopml.clock import now_ms
 from loopml.config import Settings
@@ -192,7 +193,14 @@ class DeploymentClient:
             conn.execute(deployments.insert().values(**row))
             return _changed(conn, row, "created", resolved, actor, reason, {})
 
-        return self.store.transact(work)
+        try:
+            return self.store.transact(work)
+        except IntegrityError as err:  # another writer created it between our look and insert
+            raise ConflictError(
+                f"deployment {name!r} was just created by someone else; change it with "
+                f"`loopml deployments update {name}` or pick another name",
+                details={"reason": str(err.orig)},
+            ) from err
 
     def update(
         self,
