@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from loopml.clock import now_ms
 from loopml.config import Settings
-from loopml.errors import InvalidInputError, LoopmlError
+from loopml.errors import InvalidInputError, LoopmlError, NotFoundError, StoreError
 from loopml.registry import RegistryClient
 from loopml.registry.events import head as event_head
 from loopml.serving.control import load_targets
@@ -127,13 +127,15 @@ class Follower:
             One :class:`SwapResult` per endpoint looked at.
         """
         with self._lock:
-            moved = self._models_with_moved_aliases()
+            moved, cursor = self._moved_since(self.cursor)
             results = []
             for endpoint in self.endpoints:
-                deployment = self._current_deployment(endpoint)
-                stale = deployment is not None and deployment != endpoint.routing.revision
+                revision = self._stored_revision(endpoint)
+                stale = revision is not None and revision != endpoint.routing.revision
                 if everything or stale or endpoint.model in moved:
                     results.append(self._follow(endpoint))
+            # Only now: if the database failed half-way, the next look sees these events again.
+            self.cursor = cursor
             return results
 
     def _run(self) -> None:
@@ -149,9 +151,14 @@ class Follower:
         old = endpoint.routing
         try:
             routing = self._wanted(endpoint, old)
-        except LoopmlError as err:
-            log.error("endpoint %s keeps serving %s: %s", endpoint.name, _served(old), err)
-            return SwapResult(endpoint.name, False, _served(old), old.revision, err.message)
+        except StoreError:
+            raise  # the database, not the version: look again next time
+        except Exception as err:  # whatever stops a version from loading refuses it
+            message = (
+                err.message if isinstance(err, LoopmlError) else f"{type(err).__name__}: {err}"
+            )
+            log.error("endpoint %s keeps serving %s: %s", endpoint.name, _served(old), message)
+            return SwapResult(endpoint.name, False, _served(old), old.revision, message)
         if _same(old, routing):
             return SwapResult(endpoint.name, False, _served(old), old.revision)
         endpoint.swap(routing)
@@ -211,22 +218,21 @@ class Follower:
         with self.registry.store.read() as conn:
             return event_head(conn)
 
-    def _models_with_moved_aliases(self) -> set[str]:
+    def _moved_since(self, cursor: int) -> tuple[set[str], int]:
+        """The models whose aliases moved after event ``cursor``, and the new cursor."""
         moved: set[str] = set()
-        while batch := self.registry.list_events(
-            after=self.cursor, limit=_PAGE, kinds=ALIAS_EVENTS
-        ):
+        while batch := self.registry.list_events(after=cursor, limit=_PAGE, kinds=ALIAS_EVENTS):
             moved.update(event.model for event in batch)
-            self.cursor = batch[-1].id
-        return moved
+            cursor = batch[-1].id
+        return moved, cursor
 
-    def _current_deployment(self, endpoint: Endpoint) -> int | None:
+    def _stored_revision(self, endpoint: Endpoint) -> int | None:
         """The stored revision of the endpoint's deployment (``None``: ad hoc or gone)."""
         if endpoint.deployment is None:
             return None
         try:
             return self.deployments.get(endpoint.deployment).revision
-        except LoopmlError as err:
+        except NotFoundError as err:
             log.warning("endpoint %s keeps serving: %s", endpoint.name, err)
             return None
 
