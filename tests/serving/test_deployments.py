@@ -85,6 +85,8 @@ def test_create_names_the_missing_model_alias_or_version_with_what_exists(
             deployments.create("a", "churn", hostile)
     with pytest.raises(InvalidInputError, match="keep it under 10000"):
         deployments.create("a", "churn", TrafficPolicy.pinned(1), description="x" * 10_001)
+    with pytest.raises(InvalidInputError, match="payload_log must be a PayloadLogSettings"):
+        deployments.create("a", "churn", TrafficPolicy.pinned(1), payload_log={"x": 1})  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="must be a TrafficPolicy"):
         deployments.create("a", "churn", "@production")  # type: ignore[arg-type]
     with pytest.raises(NotFoundError, match="there are no deployments yet"):
@@ -132,6 +134,8 @@ def test_update_with_nothing_new_makes_no_revision_and_with_nothing_is_refused(
     assert same.revision == 1
     with pytest.raises(InvalidInputError, match="nothing to change"):
         deployments.update("churn-api")
+    with pytest.raises(InvalidInputError, match="resources must be a Resources, got dict"):
+        deployments.update("churn-api", resources={"workers": 2})  # type: ignore[arg-type]
     cleared = deployments.update("churn-api", description="x")
     assert deployments.update("churn-api", description=None).description is None
     assert cleared.revision == 2

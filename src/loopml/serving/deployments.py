@@ -165,6 +165,8 @@ class DeploymentClient:
         """
         check_deployment_name(name)
         _check_description(description)
+        logging = _checked("payload_log", payload_log or PayloadLogSettings())
+        running = _checked("resources", resources or Resources())
         policy = _policy(policy)
         resolved = self._resolve(model, policy)
         actor = current_actor()
@@ -181,8 +183,8 @@ class DeploymentClient:
                 "name": name,
                 "model": model,
                 "policy": policy.to_dict(),
-                "payload_log": (payload_log or PayloadLogSettings()).to_dict(),
-                "resources": (resources or Resources()).to_dict(),
+                "payload_log": logging.to_dict(),
+                "resources": running.to_dict(),
                 "description": description,
                 "revision": int(last or 0) + 1,
                 "created_at": at,
@@ -383,7 +385,7 @@ class DeploymentClient:
                     f"(`loopml deployments show {name}`) and retry on top of it",
                     details={"revision": row["revision"], "expected": expected_revision},
                 )
-            new = {key: _stored(value) for key, value in given.items()}
+            new = {key: _stored(key, value) for key, value in given.items()}
             changed = {key: value for key, value in new.items() if row[key] != value}
             if not changed:
                 return Deployment.from_row(row)
@@ -458,11 +460,29 @@ def _as_policy(policy: TrafficPolicy | Mapping[str, Any]) -> TrafficPolicy:
     )
 
 
-def _stored(value: Any) -> Any:
+_TYPES: dict[str, type[Any]] = {
+    "policy": TrafficPolicy,
+    "payload_log": PayloadLogSettings,
+    "resources": Resources,
+}
+
+
+def _stored(key: str, value: Any) -> Any:
     """A changed field as its column holds it."""
-    if isinstance(value, TrafficPolicy | PayloadLogSettings | Resources):
-        return value.to_dict()
-    return _check_description(value)
+    if key == "description":
+        return _check_description(value)
+    return _checked(key, value).to_dict()
+
+
+def _checked(key: str, value: Any) -> Any:
+    """``value`` if it is what field ``key`` holds (a settings value object)."""
+    wanted = _TYPES[key]
+    if not isinstance(value, wanted):
+        raise InvalidInputError(
+            f"{key} must be a {wanted.__name__}, got {type(value).__name__}; e.g. "
+            f"{key}={wanted.__name__}()"
+        )
+    return value
 
 
 def _check_description(value: object) -> str | None:
