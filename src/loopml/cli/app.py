@@ -27,6 +27,7 @@ from loopml.cli import (
     artifacts,
     data,
     db,
+    deployments,
     experiments,
     features,
     lineage,
@@ -102,6 +103,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
+app.add_typer(deployments.app, name="deployments")
 app.command("lineage")(lineage.lineage)
 app.command("predictions")(predictions.predictions)
 app.command("init")(init)

@@ -10,6 +10,10 @@ every prediction is handed to monitoring's payload log.
 from __future__ import annotations
 
 from loopml.serving.batching import Batcher, BatchReport, RequestTiming, batcher_for
+from loopml.serving.control import open_endpoint
+from loopml.serving.deployments import DeploymentClient
+from loopml.serving.follow import Follower, start_following
+from loopml.serving.models import Deployment, DeploymentRevision, ServedRange
 from loopml.serving.policy import KEY_HEADER, PayloadLogSettings, Resources, Route, TrafficPolicy
 from loopml.serving.runtime import Endpoint, Routing, ServedVersion
 
@@ -17,13 +21,20 @@ __all__ = [
     "KEY_HEADER",
     "BatchReport",
     "Batcher",
+    "Deployment",
+    "DeploymentClient",
+    "DeploymentRevision",
     "Endpoint",
+    "Follower",
     "PayloadLogSettings",
     "RequestTiming",
     "Resources",
     "Route",
     "Routing",
+    "ServedRange",
     "ServedVersion",
     "TrafficPolicy",
     "batcher_for",
+    "open_endpoint",
+    "start_following",
 ]

@@ -2,8 +2,10 @@
 
 ``loopml serve models:/churn@production`` is an ad-hoc deployment: one endpoint named
 after the model, following that alias (or pinned to that version). ``loopml serve
-churn-api`` serves a stored deployment (:mod:`loopml.serving.deployments`), and keeps
-following it: alias moves and policy changes swap the endpoint's routing in place.
+churn-api`` serves a stored deployment (:mod:`loopml.serving.deployments`): every target
+of its policy is loaded (a version two targets share is loaded once) and checked on its
+package's input example before the endpoint takes traffic. A
+:class:`~loopml.serving.follow.Follower` then keeps it following the record.
 
 Example:
     >>> endpoint = open_endpoint("models:/churn@production", Settings.load())  # doctest: +SKIP
@@ -14,16 +16,21 @@ Example:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from loopml.config import Settings
-from loopml.errors import InvalidInputError, NotFoundError
+from loopml.errors import GateFailedError, InvalidInputError
 from loopml.registry import RegistryClient
 from loopml.registry.loading import load_model
+from loopml.serving.deployments import DeploymentClient
+from loopml.serving.models import Deployment
 from loopml.serving.policy import TrafficPolicy
 from loopml.serving.runtime import Endpoint, Routing, ServedVersion
 from loopml.uris import is_uri, model_uri, parse_uri
 
-__all__ = ["load_version", "open_endpoint"]
+__all__ = ["check_version", "load_routing", "load_targets", "load_version", "open_endpoint"]
+
+Loaded = Mapping[tuple[str, int], ServedVersion]
 
 
 def load_version(client: RegistryClient, model: str, version: int) -> ServedVersion:
@@ -33,25 +40,96 @@ def load_version(client: RegistryClient, model: str, version: int) -> ServedVers
     return ServedVersion(model, version, loaded, load_seconds=time.perf_counter() - started)
 
 
+def check_version(served: ServedVersion) -> None:
+    """Predict on the package's stored input example: a version that fails is not served.
+
+    A package logged without an example passes (there is nothing to try it on).
+
+    Raises:
+        GateFailedError: loading the example or predicting on it failed; the message
+            names the version and the error.
+    """
+    try:
+        example = served.loaded.input_example()
+        if example is not None:
+            served.loaded.predict(example)
+    except Exception as err:
+        raise GateFailedError(
+            f"models:/{served.label} failed on its own input example "
+            f"({type(err).__name__}: {err}); it is not served. Fix the package (or what it "
+            "needs on this machine) and register a new version",
+            details={"model": served.model, "version": served.version, "error": str(err)},
+        ) from err
+
+
+def load_targets(
+    client: RegistryClient, model: str, targets: Mapping[str, int], loaded: Loaded | None = None
+) -> dict[str, ServedVersion]:
+    """A loaded version for each target of ``targets`` (``{"@production": 3}``).
+
+    Versions in ``loaded`` (keyed by ``(model, version)``) are reused as they are; every
+    other one is loaded and checked (:func:`check_version`) once, however many targets
+    name it.
+
+    Raises:
+        GateFailedError: a new version failed its input-example check.
+        NotFoundError, DigestMismatchError: a version could not be loaded.
+    """
+    have = dict(loaded or {})
+    served: dict[str, ServedVersion] = {}
+    for target, version in targets.items():
+        key = (model, version)
+        if key not in have:
+            fresh = load_version(client, model, version)
+            check_version(fresh)
+            have[key] = fresh
+        served[target] = have[key]
+    return served
+
+
+def load_routing(
+    client: RegistryClient,
+    deployment: Deployment,
+    targets: Mapping[str, int],
+    loaded: Loaded | None = None,
+) -> Routing:
+    """The routing of ``deployment`` serving ``targets`` (see :func:`load_targets`)."""
+    return Routing(
+        deployment.policy,
+        load_targets(client, deployment.model, targets, loaded),
+        payload_log=deployment.payload_log,
+        resources=deployment.resources,
+        revision=deployment.revision,
+    )
+
+
 def open_endpoint(spec: str, settings: Settings) -> Endpoint:
     """An endpoint for ``spec``: a ``models:/`` URI (ad hoc) or a stored deployment's name.
+
+    Every version is loaded and checked on its input example before this returns.
 
     Raises:
         NotFoundError: no such model, version, alias or deployment.
         InvalidInputError: a URI that does not name a registered model.
+        GateFailedError: a version fails on its own input example.
     """
-    client = RegistryClient(settings)
     if is_uri(spec):
-        uri = parse_uri(spec)
-        if uri.scheme != "models":
-            raise InvalidInputError(
-                f"loopml serves registered models, not {spec!r}; register it first "
-                "(loopml models register) and serve models:/<name>@<alias>"
-            )
-        version = client.resolve(spec)
-        policy = (
-            TrafficPolicy.follow(uri.alias) if uri.alias else TrafficPolicy.pinned(version.version)
+        return _open_ad_hoc(spec, RegistryClient(settings))
+    deployments = DeploymentClient(settings)
+    deployment = deployments.get(spec)
+    routing = load_routing(deployments.registry, deployment, deployments.resolve(deployment))
+    return Endpoint(deployment.name, routing, deployment=deployment.name)
+
+
+def _open_ad_hoc(spec: str, client: RegistryClient) -> Endpoint:
+    uri = parse_uri(spec)
+    if uri.scheme != "models":
+        raise InvalidInputError(
+            f"loopml serves registered models, not {spec!r}; register it first "
+            "(loopml models register) and serve models:/<name>@<alias>"
         )
-        served = load_version(client, version.model, version.version)
-        return Endpoint(version.model, Routing(policy, {policy.routes[0].target: served}))
-    raise NotFoundError("deployment", spec, hint="create it with: loopml deployments create")
+    version = client.resolve(spec)
+    policy = TrafficPolicy.follow(uri.alias) if uri.alias else TrafficPolicy.pinned(version.version)
+    served = load_version(client, version.model, version.version)
+    check_version(served)
+    return Endpoint(version.model, Routing(policy, {policy.routes[0].target: served}))

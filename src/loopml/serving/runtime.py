@@ -76,11 +76,13 @@ class Endpoint:
     """One deployment served by this process, under its own name.
 
     ``routing`` is replaced whole by :meth:`swap`; readers take one reference to it and
-    use that for the whole request.
+    use that for the whole request. ``deployment`` names the stored deployment it serves
+    (``None`` for an ad-hoc ``models:/`` endpoint): a follower re-reads that record.
     """
 
-    def __init__(self, name: str, routing: Routing) -> None:
+    def __init__(self, name: str, routing: Routing, *, deployment: str | None = None) -> None:
         self.name = name
+        self.deployment = deployment
         self._routing = routing
         self._rng = random.Random()
         self._swap_lock = threading.Lock()
@@ -110,10 +112,16 @@ class Endpoint:
             seen.setdefault(id(served), served)
         return list(seen.values())
 
+    @property
+    def model(self) -> str:
+        """The registered model every version of this endpoint belongs to."""
+        return next(iter(self._routing.targets.values())).model
+
     def describe(self) -> dict[str, Any]:
         routing = self._routing
         return {
             "name": self.name,
+            "deployment": self.deployment,
             "revision": routing.revision,
             "policy": routing.policy.to_dict(),
             "targets": {target: served.label for target, served in routing.targets.items()},

@@ -32,6 +32,9 @@ __all__ = [
     "audit_log",
     "dataset_versions",
     "datasets",
+    "deployment_revisions",
+    "deployment_served",
+    "deployments",
     "environments",
     "experiment_tags",
     "experiments",
@@ -59,7 +62,7 @@ __all__ = [
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0008_payload_log"
+SCHEMA_HEAD = "0009_deployments"
 
 ID = String(32)
 KEY = String(250)
@@ -509,4 +512,57 @@ payload_segments = Table(
     Column("created_at", BigInteger, nullable=False),
     Index(None, "deployment", "start_ms"),
     Index(None, "deployment", "end_ms"),
+)
+
+
+# -- serving: deployments, their revisions, the versions they served (0009) ---------------
+
+# A deployment as it is now; ``revision`` grows by one with every change.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("model", String(250), nullable=False),
+    Column("policy", JSON, nullable=False),  # TrafficPolicy.to_dict()
+    Column("payload_log", JSON, nullable=False),  # PayloadLogSettings.to_dict()
+    Column("resources", JSON, nullable=False),  # Resources.to_dict()
+    Column("description", Text, nullable=True),
+    Column("revision", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(250), nullable=True),
+    Index(None, "model"),
+)
+
+# Every revision of every deployment as stored (deletion included), never updated: a
+# deployment created again after a delete goes on numbering from its last revision.
+deployment_revisions = Table(
+    "deployment_revisions",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("action", String(16), nullable=False),  # created, updated, traffic, deleted
+    Column("model", String(250), nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("payload_log", JSON, nullable=False),
+    Column("resources", JSON, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("reason", Text, nullable=True),
+)
+
+# Which version each target of a deployment served, from when until when (NULL: still).
+deployment_served = Table(
+    "deployment_served",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("deployment", String(250), nullable=False),
+    Column("target", String(250), nullable=False),  # "@production", "v3"
+    Column("model", String(250), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    Index(None, "deployment", "target", "ended_at"),
 )
