@@ -252,6 +252,12 @@ def test_unknown_names_list_what_exists(registry: RegistryClient, log_package: L
         registry.resolve("models:/fraud/1")
     with pytest.raises(InvalidInputError, match="version must be a positive integer"):
         registry.get_version("churn", 0)
+    # Beyond the store's 32-bit versions (and the driver's 64-bit integers): missing, not a crash.
+    for huge in (2**31, 2**70):
+        with pytest.raises(NotFoundError, match=r"versions of 'churn': 1-3"):
+            registry.get_version("churn", huge)
+    with pytest.raises(NotFoundError, match=r"versions of 'churn': 1-3"):
+        registry.resolve(f"models:/churn/{2**70}")
 
 
 def test_an_empty_registry_says_how_to_start(registry: RegistryClient) -> None:

@@ -181,6 +181,9 @@ def try_lock_model(conn: Connection, name: str) -> RowMapping | None:
     return conn.execute(_LOCK_MODEL, {"name": name}).mappings().first()
 
 
+_MAX_VERSION = 2**31 - 1
+
+
 def find_version(conn: Connection, name: str, version: int) -> RowMapping:
     """The ``model_versions`` row of ``name/version``.
 
@@ -193,7 +196,13 @@ def find_version(conn: Connection, name: str, version: int) -> RowMapping:
         raise InvalidInputError(
             f"version must be a positive integer, got {version!r}; e.g. get_version('{name}', 3)"
         )
-    row = conn.execute(_FIND_VERSION, {"model": name, "version": version}).mappings().first()
+    # Versions are 32-bit in the store: a larger number names no version (and would
+    # overflow the driver), so it is looked up as the missing version it is.
+    row = (
+        conn.execute(_FIND_VERSION, {"model": name, "version": version}).mappings().first()
+        if version <= _MAX_VERSION
+        else None
+    )
     if row is None:
         find_model(conn, name)  # an unknown model says so first
         numbers = conn.execute(select(_V.version).where(_V.model == name)).scalars()
