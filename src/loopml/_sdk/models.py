@@ -26,6 +26,7 @@ from loopml._sdk._shared import SharedClient
 from loopml.config import Settings
 from loopml.evaluation.gates import check_policy_gates
 from loopml.packaging.models import PackageInfo
+from loopml.packaging.onnx_export import onnx_mode
 from loopml.registry import client as _registry
 from loopml.registry.models import ModelInfo, ModelVersion
 from loopml.tracking import TrackingClient, fluent
@@ -72,6 +73,7 @@ def register_model(
     *,
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
+    onnx: bool | str = False,
 ) -> ModelVersion:
     """Register a model package as the next version of ``name`` (created if new).
 
@@ -81,6 +83,10 @@ def register_model(
         name: the registered model.
         description: describes this version.
         tags: labels of this version.
+        onnx: add a checked ONNX graph (scikit-learn, LightGBM, XGBoost) for
+            ``load_model(uri, runtime="onnx")``; ``True`` insists, ``"if-possible"``
+            registers without it when it cannot be made (see
+            :meth:`loopml.registry.client.RegistryClient.register`).
 
     Returns:
         The new version; its ``uri`` is ``models:/<name>/<N>``.
@@ -93,7 +99,13 @@ def register_model(
         >>> loopml.register_model(f"runs:/{run.id}/model", "churn").version  # doctest: +SKIP
         1
     """
-    return registry_client().register(source, name, description=description, tags=tags)
+    return registry_client().register(
+        source,
+        name,
+        description=description,
+        tags=tags,
+        onnx=onnx_mode(onnx),
+    )
 
 
 def log_model(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from loopml.errors import DeviceUnavailableError, InvalidInputError, quote
-from loopml.packaging.flavors._common import require
+from loopml.packaging._optional import require
 
 __all__ = ["CPU", "check_device", "gpu_index", "onnx_session", "torch_device"]
 

@@ -207,7 +207,7 @@ def _convert(
 
 
 def _from_sklearn(estimator: Any, features: int) -> tuple[Any, str, dict[str, Any]]:
-    from loopml.packaging.flavors._common import require
+    from loopml.packaging._optional import require
 
     skl2onnx = require("skl2onnx", "skl2onnx", "onnx", "converting a scikit-learn model")
     from skl2onnx.common.data_types import FloatTensorType
@@ -234,7 +234,7 @@ def _from_sklearn(estimator: Any, features: int) -> tuple[Any, str, dict[str, An
 def _from_booster(
     manifest: PackageManifest, root: Path, features: int
 ) -> tuple[Any, str, dict[str, Any]]:
-    from loopml.packaging.flavors._common import require
+    from loopml.packaging._optional import require
 
     tools = require("onnxmltools", "onnxmltools", "onnx", "converting a boosted-tree model")
     from onnxmltools.convert.common.data_types import FloatTensorType
