@@ -32,6 +32,7 @@ from loopml.cli import (
     lineage,
     models,
     pipeline,
+    predict,
     runs,
 )
 from loopml.cli._failures import blame
@@ -102,6 +103,7 @@ app.add_typer(features.app, name="features")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
 app.command("lineage")(lineage.lineage)
+app.command("predict")(predict.predict)
 app.command("init")(init)
 app.command("gc")(gc)
 

@@ -136,6 +136,7 @@ def predict_batch(
     check_runtime(runtime, device)
     chunk = _check_chunk(chunk_size)
     target = _check_output(Path(output), settings)
+    _check_input(input)  # before the model is loaded: a typo fails at once
     started = time.perf_counter()
     model_uri, loaded = _load(model, settings, runtime, device)
     with _input_file(input, settings) as (path, label, dataset):
@@ -186,6 +187,19 @@ def _load(model: str, settings: Settings, runtime: Runtime, device: str) -> tupl
     return uri, load_model(uri, settings=settings, runtime=runtime, device=device)
 
 
+def _check_input(source: str | os.PathLike[str]) -> None:
+    text = os.fspath(source)
+    if text.startswith("datasets:/"):
+        return
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise MissingFileError("input file", text, hint="give a .parquet or .csv file")
+    if _format(path) is None:
+        raise InvalidInputError(
+            f"cannot read {path}: give a .parquet or .csv file, or datasets:/NAME@latest"
+        )
+
+
 class _input_file:
     """The input as a local file: itself, or a dataset version downloaded to a temp folder."""
 
@@ -207,13 +221,8 @@ class _input_file:
                 )
             self._scratch = tempfile.TemporaryDirectory(prefix="loopml-batch-")
             return client.download(version.uri, self._scratch.name), version.uri, version
+        _check_input(text)
         path = Path(text).expanduser()
-        if not path.is_file():
-            raise MissingFileError("input file", text, hint="give a .parquet or .csv file")
-        if _format(path) is None:
-            raise InvalidInputError(
-                f"cannot read {path}: give a .parquet or .csv file, or datasets:/NAME@latest"
-            )
         return path, str(path), None
 
     def __exit__(self, *exc: object) -> None:
