@@ -60,6 +60,7 @@ EXPECTED = {
     "log_params",
     "log_text",
     "on_demand_feature_view",
+    "predict_batch",
     "search_experiments",
     "search_runs",
     "set_experiment",

@@ -198,3 +198,15 @@ def test_a_model_without_a_signature_reads_every_column_but_the_kept_ones(
 class _Sum:
     def predict(self, data: Any) -> Any:
         return np.asarray(data).sum(axis=1)
+
+
+def test_the_sdk_predicts_in_the_configured_store(
+    tmp_path: Path, frame: pd.DataFrame, registered: str
+) -> None:
+    source = tmp_path / "in.parquet"
+    _customers(frame).to_parquet(source)
+
+    result = loopml.predict_batch(registered, source, tmp_path / "o.parquet", keep=["customer_id"])
+
+    assert result.model_uri == "models:/cancer/1"
+    assert loopml.get_run(str(result.run_id)).params["runtime"] == "native"
