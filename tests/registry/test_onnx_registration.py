@@ -102,3 +102,15 @@ def test_a_changed_cached_graph_is_caught_and_fetched_again(
     (copy / "model.onnx").write_bytes(b"not a graph")
     with pytest.raises(DigestMismatchError, match=r"model\.onnx changed"):
         RegistryClient(settings).register(copy, "cancer")
+
+
+def test_log_model_with_onnx_puts_the_graph_in_the_runs_package(settings: Settings) -> None:
+    forest, x = _forest()
+    with loopml.start_run(experiment="onnx"):
+        info = log_model(forest, input_example=x[:5], onnx=True, register_as="cancer")
+
+    assert "model.onnx" in info.files
+    assert info.registered is not None
+    assert info.registered.package_digest == info.package_digest  # registered as logged
+    graph = load_model(info.registered.uri, settings=settings, runtime="onnx")
+    assert (graph.predict(x[:20]) == forest.predict(x[:20])).all()

@@ -116,12 +116,14 @@ def log_model(
     signature: Signature | Mapping[str, Any] | None = None,
     requirements: Sequence[str] | None = None,
     register_as: str | None = None,
+    onnx: bool | str = False,
 ) -> ModelInfo:
     """Store ``model`` as a package in the active run; with ``register_as``, register it too.
 
     Args:
-        model, name, input_example, signature, requirements: see
-            :meth:`loopml.tracking.fluent.ActiveRun.log_model`.
+        model, name, input_example, signature, requirements, onnx: see
+            :meth:`loopml.tracking.fluent.ActiveRun.log_model` (``onnx=True`` adds a
+            checked ONNX graph to the package, so the registered version has it too).
         register_as: register the package as the next version of this model.
 
     Raises:
@@ -140,6 +142,7 @@ def log_model(
         input_example=input_example,
         signature=signature,
         requirements=requirements,
+        onnx=onnx,
     )
     run = fluent.active_run()
     assert run is not None  # fluent.log_model refuses to work without one
@@ -156,6 +159,7 @@ def log_model_in_run(
     signature: Signature | Mapping[str, Any] | None = None,
     requirements: Sequence[str] | None = None,
     register_as: str | None = None,
+    onnx: bool | str = False,
 ) -> ModelInfo:
     """:func:`log_model` for run ``run_id`` of ``client`` rather than the active run."""
     from loopml.tracking.model_packages import log_model_in_run as log  # numpy only when used
@@ -168,6 +172,7 @@ def log_model_in_run(
         input_example=input_example,
         signature=signature,
         requirements=requirements,
+        onnx=onnx,
     )
     return _registered(package, register_as, client.settings)
 
