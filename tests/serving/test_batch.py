@@ -16,7 +16,7 @@ import loopml
 from loopml._sdk.models import log_model
 from loopml.config import Settings
 from loopml.data.versions import DatasetClient
-from loopml.errors import InvalidInputError, MissingFileError, UnsafePathError
+from loopml.errors import InvalidInputError, MissingFileError, SignatureError, UnsafePathError
 from loopml.registry.client import RegistryClient
 from loopml.registry.loading import load_model
 from loopml.serving.batch import predict_batch
@@ -210,3 +210,18 @@ def test_the_sdk_predicts_in_the_configured_store(
 
     assert result.model_uri == "models:/cancer/1"
     assert loopml.get_run(str(result.run_id)).params["runtime"] == "native"
+
+
+def test_a_column_of_the_wrong_type_is_named_and_nothing_is_written(
+    settings: Settings, tmp_path: Path, frame: pd.DataFrame, registered: str
+) -> None:
+    customers = _customers(frame).astype({"mean_radius": str})
+    customers["mean_radius"] = "big"
+    source = tmp_path / "text.parquet"
+    customers.to_parquet(source)
+    output = tmp_path / "out" / "o.parquet"
+
+    with pytest.raises(SignatureError, match="mean_radius"):
+        predict_batch(registered, source, output, settings=settings, chunk_size=100)
+
+    assert list(output.parent.iterdir()) == []

@@ -177,7 +177,15 @@ def _convert_and_check(root: Path, manifest: PackageManifest) -> tuple[dict[str,
         "requirements": [_pin("onnxruntime")],
         **outputs,
     }
-    largest = _check(estimator, native, manifest, example, section, root)
+    try:
+        largest = _check(estimator, native, manifest, example, section, root)
+    except LoopmlError:
+        raise
+    except Exception as err:  # onnxruntime (or the model) failed on the example
+        raise OnnxConversionError(
+            f"{estimator}'s ONNX graph could not be checked on the input example "
+            f"({type(err).__name__}: {quote(str(err), 300)})"
+        ) from err
     section["check"] = {
         "rows": int(matrix.shape[0]),
         "rtol": RTOL,

@@ -34,7 +34,7 @@ from loopml.config import Settings
 from loopml.errors import InvalidInputError, MissingFileError, UnsafePathError
 from loopml.packaging.devices import CPU
 from loopml.packaging.loading import LoadedModel, Runtime, check_runtime
-from loopml.packaging.signature import ColumnSpec, Signature, TensorSpec
+from loopml.packaging.signature import ColumnSpec, Signature
 from loopml.registry.client import RegistryClient
 from loopml.registry.loading import load_model
 from loopml.store import open_store
@@ -348,12 +348,8 @@ def _model_input(signature: Signature | None, batch: pa.RecordBatch, keep: list[
     if isinstance(inputs, tuple):  # named tensors: one array per column
         return {spec.name: batch.column(str(spec.name)).to_numpy() for spec in inputs}
     features = [name for name in batch.schema.names if name not in keep]
-    matrix = np.column_stack(
-        [batch.column(name).to_numpy(zero_copy_only=False) for name in features]
-    )
-    if isinstance(inputs, TensorSpec) and inputs.dtype:
-        matrix = matrix.astype(inputs.dtype, copy=False)
-    return matrix
+    arrays = [batch.column(name).to_numpy(zero_copy_only=False) for name in features]
+    return np.column_stack(arrays)  # the signature check casts it, or names what is wrong
 
 
 def _output_columns(out: Any) -> dict[str, Any]:
