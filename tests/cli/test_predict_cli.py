@@ -47,7 +47,7 @@ def test_register_with_onnx_then_predict_a_dataset_with_the_graph(
 
     result = cli.json(
         "predict", "models:/cancer/1", "--input", "datasets:/customers@latest", "--output",
-        str(out), "--keep", "id", "--chunk-size", "100", "--runtime", "onnx",
+        str(out), "--keep", "id", "--chunk-size", "100", "--runtime", "onnx", "--proba",
     )  # fmt: skip
 
     assert result["rows"] == len(features)
@@ -55,6 +55,8 @@ def test_register_with_onnx_then_predict_a_dataset_with_the_graph(
     assert result["input"] == "datasets:/customers/1"
     written = pq.read_table(out).to_pandas()
     assert written["id"].tolist() == list(range(len(features)))
+    assert list(written.columns) == ["id", "prediction", "proba_0", "proba_1"]
+    assert ((written["proba_1"] > 0.5) == (written["prediction"] == 1)).mean() > 0.99
     plain = cli.run("predict", "models:/cancer/1", "-i", "datasets:/customers@latest", "-o",
                     str(tmp_path / "again.parquet"))  # fmt: skip
     assert plain.exit_code == 0, plain.stderr

@@ -74,12 +74,15 @@ def test_predictions_come_back_in_row_order_with_the_ids_kept(
         tmp_path / "out" / "scores.parquet",
         chunk_size=64,
         keep=["customer_id"],
+        proba=True,
         settings=settings,
         progress=lambda done, total: seen.append((done, total)),
     )
 
     written = pq.read_table(result.output).to_pandas()
-    assert list(written.columns) == ["customer_id", "prediction"]
+    assert list(written.columns) == ["customer_id", "prediction", "proba_0", "proba_1"]
+    features = customers.drop(columns="customer_id")
+    assert np.allclose(written[["proba_0", "proba_1"]], forest.predict_proba(features))
     assert written["customer_id"].tolist() == customers["customer_id"].tolist()
     expected = forest.predict(customers.drop(columns="customer_id"))
     assert (written["prediction"].to_numpy() == expected).all()
@@ -193,6 +196,8 @@ def test_a_model_without_a_signature_reads_every_column_but_the_kept_ones(
     written = pq.read_table(result.output).to_pandas()
     assert np.allclose(written["prediction"], x.sum(axis=1))
     assert result.run_id is None
+    with pytest.raises(InvalidInputError, match="gives no class probabilities"):
+        predict_batch(info.uri, source, tmp_path / "p.parquet", proba=True, settings=settings)
 
 
 class _Sum:

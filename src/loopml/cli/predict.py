@@ -55,6 +55,10 @@ def predict(
             "--keep", "-k", metavar="COLUMN", help="An input column to copy (repeatable)."
         ),
     ] = None,
+    proba: Annotated[
+        bool,
+        typer.Option("--proba", help="Also write class probabilities: proba_<class> columns."),
+    ] = False,
     runtime: Annotated[
         str,
         typer.Option(
@@ -86,7 +90,7 @@ def predict(
     Examples:
 
         loopml predict models:/churn@production --input customers.parquet --output scores.parquet
-        loopml predict models:/churn/3 -i datasets:/customers@latest -o scores.parquet -k id
+        loopml predict models:/churn/3 -i datasets:/customers@latest -o scores.parquet -k id --proba
         loopml predict models:/churn/3 -i big.csv -o s.parquet --chunk-size 50000 --runtime onnx
     """
     from loopml.serving.batch import predict_batch
@@ -98,6 +102,7 @@ def predict(
             output,
             chunk_size=chunk_size,
             keep=keep or (),
+            proba=proba,
             runtime=runtime,  # type: ignore[arg-type]  # checked by predict_batch
             device=device,
             settings=get_state(ctx).settings(),

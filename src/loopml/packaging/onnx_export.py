@@ -236,6 +236,9 @@ def _from_sklearn(estimator: Any, features: int) -> tuple[Any, str, dict[str, An
     names = [output.name for output in graph.graph.output]
     mapping = {"predict_output": names[0], "classes": None}
     mapping["proba_output"] = names[1] if classifier and len(names) > 1 else None
+    labels = getattr(estimator, "classes_", None)
+    if classifier and labels is not None:  # names the probability columns, as natively
+        mapping["class_labels"] = np.asarray(labels).tolist()
     return graph, f"skl2onnx=={skl2onnx.__version__}", mapping
 
 

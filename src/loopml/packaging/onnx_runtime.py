@@ -72,7 +72,9 @@ class OnnxRuntimePredictor:
         self._predict = spec.get("predict_output")
         self._proba = spec.get("proba_output")
         classes = spec.get("classes")
-        self.classes_ = None if classes is None else np.asarray(classes)
+        self._classes = None if classes is None else np.asarray(classes)
+        labels = spec.get("class_labels", classes)  # the native model's classes_, if any
+        self.classes_ = None if labels is None else np.asarray(labels)
         self._dtype = np.dtype(spec.get("predict_dtype", "float64"))
         self._flat = int(spec.get("predict_ndim", 1)) == 1
 
@@ -87,8 +89,8 @@ class OnnxRuntimePredictor:
     def predict(self, data: Any) -> Any:
         """Labels for a classifier, numbers for a regressor: as the native model's predict."""
         if self._predict is None:  # a booster's graph: the likeliest of the package's labels
-            assert self.classes_ is not None  # the spec pairs predict_output None with classes
-            return self.classes_[np.argmax(self._run(data, self._proba), axis=1)]
+            assert self._classes is not None  # the spec pairs predict_output None with classes
+            return self._classes[np.argmax(self._run(data, self._proba), axis=1)]
         out = self._run(data, self._predict)
         if self._flat and out.ndim == 2 and out.shape[1] == 1:
             out = out[:, 0]

@@ -97,6 +97,7 @@ def predict_batch(
     *,
     chunk_size: int = DEFAULT_CHUNK,
     keep: Sequence[str] = (),
+    proba: bool = False,
     runtime: Runtime = "native",
     device: str = CPU,
     settings: Settings | None = None,
@@ -113,6 +114,8 @@ def predict_batch(
         output: the Parquet file to write (replaced if it exists; never the input).
         chunk_size: rows per model call (1 - 10,000,000).
         keep: input columns copied into the output before the predictions (ids).
+        proba: also write class probabilities, one ``proba_<class>`` column per class
+            (the model must have ``predict_proba``).
         runtime, device: see :func:`loopml.registry.loading.load_model`.
         settings: the store; default :meth:`Settings.load`.
         experiment: the experiment of the run that records the prediction.
@@ -139,6 +142,11 @@ def predict_batch(
     _check_input(input)  # before the model is loaded: a typo fails at once
     started = time.perf_counter()
     model_uri, loaded = _load(model, settings, runtime, device)
+    if proba and not callable(getattr(loaded, "predict_proba", None)):
+        raise InvalidInputError(
+            f"{model_uri} gives no class probabilities ({loaded.manifest.model_class}); "
+            "leave out --proba"
+        )
     with _input_file(input, settings) as (path, label, dataset):
         if path.resolve() == target.resolve():
             raise UnsafePathError(f"the output {target} is the input; write somewhere else")
@@ -146,7 +154,7 @@ def predict_batch(
         if track:
             run_id = _start_run(settings, experiment, model_uri, label, runtime, chunk)
         try:
-            rows, chunks = _write(loaded, path, target, chunk, list(keep), progress)
+            rows, chunks = _write(loaded, path, target, chunk, list(keep), proba, progress)
             versioned = _record(settings, run_id, model_uri, dataset, target, output_dataset)
         except BaseException:
             _end_run(settings, run_id, "failed")
@@ -273,6 +281,7 @@ def _write(
     target: Path,
     size: int,
     keep: list[str],
+    proba: bool,
     progress: Progress | None,
 ) -> tuple[int, int]:
     import pyarrow.parquet as pq
@@ -285,7 +294,7 @@ def _write(
     rows = chunks = 0
     try:
         for batch in batches:
-            table = _predict_chunk(loaded, batch, keep, first=chunks == 0)
+            table = _predict_chunk(loaded, batch, keep, proba, first=chunks == 0)
             if writer is None:
                 writer = pq.ParquetWriter(partial, table.schema)
             writer.write_table(table.cast(writer.schema))
@@ -305,7 +314,7 @@ def _write(
 
 
 def _predict_chunk(
-    loaded: LoadedModel, batch: pa.RecordBatch, keep: list[str], *, first: bool
+    loaded: LoadedModel, batch: pa.RecordBatch, keep: list[str], proba: bool, *, first: bool
 ) -> pa.Table:
     import pyarrow as pa
 
@@ -315,7 +324,20 @@ def _predict_chunk(
     out = loaded.predict(data)
     columns = {name: batch.column(name) for name in keep}
     columns.update(_output_columns(out))
+    if proba:
+        columns.update(_proba_columns(loaded, loaded.predict_proba(data)))
     return pa.table(columns)
+
+
+def _proba_columns(loaded: LoadedModel, values: Any) -> dict[str, Any]:
+    """``proba_<class>`` per class (by label when the model names its classes)."""
+    import numpy as np
+
+    table = np.asarray(values)
+    labels = getattr(loaded.model, "classes_", None)
+    if labels is None or len(labels) != table.shape[1]:
+        labels = range(table.shape[1])
+    return {f"proba_{label}": table[:, i] for i, label in enumerate(np.asarray(labels).tolist())}
 
 
 def _check_columns(loaded: LoadedModel, present: list[str], keep: list[str]) -> None:
