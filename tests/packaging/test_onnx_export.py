@@ -14,7 +14,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from loopml.errors import DigestMismatchError, InvalidInputError
+from loopml.errors import DigestMismatchError, InvalidInputError, UnsafePathError
 from loopml.packaging import load_package, read_manifest, save_package, verify_package
 from loopml.packaging.onnx_export import OnnxConversionError, add_onnx, onnx_mode
 
@@ -177,3 +177,18 @@ def test_onnx_modes_are_named_plainly() -> None:
     ]
     with pytest.raises(InvalidInputError, match="'maybe'"):
         onnx_mode("maybe")
+
+
+def test_an_onnx_section_pointing_outside_the_package_is_refused(tmp_path: Path) -> None:
+    import json
+
+    x, y = _cancer()
+    folder = _package(RandomForestClassifier(n_estimators=3).fit(x, y), tmp_path / "pkg", x[:5])
+    add_onnx(folder)
+    (tmp_path / "outside.onnx").write_bytes((folder / "model.onnx").read_bytes())
+    body = json.loads((folder / "model.json").read_text())
+    body["onnx"]["file"] = "../outside.onnx"  # a crafted model.json, consistent by itself
+    (folder / "model.json").write_text(json.dumps(body))
+
+    with pytest.raises(UnsafePathError, match="not one of the package's verified files"):
+        load_package(folder, runtime="onnx")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from loopml.artifacts import ArtifactStore, ManifestEntry
 from loopml.config import Settings
-from loopml.errors import DigestMismatchError, InvalidInputError
+from loopml.errors import DigestMismatchError, InvalidInputError, UnsafePathError
 from loopml.packaging import stored
 from loopml.packaging._example import decode_example
 from loopml.packaging._pins import requirement_drift
@@ -265,6 +265,7 @@ def _load_verified(
     if runtime == "onnx" and manifest.onnx is not None:
         from loopml.packaging.onnx_runtime import OnnxRuntimePredictor
 
+        _check_onnx_file(manifest, uri)
         model: Any = OnnxRuntimePredictor.load(folder, manifest.onnx, device=device)
     else:
         if runtime == "onnx" and manifest.flavor != "onnx":
@@ -293,6 +294,18 @@ def _load_verified(
     probabilistic = manifest.predict_proba and callable(getattr(model, "predict_proba", None))
     cls = _ProbabilisticModel if probabilistic else LoadedModel
     return cls(manifest, model, folder=folder, uri=uri, runtime=runtime, device=device)
+
+
+def _check_onnx_file(manifest: PackageManifest, uri: str) -> None:
+    """The graph ``model.json`` points at must be one of its verified files."""
+    assert manifest.onnx is not None
+    name = manifest.onnx.get("file")
+    if not isinstance(name, str) or name not in manifest.files:
+        raise UnsafePathError(
+            f"{uri}: model.json's onnx section names {name!r}, which is not one of the "
+            "package's verified files; register the model again",
+            details={"file": str(name)},
+        )
 
 
 _warned: set[str] = set()
