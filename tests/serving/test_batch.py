@@ -196,6 +196,11 @@ def test_a_model_without_a_signature_reads_every_column_but_the_kept_ones(
     written = pq.read_table(result.output).to_pandas()
     assert np.allclose(written["prediction"], x.sum(axis=1))
     assert result.run_id is None
+    clashing = tmp_path / "clash.parquet"
+    pd.DataFrame(x, columns=["a", "b", "c"]).assign(prediction=1).to_parquet(clashing)
+    with pytest.raises(InvalidInputError, match="--keep prediction would be overwritten"):
+        predict_batch(info.uri, clashing, tmp_path / "q.parquet", keep=["prediction"],
+                      settings=settings, track=False)  # fmt: skip
     with pytest.raises(InvalidInputError, match="gives no class probabilities"):
         predict_batch(info.uri, source, tmp_path / "p.parquet", proba=True, settings=settings)
 

@@ -322,11 +322,16 @@ def _predict_chunk(
         _check_columns(loaded, batch.schema.names, keep)
     data = _model_input(loaded.signature, batch, keep)
     out = loaded.predict(data)
-    columns = {name: batch.column(name) for name in keep}
-    columns.update(_output_columns(out))
+    outputs = _output_columns(out)
     if proba:
-        columns.update(_proba_columns(loaded, loaded.predict_proba(data)))
-    return pa.table(columns)
+        outputs.update(_proba_columns(loaded, loaded.predict_proba(data)))
+    clash = [name for name in keep if name in outputs]
+    if clash:
+        raise InvalidInputError(
+            f"--keep {', '.join(clash)} would be overwritten by the model's output column of "
+            "that name; rename the input column first"
+        )
+    return pa.table({**{name: batch.column(name) for name in keep}, **outputs})
 
 
 def _proba_columns(loaded: LoadedModel, values: Any) -> dict[str, Any]:
