@@ -60,6 +60,7 @@ EXPECTED = {
     "log_params",
     "log_text",
     "on_demand_feature_view",
+    "predict_batch",
     "read_predictions",
     "search_experiments",
     "search_runs",

@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "register_model": "loopml._sdk.models",
     "RegistryClient": "loopml._sdk.models",
     "evaluate": "loopml.evaluation",
+    "predict_batch": "loopml._sdk.batch",
     # data
     "log_dataset": "loopml._sdk.data",
     "load_dataset": "loopml._sdk.data",
@@ -132,6 +133,7 @@ __all__ = [
     "log_text",
     "on_demand_feature_view",
     "pipeline",
+    "predict_batch",
     "read_predictions",
     "register_model",
     "search_experiments",
@@ -148,6 +150,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from loopml._sdk.batch import predict_batch
     from loopml._sdk.data import load_dataset, log_dataset, log_input
     from loopml._sdk.models import RegistryClient, log_model, register_model
     from loopml.config import Settings

@@ -20,6 +20,7 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
     ├── StoreError                           503, exit 1   (the database is unreachable)
     ├── UserCodeError                        422, exit 1   (the user's own code raised)
     ├── DiskFullError (OSError)              507, exit 1   (no room left to write: ENOSPC, EFBIG)
+    ├── DeviceUnavailableError               503, exit 1   (no GPU, or no CUDA provider, here)
     └── MissingDependencyError (ImportError) 500, exit 1   (an optional extra is missing)
 
 Messages name the object, the bad value and what to do next.
@@ -39,6 +40,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ConflictError",
+    "DeviceUnavailableError",
     "DigestMismatchError",
     "DiskFullError",
     "GateFailedError",
@@ -236,6 +238,14 @@ class DiskFullError(LoopmlError, OSError):
 
     code = "disk_full"
     http_status = 507
+
+
+class DeviceUnavailableError(LoopmlError):
+    """A model was asked to run on a device this machine does not have (``cuda:1``, or a
+    GPU without the library's CUDA support); ``details`` names the device and what exists."""
+
+    code = "device_unavailable"
+    http_status = 503
 
 
 class MissingDependencyError(LoopmlError, ImportError):

@@ -26,6 +26,7 @@ from loopml._sdk._shared import SharedClient
 from loopml.config import Settings
 from loopml.evaluation.gates import check_policy_gates
 from loopml.packaging.models import PackageInfo
+from loopml.packaging.onnx_export import onnx_mode
 from loopml.registry import client as _registry
 from loopml.registry.models import ModelInfo, ModelVersion
 from loopml.tracking import TrackingClient, fluent
@@ -72,6 +73,7 @@ def register_model(
     *,
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
+    onnx: bool | str = False,
 ) -> ModelVersion:
     """Register a model package as the next version of ``name`` (created if new).
 
@@ -81,6 +83,10 @@ def register_model(
         name: the registered model.
         description: describes this version.
         tags: labels of this version.
+        onnx: add a checked ONNX graph (scikit-learn, LightGBM, XGBoost) for
+            ``load_model(uri, runtime="onnx")``; ``True`` insists, ``"if-possible"``
+            registers without it when it cannot be made (see
+            :meth:`loopml.registry.client.RegistryClient.register`).
 
     Returns:
         The new version; its ``uri`` is ``models:/<name>/<N>``.
@@ -93,7 +99,13 @@ def register_model(
         >>> loopml.register_model(f"runs:/{run.id}/model", "churn").version  # doctest: +SKIP
         1
     """
-    return registry_client().register(source, name, description=description, tags=tags)
+    return registry_client().register(
+        source,
+        name,
+        description=description,
+        tags=tags,
+        onnx=onnx_mode(onnx),
+    )
 
 
 def log_model(
@@ -104,12 +116,14 @@ def log_model(
     signature: Signature | Mapping[str, Any] | None = None,
     requirements: Sequence[str] | None = None,
     register_as: str | None = None,
+    onnx: bool | str = False,
 ) -> ModelInfo:
     """Store ``model`` as a package in the active run; with ``register_as``, register it too.
 
     Args:
-        model, name, input_example, signature, requirements: see
-            :meth:`loopml.tracking.fluent.ActiveRun.log_model`.
+        model, name, input_example, signature, requirements, onnx: see
+            :meth:`loopml.tracking.fluent.ActiveRun.log_model` (``onnx=True`` adds a
+            checked ONNX graph to the package, so the registered version has it too).
         register_as: register the package as the next version of this model.
 
     Raises:
@@ -128,6 +142,7 @@ def log_model(
         input_example=input_example,
         signature=signature,
         requirements=requirements,
+        onnx=onnx,
     )
     run = fluent.active_run()
     assert run is not None  # fluent.log_model refuses to work without one
@@ -144,6 +159,7 @@ def log_model_in_run(
     signature: Signature | Mapping[str, Any] | None = None,
     requirements: Sequence[str] | None = None,
     register_as: str | None = None,
+    onnx: bool | str = False,
 ) -> ModelInfo:
     """:func:`log_model` for run ``run_id`` of ``client`` rather than the active run."""
     from loopml.tracking.model_packages import log_model_in_run as log  # numpy only when used
@@ -156,6 +172,7 @@ def log_model_in_run(
         input_example=input_example,
         signature=signature,
         requirements=requirements,
+        onnx=onnx,
     )
     return _registered(package, register_as, client.settings)
 

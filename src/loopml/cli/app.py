@@ -33,6 +33,7 @@ from loopml.cli import (
     lineage,
     models,
     pipeline,
+    predict,
     predictions,
     runs,
 )
@@ -105,6 +106,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
 app.add_typer(deployments.app, name="deployments")
 app.command("lineage")(lineage.lineage)
+app.command("predict")(predict.predict)
 app.command("predictions")(predictions.predictions)
 app.command("init")(init)
 app.command("gc")(gc)

@@ -25,6 +25,8 @@ from loopml.errors import InvalidInputError
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from loopml.packaging.onnx_export import OnnxMode
+
 __all__ = [
     "alias_version",
     "app",
@@ -149,6 +151,21 @@ def register_version(
         list[str] | None,
         typer.Option("--tag", "-t", metavar="KEY=VALUE", help="A tag (repeatable)."),
     ] = None,
+    onnx: Annotated[
+        bool,
+        typer.Option(
+            "--onnx",
+            help="Add an ONNX graph checked against the model on its input example "
+            "(scikit-learn, LightGBM, XGBoost); refuse to register when that fails.",
+        ),
+    ] = False,
+    onnx_if_possible: Annotated[
+        bool,
+        typer.Option(
+            "--onnx-if-possible",
+            help="Like --onnx, but register without the graph (and say why) when it fails.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a model package as the next version of NAME (the model is created if new).
@@ -162,6 +179,7 @@ def register_version(
         loopml models register runs:/01J0ABCDEFGHJKMNPQRSTVWXYZ/model churn
         loopml models register ./exported/churn-model churn -d "retrained on May data"
         loopml models register runs:/01J0ABCDEFGHJKMNPQRSTVWXYZ/model churn -t team=growth --json
+        loopml models register runs:/01J0ABCDEFGHJKMNPQRSTVWXYZ/model churn --onnx
     """
     from loopml.cli._models_views import to_json
 
@@ -171,8 +189,13 @@ def register_version(
             f"SOURCE '{source}' is neither a runs:/RUN_ID/PATH URI nor a package folder; "
             "list a run's packages with `loopml artifacts list runs:/RUN_ID`"
         )
+    if onnx and onnx_if_possible:
+        raise InvalidInputError("give --onnx or --onnx-if-possible, not both")
+    mode: OnnxMode = "required" if onnx else "if-possible" if onnx_if_possible else "off"
     with open_registry(ctx, writes=True) as registry:
-        version = registry.register(source, name, description=description, tags=tags or None)
+        version = registry.register(
+            source, name, description=description, tags=tags or None, onnx=mode
+        )
     if as_json:
         echo_json(to_json(version))
         return

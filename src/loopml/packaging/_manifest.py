@@ -24,7 +24,9 @@ FORMAT = 1  # the newest package format this loopml writes and reads
 class PackageManifest:
     """What ``model.json`` says, plus its own ``digest`` and the package's ``size_bytes``.
 
-    ``files`` maps each path (relative to the package) to ``(sha256, size)``.
+    ``files`` maps each path (relative to the package) to ``(sha256, size)``. ``onnx``
+    describes the ONNX graph converted from the native model, when there is one (see
+    :mod:`loopml.packaging.onnx_export`); its file is one of ``files``.
 
     Example:
         >>> from loopml.packaging.package import read_manifest
@@ -44,12 +46,13 @@ class PackageManifest:
     created_at: int
     predict_proba: bool
     files: dict[str, tuple[str, int]] = field(default_factory=dict)
+    onnx: dict[str, Any] | None = None
     digest: str = ""
     size_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The body of ``model.json``."""
-        return {
+        body = {
             "format": FORMAT,
             "flavor": self.flavor,
             "flavor_options": self.flavor_options,
@@ -64,6 +67,9 @@ class PackageManifest:
             "predict_proba": self.predict_proba,
             "files": {p: {"sha256": d, "size": s} for p, (d, s) in sorted(self.files.items())},
         }
+        if self.onnx is not None:  # absent otherwise: older packages keep their bytes
+            body["onnx"] = self.onnx
+        return body
 
     @classmethod
     def from_dict(
@@ -88,6 +94,7 @@ class PackageManifest:
             created_at=int(data.get("created_at") or 0),
             predict_proba=bool(data.get("predict_proba", False)),
             files={p: (f["sha256"], int(f["size"])) for p, f in data.get("files", {}).items()},
+            onnx=dict(data["onnx"]) if isinstance(data.get("onnx"), Mapping) else None,
             digest=digest,
             size_bytes=size_bytes,
         )

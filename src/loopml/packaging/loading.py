@@ -20,19 +20,25 @@ import logging
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from loopml.artifacts import ArtifactStore, ManifestEntry
 from loopml.config import Settings
-from loopml.errors import DigestMismatchError
+from loopml.errors import DigestMismatchError, InvalidInputError, UnsafePathError
 from loopml.packaging import stored
 from loopml.packaging._example import decode_example
 from loopml.packaging._pins import requirement_drift
+from loopml.packaging.devices import CPU, check_device
 from loopml.packaging.flavors import Predictor, get_flavor
 from loopml.packaging.package import PackageManifest, save_package, verify_package
 from loopml.packaging.signature import Signature, check_input
 
-__all__ = ["LoadedModel", "load_object", "load_package", "load_stored"]
+__all__ = ["RUNTIMES", "LoadedModel", "Runtime", "load_object", "load_package", "load_stored"]
+
+Runtime = Literal["native", "onnx"]
+RUNTIMES: tuple[Runtime, ...] = ("native", "onnx")
+"""``native``: the package's flavor (the default); ``onnx``: its ONNX graph in onnxruntime."""
+_GPU_FLAVORS = ("torch", "onnx")
 
 log = logging.getLogger("loopml.registry")  # the logger name users already filter on
 
@@ -46,7 +52,10 @@ class LoadedModel:
         flavor: the flavor's name (``"sklearn"``).
         uri: where it came from (``models:/churn/3``, ``runs:/…/model`` or a folder).
         folder: the verified local folder it was loaded from.
-        model: what the flavor loaded (the estimator itself for sklearn).
+        model: what the flavor loaded (the estimator itself for sklearn), or the ONNX
+            graph's predictor with ``runtime="onnx"``.
+        runtime: ``"native"`` or ``"onnx"``.
+        device: where it runs: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
 
     ``predict_proba`` exists only when the model gives class probabilities:
     ``hasattr(loaded, "predict_proba")`` is the check.
@@ -57,9 +66,18 @@ class LoadedModel:
     """
 
     def __init__(
-        self, manifest: PackageManifest, model: Predictor, *, folder: Path, uri: str | None
+        self,
+        manifest: PackageManifest,
+        model: Predictor,
+        *,
+        folder: Path,
+        uri: str | None,
+        runtime: Runtime = "native",
+        device: str = CPU,
     ) -> None:
         self.manifest = manifest
+        self.runtime = runtime
+        self.device = device
         self.signature: Signature | None = manifest.signature
         self.flavor = manifest.flavor
         self.uri = uri
@@ -99,7 +117,9 @@ class LoadedModel:
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __repr__(self) -> str:
-        return f"LoadedModel(uri={self.uri!r}, flavor={self.flavor!r})"
+        extra = "" if self.runtime == "native" else f", runtime={self.runtime!r}"
+        extra += "" if self.device == CPU else f", device={self.device!r}"
+        return f"LoadedModel(uri={self.uri!r}, flavor={self.flavor!r}{extra})"
 
 
 class _ProbabilisticModel(LoadedModel):
@@ -117,6 +137,8 @@ def load_package(
     trusted: Sequence[str] = (),
     expected_digest: str | None = None,
     uri: str | None = None,
+    runtime: Runtime = "native",
+    device: str = CPU,
 ) -> LoadedModel:
     """Verify the package in ``folder`` and load it.
 
@@ -128,9 +150,17 @@ def load_package(
             packages whose author you trust.
         expected_digest: the SHA-256 ``model.json`` must have (from a run or registry).
         uri: how the model is named in messages and on the result.
+        runtime: ``"native"`` (the flavor; default) or ``"onnx"``: the ONNX graph
+            converted at registration (or the package's own, for the onnx flavor), run
+            by onnxruntime and answering like the native model.
+        device: ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``: torch models and ONNX
+            graphs only (see :mod:`loopml.packaging.devices`).
 
     Raises:
         DigestMismatchError: a file does not match the manifest; the message names it.
+        DeviceUnavailableError: ``device`` is a GPU this machine (or library) lacks.
+        InvalidInputError: an unknown runtime or device, ``runtime="onnx"`` for a package
+            without an ONNX graph, or a GPU for a flavor that runs on the CPU only.
         UntrustedTypesError: the package names types or a ``py:`` flavor class that are
             not trusted (the message says what to pass).
         InvalidInputError: its ``py:`` flavor is not a class with every Flavor member
@@ -139,9 +169,10 @@ def load_package(
     Example:
         >>> load_package("out/churn").predict(frame)  # doctest: +SKIP
     """
+    check_runtime(runtime, device)
     path = Path(folder)
     manifest = verify_package(path, expected_digest)
-    return _load_verified(path, manifest, trusted, uri or str(path))
+    return _load_verified(path, manifest, trusted, uri or str(path), runtime, device)
 
 
 def load_object(model: Any, folder: str | Path, *, input_example: Any = None) -> LoadedModel:
@@ -175,6 +206,8 @@ def load_stored(
     *,
     uri: str,
     trusted: Sequence[str] = (),
+    runtime: Runtime = "native",
+    device: str = CPU,
 ) -> LoadedModel:
     """Load the stored package made of ``entries``, fetched once into the local cache.
 
@@ -186,12 +219,14 @@ def load_stored(
         artifacts: the store holding the package's blobs.
         entries: the package's files, paths relative to the package folder.
         uri: how the model is named in messages and on the result.
-        trusted: see :func:`load_package`.
+        trusted, runtime, device: see :func:`load_package`.
 
     Raises:
         NotFoundError: the package has no ``model.json``.
-        DigestMismatchError, UntrustedTypesError: see :func:`load_package`.
+        DigestMismatchError, UntrustedTypesError, DeviceUnavailableError: see
+            :func:`load_package`.
     """
+    check_runtime(runtime, device)
     folder, digest = stored.fetch(settings, artifacts, entries)
     try:
         manifest = verify_package(folder, digest)
@@ -200,19 +235,77 @@ def load_stored(
         shutil.rmtree(folder, ignore_errors=True)
         folder, digest = stored.fetch(settings, artifacts, entries)
         manifest = verify_package(folder, digest)
-    return _load_verified(folder, manifest, trusted, uri)
+    return _load_verified(folder, manifest, trusted, uri, runtime, device)
+
+
+def check_runtime(runtime: str, device: str) -> None:
+    """Refuse an unknown runtime or a malformed device before anything is fetched.
+
+    Raises:
+        InvalidInputError: naming the value and the choices.
+    """
+    if runtime not in RUNTIMES:
+        raise InvalidInputError(
+            f"unknown runtime {runtime!r}; runtimes: {', '.join(RUNTIMES)} (native is the "
+            "package's own flavor)"
+        )
+    check_device(device)
 
 
 def _load_verified(
-    folder: Path, manifest: PackageManifest, trusted: Sequence[str], uri: str
+    folder: Path,
+    manifest: PackageManifest,
+    trusted: Sequence[str],
+    uri: str,
+    runtime: Runtime = "native",
+    device: str = CPU,
 ) -> LoadedModel:
     names = (trusted,) if isinstance(trusted, str) else tuple(trusted)
     _warn_about_drift(manifest, uri)
-    flavor = get_flavor(manifest.flavor, trusted=names)  # a py: class must be trusted by name
-    model = flavor.load(folder, manifest.flavor_options, trusted=names)
+    if runtime == "onnx" and manifest.onnx is not None:
+        from loopml.packaging.onnx_runtime import OnnxRuntimePredictor
+
+        _check_onnx_file(manifest, uri)
+        model: Any = OnnxRuntimePredictor.load(folder, manifest.onnx, device=device)
+    else:
+        if runtime == "onnx" and manifest.flavor != "onnx":
+            raise InvalidInputError(
+                f"{uri} has no ONNX graph ({manifest.flavor} model {manifest.model_class}); "
+                "register it with onnx=True (loopml models register --onnx), or load it "
+                "with runtime='native'"
+            )
+        flavor = get_flavor(manifest.flavor, trusted=names)  # a py: class must be trusted
+        if device == CPU:
+            model = flavor.load(folder, manifest.flavor_options, trusted=names)
+        elif manifest.flavor in _GPU_FLAVORS:
+            load: Any = flavor.load  # the torch and onnx flavors take a device
+            model = load(folder, manifest.flavor_options, trusted=names, device=device)
+        else:
+            raise InvalidInputError(
+                f"{uri} is a {manifest.flavor} model, which runs on the CPU only; load it "
+                f"with device='cpu'"
+                + (
+                    ", or register it with onnx=True and load it with runtime='onnx' to "
+                    "run its ONNX graph on the GPU"
+                    if manifest.flavor in ("sklearn", "lightgbm", "xgboost")
+                    else ""
+                )
+            )
     probabilistic = manifest.predict_proba and callable(getattr(model, "predict_proba", None))
     cls = _ProbabilisticModel if probabilistic else LoadedModel
-    return cls(manifest, model, folder=folder, uri=uri)
+    return cls(manifest, model, folder=folder, uri=uri, runtime=runtime, device=device)
+
+
+def _check_onnx_file(manifest: PackageManifest, uri: str) -> None:
+    """The graph ``model.json`` points at must be one of its verified files."""
+    assert manifest.onnx is not None
+    name = manifest.onnx.get("file")
+    if not isinstance(name, str) or name not in manifest.files:
+        raise UnsafePathError(
+            f"{uri}: model.json's onnx section names {name!r}, which is not one of the "
+            "package's verified files; register the model again",
+            details={"file": str(name)},
+        )
 
 
 _warned: set[str] = set()

@@ -75,8 +75,12 @@ def insert_version(
     description: str | None,
     tags: Mapping[str, str],
     actor: str,
+    onnx: Mapping[str, Any] | None = None,
 ) -> ModelVersion:
-    """Add ``package`` as the next version of ``name`` (creating the model when new)."""
+    """Add ``package`` as the next version of ``name`` (creating the model when new).
+
+    ``onnx`` says what ONNX conversion did, when it was asked for (kept in the event).
+    """
     now = now_ms()
     model = _records.try_lock_model(conn, name)
     if model is None:
@@ -105,12 +109,14 @@ def insert_version(
     copy_files(conn, package.entries, row["id"], now)
     if package.run_id is not None:
         add_edge(conn, ("run", package.run_id), "produced", ("model_version", f"{name}/{number}"))
-    payload = {
+    payload: dict[str, Any] = {
         "source": package.source,
         "run_id": package.run_id,
         "flavor": package.flavor,
         "package_digest": package.digest,
     }
+    if onnx is not None:
+        payload["onnx"] = dict(onnx)
     events.record(conn, "model_version.created", name, number, payload, actor=actor)
     return _records.to_version(row, ())
 

@@ -34,6 +34,7 @@ from loopml.clock import now_ms
 from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError
 from loopml.packaging.models import PackageInfo
+from loopml.packaging.onnx_export import OnnxMode, onnx_mode
 from loopml.registry import (
     _evaluations,
     _promotion,
@@ -46,6 +47,7 @@ from loopml.registry import (
     webhooks,
 )
 from loopml.registry._files import resolve_version
+from loopml.registry._onnx import with_onnx
 from loopml.registry._records import Row
 from loopml.registry.aliases import ANY, AnyVersion
 from loopml.registry.models import (
@@ -235,6 +237,7 @@ class RegistryClient:
         *,
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
+        onnx: bool | OnnxMode = False,
     ) -> ModelVersion:
         """Register a model package as the next version of ``name``.
 
@@ -247,6 +250,12 @@ class RegistryClient:
             name: the model; created when it does not exist yet.
             description: describes this version.
             tags: free-form labels of this version.
+            onnx: add an ONNX graph of the model (scikit-learn, LightGBM, XGBoost),
+                checked against the native model on the package's input example
+                (:mod:`loopml.packaging.onnx_export`), for ``load_model(...,
+                runtime="onnx")``. ``True`` (or ``"required"``) refuses the registration
+                when that fails; ``"if-possible"`` registers without the graph then, with
+                a warning and the reason in the ``model_version.created`` event.
 
         Returns:
             The new version (``uri`` is ``models:/<name>/<N>``).
@@ -255,6 +264,8 @@ class RegistryClient:
             NotFoundError: no such run, package path or folder (listing what exists).
             DigestMismatchError: a file differs from what the package's ``model.json`` says.
             InvalidInputError: a bad name, tags or source.
+            OnnxConversionError: ``onnx=True`` and the model cannot be converted, or its
+                graph answers differently (the message names the estimator and the gap).
 
         Example:
             >>> v = client.register(f"runs:/{run.id}/model", "churn")  # doctest: +SKIP
@@ -263,11 +274,13 @@ class RegistryClient:
         """
         _records.check_model_name(name)
         clean = _no_removals(_records.check_tags(tags, "version"))
+        mode = onnx_mode(onnx)
         package = self._read_source(source)
+        package, note = with_onnx(self.settings, self.artifact_store, package, mode)
         actor = current_actor()
         return self._write(
             lambda conn: _versions.insert_version(
-                conn, name, package, description=description, tags=clean, actor=actor
+                conn, name, package, description=description, tags=clean, actor=actor, onnx=note
             )
         )
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from loopml.artifacts import ArtifactStore
 from loopml.config import Settings
 from loopml.errors import NotFoundError
-from loopml.packaging.loading import LoadedModel, load_package, load_stored
+from loopml.packaging.devices import CPU
+from loopml.packaging.loading import LoadedModel, Runtime, check_runtime, load_package, load_stored
 from loopml.packaging.package import MANIFEST
 from loopml.registry import _files
 from loopml.store import open_store
@@ -31,6 +32,8 @@ def load_model(
     *,
     settings: Settings | None = None,
     trusted: Sequence[str] = (),
+    runtime: Runtime = "native",
+    device: str = CPU,
 ) -> LoadedModel:
     """Load a model from ``models:/name/3``, ``models:/name@alias``, ``runs:/id/path`` or a folder.
 
@@ -41,20 +44,29 @@ def load_model(
         uri_or_path: the model's URI, or a local package folder.
         settings: where the store is; default :meth:`Settings.load`.
         trusted: see :func:`~loopml.packaging.loading.load_package`.
+        runtime: ``"native"`` (the package's flavor; default) or ``"onnx"`` (the ONNX
+            graph converted at registration, run by onnxruntime).
+        device: ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"`` (torch and ONNX only).
 
     Raises:
         NotFoundError: no such run, model, version, alias, package or folder; the
             message lists what exists.
-        DigestMismatchError, UntrustedTypesError: see
+        DigestMismatchError, UntrustedTypesError, DeviceUnavailableError: see
             :func:`~loopml.packaging.loading.load_package`.
+        InvalidInputError: an unknown runtime or device, or ``runtime="onnx"`` for a
+            version registered without ONNX.
 
     Example:
         >>> import loopml
         >>> model = loopml.load_model("models:/churn/3")  # doctest: +SKIP
+        >>> fast = loopml.load_model("models:/churn/3", runtime="onnx")  # doctest: +SKIP
     """
+    check_runtime(runtime, device)
     text = os.fspath(uri_or_path)
     if isinstance(uri_or_path, str) and text.partition(":/")[0] in SCHEMES and ":/" in text:
-        return _load_uri(parse_uri(text), settings or Settings.load(), trusted)
+        return _load_uri(
+            parse_uri(text), settings or Settings.load(), trusted, runtime=runtime, device=device
+        )
     path = Path(text)
     if not (path / MANIFEST).is_file():
         raise NotFoundError(
@@ -63,12 +75,27 @@ def load_model(
             hint="give a folder with model.json, or a URI: runs:/<run_id>/<path>, "
             "models:/<name>/<version> or models:/<name>@<alias>",
         )
-    return load_package(path, trusted=trusted)
+    return load_package(path, trusted=trusted, runtime=runtime, device=device)
 
 
-def _load_uri(uri: LoopmlURI, settings: Settings, trusted: Sequence[str]) -> LoadedModel:
+def _load_uri(
+    uri: LoopmlURI,
+    settings: Settings,
+    trusted: Sequence[str],
+    *,
+    runtime: Runtime,
+    device: str,
+) -> LoadedModel:
     with open_store(settings.db_url).read() as conn:
         location = _files.locate(conn, uri)
         entries = _files.files_of(conn, location)
     artifacts = ArtifactStore.from_url(settings.artifacts_url)
-    return load_stored(settings, artifacts, entries, uri=location.uri, trusted=trusted)
+    return load_stored(
+        settings,
+        artifacts,
+        entries,
+        uri=location.uri,
+        trusted=trusted,
+        runtime=runtime,
+        device=device,
+    )

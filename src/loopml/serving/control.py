@@ -20,6 +20,8 @@ from collections.abc import Mapping
 
 from loopml.config import Settings
 from loopml.errors import GateFailedError, InvalidInputError
+from loopml.packaging.devices import CPU
+from loopml.packaging.loading import Runtime
 from loopml.registry import RegistryClient
 from loopml.registry.loading import load_model
 from loopml.serving.deployments import DeploymentClient
@@ -33,10 +35,29 @@ __all__ = ["check_version", "load_routing", "load_targets", "load_version", "ope
 Loaded = Mapping[tuple[str, int], ServedVersion]
 
 
-def load_version(client: RegistryClient, model: str, version: int) -> ServedVersion:
-    """Load ``models:/model/version`` into memory, timing it."""
+def load_version(
+    client: RegistryClient,
+    model: str,
+    version: int,
+    *,
+    runtime: Runtime = "native",
+    device: str = CPU,
+) -> ServedVersion:
+    """Load ``models:/model/version`` into memory, timing it.
+
+    Args:
+        runtime: ``"native"`` (the package's flavor) or ``"onnx"`` (its converted graph
+            in onnxruntime; the version must have been registered with ``onnx=True``).
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (a deployment's ``Resources.device``).
+
+    Raises:
+        DeviceUnavailableError: ``device`` is a GPU this machine lacks.
+        InvalidInputError: ``runtime="onnx"`` for a version without an ONNX graph.
+    """
     started = time.perf_counter()
-    loaded = load_model(model_uri(model, version), settings=client.settings)
+    loaded = load_model(
+        model_uri(model, version), settings=client.settings, runtime=runtime, device=device
+    )
     return ServedVersion(model, version, loaded, load_seconds=time.perf_counter() - started)
 
 

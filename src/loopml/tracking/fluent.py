@@ -185,6 +185,7 @@ class ActiveRun:
         input_example: Any = None,
         signature: Signature | Mapping[str, Any] | None = None,
         requirements: Sequence[str] | None = None,
+        onnx: bool | str = False,
     ) -> PackageInfo:
         """Store ``model`` as a package under ``name`` in this run.
 
@@ -203,6 +204,8 @@ class ActiveRun:
                 (a torch model needs one: export traces it).
             signature: the signature, when it should not be inferred.
             requirements: extra requirement lines to pin (``"pkg==1.2"``).
+            onnx: add a checked ONNX graph (scikit-learn, LightGBM, XGBoost): ``True``
+                insists, ``"if-possible"`` logs without it when conversion fails.
 
         Raises:
             ConflictError: the run already has files under ``name``.
@@ -223,6 +226,7 @@ class ActiveRun:
             input_example=input_example,
             signature=signature,
             requirements=requirements,
+            onnx=onnx,
         )
 
     def log_image(self, image: Any, artifact_path: str) -> str:
@@ -437,6 +441,7 @@ def log_model(
     input_example: Any = None,
     signature: Signature | Mapping[str, Any] | None = None,
     requirements: Sequence[str] | None = None,
+    onnx: bool | str = False,
 ) -> PackageInfo:
     """Store ``model`` as a package in the active run (see :meth:`ActiveRun.log_model`).
 
@@ -451,6 +456,7 @@ def log_model(
         input_example=input_example,
         signature=signature,
         requirements=requirements,
+        onnx=onnx,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from loopml.artifacts import safe_artifact_path
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.packaging.models import PackageInfo
+from loopml.packaging.onnx_export import add_onnx, onnx_mode
 from loopml.packaging.package import save_package
 from loopml.packaging.signature import Signature
 from loopml.tracking.client import TrackingClient
@@ -31,13 +32,20 @@ def log_model_in_run(
     input_example: Any = None,
     signature: Signature | Mapping[str, Any] | None = None,
     requirements: Sequence[str] | None = None,
+    onnx: bool | str = False,
 ) -> PackageInfo:
     """Save ``model`` as a package and store it under ``name`` in the run.
 
+    ``onnx`` adds a checked ONNX graph to the package (see
+    :func:`loopml.packaging.onnx_export.add_onnx`): ``True`` insists, ``"if-possible"``
+    logs the package without it when conversion fails.
+
     Raises:
         InvalidInputError: ``name`` is empty or unsafe, or the package cannot be made.
+        OnnxConversionError: ``onnx=True`` and the graph cannot be made or differs.
         ConflictError: the run already has files under ``name``.
     """
+    mode = onnx_mode(onnx)
     path = safe_artifact_path(name)
     if not path:
         raise InvalidInputError("name must name a folder in the run, e.g. 'model'")
@@ -51,6 +59,9 @@ def log_model_in_run(
             requirements=requirements,
             source_run=run_id,
         )
+        if mode != "off":
+            report = add_onnx(Path(tmp) / "package", required=mode == "required")
+            manifest = report.manifest
         client.log_artifacts(run_id, Path(tmp) / "package", path)
     return PackageInfo(
         uri=run_uri(run_id, path),

@@ -7,25 +7,11 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
-from types import ModuleType
 
-from loopml.errors import MissingDependencyError
+from loopml.packaging._optional import require
 
 __all__ = ["first_installed", "require"]
-
-
-def require(module: str, package: str, extra: str, feature: str) -> ModuleType:
-    """Import ``module`` or say which extra to install for ``feature``.
-
-    Raises:
-        MissingDependencyError: ``module`` is not installed.
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise MissingDependencyError(package, extra, feature) from err
 
 
 def first_installed(*distributions: str) -> str:

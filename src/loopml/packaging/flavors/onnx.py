@@ -20,6 +20,7 @@ from typing import Any
 from loopml.errors import InvalidInputError, SignatureError
 from loopml.packaging._casting import cast_array
 from loopml.packaging._tables import as_array
+from loopml.packaging.devices import onnx_session
 from loopml.packaging.flavors._common import require
 from loopml.packaging.flavors.base import Predictor
 
@@ -62,12 +63,20 @@ class OnnxFlavor:
         (folder / FILE).write_bytes(data)
         return {"file": FILE}
 
-    def load(self, folder: Path, options: dict[str, Any], *, trusted: Sequence[str]) -> Predictor:
-        return OnnxPredictor(_session(str(folder / options.get("file", FILE))))
+    def load(
+        self,
+        folder: Path,
+        options: dict[str, Any],
+        *,
+        trusted: Sequence[str],
+        device: str = "cpu",
+    ) -> Predictor:
+        """The graph in an onnxruntime session on ``device`` (see ``packaging.devices``)."""
+        return OnnxPredictor(onnx_session(str(folder / options.get("file", FILE)), device))
 
     def wrap(self, model: Any) -> Predictor:
         """The model in an onnxruntime session, as loading gives it back."""
-        return OnnxPredictor(_session(_checked_bytes(model)))
+        return OnnxPredictor(onnx_session(_checked_bytes(model), "cpu"))
 
     def requirements(self, model: Any) -> list[str]:
         return ["onnxruntime"]
@@ -131,8 +140,3 @@ def _checked_bytes(model: Any) -> bytes:
             "and check it with onnx.checker.check_model"
         ) from err
     return proto.SerializeToString()  # type: ignore[no-any-return]
-
-
-def _session(model: str | bytes) -> Any:
-    ort = require("onnxruntime", "onnxruntime", "onnx", "running an ONNX model")
-    return ort.InferenceSession(model, providers=["CPUExecutionProvider"])

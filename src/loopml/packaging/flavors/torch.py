@@ -28,6 +28,7 @@ import numpy as np
 from loopml.errors import DigestMismatchError, InvalidInputError
 from loopml.packaging._example import decode_example
 from loopml.packaging._tables import as_array
+from loopml.packaging.devices import torch_device
 from loopml.packaging.flavors._common import require
 from loopml.packaging.flavors.base import Predictor
 
@@ -75,8 +76,21 @@ class TorchFlavor:
         torch.export.save(program, folder / FILE)
         return {"file": FILE, "inputs": "named" if named else "tensor"}
 
-    def load(self, folder: Path, options: dict[str, Any], *, trusted: Sequence[str]) -> Predictor:
+    def load(
+        self,
+        folder: Path,
+        options: dict[str, Any],
+        *,
+        trusted: Sequence[str],
+        device: str = "cpu",
+    ) -> Predictor:
+        """The exported program as a module on ``device``; inputs are moved there too.
+
+        Raises:
+            DeviceUnavailableError: ``device`` is a GPU torch cannot see (checked first).
+        """
         torch = require("torch", "torch", "torch", "loading a torch model")
+        target = torch_device(device)
         try:
             with _weights_only():
                 program = torch.export.load(folder / options.get("file", FILE))
@@ -87,7 +101,10 @@ class TorchFlavor:
                 f"{options.get('file', FILE)} holds Python objects besides tensors ({err}); "
                 "loopml loads exported graphs and weights only: re-export the model"
             ) from err
-        return TorchPredictor(program.module(), named=options.get("inputs") == "named")
+        module = program.module()
+        if target.type != "cpu":
+            module = module.to(target)
+        return TorchPredictor(module, named=options.get("inputs") == "named", device=target)
 
     def wrap(self, model: Any) -> Predictor:
         """The in-memory module, predicting like the loaded one (eval mode, no gradients)."""
@@ -109,16 +126,19 @@ class TorchPredictor:
                [1., 1., 1.]])
     """
 
-    def __init__(self, module: Any, *, named: bool, eval_mode: bool = False) -> None:
+    def __init__(
+        self, module: Any, *, named: bool, eval_mode: bool = False, device: Any = None
+    ) -> None:
         self.module = module
         self.named = named
+        self.device = device  # a torch.device the module is on; None: where it already is
         self._eval_mode = eval_mode  # only a live nn.Module can switch; an export cannot
 
     def predict(self, data: Any) -> Any:
         import torch
 
         named = self.named or isinstance(data, Mapping)
-        tensors = {k: torch.as_tensor(v) for k, v in _inputs(data).items()}
+        tensors = {k: torch.as_tensor(v, device=self.device) for k, v in _inputs(data).items()}
         training = self._eval_mode and self.module.training
         if training:
             self.module.eval()
