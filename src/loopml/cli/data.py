@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from loopml.cli._options import Limit, PageToken, echo_listing, is_paged, show_next_page
 from loopml.cli._output import (
     JsonFlag,
     cell,
@@ -54,17 +55,27 @@ def _client(ctx: typer.Context) -> DatasetClient:
 
 
 @app.command("list")
-def list_datasets(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def list_datasets(
+    ctx: typer.Context, as_json: JsonFlag = False, limit: Limit = None, page_token: PageToken = None
+) -> None:
     """List datasets by name, with their number of versions and the latest one.
 
     Examples:
 
         loopml data list
         loopml data list --json | jq -r '.[].name'
+        loopml data list --limit 50 --json | jq -r '.next_page_token'
     """
-    found = _client(ctx).list_datasets()
+    client = _client(ctx)
+    page = None
+    if is_paged(limit, page_token):
+        page = client.page_datasets(limit=limit or 100, page_token=page_token)
+        found = page.items
+    else:
+        found = client.list_datasets()
     if as_json:
-        echo_json([dataset.to_dict() for dataset in found])
+        rows = [dataset.to_dict() for dataset in found]
+        echo_listing(rows, page)
         return
     if not found:
         show(cell("no datasets yet; create one with `loopml data log NAME PATH`", "dim"))
@@ -80,6 +91,7 @@ def list_datasets(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             cell(dataset.description or ""),
         )
     show(table)
+    show_next_page(page)
 
 
 @app.command("show")

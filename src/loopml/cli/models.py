@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loopml.cli._models_targets import model_target, parse_pairs, parse_when
+from loopml.cli._options import Limit, PageToken, echo_listing, is_paged, show_next_page
 from loopml.cli._output import JsonFlag, cell, echo_json, format_time, show
 from loopml.cli._registry import open_registry
 from loopml.errors import InvalidInputError
@@ -50,25 +51,34 @@ Reason = Annotated[
 
 
 @app.command("list")
-def list_models(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def list_models(
+    ctx: typer.Context, as_json: JsonFlag = False, limit: Limit = None, page_token: PageToken = None
+) -> None:
     """List registered models with their latest version and aliases.
 
     Examples:
 
         loopml models list
         loopml models list --json | jq -r '.[].name'
+        loopml models list --limit 50 --json | jq -r '.next_page_token'
     """
     from loopml.cli._models_views import models_table, to_json
 
+    page = None
     with open_registry(ctx) as registry:
-        found = registry.list_models()
+        if is_paged(limit, page_token):
+            page = registry.page_models(limit=limit or 100, page_token=page_token)
+            found = page.items
+        else:
+            found = registry.list_models()
     if as_json:
-        echo_json(to_json(found))
+        echo_listing(to_json(found), page)
         return
     if not found:
         show(cell("no models yet; register one with `loopml models register SOURCE NAME`", "dim"))
         return
     show(models_table(found))
+    show_next_page(page)
 
 
 @app.command("show")

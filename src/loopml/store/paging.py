@@ -1,5 +1,9 @@
 """Keyset paging in SQL: the rows after a page token's sort key, in any column order.
 
+A sort column that may hold NULL (a nullable column, or an expression such as a run's
+metric) sorts its NULLs last in both directions, on every database, and the token's key
+may then hold ``None``.
+
 Example:
     >>> from loopml.store.schema import experiments
     >>> order = [(experiments.c.created_at, False), (experiments.c.id, False)]
@@ -12,28 +16,36 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, or_
+from sqlalchemy import ColumnElement, Row, Select, and_, or_
 
 from loopml.errors import InvalidInputError
 from loopml.paging import Page, decode_page_token, encode_page_token
 
-__all__ = ["SortKey", "after_key", "order_clauses", "page_after", "page_of"]
+__all__ = ["SortKey", "after_key", "order_clauses", "page_after", "page_of", "paged_query"]
 
 # A column and whether it sorts descending; the last one must be unique (an id).
 SortKey = tuple[ColumnElement[Any], bool]
 
 
 def order_clauses(order: Sequence[SortKey]) -> list[ColumnElement[Any]]:
-    """ORDER BY clauses for ``order``."""
-    return [column.desc() if desc else column.asc() for column, desc in order]
+    """ORDER BY clauses for ``order`` (NULLs last where a column may hold them)."""
+    clauses: list[ColumnElement[Any]] = []
+    for column, desc in order:
+        clause = column.desc() if desc else column.asc()
+        clauses.append(clause.nulls_last() if _nullable(column) else clause)
+    return clauses
 
 
 def after_key(order: Sequence[SortKey], key: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows that sort after ``key`` under ``order`` (columns must not hold NULL)."""
+    """Rows that sort after ``key`` under ``order`` (NULLs sort last)."""
     alternatives = []
     for i, (column, desc) in enumerate(order):
-        equal = [col == value for (col, _), value in zip(order[:i], key[:i], strict=True)]
+        if key[i] is None:
+            continue  # nothing sorts after NULL in this column: NULLs come last
+        equal = [_equal(col, value) for (col, _), value in zip(order[:i], key[:i], strict=True)]
         beyond = column < key[i] if desc else column > key[i]
+        if _nullable(column):
+            beyond = or_(beyond, column.is_(None))
         alternatives.append(and_(*equal, beyond))
     return or_(*alternatives)
 
@@ -55,6 +67,22 @@ def page_after(order: Sequence[SortKey], page_token: str | None) -> ColumnElemen
     return after_key(order, key)
 
 
+def paged_query(
+    query: Select[Any], order: Sequence[SortKey], limit: int, page_token: str | None
+) -> Select[Any]:
+    """``query`` in ``order``, from after ``page_token``, one row beyond ``limit``.
+
+    :func:`page_of` then cuts the rows to a page and makes the next token.
+
+    Raises:
+        InvalidInputError: the token was made by another listing or under another order.
+    """
+    after = page_after(order, page_token)
+    if after is not None:
+        query = query.where(after)
+    return query.order_by(*order_clauses(order)).limit(limit + 1)
+
+
 def page_of(rows: Sequence[Row[Any]], order: Sequence[SortKey], limit: int) -> Page[Row[Any]]:
     """A page of the first ``limit`` rows (query ``limit + 1`` to know if more follow)."""
     items = list(rows[:limit])
@@ -65,6 +93,21 @@ def page_of(rows: Sequence[Row[Any]], order: Sequence[SortKey], limit: int) -> P
 
 
 def _ordering(order: Sequence[SortKey]) -> str:
-    """A short fingerprint of the sort columns, so a token is not used under another order."""
-    text = ",".join(f"{column}{' desc' if desc else ''}" for column, desc in order)
+    """A short fingerprint of the sort columns, so a token is not used under another order.
+
+    Values bound in a sort expression (the key of ``metrics.acc``) are part of it.
+    """
+    text = ",".join(
+        f"{column.compile(compile_kwargs={'literal_binds': True})}{' desc' if desc else ''}"
+        for column, desc in order
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _nullable(column: ColumnElement[Any]) -> bool:
+    """Whether ``column`` may hold NULL: a nullable table column, or any expression."""
+    return bool(getattr(column, "nullable", True))
+
+
+def _equal(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value

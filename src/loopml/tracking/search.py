@@ -79,6 +79,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from loopml.store.paging import SortKey, order_clauses
 from loopml.store.schema import latest_metrics, params, runs, tags
 from loopml.tracking._filter_parser import (
     And,
@@ -99,6 +100,7 @@ __all__ = [
     "compile_filter",
     "compile_order_by",
     "parse_filter",
+    "run_sort_keys",
 ]
 
 _ATTRIBUTE_COLUMNS: Final[dict[str, ColumnElement[Any]]] = {
@@ -181,17 +183,30 @@ def compile_order_by(items: Sequence[str] | None) -> list[ColumnElement[Any]]:
         >>> len(order)
         3
     """
+    return order_clauses(run_sort_keys(items))
+
+
+def run_sort_keys(items: Sequence[str] | str | None) -> list[SortKey]:
+    """The (expression, descending) keys of ``["metrics.acc desc", "start_time"]``.
+
+    The keys :func:`compile_order_by` sorts by and a page token of
+    :meth:`~loopml.tracking.TrackingClient.list_runs` carries: newest first without
+    items, else each item (NULLs last) and then ``runs.id``.
+
+    Example:
+        >>> [desc for _, desc in run_sort_keys(["metrics.acc DESC"])]
+        [True, False]
+    """
     if isinstance(items, str):
         items = [items]
     if not items:
-        return [runs.c.start_time.desc(), runs.c.id.desc()]
-    clauses: list[ColumnElement[Any]] = []
+        return [(runs.c.start_time, True), (runs.c.id, True)]
+    keys: list[SortKey] = []
     for item in items:
         entity, key, descending = parse_order_item(item)
-        expression = _order_expression(entity, key)
-        clauses.append((expression.desc() if descending else expression.asc()).nulls_last())
-    clauses.append(runs.c.id)
-    return clauses
+        keys.append((_order_expression(entity, key), descending))
+    keys.append((runs.c.id, False))
+    return keys
 
 
 # -- filters -----------------------------------------------------------------------------

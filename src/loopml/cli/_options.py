@@ -1,0 +1,60 @@
+"""Options several commands share, written once: paging (``--limit``, ``--page-token``).
+
+A listing asked for ``--limit`` or ``--page-token`` prints one page: with ``--json`` an
+object ``{"items": [...], "next_page_token": ...}``, else the table and the token that
+asks for the next page. Without them it prints every item, as before.
+
+Example:
+    $ loopml models list --limit 20 --json
+    $ loopml models list --limit 20 --page-token eyJ...
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from loopml.cli._output import cell, echo_json, show
+from loopml.paging import MAX_PAGE_SIZE, Page
+
+__all__ = ["Limit", "PageToken", "echo_listing", "is_paged", "show_next_page"]
+
+Limit = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        metavar="N",
+        min=1,
+        max=MAX_PAGE_SIZE,
+        help="Show one page of at most N (the next page's token is printed; with --json "
+        "the output is {items, next_page_token}).",
+    ),
+]
+PageToken = Annotated[
+    str | None,
+    typer.Option(
+        "--page-token",
+        metavar="TOKEN",
+        help="Show the page after this one: the token the previous page printed.",
+    ),
+]
+
+
+def is_paged(limit: int | None, page_token: str | None) -> bool:
+    """Whether the command was asked for one page rather than every item."""
+    return limit is not None or page_token is not None
+
+
+def echo_listing(items: list[Any], page: Page[Any] | None) -> None:
+    """``items`` (already as JSON) on stdout: a list, or one page with its next token."""
+    if page is None:
+        echo_json(items)
+    else:
+        echo_json({"items": items, "next_page_token": page.next_page_token})
+
+
+def show_next_page(page: Page[Any] | None) -> None:
+    """Say how to ask for the next page, when there is one."""
+    if page is not None and page.next_page_token is not None:
+        show(cell(f"next page: --page-token {page.next_page_token}", "dim"))
