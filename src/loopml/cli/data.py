@@ -28,6 +28,7 @@ from loopml.cli._output import (
 )
 from loopml.cli._state import get_state
 from loopml.clock import now_ms
+from loopml.uris import dataset_uri
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -82,11 +83,11 @@ def list_datasets(
         return
     table = new_table("name", "versions", "latest", "updated", "description")
     for dataset in found:
-        latest = f"datasets:/{dataset.name}/{dataset.latest_version}"
+        latest = dataset.latest_version
         table.add_row(
             cell(dataset.name, "bold"),
             cell(dataset.version_count),
-            cell(latest if dataset.latest_version else "-", "cyan"),
+            cell(dataset_uri(dataset.name, latest) if latest else "-", "cyan"),
             cell(format_time(dataset.updated_at)),
             cell(dataset.description or ""),
         )

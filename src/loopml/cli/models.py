@@ -22,6 +22,7 @@ from loopml.cli._options import Limit, PageToken, echo_listing, is_paged, show_n
 from loopml.cli._output import JsonFlag, cell, echo_json, format_time, show
 from loopml.cli._registry import open_registry
 from loopml.errors import InvalidInputError
+from loopml.uris import is_uri, model_uri
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -176,7 +177,7 @@ def register_version(
     from loopml.cli._models_views import to_json
 
     tags = parse_pairs(tag, "--tag")
-    if not source.startswith("runs:/") and not Path(source).is_dir():
+    if not is_uri(source, "runs") and not Path(source).is_dir():
         raise InvalidInputError(
             f"SOURCE '{source}' is neither a runs:/RUN_ID/PATH URI nor a package folder; "
             "list a run's packages with `loopml artifacts list runs:/RUN_ID`"
@@ -232,7 +233,7 @@ def alias_version(
     if as_json:
         echo_json({"model": name, "alias": alias, "version": version, "reason": reason})
         return
-    show(f"removed {name}@{alias}" if remove else f"{name}@{alias} -> models:/{name}/{version}")
+    show(f"removed {name}@{alias}" if remove else f"{name}@{alias} -> {model_uri(name, version)}")
 
 
 @app.command("archive")
@@ -258,7 +259,7 @@ def archive_version(
     if as_json:
         echo_json(to_json(archived))
         return
-    show(f"archived models:/{name}/{version}")
+    show(f"archived {model_uri(name, version)}")
 
 
 @app.command("history")
@@ -323,7 +324,7 @@ def _show_alias_at(
     if version is None:
         show(f"{name}@{alias} pointed at nothing at {when}")
     else:
-        show(f"{name}@{alias} pointed at models:/{name}/{version} at {when}")
+        show(f"{name}@{alias} pointed at {model_uri(name, version)} at {when}")
 
 
 # The other groups of commands live in their own modules (kept apart: own concepts).

@@ -19,6 +19,7 @@ import typer
 from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, show
 from loopml.cli._registry import open_registry
 from loopml.errors import GateFailedError, InvalidInputError
+from loopml.uris import model_uri
 
 __all__ = ["approve", "policy_app", "promote", "reject", "roles_app"]
 
@@ -80,7 +81,7 @@ def promote(
                 name, version, to, reason=reason, archive_previous=archive_previous
             )
         except GateFailedError as err:
-            _refused(err, f"models:/{name}/{version}", to, as_json=as_json)
+            _refused(err, model_uri(name, version), to, as_json=as_json)
     if as_json:
         echo_json({**to_json(promoted), "alias": to, "previous_version": previous})
         return
@@ -122,7 +123,7 @@ def approve(
         echo_json(to_json(decision))
         return
     role = f" as {decision.role}" if decision.role else ""
-    show(f"approved models:/{name}/{version} by {decision.actor}{role}")
+    show(f"approved {model_uri(name, version)} by {decision.actor}{role}")
 
 
 def reject(
@@ -148,7 +149,7 @@ def reject(
     if as_json:
         echo_json(to_json(decision))
         return
-    show(f"rejected models:/{name}/{version} by {decision.actor}: {comment}")
+    show(f"rejected {model_uri(name, version)} by {decision.actor}: {comment}")
 
 
 @policy_app.command("show")

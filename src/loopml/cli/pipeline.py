@@ -19,6 +19,7 @@ from loopml.cli._live import follow_run
 from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, show
 from loopml.cli._state import get_state
 from loopml.errors import InvalidInputError
+from loopml.uris import is_uri
 
 if TYPE_CHECKING:
     from loopml.pipelines import PipelineRun, StepEvent
@@ -271,7 +272,7 @@ def show_pipeline(
     from loopml.cli._pipeline_store import find_run
     from loopml.cli._pipeline_views import dag_view, run_header, run_json
 
-    if target is None and what is not None and ":" in what and not what.startswith("runs:/"):
+    if target is None and what is not None and ":" in what and not is_uri(what, "runs"):
         target, what = what, None
     if target is not None:
         _show_trace(target, param or [], as_json=as_json)

@@ -680,12 +680,14 @@ def load_table(run: str, artifact_path: str | None = None) -> Any:
 
 
 def _run_and_path(run: str, artifact_path: str | None) -> tuple[str, str]:
-    from loopml.uris import parse_uri
+    from loopml.uris import parse_uri, run_uri
 
     if not isinstance(run, str) or not run:
         raise InvalidInputError(f"pass a run id or a runs:/ URI, got {run!r}")
-    if run.startswith("runs:"):
+    if ":" in run:  # a run id has no ':'
         uri = parse_uri(run)
+        if uri.scheme != "runs":
+            raise InvalidInputError(f"pass a run id or a runs:/ URI, got {run!r}")
         run_id, path = uri.name, uri.path
         if artifact_path:
             path = f"{path}/{artifact_path}" if path else artifact_path
@@ -694,6 +696,6 @@ def _run_and_path(run: str, artifact_path: str | None) -> tuple[str, str]:
     if not path:
         raise InvalidInputError(
             f"name the table file: load_table('{run_id}', 'table.parquet') or "
-            f"load_table('runs:/{run_id}/table.parquet')"
+            f"load_table('{run_uri(run_id, 'table.parquet')}')"
         )
     return run_id, path
