@@ -57,6 +57,7 @@ from loopml.registry.models import (
     RegisteredModel,
     RegistryEvent,
     RoleGrant,
+    SavedEvaluation,
     VersionStatus,
     Webhook,
 )
@@ -67,7 +68,7 @@ from loopml.store.audit import record as audit
 from loopml.store.lineage import Node
 from loopml.store.paging import SortKey, page_of, paged_query
 from loopml.store.schema import model_aliases, model_versions, registered_models
-from loopml.uris import parse_uri
+from loopml.uris import model_uri, parse_uri
 
 __all__ = ["ANY", "RegistryClient"]
 
@@ -578,7 +579,7 @@ class RegistryClient:
                 )
             previous = aliases.current(conn, name, alias)
             if previous is None:
-                resolve_version(conn, parse_uri(f"models:/{name}@{alias}"))  # raises
+                resolve_version(conn, parse_uri(model_uri(name, alias=alias)))  # raises
             aliases.check_expected(name, alias, previous, expected)
             change = aliases.move(
                 conn, name, alias, None, previous=previous, actor=actor, reason=reason,
@@ -886,6 +887,28 @@ class RegistryClient:
             ...     "gates": [{"expression": "accuracy >= 0.9", "passed": True}]})
             '01J0...'
         """
+        return self.record_evaluation(
+            record, move_status=move_status, dataset_node=dataset_node, figures=figures
+        ).id
+
+    def record_evaluation(
+        self,
+        record: Mapping[str, Any],
+        *,
+        move_status: bool = True,
+        dataset_node: Node | None = None,
+        figures: Mapping[str, FigureLike] | None = None,
+    ) -> SavedEvaluation:
+        """:meth:`save_evaluation`, saying also the version's status after it.
+
+        The status is the one the save's own transaction set or kept, so a caller needs
+        no second lookup (and sees no other writer's later move).
+
+        Example:
+            >>> saved = client.record_evaluation(record)  # doctest: +SKIP
+            >>> saved.status  # doctest: +SKIP
+            'validated'
+        """
         actor = current_actor()
         stored = {}
         for name, figure in (figures or {}).items():
@@ -1088,7 +1111,7 @@ def _no_removals(tags: dict[str, str | None]) -> dict[str, str]:
 def _refuse_archived(row: Row, doing: str) -> None:
     if row["status"] == VersionStatus.ARCHIVED.value:
         raise ConflictError(
-            f"models:/{row['model']}/{row['version']} is archived; cannot {doing}; "
+            f"{model_uri(row['model'], int(row['version']))} is archived; cannot {doing}; "
             "use a version that is not archived (list_versions)",
             details={"model": row["model"], "version": row["version"]},
         )

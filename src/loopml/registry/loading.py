@@ -14,16 +14,17 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from loopml.artifacts import ArtifactStore
+from loopml.artifacts import ArtifactStore, ManifestEntry
 from loopml.config import Settings
 from loopml.errors import NotFoundError
 from loopml.packaging.loading import LoadedModel, load_package, load_stored
 from loopml.packaging.package import MANIFEST
 from loopml.registry import _files
+from loopml.registry.models import ModelVersion
 from loopml.store import open_store
-from loopml.uris import SCHEMES, LoopmlURI, parse_uri
+from loopml.uris import LoopmlURI, is_uri, parse_uri
 
-__all__ = ["load_model"]
+__all__ = ["load_model", "load_version"]
 
 
 def load_model(
@@ -53,7 +54,7 @@ def load_model(
         >>> model = loopml.load_model("models:/churn/3")  # doctest: +SKIP
     """
     text = os.fspath(uri_or_path)
-    if isinstance(uri_or_path, str) and text.partition(":/")[0] in SCHEMES and ":/" in text:
+    if is_uri(uri_or_path):
         return _load_uri(parse_uri(text), settings or Settings.load(), trusted)
     path = Path(text)
     if not (path / MANIFEST).is_file():
@@ -66,9 +67,38 @@ def load_model(
     return load_package(path, trusted=trusted)
 
 
+def load_version(
+    version: ModelVersion, *, settings: Settings | None = None, trusted: Sequence[str] = ()
+) -> LoadedModel:
+    """Load the package of a version already resolved (by :meth:`RegistryClient.resolve`).
+
+    What :func:`load_model` does for ``version.uri``, without looking the version up
+    again: the version an alias pointed at when it was resolved is the one loaded, even
+    if the alias has moved since.
+
+    Example:
+        >>> version = client.resolve("models:/churn@production")  # doctest: +SKIP
+        >>> model = load_version(version)  # doctest: +SKIP
+    """
+    settings = settings or Settings.load()
+    location = _files.version_location(version.model, version.version, version.id)
+    with open_store(settings.db_url).read() as conn:
+        entries = _files.files_of(conn, location)
+    return _load_entries(location, entries, settings, trusted)
+
+
 def _load_uri(uri: LoopmlURI, settings: Settings, trusted: Sequence[str]) -> LoadedModel:
     with open_store(settings.db_url).read() as conn:
         location = _files.locate(conn, uri)
         entries = _files.files_of(conn, location)
+    return _load_entries(location, entries, settings, trusted)
+
+
+def _load_entries(
+    location: _files.PackageLocation,
+    entries: list[ManifestEntry],
+    settings: Settings,
+    trusted: Sequence[str],
+) -> LoadedModel:
     artifacts = ArtifactStore.from_url(settings.artifacts_url)
     return load_stored(settings, artifacts, entries, uri=location.uri, trusted=trusted)
