@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Unpack
 
 from loopml._sdk._shared import SharedClient
 from loopml.config import Settings
 from loopml.evaluation.gates import check_policy_gates
-from loopml.packaging.models import PackageInfo
+from loopml.packaging.models import PackageInfo, PackageOptions
 from loopml.registry import client as _registry
 from loopml.registry.models import ModelInfo, ModelVersion
 from loopml.tracking import TrackingClient, fluent
 
 if TYPE_CHECKING:
-    from loopml.packaging.signature import Signature
+    pass
 
 __all__ = [
     "RegistryClient",
@@ -100,17 +100,16 @@ def log_model(
     model: Any,
     name: str = "model",
     *,
-    input_example: Any = None,
-    signature: Signature | Mapping[str, Any] | None = None,
-    requirements: Sequence[str] | None = None,
     register_as: str | None = None,
+    **options: Unpack[PackageOptions],
 ) -> ModelInfo:
     """Store ``model`` as a package in the active run; with ``register_as``, register it too.
 
     Args:
-        model, name, input_example, signature, requirements: see
-            :meth:`loopml.tracking.fluent.ActiveRun.log_model`.
+        model, name: see :meth:`loopml.tracking.fluent.ActiveRun.log_model`.
         register_as: register the package as the next version of this model.
+        **options: ``input_example``, ``signature``, ``requirements``
+            (:class:`~loopml.packaging.models.PackageOptions`).
 
     Raises:
         InvalidInputError: no active run, or the package cannot be made.
@@ -122,13 +121,7 @@ def log_model(
         >>> info.registered.uri  # doctest: +SKIP
         'models:/churn/1'
     """
-    package = fluent.log_model(
-        model,
-        name,
-        input_example=input_example,
-        signature=signature,
-        requirements=requirements,
-    )
+    package = fluent.log_model(model, name, **options)
     run = fluent.active_run()
     assert run is not None  # fluent.log_model refuses to work without one
     return _registered(package, register_as, run.client.settings)
@@ -140,23 +133,13 @@ def log_model_in_run(
     model: Any,
     name: str = "model",
     *,
-    input_example: Any = None,
-    signature: Signature | Mapping[str, Any] | None = None,
-    requirements: Sequence[str] | None = None,
     register_as: str | None = None,
+    **options: Unpack[PackageOptions],
 ) -> ModelInfo:
     """:func:`log_model` for run ``run_id`` of ``client`` rather than the active run."""
     from loopml.tracking.model_packages import log_model_in_run as log  # numpy only when used
 
-    package = log(
-        client,
-        run_id,
-        model,
-        name,
-        input_example=input_example,
-        signature=signature,
-        requirements=requirements,
-    )
+    package = log(client, run_id, model, name, **options)
     return _registered(package, register_as, client.settings)
 
 

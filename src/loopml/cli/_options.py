@@ -1,4 +1,5 @@
-"""Options several commands share, written once: paging (``--limit``, ``--page-token``).
+"""Options several commands share, written once: paging (``--limit``, ``--page-token``),
+``--reason``, ``--yes``, and a pipeline's ``--param`` and ``--config``.
 
 A listing asked for ``--limit`` or ``--page-token`` prints one page: with ``--json`` an
 object ``{"items": [...], "next_page_token": ...}``, else the table and the token that
@@ -11,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +20,17 @@ import typer
 from loopml.cli._output import cell, echo_json, show
 from loopml.paging import MAX_PAGE_SIZE, Page
 
-__all__ = ["Limit", "PageToken", "echo_listing", "is_paged", "show_next_page"]
+__all__ = [
+    "ConfigFile",
+    "Limit",
+    "PageToken",
+    "Params",
+    "Reason",
+    "Yes",
+    "echo_listing",
+    "is_paged",
+    "show_next_page",
+]
 
 Limit = Annotated[
     int | None,
@@ -37,6 +49,23 @@ PageToken = Annotated[
         "--page-token",
         metavar="TOKEN",
         help="Show the page after this one: the token the previous page printed.",
+    ),
+]
+
+Reason = Annotated[
+    str | None, typer.Option("--reason", metavar="TEXT", help="Why; kept in the audit log.")
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+Params = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param", "-p", metavar="KEY=VALUE", help="A parameter; JSON values parse (repeatable)."
+    ),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", metavar="FILE", help="Parameters from a TOML/JSON/YAML file (--param wins)."
     ),
 ]
 

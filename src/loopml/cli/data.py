@@ -24,6 +24,7 @@ from loopml.cli._output import (
     format_time,
     format_value,
     new_table,
+    respond,
     show,
 )
 from loopml.cli._state import get_state
@@ -253,10 +254,9 @@ def get_version(
         dest = Path(version.name) if version.kind == "files" else Path(".")
     with _progress("fetching", quiet=as_json) as progress:
         path = client.download(version.uri, dest, format=format, progress=progress)
-    if as_json:
-        echo_json({"uri": version.uri, "path": str(path), "kind": version.kind})
-        return
-    show(str(path))
+    respond(
+        {"uri": version.uri, "path": str(path), "kind": version.kind}, str(path), as_json=as_json
+    )
 
 
 @app.command("diff")

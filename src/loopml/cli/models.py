@@ -19,7 +19,7 @@ import typer
 
 from loopml.cli._models_targets import model_target, parse_pairs, parse_when
 from loopml.cli._options import Limit, PageToken, echo_listing, is_paged, show_next_page
-from loopml.cli._output import JsonFlag, cell, echo_json, format_time, show
+from loopml.cli._output import JsonFlag, cell, echo_json, format_time, respond, show
 from loopml.cli._registry import open_registry
 from loopml.errors import InvalidInputError
 from loopml.uris import is_uri, model_uri
@@ -230,10 +230,11 @@ def alias_version(
         else:
             assert version is not None  # checked above
             registry.set_alias(name, alias, version, reason=reason)
-    if as_json:
-        echo_json({"model": name, "alias": alias, "version": version, "reason": reason})
-        return
-    show(f"removed {name}@{alias}" if remove else f"{name}@{alias} -> {model_uri(name, version)}")
+    respond(
+        {"model": name, "alias": alias, "version": version, "reason": reason},
+        f"removed {name}@{alias}" if remove else f"{name}@{alias} -> {model_uri(name, version)}",
+        as_json=as_json,
+    )
 
 
 @app.command("archive")
@@ -256,10 +257,7 @@ def archive_version(
 
     with open_registry(ctx, writes=True) as registry:
         archived = registry.archive(name, version, reason=reason)
-    if as_json:
-        echo_json(to_json(archived))
-        return
-    show(f"archived {model_uri(name, version)}")
+    respond(to_json(archived), f"archived {model_uri(name, version)}", as_json=as_json)
 
 
 @app.command("history")

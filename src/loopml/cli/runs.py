@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from loopml.cli._options import Limit, PageToken, echo_listing, is_paged, show_next_page
+from loopml.cli._options import (
+    Limit,
+    PageToken,
+    Reason,
+    Yes,
+    echo_listing,
+    is_paged,
+    show_next_page,
+)
 from loopml.cli._output import JsonFlag, cell, confirm, echo_json, show, terminal_width
 from loopml.cli._state import get_state
 from loopml.cli._targets import run_target, unique
@@ -226,10 +234,8 @@ def compare_runs(
 def delete_runs(
     ctx: typer.Context,
     run_ids: RunIds,
-    reason: Annotated[
-        str | None, typer.Option("--reason", metavar="TEXT", help="Why; kept in the audit log.")
-    ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    reason: Reason = None,
+    yes: Yes = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Delete runs (softly: they disappear from listings; `loopml gc` frees their files).

@@ -7,15 +7,13 @@ Example:
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from loopml.artifacts import safe_artifact_path
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
-from loopml.packaging.models import PackageInfo
+from loopml.packaging.models import PackageInfo, PackageOptions
 from loopml.packaging.package import save_package
-from loopml.packaging.signature import Signature
 from loopml.tracking.client import TrackingClient
 from loopml.uris import run_uri
 
@@ -27,10 +25,7 @@ def log_model_in_run(
     run_id: str,
     model: Any,
     name: str = "model",
-    *,
-    input_example: Any = None,
-    signature: Signature | Mapping[str, Any] | None = None,
-    requirements: Sequence[str] | None = None,
+    **options: Unpack[PackageOptions],
 ) -> PackageInfo:
     """Save ``model`` as a package and store it under ``name`` in the run.
 
@@ -38,19 +33,15 @@ def log_model_in_run(
         InvalidInputError: ``name`` is empty or unsafe, or the package cannot be made.
         ConflictError: the run already has files under ``name``.
     """
+    unknown = sorted(set(options) - set(PackageOptions.__annotations__))
+    if unknown:  # what Python says of a keyword the signature does not take
+        raise TypeError(f"log_model() got unexpected keyword argument(s): {', '.join(unknown)}")
     path = safe_artifact_path(name)
     if not path:
         raise InvalidInputError("name must name a folder in the run, e.g. 'model'")
     _refuse_taken(client, run_id, path)
     with tempfile.TemporaryDirectory(prefix="loopml-model-") as tmp:
-        manifest = save_package(
-            model,
-            Path(tmp) / "package",
-            input_example=input_example,
-            signature=signature,
-            requirements=requirements,
-            source_run=run_id,
-        )
+        manifest = save_package(model, Path(tmp) / "package", **options, source_run=run_id)
         client.log_artifacts(run_id, Path(tmp) / "package", path)
     return PackageInfo(
         uri=run_uri(run_id, path),

@@ -99,6 +99,7 @@ __all__ = [
     "Or",
     "compile_filter",
     "compile_order_by",
+    "compile_tree",
     "parse_filter",
     "run_sort_keys",
 ]
@@ -183,7 +184,12 @@ def compile_order_by(items: Sequence[str] | None) -> list[ColumnElement[Any]]:
         >>> len(order)
         3
     """
-    return order_clauses(run_sort_keys(items))
+    keys = run_sort_keys(items)
+    if not items:  # newest first
+        return order_clauses(keys)
+    return [
+        (key.desc() if descending else key.asc()).nulls_last() for key, descending in keys[:-1]
+    ] + [runs.c.id]
 
 
 def run_sort_keys(items: Sequence[str] | str | None) -> list[SortKey]:
@@ -212,11 +218,25 @@ def run_sort_keys(items: Sequence[str] | str | None) -> list[SortKey]:
 # -- filters -----------------------------------------------------------------------------
 
 
-def _compile(node: FilterNode) -> ColumnElement[bool]:
+def compile_tree(
+    node: FilterNode, leaf: Callable[[Comparison], ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """``node``'s ANDs and ORs as SQL, each comparison compiled by ``leaf``.
+
+    The run filter and the experiment filter share the grammar and differ in their leaves.
+    """
     if isinstance(node, And):
-        return and_(*(_compile(item) for item in node.items))
+        return and_(*(compile_tree(item, leaf) for item in node.items))
     if isinstance(node, Or):
-        return or_(*(_compile(item) for item in node.items))
+        return or_(*(compile_tree(item, leaf) for item in node.items))
+    return leaf(node)
+
+
+def _compile(node: FilterNode) -> ColumnElement[bool]:
+    return compile_tree(node, _compile_comparison)
+
+
+def _compile_comparison(node: Comparison) -> ColumnElement[bool]:
     if node.entity == "metrics":
         return _metric_condition(node)
     if node.entity == "params":
