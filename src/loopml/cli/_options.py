@@ -12,8 +12,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -28,9 +29,12 @@ __all__ = [
     "Reason",
     "Yes",
     "echo_listing",
-    "is_paged",
+    "fetch_listing",
     "show_next_page",
 ]
+
+T = TypeVar("T")
+DEFAULT_PAGE_SIZE = 100  # --page-token without --limit
 
 Limit = Annotated[
     int | None,
@@ -70,9 +74,18 @@ ConfigFile = Annotated[
 ]
 
 
-def is_paged(limit: int | None, page_token: str | None) -> bool:
-    """Whether the command was asked for one page rather than every item."""
-    return limit is not None or page_token is not None
+def fetch_listing(
+    limit: int | None,
+    page_token: str | None,
+    one_page: Callable[[int, str | None], Page[T]],
+    every: Callable[[], list[T]],
+) -> tuple[list[T], Page[T] | None]:
+    """The items to show: one page when ``--limit`` or ``--page-token`` asked for it (and
+    that page, for its token), else every item (and ``None``)."""
+    if limit is None and page_token is None:
+        return every(), None
+    page = one_page(limit or DEFAULT_PAGE_SIZE, page_token)
+    return page.items, page
 
 
 def echo_listing(items: list[Any], page: Page[Any] | None) -> None:

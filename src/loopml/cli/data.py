@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from loopml.cli._options import Limit, PageToken, echo_listing, is_paged, show_next_page
+from loopml.cli._options import Limit, PageToken, echo_listing, fetch_listing, show_next_page
 from loopml.cli._output import (
     JsonFlag,
     cell,
@@ -69,12 +69,12 @@ def list_datasets(
         loopml data list --limit 50 --json | jq -r '.next_page_token'
     """
     client = _client(ctx)
-    page = None
-    if is_paged(limit, page_token):
-        page = client.page_datasets(limit=limit or 100, page_token=page_token)
-        found = page.items
-    else:
-        found = client.list_datasets()
+    found, page = fetch_listing(
+        limit,
+        page_token,
+        lambda size, token: client.page_datasets(limit=size, page_token=token),
+        client.list_datasets,
+    )
     if as_json:
         rows = [dataset.to_dict() for dataset in found]
         echo_listing(rows, page)

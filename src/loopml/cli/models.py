@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loopml.cli._models_targets import model_target, parse_pairs, parse_when
-from loopml.cli._options import Limit, PageToken, echo_listing, is_paged, show_next_page
+from loopml.cli._options import Limit, PageToken, echo_listing, fetch_listing, show_next_page
 from loopml.cli._output import JsonFlag, cell, echo_json, format_time, respond, show
 from loopml.cli._registry import open_registry
 from loopml.errors import InvalidInputError
@@ -65,13 +65,13 @@ def list_models(
     """
     from loopml.cli._models_views import models_table, to_json
 
-    page = None
     with open_registry(ctx) as registry:
-        if is_paged(limit, page_token):
-            page = registry.page_models(limit=limit or 100, page_token=page_token)
-            found = page.items
-        else:
-            found = registry.list_models()
+        found, page = fetch_listing(
+            limit,
+            page_token,
+            lambda size, token: registry.page_models(limit=size, page_token=token),
+            registry.list_models,
+        )
     if as_json:
         echo_listing(to_json(found), page)
         return

@@ -17,7 +17,7 @@ from loopml.cli._options import (
     Reason,
     Yes,
     echo_listing,
-    is_paged,
+    fetch_listing,
     show_next_page,
 )
 from loopml.cli._output import JsonFlag, cell, confirm, echo_json, show, terminal_width
@@ -97,18 +97,15 @@ def list_runs(
     from loopml.cli._views import mentioned_keys, run_json, runs_table
 
     client = get_state(ctx).tracking_client()
-    page = None
-    if is_paged(limit, page_token):
-        page = client.list_runs(
-            experiment or None,
-            filter_text,
-            order_by or None,
-            limit=limit or 100,
-            page_token=page_token,
-        )
-        found = page.items
-    else:
-        found = client.search_runs(experiment or None, filter_text, order_by or None, max_results)
+    experiments, order = experiment or None, order_by or None
+    found, page = fetch_listing(
+        limit,
+        page_token,
+        lambda size, token: client.list_runs(
+            experiments, filter_text, order, limit=size, page_token=token
+        ),
+        lambda: client.search_runs(experiments, filter_text, order, max_results),
+    )
     names = _experiment_names(client)
     if as_json:
         rows = [run_json(run, names) for run in found]
