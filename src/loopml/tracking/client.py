@@ -711,16 +711,16 @@ class TrackingClient:
         """
         from sqlalchemy import func
 
-        from loopml.store.paging import order_clauses, page_after, page_of
+        from loopml.store.paging import page_of, paged_query
         from loopml.tracking._experiments import compile_experiment_filter, experiment_sort_keys
 
         limit = check_limit(limit)
         order = experiment_sort_keys(order_by)
         query = select(experiments).where(experiments.c.deleted_at.is_(None))
-        for where in (compile_experiment_filter(filter), page_after(order, page_token)):
-            if where is not None:
-                query = query.where(where)
-        query = query.order_by(*order_clauses(order)).limit(limit + 1)
+        where = compile_experiment_filter(filter)
+        if where is not None:
+            query = query.where(where)
+        query = paged_query(query, order, limit, page_token)
         with self.store.read() as conn:
             page = page_of(conn.execute(query).all(), order, limit)
             found = to_experiments(conn, page.items)
