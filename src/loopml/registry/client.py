@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, false, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml.artifacts import ArtifactStore
@@ -206,10 +206,11 @@ class RegistryClient:
             page = page_of(conn.execute(query).all(), _MODEL_ORDER, limit)
             names = [row.name for row in page.items]
             pointers: dict[str, dict[str, int]] = {}
+            # The page is a run of names in order: its aliases are those of the models from
+            # its first name to its last (one range, however long the page).
+            within = _A.model.between(names[0], names[-1]) if names else false()
             for model, alias, version in conn.execute(
-                select(_A.model, _A.alias, _A.version)
-                .where(_A.model.in_(names))
-                .order_by(_A.model, _A.alias)
+                select(_A.model, _A.alias, _A.version).where(within).order_by(_A.model, _A.alias)
             ):
                 pointers.setdefault(model, {})[alias] = version
         items = [_records.to_model(row._mapping, pointers.get(row.name, {})) for row in page.items]
