@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loopml.errors import InvalidInputError
-from loopml.paging import iter_pages
+from loopml.paging import decode_page_token, encode_page_token, iter_pages
 from loopml.tracking import RunStatus, TrackingClient
 
 
@@ -97,3 +97,16 @@ def test_bad_limits_and_foreign_tokens_are_refused(client: TrackingClient) -> No
     assert token is not None
     with pytest.raises(InvalidInputError, match="another listing or ordering"):
         client.list_runs(page_token=token)
+
+
+@pytest.mark.parametrize(
+    "forged", [[{"a": 1}, "x"], [2**70, "x"], [1.5, ["x"]], [True, "x"], [float("inf"), "x"]]
+)
+def test_a_forged_token_with_values_no_column_holds_is_refused(
+    client: TrackingClient, forged: list[object]
+) -> None:
+    _populate(client, 3)
+    ordering, *_ = decode_page_token(client.list_runs(limit=1).next_page_token or "", 3)
+    token = encode_page_token([ordering, *forged])
+    with pytest.raises(InvalidInputError, match="not a token this listing returned"):
+        client.list_runs(limit=1, page_token=token)

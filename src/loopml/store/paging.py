@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,6 +65,11 @@ def page_after(order: Sequence[SortKey], page_token: str | None) -> ColumnElemen
             f"page_token {page_token!r} belongs to another listing or ordering; "
             "start again without a page_token"
         )
+    if not all(_is_sort_value(value) for value in key):  # forged: a token never holds these
+        raise InvalidInputError(
+            f"page_token {page_token!r} is not a token this listing returned; "
+            "pass the next_page_token of the previous page, or none for the first page"
+        )
     return after_key(order, key)
 
 
@@ -102,6 +108,17 @@ def _ordering(order: Sequence[SortKey]) -> str:
         for column, desc in order
     )
     return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _is_sort_value(value: Any) -> bool:
+    """Whether ``value`` can be a column's value in a token: what the database stores."""
+    if value is None or isinstance(value, str):
+        return True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return math.isfinite(value)
 
 
 def _nullable(column: ColumnElement[Any]) -> bool:
