@@ -100,7 +100,16 @@ def test_bad_limits_and_foreign_tokens_are_refused(client: TrackingClient) -> No
 
 
 @pytest.mark.parametrize(
-    "forged", [[{"a": 1}, "x"], [2**70, "x"], [1.5, ["x"]], [True, "x"], [float("inf"), "x"]]
+    "forged",
+    [
+        [{"a": 1}, "x"],
+        [2**70, "x"],
+        [1.5, ["x"]],
+        [True, "x"],
+        [float("inf"), "x"],
+        ["1700000000000", "x"],  # a string where start_time holds numbers (PostgreSQL errs)
+        [1, 2],  # a number where the id is text
+    ],
 )
 def test_a_forged_token_with_values_no_column_holds_is_refused(
     client: TrackingClient, forged: list[object]

@@ -65,7 +65,8 @@ def page_after(order: Sequence[SortKey], page_token: str | None) -> ColumnElemen
             f"page_token {page_token!r} belongs to another listing or ordering; "
             "start again without a page_token"
         )
-    if not all(_is_sort_value(value) for value in key):  # forged: a token never holds these
+    fits = (_fits(column, value) for (column, _), value in zip(order, key, strict=True))
+    if not all(fits):  # forged: a token we made holds what its columns hold
         raise InvalidInputError(
             f"page_token {page_token!r} is not a token this listing returned; "
             "pass the next_page_token of the previous page, or none for the first page"
@@ -110,15 +111,23 @@ def _ordering(order: Sequence[SortKey]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def _is_sort_value(value: Any) -> bool:
-    """Whether ``value`` can be a column's value in a token: what the database stores."""
-    if value is None or isinstance(value, str):
+def _fits(column: ColumnElement[Any], value: Any) -> bool:
+    """Whether ``value`` can be held by ``column`` (so the database compares like with like)."""
+    if value is None:
         return True
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:  # a type that names no Python type: only plain scalars
+        kind = object
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         return False
-    if isinstance(value, int):
-        return -(2**63) <= value < 2**63
-    return math.isfinite(value)
+    if kind is str or isinstance(value, str):
+        return kind in (str, object) and isinstance(value, str)
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if kind is int:
+        return isinstance(value, int) and -(2**63) <= value < 2**63
+    return kind in (float, object) and abs(value) < 2**1023
 
 
 def _nullable(column: ColumnElement[Any]) -> bool:
