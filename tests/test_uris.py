@@ -10,7 +10,18 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from loopml.errors import InvalidInputError
-from loopml.uris import SCHEMES, LoopmlURI, dataset_uri, is_uri, model_uri, parse_uri, run_uri
+from loopml.uris import (
+    SCHEMES,
+    LoopmlURI,
+    dataset_uri,
+    is_uri,
+    model_uri,
+    node_uri,
+    parse_short,
+    parse_uri,
+    run_uri,
+    strip_scheme,
+)
 
 NAME_START = string.ascii_letters + string.digits + "_"
 names = st.builds(
@@ -218,3 +229,29 @@ def test_is_uri_looks_at_the_scheme_only() -> None:
     assert not is_uri("models:churn")  # no '/' after the scheme
     assert not is_uri(None)
     assert not is_uri(Path("models:/x"))  # a path is a folder, not a URI
+    assert is_uri("runs:/01J0/model", ("models", "runs"))
+    assert not is_uri("datasets:/iris/2", ("models", "runs"))
+
+
+def test_node_uri_names_the_nodes_that_have_a_uri() -> None:
+    assert node_uri("dataset_version", "iris/2") == "datasets:/iris/2"
+    assert node_uri("model_version", "churn.v2/13") == "models:/churn.v2/13"
+    assert node_uri("run", "01J0ABC") == "runs:/01J0ABC"
+    assert node_uri("step_output", "01J0ABC/model") is None
+    assert node_uri("feature_view", "trips") is None
+
+
+def test_short_forms_parse_as_the_full_uri_and_other_schemes_are_refused() -> None:
+    assert parse_short("churn/3", "models") == parse_uri("models:/churn/3")
+    assert parse_short("models:/churn@production", "models").alias == "production"
+    assert parse_short("iris@latest", "datasets") == parse_uri("datasets:/iris@latest")
+    assert parse_short("01J0ABC/model", "runs").path == "model"
+    with pytest.raises(InvalidInputError, match="is not a models:/ URI"):
+        parse_short("runs:/01J0ABC/model", "models")
+    with pytest.raises(InvalidInputError, match=r"'\.\.' in its path"):
+        parse_short("01J0ABC/../x", "runs")
+    with pytest.raises(InvalidInputError, match="malformed URI"):
+        parse_short("churn", "models")  # a bare name is no version
+    assert strip_scheme("datasets:/iris", "datasets") == "iris"
+    assert strip_scheme("iris", "datasets") == "iris"
+    assert strip_scheme("models:/churn/3", "datasets") == "models:/churn/3"

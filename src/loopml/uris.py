@@ -8,8 +8,10 @@ Forms:
     ``datasets:/<name>@latest``            the latest dataset version (datasets have no
                                            other alias)
 
-Build URIs with :func:`model_uri`, :func:`run_uri` and :func:`dataset_uri`, and ask what
-a string is with :func:`is_uri`, rather than writing f-strings and ``startswith``.
+Build URIs with :func:`model_uri`, :func:`run_uri`, :func:`dataset_uri` and (from a
+lineage node) :func:`node_uri`; ask what a string is with :func:`is_uri`; read the short
+forms commands accept (``churn/3``, ``iris@latest``) with :func:`parse_short` and
+:func:`strip_scheme`, rather than writing f-strings, ``startswith`` and ``removeprefix``.
 
 Example:
     >>> model_uri("churn", alias="production"), dataset_uri("iris"), run_uri("01J0ABC", "model")
@@ -20,6 +22,10 @@ Example:
     LoopmlURI(scheme='models', name='churn', version=None, alias='production', path='')
     >>> str(parse_uri("runs:/01J0ABC/model/model.json"))
     'runs:/01J0ABC/model/model.json'
+    >>> parse_short("churn@production", "models") == parse_uri("models:/churn@production")
+    True
+    >>> node_uri("dataset_version", "iris/2"), node_uri("step_output", "01J0/out")
+    ('datasets:/iris/2', None)
 """
 
 from __future__ import annotations
@@ -35,8 +41,11 @@ __all__ = [
     "dataset_uri",
     "is_uri",
     "model_uri",
+    "node_uri",
+    "parse_short",
     "parse_uri",
     "run_uri",
+    "strip_scheme",
 ]
 
 SCHEMES = ("runs", "models", "datasets")
@@ -109,15 +118,15 @@ def parse_uri(uri: str) -> LoopmlURI:
     )
 
 
-def is_uri(text: object, scheme: str | None = None) -> bool:
-    """Whether ``text`` is written as a loopml URI (of ``scheme``, when given).
+def is_uri(text: object, scheme: str | tuple[str, ...] | None = None) -> bool:
+    """Whether ``text`` is written as a loopml URI (of ``scheme`` or one of several).
 
     Only the ``<scheme>:/`` prefix is looked at: :func:`parse_uri` says whether the rest
     is well formed.
     """
     if not isinstance(text, str):
         return False
-    schemes = SCHEMES if scheme is None else (scheme,)
+    schemes = SCHEMES if scheme is None else (scheme,) if isinstance(scheme, str) else scheme
     return any(text.startswith(f"{name}:/") for name in schemes)
 
 
@@ -142,3 +151,40 @@ def dataset_uri(name: str, version: int | None = None) -> str:
     return str(
         LoopmlURI("datasets", name, version=version, alias="latest" if version is None else None)
     )
+
+
+# The lineage node kinds that have a URI, and its scheme.
+_NODE_SCHEMES = {"run": "runs", "model_version": "models", "dataset_version": "datasets"}
+
+
+def node_uri(kind: str, node_id: str) -> str | None:
+    """The URI of the lineage node ``(kind, node_id)``; ``None`` for kinds without one.
+
+    A version's node id is ``<name>/<version>``, a run's its id.
+    """
+    scheme = _NODE_SCHEMES.get(kind)
+    if scheme is None:
+        return None
+    if scheme == "runs":
+        return run_uri(node_id)
+    name, _, version = node_id.rpartition("/")
+    return str(LoopmlURI(scheme, name, version=int(version)))
+
+
+def strip_scheme(text: str, scheme: str) -> str:
+    """``text`` without a leading ``<scheme>:/`` (unchanged when it has none)."""
+    return text.removeprefix(f"{scheme}:/")
+
+
+def parse_short(text: str, scheme: str) -> LoopmlURI:
+    """Parse a ``scheme`` URI written in full or without its prefix (``churn/3``).
+
+    Raises:
+        InvalidInputError: malformed, or a URI of another scheme.
+    """
+    if is_uri(text) and not is_uri(text, scheme):
+        raise InvalidInputError(
+            f"{quote(text)} is not a {scheme}:/ URI; give {scheme}:/<name>/<version> or its "
+            "short form <name>/<version>"
+        )
+    return parse_uri(f"{scheme}:/{strip_scheme(text, scheme)}")

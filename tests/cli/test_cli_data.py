@@ -167,3 +167,18 @@ def test_log_a_latin_1_csv_with_encoding(cli: Cli, tmp_path: Path) -> None:
     logged = cli.json("data", "log", "people", str(path), "--encoding", "latin-1")
     assert (logged["version"], logged["format"]) == (1, "parquet")
     assert [c["type"] for c in logged["schema"]["columns"]] == ["string", "string"]
+
+
+def test_data_list_pages_with_limit_and_page_token(cli: Cli, csv: Path) -> None:
+    for name in ("wine", "iris", "cars"):
+        assert cli.run("data", "log", name, str(csv)).exit_code == 0
+    first = cli.json("data", "list", "--limit", "2")
+    assert [row["name"] for row in first["items"]] == ["cars", "iris"]
+    assert cli.run("data", "log", "apples", str(csv)).exit_code == 0  # before the token
+    rest = cli.json("data", "list", "--limit", "2", "--page-token", first["next_page_token"])
+    assert ([row["name"] for row in rest["items"]], rest["next_page_token"]) == (["wine"], None)
+    table = cli.run("data", "list", "--limit", "1")
+    assert "next page: --page-token " in table.stdout
+    bad = cli.run("data", "list", "--page-token", "!!")
+    assert bad.exit_code != 0
+    assert "page_token '!!' is not a token this listing returned" in bad.stderr

@@ -497,3 +497,18 @@ def test_every_models_command_explains_itself_with_an_example(cli: Any, command:
     assert result.exit_code == 0
     assert "Example" in result.stdout
     assert "loopml models " + command[0] in result.stdout
+
+
+def test_models_list_pages_with_limit_and_page_token(cli: Any, packages: Packages) -> None:
+    for name in ("fraud", "churn", "upsell"):
+        register(cli, packages.good, name)
+    first = cli.json("models", "list", "--limit", "2")
+    assert [row["name"] for row in first["items"]] == ["churn", "fraud"]
+    register(cli, packages.good, "attrition")  # sorts before the token: not on page two
+    rest = cli.json("models", "list", "--page-token", first["next_page_token"])
+    assert ([row["name"] for row in rest["items"]], rest["next_page_token"]) == (["upsell"], None)
+    assert "next page: --page-token " in cli.run("models", "list", "--limit", "1").stdout
+    foreign = cli.json("runs", "list", "--limit", "1")["next_page_token"]
+    refused = cli.run("models", "list", "--page-token", foreign)
+    assert refused.exit_code != 0
+    assert "belongs to another listing or ordering" in refused.stderr

@@ -311,3 +311,26 @@ def test_runs_list_puts_the_params_that_tell_runs_apart_first(cli, make_run) -> 
     assert result.exit_code == 0, result.stderr
     header = next(line for line in result.stdout.splitlines() if "params." in line)
     assert header.index("params.zz_n_estimators") < header.index("params.alpha")
+
+
+def test_runs_list_pages_with_limit_and_page_token(cli, runs) -> None:
+    first = cli.json("runs", "list", "-e", "churn", "-o", "metrics.auc desc", "--limit", "2")
+    assert [row["id"] for row in first["items"]] == [runs.gbm, runs.rf_deep]
+    token = first["next_page_token"]
+    rest = cli.json("runs", "list", "-e", "churn", "-o", "metrics.auc desc", "--page-token", token)
+    assert ([row["id"] for row in rest["items"]], rest["next_page_token"]) == ([runs.rf], None)
+    table = cli.run("runs", "list", "-e", "churn", "--limit", "1")
+    assert table.exit_code == 0, table.stderr
+    assert "next page: --page-token " in table.stdout
+
+
+def test_runs_list_refuses_a_foreign_page_token_and_a_bad_limit(cli, runs) -> None:
+    token = cli.json("runs", "list", "-o", "metrics.auc", "--limit", "1")["next_page_token"]
+    foreign = cli.run("runs", "list", "-o", "metrics.val_loss", "--page-token", token)
+    assert foreign.exit_code != 0
+    assert "belongs to another listing or ordering" in foreign.stderr
+    garbage = cli.run("runs", "list", "--page-token", "%%%")
+    assert garbage.exit_code != 0
+    assert "is not a token this listing returned" in garbage.stderr
+    assert cli.run("runs", "list", "--limit", "0").exit_code == 2
+    assert cli.run("runs", "list", "--limit", str(2**63)).exit_code == 2

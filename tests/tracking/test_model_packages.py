@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import loopml
 from loopml.packaging.models import PackageInfo
 from loopml.registry.models import ModelInfo
@@ -62,3 +64,21 @@ def test_sdk_log_model_registers_with_register_as() -> None:
     assert info.registered is not None
     assert info.registered.uri == "models:/line/1"
     assert info.registered.package_digest == info.package_digest
+
+
+def test_every_log_model_face_takes_the_same_package_options() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    x = [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    model = LinearRegression().fit(x, [1.0, 2.0, 3.0])
+    with loopml.start_run(experiment="packages") as run:
+        pinned = loopml.log_model(model, "pinned", input_example=x, requirements=["six==1.16.0"])
+        bare = run.log_model(model, "bare")
+        # A keyword no face takes is refused as Python refuses it, and nothing is logged.
+        for log in (run.log_model, loopml.log_model):
+            with pytest.raises(TypeError, match=r"unexpected keyword argument.*flavor"):
+                log(model, "typo", flavor="sklearn")  # type: ignore[call-arg]
+        logged = {entry.path.split("/")[0] for entry in run.client.run_artifacts.list(run.id)}
+    assert pinned.signature is not None
+    assert bare.signature is None
+    assert "typo" not in logged

@@ -19,20 +19,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Unpack
 
 from loopml._sdk._shared import SharedClient
 from loopml.config import Settings
 from loopml.evaluation.gates import check_policy_gates
-from loopml.packaging.models import PackageInfo
+from loopml.packaging.models import PackageInfo, PackageOptions
 from loopml.packaging.onnx_export import onnx_mode
 from loopml.registry import client as _registry
 from loopml.registry.models import ModelInfo, ModelVersion
 from loopml.tracking import TrackingClient, fluent
-
-if TYPE_CHECKING:
-    from loopml.packaging.signature import Signature
 
 __all__ = [
     "RegistryClient",
@@ -112,19 +109,16 @@ def log_model(
     model: Any,
     name: str = "model",
     *,
-    input_example: Any = None,
-    signature: Signature | Mapping[str, Any] | None = None,
-    requirements: Sequence[str] | None = None,
     register_as: str | None = None,
-    onnx: bool | str = False,
+    **options: Unpack[PackageOptions],
 ) -> ModelInfo:
     """Store ``model`` as a package in the active run; with ``register_as``, register it too.
 
     Args:
-        model, name, input_example, signature, requirements, onnx: see
-            :meth:`loopml.tracking.fluent.ActiveRun.log_model` (``onnx=True`` adds a
-            checked ONNX graph to the package, so the registered version has it too).
+        model, name: see :meth:`loopml.tracking.fluent.ActiveRun.log_model`.
         register_as: register the package as the next version of this model.
+        **options: ``input_example``, ``signature``, ``requirements``
+            (:class:`~loopml.packaging.models.PackageOptions`).
 
     Raises:
         InvalidInputError: no active run, or the package cannot be made.
@@ -136,14 +130,7 @@ def log_model(
         >>> info.registered.uri  # doctest: +SKIP
         'models:/churn/1'
     """
-    package = fluent.log_model(
-        model,
-        name,
-        input_example=input_example,
-        signature=signature,
-        requirements=requirements,
-        onnx=onnx,
-    )
+    package = fluent.log_model(model, name, **options)
     run = fluent.active_run()
     assert run is not None  # fluent.log_model refuses to work without one
     return _registered(package, register_as, run.client.settings)
@@ -155,25 +142,13 @@ def log_model_in_run(
     model: Any,
     name: str = "model",
     *,
-    input_example: Any = None,
-    signature: Signature | Mapping[str, Any] | None = None,
-    requirements: Sequence[str] | None = None,
     register_as: str | None = None,
-    onnx: bool | str = False,
+    **options: Unpack[PackageOptions],
 ) -> ModelInfo:
     """:func:`log_model` for run ``run_id`` of ``client`` rather than the active run."""
     from loopml.tracking.model_packages import log_model_in_run as log  # numpy only when used
 
-    package = log(
-        client,
-        run_id,
-        model,
-        name,
-        input_example=input_example,
-        signature=signature,
-        requirements=requirements,
-        onnx=onnx,
-    )
+    package = log(client, run_id, model, name, **options)
     return _registered(package, register_as, client.settings)
 
 

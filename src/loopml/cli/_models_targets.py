@@ -21,13 +21,11 @@ from datetime import datetime, timedelta
 
 from loopml.clock import now_ms as _now_ms
 from loopml.errors import InvalidInputError
+from loopml.uris import LoopmlURI, parse_short, strip_scheme
 
 __all__ = ["ModelTarget", "model_target", "parse_pairs", "parse_when"]
 
-_TARGET = re.compile(
-    r"^(?:models:/)?(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)"
-    r"(?:/(?P<version>[0-9]+)|@(?P<alias>[A-Za-z0-9_][A-Za-z0-9_.\-]*))?/?$"
-)
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _AGO = re.compile(r"^(?P<n>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>s|m|h|d|w)\s+ago$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -43,11 +41,7 @@ class ModelTarget:
     @property
     def uri(self) -> str:
         """``models:/name/N``, ``models:/name@alias`` or ``models:/name`` (the model)."""
-        if self.version is not None:
-            return f"models:/{self.name}/{self.version}"
-        if self.alias is not None:
-            return f"models:/{self.name}@{self.alias}"
-        return f"models:/{self.name}"
+        return str(LoopmlURI("models", self.name, self.version, self.alias))
 
 
 def model_target(text: str) -> ModelTarget:
@@ -56,14 +50,19 @@ def model_target(text: str) -> ModelTarget:
     Raises:
         InvalidInputError: the text is none of those forms.
     """
-    match = _TARGET.fullmatch(text.strip())
-    if match is None:
+    bare = strip_scheme(text.strip(), "models").removesuffix("/")
+    if _NAME.fullmatch(bare):
+        return ModelTarget(bare)
+    try:
+        uri = parse_short(bare, "models")
+    except InvalidInputError:
+        uri = None
+    if uri is None or uri.path:
         raise InvalidInputError(
             f"'{text}' names no model; use NAME, NAME/VERSION, NAME@ALIAS "
             "or models:/NAME/VERSION (e.g. churn/3 or churn@production)"
         )
-    version = match["version"]
-    return ModelTarget(match["name"], int(version) if version else None, match["alias"])
+    return ModelTarget(uri.name, uri.version, uri.alias)
 
 
 def parse_when(text: str, *, now_ms: int | None = None) -> int:

@@ -49,6 +49,7 @@ __all__ = [
     "new_table",
     "print_error",
     "print_unexpected",
+    "respond",
     "show",
     "silence_stdout",
     "terminal_width",
@@ -143,6 +144,14 @@ def to_jsonable(value: Any) -> Any:
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout."""
     typer.echo(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def respond(data: Any, *text: RenderableType, as_json: bool) -> None:
+    """A command's answer: ``data`` as JSON with ``--json``, else ``text`` for people."""
+    if as_json:
+        echo_json(data)
+    else:
+        show(*text)
 
 
 def confirm(question: str | Callable[[], str], *, yes: bool, action: str) -> None:

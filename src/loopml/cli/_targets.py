@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 from loopml.errors import InvalidInputError
-from loopml.uris import parse_uri
+from loopml.uris import parse_short, parse_uri
 
 __all__ = ["run_target", "unique"]
 
@@ -25,7 +25,7 @@ def run_target(text: str, path: str | None = None) -> tuple[str, str]:
     Raises:
         InvalidInputError: ``text`` is not a run id or a ``runs:/`` URI.
     """
-    uri = parse_uri(text if ":" in text else f"runs:/{text}")  # a run id has no ':'
+    uri = parse_uri(text) if ":" in text else parse_short(text, "runs")  # a run id has no ':'
     if uri.scheme != "runs":
         raise InvalidInputError(
             f"'{text}' is a {uri.scheme}:/ URI; this command takes a run id or "

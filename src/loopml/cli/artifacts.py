@@ -23,6 +23,7 @@ from loopml.cli._output import (
 )
 from loopml.cli._state import get_state
 from loopml.cli._targets import run_target
+from loopml.uris import run_uri
 
 if TYPE_CHECKING:
     from loopml.tracking import ArtifactEntry, TrackingClient
@@ -68,7 +69,7 @@ def list_artifacts(
             [
                 {
                     "path": e.path,
-                    "uri": f"runs:/{run_id}/{e.path}",
+                    "uri": run_uri(run_id, e.path),
                     "is_dir": e.is_dir,
                     "size": e.size,
                     "digest": e.digest,
@@ -78,7 +79,7 @@ def list_artifacts(
         )
         return
     if not entries:
-        show(cell(f"no artifacts in runs:/{run_id}/{folder}".rstrip("/"), "dim"))
+        show(cell(f"no artifacts in {run_uri(run_id, folder)}", "dim"))
         return
     table = new_table("path", "size", "sha256")
     table.columns[1].justify = "right"
@@ -120,7 +121,7 @@ def get_artifact(
     folder.mkdir(parents=True, exist_ok=True)
     local = client.run_artifacts.download(run_id, path, folder)
     if as_json:
-        echo_json({"uri": f"runs:/{run_id}/{path}".rstrip("/"), "path": str(local)})
+        echo_json({"uri": run_uri(run_id, path), "path": str(local)})
         return
     typer.echo(str(local))
 

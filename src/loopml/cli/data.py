@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from loopml.cli._options import Limit, PageToken, echo_listing, fetch_listing, show_next_page
 from loopml.cli._output import (
     JsonFlag,
     cell,
@@ -23,10 +24,12 @@ from loopml.cli._output import (
     format_time,
     format_value,
     new_table,
+    respond,
     show,
 )
 from loopml.cli._state import get_state
 from loopml.clock import now_ms
+from loopml.uris import dataset_uri
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -54,32 +57,43 @@ def _client(ctx: typer.Context) -> DatasetClient:
 
 
 @app.command("list")
-def list_datasets(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def list_datasets(
+    ctx: typer.Context, as_json: JsonFlag = False, limit: Limit = None, page_token: PageToken = None
+) -> None:
     """List datasets by name, with their number of versions and the latest one.
 
     Examples:
 
         loopml data list
         loopml data list --json | jq -r '.[].name'
+        loopml data list --limit 50 --json | jq -r '.next_page_token'
     """
-    found = _client(ctx).list_datasets()
+    client = _client(ctx)
+    found, page = fetch_listing(
+        limit,
+        page_token,
+        lambda size, token: client.page_datasets(limit=size, page_token=token),
+        client.list_datasets,
+    )
     if as_json:
-        echo_json([dataset.to_dict() for dataset in found])
+        rows = [dataset.to_dict() for dataset in found]
+        echo_listing(rows, page)
         return
     if not found:
         show(cell("no datasets yet; create one with `loopml data log NAME PATH`", "dim"))
         return
     table = new_table("name", "versions", "latest", "updated", "description")
     for dataset in found:
-        latest = f"datasets:/{dataset.name}/{dataset.latest_version}"
+        latest = dataset.latest_version
         table.add_row(
             cell(dataset.name, "bold"),
             cell(dataset.version_count),
-            cell(latest if dataset.latest_version else "-", "cyan"),
+            cell(dataset_uri(dataset.name, latest) if latest else "-", "cyan"),
             cell(format_time(dataset.updated_at)),
             cell(dataset.description or ""),
         )
     show(table)
+    show_next_page(page)
 
 
 @app.command("show")
@@ -240,10 +254,9 @@ def get_version(
         dest = Path(version.name) if version.kind == "files" else Path(".")
     with _progress("fetching", quiet=as_json) as progress:
         path = client.download(version.uri, dest, format=format, progress=progress)
-    if as_json:
-        echo_json({"uri": version.uri, "path": str(path), "kind": version.kind})
-        return
-    show(str(path))
+    respond(
+        {"uri": version.uri, "path": str(path), "kind": version.kind}, str(path), as_json=as_json
+    )
 
 
 @app.command("diff")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from loopml.cli._options import Reason
 from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, show
 from loopml.cli._state import get_state
 from loopml.clock import now
@@ -56,9 +57,7 @@ def apply(
     path: Annotated[
         Path, typer.Argument(metavar="PATH", help="The Python file defining the features.")
     ] = Path("features.py"),
-    reason: Annotated[
-        str | None, typer.Option("--reason", metavar="TEXT", help="Why; kept in the audit log.")
-    ] = None,
+    reason: Reason = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register the entities, feature views and on-demand views a Python file defines.

@@ -27,6 +27,7 @@ import typer
 from loopml.cli._output import JsonFlag, cell, echo_json, show
 from loopml.cli._state import get_state
 from loopml.errors import InvalidInputError, NotFoundError
+from loopml.uris import is_uri, node_uri, parse_uri, strip_scheme
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -94,7 +95,7 @@ def lineage(
     up = walk(client.store, node, up=True, depth=depth) if direction != Direction.down else []
     down = walk(client.store, node, up=False, depth=depth) if direction != Direction.up else []
     family = _family(client, node)
-    resolved = uri.strip().startswith(("datasets:/", "models:/"))  # known to exist
+    resolved = is_uri(uri.strip(), ("datasets", "models"))  # known to exist
     if not up and not down and family is None and not resolved:
         raise NotFoundError(
             "lineage node", f"{node[0]}:{node[1]}", hint="no lineage edges touch it"
@@ -119,17 +120,17 @@ def parse_node(text: str, state: CliState) -> Node:
         NotFoundError: the run, model version (or alias) or dataset does not exist.
     """
     text = text.strip()
-    if text.startswith("models:/"):
+    if is_uri(text, "models"):
         return model_node(text, state)
-    if text.startswith("runs:/"):
-        run_id = text.removeprefix("runs:/").strip("/").partition("/")[0]
+    if is_uri(text, "runs"):
+        run_id = parse_uri(text).name
         state.tracking_client().get_run(run_id)  # NotFoundError for an unknown run
         return ("run", run_id)
-    if text.startswith("datasets:/"):
+    if is_uri(text, "datasets"):
         from loopml.data import DatasetClient
 
-        target = text if any(c in text.removeprefix("datasets:/") for c in "/@") else text[10:]
-        version = DatasetClient(state.settings()).get(target)
+        # datasets:/iris (the latest), datasets:/iris/3 or datasets:/iris@latest
+        version = DatasetClient(state.settings()).get(strip_scheme(text, "datasets"))
         return ("dataset_version", f"{version.name}/{version.version}")
     match = _KIND.match(text)
     if match:
@@ -178,10 +179,8 @@ class _Labels:
         kind, key = node
         if kind == "run":
             return f"run {key}{self._run(key)}"
-        if kind == "dataset_version":
-            return f"datasets:/{key}"
-        if kind == "model_version":
-            return f"models:/{key}"
+        if kind in ("dataset_version", "model_version"):
+            return str(node_uri(kind, key))
         if kind == "evaluation":
             return f"evaluation {key}{self._evaluation(key)}"
         if kind == "step_output":

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loopml.cli._models_targets import model_target, parse_pairs, parse_when
-from loopml.cli._output import JsonFlag, cell, echo_json, format_time, show
+from loopml.cli._options import Limit, PageToken, echo_listing, fetch_listing, show_next_page
+from loopml.cli._output import JsonFlag, cell, echo_json, format_time, respond, show
 from loopml.cli._registry import open_registry
 from loopml.errors import InvalidInputError
+from loopml.uris import is_uri, model_uri
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -52,25 +54,34 @@ Reason = Annotated[
 
 
 @app.command("list")
-def list_models(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def list_models(
+    ctx: typer.Context, as_json: JsonFlag = False, limit: Limit = None, page_token: PageToken = None
+) -> None:
     """List registered models with their latest version and aliases.
 
     Examples:
 
         loopml models list
         loopml models list --json | jq -r '.[].name'
+        loopml models list --limit 50 --json | jq -r '.next_page_token'
     """
     from loopml.cli._models_views import models_table, to_json
 
     with open_registry(ctx) as registry:
-        found = registry.list_models()
+        found, page = fetch_listing(
+            limit,
+            page_token,
+            lambda size, token: registry.page_models(limit=size, page_token=token),
+            registry.list_models,
+        )
     if as_json:
-        echo_json(to_json(found))
+        echo_listing(to_json(found), page)
         return
     if not found:
         show(cell("no models yet; register one with `loopml models register SOURCE NAME`", "dim"))
         return
     show(models_table(found))
+    show_next_page(page)
 
 
 @app.command("show")
@@ -184,7 +195,7 @@ def register_version(
     from loopml.cli._models_views import to_json
 
     tags = parse_pairs(tag, "--tag")
-    if not source.startswith("runs:/") and not Path(source).is_dir():
+    if not is_uri(source, "runs") and not Path(source).is_dir():
         raise InvalidInputError(
             f"SOURCE '{source}' is neither a runs:/RUN_ID/PATH URI nor a package folder; "
             "list a run's packages with `loopml artifacts list runs:/RUN_ID`"
@@ -242,10 +253,11 @@ def alias_version(
         else:
             assert version is not None  # checked above
             registry.set_alias(name, alias, version, reason=reason)
-    if as_json:
-        echo_json({"model": name, "alias": alias, "version": version, "reason": reason})
-        return
-    show(f"removed {name}@{alias}" if remove else f"{name}@{alias} -> models:/{name}/{version}")
+    respond(
+        {"model": name, "alias": alias, "version": version, "reason": reason},
+        f"removed {name}@{alias}" if remove else f"{name}@{alias} -> {model_uri(name, version)}",
+        as_json=as_json,
+    )
 
 
 @app.command("archive")
@@ -268,10 +280,7 @@ def archive_version(
 
     with open_registry(ctx, writes=True) as registry:
         archived = registry.archive(name, version, reason=reason)
-    if as_json:
-        echo_json(to_json(archived))
-        return
-    show(f"archived models:/{name}/{version}")
+    respond(to_json(archived), f"archived {model_uri(name, version)}", as_json=as_json)
 
 
 @app.command("history")
@@ -336,7 +345,7 @@ def _show_alias_at(
     if version is None:
         show(f"{name}@{alias} pointed at nothing at {when}")
     else:
-        show(f"{name}@{alias} pointed at models:/{name}/{version} at {when}")
+        show(f"{name}@{alias} pointed at {model_uri(name, version)} at {when}")
 
 
 # The other groups of commands live in their own modules (kept apart: own concepts).

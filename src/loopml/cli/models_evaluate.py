@@ -21,6 +21,7 @@ from loopml.cli._registry import open_registry
 from loopml.cli._state import get_state
 from loopml.cli.lineage import DepthOption, Direction, DirectionOption
 from loopml.cli.lineage import lineage as walk_lineage
+from loopml.uris import is_uri, model_uri
 
 __all__ = ["CardFormat", "evaluate", "model_card", "model_lineage"]
 
@@ -147,7 +148,7 @@ def evaluate(
 
 def _model_uri(text: str) -> str:
     """A model URI as evaluate takes it: ``churn/3`` and ``churn@production`` become URIs."""
-    if text.startswith(("models:/", "runs:/")) or Path(text).is_dir():
+    if is_uri(text, ("models", "runs")) or Path(text).is_dir():
         return text
     return model_target(text).uri
 
@@ -193,7 +194,7 @@ def model_card(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     local_target(out.parent, out.name).write_text(text, encoding="utf-8")  # no link followed
-    show(f"wrote the card of models:/{name}/{version} to {out} ({chosen.value})")
+    show(f"wrote the card of {model_uri(name, version)} to {out} ({chosen.value})")
 
 
 def model_lineage(

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, show
+from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, respond, show
 from loopml.cli._registry import open_registry
 
 __all__ = ["add_webhook", "events", "list_webhooks", "remove_webhook", "webhooks_app"]
@@ -176,7 +176,4 @@ def remove_webhook(
     """
     with open_registry(ctx) as registry:
         registry.remove_webhook(webhook_id)
-    if as_json:
-        echo_json({"removed": webhook_id})
-        return
-    show(f"removed webhook {webhook_id}")
+    respond({"removed": webhook_id}, f"removed webhook {webhook_id}", as_json=as_json)

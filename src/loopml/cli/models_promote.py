@@ -16,9 +16,10 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, show
+from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, respond, show
 from loopml.cli._registry import open_registry
 from loopml.errors import GateFailedError, InvalidInputError
+from loopml.uris import model_uri
 
 __all__ = ["approve", "policy_app", "promote", "reject", "roles_app"]
 
@@ -80,7 +81,7 @@ def promote(
                 name, version, to, reason=reason, archive_previous=archive_previous
             )
         except GateFailedError as err:
-            _refused(err, f"models:/{name}/{version}", to, as_json=as_json)
+            _refused(err, model_uri(name, version), to, as_json=as_json)
     if as_json:
         echo_json({**to_json(promoted), "alias": to, "previous_version": previous})
         return
@@ -122,7 +123,7 @@ def approve(
         echo_json(to_json(decision))
         return
     role = f" as {decision.role}" if decision.role else ""
-    show(f"approved models:/{name}/{version} by {decision.actor}{role}")
+    show(f"approved {model_uri(name, version)} by {decision.actor}{role}")
 
 
 def reject(
@@ -145,10 +146,11 @@ def reject(
 
     with open_registry(ctx, writes=True) as registry:
         decision = registry.reject(name, version, comment=comment)
-    if as_json:
-        echo_json(to_json(decision))
-        return
-    show(f"rejected models:/{name}/{version} by {decision.actor}: {comment}")
+    respond(
+        to_json(decision),
+        f"rejected {model_uri(name, version)} by {decision.actor}: {comment}",
+        as_json=as_json,
+    )
 
 
 @policy_app.command("show")
@@ -164,10 +166,7 @@ def show_policy(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> No
 
     with open_registry(ctx) as registry:
         policy = registry.get_policy(name)
-    if as_json:
-        echo_json(policy.to_dict())
-        return
-    show(policy_table(policy))
+    respond(policy.to_dict(), policy_table(policy), as_json=as_json)
 
 
 @policy_app.command("set")
@@ -241,10 +240,7 @@ def set_policy(
         if protect is not None:
             policy = replace(policy, protected_aliases=tuple(protect))
         policy = registry.set_policy(name, policy)
-    if as_json:
-        echo_json(policy.to_dict())
-        return
-    show(policy_table(policy))
+    respond(policy.to_dict(), policy_table(policy), as_json=as_json)
 
 
 @roles_app.command("grant")
@@ -262,10 +258,9 @@ def grant_role(
     """
     with open_registry(ctx, writes=True) as registry:
         registry.grant_role(user, role)
-    if as_json:
-        echo_json({"user": user, "role": role, "granted": True})
-        return
-    show(f"{user} now holds {role}")
+    respond(
+        {"user": user, "role": role, "granted": True}, f"{user} now holds {role}", as_json=as_json
+    )
 
 
 @roles_app.command("revoke")
@@ -283,10 +278,11 @@ def revoke_role(
     """
     with open_registry(ctx, writes=True) as registry:
         registry.revoke_role(user, role)
-    if as_json:
-        echo_json({"user": user, "role": role, "granted": False})
-        return
-    show(f"{user} no longer holds {role}")
+    respond(
+        {"user": user, "role": role, "granted": False},
+        f"{user} no longer holds {role}",
+        as_json=as_json,
+    )
 
 
 @roles_app.command("list")

@@ -10,15 +10,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from loopml.cli._live import follow_run
+from loopml.cli._options import ConfigFile, Params
 from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, show
 from loopml.cli._state import get_state
 from loopml.errors import InvalidInputError
+from loopml.uris import is_uri
 
 if TYPE_CHECKING:
     from loopml.pipelines import PipelineRun, StepEvent
@@ -39,12 +40,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Params = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--param", "-p", metavar="KEY=VALUE", help="A parameter; JSON values parse (repeatable)."
-    ),
-]
 _VERDICT_STYLES = {"hit": "green", "miss": "yellow", "failed": "bold red", "map": "blue"}
 
 
@@ -56,10 +51,7 @@ def run_pipeline(
         typer.Argument(metavar="TARGET", help="package.module:name or path/to/file.py:name."),
     ],
     param: Params = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", metavar="FILE", help="Parameters from a TOML/JSON/YAML file."),
-    ] = None,
+    config: ConfigFile = None,
     executor: Annotated[
         str | None,
         typer.Option(
@@ -271,7 +263,7 @@ def show_pipeline(
     from loopml.cli._pipeline_store import find_run
     from loopml.cli._pipeline_views import dag_view, run_header, run_json
 
-    if target is None and what is not None and ":" in what and not what.startswith("runs:/"):
+    if target is None and what is not None and ":" in what and not is_uri(what, "runs"):
         target, what = what, None
     if target is not None:
         _show_trace(target, param or [], as_json=as_json)

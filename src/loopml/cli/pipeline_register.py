@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from loopml.cli._options import ConfigFile, Params, Reason, Yes
 from loopml.cli._output import (
     JsonFlag,
     cell,
@@ -25,6 +26,7 @@ from loopml.cli._output import (
     echo_json,
     format_time,
     new_table,
+    respond,
     show,
 )
 from loopml.cli._state import get_state
@@ -100,21 +102,8 @@ def register(
             "implies --on-git-change).",
         ),
     ] = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--param",
-            "-p",
-            metavar="KEY=VALUE",
-            help="A parameter of every run (repeatable; values are JSON when they parse).",
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", metavar="FILE", help="Parameters from a TOML/JSON/YAML file (--param wins)."
-        ),
-    ] = None,
+    param: Params = None,
+    config: ConfigFile = None,
     executor: Annotated[
         str | None,
         typer.Option(
@@ -274,10 +263,8 @@ def _iso(moment: datetime | None) -> str | None:
 def unregister(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="The registered pipeline.")],
-    reason: Annotated[
-        str | None, typer.Option("--reason", metavar="TEXT", help="Why; kept in the audit log.")
-    ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    reason: Reason = None,
+    yes: Yes = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Remove a registered pipeline: its schedule and triggers stop firing.
@@ -301,7 +288,8 @@ def unregister(
 
     confirm(question, yes=yes, action=f"unregistering pipeline '{name}'")
     removed = remove(name, reason=reason, settings=settings)
-    if as_json:
-        echo_json({"unregistered": removed.to_dict(), "reason": reason})
-        return
-    show(f"unregistered pipeline '{removed.name}' (version {removed.version}); its runs stay")
+    respond(
+        {"unregistered": removed.to_dict(), "reason": reason},
+        f"unregistered pipeline '{removed.name}' (version {removed.version}); its runs stay",
+        as_json=as_json,
+    )

@@ -11,6 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from loopml.cli._options import (
+    Limit,
+    PageToken,
+    Reason,
+    Yes,
+    echo_listing,
+    fetch_listing,
+    show_next_page,
+)
 from loopml.cli._output import JsonFlag, cell, confirm, echo_json, show, terminal_width
 from loopml.cli._state import get_state
 from loopml.cli._targets import run_target, unique
@@ -69,6 +78,8 @@ def list_runs(
         bool, typer.Option("--all-columns", help="A column for every param and metric.")
     ] = False,
     as_json: JsonFlag = False,
+    limit: Limit = None,
+    page_token: PageToken = None,
 ) -> None:
     """List runs, newest first, with their key params and metrics.
 
@@ -81,14 +92,24 @@ def list_runs(
         loopml runs list -e churn
         loopml runs list -f "metrics.auc > 0.9 and params.model = 'rf'" -o "metrics.auc desc"
         loopml runs list -f "status = 'failed'" --json
+        loopml runs list -e churn --limit 50 --json   # then --page-token TOKEN
     """
     from loopml.cli._views import mentioned_keys, run_json, runs_table
 
     client = get_state(ctx).tracking_client()
-    found = client.search_runs(experiment or None, filter_text, order_by or None, max_results)
+    experiments, order = experiment or None, order_by or None
+    found, page = fetch_listing(
+        limit,
+        page_token,
+        lambda size, token: client.list_runs(
+            experiments, filter_text, order, limit=size, page_token=token
+        ),
+        lambda: client.search_runs(experiments, filter_text, order, max_results),
+    )
     names = _experiment_names(client)
     if as_json:
-        echo_json([run_json(run, names) for run in found])
+        rows = [run_json(run, names) for run in found]
+        echo_listing(rows, page)
         return
     if not found:
         show(cell("no runs match", "dim"))
@@ -96,10 +117,11 @@ def list_runs(
     mentioned = mentioned_keys(filter_text, order_by or [])
     width = None if all_columns else terminal_width()
     table = runs_table(found, names, mentioned, all_columns=all_columns, max_width=width)
-    if len(found) == max_results:
+    if page is None and len(found) == max_results:
         more = f"the first {max_results} runs; raise --max-results to see more"
         table.caption = f"{table.caption}; {more}" if table.caption else more
     show(table, natural_width=all_columns)
+    show_next_page(page)
 
 
 @app.command("show")
@@ -209,10 +231,8 @@ def compare_runs(
 def delete_runs(
     ctx: typer.Context,
     run_ids: RunIds,
-    reason: Annotated[
-        str | None, typer.Option("--reason", metavar="TEXT", help="Why; kept in the audit log.")
-    ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    reason: Reason = None,
+    yes: Yes = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Delete runs (softly: they disappear from listings; `loopml gc` frees their files).

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from sqlalchemy import Connection, RowMapping, func, select, update
 
@@ -22,8 +22,10 @@ from loopml.artifacts import ManifestEntry
 from loopml.clock import now_ms
 from loopml.data.models import Dataset, DatasetVersion
 from loopml.errors import NotFoundError
+from loopml.paging import MAX_PAGE_SIZE, Page, iter_pages
 from loopml.store.audit import current_actor, record
 from loopml.store.lineage import add_edge, add_edge_once
+from loopml.store.paging import SortKey, page_of, paged_query
 from loopml.store.schema import artifact_files, dataset_versions, datasets, runs
 
 __all__ = [
@@ -37,6 +39,8 @@ __all__ = [
     "list_datasets",
     "list_versions",
     "manifest",
+    "page_datasets",
+    "page_versions",
     "version_by_digest",
 ]
 
@@ -47,6 +51,8 @@ _LIST_HINT = "list datasets with `loopml data list`"
 
 
 _V = dataset_versions.c
+_VERSION_ORDER: Final[list[SortKey]] = [(_V.version, False)]
+_DATASET_ORDER: Final[list[SortKey]] = [(datasets.c.name, False)]
 
 
 def _version_query() -> Any:
@@ -107,13 +113,31 @@ def version_by_digest(conn: Connection, name: str, digest: str) -> DatasetVersio
 
 def list_versions(conn: Connection, name: str) -> list[DatasetVersion]:
     """Every version of ``name``, oldest first (NotFoundError for an unknown dataset)."""
+    return list(
+        iter_pages(lambda token: page_versions(conn, name, limit=MAX_PAGE_SIZE, page_token=token))
+    )
+
+
+def page_versions(
+    conn: Connection, name: str, *, limit: int, page_token: str | None
+) -> Page[DatasetVersion]:
+    """One page of the versions of ``name``, oldest first (NotFoundError when unknown)."""
     _existing_id(conn, name)
-    rows = conn.execute(_version_query().where(datasets.c.name == name).order_by(_V.version))
-    return [_to_version(row._mapping) for row in rows]
+    query = _version_query().where(datasets.c.name == name)
+    rows = conn.execute(paged_query(query, _VERSION_ORDER, limit, page_token)).all()
+    page = page_of(rows, _VERSION_ORDER, limit)
+    return Page([_to_version(row._mapping) for row in page.items], page.next_page_token)
 
 
 def list_datasets(conn: Connection) -> list[Dataset]:
     """Every dataset, by name, with its version count and latest version."""
+    return list(
+        iter_pages(lambda token: page_datasets(conn, limit=MAX_PAGE_SIZE, page_token=token))
+    )
+
+
+def page_datasets(conn: Connection, *, limit: int, page_token: str | None) -> Page[Dataset]:
+    """One page of datasets, by name, with their version count and latest version."""
     summary = (
         select(
             _V.dataset_id,
@@ -124,17 +148,17 @@ def list_datasets(conn: Connection) -> list[Dataset]:
         .group_by(_V.dataset_id)
         .subquery()
     )
-    rows = conn.execute(
-        select(datasets, summary.c.version_count, summary.c.latest, summary.c.updated)
-        .outerjoin(summary, summary.c.dataset_id == datasets.c.id)
-        .order_by(datasets.c.name)
-    )
-    return [
+    query = select(datasets, summary.c.version_count, summary.c.latest, summary.c.updated)
+    query = query.outerjoin(summary, summary.c.dataset_id == datasets.c.id)
+    rows = conn.execute(paged_query(query, _DATASET_ORDER, limit, page_token)).all()
+    page = page_of(rows, _DATASET_ORDER, limit)
+    items = [
         Dataset(
             r.id, r.name, r.description, r.created_at, r.version_count or 0, r.latest, r.updated
         )
-        for r in rows
+        for r in page.items
     ]
+    return Page(items, page.next_page_token)
 
 
 def manifest(conn: Connection, version_id: str) -> list[ManifestEntry]:

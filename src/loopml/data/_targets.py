@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from loopml.errors import InvalidInputError, quote
-from loopml.uris import SCHEMES, parse_uri
+from loopml.uris import SCHEMES, parse_short, parse_uri
 
 __all__ = ["check_name", "check_role", "parse_target"]
 
@@ -44,13 +44,14 @@ def parse_target(uri_or_name: str, version: int | None = None) -> tuple[str, int
     if ":" not in text or text.partition(":")[0] not in SCHEMES:
         if "/" not in text and "@" not in text:
             return text, version
-        return _parse_uri("datasets:/" + text, version, shown=text)  # name/3, name@latest
-    return _parse_uri(text, version, shown=text)
+        return _parse_uri(text, version, short=True)  # name/3, name@latest
+    return _parse_uri(text, version, short=False)
 
 
-def _parse_uri(text: str, version: int | None, *, shown: str) -> tuple[str, int | None]:
+def _parse_uri(text: str, version: int | None, *, short: bool) -> tuple[str, int | None]:
+    shown = text
     try:
-        uri = parse_uri(text)
+        uri = parse_short(text, "datasets") if short else parse_uri(text)
     except InvalidInputError as err:
         if "alias" in err.details:  # well formed, but datasets have no such alias
             raise

@@ -53,6 +53,7 @@ from loopml.data.changes import change_report
 from loopml.data.diff import diff_versions
 from loopml.data.models import ChangeReport, Dataset, DatasetDiff, DatasetVersion
 from loopml.errors import ConflictError, InvalidInputError, quote
+from loopml.paging import Page, check_limit
 from loopml.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -271,6 +272,31 @@ class DatasetClient:
         """Every version of ``name``, oldest first (NotFoundError for an unknown dataset)."""
         with self.store.read() as conn:
             return _records.list_versions(conn, name)
+
+    def page_datasets(self, *, limit: int = 100, page_token: str | None = None) -> Page[Dataset]:
+        """One page of :meth:`list_datasets`: ``limit`` datasets after ``page_token``.
+
+        Example:
+            >>> page = client.page_datasets(limit=20)  # doctest: +SKIP
+            >>> token = page.next_page_token  # doctest: +SKIP
+            >>> more = client.page_datasets(limit=20, page_token=token)  # doctest: +SKIP
+        """
+        limit = check_limit(limit)
+        with self.store.read() as conn:
+            return _records.page_datasets(conn, limit=limit, page_token=page_token)
+
+    def page_versions(
+        self, name: str, *, limit: int = 100, page_token: str | None = None
+    ) -> Page[DatasetVersion]:
+        """One page of :meth:`list_versions`: ``limit`` versions after ``page_token``.
+
+        Example:
+            >>> [v.version for v in client.page_versions("iris", limit=2).items]  # doctest: +SKIP
+            [1, 2]
+        """
+        limit = check_limit(limit)
+        with self.store.read() as conn:
+            return _records.page_versions(conn, name, limit=limit, page_token=page_token)
 
     def diff(self, a: str, b: str) -> DatasetDiff:
         """What changed between two versions (URIs, or names meaning their latest).

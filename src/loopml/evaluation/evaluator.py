@@ -61,7 +61,7 @@ from loopml.evaluation.slices import (
 from loopml.packaging.flavors import flavor_for
 from loopml.packaging.loading import LoadedModel, load_object
 from loopml.registry.client import RegistryClient
-from loopml.registry.loading import load_model
+from loopml.registry.loading import load_model, load_version
 from loopml.registry.models import ModelVersion
 from loopml.uris import is_uri
 from loopml.uris import model_uri as _model_uri
@@ -148,7 +148,7 @@ def evaluate(
     on = _Rows(table, table.frame.drop(columns=[target]), target_values(table.frame[target]))
 
     # The version was resolved once (an alias could move meanwhile): load that one.
-    source = plan.version.uri if plan.version is not None else model_uri
+    source = plan.version if plan.version is not None else model_uri
     with _candidate(source, on.features, settings, trusted) as candidate:
         settled, task_note = infer_task(stated, candidate, on.labels, target, uri)
         check_gates(plan.parsed, settled)
@@ -218,6 +218,9 @@ def _candidate(
 ) -> Iterator[LoadedModel]:
     """The loaded candidate; a model object is packaged into a temporary folder (so the
     signature, size and infra check work as for a stored package) and removed after."""
+    if isinstance(model, ModelVersion):  # resolved once, in the plan
+        yield load_version(model, settings=settings, trusted=trusted)
+        return
     if isinstance(model, str | os.PathLike):
         yield load_model(model, settings=settings, trusted=trusted)
         return
@@ -396,7 +399,7 @@ def _measure_champion(
         else _model_uri(found.model, alias=str(champion))
     )
     try:
-        loaded = load_model(found.uri, settings=settings, trusted=trusted)
+        loaded = load_version(found, settings=settings, trusted=trusted)
         side = _Side.of(loaded, plan, on, found.uri)
     except Exception as err:
         why = f"{type(err).__name__}: {err}"
@@ -437,11 +440,8 @@ def _store(
             "notes",
         )
     }
-    evaluation_id = registry.save_evaluation(
+    saved = registry.record_evaluation(
         record, move_status=move_status, dataset_node=dataset_node, figures=result.figures
     )
-    status = None
     moved = move_status and result.passed is not None
-    if moved and result.model is not None and result.version is not None:
-        status = registry.get_version(result.model, result.version).status.value
-    return replace(result, id=evaluation_id, status=status)
+    return replace(result, id=saved.id, status=saved.status if moved else None)

@@ -30,13 +30,12 @@ from typing import Any, ClassVar
 
 from loopml.errors import InvalidInputError, quote
 from loopml.features._types import check_dtype
-from loopml.uris import parse_uri
+from loopml.uris import is_uri, parse_uri
 
 __all__ = ["Entity", "Feature", "FeatureView", "check_column", "check_name"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,127}")
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-_DATASET_PREFIX = "datasets:/"
 
 
 def check_name(name: object, what: str) -> str:
@@ -211,7 +210,7 @@ class FeatureView:
     @property
     def source_is_dataset(self) -> bool:
         """Whether the source is a ``datasets:/`` URI (else Parquet files)."""
-        return str(self.source).startswith(_DATASET_PREFIX)
+        return is_uri(str(self.source), "datasets")
 
     def with_base_dir(self, base: Path) -> FeatureView:
         """This view with a relative Parquet source made absolute against ``base``."""
@@ -259,7 +258,7 @@ def _check_source(source: object, view: str) -> str:
             f"feature view '{view}' needs a source: a Parquet path or glob, or a dataset "
             "URI such as datasets:/name@latest"
         )
-    if source.startswith(_DATASET_PREFIX):
+    if is_uri(source, "datasets"):
         uri = parse_uri(source)
         if uri.path:
             raise InvalidInputError(

@@ -21,6 +21,7 @@ from loopml.errors import InvalidInputError, NotFoundError
 from loopml.paging import Page, check_limit, iter_pages
 from loopml.pipelines import records
 from loopml.pipelines.models import CacheVerdict, PipelineRunInfo, PipelineSummary, StepRunInfo
+from loopml.uris import strip_scheme
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -61,7 +62,7 @@ def find_run(store: Store, text: str) -> PipelineRunInfo:
         NotFoundError: neither a pipeline run nor a pipeline with runs (close names suggested).
     """
     _reconciled(store)
-    run_id = text.removeprefix("runs:/").strip("/")
+    run_id = strip_scheme(text, "runs").strip("/")
     with store.read() as conn:
         try:
             return records.get_pipeline_run(conn, run_id)

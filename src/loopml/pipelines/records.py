@@ -32,7 +32,7 @@ from loopml.pipelines.models import (
     StepStatus,
 )
 from loopml.store.lineage import Edge, add_edge_once, add_edges
-from loopml.store.paging import SortKey, order_clauses, page_after, page_of
+from loopml.store.paging import SortKey, page_of, paged_query
 from loopml.store.schema import artifact_files, pipeline_runs, runs, step_runs
 from loopml.uris import parse_uri
 
@@ -320,16 +320,12 @@ def page_pipeline_runs(
         select(pipeline_runs, runs.c.status, runs.c.end_time)
         .join(runs, runs.c.id == pipeline_runs.c.id)
         .where(runs.c.deleted_at.is_(None))
-        .order_by(*order_clauses(_RUN_ORDER))
-        .limit(limit + 1)
     )
     if pipeline is not None:
         query = query.where(pipeline_runs.c.pipeline == pipeline)
     if status is not None:
         query = query.where(runs.c.status == status)
-    after = page_after(_RUN_ORDER, page_token)
-    if after is not None:
-        query = query.where(after)
+    query = paged_query(query, _RUN_ORDER, limit, page_token)
     page = page_of(conn.execute(query).all(), _RUN_ORDER, limit)
     if not page.items:
         return Page([], None)
@@ -352,12 +348,8 @@ def page_pipelines(
         .join(runs, runs.c.id == pipeline_runs.c.id)
         .where(runs.c.deleted_at.is_(None))
         .group_by(pipeline_runs.c.pipeline)
-        .order_by(*order_clauses(_NAME_ORDER))
-        .limit(limit + 1)
     )
-    after = page_after(_NAME_ORDER, page_token)
-    if after is not None:
-        query = query.where(after)
+    query = paged_query(query, _NAME_ORDER, limit, page_token)
     page = page_of(conn.execute(query).all(), _NAME_ORDER, limit)
     found = []
     for row in page.items:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from loopml.packaging.signature import Signature, check_input, infer_signature
     from loopml.registry.card import model_card
     from loopml.registry.client import ANY, RegistryClient
-    from loopml.registry.loading import load_model
+    from loopml.registry.loading import load_model, load_version
     from loopml.registry.models import (
         AliasChange,
         Approval,
@@ -44,6 +44,7 @@ _EXPORTS = {
     "RegistryClient": "loopml.registry.client",
     "LoadedModel": "loopml.packaging.loading",
     "load_model": "loopml.registry.loading",
+    "load_version": "loopml.registry.loading",
     "model_card": "loopml.registry.card",
     "PackageManifest": "loopml.packaging.package",
     "save_package": "loopml.packaging.package",
@@ -83,6 +84,7 @@ __all__ = [
     "check_input",
     "infer_signature",
     "load_model",
+    "load_version",
     "model_card",
     "save_package",
     "verify_package",

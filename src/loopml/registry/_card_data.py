@@ -24,7 +24,7 @@ from loopml.artifacts import ManifestEntry
 from loopml.registry._files import MANIFEST, files_of, locate
 from loopml.store.lineage import Node, edges_of
 from loopml.store.schema import experiments, latest_metrics, params, runs
-from loopml.uris import parse_uri
+from loopml.uris import node_uri, parse_uri
 
 if TYPE_CHECKING:
     from loopml.registry.client import RegistryClient
@@ -68,7 +68,7 @@ class DataSource:
 
     @property
     def uri(self) -> str:
-        return f"datasets:/{self.key}" if self.kind == "dataset_version" else f"{self.key}"
+        return node_uri(self.kind, self.key) or self.key
 
 
 @dataclass(frozen=True, slots=True)

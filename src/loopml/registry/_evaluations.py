@@ -26,7 +26,7 @@ from loopml.errors import InvalidInputError, NotFoundError
 from loopml.registry import _records, events
 from loopml.registry._files import resolve_version
 from loopml.registry._records import Row
-from loopml.registry.models import VersionStatus
+from loopml.registry.models import SavedEvaluation, VersionStatus
 from loopml.store.audit import record as audit
 from loopml.store.lineage import Edge, Node, add_edges
 from loopml.store.schema import artifact_files, model_evaluations
@@ -133,8 +133,8 @@ def save(
     dataset_node: Node | None,
     actor: str,
     figures: Mapping[str, StoredFile] | None = None,
-) -> str:
-    """Store one evaluation (and its status move, lineage, audit and event); return its id.
+) -> SavedEvaluation:
+    """Store one evaluation (and its status move, lineage, audit and event).
 
     ``figures`` are the evaluation's figures, already in the artifact store (name ->
     the stored plotly JSON); they become its files ``figures/<name>.json``.
@@ -187,7 +187,7 @@ def save(
     else:
         events.record(conn, "model_version.evaluated", model, int(version),
                       {**payload, "status": status}, actor=actor)  # fmt: skip
-    return evaluation_id
+    return SavedEvaluation(evaluation_id, status)
 
 
 def _move(conn: Connection, found: Row, passed: bool | None, move: bool, now: int) -> str:

@@ -27,7 +27,7 @@ from loopml.store.schema import (
     model_aliases,
     runs,
 )
-from loopml.uris import LoopmlURI
+from loopml.uris import LoopmlURI, model_uri, run_uri
 
 __all__ = [
     "MANIFEST",
@@ -36,6 +36,7 @@ __all__ = [
     "files_of",
     "locate",
     "resolve_version",
+    "version_location",
 ]
 
 VERSION_OWNER = "model_version"
@@ -89,6 +90,11 @@ def resolve_version(conn: Connection, uri: LoopmlURI) -> RowMapping:
     return _records.find_version(conn, name, int(version))
 
 
+def version_location(model: str, version: int, version_id: str) -> PackageLocation:
+    """Where a registered version's package is, from the version itself (no lookup)."""
+    return PackageLocation(model_uri(model, version), VERSION_OWNER, version_id, "", model, version)
+
+
 def locate(conn: Connection, uri: LoopmlURI) -> PackageLocation:
     """Where the package that ``uri`` names is stored.
 
@@ -98,10 +104,7 @@ def locate(conn: Connection, uri: LoopmlURI) -> PackageLocation:
     """
     if uri.scheme == "models":
         row = resolve_version(conn, uri)
-        model, version = row["model"], int(row["version"])
-        return PackageLocation(
-            f"models:/{model}/{version}", VERSION_OWNER, row["id"], "", model, version
-        )
+        return version_location(row["model"], int(row["version"]), row["id"])
     if uri.scheme != "runs":
         raise InvalidInputError(
             f"'{uri}' is not a model; give runs:/<run_id>/<path> or models:/<name>/<version>"
@@ -119,7 +122,7 @@ def locate(conn: Connection, uri: LoopmlURI) -> PackageLocation:
         raise NotFoundError(
             "model package",
             str(uri),
-            choices=[f"runs:/{uri.name}/{p}" for p in packages],
+            choices=[run_uri(uri.name, p) for p in packages],
             hint=(
                 f"packages in run {uri.name}: {', '.join(packages)}"
                 if packages

@@ -21,6 +21,7 @@ from loopml.registry import _records, _versions, aliases, events, governance
 from loopml.registry._records import Row
 from loopml.registry.models import Approval, ModelVersion, VersionStatus
 from loopml.store.lineage import add_edge
+from loopml.uris import model_uri
 
 __all__ = ["approve_or_reject", "promote"]
 
@@ -46,7 +47,7 @@ def approve_or_reject(
     target = _V.APPROVED if approving else _V.REJECTED
     policy = governance.policy_of(_records.lock_model(conn, name))
     row = _records.find_version(conn, name, version)
-    uri = f"models:/{name}/{version}"
+    uri = model_uri(name, version)
     status = _V(row["status"])
     _check_decidable(uri, status, approving)
     role = governance.authorize(conn, policy, actor, uri, "approve" if approving else "reject")
@@ -83,7 +84,7 @@ def promote(
     blockers = governance.promotion_blockers(conn, policy, row)
     if blockers:
         raise GateFailedError(
-            f"cannot promote models:/{name}/{version} to {name}@{alias}: " + "; ".join(blockers),
+            f"cannot promote {model_uri(name, version)} to {name}@{alias}: " + "; ".join(blockers),
             details={"reasons": blockers, "model": name, "version": version, "alias": alias},
         )
     now = now_ms()

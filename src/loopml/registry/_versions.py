@@ -29,6 +29,7 @@ from loopml.registry._sources import PackageSource
 from loopml.registry.models import ModelVersion, RegisteredModel, VersionStatus
 from loopml.store.lineage import add_edge
 from loopml.store.schema import model_versions, registered_models
+from loopml.uris import model_uri
 
 __all__ = ["change_status", "insert_model", "insert_version", "refuse_if_aliased"]
 
@@ -127,7 +128,7 @@ def refuse_if_aliased(conn: Connection, name: str, version: int, doing: str) -> 
     if pointing:
         listed = ", ".join(f"{name}@{alias}" for alias in pointing)
         raise ConflictError(
-            f"cannot {doing} models:/{name}/{version}: {listed} point(s) at it; point "
+            f"cannot {doing} {model_uri(name, version)}: {listed} point(s) at it; point "
             "those aliases at another version (promote / set_alias) or remove them first",
             details={"aliases": list(pointing)},
         )
@@ -154,7 +155,7 @@ def change_status(
     if not current.can_move_to(target):
         allowed = sorted(s.value for s in VersionStatus if current.can_move_to(s) and s != current)
         raise InvalidInputError(
-            f"models:/{name}/{version} cannot move from '{current.value}' to '{target.value}'; "
+            f"{model_uri(name, version)} cannot move from '{current.value}' to '{target.value}'; "
             f"from '{current.value}' it may move to: {', '.join(allowed) or 'nothing'}"
         )
     if target is VersionStatus.ARCHIVED:

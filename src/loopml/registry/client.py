@@ -24,9 +24,9 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, false, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml.artifacts import ArtifactStore
@@ -35,6 +35,7 @@ from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError
 from loopml.packaging.models import PackageInfo
 from loopml.packaging.onnx_export import OnnxMode, onnx_mode
+from loopml.paging import MAX_PAGE_SIZE, Page, check_limit, iter_pages
 from loopml.registry import (
     _evaluations,
     _promotion,
@@ -58,6 +59,7 @@ from loopml.registry.models import (
     RegisteredModel,
     RegistryEvent,
     RoleGrant,
+    SavedEvaluation,
     VersionStatus,
     Webhook,
 )
@@ -66,8 +68,9 @@ from loopml.store import Store, open_store
 from loopml.store.audit import current_actor
 from loopml.store.audit import record as audit
 from loopml.store.lineage import Node
+from loopml.store.paging import SortKey, page_of, paged_query
 from loopml.store.schema import model_aliases, model_versions, registered_models
-from loopml.uris import parse_uri
+from loopml.uris import model_uri, parse_uri
 
 __all__ = ["ANY", "RegistryClient"]
 
@@ -77,6 +80,8 @@ _ATTEMPTS = 8
 _V = model_versions.c
 _A = model_aliases.c
 _M = registered_models.c
+_MODEL_ORDER: Final[list[SortKey]] = [(_M.name, False)]
+_VERSION_ORDER: Final[list[SortKey]] = [(_V.version, False)]
 _BY_ALIAS = (
     select(model_versions)
     .join(model_aliases, and_(_A.model == _V.model, _A.version == _V.version))
@@ -181,14 +186,37 @@ class RegistryClient:
             >>> [m.name for m in client.list_models()]  # doctest: +SKIP
             ['churn', 'fraud']
         """
+        pages = iter_pages(lambda token: self.page_models(limit=MAX_PAGE_SIZE, page_token=token))
+        return list(pages)
+
+    def page_models(
+        self, *, limit: int = 100, page_token: str | None = None
+    ) -> Page[RegisteredModel]:
+        """One page of :meth:`list_models`: ``limit`` models after ``page_token``, by name.
+
+        Raises:
+            InvalidInputError: a limit outside 1..10,000, or a token of another listing.
+
+        Example:
+            >>> page = client.page_models(limit=20)  # doctest: +SKIP
+            >>> token = page.next_page_token  # doctest: +SKIP
+            >>> more = client.page_models(limit=20, page_token=token)  # doctest: +SKIP
+        """
+        limit = check_limit(limit)
         with self.store.read() as conn:
-            rows = conn.execute(select(registered_models).order_by(_M.name)).mappings().all()
+            query = paged_query(select(registered_models), _MODEL_ORDER, limit, page_token)
+            page = page_of(conn.execute(query).all(), _MODEL_ORDER, limit)
+            names = [row.name for row in page.items]
             pointers: dict[str, dict[str, int]] = {}
+            # The page is a run of names in order: its aliases are those of the models from
+            # its first name to its last (one range, however long the page).
+            within = _A.model.between(names[0], names[-1]) if names else false()
             for model, alias, version in conn.execute(
-                select(_A.model, _A.alias, _A.version).order_by(_A.model, _A.alias)
+                select(_A.model, _A.alias, _A.version).where(within).order_by(_A.model, _A.alias)
             ):
                 pointers.setdefault(model, {})[alias] = version
-        return [_records.to_model(row, pointers.get(row["name"], {})) for row in rows]
+        items = [_records.to_model(row._mapping, pointers.get(row.name, {})) for row in page.items]
+        return Page(items, page.next_page_token)
 
     def update_model(
         self,
@@ -336,17 +364,47 @@ class RegistryClient:
             >>> [v.version for v in validated]  # doctest: +SKIP
             [2, 4]
         """
+        pages = iter_pages(
+            lambda token: self.page_versions(name, status, limit=MAX_PAGE_SIZE, page_token=token)
+        )
+        return list(pages)
+
+    def page_versions(
+        self,
+        name: str,
+        status: VersionStatus | str | None = None,
+        *,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[ModelVersion]:
+        """One page of :meth:`list_versions`: ``limit`` versions after ``page_token``.
+
+        Raises:
+            NotFoundError: no such model.
+            InvalidInputError: a bad status or limit, or a token of another listing.
+
+        Example:
+            >>> page = client.page_versions("churn", limit=2)  # doctest: +SKIP
+            >>> [v.version for v in page.items], page.next_page_token is None  # doctest: +SKIP
+            ([1, 2], False)
+        """
         wanted = None if status is None else _check_status(status)
+        limit = check_limit(limit)
         with self.store.read() as conn:
             _records.find_model(conn, name)
             query = select(model_versions).where(_V.model == name)
             if wanted is not None:
                 query = query.where(_V.status == wanted.value)
-            rows = conn.execute(query.order_by(_V.version)).mappings().all()
+            rows = conn.execute(paged_query(query, _VERSION_ORDER, limit, page_token)).all()
+            page = page_of(rows, _VERSION_ORDER, limit)
             pointing: dict[int, list[str]] = {}
             for alias, number in _records.aliases_of_model(conn, name).items():
                 pointing.setdefault(number, []).append(alias)
-        return [_records.to_version(r, pointing.get(int(r["version"]), ())) for r in rows]
+        items = [
+            _records.to_version(row._mapping, pointing.get(int(row.version), ()))
+            for row in page.items
+        ]
+        return Page(items, page.next_page_token)
 
     def update_version(
         self,
@@ -535,7 +593,7 @@ class RegistryClient:
                 )
             previous = aliases.current(conn, name, alias)
             if previous is None:
-                resolve_version(conn, parse_uri(f"models:/{name}@{alias}"))  # raises
+                resolve_version(conn, parse_uri(model_uri(name, alias=alias)))  # raises
             aliases.check_expected(name, alias, previous, expected)
             change = aliases.move(
                 conn, name, alias, None, previous=previous, actor=actor, reason=reason,
@@ -843,6 +901,28 @@ class RegistryClient:
             ...     "gates": [{"expression": "accuracy >= 0.9", "passed": True}]})
             '01J0...'
         """
+        return self.record_evaluation(
+            record, move_status=move_status, dataset_node=dataset_node, figures=figures
+        ).id
+
+    def record_evaluation(
+        self,
+        record: Mapping[str, Any],
+        *,
+        move_status: bool = True,
+        dataset_node: Node | None = None,
+        figures: Mapping[str, FigureLike] | None = None,
+    ) -> SavedEvaluation:
+        """:meth:`save_evaluation`, saying also the version's status after it.
+
+        The status is the one the save's own transaction set or kept, so a caller needs
+        no second lookup (and sees no other writer's later move).
+
+        Example:
+            >>> saved = client.record_evaluation(record)  # doctest: +SKIP
+            >>> saved.status  # doctest: +SKIP
+            'validated'
+        """
         actor = current_actor()
         stored = {}
         for name, figure in (figures or {}).items():
@@ -1045,7 +1125,7 @@ def _no_removals(tags: dict[str, str | None]) -> dict[str, str]:
 def _refuse_archived(row: Row, doing: str) -> None:
     if row["status"] == VersionStatus.ARCHIVED.value:
         raise ConflictError(
-            f"models:/{row['model']}/{row['version']} is archived; cannot {doing}; "
+            f"{model_uri(row['model'], int(row['version']))} is archived; cannot {doing}; "
             "use a version that is not archived (list_versions)",
             details={"model": row["model"], "version": row["version"]},
         )

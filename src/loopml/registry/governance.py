@@ -23,6 +23,7 @@ from loopml.registry._records import Row, to_approval
 from loopml.registry.aliases import check_alias
 from loopml.registry.models import Approval, PromotionPolicy, RoleGrant, VersionStatus
 from loopml.store.schema import approvals, model_evaluations, roles
+from loopml.uris import model_uri
 
 __all__ = [
     "PROMOTABLE",
@@ -226,7 +227,7 @@ def promotion_blockers(
 ) -> list[str]:
     """Every reason ``version_row`` may not be promoted under ``policy`` (empty: it may)."""
     model, version = version_row["model"], int(version_row["version"])
-    uri = f"models:/{model}/{version}"
+    uri = model_uri(model, version)
     status = VersionStatus(version_row["status"])
     if status is _V.ARCHIVED:
         return [f"{uri} is archived; register the package again to promote it"]

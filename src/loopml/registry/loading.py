@@ -14,17 +14,18 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from loopml.artifacts import ArtifactStore
+from loopml.artifacts import ArtifactStore, ManifestEntry
 from loopml.config import Settings
 from loopml.errors import NotFoundError
 from loopml.packaging.devices import CPU
 from loopml.packaging.loading import LoadedModel, Runtime, check_runtime, load_package, load_stored
 from loopml.packaging.package import MANIFEST
 from loopml.registry import _files
+from loopml.registry.models import ModelVersion
 from loopml.store import open_store
-from loopml.uris import SCHEMES, LoopmlURI, parse_uri
+from loopml.uris import LoopmlURI, is_uri, parse_uri
 
-__all__ = ["load_model"]
+__all__ = ["load_model", "load_version"]
 
 
 def load_model(
@@ -63,7 +64,7 @@ def load_model(
     """
     check_runtime(runtime, device)
     text = os.fspath(uri_or_path)
-    if isinstance(uri_or_path, str) and text.partition(":/")[0] in SCHEMES and ":/" in text:
+    if is_uri(uri_or_path):
         return _load_uri(
             parse_uri(text), settings or Settings.load(), trusted, runtime=runtime, device=device
         )
@@ -78,6 +79,32 @@ def load_model(
     return load_package(path, trusted=trusted, runtime=runtime, device=device)
 
 
+def load_version(
+    version: ModelVersion,
+    *,
+    settings: Settings | None = None,
+    trusted: Sequence[str] = (),
+    runtime: Runtime = "native",
+    device: str = CPU,
+) -> LoadedModel:
+    """Load the package of a version already resolved (by :meth:`RegistryClient.resolve`).
+
+    What :func:`load_model` does for ``version.uri``, without looking the version up
+    again: the version an alias pointed at when it was resolved is the one loaded, even
+    if the alias has moved since. ``runtime`` and ``device`` as in :func:`load_model`.
+
+    Example:
+        >>> version = client.resolve("models:/churn@production")  # doctest: +SKIP
+        >>> model = load_version(version)  # doctest: +SKIP
+    """
+    check_runtime(runtime, device)
+    settings = settings or Settings.load()
+    location = _files.version_location(version.model, version.version, version.id)
+    with open_store(settings.db_url).read() as conn:
+        entries = _files.files_of(conn, location)
+    return _load_entries(location, entries, settings, trusted, runtime=runtime, device=device)
+
+
 def _load_uri(
     uri: LoopmlURI,
     settings: Settings,
@@ -89,6 +116,18 @@ def _load_uri(
     with open_store(settings.db_url).read() as conn:
         location = _files.locate(conn, uri)
         entries = _files.files_of(conn, location)
+    return _load_entries(location, entries, settings, trusted, runtime=runtime, device=device)
+
+
+def _load_entries(
+    location: _files.PackageLocation,
+    entries: list[ManifestEntry],
+    settings: Settings,
+    trusted: Sequence[str],
+    *,
+    runtime: Runtime,
+    device: str,
+) -> LoadedModel:
     artifacts = ArtifactStore.from_url(settings.artifacts_url)
     return load_stored(
         settings,

@@ -24,6 +24,7 @@ __all__ = [
     "RegisteredModel",
     "RegistryEvent",
     "RoleGrant",
+    "SavedEvaluation",
     "VersionStatus",
     "Webhook",
 ]
@@ -185,6 +186,15 @@ class Approval:
     role: str | None
     comment: str | None
     at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SavedEvaluation:
+    """What storing an evaluation did: its ``id``, and the evaluated version's ``status``
+    after it (``None`` when no registered version was evaluated)."""
+
+    id: str
+    status: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,14 +14,14 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, Exists, Row, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Exists, Row, select
 
 from loopml.errors import InvalidInputError
 from loopml.store.paging import SortKey, order_clauses
 from loopml.store.schema import experiment_tags, experiments
-from loopml.tracking._filter_parser import And, Comparison, FilterNode, Or, parse
+from loopml.tracking._filter_parser import Comparison, FilterNode, parse
 from loopml.tracking.models import Experiment
-from loopml.tracking.search import _value_condition
+from loopml.tracking.search import _value_condition, compile_tree
 
 __all__ = [
     "compile_experiment_filter",
@@ -85,10 +85,10 @@ def experiment_sort_keys(items: Sequence[str] | str | None) -> list[SortKey]:
 
 
 def _compile(node: FilterNode) -> ColumnElement[bool]:
-    if isinstance(node, And):
-        return and_(*(_compile(item) for item in node.items))
-    if isinstance(node, Or):
-        return or_(*(_compile(item) for item in node.items))
+    return compile_tree(node, _compile_comparison)
+
+
+def _compile_comparison(node: Comparison) -> ColumnElement[bool]:
     if node.entity == "tags":
         return _tag_condition(node)
     column = _COLUMNS.get(node.key) if node.entity == "attributes" else None

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 
 from loopml.store.schema import lineage_edges
 from loopml.tracking.models import RunInput
+from loopml.uris import node_uri
 
 __all__ = ["inputs_of"]
 
@@ -40,10 +41,4 @@ def inputs_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, tuple[RunIn
 
 
 def _uri(kind: str, node_id: str) -> str:
-    if kind == "dataset_version":
-        return f"datasets:/{node_id}"
-    if kind == "model_version":
-        return f"models:/{node_id}"
-    if kind == "run":
-        return f"runs:/{node_id}"
-    return f"{kind}:{node_id}"
+    return node_uri(kind, node_id) or f"{kind}:{node_id}"

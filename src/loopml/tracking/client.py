@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml._ids import new_id
@@ -537,19 +537,91 @@ class TrackingClient:
             max_results: at most this many runs.
             as_frame: return a pandas DataFrame (``params.*``, ``metrics.*``, ``tags.*`` columns).
         """
-        from loopml.tracking.search import compile_filter, compile_order_by
+        from loopml.tracking.search import compile_order_by
 
         if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
             raise InvalidInputError(
                 f"max_results must be a whole number of at least 1, got {quote(max_results)}"
             )
+        order = compile_order_by([order_by] if isinstance(order_by, str) else order_by)
+        query = self._runs_query(experiments, filter, include_deleted)
+        with self.store.read() as conn:
+            rows = conn.execute(query.order_by(*order).limit(max_results)).all()
+            found = hydrate_runs(conn, rows)
+        if as_frame:
+            from loopml.tracking._frames import runs_frame
+
+            return runs_frame(found)
+        return found
+
+    def list_runs(
+        self,
+        experiments: str | Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        *,
+        limit: int = 100,
+        page_token: str | None = None,
+        include_deleted: bool = False,
+    ) -> Page[Run]:
+        """One page of the runs :meth:`search_runs` finds, in the same order.
+
+        Keyset paging: a page starts after the sort key of the previous page's last run,
+        so runs logged between two calls neither repeat nor shift the pages.
+
+        Args:
+            experiments: experiment names or ids; ``None`` lists all.
+            filter: see :mod:`loopml.tracking.search` for the grammar.
+            order_by: e.g. ``["metrics.acc desc"]`` (default: newest first).
+            limit: at most this many runs on the page.
+            page_token: the ``next_page_token`` of the previous page; ``None`` for the first.
+            include_deleted: also list deleted runs.
+
+        Raises:
+            InvalidInputError: a bad filter, order, limit, or a token of another listing.
+
+        Example:
+            >>> order = "metrics.auc desc"
+            >>> page = client.list_runs("churn", order_by=order, limit=50)  # doctest: +SKIP
+            >>> token = page.next_page_token  # doctest: +SKIP
+            >>> more = client.list_runs("churn", order_by=order, page_token=token)  # doctest: +SKIP
+        """
+        from sqlalchemy import Column
+
+        from loopml.store.paging import page_of, paged_query
+        from loopml.tracking.search import run_sort_keys
+
+        limit = check_limit(limit)
+        keyed = run_sort_keys(order_by)
+        # Expressions (a metric, a param) are selected under a label so the page's last
+        # row carries its sort key.
+        order = [
+            (key if isinstance(key, Column) else key.label(f"sort_{i}"), desc)
+            for i, (key, desc) in enumerate(keyed)
+        ]
+        query = self._runs_query(experiments, filter, include_deleted).add_columns(
+            *(key for key, _ in order if not isinstance(key, Column))
+        )
+        with self.store.read() as conn:
+            rows = conn.execute(paged_query(query, order, limit, page_token)).all()
+            page = page_of(rows, order, limit)
+            return Page(hydrate_runs(conn, page.items), page.next_page_token)
+
+    def _runs_query(
+        self,
+        experiments: str | Sequence[str] | None,
+        filter: str | None,
+        include_deleted: bool,
+    ) -> Select[Any]:
+        """The runs of ``experiments`` that ``filter`` keeps (unordered)."""
+        from loopml.tracking.search import compile_filter
+
         if filter is not None and not isinstance(filter, str):
             raise InvalidInputError(
                 f'filter must be a string such as "metrics.acc > 0.9", got '
                 f"{type(filter).__name__} {quote(filter)}"
             )
         where = compile_filter(filter)
-        order = compile_order_by([order_by] if isinstance(order_by, str) else order_by)
         self.flush()
         query = select(runs)
         if experiments is not None:
@@ -561,14 +633,7 @@ class TrackingClient:
             query = query.where(runs.c.deleted_at.is_(None))
         if where is not None:
             query = query.where(where)
-        with self.store.read() as conn:
-            rows = conn.execute(query.order_by(*order).limit(max_results)).all()
-            found = hydrate_runs(conn, rows)
-        if as_frame:
-            from loopml.tracking._frames import runs_frame
-
-            return runs_frame(found)
-        return found
+        return query
 
     # -- experiments: tags and search ------------------------------------------------------
 
@@ -646,16 +711,16 @@ class TrackingClient:
         """
         from sqlalchemy import func
 
-        from loopml.store.paging import order_clauses, page_after, page_of
+        from loopml.store.paging import page_of, paged_query
         from loopml.tracking._experiments import compile_experiment_filter, experiment_sort_keys
 
         limit = check_limit(limit)
         order = experiment_sort_keys(order_by)
         query = select(experiments).where(experiments.c.deleted_at.is_(None))
-        for where in (compile_experiment_filter(filter), page_after(order, page_token)):
-            if where is not None:
-                query = query.where(where)
-        query = query.order_by(*order_clauses(order)).limit(limit + 1)
+        where = compile_experiment_filter(filter)
+        if where is not None:
+            query = query.where(where)
+        query = paged_query(query, order, limit, page_token)
         with self.store.read() as conn:
             page = page_of(conn.execute(query).all(), order, limit)
             found = to_experiments(conn, page.items)

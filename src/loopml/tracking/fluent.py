@@ -22,11 +22,11 @@ import json
 import math
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, MissingDependencyError, quote
@@ -35,8 +35,7 @@ from loopml.tracking.models import Experiment, Run, RunStatus
 from loopml.uris import run_uri
 
 if TYPE_CHECKING:
-    from loopml.packaging.models import PackageInfo
-    from loopml.packaging.signature import Signature
+    from loopml.packaging.models import PackageInfo, PackageOptions
 
 __all__ = [
     "ActiveRun",
@@ -178,14 +177,7 @@ class ActiveRun:
         return self.client.run_artifacts.log_bytes(self.id, data, artifact_path)
 
     def log_model(
-        self,
-        model: Any,
-        name: str = "model",
-        *,
-        input_example: Any = None,
-        signature: Signature | Mapping[str, Any] | None = None,
-        requirements: Sequence[str] | None = None,
-        onnx: bool | str = False,
+        self, model: Any, name: str = "model", **options: Unpack[PackageOptions]
     ) -> PackageInfo:
         """Store ``model`` as a package under ``name`` in this run.
 
@@ -200,12 +192,11 @@ class ActiveRun:
             model: a fitted model: scikit-learn, LightGBM, XGBoost, torch, ONNX, or any
                 object with ``predict`` (pyfunc).
             name: the folder in the run (``runs:/<run id>/<name>``).
-            input_example: a few rows of input; the signature is inferred from it
-                (a torch model needs one: export traces it).
-            signature: the signature, when it should not be inferred.
-            requirements: extra requirement lines to pin (``"pkg==1.2"``).
-            onnx: add a checked ONNX graph (scikit-learn, LightGBM, XGBoost): ``True``
-                insists, ``"if-possible"`` logs without it when conversion fails.
+            **options: :class:`~loopml.packaging.models.PackageOptions`:
+                ``input_example`` (a few rows of input; the signature is inferred from
+                it, and a torch model needs one: export traces it), ``signature`` (when
+                it should not be inferred), ``requirements`` (extra lines to pin,
+                ``"pkg==1.2"``).
 
         Raises:
             ConflictError: the run already has files under ``name``.
@@ -218,16 +209,7 @@ class ActiveRun:
         """
         from loopml.tracking.model_packages import log_model_in_run  # numpy only when used
 
-        return log_model_in_run(
-            self.client,
-            self.id,
-            model,
-            name,
-            input_example=input_example,
-            signature=signature,
-            requirements=requirements,
-            onnx=onnx,
-        )
+        return log_model_in_run(self.client, self.id, model, name, **options)
 
     def log_image(self, image: Any, artifact_path: str) -> str:
         """Store an image; see :meth:`TrackingClient.log_image`. Returns the stored path."""
@@ -434,15 +416,7 @@ def log_figure(figure: Any, artifact_path: str) -> str:
     return _require_run().log_figure(figure, artifact_path)
 
 
-def log_model(
-    model: Any,
-    name: str = "model",
-    *,
-    input_example: Any = None,
-    signature: Signature | Mapping[str, Any] | None = None,
-    requirements: Sequence[str] | None = None,
-    onnx: bool | str = False,
-) -> PackageInfo:
+def log_model(model: Any, name: str = "model", **options: Unpack[PackageOptions]) -> PackageInfo:
     """Store ``model`` as a package in the active run (see :meth:`ActiveRun.log_model`).
 
     Example:
@@ -450,14 +424,7 @@ def log_model(
         ...     info = loopml.log_model(forest, input_example=x_train[:5])
         >>> loopml.load_model(info.uri).predict(x_test)  # doctest: +SKIP
     """
-    return _require_run().log_model(
-        model,
-        name,
-        input_example=input_example,
-        signature=signature,
-        requirements=requirements,
-        onnx=onnx,
-    )
+    return _require_run().log_model(model, name, **options)
 
 
 def _non_finite(value: Any, where: str, depth: int = 0) -> str | None:
@@ -686,12 +653,14 @@ def load_table(run: str, artifact_path: str | None = None) -> Any:
 
 
 def _run_and_path(run: str, artifact_path: str | None) -> tuple[str, str]:
-    from loopml.uris import parse_uri
+    from loopml.uris import parse_uri, run_uri
 
     if not isinstance(run, str) or not run:
         raise InvalidInputError(f"pass a run id or a runs:/ URI, got {run!r}")
-    if run.startswith("runs:"):
+    if ":" in run:  # a run id has no ':'
         uri = parse_uri(run)
+        if uri.scheme != "runs":
+            raise InvalidInputError(f"pass a run id or a runs:/ URI, got {run!r}")
         run_id, path = uri.name, uri.path
         if artifact_path:
             path = f"{path}/{artifact_path}" if path else artifact_path
@@ -700,6 +669,6 @@ def _run_and_path(run: str, artifact_path: str | None) -> tuple[str, str]:
     if not path:
         raise InvalidInputError(
             f"name the table file: load_table('{run_id}', 'table.parquet') or "
-            f"load_table('runs:/{run_id}/table.parquet')"
+            f"load_table('{run_uri(run_id, 'table.parquet')}')"
         )
     return run_id, path

@@ -7,16 +7,14 @@ Example:
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from loopml.artifacts import safe_artifact_path
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
-from loopml.packaging.models import PackageInfo
+from loopml.packaging.models import PackageInfo, PackageOptions
 from loopml.packaging.onnx_export import add_onnx, onnx_mode
 from loopml.packaging.package import save_package
-from loopml.packaging.signature import Signature
 from loopml.tracking.client import TrackingClient
 from loopml.uris import run_uri
 
@@ -28,11 +26,7 @@ def log_model_in_run(
     run_id: str,
     model: Any,
     name: str = "model",
-    *,
-    input_example: Any = None,
-    signature: Signature | Mapping[str, Any] | None = None,
-    requirements: Sequence[str] | None = None,
-    onnx: bool | str = False,
+    **options: Unpack[PackageOptions],
 ) -> PackageInfo:
     """Save ``model`` as a package and store it under ``name`` in the run.
 
@@ -45,7 +39,10 @@ def log_model_in_run(
         OnnxConversionError: ``onnx=True`` and the graph cannot be made or differs.
         ConflictError: the run already has files under ``name``.
     """
-    mode = onnx_mode(onnx)
+    unknown = sorted(set(options) - set(PackageOptions.__annotations__))
+    if unknown:  # what Python says of a keyword the signature does not take
+        raise TypeError(f"log_model() got unexpected keyword argument(s): {', '.join(unknown)}")
+    mode = onnx_mode(options.pop("onnx", False))
     path = safe_artifact_path(name)
     if not path:
         raise InvalidInputError("name must name a folder in the run, e.g. 'model'")
@@ -54,9 +51,9 @@ def log_model_in_run(
         manifest = save_package(
             model,
             Path(tmp) / "package",
-            input_example=input_example,
-            signature=signature,
-            requirements=requirements,
+            input_example=options.get("input_example"),
+            signature=options.get("signature"),
+            requirements=options.get("requirements"),
             source_run=run_id,
         )
         if mode != "off":

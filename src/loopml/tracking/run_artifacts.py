@@ -32,6 +32,7 @@ from loopml.errors import InvalidInputError, NotFoundError, UnsafePathError
 from loopml.store import Store
 from loopml.store.files import under_folder
 from loopml.store.schema import artifact_files, runs
+from loopml.uris import run_uri
 
 __all__ = ["ArtifactEntry", "RunArtifacts", "collect_garbage"]
 
@@ -120,7 +121,7 @@ class RunArtifacts:
                 else ArtifactEntry(full, False, row.size, row.digest)
             )
         if prefix and not entries and not self._rows(run_id, prefix, exact=True):
-            raise NotFoundError("artifact", f"runs:/{run_id}/{prefix}")
+            raise NotFoundError("artifact", run_uri(run_id, prefix))
         return sorted(entries.values(), key=lambda e: e.path)
 
     def download(self, run_id: str, path: str = "", dest: Path | None = None) -> Path:
@@ -147,7 +148,7 @@ class RunArtifacts:
         if not rows:
             raise NotFoundError(
                 "artifact",
-                f"runs:/{run_id}/{prefix}",
+                run_uri(run_id, prefix),
                 hint=f"list them with `loopml runs show {run_id}`",
             )
         cut = len(prefix) + 1 if prefix else 0
@@ -163,7 +164,7 @@ class RunArtifacts:
         self._check_run(run_id)
         rows = self._rows(run_id, safe_artifact_path(path), exact=True)
         if not rows:
-            raise NotFoundError("artifact", f"runs:/{run_id}/{path}")
+            raise NotFoundError("artifact", run_uri(run_id, path))
         return self.artifact_store.get_bytes(rows[0].digest)
 
     def _rows(self, run_id: str, prefix: str, exact: bool = False) -> builtins.list[ManifestEntry]:

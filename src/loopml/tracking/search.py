@@ -79,6 +79,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from loopml.store.paging import SortKey, order_clauses
 from loopml.store.schema import latest_metrics, params, runs, tags
 from loopml.tracking._filter_parser import (
     And,
@@ -98,7 +99,9 @@ __all__ = [
     "Or",
     "compile_filter",
     "compile_order_by",
+    "compile_tree",
     "parse_filter",
+    "run_sort_keys",
 ]
 
 _ATTRIBUTE_COLUMNS: Final[dict[str, ColumnElement[Any]]] = {
@@ -181,27 +184,59 @@ def compile_order_by(items: Sequence[str] | None) -> list[ColumnElement[Any]]:
         >>> len(order)
         3
     """
+    keys = run_sort_keys(items)
+    if not items:  # newest first
+        return order_clauses(keys)
+    return [
+        (key.desc() if descending else key.asc()).nulls_last() for key, descending in keys[:-1]
+    ] + [runs.c.id]
+
+
+def run_sort_keys(items: Sequence[str] | str | None) -> list[SortKey]:
+    """The (expression, descending) keys of ``["metrics.acc desc", "start_time"]``.
+
+    The keys :func:`compile_order_by` sorts by and a page token of
+    :meth:`~loopml.tracking.TrackingClient.list_runs` carries: newest first without
+    items, else each item (NULLs last) and then ``runs.id``.
+
+    Example:
+        >>> [desc for _, desc in run_sort_keys(["metrics.acc DESC"])]
+        [True, False]
+    """
     if isinstance(items, str):
         items = [items]
     if not items:
-        return [runs.c.start_time.desc(), runs.c.id.desc()]
-    clauses: list[ColumnElement[Any]] = []
+        return [(runs.c.start_time, True), (runs.c.id, True)]
+    keys: list[SortKey] = []
     for item in items:
         entity, key, descending = parse_order_item(item)
-        expression = _order_expression(entity, key)
-        clauses.append((expression.desc() if descending else expression.asc()).nulls_last())
-    clauses.append(runs.c.id)
-    return clauses
+        keys.append((_order_expression(entity, key), descending))
+    keys.append((runs.c.id, False))
+    return keys
 
 
 # -- filters -----------------------------------------------------------------------------
 
 
-def _compile(node: FilterNode) -> ColumnElement[bool]:
+def compile_tree(
+    node: FilterNode, leaf: Callable[[Comparison], ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """``node``'s ANDs and ORs as SQL, each comparison compiled by ``leaf``.
+
+    The run filter and the experiment filter share the grammar and differ in their leaves.
+    """
     if isinstance(node, And):
-        return and_(*(_compile(item) for item in node.items))
+        return and_(*(compile_tree(item, leaf) for item in node.items))
     if isinstance(node, Or):
-        return or_(*(_compile(item) for item in node.items))
+        return or_(*(compile_tree(item, leaf) for item in node.items))
+    return leaf(node)
+
+
+def _compile(node: FilterNode) -> ColumnElement[bool]:
+    return compile_tree(node, _compile_comparison)
+
+
+def _compile_comparison(node: Comparison) -> ColumnElement[bool]:
     if node.entity == "metrics":
         return _metric_condition(node)
     if node.entity == "params":

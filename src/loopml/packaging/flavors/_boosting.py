@@ -13,12 +13,63 @@ Example:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["BoosterPredictor", "ClassifierPredictor", "LabelPredictor", "classes_of"]
+from loopml.packaging.flavors.base import Predictor
+
+__all__ = [
+    "BoosterFlavor",
+    "BoosterPredictor",
+    "ClassifierPredictor",
+    "LabelPredictor",
+    "classes_of",
+]
+
+
+class BoosterFlavor(ABC):
+    """What the boosting flavors share: the native booster saved in its library's own
+    format (``file``) with the wrapper's options, and rebuilt the same way from a saved
+    folder (``load``) as from a live model (``wrap``).
+
+    A flavor says how to get the booster and options out of a model (:meth:`booster`),
+    how to read a saved booster (:meth:`read`) and how to predict with it
+    (:meth:`predictor`).
+    """
+
+    file: str
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        booster, options = self.booster(model)
+        booster.save_model(str(folder / self.file))
+        return {"file": self.file, **options}
+
+    def load(self, folder: Path, options: dict[str, Any], *, trusted: Sequence[str]) -> Predictor:
+        return self.predictor(self.read(folder / options.get("file", self.file)), options)
+
+    def wrap(self, model: Any) -> Predictor:
+        """The model as loading gives it back."""
+        booster, options = self.booster(model)
+        return self.predictor(booster, options)
+
+    @staticmethod
+    @abstractmethod
+    def booster(model: Any) -> tuple[Any, dict[str, Any]]:
+        """The model's native booster and the options that rebuild the wrapper."""
+
+    @staticmethod
+    @abstractmethod
+    def read(path: Path) -> Any:
+        """The booster saved at ``path``."""
+
+    @staticmethod
+    @abstractmethod
+    def predictor(booster: Any, options: dict[str, Any]) -> Predictor:
+        """The booster as a predictor with the wrapper's behaviour."""
 
 
 class BoosterPredictor:

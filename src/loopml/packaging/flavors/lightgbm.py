@@ -14,11 +14,15 @@ Example:
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loopml.packaging.flavors._boosting import BoosterPredictor, ClassifierPredictor, classes_of
+from loopml.packaging.flavors._boosting import (
+    BoosterFlavor,
+    BoosterPredictor,
+    ClassifierPredictor,
+    classes_of,
+)
 from loopml.packaging.flavors._common import require
 from loopml.packaging.flavors.base import Predictor
 
@@ -27,7 +31,7 @@ __all__ = ["LightgbmFlavor"]
 FILE = "model.txt"
 
 
-class LightgbmFlavor:
+class LightgbmFlavor(BoosterFlavor):
     """LightGBM boosters and ``LGBMClassifier``/``LGBMRegressor``/``LGBMRanker``.
 
     Example:
@@ -36,31 +40,28 @@ class LightgbmFlavor:
     """
 
     name = "lightgbm"
+    file = FILE
 
     def accepts(self, model: Any) -> bool:
         lgb = sys.modules.get("lightgbm")
         return lgb is not None and isinstance(model, lgb.Booster | lgb.LGBMModel)
 
-    def save(self, model: Any, folder: Path) -> dict[str, Any]:
-        booster, options = self._booster(model)
-        booster.save_model(str(folder / FILE))
-        return {"file": FILE, **options}
-
-    def load(self, folder: Path, options: dict[str, Any], *, trusted: Sequence[str]) -> Predictor:
-        lgb = require("lightgbm", "lightgbm", "lightgbm", "loading a LightGBM model")
-        booster = lgb.Booster(model_file=str(folder / options.get("file", FILE)))
-        return _predictor(booster, options)
-
-    def wrap(self, model: Any) -> Predictor:
-        """The model as loading gives it back."""
-        booster, options = self._booster(model)
-        return _predictor(booster, options)
-
     def requirements(self, model: Any) -> list[str]:
         return ["lightgbm"]
 
     @staticmethod
-    def _booster(model: Any) -> tuple[Any, dict[str, Any]]:
+    def read(path: Path) -> Any:
+        lgb = require("lightgbm", "lightgbm", "lightgbm", "loading a LightGBM model")
+        return lgb.Booster(model_file=str(path))
+
+    @staticmethod
+    def predictor(booster: Any, options: dict[str, Any]) -> Predictor:
+        if options.get("kind") == "classifier":
+            return ClassifierPredictor(booster.predict, options["classes"])
+        return BoosterPredictor(booster.predict)
+
+    @staticmethod
+    def booster(model: Any) -> tuple[Any, dict[str, Any]]:
         import lightgbm as lgb
 
         if isinstance(model, lgb.Booster):
@@ -69,9 +70,3 @@ class LightgbmFlavor:
             return model.booster_, {"kind": "classifier", "classes": classes_of(model)}
         kind = "ranker" if isinstance(model, lgb.LGBMRanker) else "regressor"
         return model.booster_, {"kind": kind}
-
-
-def _predictor(booster: Any, options: dict[str, Any]) -> Predictor:
-    if options.get("kind") == "classifier":
-        return ClassifierPredictor(booster.predict, options["classes"])
-    return BoosterPredictor(booster.predict)

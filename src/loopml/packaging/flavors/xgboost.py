@@ -14,11 +14,11 @@ Example:
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from loopml.packaging.flavors._boosting import (
+    BoosterFlavor,
     BoosterPredictor,
     ClassifierPredictor,
     LabelPredictor,
@@ -34,7 +34,7 @@ FILE = "model.ubj"
 _LABEL_OBJECTIVES = ("multi:softmax", "binary:hinge", "binary:logitraw")
 
 
-class XgboostFlavor:
+class XgboostFlavor(BoosterFlavor):
     """XGBoost boosters and ``XGBClassifier``/``XGBRegressor``/``XGBRanker``.
 
     Example:
@@ -43,32 +43,28 @@ class XgboostFlavor:
     """
 
     name = "xgboost"
+    file = FILE
 
     def accepts(self, model: Any) -> bool:
         xgb = sys.modules.get("xgboost")
         return xgb is not None and isinstance(model, xgb.Booster | xgb.XGBModel)
 
-    def save(self, model: Any, folder: Path) -> dict[str, Any]:
-        booster, options = self._booster(model)
-        booster.save_model(str(folder / FILE))
-        return {"file": FILE, **options}
-
-    def load(self, folder: Path, options: dict[str, Any], *, trusted: Sequence[str]) -> Predictor:
-        xgb = require("xgboost", "xgboost-cpu", "xgboost", "loading an XGBoost model")
-        booster = xgb.Booster()
-        booster.load_model(str(folder / options.get("file", FILE)))
-        return _predictor(booster, options)
-
-    def wrap(self, model: Any) -> Predictor:
-        """The model as loading gives it back."""
-        booster, options = self._booster(model)
-        return _predictor(booster, options)
-
     def requirements(self, model: Any) -> list[str]:
         return [first_installed("xgboost", "xgboost-cpu")]
 
     @staticmethod
-    def _booster(model: Any) -> tuple[Any, dict[str, Any]]:
+    def read(path: Path) -> Any:
+        xgb = require("xgboost", "xgboost-cpu", "xgboost", "loading an XGBoost model")
+        booster = xgb.Booster()
+        booster.load_model(str(path))
+        return booster
+
+    @staticmethod
+    def predictor(booster: Any, options: dict[str, Any]) -> Predictor:
+        return _predictor(booster, options)
+
+    @staticmethod
+    def booster(model: Any) -> tuple[Any, dict[str, Any]]:
         import xgboost as xgb
 
         if isinstance(model, xgb.Booster):
