@@ -22,6 +22,7 @@ import typer
 from loopml.cli._output import JsonFlag, cell, confirm, echo_json, format_time, new_table, show
 from loopml.cli._state import get_state
 from loopml.errors import LoopmlError
+from loopml.uris import model_uri
 
 if TYPE_CHECKING:
     from loopml.serving.deployments import DeploymentClient
@@ -393,7 +394,7 @@ def _print_one(
     since = {r.target: r for r in served}
     for route in deployment.policy.targets():
         weight = "shadow" if route is deployment.policy.shadow else str(route.weight)
-        now = "-" if targets is None else f"models:/{deployment.model}/{targets[route.target]}"
+        now = "-" if targets is None else model_uri(deployment.model, targets[route.target])
         serving = since.get(route.target)
         table.add_row(
             cell(route.target, "cyan"),

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import RenderableType
 
 from loopml.cli._output import JsonFlag, cell, echo_json, show
 from loopml.cli._state import get_state
+from loopml.uris import run_uri
 
 __all__ = ["predict"]
 
@@ -114,13 +116,15 @@ def predict(
         echo_json(result.to_dict())
         return
     rate = result.rows / max(result.seconds, 1e-9)
-    lines = [
+    lines: list[RenderableType] = [
         f"wrote {result.rows:,} predictions of {result.model_uri} to {result.output} "
         f"({result.chunks} chunk{'s' if result.chunks != 1 else ''}, {rate:,.0f} rows/s)"
     ]
     if result.output_dataset:
         lines.append(f"versioned as {result.output_dataset}")
-    show(*lines, cell(f"run: {result.run_id} (loopml lineage runs:/{result.run_id})", "dim"))
+    if result.run_id is not None:
+        lines.append(cell(f"run: {result.run_id} (loopml lineage {run_uri(result.run_id)})", "dim"))
+    show(*lines)
 
 
 @contextlib.contextmanager

@@ -39,6 +39,7 @@ from loopml.registry.client import RegistryClient
 from loopml.registry.loading import load_model
 from loopml.store import open_store
 from loopml.store.lineage import add_edge_once
+from loopml.uris import is_uri
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -190,14 +191,14 @@ def _check_output(path: Path, settings: Settings) -> Path:
 
 def _load(model: str, settings: Settings, runtime: Runtime, device: str) -> tuple[str, Any]:
     uri = model
-    if model.startswith("models:/"):
+    if is_uri(model, "models"):
         uri = RegistryClient(settings).resolve(model).uri  # pin the alias once, up front
     return uri, load_model(uri, settings=settings, runtime=runtime, device=device)
 
 
 def _check_input(source: str | os.PathLike[str]) -> None:
     text = os.fspath(source)
-    if text.startswith("datasets:/"):
+    if is_uri(text, "datasets"):
         return
     path = Path(text).expanduser()
     if not path.is_file():
@@ -217,7 +218,7 @@ class _input_file:
 
     def __enter__(self) -> tuple[Path, str, Any]:
         text = os.fspath(self.source)
-        if text.startswith("datasets:/"):
+        if is_uri(text, "datasets"):
             from loopml.data.versions import DatasetClient
 
             client = DatasetClient(self.settings)

@@ -76,7 +76,7 @@ def check_version(served: ServedVersion) -> None:
             served.loaded.predict(example)
     except Exception as err:
         raise GateFailedError(
-            f"models:/{served.label} failed on its own input example "
+            f"{model_uri(served.model, served.version)} failed on its own input example "
             f"({type(err).__name__}: {err}); it is not served. Fix the package (or what it "
             "needs on this machine) and register a new version",
             details={"model": served.model, "version": served.version, "error": str(err)},

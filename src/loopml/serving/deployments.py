@@ -43,6 +43,7 @@ from loopml.store.audit import record as audit
 from loopml.store.lineage import Edge, add_edge_once, add_edges
 from loopml.store.paging import order_clauses, page_after, page_of
 from loopml.store.schema import deployment_revisions, deployment_served, deployments
+from loopml.uris import model_uri
 
 __all__ = ["DeploymentClient", "check_deployment_name"]
 
@@ -424,7 +425,7 @@ class DeploymentClient:
                 version = self.registry.get_version(model, route.version)
                 if version.status is VersionStatus.ARCHIVED:
                     raise InvalidInputError(
-                        f"models:/{model}/{route.version} is archived; route to a live version "
+                        f"{model_uri(model, route.version)} is archived; route to a live version "
                         "or set its status back first"
                     )
                 resolved[route.target] = route.version
