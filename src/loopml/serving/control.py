@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
@@ -26,15 +27,23 @@ from loopml.uris import is_uri, model_uri, parse_uri
 __all__ = ["load_version", "open_endpoint"]
 
 
-def load_version(client: RegistryClient, model: str, version: int) -> ServedVersion:
-    """Load ``models:/model/version`` into memory, timing it."""
+def load_version(
+    client: RegistryClient, model: str, version: int, *, trusted: Sequence[str] = ()
+) -> ServedVersion:
+    """Load ``models:/model/version`` into memory, timing it.
+
+    ``trusted``: see :func:`loopml.registry.loading.load_model` (types and pyfunc classes
+    only the package's own files provide).
+    """
     started = time.perf_counter()
-    loaded = load_model(model_uri(model, version), settings=client.settings)
+    loaded = load_model(model_uri(model, version), settings=client.settings, trusted=trusted)
     return ServedVersion(model, version, loaded, load_seconds=time.perf_counter() - started)
 
 
-def open_endpoint(spec: str, settings: Settings) -> Endpoint:
+def open_endpoint(spec: str, settings: Settings, *, trusted: Sequence[str] = ()) -> Endpoint:
     """An endpoint for ``spec``: a ``models:/`` URI (ad hoc) or a stored deployment's name.
+
+    ``trusted`` is passed to :func:`load_version` for every version loaded.
 
     Raises:
         NotFoundError: no such model, version, alias or deployment.
@@ -52,6 +61,6 @@ def open_endpoint(spec: str, settings: Settings) -> Endpoint:
         policy = (
             TrafficPolicy.follow(uri.alias) if uri.alias else TrafficPolicy.pinned(version.version)
         )
-        served = load_version(client, version.model, version.version)
+        served = load_version(client, version.model, version.version, trusted=trusted)
         return Endpoint(version.model, Routing(policy, {policy.routes[0].target: served}))
     raise NotFoundError("deployment", spec, hint="create it with: loopml deployments create")

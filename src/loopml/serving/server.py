@@ -1,0 +1,322 @@
+"""The server process: load every model, bind, then serve with one or more workers.
+
+:func:`serve` loads every endpoint's models first, then binds the listening socket (so
+no connection is accepted before the models are ready), then serves it:
+
+- one worker: uvicorn (httptools, uvloop) in this process;
+- ``workers=N``: N pre-forked worker processes accepting on the one shared socket
+  (bound once by the parent, inherited by every fork: a restarted worker takes the same
+  socket, and no port can be half-bound). The parent restarts a worker that dies, and
+  stops them all on SIGTERM or SIGINT; a worker also gets SIGTERM when the parent dies
+  (``PR_SET_PDEATHSIG``), so none is ever orphaned. Forked workers share the loaded
+  models' memory copy-on-write.
+
+Every accepted connection gets ``TCP_NODELAY``: asyncio sets it only for sockets whose
+``proto`` is ``IPPROTO_TCP``, which a socket bound by hand (as uvicorn's multi-worker mode
+does) is not, and without it Nagle's algorithm and the client's delayed ACK hold each
+reply on a kept-alive connection for ~40 ms.
+
+SIGTERM and SIGINT stop gracefully: no new connections, in-flight requests finish (up
+to ``graceful_timeout`` seconds), the shadow queue and payload-log sinks are flushed.
+
+Example:
+    >>> serve(["models:/churn@staging"], port=8080, workers=2)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from loopml.config import Settings
+from loopml.errors import InvalidInputError
+from loopml.monitoring.payload import PredictionSink
+from loopml.serving.app import ServerLimits, ServingApp
+from loopml.serving.control import open_endpoint
+from loopml.serving.metrics import MULTIPROCESS_ENV
+from loopml.serving.runtime import Endpoint
+
+__all__ = ["ServerOptions", "bind_socket", "nodelay_protocol", "serve"]
+
+log = logging.getLogger("loopml.serving")
+
+SinkFactory = Callable[[Sequence[Endpoint]], Mapping[str, PredictionSink]]
+"""Builds each endpoint's payload-log sink; called in every worker after it starts."""
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How :func:`serve` runs.
+
+    Attributes:
+        host, port: where to listen (port 0: any free port; ``on_ready`` gets the real one).
+        workers: worker processes (1: serve in this process).
+        limits: body size and timeout, shadow queue (see :class:`ServerLimits`).
+        keep_alive: seconds an idle kept-alive connection stays open.
+        graceful_timeout: seconds in-flight requests get to finish on shutdown.
+        trusted: type and class names trusted when loading (see ``load_model``).
+        sinks: makes each worker's payload-log sinks (none: nothing is logged).
+        on_ready: called with the URL and endpoints once the socket listens.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    keep_alive: float = 5.0
+    graceful_timeout: float = 30.0
+    trusted: Sequence[str] = ()
+    sinks: SinkFactory | None = None
+    on_ready: Callable[[str, Sequence[Endpoint]], None] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or not (
+            1 <= self.workers <= 256
+        ):
+            raise InvalidInputError(f"workers must be a whole number 1-256, got {self.workers!r}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not (
+            0 <= self.port <= 65535
+        ):
+            raise InvalidInputError(f"port must be 0-65535, got {self.port!r}")
+
+
+def serve(specs: Sequence[str], options: ServerOptions | None = None, *,
+          settings: Settings | None = None) -> None:  # fmt: skip
+    """Serve ``specs`` (``models:/name@alias``, ``models:/name/3`` or deployment names)
+    until SIGTERM or SIGINT.
+
+    Raises:
+        InvalidInputError: no spec, a spec served twice, bad options.
+        NotFoundError: a model, version, alias or deployment that does not exist.
+        OSError: the address is taken (the message names it).
+    """
+    options = options or ServerOptions()
+    if not specs:
+        raise InvalidInputError("give at least one model URI or deployment name to serve")
+    settings = settings or Settings.load()
+    if options.workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
+        # before any metric exists: every worker then writes its samples to this folder
+        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="loopml-metrics-")
+    endpoints = [open_endpoint(spec, settings, trusted=options.trusted) for spec in specs]
+    names = [endpoint.name for endpoint in endpoints]
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"each endpoint is served once, got {names}")
+    sock = bind_socket(options.host, options.port)
+    url = _url(sock)
+    if options.workers == 1:
+        app = _build_app(endpoints, options, settings)
+        if options.on_ready:
+            options.on_ready(url, endpoints)
+        _run_uvicorn(app, sock, options)
+        return
+    _Supervisor(endpoints, options, settings, sock).run(url)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``SO_REUSEADDR``, so a restart can rebind).
+
+    Raises:
+        OSError: the address cannot be bound; the message names it.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise OSError(err.errno, f"cannot listen on {host}:{port}: {err.strerror}") from err
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _build_app(endpoints: Sequence[Endpoint], options: ServerOptions, settings: Settings) -> ServingApp:
+    sinks = options.sinks(endpoints) if options.sinks else None
+    app = ServingApp(endpoints, sinks=sinks, limits=options.limits)
+    app.warm_up()
+    start_worker_services(app, settings)
+    return app
+
+
+def start_worker_services(app: ServingApp, settings: Settings) -> None:
+    """What runs beside the app in each serving process, once per process.
+
+    This is where a stored deployment's Follower plugs in
+    (``start_following(list(app.endpoints.values()), settings)``): it must start here,
+    after the fork, because each worker holds its own endpoints and threads do not
+    survive a fork.
+    """
+
+
+def _run_uvicorn(app: ServingApp, sock: socket.socket, options: ServerOptions) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        loop="uvloop" if _has("uvloop") else "asyncio",
+        http=nodelay_protocol(),
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=int(max(1, options.keep_alive)),
+        timeout_graceful_shutdown=int(max(1, options.graceful_timeout)),
+        server_header=False,
+        date_header=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def nodelay_protocol() -> type[Any]:
+    """uvicorn's HTTP protocol, setting ``TCP_NODELAY`` on every accepted connection."""
+    if _has("httptools"):
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+    else:  # pragma: no cover - httptools ships with the serving extra
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
+
+    class NoDelayProtocol(Base):  # type: ignore[misc, valid-type]
+        def connection_made(self, transport: Any) -> None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().connection_made(transport)
+
+    return NoDelayProtocol
+
+
+class _Supervisor:
+    """The parent of N forked workers: starts them, restarts the dead, stops them all."""
+
+    def __init__(
+        self,
+        endpoints: Sequence[Endpoint],
+        options: ServerOptions,
+        settings: Settings,
+        sock: socket.socket,
+    ) -> None:
+        self.endpoints, self.options, self.settings, self.sock = endpoints, options, settings, sock
+        self.children: dict[int, float] = {}  # pid -> start time
+        self.stopping = False
+
+    def run(self, url: str) -> None:
+        with self._signals():
+            for _ in range(self.options.workers):
+                self._spawn()
+            if self.options.on_ready:
+                self.options.on_ready(url, self.endpoints)
+            while not self.stopping:
+                self._reap(restart=True)
+                time.sleep(0.1)
+            self._stop()
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        def stop(signum: int, frame: Any) -> None:
+            self.stopping = True
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _spawn(self) -> None:
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                _die_with(parent)
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(sig, signal.SIG_DFL)
+                app = _build_app(self.endpoints, self.options, self.settings)
+                _run_uvicorn(app, self.sock, self.options)
+                code = 0
+            except BaseException:
+                log.exception("a serving worker failed")
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        self.children[pid] = time.monotonic()
+
+    def _reap(self, *, restart: bool) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            started = self.children.pop(pid, None)
+            if started is None:
+                continue
+            _mark_dead(pid)
+            if restart and not self.stopping:
+                log.warning("worker %d exited (%s); starting another", pid, _status(status))
+                if time.monotonic() - started < 1.0:
+                    time.sleep(1.0)  # a worker dying at once: do not spin
+                self._spawn()
+
+    def _stop(self) -> None:
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.options.graceful_timeout + 5
+        while self.children and time.monotonic() < deadline:
+            self._reap(restart=False)
+            time.sleep(0.05)
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        self.sock.close()
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel send SIGTERM to this process when its parent dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+def _mark_dead(pid: int) -> None:
+    directory = os.environ.get(MULTIPROCESS_ENV)
+    if directory:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, directory)
+
+
+def _status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
