@@ -39,6 +39,7 @@ from loopml.cli._output import JSON_META_KEY, print_error, print_unexpected, sil
 from loopml.cli._state import CliState, get_state
 from loopml.cli.gc import gc
 from loopml.cli.init import init
+from loopml.cli.serve import serve
 from loopml.errors import LoopmlError
 
 __all__ = ["LoopmlGroup", "app", "main"]
@@ -104,6 +105,7 @@ app.add_typer(models.app, name="models")
 app.command("lineage")(lineage.lineage)
 app.command("init")(init)
 app.command("gc")(gc)
+app.command("serve")(serve)
 
 
 def _print_version(value: bool) -> None:
