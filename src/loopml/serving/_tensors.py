@@ -102,6 +102,8 @@ def decode_json(name: str, datatype: Any, shape: Any, data: Any) -> np.ndarray[A
         data = [data]
     try:
         values = np.asarray(data, dtype=object if datatype == "BYTES" else None)
+        if values.dtype.kind == "f" and datatype.startswith(("INT", "UINT")):
+            values = np.asarray(data, dtype=object)  # ints past int64 became floats: look again
     except (ValueError, TypeError, OverflowError, RecursionError) as err:
         raise InvalidInputError(
             f"input '{name}': data is not a rectangular list of values ({err})"
@@ -133,14 +135,28 @@ def _json_values(name: str, datatype: str, flat: np.ndarray[Any, Any]) -> np.nda
         with np.errstate(over="ignore"):
             return flat.astype(target)
     if kind not in "iu":
-        what = "fractions" if kind == "f" else "values that are not whole numbers"
-        raise InvalidInputError(f"input '{name}' ({datatype}): data holds {what}")
+        flat = _whole_numbers(name, datatype, flat)
     limits = np.iinfo(target)
     if int(flat.min()) < limits.min or int(flat.max()) > limits.max:
         raise InvalidInputError(
             f"input '{name}' ({datatype}): values outside [{limits.min}, {limits.max}]"
         )
     return flat.astype(target)
+
+
+def _whole_numbers(name: str, datatype: str, flat: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Integers numpy did not keep as integers (past int64: UINT64's upper half)."""
+    items = flat.astype(object).tolist() if flat.dtype.kind == "O" else None
+    if items is None or not all(type(item) is int for item in items):
+        what = "fractions" if flat.dtype.kind == "f" else "values that are not whole numbers"
+        raise InvalidInputError(f"input '{name}' ({datatype}): data holds {what}")
+    if min(items) < 0:
+        return np.array(items, dtype="int64") if max(items) < 2**63 else _too_wide(name, datatype)
+    return np.array(items, dtype="uint64") if max(items) < 2**64 else _too_wide(name, datatype)
+
+
+def _too_wide(name: str, datatype: str) -> np.ndarray[Any, Any]:
+    raise InvalidInputError(f"input '{name}' ({datatype}): values beyond 64-bit integers")
 
 
 def decode_binary(name: str, datatype: Any, shape: Any, raw: bytes) -> np.ndarray[Any, Any]:
