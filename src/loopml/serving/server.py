@@ -117,7 +117,9 @@ def serve(specs: Sequence[str], options: ServerOptions | None = None, *,
         app = _build_app(endpoints, options, settings)
         if options.on_ready:
             options.on_ready(url, endpoints)
-        _run_uvicorn(app, sock, options)
+        with _stopped_by_signals():
+            _run_uvicorn(app, sock, options)
+        sock.close()
         return
     _Supervisor(endpoints, options, settings, sock).run(url)
 
@@ -250,10 +252,11 @@ class _Supervisor:
             code = 1
             try:
                 _die_with(parent)
-                for sig in (signal.SIGTERM, signal.SIGINT):
+                for sig in (signal.SIGTERM, signal.SIGINT):  # not the parent's handlers
                     signal.signal(sig, signal.SIG_DFL)
                 app = _build_app(self.endpoints, self.options, self.settings)
-                _run_uvicorn(app, self.sock, self.options)
+                with _stopped_by_signals():
+                    _run_uvicorn(app, self.sock, self.options)
                 code = 0
             except BaseException:
                 log.exception("a serving worker failed")
@@ -296,6 +299,25 @@ class _Supervisor:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         self.sock.close()
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT stop the server gracefully and then return here, exit code 0.
+
+    uvicorn catches them while it runs (stops accepting, drains in-flight requests) and
+    raises them again once it has stopped; these handlers take that second delivery.
+    """
+
+    def stopped(signum: int, frame: Any) -> None:
+        log.info("stopped by signal %d", signum)
+
+    previous = {sig: signal.signal(sig, stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _die_with(parent: int) -> None:
