@@ -13,15 +13,13 @@ import uvicorn
 from _serving_models import Doubler, Exploding
 from prometheus_client.parser import text_string_to_metric_families
 
-from loopml.config import Settings
+from conftest import ListSink, Register, RunServer
 from loopml.registry import RegistryClient
 from loopml.serving import PayloadLogSettings, Route, Routing, TrafficPolicy
 from loopml.serving.app import ServingApp
 from loopml.serving.control import load_version
 from loopml.serving.runtime import Endpoint
 from loopml.serving.server import bind_socket, nodelay_protocol
-
-from conftest import ListSink, Register, RunServer
 
 EXAMPLE = np.zeros((2, 3), dtype="float32")
 
@@ -54,7 +52,9 @@ def _endpoint(
 def _infer(url: str, request_id: str, rows: list[list[float]], **headers: str) -> requests.Response:
     body = {
         "id": request_id,
-        "inputs": [{"name": "x", "shape": [len(rows), len(rows[0])], "datatype": "FP32", "data": rows}],
+        "inputs": [
+            {"name": "x", "shape": [len(rows), len(rows[0])], "datatype": "FP32", "data": rows}
+        ],
     }
     return requests.post(f"{url}/v2/models/doubler/infer", json=body, headers=headers, timeout=10)
 
@@ -114,9 +114,13 @@ def test_the_payload_log_gets_every_call_with_its_outcome(
         "good", "doubler", "doubler", 1
     )  # fmt: skip
     assert good.inputs["input"].dtype == np.float32  # as the model saw them: cast
-    assert good.status == 200 and good.error is None and good.latency_ms > 0
+    assert good.status == 200
+    assert good.error is None
+    assert good.latency_ms > 0
     assert good.time_ms > 0
-    assert bad.status == 400 and bad.outputs is None and "expected shape" in str(bad.error)
+    assert bad.status == 400
+    assert bad.outputs is None
+    assert "expected shape" in str(bad.error)
 
 
 @pytest.mark.parametrize(
@@ -180,8 +184,12 @@ def test_metrics_count_requests_stages_batches_and_versions(
     def value(name: str, **labels: str) -> float:
         return samples[(name, frozenset(labels.items()))]
 
-    assert value("loopml_serving_requests_total", deployment="doubler", version="2", code="200") == 3
-    assert value("loopml_serving_requests_total", deployment="doubler", version="2", code="400") == 1
+    assert (
+        value("loopml_serving_requests_total", deployment="doubler", version="2", code="200") == 3
+    )
+    assert (
+        value("loopml_serving_requests_total", deployment="doubler", version="2", code="400") == 1
+    )
     for stage in ("parse", "queue", "predict", "serialize"):
         assert value("loopml_serving_latency_seconds_count", deployment="doubler", stage=stage) == 3
     assert value("loopml_serving_batch_size_sum", deployment="doubler") == 6

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 import requests
 from _serving_models import Doubler, Exploding
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
+from conftest import Register, RunServer
 from loopml.config import Settings
 from loopml.serving.app import ServerLimits, ServingApp
 from loopml.serving.control import open_endpoint
-
-from conftest import Register, RunServer
 
 FUZZ = hypothesis_settings(
     max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -42,7 +43,9 @@ def _infer(url: str, *inputs: dict[str, object], **extra: object) -> requests.Re
     )
 
 
-def _tensor(shape: object, data: object, datatype: str = "FP32", name: str = "x") -> dict[str, object]:
+def _tensor(
+    shape: object, data: object, datatype: str = "FP32", name: str = "x"
+) -> dict[str, object]:
     return {"name": name, "shape": shape, "datatype": datatype, "data": data}
 
 
@@ -63,7 +66,9 @@ def _tensor(shape: object, data: object, datatype: str = "FP32", name: str = "x"
         (_tensor([1, 3], [True, False, True]), "must be numbers"),
     ],
 )
-def test_bad_tensors_get_400_saying_what_is_wrong(url: str, tensor: dict[str, object], says: str) -> None:
+def test_bad_tensors_get_400_saying_what_is_wrong(
+    url: str, tensor: dict[str, object], says: str
+) -> None:
     reply = _infer(url, tensor)
     assert reply.status_code == 400, reply.text
     assert says in reply.json()["error"]
@@ -73,7 +78,8 @@ def test_every_problem_is_listed_at_once(url: str) -> None:
     reply = _infer(url, _tensor([1, 2], [1, 2]), _tensor([1, 3], [1, 2, 3], name="y"))
     assert reply.status_code == 400
     error = reply.json()["error"]
-    assert "one tensor, got 2" in error and "expected shape (?, 3)" in error
+    assert "one tensor, got 2" in error
+    assert "expected shape (?, 3)" in error
 
 
 @pytest.mark.parametrize(
@@ -83,14 +89,16 @@ def test_every_problem_is_listed_at_once(url: str) -> None:
         b"{",
         b"\xff\xfe\x00garbage",
         b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [NaN]}]}',
-        b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [123456789012345678901234567890]}]}',
+        b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", '
+        b'"data": [123456789012345678901234567890]}]}',
         b"[" * 200_000 + b"]" * 200_000,
         b'{"inputs": []}',
         b'{"inputs": [{"name": "x"}]}',
         b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32"}]}',
         b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}, '
         b'{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]}',
-        b'{"id": 5, "inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1,2,3]}]}',
+        b'{"id": 5, "inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", '
+        b'"data": [1,2,3]}]}',
     ],
 )
 def test_malformed_bodies_get_400(url: str, body: bytes) -> None:
@@ -120,11 +128,24 @@ def test_bad_binary_headers_get_400(url: str, header: str, body: bytes, says: st
 
 @pytest.mark.parametrize(
     ("size", "extra", "says"),
-    [(12, b"", "needs 24 bytes, got 12"), (100, b"", "runs past"), (24, b"\x00" * 8, "after the binary")],
+    [
+        (12, b"", "needs 24 bytes, got 12"),
+        (100, b"", "runs past"),
+        (24, b"\x00" * 8, "after the binary"),
+    ],
 )
 def test_binary_sizes_must_add_up(url: str, size: int, extra: bytes, says: str) -> None:
     header = json.dumps(
-        {"inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "parameters": {"binary_data_size": size}}]}
+        {
+            "inputs": [
+                {
+                    "name": "x",
+                    "shape": [2, 3],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": size},
+                }
+            ]
+        }
     ).encode()
     body = header + np.zeros(6, dtype="<f4").tobytes() + extra
     reply = requests.post(
@@ -139,7 +160,9 @@ def test_binary_sizes_must_add_up(url: str, size: int, extra: bytes, says: str) 
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=20,
 )
 _tensor_like = st.fixed_dictionaries(
@@ -182,7 +205,16 @@ def test_a_model_refusing_input_is_400_naming_it(
     register(LogisticRegression().fit(x, [0, 1, 0, 1]), "logit", input_example=x)
     url = run_server([open_endpoint("models:/logit/1", settings)])
     header = json.dumps(
-        {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "parameters": {"binary_data_size": 16}}]}
+        {
+            "inputs": [
+                {
+                    "name": "x",
+                    "shape": [1, 2],
+                    "datatype": "FP64",
+                    "parameters": {"binary_data_size": 16},
+                }
+            ]
+        }
     ).encode()
     body = header + np.array([np.nan, 1.0]).tobytes()  # NaN: only binary data can carry it
     reply = requests.post(
@@ -201,9 +233,13 @@ def test_a_failing_model_is_500_naming_model_and_version(
 ) -> None:
     register(Exploding(), "broken")
     url = run_server([open_endpoint("models:/broken/1", settings)])
-    reply = requests.post(f"{url}/v2/models/broken/infer", json={"inputs": [_tensor([1, 1], [1.0])]}, timeout=10)
+    reply = requests.post(
+        f"{url}/v2/models/broken/infer", json={"inputs": [_tensor([1, 1], [1.0])]}, timeout=10
+    )
     assert reply.status_code == 500
-    assert reply.json() == {"error": "model broken/1 failed: RuntimeError: the challenger is broken"}
+    assert reply.json() == {
+        "error": "model broken/1 failed: RuntimeError: the challenger is broken"
+    }
     invocations = requests.post(f"{url}/invocations", json={"inputs": [[1.0]]}, timeout=10)
     assert invocations.status_code == 500
     assert invocations.json()["error_code"] == "INTERNAL_ERROR"

@@ -9,10 +9,9 @@ import requests
 from _serving_models import Doubler
 from sklearn.linear_model import LogisticRegression
 
+from conftest import Register, RunServer
 from loopml.config import Settings
 from loopml.serving.control import open_endpoint
-
-from conftest import Register, RunServer
 
 FRAME = pd.DataFrame({"age": [20.0, 35.0, 50.0, 65.0], "visits": [1, 4, 2, 9]})
 LABELS = [0, 1, 0, 1]
@@ -38,7 +37,13 @@ def _expected(model: LogisticRegression, frame: pd.DataFrame) -> list[int]:
     "body",
     [
         {"dataframe_split": {"columns": ["age", "visits"], "data": [[20.0, 1], [65.0, 9]]}},
-        {"dataframe_split": {"index": [0, 1], "columns": ["visits", "age"], "data": [[1, 20], [9, 65]]}},
+        {
+            "dataframe_split": {
+                "index": [0, 1],
+                "columns": ["visits", "age"],
+                "data": [[1, 20], [9, 65]],
+            }
+        },
         {"dataframe_records": [{"age": 20.0, "visits": 1}, {"age": 65.0, "visits": 9}]},
         {"instances": [{"age": 20.0, "visits": 1}, {"age": 65.0, "visits": 9}]},
         {"inputs": {"age": [20.0, 65.0], "visits": [1, 9]}},
@@ -101,7 +106,8 @@ def test_predict_with_a_wrong_table_lists_every_problem(churn: str) -> None:
     error = reply.json()["error"]
     assert error["code"] == "signature_mismatch"
     problems = " ".join(error["details"]["problems"])
-    assert "missing column 'visits'" in problems and "column 'age' (double)" in problems
+    assert "missing column 'visits'" in problems
+    assert "column 'age' (double)" in problems
 
 
 def test_several_endpoints_are_served_under_their_names(
@@ -114,7 +120,9 @@ def test_several_endpoints_are_served_under_their_names(
     doubled = requests.post(f"{url}/endpoints/doubler/predict", json=[[1, 2]], timeout=10)
     assert doubled.json()["predictions"] == [[2.0, 4.0]]
     scored = requests.post(
-        f"{url}/endpoints/churn/invocations", json={"dataframe_records": [{"age": 20.0, "visits": 1}]}, timeout=10
+        f"{url}/endpoints/churn/invocations",
+        json={"dataframe_records": [{"age": 20.0, "visits": 1}]},
+        timeout=10,
     )
     assert scored.json() == {"predictions": _expected(table_model, FRAME.iloc[[0]])}
     ambiguous = requests.post(f"{url}/predict", json=[[1, 2]], timeout=10)

@@ -17,9 +17,8 @@ import requests
 from _serving_models import Doubler
 from prometheus_client.parser import text_string_to_metric_families
 
-from loopml.registry import RegistryClient
-
 from conftest import Register
+from loopml.registry import RegistryClient
 
 HERE = Path(__file__).parent
 EXAMPLE = np.zeros((2, 3), dtype="float32")
@@ -46,7 +45,9 @@ class Served:
         self.announced = first + "".join(self.process.stdout.readline() for _ in range(2))
 
     def infer(self, rows: list[list[float]], model: str = "doubler") -> requests.Response:
-        body = {"inputs": [{"name": "x", "shape": [len(rows), 3], "datatype": "FP32", "data": rows}]}
+        body = {
+            "inputs": [{"name": "x", "shape": [len(rows), 3], "datatype": "FP32", "data": rows}]
+        }
         return requests.post(f"{self.url}/v2/models/{model}/infer", json=body, timeout=30)
 
     def workers(self) -> list[psutil.Process]:
@@ -68,7 +69,9 @@ def servers() -> Iterator[list[Served]]:
     started: list[Served] = []
     yield started
     for served in started:
-        for child in psutil.Process(served.process.pid).children() if served.process.poll() is None else []:
+        for child in (
+            psutil.Process(served.process.pid).children() if served.process.poll() is None else []
+        ):
             child.kill()
         served.stop(signal.SIGKILL)
 
@@ -92,7 +95,9 @@ def test_serve_announces_its_endpoints_and_stops_cleanly_on_sigterm(
 ) -> None:
     served = Served("models:/doubler@staging")
     servers.append(served)
-    assert f"doubler: {served.url}/v2/models/doubler/infer (@staging -> doubler/1)" in served.announced
+    assert (
+        f"doubler: {served.url}/v2/models/doubler/infer (@staging -> doubler/1)" in served.announced
+    )
     assert f"POST {served.url}/predict" in served.announced
     assert served.infer([[1, 2, 3]]).json()["outputs"][0]["data"] == [2.0, 4.0, 6.0]
     assert requests.post(f"{served.url}/predict", json=[[1, 2, 3]], timeout=30).status_code == 200
@@ -136,7 +141,11 @@ def test_workers_share_the_port_metrics_add_up_and_a_dead_worker_is_replaced(
     victim.wait(30)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        alive = [w for w in served.workers() if w.pid != victim.pid and w.status() != psutil.STATUS_ZOMBIE]
+        alive = [
+            w
+            for w in served.workers()
+            if w.pid != victim.pid and w.status() != psutil.STATUS_ZOMBIE
+        ]
         if len(alive) == 2:
             break
         time.sleep(0.1)
@@ -155,7 +164,7 @@ def test_workers_die_with_their_parent(staging: RegistryClient, servers: list[Se
     assert len(workers) == 2
     served.process.kill()  # no chance to stop them itself
     served.process.wait(30)
-    gone, alive = psutil.wait_procs(workers, timeout=60)
+    _gone, alive = psutil.wait_procs(workers, timeout=60)
     assert not alive
 
 
@@ -168,4 +177,5 @@ def test_serving_an_unknown_model_fails_with_one_line(staging: RegistryClient) -
         check=False,
     )
     assert result.returncode == 1
-    assert "nope" in result.stderr and "staging" in result.stderr
+    assert "nope" in result.stderr
+    assert "staging" in result.stderr

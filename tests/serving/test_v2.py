@@ -8,11 +8,10 @@ import requests
 import tritonclient.http as triton
 from _serving_models import Doubler, Identity
 
+from conftest import Register, RunServer
 from loopml import __version__
 from loopml.config import Settings
 from loopml.serving.control import open_endpoint
-
-from conftest import Register, RunServer
 
 DATATYPES = {
     "BOOL": np.array([[True, False, True]]),
@@ -45,7 +44,11 @@ def identity(register: Register, run_server: RunServer, settings: Settings) -> s
 
 def test_server_metadata_advertises_binary_tensors_and_health(doubler: str) -> None:
     server = requests.get(f"{doubler}/v2", timeout=10).json()
-    assert server == {"name": "loopml", "version": __version__, "extensions": ["binary_tensor_data"]}
+    assert server == {
+        "name": "loopml",
+        "version": __version__,
+        "extensions": ["binary_tensor_data"],
+    }
     live = requests.get(f"{doubler}/v2/health/live", timeout=10)
     ready = requests.get(f"{doubler}/v2/health/ready", timeout=10)
     assert (live.status_code, live.json()) == (200, {"live": True})
@@ -67,7 +70,9 @@ def test_model_metadata_comes_from_the_signature(doubler: str) -> None:
 def test_infer_echoes_the_id_and_names_model_and_version(doubler: str) -> None:
     body = {
         "id": "req-42",
-        "inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [[1, 2, 3], [4, 5, 6]]}],
+        "inputs": [
+            {"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [[1, 2, 3], [4, 5, 6]]}
+        ],
     }
     for path in ("/v2/models/doubler/infer", "/v2/models/doubler/versions/1/infer"):
         reply = requests.post(doubler + path, json=body, timeout=10)
@@ -110,13 +115,15 @@ def test_requested_outputs_are_checked(doubler: str) -> None:
     }
     reply = requests.post(f"{doubler}/v2/models/doubler/infer", json=body, timeout=10)
     assert reply.status_code == 400
-    assert "probabilities" in reply.json()["error"] and "predict" in reply.json()["error"]
+    assert "probabilities" in reply.json()["error"]
+    assert "predict" in reply.json()["error"]
 
 
 @pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
 def test_tritonclient_round_trips_every_datatype(identity: str, binary: bool) -> None:
     client = triton.InferenceServerClient(identity.removeprefix("http://"))
-    assert client.is_server_live() and client.is_server_ready()
+    assert client.is_server_live()
+    assert client.is_server_ready()
     assert client.is_model_ready("identity")
     for datatype, values in DATATYPES.items():
         tensor = triton.InferInput("x", list(values.shape), datatype)

@@ -98,7 +98,9 @@ def serve(
 def _announce(url: str, endpoints: Sequence[Any]) -> None:
     lines = [f"serving on {url}"]
     for endpoint in endpoints:
-        targets = ", ".join(f"{t} -> {label}" for t, label in endpoint.describe()["targets"].items())
+        targets = ", ".join(
+            f"{t} -> {label}" for t, label in endpoint.describe()["targets"].items()
+        )
         lines.append(f"  {endpoint.name}: {url}/v2/models/{endpoint.name}/infer ({targets})")
     if len(endpoints) == 1:
         lines.append(f"  POST {url}/predict or {url}/invocations")

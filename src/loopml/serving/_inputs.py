@@ -121,7 +121,9 @@ def _from_json(signature: Signature | None, value: Any) -> Any:
             try:
                 return pd.DataFrame(value)
             except (ValueError, TypeError) as err:
-                raise InvalidInputError(f"the records or columns sent are no table ({err})") from err
+                raise InvalidInputError(
+                    f"the records or columns sent are no table ({err})"
+                ) from err
         return _array(value, "input")
     if isinstance(inputs, TensorSpec):
         return _array(_as_rows(value), "input")

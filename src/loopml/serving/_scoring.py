@@ -73,8 +73,11 @@ def parse_invocations(body: bytes, content_type: str) -> Payload:
         isinstance(value, list) and all(isinstance(row, dict) for row in value)
     ):
         raise InvalidInputError("dataframe_records must be a list of records (objects)")
-    if key == "instances" and isinstance(value, list) and value and all(
-        isinstance(row, dict) for row in value
+    if (
+        key == "instances"
+        and isinstance(value, list)
+        and value
+        and all(isinstance(row, dict) for row in value)
     ):
         return Payload(value=_records_to_columns(value))
     return Payload(value=value)

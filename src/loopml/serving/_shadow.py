@@ -48,9 +48,7 @@ class ShadowRunner:
     def _start(self) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="loopml-shadow", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="loopml-shadow", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:

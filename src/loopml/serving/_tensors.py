@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from loopml.errors import InvalidInputError
-from loopml.packaging._casting import COLUMN_DTYPES
 
 __all__ = [
     "DATATYPES",
@@ -53,6 +52,17 @@ DATATYPES: dict[str, str] = {
 }
 """V2 datatype -> numpy dtype (``BYTES`` elements are ``str`` from JSON, ``bytes`` from binary)."""
 
+# A signature's column types (loopml.packaging.signature) and the datatype they travel as.
+_COLUMN_DATATYPES = {
+    "double": "FP64",
+    "float": "FP32",
+    "long": "INT64",
+    "integer": "INT32",
+    "boolean": "BOOL",
+    "string": "BYTES",
+    "binary": "BYTES",
+    "datetime": "BYTES",
+}
 _BY_DTYPE = {value: key for key, value in DATATYPES.items() if key != "BYTES"}
 _LENGTH = struct.Struct("<I")
 
@@ -64,8 +74,7 @@ def datatype_of(values: np.ndarray[Any, Any]) -> str:
 
 def datatype_of_signature(dtype: str) -> str:
     """The V2 datatype of a signature's dtype or column type (``double`` -> ``FP64``)."""
-    dtype = COLUMN_DTYPES.get(dtype, dtype)
-    return _BY_DTYPE.get(dtype, "BYTES")
+    return _COLUMN_DATATYPES.get(dtype) or _BY_DTYPE.get(dtype, "BYTES")
 
 
 def _checked_shape(name: str, shape: Any) -> tuple[list[int], int]:

@@ -122,7 +122,11 @@ def _tensor(tensor: Any, binary: bytes, offset: int) -> tuple[str, np.ndarray[An
     if size is None:
         if "data" not in tensor:
             raise InvalidInputError(f"input '{name}' has neither 'data' nor binary_data_size")
-        return name, _tensors.decode_json(name, tensor["datatype"], tensor["shape"], tensor["data"]), offset
+        return (
+            name,
+            _tensors.decode_json(name, tensor["datatype"], tensor["shape"], tensor["data"]),
+            offset,
+        )
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise InvalidInputError(f"input '{name}': binary_data_size must be a byte count")
     if offset + size > len(binary):
@@ -130,7 +134,11 @@ def _tensor(tensor: Any, binary: bytes, offset: int) -> tuple[str, np.ndarray[An
             f"input '{name}': binary_data_size {size} runs past the {len(binary)} bytes sent"
         )
     raw = binary[offset : offset + size]
-    return name, _tensors.decode_binary(name, tensor["datatype"], tensor["shape"], raw), offset + size
+    return (
+        name,
+        _tensors.decode_binary(name, tensor["datatype"], tensor["shape"], raw),
+        offset + size,
+    )
 
 
 def _requested_outputs(outputs: Any) -> tuple[tuple[str, ...] | None, frozenset[str]]:

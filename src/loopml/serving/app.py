@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -44,12 +45,11 @@ from typing import Any
 
 import orjson
 
-from loopml import __version__
 from loopml.clock import now_ms
 from loopml.errors import InvalidInputError, LoopmlError, NotFoundError
 from loopml.monitoring.payload import NullSink, Prediction, PredictionSink, Role
 from loopml.serving import _scoring, _v2
-from loopml.serving._inputs import Payload, logged_inputs, model_input, named_outputs
+from loopml.serving._inputs import logged_inputs, model_input, named_outputs
 from loopml.serving._shadow import ShadowRunner
 from loopml.serving.metrics import CONTENT_TYPE, ServingMetrics
 from loopml.serving.policy import KEY_HEADER
@@ -263,7 +263,8 @@ class ServingApp:
         parts = path.rstrip("/").split("/")[2:]  # "/v2/models/m/infer" -> models, m, infer
         if not parts:
             self._require(method, "GET")
-            body = {"name": "loopml", "version": __version__, "extensions": ["binary_tensor_data"]}
+            version = str(sys.modules["loopml"].__version__)  # the package is always imported
+            body = {"name": "loopml", "version": version, "extensions": ["binary_tensor_data"]}
             await _reply(send, 200, orjson.dumps(body))
             return
         if parts[0] == "health" and len(parts) == 2 and parts[1] in ("live", "ready"):
@@ -284,8 +285,8 @@ class ServingApp:
             await _reply(send, 200, orjson.dumps(self._metadata(endpoint, served)))
         elif rest == ["ready"]:
             self._require(method, "GET")
-            body = {"name": endpoint.name, "ready": self.ready}
-            await _reply(send, 200 if self.ready else 400, orjson.dumps(body))
+            ready = {"name": endpoint.name, "ready": self.ready}
+            await _reply(send, 200 if self.ready else 400, orjson.dumps(ready))
         elif rest == ["infer"]:
             self._require(method, "POST")
             await self._predict(endpoint, "v2", scope, receive, send, served)
@@ -372,7 +373,12 @@ class ServingApp:
             if header_length is not None:
                 extra.append((b"inference-header-content-length", str(header_length).encode()))
             done = time.perf_counter()
-            timings = (predict_start - parse_start, 0.0, predict_end - predict_start, done - predict_end)
+            timings = (
+                predict_start - parse_start,
+                0.0,
+                predict_end - predict_start,
+                done - predict_end,
+            )
         except LoopmlError as err:
             call.status, call.error = err.http_status, err.message
             reply = _error_body(err, protocol)
@@ -503,9 +509,7 @@ class ServingApp:
             versions = endpoint.versions()
             self.metrics.versions_loaded.labels(name).set(len(versions))
             for served in versions:
-                self.metrics.load_seconds.labels(name, str(served.version)).set(
-                    served.load_seconds
-                )
+                self.metrics.load_seconds.labels(name, str(served.version)).set(served.load_seconds)
             sink = self.sinks[name]
             self.metrics.queue_depth.labels(name).set(sink.queue_depth)
             self.metrics.payload_dropped.labels(name).set(sink.dropped)

@@ -56,7 +56,7 @@ class ServingMetrics:
         if self.multiprocess_dir and values.ValueClass is values.MutexValue:
             # prometheus_client picks its value class at import; a process that imported it
             # before the folder was chosen switches now, before any metric exists.
-            values.ValueClass = values.get_value_class()
+            values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
         self.requests = Counter(
@@ -141,5 +141,7 @@ class ServingMetrics:
         if self.multiprocess_dir is None:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
+        multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
+            registry, path=self.multiprocess_dir
+        )
         return generate_latest(registry)

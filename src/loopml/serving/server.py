@@ -80,12 +80,16 @@ class ServerOptions:
     on_ready: Callable[[str, Sequence[Endpoint]], None] | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or not (
-            1 <= self.workers <= 256
+        if (
+            isinstance(self.workers, bool)
+            or not isinstance(self.workers, int)
+            or not (1 <= self.workers <= 256)
         ):
             raise InvalidInputError(f"workers must be a whole number 1-256, got {self.workers!r}")
-        if isinstance(self.port, bool) or not isinstance(self.port, int) or not (
-            0 <= self.port <= 65535
+        if (
+            isinstance(self.port, bool)
+            or not isinstance(self.port, int)
+            or not (0 <= self.port <= 65535)
         ):
             raise InvalidInputError(f"port must be 0-65535, got {self.port!r}")
 
@@ -148,7 +152,9 @@ def _url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _build_app(endpoints: Sequence[Endpoint], options: ServerOptions, settings: Settings) -> ServingApp:
+def _build_app(
+    endpoints: Sequence[Endpoint], options: ServerOptions, settings: Settings
+) -> ServingApp:
     sinks = options.sinks(endpoints) if options.sinks else None
     app = ServingApp(endpoints, sinks=sinks, limits=options.limits)
     app.warm_up()
@@ -197,7 +203,7 @@ def nodelay_protocol() -> type[Any]:
     else:  # pragma: no cover - httptools ships with the serving extra
         from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
 
-    class NoDelayProtocol(Base):  # type: ignore[misc, valid-type]
+    class NoDelayProtocol(Base):
         def connection_made(self, transport: Any) -> None:
             sock = transport.get_extra_info("socket")
             if sock is not None:
@@ -335,7 +341,7 @@ def _mark_dead(pid: int) -> None:
     if directory:
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(pid, directory)
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
 def _status(status: int) -> str:

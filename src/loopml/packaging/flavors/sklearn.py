@@ -135,7 +135,7 @@ class _SkipUfuncListing(importlib.abc.MetaPathFinder):
         self._patched: tuple[Any, Any] | None = None
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        helpers = sys.modules.get("skops.io._utils")
+        helpers: Any = sys.modules.get("skops.io._utils")
         if name == self._TARGET and helpers is not None and self._patched is None:
             self._patched = (helpers, helpers.get_public_type_names)
             helpers.get_public_type_names = lambda *args, **kwargs: []
