@@ -34,12 +34,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import random
 import sys
 import time
-import itertools
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
