@@ -223,3 +223,17 @@ def test_accepted_connections_get_tcp_nodelay(two_versions: None, registry: Regi
         server.should_exit = True
         thread.join(30)
     assert sink.closed  # the lifespan's shutdown flushed and closed the payload log
+
+
+def test_readiness_is_false_once_the_app_closes(
+    two_versions: None, registry: RegistryClient, run_server: RunServer
+) -> None:
+    app = ServingApp([_endpoint(registry, TrafficPolicy.pinned(1))])
+    url = run_server(app)
+    app.close()  # what shutdown does first: load balancers stop sending traffic
+    ready = requests.get(f"{url}/v2/health/ready", timeout=10)
+    assert (ready.status_code, ready.json()) == (400, {"ready": False})
+    model = requests.get(f"{url}/v2/models/doubler/ready", timeout=10)
+    assert (model.status_code, model.json()) == (400, {"name": "doubler", "ready": False})
+    assert requests.get(f"{url}/ping", timeout=10).status_code == 503
+    assert requests.get(f"{url}/v2/health/live", timeout=10).json() == {"live": True}
