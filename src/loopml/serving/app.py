@@ -40,6 +40,7 @@ import os
 import random
 import sys
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -167,7 +168,9 @@ class ServingApp:
         self.metrics = metrics or ServingMetrics()
         self.shadow = ShadowRunner(self.limits.shadow_queue)
         self.ready = True
-        self._output_specs: dict[int, list[tuple[str, str, list[int]]]] = {}
+        self._output_specs: weakref.WeakKeyDictionary[
+            ServedVersion, list[tuple[str, str, list[int]]]
+        ] = weakref.WeakKeyDictionary()  # a version swapped out and freed leaves with its entry
         self.refresh_gauges()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -313,26 +316,36 @@ class ServingApp:
             [str(s.version) for s in versions],
             f"loopml_{shown.loaded.flavor}",
             shown.signature,
-            self._output_specs.get(id(shown)),
+            self._outputs_of(shown),
         )
+
+    def _outputs_of(self, served: ServedVersion) -> list[tuple[str, str, list[int]]] | None:
+        """The outputs found by predicting on the input example (a version swapped in
+        after :meth:`warm_up` is tried on first use)."""
+        if served not in self._output_specs:
+            self._warm(served)
+        return self._output_specs.get(served)
 
     def warm_up(self) -> None:
         """Predict once on each loaded version's input example (first requests run warm),
         noting its outputs for model metadata when the signature declares none."""
         for endpoint in self.endpoints.values():
             for served in endpoint.versions():
-                try:
-                    example = served.loaded.input_example()
-                    if example is None:
-                        continue
-                    outputs = named_outputs(served.signature, served.loaded.predict(example))
-                except Exception as err:  # warming up is a courtesy; requests show failures
-                    log.warning("warming up %s failed: %s", served.label, err)
-                    continue
-                self._output_specs[id(served)] = [
-                    (name, values.dtype.name, [-1, *values.shape[1:]])
-                    for name, values in outputs.items()
-                ]
+                self._warm(served)
+
+    def _warm(self, served: ServedVersion) -> None:
+        self._output_specs[served] = []
+        try:
+            example = served.loaded.input_example()
+            if example is None:
+                return
+            outputs = named_outputs(served.signature, served.loaded.predict(example))
+        except Exception as err:  # warming up is a courtesy; requests show failures
+            log.warning("warming up %s failed: %s", served.label, err)
+            return
+        self._output_specs[served] = [
+            (name, values.dtype.name, [-1, *values.shape[1:]]) for name, values in outputs.items()
+        ]
 
     # -- one prediction ---------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -108,9 +109,27 @@ def serve(specs: Sequence[str], options: ServerOptions | None = None, *,
     if not specs:
         raise InvalidInputError("give at least one model URI or deployment name to serve")
     settings = settings or Settings.load()
-    if options.workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
-        # before any metric exists: every worker then writes its samples to this folder
-        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="loopml-metrics-")
+    with _metrics_folder(options.workers):
+        _serve(specs, options, settings)
+
+
+@contextlib.contextmanager
+def _metrics_folder(workers: int) -> Iterator[None]:
+    """With several workers, a fresh folder for their metric samples (removed at the end)."""
+    if workers == 1 or os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    # set before any metric exists: every worker then writes its samples here
+    folder = tempfile.mkdtemp(prefix="loopml-metrics-")
+    os.environ[MULTIPROCESS_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _serve(specs: Sequence[str], options: ServerOptions, settings: Settings) -> None:
     endpoints = [open_endpoint(spec, settings, trusted=options.trusted) for spec in specs]
     names = [endpoint.name for endpoint in endpoints]
     if len(set(names)) != len(names):
