@@ -38,3 +38,17 @@ class Picky:
         if (values < 0).any():
             raise ValueError("negative values are not allowed")
         return values.sum(axis=1)
+
+
+class Slow:
+    """Marks that a prediction started (a file), then takes two seconds: an in-flight request."""
+
+    marker = ""
+
+    def predict(self, data: Any) -> Any:
+        from pathlib import Path
+        from time import sleep
+
+        Path(self.marker).touch()
+        sleep(2)
+        return data

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 import psutil
 import pytest
 import requests
-from _serving_models import Doubler
+from _serving_models import Doubler, Slow
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import Register
@@ -179,3 +180,29 @@ def test_serving_an_unknown_model_fails_with_one_line(staging: RegistryClient) -
     assert result.returncode == 1
     assert "nope" in result.stderr
     assert "staging" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("sig", "workers"), [(signal.SIGTERM, "1"), (signal.SIGINT, "2")], ids=["sigterm", "sigint-2"]
+)
+def test_stopping_lets_the_request_in_flight_finish(
+    register: Register, servers: list[Served], tmp_path: Path, sig: int, workers: str
+) -> None:
+    model = Slow()
+    model.marker = str(tmp_path / "started")
+    register(model, "slow")
+    served = Served("models:/slow/1", "--workers", workers)
+    servers.append(served)
+    replies: list[requests.Response] = []
+    body = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}]}
+    caller = threading.Thread(
+        target=lambda: replies.append(
+            requests.post(f"{served.url}/v2/models/slow/infer", json=body, timeout=60)
+        )
+    )
+    caller.start()
+    while not (tmp_path / "started").exists():  # the model is predicting now
+        caller.join(0.01)
+    assert served.stop(sig) == 0
+    caller.join(60)
+    assert [reply.status_code for reply in replies] == [200]
