@@ -466,7 +466,7 @@ class ServingApp:
                 self.metrics.observe(name, timings)  # type: ignore[arg-type]
                 rows = _rows(call.inputs)
                 if rows is not None:
-                    self.metrics.batch_size.labels(name).observe(rows)
+                    self.metrics.batch(name, rows)
         except Exception:  # metrics must never fail a request that was answered
             log.exception("recording metrics failed")
         if served is None:
@@ -513,7 +513,7 @@ class ServingApp:
                     error=call.error if status is None else error,
                 )
             )
-            self.metrics.queue_depth.labels(name).set(sink.queue_depth)
+            self.metrics.payload_depth(name, sink.queue_depth)
         except Exception:  # the payload log never fails a request
             log.exception("handing a prediction to the payload log failed")
 

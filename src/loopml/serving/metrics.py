@@ -115,6 +115,8 @@ class ServingMetrics:
         )
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._stages: dict[str, tuple[Any, ...]] = {}
+        self._batches: dict[str, Any] = {}
+        self._depths: dict[str, Any] = {}
 
     def count(self, deployment: str, version: str, code: int) -> None:
         """One request answered with ``code`` by ``version`` (``""`` before routing)."""
@@ -133,6 +135,20 @@ class ServingMetrics:
             )
         for histogram, value in zip(stages, seconds, strict=True):
             histogram.observe(value)
+
+    def batch(self, deployment: str, rows: int) -> None:
+        """One model call on ``rows`` rows."""
+        histogram = self._batches.get(deployment)
+        if histogram is None:
+            histogram = self._batches[deployment] = self.batch_size.labels(deployment)
+        histogram.observe(rows)
+
+    def payload_depth(self, deployment: str, depth: int) -> None:
+        """The payload log's queue depth, as its sink reports it."""
+        gauge = self._depths.get(deployment)
+        if gauge is None:
+            gauge = self._depths[deployment] = self.queue_depth.labels(deployment)
+        gauge.set(depth)
 
     def render(self) -> bytes:
         """The text exposition of every metric (of every worker in multiprocess mode)."""
