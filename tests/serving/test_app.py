@@ -13,6 +13,7 @@ import uvicorn
 from _serving_models import Doubler, Exploding
 from prometheus_client.parser import text_string_to_metric_families
 
+import loopml
 from conftest import ListSink, Register, RunServer
 from loopml.registry import RegistryClient
 from loopml.serving import PayloadLogSettings, Route, Routing, TrafficPolicy
@@ -236,4 +237,5 @@ def test_readiness_is_false_once_the_app_closes(
     model = requests.get(f"{url}/v2/models/doubler/ready", timeout=10)
     assert (model.status_code, model.json()) == (400, {"name": "doubler", "ready": False})
     assert requests.get(f"{url}/ping", timeout=10).status_code == 503
+    assert requests.get(f"{url}/version", timeout=10).text == loopml.__version__
     assert requests.get(f"{url}/v2/health/live", timeout=10).json() == {"live": True}

@@ -11,7 +11,7 @@ Routes (``{m}`` is an endpoint's name, ``{v}`` a version it has loaded):
 ``POST /endpoints/{m}/predict``                           simple JSON: records, columns, rows
 ``POST /endpoints/{m}/invocations``                       MLflow's scoring format
 ``POST /predict``, ``POST /invocations``                  the same, when one endpoint is served
-``GET /ping``, ``/health``                                MLflow's health check
+``GET /ping``, ``/health``, ``/version``                  MLflow's health check and version
 ``GET /endpoints``                                        what is served, and its routing
 ``GET /metrics``                                          Prometheus text format
 =======================================================  ====================================
@@ -219,6 +219,10 @@ class ServingApp:
             elif path in ("/ping", "/health"):
                 self._require(method, "GET")
                 await _reply(send, 200 if self.ready else 503, b"\n")
+            elif path == "/version":
+                self._require(method, "GET")
+                version = str(sys.modules["loopml"].__version__)
+                await _reply(send, 200, version.encode(), b"text/plain; charset=utf-8")
             else:
                 raise NotFoundError("route", path, hint="see GET /v2 and GET /endpoints")
         except LoopmlError as err:
