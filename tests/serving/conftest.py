@@ -9,23 +9,19 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _serving_support import Register, RunServer
 
 from loopml.config import Settings
-from loopml.monitoring.payload import Prediction
 from loopml.packaging.package import save_package
 from loopml.registry import RegistryClient
 from loopml.serving.app import ServingApp
 from loopml.serving.runtime import Endpoint
 from loopml.serving.server import bind_socket, nodelay_protocol
-
-Register = Callable[..., int]
-RunServer = Callable[..., str]
 
 
 @pytest.fixture
@@ -85,32 +81,3 @@ def run_server() -> Iterator[RunServer]:
     for server, thread in running:
         server.should_exit = True
         thread.join(30)
-
-
-class ListSink:
-    """A payload-log sink that keeps every prediction in a list (thread-safe appends)."""
-
-    def __init__(self) -> None:
-        self.records: list[Prediction] = []
-        self.closed = False
-
-    def record(self, prediction: Prediction) -> None:
-        self.records.append(prediction)
-
-    @property
-    def dropped(self) -> int:
-        return 0
-
-    @property
-    def queue_depth(self) -> int:
-        return len(self.records)
-
-    def close(self, timeout: float = 10.0) -> None:
-        self.closed = True
-
-    def wait_for(self, count: int, timeout: float = 30.0) -> list[Prediction]:
-        """The records once there are ``count`` of them (shadows arrive after the reply)."""
-        deadline = time.monotonic() + timeout
-        while len(self.records) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return list(self.records)

@@ -11,10 +11,10 @@ import pytest
 import requests
 import uvicorn
 from _serving_models import Doubler, Exploding
+from _serving_support import ListSink, Register, RunServer
 from prometheus_client.parser import text_string_to_metric_families
 
 import loopml
-from conftest import ListSink, Register, RunServer
 from loopml.registry import RegistryClient
 from loopml.serving import PayloadLogSettings, Route, Routing, TrafficPolicy
 from loopml.serving.app import ServingApp

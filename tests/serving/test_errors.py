@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import requests
 from _serving_models import Doubler, Exploding
+from _serving_support import Register, RunServer
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
-from conftest import Register, RunServer
 from loopml.config import Settings
 from loopml.serving.app import ServerLimits, ServingApp
 from loopml.serving.control import open_endpoint

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import requests
 from _serving_models import Doubler
+from _serving_support import Register, RunServer
 from sklearn.linear_model import LogisticRegression
 
-from conftest import Register, RunServer
 from loopml.config import Settings
 from loopml.serving.control import open_endpoint
 

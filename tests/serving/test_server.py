@@ -16,9 +16,9 @@ import psutil
 import pytest
 import requests
 from _serving_models import Doubler, Slow
+from _serving_support import Register
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Register
 from loopml.registry import RegistryClient
 
 HERE = Path(__file__).parent

@@ -7,8 +7,8 @@ import pytest
 import requests
 import tritonclient.http as triton
 from _serving_models import Doubler, Identity
+from _serving_support import Register, RunServer
 
-from conftest import Register, RunServer
 from loopml import __version__
 from loopml.config import Settings
 from loopml.serving.control import open_endpoint
