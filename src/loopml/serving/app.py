@@ -41,7 +41,7 @@ import random
 import sys
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,19 @@ from loopml.clock import now_ms
 from loopml.errors import InvalidInputError, LoopmlError, NotFoundError
 from loopml.monitoring.payload import NullSink, Prediction, PredictionSink, Role
 from loopml.serving import _scoring, _v2
+from loopml.serving._http import (
+    JSON,
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+    Receive,
+    RequestTimeoutError,
+    Send,
+    ServerLimits,
+    error_body,
+    headers_of,
+    read_body,
+    reply,
+)
 from loopml.serving._inputs import logged_inputs, model_input, named_outputs
 from loopml.serving._shadow import ShadowRunner
 from loopml.serving.metrics import CONTENT_TYPE, ServingMetrics
@@ -66,25 +79,8 @@ __all__ = [
 
 log = logging.getLogger("loopml.serving")
 
-_JSON = b"application/json"
 _KEY = KEY_HEADER.encode()
 _MODEL_INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
-Send = Callable[[dict[str, Any]], Any]
-Receive = Callable[[], Any]
-
-
-class PayloadTooLargeError(InvalidInputError):
-    """A request body over the server's limit."""
-
-    code = "payload_too_large"
-    http_status = 413
-
-
-class RequestTimeoutError(InvalidInputError, TimeoutError):
-    """A request body not fully sent in time."""
-
-    code = "request_timeout"
-    http_status = 408
 
 
 class _ModelRefusedInputError(InvalidInputError):
@@ -97,29 +93,6 @@ class _ModelFailedError(LoopmlError):
     """The model raised while predicting (anything but refusing the input): a 500."""
 
     code = "model_failed"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerLimits:
-    """What one request may take.
-
-    Attributes:
-        max_body_bytes: larger bodies get 413 (checked against Content-Length first).
-        body_timeout: seconds a client has to send the whole body, else 408.
-        shadow_queue: shadow predictions waiting at most; more are dropped and counted.
-    """
-
-    max_body_bytes: int = 32 * 1024 * 1024
-    body_timeout: float = 30.0
-    shadow_queue: int = 1000
-
-    def __post_init__(self) -> None:
-        if isinstance(self.max_body_bytes, bool) or self.max_body_bytes < 1:
-            raise InvalidInputError(
-                f"max_body_bytes must be a positive byte count, got {self.max_body_bytes!r}"
-            )
-        if not self.body_timeout > 0:
-            raise InvalidInputError(f"body_timeout must be > 0 seconds, got {self.body_timeout!r}")
 
 
 @dataclass(slots=True)
@@ -215,23 +188,23 @@ class ServingApp:
             elif path == "/metrics":
                 self._require(method, "GET")
                 self.refresh_gauges()
-                await _reply(send, 200, self.metrics.render(), CONTENT_TYPE.encode())
+                await reply(send, 200, self.metrics.render(), CONTENT_TYPE.encode())
             elif path in ("/ping", "/health"):
                 self._require(method, "GET")
-                await _reply(send, 200 if self.ready else 503, b"\n")
+                await reply(send, 200 if self.ready else 503, b"\n")
             elif path == "/version":
                 self._require(method, "GET")
                 version = str(sys.modules["loopml"].__version__)
-                await _reply(send, 200, version.encode(), b"text/plain; charset=utf-8")
+                await reply(send, 200, version.encode(), b"text/plain; charset=utf-8")
             else:
                 raise NotFoundError("route", path, hint="see GET /v2 and GET /endpoints")
         except LoopmlError as err:
             protocol = "v2" if path.startswith("/v2") else "predict"
-            await _reply(send, err.http_status, _error_body(err, protocol))
+            await reply(send, err.http_status, error_body(err, protocol))
 
     def _require(self, method: str, wanted: str) -> None:
         if method != wanted:
-            raise _MethodNotAllowedError(f"use {wanted} here, not {method}")
+            raise MethodNotAllowedError(f"use {wanted} here, not {method}")
 
     def _only_endpoint(self, path: str) -> Endpoint:
         if len(self.endpoints) == 1:
@@ -256,7 +229,7 @@ class ServingApp:
         if len(parts) == 1:
             self._require(method, "GET")
             body = [endpoint.describe() for endpoint in self.endpoints.values()]
-            await _reply(send, 200, orjson.dumps(body))
+            await reply(send, 200, orjson.dumps(body))
             return
         if len(parts) != 3 or parts[2] not in ("predict", "invocations"):
             raise NotFoundError("route", path, hint="POST /endpoints/<name>/predict")
@@ -273,12 +246,12 @@ class ServingApp:
             self._require(method, "GET")
             version = str(sys.modules["loopml"].__version__)  # the package is always imported
             body = {"name": "loopml", "version": version, "extensions": ["binary_tensor_data"]}
-            await _reply(send, 200, orjson.dumps(body))
+            await reply(send, 200, orjson.dumps(body))
             return
         if parts[0] == "health" and len(parts) == 2 and parts[1] in ("live", "ready"):
             self._require(method, "GET")
             ok = True if parts[1] == "live" else self.ready
-            await _reply(send, 200 if ok else 400, orjson.dumps({parts[1]: ok}))
+            await reply(send, 200 if ok else 400, orjson.dumps({parts[1]: ok}))
             return
         if parts[0] != "models" or len(parts) < 2:
             raise NotFoundError("route", path, hint="see the Open Inference Protocol's routes")
@@ -290,11 +263,11 @@ class ServingApp:
             rest = rest[2:]
         if not rest:
             self._require(method, "GET")
-            await _reply(send, 200, orjson.dumps(self._metadata(endpoint, served)))
+            await reply(send, 200, orjson.dumps(self._metadata(endpoint, served)))
         elif rest == ["ready"]:
             self._require(method, "GET")
             ready = {"name": endpoint.name, "ready": self.ready}
-            await _reply(send, 200 if self.ready else 400, orjson.dumps(ready))
+            await reply(send, 200 if self.ready else 400, orjson.dumps(ready))
         elif rest == ["infer"]:
             self._require(method, "POST")
             await self._predict(endpoint, "v2", scope, receive, send, served)
@@ -363,15 +336,15 @@ class ServingApp:
         pinned: ServedVersion | None = None,
     ) -> None:
         started = time.perf_counter()
-        headers = _headers(scope)
+        headers = headers_of(scope)
         call = _Call(endpoint, protocol, headers.get(b"x-request-id", ""), started, now_ms())
         timings = (0.0, 0.0, 0.0, 0.0)
         shadow: ServedVersion | None = None
-        reply: bytes = b""
+        answer: bytes = b""
         header_length: int | None = None
         extra: list[tuple[bytes, bytes]] = []
         try:
-            call.body = await self._read_body(receive, headers.get(b"content-length"))
+            call.body = await read_body(receive, headers.get(b"content-length"), self.limits)
             parse_start = time.perf_counter()
             parsed = _parse(protocol, call.body, headers)
             payload = parsed.payload if isinstance(parsed, _v2.InferRequest) else parsed
@@ -387,7 +360,7 @@ class ServingApp:
             result = _run_model(served, call.inputs)
             predict_end = time.perf_counter()
             call.outputs = named_outputs(served.signature, result)
-            reply, header_length = self._encode(call, parsed, result)
+            answer, header_length = self._encode(call, parsed, result)
             if header_length is not None:
                 extra.append((b"inference-header-content-length", str(header_length).encode()))
             done = time.perf_counter()
@@ -399,48 +372,20 @@ class ServingApp:
             )
         except LoopmlError as err:
             call.status, call.error = err.http_status, err.message
-            reply = _error_body(err, protocol)
+            answer = error_body(err, protocol)
         except Exception as err:  # a bug of ours: the client gets a 500 naming it
             log.exception("request to %s failed", endpoint.name)
             failure = LoopmlError(f"internal error: {type(err).__name__}: {err}")
             call.status, call.error = 500, failure.message
-            reply = _error_body(failure, protocol)
+            answer = error_body(failure, protocol)
         if not call.request_id:
             call.request_id = _new_request_id()
         extra.append((b"x-request-id", call.request_id.encode("latin-1", "replace")))
-        content_type = b"application/octet-stream" if header_length is not None else _JSON
-        await _reply(send, call.status, reply, content_type, extra)
+        content_type = b"application/octet-stream" if header_length is not None else JSON
+        if call.status in (408, 413):  # the body was not read to its end: do not reuse
+            extra.append((b"connection", b"close"))
+        await reply(send, call.status, answer, content_type, extra)
         self._after(call, timings, shadow)
-
-    async def _read_body(self, receive: Receive, declared: str | None) -> bytes:
-        limit = self.limits.max_body_bytes
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLargeError(
-                f"the body is {declared} bytes; this server takes at most {limit} "
-                "(split the batch, or start it with a larger --max-body-bytes)"
-            )
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            async with asyncio.timeout(self.limits.body_timeout):
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        raise InvalidInputError("the client went away before sending the body")
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > limit:
-                        raise PayloadTooLargeError(
-                            f"the body is over {limit} bytes, this server's limit; split the batch"
-                        )
-                    chunks.append(chunk)
-                    if not message.get("more_body"):
-                        break
-        except TimeoutError as err:
-            raise RequestTimeoutError(
-                f"the body was not sent within {self.limits.body_timeout:g} seconds"
-            ) from err
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _encode(self, call: _Call, parsed: Any, result: Any) -> tuple[bytes, int | None]:
         served = call.served
@@ -533,11 +478,6 @@ class ServingApp:
             self.metrics.payload_dropped.labels(name).set(sink.dropped)
 
 
-class _MethodNotAllowedError(InvalidInputError):
-    code = "method_not_allowed"
-    http_status = 405
-
-
 class _ShadowJob:
     """The challenger's turn: decode the body again (its own copy), predict, log."""
 
@@ -615,30 +555,3 @@ def _rows(inputs: Any) -> int | None:
         inputs = next(iter(inputs.values()), None)
     shape = getattr(inputs, "shape", None)
     return int(shape[0]) if shape else None
-
-
-def _headers(scope: dict[str, Any]) -> dict[bytes, str]:
-    return {name: value.decode("latin-1") for name, value in scope["headers"]}
-
-
-def _error_body(err: LoopmlError, protocol: str) -> bytes:
-    """The error in the protocol's own shape: V2 ``{"error": "..."}``, MLflow's
-    ``{"error_code", "message"}``, else loopml's ``{"error": {"code", "message", "details"}}``."""
-    if protocol == "v2":
-        return orjson.dumps({"error": err.message})
-    if protocol == "invocations":
-        code = "BAD_REQUEST" if err.http_status < 500 else "INTERNAL_ERROR"
-        return orjson.dumps({"error_code": code, "message": err.message})
-    return orjson.dumps(err.to_dict())
-
-
-async def _reply(
-    send: Send,
-    status: int,
-    body: bytes,
-    content_type: bytes = _JSON,
-    extra: Sequence[tuple[bytes, bytes]] = (),
-) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": [*headers, *extra]})
-    await send({"type": "http.response.body", "body": body})
