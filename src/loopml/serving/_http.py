@@ -50,6 +50,8 @@ class RequestTimeoutError(InvalidInputError, TimeoutError):
 
 
 class MethodNotAllowedError(InvalidInputError):
+    """A route asked with the wrong method (``GET`` for an infer call)."""
+
     code = "method_not_allowed"
     http_status = 405
 
