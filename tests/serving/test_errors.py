@@ -289,6 +289,13 @@ def test_a_slow_client_gets_408_and_the_server_goes_on(small: str) -> None:
     assert ok.json()["predictions"] == [[2.0, 4.0, 6.0]]
 
 
+@pytest.mark.parametrize(
+    "path", ["/v2x", "/v2models/doubler", "/endpointsx", "/endpoints/doubler/x", "/", "/../etc"]
+)
+def test_unknown_routes_get_404(url: str, path: str) -> None:
+    assert requests.get(url + path, timeout=10).status_code == 404
+
+
 def test_wrong_methods_get_405(url: str) -> None:
     assert requests.get(f"{url}/v2/models/doubler/infer", timeout=10).status_code == 405
     assert requests.post(f"{url}/v2/health/live", timeout=10).status_code == 405

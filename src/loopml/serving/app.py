@@ -178,12 +178,12 @@ class ServingApp:
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         try:
-            if path.startswith("/v2"):
+            if path == "/v2" or path.startswith("/v2/"):
                 await self._v2(method, path, scope, receive, send)
             elif path in ("/predict", "/invocations"):
                 self._require(method, "POST")
                 await self._predict(self._only_endpoint(path), path[1:], scope, receive, send)
-            elif path.startswith("/endpoints"):
+            elif path == "/endpoints" or path.startswith("/endpoints/"):
                 await self._endpoints(method, path, scope, receive, send)
             elif path == "/metrics":
                 self._require(method, "GET")
@@ -199,7 +199,7 @@ class ServingApp:
             else:
                 raise NotFoundError("route", path, hint="see GET /v2 and GET /endpoints")
         except LoopmlError as err:
-            protocol = "v2" if path.startswith("/v2") else "predict"
+            protocol = "v2" if path == "/v2" or path.startswith("/v2/") else "predict"
             await reply(send, err.http_status, error_body(err, protocol))
 
     def _require(self, method: str, wanted: str) -> None:
