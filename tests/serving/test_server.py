@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -167,6 +168,23 @@ def test_workers_die_with_their_parent(staging: RegistryClient, servers: list[Se
     served.process.wait(30)
     _gone, alive = psutil.wait_procs(workers, timeout=60)
     assert not alive
+
+
+def test_a_taken_port_fails_with_one_line_before_loading(staging: RegistryClient) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = subprocess.run(
+            [sys.executable, "-m", "loopml", "serve", "models:/doubler@staging", "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+    assert "pick another --port" in result.stderr
 
 
 def test_serving_an_unknown_model_fails_with_one_line(staging: RegistryClient) -> None:

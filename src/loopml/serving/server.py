@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import logging
 import os
 import shutil
@@ -44,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.config import Settings
-from loopml.errors import InvalidInputError
+from loopml.errors import ConflictError, InvalidInputError
 from loopml.monitoring.payload import PredictionSink
 from loopml.serving.app import ServerLimits, ServingApp
 from loopml.serving.control import open_endpoint
@@ -107,7 +108,7 @@ def serve(specs: Sequence[str], options: ServerOptions | None = None, *,
     Raises:
         InvalidInputError: no spec, a spec served twice, bad options.
         NotFoundError: a model, version, alias or deployment that does not exist.
-        OSError: the address is taken (the message names it).
+        ConflictError, InvalidInputError: the address cannot be bound (see :func:`bind_socket`).
     """
     options = options or ServerOptions()
     if not specs:
@@ -134,14 +135,22 @@ def _metrics_folder(workers: int) -> Iterator[None]:
 
 
 def _serve(specs: Sequence[str], options: ServerOptions, settings: Settings) -> None:
-    endpoints = [open_endpoint(spec, settings, trusted=options.trusted) for spec in specs]
+    reuse_port = options.workers > 1 and hasattr(socket, "SO_REUSEPORT")
+    # Bound first (a taken port fails before minutes of loading), listening only once every
+    # model is loaded. With SO_REUSEPORT this socket only holds the port and never listens:
+    # each worker binds and listens on its own, and the kernel spreads connections over them.
+    sock = bind_socket(options.host, options.port, listen=False, reuse_port=reuse_port)
+    try:
+        endpoints = [open_endpoint(spec, settings, trusted=options.trusted) for spec in specs]
+    except BaseException:
+        sock.close()
+        raise
     names = [endpoint.name for endpoint in endpoints]
     if len(set(names)) != len(names):
+        sock.close()
         raise InvalidInputError(f"each endpoint is served once, got {names}")
-    reuse_port = options.workers > 1 and hasattr(socket, "SO_REUSEPORT")
-    # With SO_REUSEPORT this socket only holds the port (it never listens): each worker
-    # binds and listens on its own, and the kernel spreads connections over them.
-    sock = bind_socket(options.host, options.port, listen=not reuse_port, reuse_port=reuse_port)
+    if not reuse_port:
+        sock.listen(2048)
     url = _url(sock)
     if options.workers == 1:
         app = _build_app(endpoints, options, settings)
@@ -161,7 +170,9 @@ def bind_socket(
     listening unless ``listen`` is false; with ``reuse_port``, ``SO_REUSEPORT`` too.
 
     Raises:
-        OSError: the address cannot be bound; the message names it.
+        ConflictError: the address is taken by another process.
+        InvalidInputError: the address cannot be bound (not this machine's, a privileged
+            port); the message names it.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -172,7 +183,10 @@ def bind_socket(
         sock.bind((host, port))
     except OSError as err:
         sock.close()
-        raise OSError(err.errno, f"cannot listen on {host}:{port}: {err.strerror}") from err
+        where = f"cannot listen on {host}:{port}: {err.strerror or err}"
+        if err.errno == errno.EADDRINUSE:
+            raise ConflictError(f"{where}; stop what holds it or pick another --port") from err
+        raise InvalidInputError(f"{where}; check --host and --port") from err
     if listen:
         sock.listen(2048)
     return sock
