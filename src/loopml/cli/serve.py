@@ -35,7 +35,10 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            "--workers", min=1, max=256, help="Worker processes (pre-forked, sharing the socket)."
+            "--workers",
+            min=1,
+            max=256,
+            help="Worker processes (pre-forked, one SO_REUSEPORT socket each).",
         ),
     ] = 1,
     max_body_bytes: Annotated[

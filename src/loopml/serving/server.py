@@ -1,7 +1,8 @@
-"""The server process: load every model, bind, then serve with one or more workers.
+"""The server process: bind, load every model, listen, then serve with one or more workers.
 
-:func:`serve` loads every endpoint's models first, then binds the listening socket (so
-no connection is accepted before the models are ready), then serves it:
+:func:`serve` binds the port first (a taken port fails at once), loads every endpoint's
+models, and only then listens (so no connection is accepted before the models are
+ready), then serves:
 
 - one worker: uvicorn (httptools, uvloop) in this process;
 - ``workers=N``: N pre-forked worker processes, each listening on its own socket bound
