@@ -1,5 +1,5 @@
 """``loopml serve``: its help, and what it refuses before starting (the server itself is
-tested as a subprocess in tests/serving/test_server.py)."""
+tested as a subprocess in tests/serving/test_serving_process.py)."""
 
 from __future__ import annotations
 

@@ -14,14 +14,16 @@ from typing import Any
 
 import orjson
 
-from loopml.errors import InvalidInputError, LoopmlError
+from loopml.errors import (
+    InvalidInputError,
+    LoopmlError,
+    PayloadTooLargeError,
+    RequestTimeoutError,
+)
 
 __all__ = [
     "JSON",
-    "MethodNotAllowedError",
-    "PayloadTooLargeError",
     "Receive",
-    "RequestTimeoutError",
     "Send",
     "ServerLimits",
     "error_body",
@@ -33,27 +35,6 @@ __all__ = [
 JSON = b"application/json"
 Send = Callable[[dict[str, Any]], Any]
 Receive = Callable[[], Any]
-
-
-class PayloadTooLargeError(InvalidInputError):
-    """A request body over the server's limit."""
-
-    code = "payload_too_large"
-    http_status = 413
-
-
-class RequestTimeoutError(InvalidInputError, TimeoutError):
-    """A request body not fully sent in time."""
-
-    code = "request_timeout"
-    http_status = 408
-
-
-class MethodNotAllowedError(InvalidInputError):
-    """A route asked with the wrong method (``GET`` for an infer call)."""
-
-    code = "method_not_allowed"
-    http_status = 405
 
 
 @dataclass(frozen=True, slots=True)

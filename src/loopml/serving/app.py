@@ -48,15 +48,18 @@ from typing import Any
 import orjson
 
 from loopml.clock import now_ms
-from loopml.errors import InvalidInputError, LoopmlError, NotFoundError
+from loopml.errors import (
+    InvalidInputError,
+    LoopmlError,
+    MethodNotAllowedError,
+    ModelFailedError,
+    NotFoundError,
+)
 from loopml.monitoring.payload import NullSink, Prediction, PredictionSink, Role
 from loopml.serving import _scoring, _v2
 from loopml.serving._http import (
     JSON,
-    MethodNotAllowedError,
-    PayloadTooLargeError,
     Receive,
-    RequestTimeoutError,
     Send,
     ServerLimits,
     error_body,
@@ -70,29 +73,12 @@ from loopml.serving.metrics import CONTENT_TYPE, ServingMetrics
 from loopml.serving.policy import KEY_HEADER
 from loopml.serving.runtime import Endpoint, ServedVersion
 
-__all__ = [
-    "PayloadTooLargeError",
-    "RequestTimeoutError",
-    "ServerLimits",
-    "ServingApp",
-]
+__all__ = ["ServerLimits", "ServingApp"]
 
 log = logging.getLogger("loopml.serving")
 
 _KEY = KEY_HEADER.encode()
 _MODEL_INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
-
-
-class _ModelRefusedInputError(InvalidInputError):
-    """The model raised a ValueError or TypeError on input that fit its signature."""
-
-    code = "model_refused_input"
-
-
-class _ModelFailedError(LoopmlError):
-    """The model raised while predicting (anything but refusing the input): a 500."""
-
-    code = "model_failed"
 
 
 @dataclass(slots=True)
@@ -538,14 +524,12 @@ def _run_model(served: ServedVersion, inputs: Any) -> Any:
     try:
         return served.loaded.model.predict(inputs)
     except _MODEL_INPUT_ERRORS as err:
-        raise _ModelRefusedInputError(
+        raise InvalidInputError(
             f"model {served.label} cannot predict on this input: {type(err).__name__}: {err}"
         ) from err
     except Exception as err:
         log.exception("model %s failed", served.label)
-        raise _ModelFailedError(
-            f"model {served.label} failed: {type(err).__name__}: {err}"
-        ) from err
+        raise ModelFailedError(f"model {served.label} failed: {type(err).__name__}: {err}") from err
 
 
 def _rows(inputs: Any) -> int | None:
