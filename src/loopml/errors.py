@@ -10,7 +10,10 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
     ├── ConflictError                        409, exit 1
     ├── InvalidInputError (ValueError)       400, exit 2
     │   ├── UnsafePathError                  400, exit 2
-    │   └── SignatureError                   400, exit 2   (input does not fit a model's signature)
+    │   ├── SignatureError                   400, exit 2   (input does not fit a model's signature)
+    │   ├── PayloadTooLargeError             413, exit 2   (a request body over a server's limit)
+    │   ├── RequestTimeoutError (TimeoutError) 408, exit 2 (a request body not sent in time)
+    │   └── MethodNotAllowedError            405, exit 2   (an HTTP route asked the wrong way)
     ├── DigestMismatchError                  500, exit 1   (stored bytes do not match their digest)
     ├── GateFailedError                      422, exit 1
     ├── UntrustedTypesError                  422, exit 1   (a model file names types not trusted)
@@ -19,6 +22,7 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
     ├── UnauthorizedError (PermissionError)  401, exit 1
     ├── StoreError                           503, exit 1   (the database is unreachable)
     ├── UserCodeError                        422, exit 1   (the user's own code raised)
+    ├── ModelFailedError                     500, exit 1   (a served model raised predicting)
     ├── DiskFullError (OSError)              507, exit 1   (no room left to write: ENOSPC, EFBIG)
     ├── DeviceUnavailableError               503, exit 1   (no GPU, or no CUDA provider, here)
     └── MissingDependencyError (ImportError) 500, exit 1   (an optional extra is missing)
@@ -46,10 +50,14 @@ __all__ = [
     "GateFailedError",
     "InvalidInputError",
     "LoopmlError",
+    "MethodNotAllowedError",
     "MissingDependencyError",
     "MissingFileError",
+    "ModelFailedError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PipelineFailedError",
+    "RequestTimeoutError",
     "SignatureError",
     "StepTimeoutError",
     "StoreError",
@@ -159,6 +167,27 @@ class SignatureError(InvalidInputError):
         super().__init__(message, details={"problems": problems})
 
 
+class PayloadTooLargeError(InvalidInputError):
+    """A request body over a server's size limit."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+
+class RequestTimeoutError(InvalidInputError, TimeoutError):
+    """A request body a client did not finish sending in time."""
+
+    code = "request_timeout"
+    http_status = 408
+
+
+class MethodNotAllowedError(InvalidInputError):
+    """An HTTP route asked with the wrong method (``GET`` for an inference call)."""
+
+    code = "method_not_allowed"
+    http_status = 405
+
+
 class DigestMismatchError(LoopmlError):
     """Stored bytes no longer match the digest they were stored under."""
 
@@ -230,6 +259,14 @@ class UserCodeError(LoopmlError):
         self.file = file
         self.line = line
         super().__init__(message, details={"file": file, "line": line, "error": error})
+
+
+class ModelFailedError(LoopmlError):
+    """A served model raised while predicting on input that fit its signature; the
+    message names the model and version."""
+
+    code = "model_failed"
+    http_status = 500
 
 
 class DiskFullError(LoopmlError, OSError):

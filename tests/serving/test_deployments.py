@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from _serving_models import ModelVersions
 
+from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.registry.client import RegistryClient
 from loopml.serving.deployments import DeploymentClient
@@ -17,6 +19,12 @@ from loopml.store.lineage import edges_of
 CANARY = TrafficPolicy(
     routes=(Route(alias="production", weight=90), Route(alias="challenger", weight=10))
 )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """Deployments are store records: these tests run over each database backend."""
+    return Settings.load(home=tmp_path / "home", db_url=db_url)
 
 
 @pytest.fixture

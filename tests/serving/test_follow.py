@@ -25,6 +25,12 @@ CANARY = TrafficPolicy(
 
 
 @pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """Deployments are store records: these tests run over each database backend."""
+    return Settings.load(home=tmp_path / "home", db_url=db_url)
+
+
+@pytest.fixture
 def churn(versions: ModelVersions) -> ModelVersions:
     """``churn`` v1 (production) and v2 (challenger)."""
     versions.sklearn(depth=3)

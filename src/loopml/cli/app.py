@@ -42,6 +42,7 @@ from loopml.cli._output import JSON_META_KEY, print_error, print_unexpected, sil
 from loopml.cli._state import CliState, get_state
 from loopml.cli.gc import gc
 from loopml.cli.init import init
+from loopml.cli.serve import serve
 from loopml.errors import LoopmlError
 
 __all__ = ["LoopmlGroup", "app", "main"]
@@ -110,6 +111,7 @@ app.command("predict")(predict.predict)
 app.command("predictions")(predictions.predictions)
 app.command("init")(init)
 app.command("gc")(gc)
+app.command("serve")(serve)
 
 
 def _print_version(value: bool) -> None:

@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from loopml.config import Settings
 from loopml.errors import GateFailedError, InvalidInputError
@@ -42,6 +42,7 @@ def load_version(
     *,
     runtime: Runtime = "native",
     device: str = CPU,
+    trusted: Sequence[str] = (),
 ) -> ServedVersion:
     """Load ``models:/model/version`` into memory, timing it.
 
@@ -49,6 +50,8 @@ def load_version(
         runtime: ``"native"`` (the package's flavor) or ``"onnx"`` (its converted graph
             in onnxruntime; the version must have been registered with ``onnx=True``).
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (a deployment's ``Resources.device``).
+        trusted: see :func:`loopml.registry.loading.load_model` (types and pyfunc classes
+            only the package's own files provide).
 
     Raises:
         DeviceUnavailableError: ``device`` is a GPU this machine lacks.
@@ -56,7 +59,11 @@ def load_version(
     """
     started = time.perf_counter()
     loaded = load_model(
-        model_uri(model, version), settings=client.settings, runtime=runtime, device=device
+        model_uri(model, version),
+        settings=client.settings,
+        runtime=runtime,
+        device=device,
+        trusted=trusted,
     )
     return ServedVersion(model, version, loaded, load_seconds=time.perf_counter() - started)
 
@@ -84,7 +91,14 @@ def check_version(served: ServedVersion) -> None:
 
 
 def load_targets(
-    client: RegistryClient, model: str, targets: Mapping[str, int], loaded: Loaded | None = None
+    client: RegistryClient,
+    model: str,
+    targets: Mapping[str, int],
+    loaded: Loaded | None = None,
+    *,
+    trusted: Sequence[str] = (),
+    runtime: Runtime = "native",
+    device: str = CPU,
 ) -> dict[str, ServedVersion]:
     """A loaded version for each target of ``targets`` (``{"@production": 3}``).
 
@@ -101,7 +115,9 @@ def load_targets(
     for target, version in targets.items():
         key = (model, version)
         if key not in have:
-            fresh = load_version(client, model, version)
+            fresh = load_version(
+                client, model, version, runtime=runtime, device=device, trusted=trusted
+            )
             check_version(fresh)
             have[key] = fresh
         served[target] = have[key]
@@ -113,20 +129,35 @@ def load_routing(
     deployment: Deployment,
     targets: Mapping[str, int],
     loaded: Loaded | None = None,
+    *,
+    trusted: Sequence[str] = (),
 ) -> Routing:
-    """The routing of ``deployment`` serving ``targets`` (see :func:`load_targets`)."""
+    """The routing of ``deployment`` serving ``targets`` (see :func:`load_targets`).
+
+    Versions load on the deployment's ``resources.runtime`` and ``resources.device``.
+    """
+    resources = deployment.resources
     return Routing(
         deployment.policy,
-        load_targets(client, deployment.model, targets, loaded),
+        load_targets(
+            client,
+            deployment.model,
+            targets,
+            loaded,
+            trusted=trusted,
+            runtime=resources.runtime,
+            device=resources.device,
+        ),
         payload_log=deployment.payload_log,
         resources=deployment.resources,
         revision=deployment.revision,
     )
 
 
-def open_endpoint(spec: str, settings: Settings) -> Endpoint:
+def open_endpoint(spec: str, settings: Settings, *, trusted: Sequence[str] = ()) -> Endpoint:
     """An endpoint for ``spec``: a ``models:/`` URI (ad hoc) or a stored deployment's name.
 
+    ``trusted`` is passed to :func:`load_version` for every version loaded.
     Every version is loaded and checked on its input example before this returns.
 
     Raises:
@@ -135,14 +166,16 @@ def open_endpoint(spec: str, settings: Settings) -> Endpoint:
         GateFailedError: a version fails on its own input example.
     """
     if is_uri(spec):
-        return _open_ad_hoc(spec, RegistryClient(settings))
+        return _open_ad_hoc(spec, RegistryClient(settings), trusted)
     deployments = DeploymentClient(settings)
     deployment = deployments.get(spec)
-    routing = load_routing(deployments.registry, deployment, deployments.resolve(deployment))
+    routing = load_routing(
+        deployments.registry, deployment, deployments.resolve(deployment), trusted=trusted
+    )
     return Endpoint(deployment.name, routing, deployment=deployment.name)
 
 
-def _open_ad_hoc(spec: str, client: RegistryClient) -> Endpoint:
+def _open_ad_hoc(spec: str, client: RegistryClient, trusted: Sequence[str]) -> Endpoint:
     uri = parse_uri(spec)
     if uri.scheme != "models":
         raise InvalidInputError(
@@ -151,6 +184,6 @@ def _open_ad_hoc(spec: str, client: RegistryClient) -> Endpoint:
         )
     version = client.resolve(spec)
     policy = TrafficPolicy.follow(uri.alias) if uri.alias else TrafficPolicy.pinned(version.version)
-    served = load_version(client, version.model, version.version)
+    served = load_version(client, version.model, version.version, trusted=trusted)
     check_version(served)
     return Endpoint(version.model, Routing(policy, {policy.routes[0].target: served}))

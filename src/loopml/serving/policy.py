@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loopml.errors import InvalidInputError
+from loopml.packaging.loading import RUNTIMES, Runtime
 
 __all__ = [
     "KEY_HEADER",
@@ -218,12 +219,15 @@ class Resources:
         device: ``"cpu"`` or ``"cuda"`` / ``"cuda:N"`` (refused at load when no GPU).
         max_batch_size: requests merged into one model call; 1 turns batching off.
         max_batch_time_ms: how long the first request of a batch waits for company.
+        runtime: ``"native"`` (the package's flavor) or ``"onnx"`` (the graph converted at
+            registration, run by onnxruntime; every version served needs one).
     """
 
     workers: int = 1
     device: str = "cpu"
     max_batch_size: int = 1
     max_batch_time_ms: float = 2.0
+    runtime: Runtime = "native"
 
     def __post_init__(self) -> None:
         for name in ("workers", "max_batch_size"):
@@ -237,6 +241,10 @@ class Resources:
             raise InvalidInputError(
                 f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}"
             )
+        if self.runtime not in RUNTIMES:
+            raise InvalidInputError(
+                f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -244,9 +252,10 @@ class Resources:
             "device": self.device,
             "max_batch_size": self.max_batch_size,
             "max_batch_time_ms": self.max_batch_time_ms,
+            "runtime": self.runtime,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Resources:
-        keys = ("workers", "device", "max_batch_size", "max_batch_time_ms")
+        keys = ("workers", "device", "max_batch_size", "max_batch_time_ms", "runtime")
         return cls(**{key: data[key] for key in keys if key in data})

@@ -90,14 +90,61 @@ def load_skops(path: Path, trusted: Sequence[str]) -> Any:
 
 
 def import_skops(feature: str) -> Any:
-    """``skops.io``, imported without pulling in torch, CuPy, Dask or JAX.
+    """``skops.io``, imported without listing every scikit-learn estimator.
 
-    Importing skops lists every scikit-learn estimator (see :func:`all_estimators`).
+    Importing skops builds its default trust list from ``sklearn.utils.all_estimators()``,
+    which imports every estimator module, and from every numpy and scipy ufunc, each
+    looked up across all loaded modules (2-4 s together, and torch, CuPy, Dask or JAX when
+    installed): a model server would pay that on every cold start. Both listings are
+    skipped during the import, so skops's own default list holds no estimators or ufuncs.
+    That loosens nothing: :func:`load_skops` decides trust itself (:data:`TRUSTED_MODULES`
+    and ``trusted``) over every type skops does not trust by default, a list that is now
+    only longer.
     """
     if "skops.io" in sys.modules:
         return sys.modules["skops.io"]
-    with _without_array_api_adapters():
+    with _without_array_api_adapters(), _estimators_unlisted():
         return require("skops.io", "skops", "sklearn", feature)
+
+
+@contextlib.contextmanager
+def _estimators_unlisted() -> Iterator[None]:
+    try:
+        import sklearn.utils as utils
+    except ImportError:  # require() reports the missing extra
+        yield
+        return
+    listed = utils.all_estimators
+    utils.all_estimators = lambda *args, **kwargs: []
+    finder = _SkipUfuncListing()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        finder.restore()
+        utils.all_estimators = listed
+
+
+class _SkipUfuncListing(importlib.abc.MetaPathFinder):
+    """Just before ``skops.io._trusted_types`` runs, its ufunc listing returns nothing."""
+
+    _TARGET = "skops.io._trusted_types"
+
+    def __init__(self) -> None:
+        self._patched: tuple[Any, Any] | None = None
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        helpers: Any = sys.modules.get("skops.io._utils")
+        if name == self._TARGET and helpers is not None and self._patched is None:
+            self._patched = (helpers, helpers.get_public_type_names)
+            helpers.get_public_type_names = lambda *args, **kwargs: []
+        # None: the regular finders import the module, with the listing skipped
+
+    def restore(self) -> None:
+        if self._patched is not None:
+            helpers, listing = self._patched
+            helpers.get_public_type_names = listing
 
 
 def all_estimators() -> list[tuple[str, type]]:

@@ -1,0 +1,33 @@
+"""Bad server settings are refused before anything starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from loopml.errors import InvalidInputError
+from loopml.serving.app import ServerLimits, ServingApp
+from loopml.serving.server import ServerOptions, serve
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"max_body_bytes": 0}, {"max_body_bytes": True}, {"body_timeout": 0}, {"body_timeout": -1.0}],
+)
+def test_bad_limits_are_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidInputError):
+        ServerLimits(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"workers": 0}, {"workers": True}, {"workers": 1000}, {"port": -1}, {"port": 70000}]
+)
+def test_bad_options_are_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidInputError):
+        ServerOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_serving_nothing_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="at least one"):
+        serve([])
+    with pytest.raises(InvalidInputError, match="distinct names"):
+        ServingApp([])
