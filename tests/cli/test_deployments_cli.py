@@ -52,6 +52,7 @@ def test_create_show_and_list(cli: Any, churn: RegistryClient) -> None:
     assert made["payload_log"] == {"enabled": True, "sample_rate": 0.25, "log_inputs": False}
     assert made["resources"] == {
         "workers": 2, "device": "cpu", "max_batch_size": 8, "max_batch_time_ms": 5.0,
+        "runtime": "native",
     }  # fmt: skip
     assert made["targets"] == {"@production": 1}
     shown = cli.json("deployments", "show", "churn-api")

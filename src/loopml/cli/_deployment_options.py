@@ -125,6 +125,7 @@ def merge_resources(
     device: str | None,
     max_batch_size: int | None,
     max_batch_time_ms: float | None,
+    runtime: str | None = None,
 ) -> Resources | None:
     """``current`` with what was given changed (``None``: nothing was given on update)."""
     changes: dict[str, Any] = {
@@ -134,6 +135,7 @@ def merge_resources(
             ("device", device),
             ("max_batch_size", max_batch_size),
             ("max_batch_time_ms", max_batch_time_ms),
+            ("runtime", runtime),
         )
         if value is not None
     }

@@ -100,6 +100,14 @@ MaxBatchTime = Annotated[
 Device = Annotated[
     str | None, typer.Option("--device", metavar="DEVICE", help="cpu, cuda or cuda:N.")
 ]
+Runtime = Annotated[
+    str | None,
+    typer.Option(
+        "--runtime",
+        metavar="RUNTIME",
+        help="native (the package's flavor) or onnx (the graph converted at registration).",
+    ),
+]
 Description = Annotated[
     str | None, typer.Option("--description", "-d", metavar="TEXT", help="What it is for.")
 ]
@@ -130,6 +138,7 @@ def create(
     max_batch_size: MaxBatchSize = None,
     max_batch_time_ms: MaxBatchTime = None,
     device: Device = None,
+    runtime: Runtime = None,
     description: Description = None,
     reason: Reason = None,
     as_json: JsonFlag = False,
@@ -159,7 +168,7 @@ def create(
     )
     resources = merge_resources(
         None, workers=workers, device=device, max_batch_size=max_batch_size,
-        max_batch_time_ms=max_batch_time_ms,
+        max_batch_time_ms=max_batch_time_ms, runtime=runtime,
     )  # fmt: skip
     with _client(ctx) as client:
         made = client.create(
@@ -246,6 +255,7 @@ def update(
     max_batch_size: MaxBatchSize = None,
     max_batch_time_ms: MaxBatchTime = None,
     device: Device = None,
+    runtime: Runtime = None,
     description: Description = None,
     expected_revision: Annotated[
         int | None,
@@ -284,7 +294,7 @@ def update(
         )  # fmt: skip
         resources = merge_resources(
             current.resources, workers=workers, device=device, max_batch_size=max_batch_size,
-            max_batch_time_ms=max_batch_time_ms,
+            max_batch_time_ms=max_batch_time_ms, runtime=runtime,
         )  # fmt: skip
         changes: dict[str, Any] = {}
         if description is not None:
@@ -410,7 +420,7 @@ def _print_one(
     table.caption = (
         f"payload log: {'on' if log.enabled else 'off'}, sample {log.sample_rate:g}, "
         f"inputs {'kept' if log.log_inputs else 'not kept'} · workers {res.workers}, "
-        f"{res.device}, batch {res.max_batch_size}/{res.max_batch_time_ms:g} ms"
+        f"{res.device}, {res.runtime}, batch {res.max_batch_size}/{res.max_batch_time_ms:g} ms"
         + (f" · {problem}" if problem else "")
     )
     show(table)

@@ -33,14 +33,15 @@ def serve(
         int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
     ] = 8080,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--workers",
             min=1,
             max=256,
-            help="Worker processes (pre-forked, one SO_REUSEPORT socket each).",
+            help="Worker processes (pre-forked, one SO_REUSEPORT socket each); default: the "
+            "most any served deployment asks for (its resources), else 1.",
         ),
-    ] = 1,
+    ] = None,
     max_body_bytes: Annotated[
         int, typer.Option("--max-body-bytes", min=1, help="Larger request bodies get 413.")
     ] = 32 * 1024 * 1024,
@@ -57,6 +58,59 @@ def serve(
             "--graceful-timeout", min=1, help="Seconds in-flight requests get on shutdown."
         ),
     ] = 30.0,
+    max_batch_size: Annotated[
+        int,
+        typer.Option(
+            "--max-batch-size",
+            min=1,
+            max=4096,
+            help="Merge concurrent requests' rows into one model call of up to N rows "
+            "(1: off). For models:/ specs; a deployment uses its own resources.",
+        ),
+    ] = 1,
+    max_batch_time_ms: Annotated[
+        float,
+        typer.Option(
+            "--max-batch-time-ms",
+            min=0,
+            max=10_000,
+            help="How long the first request of a batch waits for company.",
+        ),
+    ] = 2.0,
+    runtime: Annotated[
+        str,
+        typer.Option(
+            "--runtime",
+            metavar="RUNTIME",
+            help="native (the package's flavor) or onnx (the graph converted at "
+            "registration). For models:/ specs.",
+        ),
+    ] = "native",
+    device: Annotated[
+        str,
+        typer.Option("--device", metavar="DEVICE", help="cpu, cuda or cuda:N. For models:/ specs."),
+    ] = "cpu",
+    payload_log: Annotated[
+        bool,
+        typer.Option(
+            "--payload-log/--no-payload-log",
+            help="Log every prediction (see loopml predictions); a deployment's own settings "
+            "decide sampling and what is kept.",
+        ),
+    ] = True,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow/--no-follow",
+            help="Swap to new versions when an alias moves or a deployment changes.",
+        ),
+    ] = True,
+    poll_seconds: Annotated[
+        float,
+        typer.Option(
+            "--poll-seconds", min=0.01, max=3600, help="How often to look for such changes."
+        ),
+    ] = 2.0,
     trust: Annotated[
         list[str] | None,
         typer.Option(
@@ -80,11 +134,23 @@ def serve(
         loopml serve models:/churn@staging
         loopml serve models:/churn/3 --port 9000 --workers 4
         loopml serve churn-api fraud-api --host 0.0.0.0
+        loopml serve models:/churn@production --runtime onnx --max-batch-size 32
     """
     from loopml.serving.app import ServerLimits
+    from loopml.serving.policy import Resources
     from loopml.serving.server import ServerOptions
     from loopml.serving.server import serve as run
 
+    settings = get_state(ctx).settings()
+    if workers is None:
+        workers = _deployments_workers(specs, settings)
+    resources = Resources(
+        workers=workers,
+        device=device,
+        max_batch_size=max_batch_size,
+        max_batch_time_ms=max_batch_time_ms,
+        runtime=runtime,  # type: ignore[arg-type]  # checked by Resources
+    )
     options = ServerOptions(
         host=host,
         port=port,
@@ -93,9 +159,25 @@ def serve(
         keep_alive=keep_alive,
         graceful_timeout=graceful_timeout,
         trusted=tuple(trust or ()),
+        payload_log=payload_log,
+        resources=resources,
+        follow=follow,
+        poll_seconds=poll_seconds,
         on_ready=_announce,
     )
-    run(specs, options, settings=get_state(ctx).settings())
+    run(specs, options, settings=settings)
+
+
+def _deployments_workers(specs: Sequence[str], settings: Any) -> int:
+    """The most worker processes any stored deployment among ``specs`` asks for (else 1)."""
+    from loopml.serving.deployments import DeploymentClient
+    from loopml.uris import is_uri
+
+    names = [spec for spec in specs if not is_uri(spec)]
+    if not names:
+        return 1
+    client = DeploymentClient(settings)
+    return max(client.get(name).resources.workers for name in names)
 
 
 def _announce(url: str, endpoints: Sequence[Any]) -> None:

@@ -37,13 +37,12 @@ import asyncio
 import itertools
 import logging
 import os
-import random
 import sys
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -55,6 +54,7 @@ from loopml.errors import (
     ModelFailedError,
     NotFoundError,
 )
+from loopml.monitoring import is_sampled
 from loopml.monitoring.payload import NullSink, Prediction, PredictionSink, Role
 from loopml.serving import _scoring, _v2
 from loopml.serving._http import (
@@ -68,10 +68,15 @@ from loopml.serving._http import (
     reply,
 )
 from loopml.serving._inputs import logged_inputs, model_input, named_outputs
+from loopml.serving._per_version import PerVersion
 from loopml.serving._shadow import ShadowRunner
+from loopml.serving.batching import BatchReport
 from loopml.serving.metrics import CONTENT_TYPE, ServingMetrics
 from loopml.serving.policy import KEY_HEADER
 from loopml.serving.runtime import Endpoint, ServedVersion
+
+if TYPE_CHECKING:
+    from loopml.features import FeatureStore
 
 __all__ = ["ServerLimits", "ServingApp"]
 
@@ -96,6 +101,8 @@ class _Call:
     outputs: Mapping[str, Any] | None = None
     status: int = 200
     error: str | None = None
+    features: Mapping[str, Any] | None = None  # looked up from the online store
+    batched: bool = False  # answered through the version's batcher
 
 
 class ServingApp:
@@ -106,6 +113,11 @@ class ServingApp:
         sinks: the payload-log sink per endpoint name (a :class:`NullSink` when absent).
         limits: body size, body timeout, shadow queue.
         metrics: where to count (a fresh :class:`ServingMetrics` when absent).
+        features: the feature store a version trained on features reads its inputs from
+            (``None``: requests carry every input).
+
+    A deployment's ``resources.max_batch_size`` above 1 turns adaptive batching on: its
+    requests' rows are merged into one model call (:mod:`loopml.serving.batching`).
     """
 
     def __init__(
@@ -115,6 +127,7 @@ class ServingApp:
         sinks: Mapping[str, PredictionSink] | None = None,
         limits: ServerLimits | None = None,
         metrics: ServingMetrics | None = None,
+        features: FeatureStore | None = None,
     ) -> None:
         names = [endpoint.name for endpoint in endpoints]
         if not names or len(set(names)) != len(names):
@@ -126,6 +139,12 @@ class ServingApp:
         self.limits = limits or ServerLimits()
         self.metrics = metrics or ServingMetrics()
         self.shadow = ShadowRunner(self.limits.shadow_queue)
+        self.per_version = PerVersion(
+            features,
+            run_model=_run_model,
+            on_batch=lambda name, b: self.metrics.batch(name, b.rows),
+        )
+        self.on_close: list[Callable[[], None]] = []  # e.g. stopping the follower
         self.ready = True
         self._output_specs: weakref.WeakKeyDictionary[
             ServedVersion, list[tuple[str, str, list[int]]]
@@ -154,6 +173,11 @@ class ServingApp:
     def close(self, timeout: float = 10.0) -> None:
         """Finish queued shadow predictions, then flush and close every sink."""
         self.ready = False
+        for stop in self.on_close:
+            try:
+                stop()
+            except Exception:
+                log.exception("stopping a serving service failed")
         self.shadow.close(timeout)
         for sink in self.sinks.values():
             try:
@@ -297,6 +321,9 @@ class ServingApp:
                 self._warm(served)
 
     def _warm(self, served: ServedVersion) -> None:
+        # Which features a version reads online is decided before traffic: a recorded
+        # feature the definitions no longer have fails the start, not every request.
+        self.per_version.lookup(served)
         self._output_specs[served] = []
         try:
             example = served.loaded.input_example()
@@ -341,9 +368,20 @@ class ServingApp:
             else:
                 call.served = pinned
             served = call.served
+            lookup = self.per_version.lookup(served)
+            if lookup is not None:  # entity keys in: the online store gives the features
+                payload, call.features = lookup.enrich(payload)
             call.inputs = model_input(served.signature, payload)
+            batcher = self.per_version.batcher(served, endpoint.routing.resources, endpoint.name)
             predict_start = time.perf_counter()
-            result = _run_model(served, call.inputs)
+            queued = 0.0
+            if batcher is None:
+                result = _run_model(served, call.inputs)
+            else:
+                call.batched = True
+                result, timing = await batcher.submit_timed(call.inputs)
+                queued = timing.queued
+                predict_start += timing.queued
             predict_end = time.perf_counter()
             call.outputs = named_outputs(served.signature, result)
             answer, header_length = self._encode(call, parsed, result)
@@ -351,8 +389,8 @@ class ServingApp:
                 extra.append((b"inference-header-content-length", str(header_length).encode()))
             done = time.perf_counter()
             timings = (
-                predict_start - parse_start,
-                0.0,
+                predict_start - queued - parse_start,
+                queued,
                 predict_end - predict_start,
                 done - predict_end,
             )
@@ -399,17 +437,16 @@ class ServingApp:
             self.metrics.count(name, version, call.status)
             if call.status == 200:
                 self.metrics.observe(name, timings)  # type: ignore[arg-type]
-                rows = _rows(call.inputs)
-                if rows is not None:
+                rows = None if call.batched else _rows(call.inputs)
+                if rows is not None:  # a batcher reports its model calls itself
                     self.metrics.batch(name, rows)
         except Exception:  # metrics must never fail a request that was answered
             log.exception("recording metrics failed")
         if served is None:
             return
         settings = call.endpoint.routing.payload_log
-        logged = settings.enabled and (
-            settings.sample_rate >= 1 or random.random() < settings.sample_rate
-        )
+        # by request id, as the payload log samples: a shadow is kept with its primary
+        logged = settings.enabled and is_sampled(call.request_id, settings.sample_rate)
         if logged:
             latency = (time.perf_counter() - call.started) * 1000
             self._record(call, served, "primary", call.inputs, call.outputs, latency)
@@ -428,6 +465,7 @@ class ServingApp:
         latency_ms: float,
         status: int | None = None,
         error: str | None = None,
+        features: Mapping[str, Any] | None = None,
     ) -> None:
         name = call.endpoint.name
         try:
@@ -446,11 +484,15 @@ class ServingApp:
                     latency_ms=latency_ms,
                     status=call.status if status is None else status,
                     error=call.error if status is None else error,
+                    features=call.features if role == "primary" else features,
                 )
             )
             self.metrics.payload_depth(name, sink.queue_depth)
         except Exception:  # the payload log never fails a request
             log.exception("handing a prediction to the payload log failed")
+
+    def _batched(self, name: str, report: BatchReport) -> None:
+        self.metrics.batch(name, report.rows)
 
     def refresh_gauges(self) -> None:
         """Set the gauges read at scrape time: versions, load times, payload-log queue."""
@@ -475,10 +517,14 @@ class _ShadowJob:
         started = time.perf_counter()
         inputs: Any = None
         outputs: dict[str, Any] | None = None
+        features: Mapping[str, Any] | None = None
         status, error = 200, None
         try:
             parsed = _parse(call.protocol, call.body, {})
             payload = parsed.payload if isinstance(parsed, _v2.InferRequest) else parsed
+            lookup = self.app.per_version.lookup(shadow)
+            if lookup is not None:
+                payload, features = lookup.enrich(payload)
             inputs = model_input(shadow.signature, payload)
             outputs = named_outputs(shadow.signature, _run_model(shadow, inputs))
         except LoopmlError as err:
@@ -487,7 +533,9 @@ class _ShadowJob:
             status, error = 500, f"internal error: {type(err).__name__}: {err}"
         if self.logged:
             latency = (time.perf_counter() - started) * 1000
-            self.app._record(call, shadow, "shadow", inputs, outputs, latency, status, error)
+            self.app._record(
+                call, shadow, "shadow", inputs, outputs, latency, status, error, features
+            )
 
 
 class _RequestIds:

@@ -26,7 +26,7 @@ from loopml.registry import RegistryClient
 from loopml.registry.loading import load_model
 from loopml.serving.deployments import DeploymentClient
 from loopml.serving.models import Deployment
-from loopml.serving.policy import TrafficPolicy
+from loopml.serving.policy import Resources, TrafficPolicy
 from loopml.serving.runtime import Endpoint, Routing, ServedVersion
 from loopml.uris import is_uri, model_uri, parse_uri
 
@@ -154,10 +154,18 @@ def load_routing(
     )
 
 
-def open_endpoint(spec: str, settings: Settings, *, trusted: Sequence[str] = ()) -> Endpoint:
+def open_endpoint(
+    spec: str,
+    settings: Settings,
+    *,
+    trusted: Sequence[str] = (),
+    resources: Resources | None = None,
+) -> Endpoint:
     """An endpoint for ``spec``: a ``models:/`` URI (ad hoc) or a stored deployment's name.
 
-    ``trusted`` is passed to :func:`load_version` for every version loaded.
+    ``trusted`` is passed to :func:`load_version` for every version loaded. ``resources``
+    (runtime, device, batching) applies to an ad-hoc endpoint; a stored deployment runs
+    on its own.
     Every version is loaded and checked on its input example before this returns.
 
     Raises:
@@ -166,7 +174,7 @@ def open_endpoint(spec: str, settings: Settings, *, trusted: Sequence[str] = ())
         GateFailedError: a version fails on its own input example.
     """
     if is_uri(spec):
-        return _open_ad_hoc(spec, RegistryClient(settings), trusted)
+        return _open_ad_hoc(spec, RegistryClient(settings), trusted, resources or Resources())
     deployments = DeploymentClient(settings)
     deployment = deployments.get(spec)
     routing = load_routing(
@@ -175,7 +183,9 @@ def open_endpoint(spec: str, settings: Settings, *, trusted: Sequence[str] = ())
     return Endpoint(deployment.name, routing, deployment=deployment.name)
 
 
-def _open_ad_hoc(spec: str, client: RegistryClient, trusted: Sequence[str]) -> Endpoint:
+def _open_ad_hoc(
+    spec: str, client: RegistryClient, trusted: Sequence[str], resources: Resources
+) -> Endpoint:
     uri = parse_uri(spec)
     if uri.scheme != "models":
         raise InvalidInputError(
@@ -184,6 +194,14 @@ def _open_ad_hoc(spec: str, client: RegistryClient, trusted: Sequence[str]) -> E
         )
     version = client.resolve(spec)
     policy = TrafficPolicy.follow(uri.alias) if uri.alias else TrafficPolicy.pinned(version.version)
-    served = load_version(client, version.model, version.version, trusted=trusted)
+    served = load_version(
+        client,
+        version.model,
+        version.version,
+        trusted=trusted,
+        runtime=resources.runtime,
+        device=resources.device,
+    )
     check_version(served)
-    return Endpoint(version.model, Routing(policy, {policy.routes[0].target: served}))
+    routing = Routing(policy, {policy.routes[0].target: served}, resources=resources)
+    return Endpoint(version.model, routing)

@@ -30,8 +30,9 @@ from loopml.config import Settings
 from loopml.errors import InvalidInputError, LoopmlError, NotFoundError, StoreError
 from loopml.registry import RegistryClient
 from loopml.registry.events import head as event_head
-from loopml.serving.control import load_targets
+from loopml.serving.control import Loaded, load_targets
 from loopml.serving.deployments import DeploymentClient
+from loopml.serving.policy import Resources
 from loopml.serving.runtime import Endpoint, Routing, ServedVersion
 
 __all__ = ["Follower", "SwapResult", "start_following"]
@@ -72,6 +73,7 @@ class Follower:
         settings: where the registry and the deployments live.
         poll_seconds: how often the background thread looks (:meth:`start`).
         on_swap: called as ``on_swap(endpoint, old, new)`` after each swap (metrics).
+        trusted: type and class names trusted when loading new versions (``--trust``).
 
     :meth:`poll` looks once, now; :meth:`start` looks every ``poll_seconds`` in a
     daemon thread until :meth:`stop`.
@@ -84,6 +86,7 @@ class Follower:
         *,
         poll_seconds: float = 2.0,
         on_swap: OnSwap | None = None,
+        trusted: Sequence[str] = (),
     ) -> None:
         if isinstance(poll_seconds, bool) or not isinstance(poll_seconds, int | float):
             raise InvalidInputError(f"poll_seconds must be a number, got {poll_seconds!r}")
@@ -92,6 +95,7 @@ class Follower:
         self.endpoints = list(endpoints)
         self.poll_seconds = float(poll_seconds)
         self.on_swap = on_swap
+        self.trusted = tuple(trusted)
         self.deployments = DeploymentClient(settings)
         self.registry: RegistryClient = self.deployments.registry
         self.cursor = self._event_head()
@@ -179,15 +183,31 @@ class Follower:
         loaded = self._loaded()
         if endpoint.deployment is None:
             targets = self._resolve_ad_hoc(endpoint, old)
-            served = load_targets(self.registry, endpoint.model, targets, loaded)
+            served = self._load(endpoint.model, targets, loaded, old.resources)
             return Routing(old.policy, served, old.payload_log, old.resources, old.revision)
         deployment = self.deployments.get(endpoint.deployment)
         targets = self.deployments.resolve(deployment)
-        served = load_targets(self.registry, deployment.model, targets, loaded)
+        new = deployment.resources
+        if (new.runtime, new.device) != (old.resources.runtime, old.resources.device):
+            loaded = {}  # loaded for another runtime or device: load afresh
+        served = self._load(deployment.model, targets, loaded, new)
         return Routing(
             deployment.policy, served, deployment.payload_log, deployment.resources,
             deployment.revision,
         )  # fmt: skip
+
+    def _load(
+        self, model: str, targets: dict[str, int], loaded: Loaded, resources: Resources
+    ) -> dict[str, ServedVersion]:
+        return load_targets(
+            self.registry,
+            model,
+            targets,
+            loaded,
+            trusted=self.trusted,
+            runtime=resources.runtime,
+            device=resources.device,
+        )
 
     def _resolve_ad_hoc(self, endpoint: Endpoint, old: Routing) -> dict[str, int]:
         aliases = self.registry.get_model(endpoint.model).aliases
@@ -257,6 +277,7 @@ def start_following(
     poll_seconds: float = 2.0,
     *,
     on_swap: OnSwap | None = None,
+    trusted: Sequence[str] = (),
 ) -> Follower:
     """Follow ``endpoints``' deployments in a background thread; ``stop()`` it at shutdown.
 
@@ -267,7 +288,9 @@ def start_following(
         >>> follower = start_following([endpoint], settings, poll_seconds=1)  # doctest: +SKIP
         >>> follower.stop()  # doctest: +SKIP
     """
-    follower = Follower(endpoints, settings, poll_seconds=poll_seconds, on_swap=on_swap)
+    follower = Follower(
+        endpoints, settings, poll_seconds=poll_seconds, on_swap=on_swap, trusted=trusted
+    )
     follower.poll(everything=True)
     return follower.start()
 

@@ -43,7 +43,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError
@@ -51,7 +51,11 @@ from loopml.monitoring.payload import PredictionSink
 from loopml.serving.app import ServerLimits, ServingApp
 from loopml.serving.control import open_endpoint
 from loopml.serving.metrics import MULTIPROCESS_ENV
+from loopml.serving.policy import Resources
 from loopml.serving.runtime import Endpoint
+
+if TYPE_CHECKING:
+    from loopml.features import FeatureStore
 
 __all__ = ["ServerOptions", "bind_socket", "nodelay_protocol", "serve"]
 
@@ -72,7 +76,14 @@ class ServerOptions:
         keep_alive: seconds an idle kept-alive connection stays open.
         graceful_timeout: seconds in-flight requests get to finish on shutdown.
         trusted: type and class names trusted when loading (see ``load_model``).
-        sinks: makes each worker's payload-log sinks (none: nothing is logged).
+        sinks: makes each worker's payload-log sinks; by default each endpoint gets a
+            :class:`~loopml.monitoring.PayloadWriter` (its deployment's settings decide
+            what is kept), or nothing when ``payload_log`` is false.
+        payload_log: log predictions at all (false: no writer, whatever the deployment says).
+        resources: runtime, device and batching of ad-hoc (``models:/``) endpoints; a
+            stored deployment runs on its own resources.
+        follow: keep following aliases and deployment changes (swap without a restart).
+        poll_seconds: how often the follower looks for changes.
         on_ready: called with the URL and endpoints once the socket listens.
     """
 
@@ -84,6 +95,10 @@ class ServerOptions:
     graceful_timeout: float = 30.0
     trusted: Sequence[str] = ()
     sinks: SinkFactory | None = None
+    payload_log: bool = True
+    resources: Resources = field(default_factory=Resources)
+    follow: bool = True
+    poll_seconds: float = 2.0
     on_ready: Callable[[str, Sequence[Endpoint]], None] | None = None
 
     def __post_init__(self) -> None:
@@ -142,7 +157,10 @@ def _serve(specs: Sequence[str], options: ServerOptions, settings: Settings) -> 
     # each worker binds and listens on its own, and the kernel spreads connections over them.
     sock = bind_socket(options.host, options.port, listen=False, reuse_port=reuse_port)
     try:
-        endpoints = [open_endpoint(spec, settings, trusted=options.trusted) for spec in specs]
+        endpoints = [
+            open_endpoint(spec, settings, trusted=options.trusted, resources=options.resources)
+            for spec in specs
+        ]
     except BaseException:
         sock.close()
         raise
@@ -201,21 +219,59 @@ def _url(sock: socket.socket) -> str:
 def _build_app(
     endpoints: Sequence[Endpoint], options: ServerOptions, settings: Settings
 ) -> ServingApp:
-    sinks = options.sinks(endpoints) if options.sinks else None
-    app = ServingApp(endpoints, sinks=sinks, limits=options.limits)
+    if options.sinks is not None:
+        sinks = options.sinks(endpoints)
+    elif options.payload_log:
+        sinks = payload_writers(endpoints, settings)
+    else:
+        sinks = None
+    app = ServingApp(
+        endpoints, sinks=sinks, limits=options.limits, features=_feature_store(settings)
+    )
     app.warm_up()
-    start_worker_services(app, settings)
+    start_worker_services(app, settings, options)
     return app
 
 
-def start_worker_services(app: ServingApp, settings: Settings) -> None:
-    """What runs beside the app in each serving process, once per process.
+def payload_writers(endpoints: Sequence[Endpoint], settings: Settings) -> dict[str, PredictionSink]:
+    """A payload-log writer per endpoint, in this process.
 
-    This is where a stored deployment's Follower plugs in
-    (``start_following(list(app.endpoints.values()), settings)``): it must start here,
-    after the fork, because each worker holds its own endpoints and threads do not
-    survive a fork.
+    The app applies each deployment's sampling and privacy settings before it hands a
+    prediction over (they can change while serving), so the writers keep all they get.
     """
+    from loopml.monitoring import PayloadWriter
+
+    return {endpoint.name: PayloadWriter(settings, endpoint.name) for endpoint in endpoints}
+
+
+def _feature_store(settings: Settings) -> FeatureStore | None:
+    """The feature store versions trained on features read their inputs from."""
+    from loopml.features import FeatureStore
+
+    return FeatureStore(settings)
+
+
+def start_worker_services(
+    app: ServingApp, settings: Settings, options: ServerOptions | None = None
+) -> None:
+    """What runs beside the app in each serving process, once per process: the follower.
+
+    It starts here, after the fork, because each worker holds its own endpoints and
+    threads do not survive a fork; it stops when the app closes.
+    """
+    options = options or ServerOptions()
+    if not options.follow:
+        return
+    from loopml.serving.follow import start_following
+
+    follower = start_following(
+        list(app.endpoints.values()),
+        settings,
+        poll_seconds=options.poll_seconds,
+        on_swap=lambda endpoint, old, new: app.refresh_gauges(),
+        trusted=options.trusted,
+    )
+    app.on_close.append(follower.stop)
 
 
 def _run_uvicorn(
