@@ -3,20 +3,23 @@
 - ``registry``: a registry client over the test's fresh store (SQLite).
 - ``register``: saves a model as a package and registers it, returning its version.
 - ``deployments``, ``versions``: deployment records and scikit-learn versions of ``churn``.
+- ``servers``: the ``loopml serve`` subprocesses a test starts, killed at its end.
 - ``run_server``: serves endpoints (or an app) with a real uvicorn in a thread on a free
   port; returns the base URL; stopped at the end of the test.
 """
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from _serving_models import ModelVersions
-from _serving_support import Register, RunServer
+from _serving_support import Register, RunServer, Served
 
 from loopml.config import Settings
 from loopml.packaging.package import save_package
@@ -96,3 +99,15 @@ def run_server() -> Iterator[RunServer]:
     for server, thread in running:
         server.should_exit = True
         thread.join(30)
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Served]]:
+    started: list[Served] = []
+    yield started
+    for served in started:
+        for child in (
+            psutil.Process(served.process.pid).children() if served.process.poll() is None else []
+        ):
+            child.kill()
+        served.stop(signal.SIGKILL)

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import requests
+from _serving_support import Served
 from sklearn.tree import DecisionTreeClassifier
 
 import loopml
@@ -24,6 +26,7 @@ from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.features import Entity, Feature, FeatureStore, FeatureView, OnDemandFeatureView
 from loopml.features import RequestField as Request
+from loopml.monitoring import read_predictions
 from loopml.packaging.loading import LoadedModel
 from loopml.registry.loading import load_model
 from loopml.serving.batching import Batcher
@@ -334,3 +337,40 @@ def test_enriched_requests_batch_together_as_the_server_chains_them(trained: Tra
     expected = loaded.predict(lookup.enrich([row for rows in requests for row in rows])[0])
     assert [int(out[0]) for out in outputs] == expected.tolist()
     assert sum(sizes) == len(requests)
+
+
+def test_loopml_serve_looks_features_up_over_http_and_logs_them(
+    trained: Trained, servers: list[Served]
+) -> None:
+    served = Served("models:/churn/1", home=trained.settings.home)
+    servers.append(served)
+    rows = [{"driver_id": 3, "km": 2.0}, {"driver_id": 7, "km": 5.0}]
+    lookup = FeatureLookup.for_model(trained.load(), trained.store)
+    assert lookup is not None
+    model_input, used = lookup.enrich(rows)
+    expected = trained.tree.predict(model_input).tolist()
+    reply = requests.post(f"{served.url}/predict", json=rows, timeout=30)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["predictions"] == expected
+    tensors = {  # the same keys as V2 tensors, as tritonclient would send them
+        "inputs": [
+            {"name": "driver_id", "shape": [2], "datatype": "INT64", "data": [3, 7]},
+            {"name": "km", "shape": [2, 1], "datatype": "FP64", "data": [2.0, 5.0]},
+        ]
+    }
+    v2 = requests.post(f"{served.url}/v2/models/churn/infer", json=tensors, timeout=30)
+    assert v2.status_code == 200, v2.text
+    assert v2.json()["outputs"][0]["data"] == expected
+    missing = requests.post(f"{served.url}/predict", json=[{"km": 2.0}], timeout=30)
+    assert missing.status_code == 400
+    assert "lacks 'driver_id' in row 0" in missing.json()["error"]["message"]
+    assert served.stop() == 0
+
+    logged = read_predictions("churn", settings=trained.settings)
+    answered = logged[logged["status"] == 200]
+    assert len(answered) == 4  # two rows for each of the two requests
+    for _, request in answered.groupby("request_id"):
+        for column, values in used.items():
+            assert request[f"feature.{column}"].tolist() == pytest.approx(values)
+        assert request["output.predict"].tolist() == expected
+    assert logged[logged["status"] == 400]["error"].str.contains("driver_id").all()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,65 +15,12 @@ import psutil
 import pytest
 import requests
 from _serving_models import Doubler, Slow
-from _serving_support import Register
+from _serving_support import Register, Served
 from prometheus_client.parser import text_string_to_metric_families
 
 from loopml.registry import RegistryClient
 
-HERE = Path(__file__).parent
 EXAMPLE = np.zeros((2, 3), dtype="float32")
-
-
-class Served:
-    """A running ``loopml serve`` and its URL (read from what it prints when ready)."""
-
-    def __init__(self, *args: str) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "loopml", "serve", *args, "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline()
-        if not first.startswith("serving on "):
-            self.process.kill()
-            raise AssertionError(f"no server: {first}{self.process.stderr.read()}")  # type: ignore[union-attr]
-        self.url = first.removeprefix("serving on ").strip()
-        self.announced = first + "".join(self.process.stdout.readline() for _ in range(2))
-
-    def infer(self, rows: list[list[float]], model: str = "doubler") -> requests.Response:
-        body = {
-            "inputs": [{"name": "x", "shape": [len(rows), 3], "datatype": "FP32", "data": rows}]
-        }
-        return requests.post(f"{self.url}/v2/models/{model}/infer", json=body, timeout=30)
-
-    def workers(self) -> list[psutil.Process]:
-        return psutil.Process(self.process.pid).children()
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(60)
-        finally:
-            for stream in (self.process.stdout, self.process.stderr):
-                if stream is not None:
-                    stream.close()
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Served]]:
-    started: list[Served] = []
-    yield started
-    for served in started:
-        for child in (
-            psutil.Process(served.process.pid).children() if served.process.poll() is None else []
-        ):
-            child.kill()
-        served.stop(signal.SIGKILL)
 
 
 def _doubler(offset: float) -> Doubler:

@@ -27,7 +27,14 @@ import numpy as np
 from loopml.errors import InvalidInputError, SignatureError
 from loopml.packaging.signature import ColumnSpec, Signature, TensorSpec, check_input
 
-__all__ = ["Payload", "logged_inputs", "model_input", "named_outputs", "output_specs"]
+__all__ = [
+    "Payload",
+    "logged_inputs",
+    "lookup_rows",
+    "model_input",
+    "named_outputs",
+    "output_specs",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,27 @@ class Payload:
 
     tensors: Mapping[str, np.ndarray[Any, Any]] | None = None
     value: Any = None
+
+
+def lookup_rows(payload: Payload) -> Any:
+    """What a feature lookup reads entity keys from: the JSON records or columns sent, or
+    V2 tensors as columns (``[rows]`` or ``[rows, 1]`` each; BYTES decoded as UTF-8)."""
+    if payload.tensors is None:
+        return payload.value
+    columns: dict[str, list[Any]] = {}
+    for name, values in payload.tensors.items():
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values.reshape(-1)
+        if values.ndim != 1:
+            raise InvalidInputError(
+                f"input '{name}' must have shape [rows] or [rows, 1] for a feature lookup, "
+                f"got {list(values.shape)}; send one entity key per row"
+            )
+        columns[name] = [
+            value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            for value in values.tolist()
+        ]
+    return columns
 
 
 def model_input(signature: Signature | None, payload: Payload) -> Any:

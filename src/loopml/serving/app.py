@@ -67,7 +67,13 @@ from loopml.serving._http import (
     read_body,
     reply,
 )
-from loopml.serving._inputs import logged_inputs, model_input, named_outputs
+from loopml.serving._inputs import (
+    Payload,
+    logged_inputs,
+    lookup_rows,
+    model_input,
+    named_outputs,
+)
 from loopml.serving._per_version import PerVersion
 from loopml.serving._shadow import ShadowRunner
 from loopml.serving.batching import BatchReport
@@ -370,7 +376,8 @@ class ServingApp:
             served = call.served
             lookup = self.per_version.lookup(served)
             if lookup is not None:  # entity keys in: the online store gives the features
-                payload, call.features = lookup.enrich(payload)
+                frame, call.features = lookup.enrich(lookup_rows(payload))
+                payload = Payload(value=frame)
             call.inputs = model_input(served.signature, payload)
             batcher = self.per_version.batcher(served, endpoint.routing.resources, endpoint.name)
             predict_start = time.perf_counter()
@@ -524,7 +531,8 @@ class _ShadowJob:
             payload = parsed.payload if isinstance(parsed, _v2.InferRequest) else parsed
             lookup = self.app.per_version.lookup(shadow)
             if lookup is not None:
-                payload, features = lookup.enrich(payload)
+                frame, features = lookup.enrich(lookup_rows(payload))
+                payload = Payload(value=frame)
             inputs = model_input(shadow.signature, payload)
             outputs = named_outputs(shadow.signature, _run_model(shadow, inputs))
         except LoopmlError as err:
