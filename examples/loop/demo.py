@@ -8,9 +8,12 @@
 6. release    register the model, set a promotion policy, evaluate it on a held-out dataset
               version (slices, champion, gates), approve and promote it; then a challenger;
               the alias history and the model card
+7. serve      a deployment following churn@production, loopml serve, a canary moved by
+              one command while it serves, and every prediction read back from the log
 
 Run it with ``make demo``. Everything lands in ./.loopml; afterwards try
-``loopml data list``, ``loopml features list``, ``loopml pipeline runs``, ``loopml models list``.
+``loopml data list``, ``loopml features list``, ``loopml pipeline runs``, ``loopml models list``,
+``loopml deployments list``, ``loopml serve churn-api``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from release import release  # the demo's release section
 from training import FEATURES as MODEL_FEATURES  # what the model takes
 
 from features import DEFINITIONS  # the demo's own definitions file
+from serving import serve  # the demo's serving section
 
 console = Console(width=None if sys.stdout.isatty() else 110)
 # Ten weeks of history ending today, so online values are within their 14-day TTL.
@@ -185,6 +189,10 @@ def main() -> int:
     step("6. release: register, gate, approve, promote; a challenger; the model card")
     trained = latest.steps["train"].run_id or ""
     if release(console, trained, holdout.uri, MODEL_FEATURES):
+        return 1
+
+    step("7. serve: a deployment follows production; a canary; the payload log")
+    if serve(console, held_out, MODEL_FEATURES):
         return 1
     console.print(
         "\nnext: `loopml models show churn`, `loopml models lineage churn@production`, "

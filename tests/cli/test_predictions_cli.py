@@ -110,3 +110,26 @@ def test_help_explains_the_window(cli: Any) -> None:
     assert result.exit_code == 0
     for text in ("--since", "--until", "--limit", "--format", "shadow", "no zone means UTC"):
         assert text in result.stdout
+
+
+def test_the_table_rounds_floats_and_csv_keeps_every_digit(cli: Any, home: Path) -> None:
+    writer = PayloadWriter(Settings.load(home=home), "fares-api", flush_seconds=0.05)
+    writer.record(
+        Prediction(
+            request_id="r0", time_ms=T0, deployment="fares-api", model="fares", version=1,
+            role="primary", inputs={"km": np.array([14.925999999999998])},
+            outputs={"fare": np.array([0.1 + 0.2])}, latency_ms=5.224581000220496, status=200,
+        )
+    )  # fmt: skip
+    writer.close()
+    table = cli.run("predictions", "fares-api", env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.stderr
+    assert "5.22458 " in table.stdout
+    assert "14.926 " in table.stdout
+    assert "0.3 " in table.stdout
+    assert "0.30000000000000004" not in table.stdout
+    rows = list(
+        csv.DictReader(io.StringIO(cli.run("predictions", "fares-api", "-f", "csv").stdout))
+    )
+    assert rows[0]["latency_ms"] == "5.224581000220496"
+    assert rows[0]["output.fare"] == "0.30000000000000004"

@@ -125,6 +125,16 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _short(value: Any) -> str:
+    """A table cell: like :func:`_text`, with floats at six significant digits (CSV and
+    JSON keep every digit)."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list) and value and all(isinstance(v, float) for v in value):
+        return "[" + ", ".join(f"{v:.6g}" for v in value) + "]"
+    return _text(value)
+
+
 def _echo_csv(columns: list[str], records: list[dict[str, Any]]) -> None:
     import csv
     import io
@@ -146,7 +156,7 @@ def _show_table(columns: list[str], records: list[dict[str, Any]], deployment: s
     for record in records:
         table.add_row(
             *(
-                cell(format_time(record[c]) if c == "time_ms" else _text(record[c]))
+                cell(format_time(record[c]) if c == "time_ms" else _short(record[c]))
                 for c in columns
                 if c != "deployment"
             )
