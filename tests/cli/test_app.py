@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -61,6 +63,33 @@ def test_help_of_every_command_has_an_example() -> None:
         assert result.exit_code == 0, command
         assert "Example" in result.stdout, command
         assert "loopml " + command[0] in result.stdout, command
+
+
+def _every_command(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+    """The command at ``path`` and, for a group, every command below it."""
+    yield path, command
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from _every_command(sub, [*path, name])
+
+
+def test_every_example_in_help_is_shown_on_its_own_line() -> None:
+    # Typer renders help as Markdown after inspect.cleandoc: examples that lose their
+    # indentation there are joined into one run-on paragraph.
+    runner = CliRunner()
+    offenders = []
+    for path, command in _every_command(typer.main.get_command(app), []):
+        examples = [
+            line.strip()
+            for line in (command.help or "").splitlines()
+            if line.strip().startswith("loopml ")
+        ]
+        if not examples:
+            continue
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "250"})
+        assert result.exit_code == 0, (path, result.output)
+        shown = {line.strip() for line in result.stdout.splitlines()}
+        offenders += [f"{' '.join(path)}: {e}" for e in examples if e not in shown]
+    assert not offenders, "examples not on their own line in --help:\n" + "\n".join(offenders)
 
 
 def test_importing_the_cli_does_not_load_heavy_modules() -> None:

@@ -52,6 +52,9 @@ def list_artifacts(
 ) -> None:
     """List the files and folders of a run's artifacts (one level, or all with -r).
 
+    The folder is PATH or the end of the URI (runs:/RUN_ID/model); with -r only files are listed,
+    every one below the folder. --json prints a list of {path, uri, is_dir, size, digest}.
+
     Examples:
 
         loopml artifacts list 01J0ABCDEFGHJKMNPQRSTVWXYZ

@@ -62,6 +62,9 @@ def list_datasets(
 ) -> None:
     """List datasets by name, with their number of versions and the latest one.
 
+    Every dataset is shown unless --limit or --page-token asks for one page; then the next page's
+    token is printed, and --json prints {items, next_page_token} instead of a list.
+
     Examples:
 
         loopml data list
@@ -109,6 +112,10 @@ def show_dataset(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a dataset's versions, or one version with its schema, profile and files.
+
+    A bare name lists its versions; iris/3, iris@latest or datasets:/iris/3 shows that version.
+    The table shows the first 50 files of a files version, --json all of them. An unknown dataset
+    exits 1.
 
     Examples:
 

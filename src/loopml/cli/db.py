@@ -57,6 +57,9 @@ def upgrade_db(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 def show_current(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Print the schema revision the metadata database is at, and whether it is the newest.
 
+    It only reads, never migrates (`loopml db upgrade` does) and exits 0 either way. --json prints
+    {url, revision, head, up_to_date}; revision is null for an empty database.
+
     Examples:
 
         loopml db current

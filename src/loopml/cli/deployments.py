@@ -145,6 +145,9 @@ def create(
 ) -> None:
     """Store a deployment of MODEL (revision 1); `loopml serve NAME` serves it.
 
+    Give the traffic one way: --alias, --version, or several --route TARGET=WEIGHT adding up to
+    100. The model and every alias or version named must exist; an existing name is refused.
+
     Examples:
 
         loopml deployments create churn-api --model churn --alias production
@@ -195,6 +198,9 @@ def list_deployments(
 ) -> None:
     """List deployments by name, with their policy and revision.
 
+    At most --limit deployments (100 by default) are shown; the caption gives the --page-token of
+    the next page. --json prints {deployments, next_page_token}.
+
     Examples:
 
         loopml deployments list
@@ -229,6 +235,9 @@ def list_deployments(
 @app.command("show")
 def show_deployment(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     """Show a deployment: its routes and the versions they resolve to now, what it served.
+
+    A route whose alias is gone is shown with the problem. --json prints the record with targets
+    (route to version), problem (or null) and serving (the versions being served now).
 
     Examples:
 
@@ -269,6 +278,9 @@ def update(
     as_json: JsonFlag = False,
 ) -> None:
     """Change what is given, in one revision; servers following it swap to it.
+
+    What is not given stays as stored; when nothing differs, no revision is made. With
+    --expected-revision N it changes only a deployment still at revision N (else exit 1).
 
     Examples:
 
@@ -342,6 +354,9 @@ def delete(
 @app.command("history")
 def history(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     """Every revision of a deployment as stored, oldest first (after a delete too).
+
+    Each row says what happened (created, updated, traffic, deleted), who did it, the traffic, the
+    shadow and the reason. --json prints a list of revisions; an unknown name exits 1.
 
     Examples:
 

@@ -33,6 +33,9 @@ def list_experiments(
 ) -> None:
     """List experiments, oldest first, with how many runs each holds.
 
+    Each row has the name, id, number of runs, when the last run started and the description.
+    --json prints a list of {id, name, description, tags, created_at, runs, last_run_start}.
+
     Examples:
 
         loopml experiments list

@@ -113,6 +113,9 @@ def _short(text: str, limit: int = 120) -> str:
 def list_definitions(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the registered entities, feature views and on-demand views (latest versions).
 
+    Each row has the kind, name, latest version, a summary (keys, features, TTL, source) and when
+    it was applied. --json prints a list of {kind, name, version, digest, created_at, spec}.
+
     Examples:
 
         loopml features list
@@ -160,6 +163,10 @@ def show_definition(
     as_json: JsonFlag = False,
 ) -> None:
     """Show one definition: its spec and every version of it.
+
+    Without --version the latest version is shown; the spec is printed as JSON (an on-demand view's
+    code as Python). --json adds versions: [{version, digest, created_at, created_by}]. An unknown
+    name exits 1, suggesting close names.
 
     Examples:
 

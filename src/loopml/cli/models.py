@@ -59,6 +59,9 @@ def list_models(
 ) -> None:
     """List registered models with their latest version and aliases.
 
+    Every model is shown unless --limit or --page-token asks for one page; then the next page's
+    token is printed, and --json prints {items, next_page_token} instead of a list.
+
     Examples:
 
         loopml models list
@@ -98,6 +101,9 @@ def show_model(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a model (policy and versions) or one version (status, aliases, approvals).
+
+    For one version it also gives the latest evaluation's verdict; --json adds approvals and every
+    evaluation. An unknown model exits 1 and lists the registered ones.
 
     Examples:
 

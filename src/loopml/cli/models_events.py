@@ -54,6 +54,9 @@ def events(
 ) -> None:
     """List registry events oldest first; the last id is the cursor to pass as --after.
 
+    At most --limit events (100 by default) are shown; the table's caption is the command for the
+    next ones. --json prints a list of events, each with its id, kind, model, version and payload.
+
     Examples:
 
         loopml models events
@@ -129,6 +132,9 @@ def add_webhook(
 @webhooks_app.command("list")
 def list_webhooks(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List webhooks with their cursor and delivery health.
+
+    The cursor is the id of the last event delivered; failures counts failed deliveries in a row,
+    and the last errors are shown under the table. Secrets are never shown (--json: has_secret).
 
     Examples:
 

@@ -157,6 +157,9 @@ def reject(
 def show_policy(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     """Show a model's promotion policy.
 
+    A model whose policy was never set has the default: no gates, no approval, production
+    protected. --json prints {gates, require_approval, approver_role, protected_aliases}.
+
     Examples:
 
         loopml models policy show churn
@@ -294,6 +297,9 @@ def list_roles(
     as_json: JsonFlag = False,
 ) -> None:
     """List who holds which role.
+
+    --user shows only that user's roles. --json prints a list of {user, role, granted_at,
+    granted_by}, granted_at in Unix milliseconds.
 
     Examples:
 

@@ -228,6 +228,9 @@ def _schedule(registration: Registration) -> str:
 def schedules(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List registered pipelines: schedule, triggers, enabled, and when each fires next.
 
+    --json prints a list of registrations, each with next_fire_time (ISO 8601; null when the
+    pipeline is disabled or has triggers only).
+
     Examples:
 
         loopml pipeline schedules
