@@ -213,3 +213,60 @@ def test_an_example_always_fits_its_own_signature(
     assert list(checked.columns) == list(frame.columns)
     for name in frame.columns:  # int8 may widen to the signature's int32: same values
         assert checked[name].tolist() == frame[name].tolist()
+
+
+_NUMERIC_KINDS = st.sampled_from(["double", "float", "long", "integer"])
+_NUMBERS = st.one_of(
+    st.integers(-(2**40), 2**40), st.floats(allow_nan=True, allow_infinity=False, width=64)
+)
+
+
+@given(
+    kinds=st.lists(_NUMERIC_KINDS, min_size=1, max_size=5),
+    rows=st.integers(1, 4),
+    data=st.data(),
+)
+def test_numeric_columns_and_records_take_the_same_path_as_a_frame(
+    kinds: list[str], rows: int, data: st.DataObject
+) -> None:
+    """A server's columns and records (the fast path) give what the DataFrame path gives."""
+    signature = Signature([ColumnSpec(f"c{i}", kind) for i, kind in enumerate(kinds)])
+    columns = {
+        f"c{i}": data.draw(st.lists(_NUMBERS, min_size=rows, max_size=rows), label=f"c{i}")
+        for i in range(len(kinds))
+    }
+    records = [{name: values[row] for name, values in columns.items()} for row in range(rows)]
+    try:
+        expected = check_input(signature, pd.DataFrame(columns))
+    except SignatureError as err:
+        refused = err.problems
+    else:
+        refused = None
+    for given_as in (columns, records):
+        if refused is not None:
+            with pytest.raises(SignatureError) as caught:
+                check_input(signature, given_as)
+            assert caught.value.problems == refused
+            continue
+        got = check_input(signature, given_as)
+        assert got.columns.tolist() == expected.columns.tolist()
+        assert got.dtypes.tolist() == expected.dtypes.tolist()
+        np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+
+
+def test_columns_or_records_that_are_not_plain_numbers_are_checked_in_full() -> None:
+    signature = Signature([ColumnSpec("a", "double"), ColumnSpec("b", "long")])
+    out = check_input(signature, {"b": [1, 2], "a": [1, 2.5]})  # order fixed, ints widened
+    assert out.columns.tolist() == ["a", "b"]
+    assert out.dtypes.astype(str).tolist() == ["float64", "int64"]
+    extra = check_input(signature, [{"a": 1.0, "b": 2, "note": "x"}])  # an extra key: dropped
+    assert extra.columns.tolist() == ["a", "b"]
+    with pytest.raises(SignatureError) as caught:
+        check_input(signature, {"a": ["1.0"], "b": [1.5]})
+    assert caught.value.problems == [
+        "column 'a' (double): str cannot become float64; only numbers widen, nothing else casts",
+        "column 'b' (long): float64 -> int64 would drop the fraction; round and cast the values "
+        "first",
+    ]
+    with pytest.raises(SignatureError, match="missing column 'b'"):
+        check_input(signature, [{"a": 1.0}])

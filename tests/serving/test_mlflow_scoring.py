@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,3 +133,22 @@ def test_several_endpoints_are_served_under_their_names(
     listed = requests.get(f"{url}/endpoints", timeout=10).json()
     assert [e["name"] for e in listed] == ["churn", "doubler"]
     assert requests.post(f"{url}/endpoints/nope/predict", json=[[1]], timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({"p": [0.25, 0.75], "label": [0, 1]}),  # two dtypes: column by column
+        pd.DataFrame(np.array([[0.5, 1.5], [2.5, 3.5]]), columns=["a", "b"]),  # one block
+        pd.DataFrame({"label": ["yes", "no"], "p": [0.9, 0.1], "ok": [True, False]}),
+    ],
+    ids=["numbers", "one-block", "mixed"],
+)
+def test_a_frame_answer_becomes_records_as_mlflow_writes_them(frame: pd.DataFrame) -> None:
+    from loopml.serving._scoring import encode_predictions
+
+    decoded = json.loads(encode_predictions(frame))
+    assert decoded == {"predictions": json.loads(frame.to_json(orient="records"))}
+    assert [type(v) for v in decoded["predictions"][0].values()] == [
+        type(v) for v in json.loads(frame.to_json(orient="records"))[0].values()
+    ]

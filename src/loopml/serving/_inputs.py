@@ -188,7 +188,7 @@ def named_outputs(signature: Signature | None, result: Any) -> dict[str, np.ndar
     """A model's answer as named arrays: a dict's keys, a frame's columns, or one output."""
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(result, pandas.DataFrame):
-        return {str(name): result[name].to_numpy() for name in result.columns}
+        return frame_columns(result)
     if isinstance(result, Mapping):
         return {str(name): _output_array(values) for name, values in result.items()}
     name = "predict"
@@ -224,7 +224,18 @@ def logged_inputs(data: Any) -> dict[str, Any]:
     """What the model saw, by column or tensor name, for the payload log."""
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(data, pandas.DataFrame):
-        return {str(name): data[name].to_numpy() for name in data.columns}
+        return frame_columns(data)
     if isinstance(data, Mapping):
         return {str(name): values for name, values in data.items()}
     return {"input": data}
+
+
+def frame_columns(frame: Any) -> dict[str, np.ndarray[Any, Any]]:
+    """A DataFrame's columns by name as numpy arrays; a frame of one numeric dtype is read
+    as one block (a view per column), not column by column (30 lookups cost ~0.3 ms)."""
+    dtypes = set(frame.dtypes.tolist())
+    single = len(dtypes) == 1 and next(iter(dtypes)).kind in "biuf"
+    if single and frame.columns.is_unique:
+        block = frame.to_numpy()
+        return {str(name): block[:, i] for i, name in enumerate(frame.columns.tolist())}
+    return {str(name): frame[name].to_numpy() for name in frame.columns}

@@ -24,7 +24,7 @@ import numpy as np
 import orjson
 
 from loopml.errors import InvalidInputError
-from loopml.serving._inputs import Payload
+from loopml.serving._inputs import Payload, frame_columns
 
 __all__ = ["FORMATS", "encode_predictions", "parse_invocations", "parse_predict"]
 
@@ -128,6 +128,13 @@ def encode_predictions(result: Any, extra: Mapping[str, Any] | None = None) -> b
 def _jsonable(result: Any) -> Any:
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(result, pandas.DataFrame):
+        columns = frame_columns(result)
+        if all(values.dtype.kind in "biuf" for values in columns.values()):
+            names = list(columns)  # numbers only: records straight from the arrays
+            return [
+                dict(zip(names, row, strict=True))
+                for row in zip(*(values.tolist() for values in columns.values()), strict=True)
+            ]
         return [{str(k): _jsonable(v) for k, v in row.items()} for row in result.to_dict("records")]
     if pandas is not None and isinstance(result, pandas.Series):
         return _jsonable(result.to_numpy())

@@ -64,12 +64,13 @@ _COLUMN_DATATYPES = {
     "datetime": "BYTES",
 }
 _BY_DTYPE = {value: key for key, value in DATATYPES.items() if key != "BYTES"}
+_BY_NUMPY = {np.dtype(name): datatype for name, datatype in _BY_DTYPE.items()}  # no name lookups
 _LENGTH = struct.Struct("<I")
 
 
 def datatype_of(values: np.ndarray[Any, Any]) -> str:
     """The V2 datatype of an array: numbers by dtype, anything else ``BYTES``."""
-    return _BY_DTYPE.get(values.dtype.name, "BYTES")
+    return _BY_NUMPY.get(values.dtype, "BYTES")
 
 
 def datatype_of_signature(dtype: str) -> str:
