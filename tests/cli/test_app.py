@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -90,6 +91,20 @@ def test_every_example_in_help_is_shown_on_its_own_line() -> None:
         shown = {line.strip() for line in result.stdout.splitlines()}
         offenders += [f"{' '.join(path)}: {e}" for e in examples if e not in shown]
     assert not offenders, "examples not on their own line in --help:\n" + "\n".join(offenders)
+
+
+def test_placeholders_in_help_survive_the_markdown_rendering() -> None:
+    # Markdown takes <name> for an HTML tag and drops it unless it sits in `code`.
+    runner = CliRunner()
+    offenders = []
+    for path, command in _every_command(typer.main.get_command(app), []):
+        texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        placeholders = {t for text in texts for t in re.findall(r"<[A-Za-z_][^<>\s]*>", text)}
+        if not placeholders:
+            continue
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "250"})
+        offenders += [f"{' '.join(path)}: {p}" for p in placeholders if p not in result.stdout]
+    assert not offenders, "placeholders dropped from --help:\n" + "\n".join(sorted(offenders))
 
 
 def test_importing_the_cli_does_not_load_heavy_modules() -> None:

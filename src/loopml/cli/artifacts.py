@@ -40,7 +40,7 @@ app = typer.Typer(
 def list_artifacts(
     ctx: typer.Context,
     target: Annotated[
-        str, typer.Argument(metavar="RUN_URI_OR_ID", help="runs:/<run_id>[/<path>] or a run id.")
+        str, typer.Argument(metavar="RUN_URI_OR_ID", help="`runs:/<run_id>[/<path>]` or a run id.")
     ],
     path: Annotated[
         str | None, typer.Argument(metavar="PATH", help="A folder inside the run.")
@@ -98,7 +98,7 @@ def list_artifacts(
 def get_artifact(
     ctx: typer.Context,
     uri: Annotated[
-        str, typer.Argument(metavar="URI", help="runs:/<run_id>/<path> of a file or folder.")
+        str, typer.Argument(metavar="URI", help="`runs:/<run_id>/<path>` of a file or folder.")
     ],
     dest: Annotated[
         Path,

@@ -106,7 +106,7 @@ def show_dataset(
         str,
         typer.Argument(
             metavar="URI_OR_NAME",
-            help="A dataset name (lists its versions) or datasets:/<name>/<version>.",
+            help="A dataset name (lists its versions) or `datasets:/<name>/<version>`.",
         ),
     ],
     as_json: JsonFlag = False,
@@ -226,7 +226,7 @@ def get_version(
     ctx: typer.Context,
     target: Annotated[
         str,
-        typer.Argument(metavar="URI", help="datasets:/<name>/<version>, …@latest or a name."),
+        typer.Argument(metavar="URI", help="`datasets:/<name>/<version>`, `…@latest` or a name."),
     ],
     dest: Annotated[
         Path | None,
@@ -234,7 +234,7 @@ def get_version(
             "--dest",
             metavar="DIR",
             file_okay=False,
-            help="Folder to write to (default: . for a table, ./<name> for a folder).",
+            help="Folder to write to (default: . for a table, `./<name>` for a folder).",
         ),
     ] = None,
     format: Annotated[
@@ -247,7 +247,7 @@ def get_version(
 ) -> None:
     """Write a version to disk, verifying every byte; prints the path written.
 
-    A table becomes DIR/<name>.parquet (or .csv); a folder's files land under DIR.
+    A table becomes `DIR/<name>.parquet` (or .csv); a folder's files land under DIR.
 
     Examples:
 

@@ -102,7 +102,7 @@ def add_webhook(
         typer.Option(
             "--secret",
             metavar="TEXT",
-            help="Sign each body: header X-Loopml-Signature: sha256=<HMAC-SHA256 of the body>.",
+            help="Sign each body: header X-Loopml-Signature: `sha256=<HMAC-SHA256 of the body>`.",
         ),
     ] = None,
     as_json: JsonFlag = False,

@@ -59,7 +59,7 @@ def predict(
     ] = None,
     proba: Annotated[
         bool,
-        typer.Option("--proba", help="Also write class probabilities: proba_<class> columns."),
+        typer.Option("--proba", help="Also write class probabilities: `proba_<class>` columns."),
     ] = False,
     runtime: Annotated[
         str,

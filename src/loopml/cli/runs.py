@@ -37,7 +37,7 @@ app = typer.Typer(
 )
 
 RunIds = Annotated[
-    list[str], typer.Argument(metavar="RUN_ID", help="Run ids (or runs:/<run_id> URIs).")
+    list[str], typer.Argument(metavar="RUN_ID", help="Run ids (or `runs:/<run_id>` URIs).")
 ]
 
 
@@ -128,7 +128,7 @@ def list_runs(
 def show_run(
     ctx: typer.Context,
     run_id: Annotated[
-        str, typer.Argument(metavar="RUN_ID", help="A run id or runs:/<run_id> URI.")
+        str, typer.Argument(metavar="RUN_ID", help="A run id or `runs:/<run_id>` URI.")
     ],
     all_tags: Annotated[
         bool, typer.Option("--all-tags", help="Also show loopml.* tags (source, git, …).")
