@@ -97,6 +97,16 @@ class Doubler:
         return np.asarray(data, dtype="float64") * 2 + self.offset
 
 
+DOUBLER_EXAMPLE = np.zeros((2, 3), dtype="float32")
+
+
+def doubler(offset: float) -> Doubler:
+    """A :class:`Doubler` answering ``2 * x + offset``."""
+    model = Doubler()
+    model.offset = offset
+    return model
+
+
 class Exploding:
     """Always fails, as a broken challenger would."""
 

@@ -3,6 +3,7 @@
 - ``registry``: a registry client over the test's fresh store (SQLite).
 - ``register``: saves a model as a package and registers it, returning its version.
 - ``deployments``, ``versions``: deployment records and scikit-learn versions of ``churn``.
+- ``two_versions``, ``staging``: ``doubler`` v1 (2x) and v2 (2x + 100), ``@staging`` on v1.
 - ``servers``: the ``loopml serve`` subprocesses a test starts, killed at its end.
 - ``run_server``: serves endpoints (or an app) with a real uvicorn in a thread on a free
   port; returns the base URL; stopped at the end of the test.
@@ -18,7 +19,7 @@ from typing import Any
 
 import psutil
 import pytest
-from _serving_models import ModelVersions
+from _serving_models import DOUBLER_EXAMPLE, ModelVersions, doubler
 from _serving_support import Register, RunServer, Served
 
 from loopml.config import Settings
@@ -111,3 +112,17 @@ def servers() -> Iterator[list[Served]]:
         ):
             child.kill()
         served.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def two_versions(register: Register) -> None:
+    """``doubler`` v1 answers ``2x``, v2 ``2x + 100``."""
+    register(doubler(0.0), "doubler", input_example=DOUBLER_EXAMPLE)
+    register(doubler(100.0), "doubler", input_example=DOUBLER_EXAMPLE)
+
+
+@pytest.fixture
+def staging(two_versions: None, registry: RegistryClient) -> RegistryClient:
+    """:func:`two_versions`, with ``doubler@staging`` on v1."""
+    registry.set_alias("doubler", "staging", 1)
+    return registry

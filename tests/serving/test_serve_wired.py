@@ -17,10 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pytest
 import requests
-from _serving_models import Doubler, Exploding, data
+from _serving_models import Exploding, data
 from _serving_support import Register, Served
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -31,23 +29,6 @@ from loopml.registry import RegistryClient
 from loopml.serving import Route, TrafficPolicy
 from loopml.serving.deployments import DeploymentClient
 from loopml.serving.policy import Resources
-
-EXAMPLE = np.zeros((2, 3), dtype="float32")
-
-
-def _doubler(offset: float) -> Doubler:
-    model = Doubler()
-    model.offset = offset
-    return model
-
-
-@pytest.fixture
-def staging(register: Register, registry: RegistryClient) -> RegistryClient:
-    """``doubler`` v1 (2x) and v2 (2x + 100), ``@staging`` on v1."""
-    register(_doubler(0.0), "doubler", input_example=EXAMPLE)
-    register(_doubler(100.0), "doubler", input_example=EXAMPLE)
-    registry.set_alias("doubler", "staging", 1)
-    return registry
 
 
 def _body(request_id: str, rows: list[list[float]]) -> dict[str, object]:

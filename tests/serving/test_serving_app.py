@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import requests
 import uvicorn
-from _serving_models import Doubler, Exploding
+from _serving_models import DOUBLER_EXAMPLE, Exploding, doubler
 from _serving_support import ListSink, Register, RunServer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -21,20 +21,6 @@ from loopml.serving.app import ServingApp
 from loopml.serving.control import load_version
 from loopml.serving.runtime import Endpoint
 from loopml.serving.server import bind_socket, nodelay_protocol
-
-EXAMPLE = np.zeros((2, 3), dtype="float32")
-
-
-def _doubler(offset: float) -> Doubler:
-    model = Doubler()
-    model.offset = offset
-    return model
-
-
-@pytest.fixture
-def two_versions(register: Register) -> None:
-    register(_doubler(0.0), "doubler", input_example=EXAMPLE)
-    register(_doubler(100.0), "doubler", input_example=EXAMPLE)
 
 
 def _endpoint(
@@ -85,7 +71,7 @@ def test_shadow_logs_both_outputs_under_one_request_id(
 def test_a_failing_challenger_never_fails_the_request(
     register: Register, registry: RegistryClient, run_server: RunServer
 ) -> None:
-    register(_doubler(0.0), "doubler", input_example=EXAMPLE)
+    register(doubler(0.0), "doubler", input_example=DOUBLER_EXAMPLE)
     register(Exploding(), "doubler")
     policy = TrafficPolicy(routes=(Route(version=1),), shadow=Route(version=2))
     sink = ListSink()

@@ -10,31 +10,14 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import psutil
 import pytest
 import requests
-from _serving_models import Doubler, Slow
+from _serving_models import Slow
 from _serving_support import Register, Served
 from prometheus_client.parser import text_string_to_metric_families
 
 from loopml.registry import RegistryClient
-
-EXAMPLE = np.zeros((2, 3), dtype="float32")
-
-
-def _doubler(offset: float) -> Doubler:
-    model = Doubler()
-    model.offset = offset
-    return model
-
-
-@pytest.fixture
-def staging(register: Register, registry: RegistryClient) -> RegistryClient:
-    register(_doubler(0.0), "doubler", input_example=EXAMPLE)
-    register(_doubler(100.0), "doubler", input_example=EXAMPLE)
-    registry.set_alias("doubler", "staging", 1)
-    return registry
 
 
 def test_serve_announces_its_endpoints_and_stops_cleanly_on_sigterm(
