@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from loopml.errors import InvalidInputError
 from loopml.serving.app import ServerLimits, ServingApp
-from loopml.serving.server import ServerOptions, serve
+from loopml.serving.server import ServerOptions, serve, tune_process
 
 
 @pytest.mark.parametrize(
@@ -19,8 +21,12 @@ def test_bad_limits_are_refused(kwargs: dict[str, object]) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"workers": 0}, {"workers": True}, {"workers": 1000}, {"port": -1}, {"port": 70000}]
-)
+    "kwargs",
+    [
+        {"workers": 0}, {"workers": True}, {"workers": 1000}, {"port": -1}, {"port": 70000},
+        {"switch_interval": 0}, {"switch_interval": 1.0}, {"switch_interval": "fast"},
+    ],
+)  # fmt: skip
 def test_bad_options_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidInputError):
         ServerOptions(**kwargs)  # type: ignore[arg-type]
@@ -31,3 +37,14 @@ def test_serving_nothing_is_refused() -> None:
         serve([])
     with pytest.raises(InvalidInputError, match="distinct names"):
         ServingApp([])
+
+
+def test_a_serving_process_hands_the_gil_over_every_200_microseconds() -> None:
+    before = sys.getswitchinterval()
+    try:
+        tune_process(ServerOptions())
+        assert sys.getswitchinterval() == pytest.approx(0.0002)
+        tune_process(ServerOptions(switch_interval=0.001))
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+    finally:
+        sys.setswitchinterval(before)
