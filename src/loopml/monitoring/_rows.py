@@ -163,9 +163,9 @@ def _numpy_columns(values: dict[str, Any]) -> tuple[int, dict[str, np.ndarray[An
     return (1 if rows is None else rows), values
 
 
-def _dtype_key(array: np.ndarray[Any, Any]) -> str:
-    kind = array.dtype.kind
-    return str(kind if kind in "US" else array.dtype.str)  # any string width joins the others
+def _dtype_key(array: np.ndarray[Any, Any]) -> object:
+    dtype = array.dtype  # the dtype itself: hashing it is cheap, building its name is not
+    return dtype.kind if dtype.kind in "US" else dtype  # any string width joins the others
 
 
 def _check_prediction(item: Prediction, deployment: str) -> None:
