@@ -82,7 +82,8 @@ def test_many_labels_are_written_in_chunks_in_one_call(settings: Settings) -> No
     again = log_feedback(DEPLOYMENT, pd.Series(ids), pd.Series([1] * 2_345), settings=settings)
     assert again.replaced == 2_345
     frame = read_feedback(DEPLOYMENT, settings=settings)
-    assert len(frame) == 2_345 and set(frame.label) == {1}
+    assert len(frame) == 2_345
+    assert set(frame.label) == {1}
 
 
 def test_numpy_labels_become_plain_json(local: Settings) -> None:
@@ -131,8 +132,10 @@ def test_every_bad_item_is_named_and_the_list_is_capped(local: Settings) -> None
     with pytest.raises(InvalidInputError) as caught:
         log_feedback(DEPLOYMENT, ids, labels, settings=local)
     message = str(caught.value)
-    assert "item 1: request id is empty" in message and "item 2: label is inf" in message
-    assert "and more" in message and message.count("item ") <= 11
+    assert "item 1: request id is empty" in message
+    assert "item 2: label is inf" in message
+    assert "and more" in message
+    assert message.count("item ") <= 11
     assert read_feedback(DEPLOYMENT, settings=local).empty
 
 
@@ -190,7 +193,8 @@ def test_labels_join_the_logged_predictions_exactly_once_per_request(
     assert "nobody" not in by_request.index
 
     joined = join_labels(
-        read_predictions(DEPLOYMENT, settings=settings), read_feedback(DEPLOYMENT, settings=settings)
+        read_predictions(DEPLOYMENT, settings=settings),
+        read_feedback(DEPLOYMENT, settings=settings),
     )
     assert list(joined["label"]) == list(frame["label"])
 
@@ -202,7 +206,8 @@ def test_labels_join_the_logged_predictions_exactly_once_per_request(
 
 def test_an_empty_window_with_labels_has_the_label_column(local: Settings) -> None:
     frame = read_predictions(DEPLOYMENT, settings=local, with_labels=True)
-    assert frame.empty and "label" in frame.columns
+    assert frame.empty
+    assert "label" in frame.columns
 
 
 def test_join_labels_refuses_a_frame_without_the_columns() -> None:
