@@ -118,3 +118,13 @@ def test_a_missing_file_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
     result = cli.run("feedback", "churn-api", "--file", str(tmp_path / "nope.csv"))
     assert result.exit_code == 2
     assert "does not exist" in result.stdout + result.stderr
+
+
+def test_predictions_with_labels(cli: Any, settings: Settings, tmp_path: Path) -> None:
+    _log(settings, 2)
+    path = tmp_path / "labels.csv"
+    path.write_text("request_id,label\n01,yes\n")
+    assert cli.run("feedback", "churn-api", "--file", str(path)).exit_code == 0
+    rows = cli.json("predictions", "churn-api", "--labels")
+    assert [(row["request_id"], row["label"]) for row in rows] == [("00", None), ("01", "yes")]
+    assert "label" not in cli.json("predictions", "churn-api")[0]
