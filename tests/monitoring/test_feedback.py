@@ -126,6 +126,29 @@ def test_bad_input_is_refused_and_nothing_of_the_call_is_stored(
     assert list(read_feedback(DEPLOYMENT, settings=local).request_id) == ["kept"]
 
 
+@pytest.mark.parametrize(
+    ("ids", "labels", "says"),
+    [
+        ("a\x00b", 1, "holds a NUL"),
+        ("a\ud800", 1, "holds a NUL or an unpaired surrogate"),
+        ("r1", "a\x00b", "label holds a NUL"),
+        ("r1", ["ok", "\udfff"], "label[1] holds a NUL"),
+        ("r1", {"k\x00": 1}, "keys must be strings"),
+        ("r1", pd.NA, "missing (null)"),
+    ],
+)
+def test_text_no_database_takes_is_refused_on_both_backends(
+    settings: Settings, ids: Any, labels: Any, says: str
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        log_feedback(DEPLOYMENT, ids, labels, settings=settings)
+    assert says in str(caught.value)
+    log_feedback(DEPLOYMENT, "r\u00e9-\u2603", {"text": "caf\u00e9 \U0001f600"}, settings=settings)
+    frame = read_feedback(DEPLOYMENT, settings=settings)
+    assert frame.to_dict("records")[0]["label"] == {"text": "caf\u00e9 \U0001f600"}
+    assert list(frame.request_id) == ["r\u00e9-\u2603"]
+
+
 def test_every_bad_item_is_named_and_the_list_is_capped(local: Settings) -> None:
     ids = ["ok", "", "r2", *[""] * 50]
     labels = [1, 1, math.inf, *[1] * 50]

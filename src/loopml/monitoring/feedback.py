@@ -400,6 +400,12 @@ def _plain_id(request_id: Any, where: str, problems: list[str]) -> str | None:
     if not request_id.strip():
         problems.append(f"{where}: request id is empty; send the prediction's request id")
         return None
+    if _bad_text(request_id):
+        problems.append(
+            f"{where}: request id {request_id[:40]!r} holds a NUL or an unpaired surrogate; "
+            "send the id the server returned"
+        )
+        return None
     if len(request_id) > MAX_REQUEST_ID:
         problems.append(
             f"{where}: request id is {len(request_id)} characters, over {MAX_REQUEST_ID}; "
@@ -414,8 +420,11 @@ def _plain_label(value: Any, where: str, problems: list[str], depth: int) -> Any
     if depth > _MAX_DEPTH:
         problems.append(f"{where}: nested deeper than {_MAX_DEPTH} levels")
         return _BAD
-    if value is None:
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
         problems.append(f"{where} is missing (null); send a value or leave the request out")
+        return _BAD
+    if isinstance(value, str) and _bad_text(value):
+        problems.append(f"{where} holds a NUL or an unpaired surrogate; send plain text")
         return _BAD
     if isinstance(value, bool | str):
         return value
@@ -440,8 +449,8 @@ def _plain_label(value: Any, where: str, problems: list[str], depth: int) -> Any
     if isinstance(value, Mapping):
         plain: dict[str, Any] = {}
         for key, inner in value.items():
-            if not isinstance(key, str):
-                problems.append(f"{where}: object keys must be strings, got {key!r}")
+            if not isinstance(key, str) or _bad_text(key):
+                problems.append(f"{where}: object keys must be strings of plain text, got {key!r}")
                 return _BAD
             part = _plain_label(inner, f"{where}.{key}", problems, depth + 1)
             if part is _BAD:
@@ -452,6 +461,17 @@ def _plain_label(value: Any, where: str, problems: list[str], depth: int) -> Any
         f"{where}: {_kind(value)} is not a JSON value; send a number, string, bool, list or object"
     )
     return _BAD
+
+
+def _bad_text(text: str) -> bool:
+    """Text no database stores as it is: a NUL (PostgreSQL refuses it) or a lone surrogate."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _kind(value: Any) -> str:
