@@ -94,6 +94,10 @@ def test_labels_for_served_requests_are_joined_once_even_when_sent_twice(
         (b'[{"request_id": "ok", "label": 1}, {"request_id": "", "label": 2}]', "item 1"),
         (b'{"request_id": "' + b"x" * 201 + b'", "label": 1}', "over 200"),
         (b"[" + b"[" * 100 + b"1" + b"]" * 100 + b"]", "item 0: expected an object"),
+        (b"[" * 5_000 + b"]" * 5_000, "not JSON"),
+        (b'{"id": "r", "label": ' + b"[" * 100 + b"1" + b"]" * 100 + b"}", "nested deeper"),
+        (b'{"id": "r", "label": 1e999}', "infinity"),
+        (b'{"id": "a\\u0000b", "label": 1}', "holds a NUL"),
     ],
 )
 def test_a_bad_body_gets_400_naming_the_problem_and_stores_nothing(
