@@ -150,6 +150,16 @@ def write_feedback(
     items = list(latest.items())
     at = now_ms()
 
+    statement = _insert(store)(feedback)
+    upsert = statement.on_conflict_do_update(
+        index_elements=[feedback.c.deployment, feedback.c.request_id],
+        set_={
+            "label": statement.excluded.label,
+            "time_ms": statement.excluded.time_ms,
+            "writes": feedback.c.writes + 1,
+        },
+    )
+
     def work(conn: Connection) -> int:
         replaced = 0
         for start in range(0, len(items), _CHUNK):
@@ -172,17 +182,7 @@ def write_feedback(
                 }
                 for request_id, label in chunk
             ]
-            statement = _insert(store)(feedback).values(values)
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[feedback.c.deployment, feedback.c.request_id],
-                    set_={
-                        "label": statement.excluded.label,
-                        "time_ms": statement.excluded.time_ms,
-                        "writes": feedback.c.writes + 1,
-                    },
-                )
-            )
+            conn.execute(upsert, values)  # executemany: one statement, many rows
         return replaced
 
     replaced = store.transact(work) if items else 0
