@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +69,28 @@ def test_a_label_sent_twice_is_stored_once_and_the_last_wins(settings: Settings)
     labels = dict(zip(frame.request_id, frame.label, strict=True))
     assert labels == {"r1": 1, "r2": 0, "r3": 1}
     assert dict(zip(frame.request_id, frame.time_ms, strict=True))["r1"] == T0 + 5
+
+
+def test_concurrent_senders_of_the_same_ids_leave_one_label_each(settings: Settings) -> None:
+    ids = [f"r{i}" for i in range(400)]
+    errors: list[BaseException] = []
+
+    def send(seed: int) -> None:
+        order = random.Random(seed).sample(ids, len(ids))
+        try:
+            log_feedback(DEPLOYMENT, order, [seed] * len(order), settings=settings)
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=send, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    frame = read_feedback(DEPLOYMENT, settings=settings)
+    assert sorted(frame.request_id) == sorted(ids)
+    assert set(frame.label) <= {0, 1, 2, 3}
 
 
 def test_deployments_keep_their_own_labels(settings: Settings) -> None:

@@ -147,7 +147,7 @@ def write_feedback(
     for request_id, label in rows:  # in order: the last item of an id wins
         latest[request_id] = label
     duplicates = len(rows) - len(latest)
-    items = list(latest.items())
+    items = sorted(latest.items())  # one lock order for every writer: no deadlocks
     at = now_ms()
 
     statement = _insert(store)(feedback)
