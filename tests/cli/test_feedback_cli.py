@@ -128,3 +128,23 @@ def test_predictions_with_labels(cli: Any, settings: Settings, tmp_path: Path) -
     rows = cli.json("predictions", "churn-api", "--labels")
     assert [(row["request_id"], row["label"]) for row in rows] == [("00", None), ("01", "yes")]
     assert "label" not in cli.json("predictions", "churn-api")[0]
+
+
+def test_a_bad_row_in_a_later_chunk_keeps_the_chunks_before_and_says_so(
+    cli: Any, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feedback_cli, "CHUNK_ROWS", 2)
+    path = tmp_path / "labels.jsonl"
+    rows = [{"request_id": f"r{i}", "label": i} for i in range(5)]
+    rows[3]["label"] = None
+    path.write_text("\n".join(json.dumps(row) for row in rows))
+    result = cli.run("feedback", "churn-api", "--file", str(path))
+    assert result.exit_code == 2
+    assert "in the rows from data row 3 on" in result.stderr
+    assert "2 label(s) stored before them" in result.stderr
+    assert "item 1: label is missing (null)" in result.stderr
+    assert sorted(read_feedback("churn-api", settings=settings).request_id) == ["r0", "r1"]
+    rows[3]["label"] = 3
+    path.write_text("\n".join(json.dumps(row) for row in rows))
+    fixed = cli.json("feedback", "churn-api", "--file", str(path))  # the fixed file, again
+    assert (fixed["stored"], fixed["replaced"]) == (5, 2)
