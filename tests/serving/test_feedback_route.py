@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from _serving_support import RunServer
+from _serving_support import RunServer, Served
 
 from loopml.config import Settings
 from loopml.monitoring import PayloadWriter, read_feedback, read_predictions
@@ -151,3 +151,20 @@ def test_routes_and_methods(url: str) -> None:
         f"{url}/endpoints/nobody/feedback", json={"id": "r", "label": 1}, timeout=10
     )
     assert missing.status_code == 404
+
+
+def test_loopml_serve_stores_feedback_where_the_payload_log_is(
+    two_versions: None, settings: Settings, servers: list[Served]
+) -> None:
+    served = Served("models:/doubler/1")
+    servers.append(served)
+    reply = served.infer([[1.0, 2.0, 3.0]])
+    assert reply.status_code == 200
+    request_id = reply.headers["x-request-id"]
+    stored = requests.post(
+        f"{served.url}/feedback", json=[{"request_id": request_id, "label": 7}], timeout=30
+    )
+    assert stored.json() == {"stored": 1, "replaced": 0, "duplicates": 0}
+    assert served.stop() == 0  # SIGTERM flushes the payload log
+    frame = read_predictions("doubler", settings=settings, with_labels=True)
+    assert list(zip(frame.request_id, frame.label, strict=True)) == [(request_id, 7)]
