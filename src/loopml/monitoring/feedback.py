@@ -335,7 +335,7 @@ def parse_items(items: Any) -> list[tuple[str, Any]]:
         if "label" not in item:
             problems.append(f"item {index}: no label")
         ids.append(item.get("request_id", item.get("id")))
-        labels.append(item.get("label"))
+        labels.append(item.get("label", 0))  # a missing label is reported once, above
     return _validated(ids, labels, problems)
 
 
