@@ -49,6 +49,7 @@ EXPECTED = {
     "log_artifacts",
     "log_dataset",
     "log_dict",
+    "log_feedback",
     "log_figure",
     "log_image",
     "log_input",

@@ -66,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     "on_demand_feature_view": "loopml.features",
     # monitoring
     "read_predictions": "loopml.monitoring.reader",
+    "log_feedback": "loopml.monitoring.feedback",
     # tracking, objects
     "step": "loopml.pipelines",
     "pipeline": "loopml.pipelines",
@@ -121,6 +122,7 @@ __all__ = [
     "log_artifacts",
     "log_dataset",
     "log_dict",
+    "log_feedback",
     "log_figure",
     "log_image",
     "log_input",
@@ -163,6 +165,7 @@ if TYPE_CHECKING:
         FeatureView,
         on_demand_feature_view,
     )
+    from loopml.monitoring.feedback import log_feedback
     from loopml.monitoring.reader import read_predictions
     from loopml.pipelines import Pipeline, PipelineRun, Step, dataset, pipeline, step, when
     from loopml.pipelines.tune import tune

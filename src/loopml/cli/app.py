@@ -30,6 +30,7 @@ from loopml.cli import (
     deployments,
     experiments,
     features,
+    feedback,
     lineage,
     models,
     pipeline,
@@ -109,6 +110,7 @@ app.add_typer(deployments.app, name="deployments")
 app.command("lineage")(lineage.lineage)
 app.command("predict")(predict.predict)
 app.command("predictions")(predictions.predictions)
+app.command("feedback")(feedback.feedback)
 app.command("init")(init)
 app.command("gc")(gc)
 app.command("serve")(serve)

@@ -53,6 +53,13 @@ def predictions(
         int,
         typer.Option("--limit", "-n", metavar="N", min=0, help="At most N rows, oldest first."),
     ] = 100,
+    labels: Annotated[
+        bool,
+        typer.Option(
+            "--labels",
+            help="Add a label column: each request's delayed label (loopml feedback), if any.",
+        ),
+    ] = False,
     output: Annotated[
         OutputFormat,
         typer.Option("--format", "-f", help="table, csv (all columns) or json (a list of rows)."),
@@ -73,6 +80,7 @@ def predictions(
         loopml predictions churn-api --since 1h
         loopml predictions churn-api --since 2026-12-07 --until 2026-12-08 --format csv > day.csv
         loopml predictions churn-api --role shadow --limit 5 --json
+        loopml predictions churn-api --since 7d --labels --format csv > labelled.csv
     """
     if as_json:
         output = OutputFormat.json
@@ -86,6 +94,7 @@ def predictions(
         settings=get_state(ctx).settings(),
         role=role,  # type: ignore[arg-type]  # checked by read_predictions
         limit=limit,
+        with_labels=labels,
     )
     records = [
         {str(k): _plain(v) for k, v in record.items()} for record in frame.to_dict("records")

@@ -3,8 +3,9 @@
 Monitoring owns the payload log: serving hands every prediction to a
 :class:`~loopml.monitoring.payload.PredictionSink` (a :class:`PayloadWriter`) and never
 waits for it; monitors read the log back by deployment and time window with
-:func:`read_predictions`. It sits below serving (DESIGN.md floors), so serving imports
-monitoring and never the other way round.
+:func:`read_predictions`; delayed labels join them by request id (:func:`log_feedback`,
+:func:`read_feedback`, :func:`label_coverage`). It sits below serving (DESIGN.md
+floors), so serving imports monitoring and never the other way round.
 
 The log's row shape (one row per predicted row; ``request_id``, ``row``, ``time_ms``,
 ``deployment``, ``model``, ``version``, ``role``, ``status``, ``latency_ms``, ``error``,
@@ -19,6 +20,14 @@ Example:
 
 from __future__ import annotations
 
+from loopml.monitoring.feedback import (
+    FeedbackResult,
+    LabelCoverage,
+    join_labels,
+    label_coverage,
+    log_feedback,
+    read_feedback,
+)
 from loopml.monitoring.models import PayloadSegment, PayloadStats
 from loopml.monitoring.payload import NullSink, Prediction, PredictionSink
 from loopml.monitoring.reader import read_predictions
@@ -26,6 +35,8 @@ from loopml.monitoring.segments import list_segments
 from loopml.monitoring.writer import PayloadWriter, is_sampled
 
 __all__ = [
+    "FeedbackResult",
+    "LabelCoverage",
     "NullSink",
     "PayloadSegment",
     "PayloadStats",
@@ -33,6 +44,10 @@ __all__ = [
     "Prediction",
     "PredictionSink",
     "is_sampled",
+    "join_labels",
+    "label_coverage",
     "list_segments",
+    "log_feedback",
+    "read_feedback",
     "read_predictions",
 ]

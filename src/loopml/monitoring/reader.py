@@ -22,6 +22,7 @@ from loopml.config import Settings
 from loopml.errors import InvalidInputError
 from loopml.monitoring._rows import base_schema
 from loopml.monitoring._window import Moment, window
+from loopml.monitoring.feedback import join_labels, labels_for
 from loopml.monitoring.models import PayloadSegment
 from loopml.monitoring.segments import query_segments
 from loopml.store import open_store
@@ -44,6 +45,7 @@ def read_predictions(
     role: Literal["primary", "shadow"] | None = None,
     limit: int | None = None,
     artifact_store: ArtifactStore | None = None,
+    with_labels: bool = False,
 ) -> pd.DataFrame:
     """The predictions ``deployment`` logged in ``[since, until)``, as a pandas DataFrame.
 
@@ -62,6 +64,8 @@ def read_predictions(
         role: only ``"primary"`` or only ``"shadow"`` rows.
         limit: at most this many rows (the oldest first).
         artifact_store: where the segments are; the settings' artifact store by default.
+        with_labels: add a ``label`` column: the request's delayed label
+            (:func:`~loopml.monitoring.log_feedback`; one per request id), null where none.
 
     Raises:
         InvalidInputError: a bad time, role or limit, or ``since`` after ``until``.
@@ -73,14 +77,18 @@ def read_predictions(
     start, end = window(since, until)
     _check(deployment, role, limit)
     settings = settings or Settings.load()
-    segments = query_segments(open_store(settings.db_url), deployment, start, end)
+    store = open_store(settings.db_url)
+    segments = query_segments(store, deployment, start, end)
     if not segments or limit == 0:
-        return _empty()
-    blobs = artifact_store or ArtifactStore.from_url(settings.artifacts_url)
-    with tempfile.TemporaryDirectory(prefix="loopml-payload-") as folder:
-        files = _fetch(blobs, segments, Path(folder))
-        table = _query(files, deployment, start, end, role, limit)
-    frame: pd.DataFrame = table.to_pandas()
+        frame = _empty()
+    else:
+        blobs = artifact_store or ArtifactStore.from_url(settings.artifacts_url)
+        with tempfile.TemporaryDirectory(prefix="loopml-payload-") as folder:
+            files = _fetch(blobs, segments, Path(folder))
+            table = _query(files, deployment, start, end, role, limit)
+        frame = table.to_pandas()
+    if with_labels:
+        frame = join_labels(frame, labels_for(store, deployment, frame["request_id"]))
     return frame
 
 

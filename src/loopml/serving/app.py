@@ -11,6 +11,7 @@ Routes (``{m}`` is an endpoint's name, ``{v}`` a version it has loaded):
 ``POST /endpoints/{m}/predict``                           simple JSON: records, columns, rows
 ``POST /endpoints/{m}/invocations``                       MLflow's scoring format
 ``POST /predict``, ``POST /invocations``                  the same, when one endpoint is served
+``POST /endpoints/{m}/feedback``, ``POST /feedback``        delayed labels, by request id
 ``GET /ping``, ``/health``, ``/version``                  MLflow's health check and version
 ``GET /endpoints``                                        what is served, and its routing
 ``GET /metrics``                                          Prometheus text format
@@ -47,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from loopml.clock import now_ms
+from loopml.config import Settings
 from loopml.errors import (
     InvalidInputError,
     LoopmlError,
@@ -54,7 +56,8 @@ from loopml.errors import (
     ModelFailedError,
     NotFoundError,
 )
-from loopml.monitoring import is_sampled
+from loopml.monitoring import FeedbackResult, is_sampled
+from loopml.monitoring.feedback import parse_items, write_feedback
 from loopml.monitoring.payload import NullSink, Prediction, PredictionSink, Role
 from loopml.serving import _scoring, _v2
 from loopml.serving._http import (
@@ -80,6 +83,7 @@ from loopml.serving.batching import BatchReport
 from loopml.serving.metrics import CONTENT_TYPE, ServingMetrics
 from loopml.serving.policy import KEY_HEADER
 from loopml.serving.runtime import Endpoint, ServedVersion
+from loopml.store import open_store
 
 if TYPE_CHECKING:
     from loopml.features import FeatureStore
@@ -87,6 +91,9 @@ if TYPE_CHECKING:
 __all__ = ["ServerLimits", "ServingApp"]
 
 log = logging.getLogger("loopml.serving")
+
+MAX_FEEDBACK_ITEMS = 10_000
+"""The most labels one ``POST /feedback`` takes (bulk loads: ``loopml feedback``)."""
 
 _KEY = KEY_HEADER.encode()
 _MODEL_INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
@@ -121,6 +128,7 @@ class ServingApp:
         metrics: where to count (a fresh :class:`ServingMetrics` when absent).
         features: the feature store a version trained on features reads its inputs from
             (``None``: requests carry every input).
+        settings: where ``POST /feedback`` stores labels (``Settings.load()`` when absent).
 
     A deployment's ``resources.max_batch_size`` above 1 turns adaptive batching on: its
     requests' rows are merged into one model call (:mod:`loopml.serving.batching`).
@@ -134,6 +142,7 @@ class ServingApp:
         limits: ServerLimits | None = None,
         metrics: ServingMetrics | None = None,
         features: FeatureStore | None = None,
+        settings: Settings | None = None,
     ) -> None:
         names = [endpoint.name for endpoint in endpoints]
         if not names or len(set(names)) != len(names):
@@ -143,6 +152,7 @@ class ServingApp:
             name: (sinks or {}).get(name) or NullSink() for name in names
         }
         self.limits = limits or ServerLimits()
+        self.settings = settings
         self.metrics = metrics or ServingMetrics()
         self.shadow = ShadowRunner(self.limits.shadow_queue)
         self.per_version = PerVersion(
@@ -199,6 +209,9 @@ class ServingApp:
             elif path in ("/predict", "/invocations"):
                 self._require(method, "POST")
                 await self._predict(self._only_endpoint(path), path[1:], scope, receive, send)
+            elif path == "/feedback":
+                self._require(method, "POST")
+                await self._feedback(self._only_endpoint(path), scope, receive, send)
             elif path == "/endpoints" or path.startswith("/endpoints/"):
                 await self._endpoints(method, path, scope, receive, send)
             elif path == "/metrics":
@@ -247,10 +260,42 @@ class ServingApp:
             body = [endpoint.describe() for endpoint in self.endpoints.values()]
             await reply(send, 200, orjson.dumps(body))
             return
-        if len(parts) != 3 or parts[2] not in ("predict", "invocations"):
+        if len(parts) != 3 or parts[2] not in ("predict", "invocations", "feedback"):
             raise NotFoundError("route", path, hint="POST /endpoints/<name>/predict")
         self._require(method, "POST")
+        if parts[2] == "feedback":
+            await self._feedback(self._endpoint(parts[1]), scope, receive, send)
+            return
         await self._predict(self._endpoint(parts[1]), parts[2], scope, receive, send)
+
+    # -- delayed labels -----------------------------------------------------------------------
+
+    async def _feedback(
+        self, endpoint: Endpoint, scope: dict[str, Any], receive: Receive, send: Send
+    ) -> None:
+        """Store the labels in the body for ``endpoint``'s logged predictions (a thread does
+        the parsing and the write, so the event loop keeps answering predictions)."""
+        headers = headers_of(scope)
+        body = await read_body(receive, headers.get(b"content-length"), self.limits)
+        result = await asyncio.to_thread(self._store_feedback, endpoint.name, body)
+        await reply(send, 200, orjson.dumps(result.to_dict()))
+
+    def _store_feedback(self, deployment: str, body: bytes) -> FeedbackResult:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as err:
+            raise InvalidInputError(
+                f"the feedback body is not JSON ({err}); send "
+                '{"request_id": "...", "label": ...} or a list of them'
+            ) from err
+        if isinstance(parsed, list) and len(parsed) > MAX_FEEDBACK_ITEMS:
+            raise InvalidInputError(
+                f"{len(parsed)} labels in one request, over {MAX_FEEDBACK_ITEMS}; send them "
+                "in batches, or load a file with `loopml feedback`"
+            )
+        rows = parse_items(parsed)
+        settings = self.settings or Settings.load()
+        return write_feedback(open_store(settings.db_url), deployment, rows)
 
     # -- Open Inference Protocol ------------------------------------------------------------
 

@@ -241,7 +241,11 @@ def _build_app(
     else:
         sinks = None
     app = ServingApp(
-        endpoints, sinks=sinks, limits=options.limits, features=_feature_store(settings)
+        endpoints,
+        sinks=sinks,
+        limits=options.limits,
+        features=_feature_store(settings),
+        settings=settings,
     )
     app.warm_up()
     start_worker_services(app, settings, options)

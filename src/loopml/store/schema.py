@@ -39,6 +39,7 @@ __all__ = [
     "experiment_tags",
     "experiments",
     "feature_definitions",
+    "feedback",
     "journal_checkpoints",
     "latest_metrics",
     "lineage_edges",
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0009_deployments"
+SCHEMA_HEAD = "0010_feedback"
 
 ID = String(32)
 KEY = String(250)
@@ -565,4 +566,21 @@ deployment_served = Table(
     Column("started_at", BigInteger, nullable=False),
     Column("ended_at", BigInteger, nullable=True),
     Index(None, "deployment", "target", "ended_at"),
+)
+
+
+# -- monitoring: delayed labels (0010) ------------------------------------------------------
+
+# One label per (deployment, request id): a second label for the same request replaces the
+# first (last write wins); ``first_ms`` is when the first arrived, ``writes`` how many did.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("deployment", String(250), primary_key=True),
+    Column("request_id", String(200), primary_key=True),
+    Column("label", JSON, nullable=False),  # a number, string, bool, list or object
+    Column("time_ms", BigInteger, nullable=False),  # when the (current) label was logged
+    Column("first_ms", BigInteger, nullable=False),
+    Column("writes", Integer, nullable=False),
+    Index(None, "deployment", "time_ms"),
 )
