@@ -86,11 +86,12 @@ class ServerOptions:
         poll_seconds: how often the follower looks for changes.
         on_ready: called with the URL and endpoints once the socket listens.
         switch_interval: seconds a thread may hold the GIL before another waiting thread
-            gets it, in each serving process (``sys.setswitchinterval``). CPython's 5 ms
-            lets the payload log's writer or a model's own threads hold up the request
-            thread that long: at one connection, a p99 of 28 ms against 2.3 ms at 0.2 ms,
-            and 40% more requests/s for a random forest (whose predict releases the GIL
-            per tree) on this project's 2-core benchmark machine.
+            gets it, in each serving process (``sys.setswitchinterval``); ``None`` keeps
+            CPython's 5 ms. Smaller values shorten the request thread's waits behind the
+            payload log's writer (an identity model's p99 at one connection: 28 ms at 5 ms,
+            2.3 ms at 0.2 ms), but then the writer falls behind under sustained load (7,341
+            predictions queued after 10 s at 1,134 req/s, against ~1,200 at 5 ms) and would
+            drop predictions once its queue is full; measure before you change it.
     """
 
     host: str = "127.0.0.1"
@@ -106,10 +107,10 @@ class ServerOptions:
     follow: bool = True
     poll_seconds: float = 2.0
     on_ready: Callable[[str, Sequence[Endpoint]], None] | None = None
-    switch_interval: float = 0.0002
+    switch_interval: float | None = None
 
     def __post_init__(self) -> None:
-        if (
+        if self.switch_interval is not None and (
             isinstance(self.switch_interval, bool)
             or not isinstance(self.switch_interval, int | float)
             or not (1e-5 <= self.switch_interval <= 0.1)
@@ -295,7 +296,8 @@ def start_worker_services(
 
 def tune_process(options: ServerOptions) -> None:
     """Process-wide settings of a serving process, set before it takes requests."""
-    sys.setswitchinterval(options.switch_interval)
+    if options.switch_interval is not None:
+        sys.setswitchinterval(options.switch_interval)
 
 
 def _run_uvicorn(
