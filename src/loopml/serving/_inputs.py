@@ -51,13 +51,12 @@ def lookup_rows(payload: Payload) -> Any:
     if payload.tensors is None:
         return payload.value
     columns: dict[str, list[Any]] = {}
-    for name, values in payload.tensors.items():
-        if values.ndim == 2 and values.shape[1] == 1:
-            values = values.reshape(-1)
-        if values.ndim != 1:
+    for name, tensor in payload.tensors.items():
+        values = _as_column(tensor)
+        if values is None:
             raise InvalidInputError(
                 f"input '{name}' must have shape [rows] or [rows, 1] for a feature lookup, "
-                f"got {list(values.shape)}; send one entity key per row"
+                f"got {list(tensor.shape)}; send one entity key per row"
             )
         columns[name] = [
             value.decode("utf-8", "replace") if isinstance(value, bytes) else value
@@ -120,10 +119,9 @@ def _from_tensors(
         )
     if isinstance(inputs[0], ColumnSpec):
         columns: dict[str, Any] = {}
-        for name, values in tensors.items():
-            if values.ndim == 2 and values.shape[1] == 1:
-                values = values.reshape(-1)
-            if values.ndim != 1:
+        for name, tensor in tensors.items():
+            values = _as_column(tensor)
+            if values is None:
                 problems.append(f"column '{name}' must have shape [rows] or [rows, 1]")
                 continue
             columns[name] = values
@@ -133,6 +131,13 @@ def _from_tensors(
             return {}
         return columns
     return dict(tensors)
+
+
+def _as_column(tensor: np.ndarray[Any, Any]) -> np.ndarray[Any, Any] | None:
+    """A tensor of shape ``[rows]`` or ``[rows, 1]`` as one column; ``None`` for others."""
+    if tensor.ndim == 2 and tensor.shape[1] == 1:
+        return tensor.reshape(-1)
+    return tensor if tensor.ndim == 1 else None
 
 
 def _from_json(signature: Signature | None, value: Any) -> Any:

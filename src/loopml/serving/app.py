@@ -79,7 +79,6 @@ from loopml.serving._inputs import (
 )
 from loopml.serving._per_version import PerVersion
 from loopml.serving._shadow import ShadowRunner
-from loopml.serving.batching import BatchReport
 from loopml.serving.metrics import CONTENT_TYPE, ServingMetrics
 from loopml.serving.policy import KEY_HEADER
 from loopml.serving.runtime import Endpoint, ServedVersion
@@ -419,11 +418,7 @@ class ServingApp:
             else:
                 call.served = pinned
             served = call.served
-            lookup = self.per_version.lookup(served)
-            if lookup is not None:  # entity keys in: the online store gives the features
-                frame, call.features = lookup.enrich(lookup_rows(payload))
-                payload = Payload(value=frame)
-            call.inputs = model_input(served.signature, payload)
+            call.inputs, call.features = self.per_version_input(served, payload)
             batcher = self.per_version.batcher(served, endpoint.routing.resources, endpoint.name)
             predict_start = time.perf_counter()
             queued = 0.0
@@ -543,8 +538,16 @@ class ServingApp:
         except Exception:  # the payload log never fails a request
             log.exception("handing a prediction to the payload log failed")
 
-    def _batched(self, name: str, report: BatchReport) -> None:
-        self.metrics.batch(name, report.rows)
+    def per_version_input(
+        self, served: ServedVersion, payload: Payload
+    ) -> tuple[Any, Mapping[str, Any] | None]:
+        """What ``served`` takes for ``payload``, and the features looked up for it (when
+        the version was trained on features: the request then carries entity keys)."""
+        lookup = self.per_version.lookup(served)
+        if lookup is None:
+            return model_input(served.signature, payload), None
+        frame, features = lookup.enrich(lookup_rows(payload))
+        return model_input(served.signature, Payload(value=frame)), features
 
     def refresh_gauges(self) -> None:
         """Set the gauges read at scrape time: versions, load times, payload-log queue."""
@@ -574,11 +577,7 @@ class _ShadowJob:
         try:
             parsed = _parse(call.protocol, call.body, {})
             payload = parsed.payload if isinstance(parsed, _v2.InferRequest) else parsed
-            lookup = self.app.per_version.lookup(shadow)
-            if lookup is not None:
-                frame, features = lookup.enrich(lookup_rows(payload))
-                payload = Payload(value=frame)
-            inputs = model_input(shadow.signature, payload)
+            inputs, features = self.app.per_version_input(shadow, payload)
             outputs = named_outputs(shadow.signature, _run_model(shadow, inputs))
         except LoopmlError as err:
             status, error = (err.http_status, err.message)

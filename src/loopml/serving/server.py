@@ -264,7 +264,7 @@ def payload_writers(endpoints: Sequence[Endpoint], settings: Settings) -> dict[s
     return {endpoint.name: PayloadWriter(settings, endpoint.name) for endpoint in endpoints}
 
 
-def _feature_store(settings: Settings) -> FeatureStore | None:
+def _feature_store(settings: Settings) -> FeatureStore:
     """The feature store versions trained on features read their inputs from."""
     from loopml.features import FeatureStore
 
