@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from loopml.errors import InvalidInputError
-from loopml.evaluation.metrics import (
+from loopml.metrics import (
     classification_metrics,
     expected_calibration_error,
     known_metrics,

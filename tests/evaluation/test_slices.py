@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from loopml.errors import InvalidInputError
-from loopml.evaluation.metrics import classification_metrics, regression_metrics
 from loopml.evaluation.slices import (
     MAX_GROUPS,
     MISSING,
@@ -17,6 +16,7 @@ from loopml.evaluation.slices import (
     slice_groups,
     slice_metrics,
 )
+from loopml.metrics import classification_metrics, regression_metrics
 
 
 def _groups(frame: pd.DataFrame, spec: str | dict[str, str]) -> dict[str, list[int]]:

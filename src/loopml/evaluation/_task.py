@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from loopml.errors import InvalidInputError
-from loopml.evaluation.metrics import Task
+from loopml.metrics import Task
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

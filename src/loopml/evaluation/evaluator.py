@@ -49,7 +49,6 @@ from loopml.evaluation.gates import (
     parse_gate,
 )
 from loopml.evaluation.infra import DEFAULT_TIMEOUT_S, check_package
-from loopml.evaluation.metrics import Task, check_task, compute_metrics, resolve_classes
 from loopml.evaluation.models import ChampionResult, EvaluationResult, SliceMetrics
 from loopml.evaluation.slices import (
     Slice,
@@ -58,6 +57,7 @@ from loopml.evaluation.slices import (
     parse_slices,
     slice_metrics,
 )
+from loopml.metrics import Task, check_task, compute_metrics, resolve_classes
 from loopml.packaging.flavors import flavor_for
 from loopml.packaging.loading import LoadedModel, load_object
 from loopml.registry.client import RegistryClient

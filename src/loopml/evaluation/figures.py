@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from loopml.evaluation.metrics import CALIBRATION_BINS, _probability_table
 from loopml.evaluation.models import ChampionResult, SliceMetrics
+from loopml.metrics import CALIBRATION_BINS, probability_table
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -143,7 +143,7 @@ def _classification(y_true: NDArray[Any], sides: list[Predicted]) -> dict[str, g
 def _table(side: Predicted) -> NDArray[np.float64] | None:
     if side.proba is None or side.classes is None:
         return None
-    table, _ = _probability_table(side.proba, np.asarray(side.classes))
+    table, _ = probability_table(side.proba, np.asarray(side.classes))
     return table
 
 

@@ -30,14 +30,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from loopml.errors import InvalidInputError, close_matches
-from loopml.evaluation.metrics import (
+from loopml.evaluation.models import GateResult, InfraResult, SliceMetrics
+from loopml.metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     RUNTIME_METRICS,
     check_task,
     known_metrics,
 )
-from loopml.evaluation.models import GateResult, InfraResult, SliceMetrics
 
 __all__ = [
     "BUDGET_METRICS",

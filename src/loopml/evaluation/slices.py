@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from loopml.errors import InvalidInputError, close_matches
-from loopml.evaluation.metrics import Task, compute_metrics
 from loopml.evaluation.models import SliceMetrics
+from loopml.metrics import Task, compute_metrics
 
 if TYPE_CHECKING:
     import pandas as pd

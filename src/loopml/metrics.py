@@ -1,5 +1,8 @@
 """Metrics of a task, computed from labels, predictions and (where the model has them)
-class probabilities.
+class probabilities: the one definition evaluation gates and monitors share.
+
+It sits on the lowest floor (it imports only :mod:`loopml.errors`), so evaluation and
+monitoring, two components on one floor, compute the same figures the same way.
 
 Classification: ``accuracy``, ``precision``, ``recall``, ``f1`` (two classes: the positive
 class is the larger label, ``1`` of ``0/1``; more classes: averaged weighted by support),
@@ -43,6 +46,7 @@ __all__ = [
     "compute_metrics",
     "expected_calibration_error",
     "known_metrics",
+    "probability_table",
     "regression_metrics",
     "resolve_classes",
 ]
@@ -150,7 +154,7 @@ def classification_metrics(
             "roc_auc, log_loss and calibration_error need predict_proba; the model has none"
         )
         return values, notes
-    table, problem = _probability_table(proba, labels)
+    table, problem = probability_table(proba, labels)
     if table is None:
         notes.append(f"{', '.join(PROBABILITY_METRICS)} left out: {problem}")
         return values, notes
@@ -244,7 +248,7 @@ def _labels(y_true: NDArray[Any], y_pred: NDArray[Any]) -> NDArray[Any]:
     return np.unique(np.concatenate([y_true.ravel(), y_pred.ravel()]))
 
 
-def _probability_table(
+def probability_table(
     proba: NDArray[Any], labels: NDArray[Any]
 ) -> tuple[NDArray[np.float64] | None, str]:
     """``proba`` as one float64 column per class with rows summing to 1, or why not."""
