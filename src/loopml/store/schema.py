@@ -49,6 +49,11 @@ __all__ = [
     "model_aliases",
     "model_evaluations",
     "model_versions",
+    "monitor_alerts",
+    "monitor_events",
+    "monitor_webhooks",
+    "monitor_windows",
+    "monitors",
     "params",
     "payload_segments",
     "pipeline_runs",
@@ -63,7 +68,7 @@ __all__ = [
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0010_feedback"
+SCHEMA_HEAD = "0011_monitors"
 
 ID = String(32)
 KEY = String(250)
@@ -583,4 +588,100 @@ feedback = Table(
     Column("first_ms", BigInteger, nullable=False),
     Column("writes", Integer, nullable=False),
     Index(None, "deployment", "time_ms"),
+)
+
+
+# -- monitoring: monitors, their windows, alerts and events (0011) -----------------------
+
+# A monitor watches a deployment's payload log (or a table stream) against a reference
+# whose sketch is stored once as a blob (``reference_digest``; an artifact_files row of
+# owner "monitor_reference", which gc keeps).
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("deployment", String(250), nullable=True),  # NULL: a table stream
+    Column("source", Text, nullable=True),  # the stream's URI when there is no deployment
+    Column("reference", Text, nullable=False),  # datasets:/name/3 (or a file) it was built from
+    Column("reference_digest", String(64), nullable=False),  # the stored sketch
+    Column("model", String(250), nullable=True),  # the version whose training data it is
+    Column("version", Integer, nullable=True),
+    Column("config", JSON, nullable=False),  # MonitorConfig.to_dict(): window, methods, rules
+    Column("revision", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "deployment"),
+)
+
+# One computed window: what drifted, data quality, service health, realized performance,
+# and each alert rule's verdict on it. Windows of a monitor never overlap.
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("monitor", String(250), nullable=False),
+    Column("start_ms", BigInteger, nullable=False),  # inclusive
+    Column("end_ms", BigInteger, nullable=False),  # exclusive
+    Column("rows", BigInteger, nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("versions", JSON, nullable=False),  # [{"model", "version", "rows"}]
+    Column("drift_share", Float, nullable=True),
+    Column("dataset_drifted", Boolean, nullable=False),
+    Column("results", JSON, nullable=False),  # drift, prediction drift, quality, health, …
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "monitor", "end_ms"),
+)
+
+# An alert: a rule that held for its for-duration; resolved after its clear-duration.
+monitor_alerts = Table(
+    "monitor_alerts",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("monitor", String(250), nullable=False),
+    Column("rule", String(250), nullable=False),
+    Column("state", String(16), nullable=False),  # firing | resolved
+    Column("severity", String(16), nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("opened_window", BigInteger, nullable=False),
+    Column("last_window", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("evidence", JSON, nullable=False),
+    Column("acked_at", BigInteger, nullable=True),
+    Column("acked_by", String(250), nullable=True),
+    Column("ack_reason", Text, nullable=True),
+    Index(None, "monitor", "state"),
+)
+
+# Monitoring's events (alerts firing, resolving, acknowledged), read by cursor by the
+# webhook dispatcher and the automation controller.
+monitor_events = Table(
+    "monitor_events",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("monitor", String(250), nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Index(None, "monitor", "id"),
+)
+
+# Webhooks on monitoring's events: the columns of registry_webhooks (``model`` is the
+# monitor a subscription narrows to).
+monitor_webhooks = Table(
+    "monitor_webhooks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("model", String(250), nullable=True),  # NULL: every monitor
+    Column("secret", Text, nullable=True),
+    Column("cursor", BigInteger, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("last_delivery_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
 )
