@@ -33,6 +33,7 @@ from loopml.cli import (
     feedback,
     lineage,
     models,
+    monitor,
     pipeline,
     predict,
     predictions,
@@ -107,6 +108,7 @@ app.add_typer(features.app, name="features")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
 app.add_typer(deployments.app, name="deployments")
+app.add_typer(monitor.app, name="monitor")
 app.command("lineage")(lineage.lineage)
 app.command("predict")(predict.predict)
 app.command("predictions")(predictions.predictions)

@@ -1,0 +1,507 @@
+"""``loopml monitor …``: watch a deployment's predictions against its training data.
+
+Example:
+    $ loopml monitor create churn-api --window 1h --rule drift --rule "accuracy < 0.8 for 3"
+    $ loopml monitor run churn-api
+    $ loopml monitor status churn-api
+    $ loopml monitor report churn-api --output report.html
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from loopml.cli._output import (
+    JsonFlag,
+    cell,
+    echo_json,
+    format_time,
+    format_value,
+    new_table,
+    show,
+)
+from loopml.cli._state import get_state
+from loopml.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from loopml.monitoring.models import Alert, MonitorWindow
+    from loopml.monitoring.monitors import MonitorClient
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Monitors: a deployment's predictions against its training data, window by window: "
+    "drift, data quality, service health, realized performance, alerts.\n\n"
+    "Example: `loopml monitor create churn-api --window 1h` then `loopml monitor run churn-api`",
+    no_args_is_help=True,
+)
+
+Name = Annotated[str, typer.Argument(metavar="NAME", help="The monitor (by default named after its deployment).")]
+Rules = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rule",
+        metavar="RULE",
+        help="An alert rule (repeat): drift, drift:FEATURE, prediction_drift, 'accuracy < 0.8', "
+        "'f1 < baseline - 0.05', 'error_rate > 0.01', 'latency_p95 > 50', 'missing > 0.1'; "
+        "then 'for N', 'clear N', 'clear at V', 'severity critical'.",
+    ),
+]
+Reason = Annotated[
+    str | None, typer.Option("--reason", metavar="TEXT", help="Why; kept in the audit log.")
+]
+
+
+@contextlib.contextmanager
+def _client(ctx: typer.Context) -> Iterator[MonitorClient]:
+    from loopml.monitoring.monitors import MonitorClient
+
+    yield MonitorClient(get_state(ctx).settings())
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    deployment: Annotated[str, typer.Argument(metavar="DEPLOYMENT", help="The deployment watched.")],
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="NAME", help="The monitor's name (default: DEPLOYMENT).")
+    ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            metavar="URI",
+            help="datasets:/NAME/VERSION or a Parquet/CSV file (default: the served version's "
+            "training data, found through lineage).",
+        ),
+    ] = None,
+    window: Annotated[
+        str, typer.Option("--window", metavar="SIZE", help="A duration (15m, 1h, 1d) or 'N rows'.")
+    ] = "1h",
+    feature: Annotated[
+        list[str] | None,
+        typer.Option("--feature", metavar="COLUMN", help="A feature to watch (repeat; default: the model's inputs)."),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", metavar="COLUMN", help="The reference's label column.")
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", metavar="TASK", help="classification or regression.")
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", metavar="METHOD", help="auto, ks, wasserstein, psi, js or chi2.")
+    ] = "auto",
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold",
+            metavar="METHOD=VALUE",
+            help="A fixed drift threshold (repeat), e.g. wasserstein=0.1; default: calibrated on "
+            "the reference.",
+        ),
+    ] = None,
+    correction: Annotated[
+        str, typer.Option("--correction", metavar="KIND", help="bh, bonferroni or none (p-value tests).")
+    ] = "bh",
+    share: Annotated[
+        float, typer.Option("--share", metavar="SHARE", help="Share of drifted features that is dataset drift.")
+    ] = 0.5,
+    rule: Rules = None,
+    no_predictions: Annotated[
+        bool,
+        typer.Option("--no-predictions", help="Do not predict on the reference (no prediction drift)."),
+    ] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a monitor of that name.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a monitor on DEPLOYMENT; its reference is sketched once and stored.
+
+    Without rules it gets 'drift for 2 clear 2' and 'error_rate > 0.05 for 2 clear 2'.
+
+    Examples:
+
+        loopml monitor create churn-api
+        loopml monitor create churn-api --reference datasets:/churn_train/3 --window '5000 rows'
+        loopml monitor create churn-api --rule drift --rule 'accuracy < baseline - 0.05 for 3'
+    """
+    thresholds = _pairs(threshold or (), "--threshold")
+    with _client(ctx) as client:
+        made = client.create(
+            deployment, name=name, reference=reference, window=window, features=feature or (),
+            target=target, task=task, method=method, thresholds=thresholds,
+            correction=None if correction == "none" else correction, share_threshold=share,
+            rules=rule, predict_reference=not no_predictions, replace_existing=replace,
+        )  # fmt: skip
+        notes = client.references(made).notes
+    if as_json:
+        echo_json({**made.to_dict(), "notes": list(notes)})
+        return
+    show(cell(f"created monitor {made.name} on {made.deployment} (reference {made.reference}, "
+              f"{len(made.config.features)} features, window {made.config.window})", "green"))  # fmt: skip
+    for note in notes:
+        show(cell(note, "yellow"))
+
+
+@app.command("list")
+def list_monitors(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most N.")] = 100,
+    page_token: Annotated[str | None, typer.Option("--page-token", metavar="TOKEN", help="The next page.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List monitors: deployment, reference, window, rules.
+
+    Examples:
+
+        loopml monitor list --json
+    """
+    with _client(ctx) as client:
+        page = client.list(limit=limit, page_token=page_token)
+    if as_json:
+        echo_json({"monitors": [m.to_dict() for m in page.items],
+                   "next_page_token": page.next_page_token})  # fmt: skip
+        return
+    if not page.items:
+        show(cell("no monitors; create one with `loopml monitor create DEPLOYMENT`", "dim"))
+        return
+    table = new_table("name", "deployment", "reference", "model", "window", "rules")
+    for monitor in page.items:
+        table.add_row(
+            cell(monitor.name, "cyan"), cell(monitor.deployment or "-"), cell(monitor.reference),
+            cell(f"{monitor.model} v{monitor.version}" if monitor.model else "-"),
+            cell(monitor.config.window), cell(len(monitor.config.rules)),
+        )  # fmt: skip
+    if page.next_page_token:
+        table.caption = f"more: --page-token {page.next_page_token}"
+    show(table)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    name: Name,
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="TIME", help="Compute windows ending by TIME (default: now).")
+    ] = None,
+    max_windows: Annotated[int, typer.Option("--max-windows", min=1, help="At most N windows (the latest).")] = 500,
+    as_json: JsonFlag = False,
+) -> None:
+    """Compute the windows that are due, judge the alert rules, fire or resolve alerts.
+
+    Examples:
+
+        loopml monitor run churn-api
+        loopml monitor run churn-api --until 2026-12-07T12:00 --json
+    """
+    with _client(ctx) as client:
+        made = client.run(name, until=until, max_windows=max_windows)
+        firing = client.alerts(name, state="firing", limit=1000).items
+    if as_json:
+        echo_json({"windows": [_window_summary(w) for w in made],
+                   "firing": [a.to_dict() for a in firing]})  # fmt: skip
+        return
+    if not made:
+        show(cell(f"no window of {name} is due yet", "dim"))
+    else:
+        show(_windows_table(made))
+    _show_alerts(firing, "firing alerts")
+
+
+@app.command("status")
+def status(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
+    """The monitor at a glance: version, last window, drifted features, performance, alerts.
+
+    Examples:
+
+        loopml monitor status churn-api --json
+    """
+    with _client(ctx) as client:
+        summary = client.status(name)
+    if as_json:
+        echo_json(summary)
+        return
+    last = summary["last_window"]
+    table = new_table("", "")
+    table.add_row(cell("monitor", "bold"), cell(f"{summary['monitor']} on {summary['deployment']}"))
+    table.add_row(cell("model", "bold"), cell(f"{summary['model']} v{summary['version']}"))
+    table.add_row(cell("reference", "bold"), cell(summary["reference"]))
+    if last is None:
+        table.add_row(cell("last window", "bold"), cell("none yet: run `loopml monitor run NAME`", "dim"))
+    else:
+        span = f"{format_time(last['start_ms'])} - {format_time(last['end_ms'])}"
+        table.add_row(cell("last window", "bold"), cell(f"#{last['id']} {span}, {last['rows']} rows"))
+        drifted = ", ".join(last["drifted_features"]) or "none"
+        share = "-" if last["drift_share"] is None else f"{last['drift_share']:.0%}"
+        table.add_row(cell("drift", "bold"), cell(f"{share} of features drifted: {drifted}",
+                                                  "red" if last["dataset_drifted"] else ""))  # fmt: skip
+        metrics = ", ".join(f"{k} {format_value(v)}" for k, v in last["performance"].items())
+        coverage = last["label_coverage"]
+        labels = "no labels" if coverage is None else f"labels on {coverage:.0%} of requests"
+        table.add_row(cell("performance", "bold"), cell(f"{metrics or '-'} ({labels})"))
+        health = last["health"] or {}
+        rate = health.get("error_rate")
+        p95 = (health.get("latency_ms") or {}).get("p95")
+        table.add_row(cell("health", "bold"), cell(
+            f"{health.get('requests', 0)} requests, error rate "
+            f"{'-' if rate is None else f'{rate:.2%}'}, p95 {format_value(p95)} ms"))  # fmt: skip
+    firing = summary["firing"]
+    table.add_row(cell("alerts", "bold"), cell(
+        ", ".join(a["rule"] for a in firing) or "none firing", "red" if firing else "green"))  # fmt: skip
+    show(table)
+
+
+@app.command("windows")
+def windows(
+    ctx: typer.Context,
+    name: Name,
+    since: Annotated[str | None, typer.Option("--since", metavar="TIME", help="Windows ending after TIME (1d, ISO).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most N.")] = 50,
+    page_token: Annotated[str | None, typer.Option("--page-token", metavar="TOKEN", help="The next page.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List a monitor's windows, newest first (--json: with every result).
+
+    Examples:
+
+        loopml monitor windows churn-api --since 1d
+    """
+    with _client(ctx) as client:
+        page = client.windows(name, since=since, limit=limit, page_token=page_token)
+    if as_json:
+        echo_json({"windows": [w.to_dict() for w in page.items],
+                   "next_page_token": page.next_page_token})  # fmt: skip
+        return
+    if not page.items:
+        show(cell(f"no windows yet; compute them with `loopml monitor run {name}`", "dim"))
+        return
+    table = _windows_table(page.items)
+    if page.next_page_token:
+        table.caption = f"more: --page-token {page.next_page_token}"
+    show(table)
+
+
+@app.command("alerts")
+def alerts(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="One monitor's alerts (default: all).")] = None,
+    state: Annotated[str | None, typer.Option("--state", metavar="STATE", help="firing or resolved.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most N.")] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """List alerts, newest first.
+
+    Examples:
+
+        loopml monitor alerts --state firing
+        loopml monitor alerts churn-api --json
+    """
+    with _client(ctx) as client:
+        page = client.alerts(name, state=state, limit=limit)
+    if as_json:
+        echo_json({"alerts": [a.to_dict() for a in page.items],
+                   "next_page_token": page.next_page_token})  # fmt: skip
+        return
+    if not page.items:
+        show(cell("no alerts", "dim"))
+        return
+    _show_alerts(page.items, None)
+
+
+@app.command("ack")
+def ack(
+    ctx: typer.Context,
+    alert_id: Annotated[int, typer.Argument(metavar="ALERT", help="The alert's id (see `loopml monitor alerts`).")],
+    reason: Reason = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Acknowledge an alert: someone is on it (it stays firing until its rule clears).
+
+    Examples:
+
+        loopml monitor ack 12 --reason "retraining started"
+    """
+    with _client(ctx) as client:
+        acked = client.ack(alert_id, reason=reason)
+    if as_json:
+        echo_json(acked.to_dict())
+        return
+    show(cell(f"acknowledged alert {acked.id} ({acked.monitor}: {acked.rule}, {acked.state})", "green"))
+
+
+@app.command("update")
+def update_monitor(
+    ctx: typer.Context,
+    name: Name,
+    rule: Rules = None,
+    window: Annotated[str | None, typer.Option("--window", metavar="SIZE", help="A new window size.")] = None,
+    share: Annotated[float | None, typer.Option("--share", metavar="SHARE", help="A new dataset drift share.")] = None,
+    reason: Reason = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a monitor's rules (--rule replaces them all), window or drift share.
+
+    Examples:
+
+        loopml monitor update churn-api --rule drift --rule 'error_rate > 0.02 for 3'
+    """
+    with _client(ctx) as client:
+        changed = client.update(name, rules=rule, window=window, share_threshold=share, reason=reason)
+    if as_json:
+        echo_json(changed.to_dict())
+        return
+    show(cell(f"updated monitor {changed.name} (revision {changed.revision})", "green"))
+
+
+@app.command("delete")
+def delete_monitor(
+    ctx: typer.Context,
+    name: Name,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    reason: Reason = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete a monitor with its windows and alerts (the audit log and events stay).
+
+    Examples:
+
+        loopml monitor delete churn-api --yes
+    """
+    from loopml.cli._output import confirm
+
+    confirm(f"delete monitor {name} with its windows and alerts?", yes=yes, action="delete")
+    with _client(ctx) as client:
+        gone = client.delete(name, reason=reason)
+    if as_json:
+        echo_json(gone.to_dict())
+        return
+    show(cell(f"deleted monitor {gone.name}", "green"))
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    name: Name,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="Where to write the HTML.")] = Path("monitor-report.html"),
+    window: Annotated[int | None, typer.Option("--window", metavar="ID", help="The window shown in detail (default: the latest).")] = None,
+    last: Annotated[int, typer.Option("--last", min=1, max=10_000, help="Windows drawn over time.")] = 200,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a self-contained HTML report: distributions, drift and performance over time,
+    alert history. It opens offline.
+
+    Examples:
+
+        loopml monitor report churn-api -o report.html
+    """
+    from loopml.monitoring.report import render_report
+
+    with _client(ctx) as client:
+        monitor = client.get(name)
+        shown = client.windows(name, limit=last).items
+        detail = client.window(window) if window is not None else None
+        if detail is not None and detail.monitor != name:
+            raise InvalidInputError(f"window {window} belongs to monitor {detail.monitor!r}, not {name!r}")
+        history = client.alerts(name, limit=1000).items
+    page = render_report(monitor, list(reversed(shown)), history, window=detail)
+    output.write_text(page, encoding="utf-8")
+    if as_json:
+        echo_json({"path": str(output), "windows": len(shown), "alerts": len(history)})
+        return
+    show(cell(f"wrote {output} ({len(shown)} windows, {len(history)} alerts)", "green"))
+
+
+@app.command("metrics")
+def metrics(
+    ctx: typer.Context,
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write here (node_exporter's textfile collector) instead of stdout.")] = None,
+) -> None:
+    """Print every monitor's latest figures and alert states as Prometheus gauges.
+
+    Examples:
+
+        loopml monitor metrics -o /var/lib/node_exporter/loopml.prom
+    """
+    from loopml.monitoring.prometheus import prometheus_text
+
+    with _client(ctx) as client:
+        found = client.list(limit=10_000).items
+        latest: dict[str, MonitorWindow] = {}
+        for monitor in found:
+            items = client.windows(monitor.name, limit=1).items
+            if items:
+                latest[monitor.name] = items[0]
+        firing = client.alerts(state="firing", limit=10_000).items
+    text = prometheus_text(found, latest, firing)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _pairs(items: Any, flag: str) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        try:
+            found[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise InvalidInputError(f"{flag} {item!r} is not METHOD=VALUE, e.g. wasserstein=0.1")
+    return found
+
+
+def _window_summary(window: MonitorWindow) -> dict[str, Any]:
+    performance = window.results.get("performance") or {}
+    return {
+        "id": window.id,
+        "start_ms": window.start_ms,
+        "end_ms": window.end_ms,
+        "rows": window.rows,
+        "requests": window.requests,
+        "drift_share": window.drift_share,
+        "dataset_drifted": window.dataset_drifted,
+        "drifted_features": list(window.drifted_features),
+        "performance": performance.get("metrics") or {},
+        "label_coverage": (performance.get("coverage") or {}).get("share"),
+        "rules": window.results.get("rules") or {},
+    }
+
+
+def _windows_table(items: list[MonitorWindow]) -> Any:
+    table = new_table("id", "start", "rows", "drift share", "drifted", "performance", "labels", "breached")
+    for window in items:
+        summary = _window_summary(window)
+        share = "-" if window.drift_share is None else f"{window.drift_share:.0%}"
+        coverage = summary["label_coverage"]
+        breached = [n for n, v in summary["rules"].items() if v.get("breached")]
+        table.add_row(
+            cell(window.id), cell(format_time(window.start_ms)), cell(window.rows),
+            cell(share, "red" if window.dataset_drifted else ""),
+            cell(", ".join(window.drifted_features[:5]) or "-"),
+            cell(", ".join(f"{k} {format_value(v)}" for k, v in list(summary["performance"].items())[:3]) or "-"),
+            cell("-" if coverage is None else f"{coverage:.0%}"),
+            cell(", ".join(breached) or "-", "yellow" if breached else ""),
+        )  # fmt: skip
+    return table
+
+
+def _show_alerts(items: list[Alert], title: str | None) -> None:
+    if not items:
+        return
+    table = new_table("id", "monitor", "rule", "severity", "state", "opened", "resolved", "acked", title=title)
+    for alert in items:
+        table.add_row(
+            cell(alert.id), cell(alert.monitor), cell(alert.rule),
+            cell(alert.severity, "red" if alert.severity == "critical" else "yellow"),
+            cell(alert.state, "red" if alert.state == "firing" else "green"),
+            cell(format_time(alert.opened_at)), cell(format_time(alert.resolved_at)),
+            cell(alert.acked_by or "-"),
+        )  # fmt: skip
+    show(table)
+

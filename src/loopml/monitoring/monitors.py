@@ -1,0 +1,1005 @@
+"""Monitors: a deployment watched against a stored reference, window by window, with alerts.
+
+:class:`MonitorClient` is monitoring's service layer (the CLI, the automation controller
+and the server call the same methods):
+
+- :meth:`~MonitorClient.create` stores a monitor on a deployment. Its reference is
+  ``--reference`` (``datasets:/churn_train/3`` or a Parquet/CSV file) or, by default, the
+  training data of the version the deployment serves, found through lineage (the run
+  that produced the version, and the dataset version it consumed). The reference is
+  sketched **once** (:func:`loopml.data.sketch.sketch_table`: quantiles, category counts,
+  missing counts, per-chunk statistics for calibrated thresholds) and the sketch is
+  stored as a blob: no window reads the raw reference again. When the version can be
+  loaded, its predictions on (up to 50,000 rows of) the reference are sketched too, for
+  prediction drift.
+- :meth:`~MonitorClient.run` computes the windows that are due (time windows like
+  ``1h``, aligned to the epoch; or row counts like ``5000 rows``) from the payload log,
+  with labels joined, measures each (:func:`~loopml.monitoring.windows.measure_window`),
+  judges each alert rule on it, stores it (a lineage node: the window was evaluated on
+  the deployment and the versions that answered, against the reference) and fires or
+  resolves alerts (:mod:`loopml.monitoring.rules`), each an event for webhooks and the
+  automation controller, with an audit row.
+- :meth:`~MonitorClient.windows`, :meth:`~MonitorClient.alerts`,
+  :meth:`~MonitorClient.ack`, :meth:`~MonitorClient.status`,
+  :meth:`~MonitorClient.events` read them back.
+
+Example:
+    >>> client = MonitorClient()  # doctest: +SKIP
+    >>> client.create("churn-api", window="1h", rules=["drift", "accuracy < 0.8"])  # doctest: +SKIP
+    >>> [w.dataset_drifted for w in client.run("churn-api")]  # doctest: +SKIP
+    [False, False, True]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from loopml.artifacts import ArtifactStore
+from loopml.clock import now_ms
+from loopml.config import Settings
+from loopml.data.sketch import ReferenceSketch, sketch_table
+from loopml.errors import ConflictError, InvalidInputError, NotFoundError
+from loopml.monitoring import events as _events
+from loopml.monitoring._window import Moment, to_ms
+from loopml.monitoring.models import Alert, AlertRule, Monitor, MonitorConfig, MonitorEvent, MonitorWindow
+from loopml.monitoring.reader import read_predictions
+from loopml.monitoring.rules import DEFAULT_RULES, check_rules, judge, next_step
+from loopml.monitoring.segments import query_segments
+from loopml.monitoring.windows import Measured, measure_window, watched_features
+from loopml.paging import Page, check_limit, decode_page_token, encode_page_token
+from loopml.store import Store, open_store
+from loopml.store.audit import current_actor
+from loopml.store.audit import record as audit
+from loopml.store.lineage import add_edges, edges_of
+from loopml.store.schema import (
+    artifact_files,
+    deployments,
+    monitor_alerts,
+    monitor_windows,
+    monitors,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = ["MAX_WINDOWS", "REFERENCE_OWNER", "MonitorClient", "References", "parse_window"]
+
+MAX_WINDOWS = 500
+"""The most windows one :meth:`MonitorClient.run` computes (the latest ones when more are due)."""
+REFERENCE_OWNER = "monitor_reference"
+"""``artifact_files.owner_kind`` of a monitor's stored sketch (gc keeps it)."""
+_PREDICTION_ROWS = 50_000  # reference rows the model predicts on for prediction drift
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,249}")
+_TIME = re.compile(r"(?P<n>\d+)\s*(?P<unit>s|m|h|d|w)")
+_ROWS = re.compile(r"(?P<n>\d+)\s*rows?")
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_TRAINING = ("training", "train")
+
+
+class References:
+    """A monitor's stored reference: the sketch of its inputs and of the model's outputs."""
+
+    __slots__ = ("inputs", "notes", "outputs")
+
+    def __init__(
+        self, inputs: ReferenceSketch, outputs: ReferenceSketch | None, notes: Sequence[str]
+    ) -> None:
+        self.inputs, self.outputs, self.notes = inputs, outputs, tuple(notes)
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "inputs": self.inputs.to_dict(),
+            "outputs": None if self.outputs is None else self.outputs.to_dict(),
+            "notes": list(self.notes),
+        }
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str) -> References:
+        try:
+            body = json.loads(data)
+            outputs = body.get("outputs")
+            return cls(
+                ReferenceSketch.from_dict(body["inputs"], source=source),
+                None if outputs is None else ReferenceSketch.from_dict(outputs, source=source),
+                [str(note) for note in body.get("notes", [])],
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise InvalidInputError(
+                f"the stored reference {source} is not a monitor reference ({err}); "
+                "create the monitor again (loopml monitor create NAME --replace)"
+            ) from err
+
+
+def parse_window(text: str) -> tuple[str, int]:
+    """``("time", ms)`` for ``1h``-style windows, ``("count", rows)`` for ``5000 rows``.
+
+    Example:
+        >>> parse_window("15m"), parse_window("5000 rows")
+        (('time', 900000), ('count', 5000))
+    """
+    cleaned = text.strip().lower() if isinstance(text, str) else ""
+    if match := _TIME.fullmatch(cleaned):
+        size = int(match["n"]) * _UNIT_MS[match["unit"]]
+        if size >= 1_000:
+            return "time", size
+    if (match := _ROWS.fullmatch(cleaned)) and 1 <= int(match["n"]) <= 10_000_000:
+        return "count", int(match["n"])
+    raise InvalidInputError(
+        f"window {text!r} is not a window; give a duration like '15m', '1h' or '1d', "
+        "or a row count like '5000 rows' (1 to 10,000,000)"
+    )
+
+
+class MonitorClient:
+    """Monitors, their windows and alerts, in the metadata store (module docstring)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.load()
+        self.store: Store = open_store(self.settings.db_url)
+        self._artifacts: ArtifactStore | None = None
+        self._references: dict[str, References] = {}
+
+    @property
+    def artifact_store(self) -> ArtifactStore:
+        if self._artifacts is None:
+            self._artifacts = ArtifactStore.from_url(self.settings.artifacts_url)
+        return self._artifacts
+
+    # -- monitors ----------------------------------------------------------------------
+
+    def create(
+        self,
+        deployment: str,
+        *,
+        name: str | None = None,
+        reference: str | None = None,
+        window: str = "1h",
+        features: Sequence[str] = (),
+        target: str | None = None,
+        task: str | None = None,
+        prediction: str = "predict",
+        method: str = "auto",
+        thresholds: Mapping[str, float] | None = None,
+        correction: str | None = "bh",
+        alpha: float = 0.05,
+        share_threshold: float = 0.5,
+        importance: Mapping[str, float] | None = None,
+        rules: Sequence[str | AlertRule] | None = None,
+        predict_reference: bool = True,
+        replace_existing: bool = False,
+    ) -> Monitor:
+        """Store a monitor on ``deployment`` (see the module docstring).
+
+        Args:
+            deployment: the deployment whose payload log it watches.
+            name: the monitor's name (the deployment's by default).
+            reference: ``datasets:/name/3`` or a Parquet/CSV file; by default the served
+                version's training data, found through lineage.
+            window: ``1h``-style durations or ``N rows``.
+            features: the features watched (default: the model's inputs in the reference).
+            target: the label column of the reference (default: the version's evaluation's).
+            task: ``classification`` or ``regression`` (default: the evaluation's, else
+                inferred from the labels).
+            prediction: the output compared with labels.
+            method, thresholds, correction, alpha, share_threshold, importance: drift
+                options (:func:`loopml.data.sketch.drift_against`); without ``thresholds``
+                they are calibrated on the reference.
+            rules: alert rules (:mod:`loopml.monitoring.rules`); default
+                :data:`~loopml.monitoring.rules.DEFAULT_RULES`.
+            predict_reference: sketch the model's predictions on the reference, for
+                prediction drift.
+            replace_existing: replace a monitor of the same name (its windows and alerts
+                stay).
+
+        Raises:
+            NotFoundError: no such deployment, dataset or version.
+            ConflictError: a monitor of that name exists (pass ``replace_existing``).
+            InvalidInputError: a bad option, or no reference can be found.
+        """
+        name = _check_name(name or deployment)
+        config = self._config(
+            window=window, features=features, target=target, task=task, prediction=prediction,
+            method=method, thresholds=thresholds, correction=correction, alpha=alpha,
+            share_threshold=share_threshold, importance=importance, rules=rules,
+        )  # fmt: skip
+        with self.store.read() as conn:
+            model, version = _served(conn, deployment, self.settings)
+            exists = conn.execute(select(monitors.c.name).where(monitors.c.name == name)).first()
+        if exists is not None and not replace_existing:
+            raise ConflictError(
+                f"monitor {name!r} exists; pick another --name, or replace it with --replace"
+            )
+        evaluation = self._evaluation(model, version)
+        if config.target is None and evaluation is not None:
+            config = replace(config, target=evaluation.get("target"))
+        if config.task is None and evaluation is not None:
+            config = replace(config, task=evaluation.get("task"))
+        uri = reference or self._training_data(model, version)
+        table = self._load_reference(uri)
+        references = self._sketch(table, config, model, version, predict_reference)
+        if config.target is not None and config.target not in table.column_names:
+            config = replace(config, target=None)
+        config = replace(config, features=watched_features(references.inputs, config))
+        stored = self.artifact_store.put_bytes(references.to_bytes())
+        actor, at = current_actor(), now_ms()
+        values = {
+            "name": name,
+            "deployment": deployment,
+            "source": None,
+            "reference": uri,
+            "reference_digest": stored.digest,
+            "model": model,
+            "version": version,
+            "config": config.to_dict(),
+            "updated_at": at,
+        }
+
+        def work(conn: Connection) -> Monitor:
+            old = conn.execute(select(monitors).where(monitors.c.name == name)).mappings().first()
+            if old is not None and not replace_existing:
+                raise ConflictError(f"monitor {name!r} exists; replace it with --replace")
+            if old is None:
+                conn.execute(insert(monitors).values(
+                    **values, revision=1, created_at=at, created_by=actor))  # fmt: skip
+            else:
+                conn.execute(update(monitors).where(monitors.c.name == name).values(
+                    **values, revision=old["revision"] + 1))  # fmt: skip
+            conn.execute(delete(artifact_files).where(
+                artifact_files.c.owner_kind == REFERENCE_OWNER,
+                artifact_files.c.owner_id == name))  # fmt: skip
+            conn.execute(insert(artifact_files).values(
+                owner_kind=REFERENCE_OWNER, owner_id=name, path="reference.json",
+                digest=stored.digest, size=stored.size, created_at=at))  # fmt: skip
+            kind = "monitor.created" if old is None else "monitor.updated"
+            monitor = _get(conn, name)
+            details = {"deployment": deployment, "reference": uri, "window": config.window}
+            audit(conn, action=kind, object_kind="monitor", object_id=name,
+                  details=details, actor=actor)  # fmt: skip
+            _events.emit(conn, kind, name, monitor.to_dict(), actor=actor)
+            add_edges(conn, [(("monitor", name), "consumed", node, None)
+                             for node in _reference_nodes(uri)])  # fmt: skip
+            return monitor
+
+        monitor = self.store.transact(work)
+        self._references[stored.digest] = references
+        _events.dispatcher_for(self.store).wake()
+        return monitor
+
+    def get(self, name: str) -> Monitor:
+        """The monitor called ``name``.
+
+        Raises:
+            NotFoundError: no such monitor (listing those there are).
+        """
+        with self.store.read() as conn:
+            return _get(conn, name)
+
+    def list(
+        self, *, deployment: str | None = None, limit: int = 100, page_token: str | None = None
+    ) -> Page[Monitor]:
+        """Monitors by name, a page at a time (``deployment`` narrows to one deployment)."""
+        check_limit(limit)
+        query = select(monitors.c.name).order_by(monitors.c.name)
+        if deployment is not None:
+            query = query.where(monitors.c.deployment == deployment)
+        if page_token is not None:
+            (after,) = decode_page_token(page_token, 1)
+            query = query.where(monitors.c.name > str(after))
+        with self.store.read() as conn:
+            names = conn.execute(query.limit(limit + 1)).scalars().all()
+            items = [_get(conn, n) for n in names[:limit]]
+        token = encode_page_token([items[-1].name]) if len(names) > limit else None
+        return Page(items=items, next_page_token=token)
+
+    def update(
+        self,
+        name: str,
+        *,
+        rules: Sequence[str | AlertRule] | None = None,
+        window: str | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        share_threshold: float | None = None,
+        reason: str | None = None,
+    ) -> Monitor:
+        """Change a monitor's rules, window or thresholds (one transaction, audited).
+
+        A changed window takes effect from the next window; computed windows stay.
+        """
+        monitor = self.get(name)
+        config = monitor.config
+        if rules is not None:
+            config = replace(config, rules=check_rules(rules))
+        if window is not None:
+            parse_window(window)
+            config = replace(config, window=window)
+        if thresholds is not None:
+            config = replace(config, thresholds=_thresholds(thresholds))
+        if share_threshold is not None:
+            config = replace(config, share_threshold=_share(share_threshold))
+        actor = current_actor()
+
+        def work(conn: Connection) -> Monitor:
+            changed = conn.execute(
+                update(monitors)
+                .where(monitors.c.name == name, monitors.c.revision == monitor.revision)
+                .values(config=config.to_dict(), revision=monitor.revision + 1,
+                        updated_at=now_ms())  # fmt: skip
+            ).rowcount
+            if changed != 1:
+                raise ConflictError(f"monitor {name!r} changed meanwhile; try again")
+            audit(conn, action="monitor.updated", object_kind="monitor", object_id=name,
+                  reason=reason, details={"config": config.to_dict()}, actor=actor)  # fmt: skip
+            updated = _get(conn, name)
+            _events.emit(conn, "monitor.updated", name, updated.to_dict(), actor=actor)
+            return updated
+
+        updated = self.store.transact(work)
+        _events.dispatcher_for(self.store).wake()
+        return updated
+
+    def delete(self, name: str, *, reason: str | None = None) -> Monitor:
+        """Forget a monitor, its windows and alerts (audited; its events stay)."""
+        actor = current_actor()
+
+        def work(conn: Connection) -> Monitor:
+            monitor = _get(conn, name)
+            for table in (monitor_windows, monitor_alerts):
+                conn.execute(delete(table).where(table.c.monitor == name))
+            conn.execute(delete(artifact_files).where(
+                artifact_files.c.owner_kind == REFERENCE_OWNER,
+                artifact_files.c.owner_id == name))  # fmt: skip
+            conn.execute(delete(monitors).where(monitors.c.name == name))
+            audit(conn, action="monitor.deleted", object_kind="monitor", object_id=name,
+                  reason=reason, actor=actor)  # fmt: skip
+            _events.emit(conn, "monitor.deleted", name, {"name": name}, actor=actor)
+            return monitor
+
+        monitor = self.store.transact(work)
+        _events.dispatcher_for(self.store).wake()
+        return monitor
+
+    def references(self, name_or_monitor: str | Monitor) -> References:
+        """A monitor's stored reference sketches (read once per process, verified)."""
+        monitor = (
+            self.get(name_or_monitor) if isinstance(name_or_monitor, str) else name_or_monitor
+        )
+        found = self._references.get(monitor.reference_digest)
+        if found is None:
+            data = self.artifact_store.get_bytes(monitor.reference_digest)
+            found = References.from_bytes(data, f"of monitor {monitor.name!r}")
+            self._references[monitor.reference_digest] = found
+        return found
+
+    # -- windows -----------------------------------------------------------------------
+
+    def run(
+        self, name: str, *, until: Moment | None = None, max_windows: int = MAX_WINDOWS
+    ) -> list[MonitorWindow]:
+        """Compute, store and judge every window of ``name`` that is due by ``until``.
+
+        Time windows are ``[k * size, (k + 1) * size)`` in Unix ms, from the first logged
+        prediction (or the last computed window) up to ``until`` (default: now); a window
+        still open is not computed. Count windows take the next ``N`` answered rows. When
+        more than ``max_windows`` are due, only the latest ones are computed.
+
+        Returns:
+            The new windows, oldest first (empty when none is due).
+        """
+        monitor = self.get(name)
+        if isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1:
+            raise InvalidInputError(f"max_windows must be an integer >= 1, got {max_windows!r}")
+        assert monitor.deployment is not None
+        end = now_ms() if until is None else to_ms(until, name="until")
+        kind, size = parse_window(monitor.config.window)
+        with self.store.read() as conn:
+            last_end = conn.execute(
+                select(func.max(monitor_windows.c.end_ms)).where(monitor_windows.c.monitor == name)
+            ).scalar()
+        spans = self._due(monitor, kind, size, last_end, end, max_windows)
+        if not spans:
+            return []
+        frame = read_predictions(
+            monitor.deployment, spans[0][0], spans[-1][1], settings=self.settings,
+            artifact_store=self.artifact_store, with_labels=True,
+        )  # fmt: skip
+        references = self.references(monitor)
+        history = self._recent_verdicts(monitor)
+        created: list[MonitorWindow] = []
+        times = frame["time_ms"].to_numpy() if len(frame) else None
+        for start, stop in spans:
+            part = frame if times is None else frame[(times >= start) & (times < stop)]
+            measured = self._measure(monitor, references, part)
+            created.append(self._store_window(monitor, start, stop, measured, history))
+        _events.dispatcher_for(self.store).wake()
+        return created
+
+    def measure(self, name: str, frame: pd.DataFrame) -> Measured:
+        """Measure rows given directly (payload-log shaped) against ``name``'s reference,
+        without storing anything: for notebooks, tests and backfills."""
+        monitor = self.get(name)
+        return self._measure(monitor, self.references(monitor), frame)
+
+    def windows(
+        self,
+        name: str,
+        *,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[MonitorWindow]:
+        """``name``'s windows that end in ``[since, until)``, newest first, a page at a time."""
+        self.get(name)
+        check_limit(limit)
+        w = monitor_windows.c
+        query = select(monitor_windows).where(w.monitor == name)
+        if since is not None:
+            query = query.where(w.end_ms > to_ms(since, name="since"))
+        if until is not None:
+            query = query.where(w.end_ms <= to_ms(until, name="until"))
+        if page_token is not None:
+            (before,) = decode_page_token(page_token, 1)
+            query = query.where(w.id < int(before))
+        with self.store.read() as conn:
+            rows = conn.execute(query.order_by(w.id.desc()).limit(limit + 1)).mappings().all()
+        items = [_window(row) for row in rows[:limit]]
+        token = encode_page_token([items[-1].id]) if len(rows) > limit else None
+        return Page(items=items, next_page_token=token)
+
+    def window(self, window_id: int) -> MonitorWindow:
+        """One window by id.
+
+        Raises:
+            NotFoundError: no such window.
+        """
+        with self.store.read() as conn:
+            row = conn.execute(
+                select(monitor_windows).where(monitor_windows.c.id == window_id)
+            ).mappings().first()
+        if row is None:
+            raise NotFoundError("monitor window", str(window_id),
+                                hint="list them with `loopml monitor windows NAME`")  # fmt: skip
+        return _window(row)
+
+    # -- alerts and events -------------------------------------------------------------
+
+    def alerts(
+        self,
+        name: str | None = None,
+        *,
+        state: str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Alert]:
+        """Alerts, newest first (``name``: one monitor's; ``state``: firing or resolved)."""
+        check_limit(limit)
+        if state not in (None, "firing", "resolved"):
+            raise InvalidInputError(f"state must be firing or resolved, got {state!r}")
+        a = monitor_alerts.c
+        query = select(monitor_alerts)
+        if name is not None:
+            self.get(name)
+            query = query.where(a.monitor == name)
+        if state is not None:
+            query = query.where(a.state == state)
+        if page_token is not None:
+            (before,) = decode_page_token(page_token, 1)
+            query = query.where(a.id < int(before))
+        with self.store.read() as conn:
+            rows = conn.execute(query.order_by(a.id.desc()).limit(limit + 1)).mappings().all()
+        items = [_alert(row) for row in rows[:limit]]
+        token = encode_page_token([items[-1].id]) if len(rows) > limit else None
+        return Page(items=items, next_page_token=token)
+
+    def ack(self, alert_id: int, *, reason: str | None = None) -> Alert:
+        """Acknowledge an alert: it keeps its state; the acknowledgement is an event.
+
+        Raises:
+            NotFoundError: no such alert.
+        """
+        actor = current_actor()
+
+        def work(conn: Connection) -> Alert:
+            found = _find_alert(conn, alert_id)
+            conn.execute(update(monitor_alerts).where(monitor_alerts.c.id == found.id).values(
+                acked_at=now_ms(), acked_by=actor, ack_reason=reason))  # fmt: skip
+            acked = _find_alert(conn, alert_id)
+            audit(conn, action="alert.acked", object_kind="alert", object_id=str(found.id),
+                  reason=reason, actor=actor)  # fmt: skip
+            _events.emit(conn, "alert.acked", found.monitor, acked.to_dict(), actor=actor)
+            return acked
+
+        acked = self.store.transact(work)
+        _events.dispatcher_for(self.store).wake()
+        return acked
+
+    def events(
+        self,
+        after: int = 0,
+        *,
+        limit: int = 100,
+        monitor: str | None = None,
+        kinds: Iterable[str] | None = None,
+    ) -> list[MonitorEvent]:
+        """Monitoring events after the cursor ``after``, oldest first (module
+        :mod:`loopml.monitoring.events`)."""
+        with self.store.read() as conn:
+            return _events.list_events(conn, after=after, limit=limit, monitor=monitor,
+                                       kinds=kinds)  # fmt: skip
+
+    def status(self, name: str) -> dict[str, Any]:
+        """The monitor at a glance: what it watches, its last window, firing alerts."""
+        monitor = self.get(name)
+        latest = self.windows(name, limit=1).items
+        firing = self.alerts(name, state="firing", limit=1000).items
+        window = latest[0] if latest else None
+        summary: dict[str, Any] = {
+            "monitor": monitor.name,
+            "deployment": monitor.deployment,
+            "model": monitor.model,
+            "version": monitor.version,
+            "reference": monitor.reference,
+            "window": monitor.config.window,
+            "last_window": None,
+            "firing": [alert.to_dict() for alert in firing],
+            "rules": [rule.name for rule in monitor.config.rules],
+        }
+        if window is not None:
+            performance = window.results.get("performance") or {}
+            summary["last_window"] = {
+                "id": window.id,
+                "start_ms": window.start_ms,
+                "end_ms": window.end_ms,
+                "rows": window.rows,
+                "requests": window.requests,
+                "versions": list(window.versions),
+                "drift_share": window.drift_share,
+                "dataset_drifted": window.dataset_drifted,
+                "drifted_features": list(window.drifted_features),
+                "performance": performance.get("metrics") or {},
+                "label_coverage": (performance.get("coverage") or {}).get("share"),
+                "health": window.results.get("health"),
+            }
+        return summary
+
+    def deliver_pending(self, timeout: float = 10.0) -> bool:
+        """Deliver pending monitoring webhooks now, waiting at most ``timeout`` seconds."""
+        return _events.dispatcher_for(self.store).deliver_pending(timeout)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _config(self, **options: Any) -> MonitorConfig:
+        parse_window(options["window"])
+        method = options["method"]
+        if not isinstance(method, str) or method not in ("auto", "ks", "wasserstein", "psi",
+                                                         "js", "chi2"):  # fmt: skip
+            raise InvalidInputError(
+                f"drift method {method!r} is not one of auto, ks, wasserstein, psi, js, chi2"
+            )
+        correction = options["correction"]
+        if correction not in (None, "bh", "bonferroni"):
+            raise InvalidInputError(f"correction must be bh, bonferroni or none, got {correction!r}")
+        alpha = options["alpha"]
+        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+            raise InvalidInputError(f"alpha must be a p-value in (0, 1), got {alpha!r}")
+        task = options["task"]
+        if task not in (None, "classification", "regression"):
+            raise InvalidInputError(f"task must be classification or regression, got {task!r}")
+        importance = {str(k): float(v) for k, v in (options["importance"] or {}).items()}
+        if any(not v >= 0 for v in importance.values()):
+            raise InvalidInputError("feature importance weights must be numbers >= 0")
+        rules = options["rules"]
+        return MonitorConfig(
+            window=options["window"].strip(),
+            features=tuple(options["features"]),
+            method=method,
+            thresholds=_thresholds(options["thresholds"] or {}),
+            correction=correction,
+            alpha=float(alpha),
+            share_threshold=_share(options["share_threshold"]),
+            importance=importance,
+            target=options["target"],
+            task=task,
+            prediction=options["prediction"],
+            rules=check_rules(DEFAULT_RULES if rules is None else rules),
+        )
+
+    def _evaluation(self, model: str, version: int) -> dict[str, Any] | None:
+        from loopml.registry.client import RegistryClient
+
+        found = RegistryClient(self.settings).list_evaluations(model, version)
+        return found[0] if found else None
+
+    def _training_data(self, model: str, version: int) -> str:
+        """The dataset version the run that produced ``model/version`` trained on."""
+        node = ("model_version", f"{model}/{version}")
+        with self.store.read() as conn:
+            producers = [e["src_id"] for e in edges_of(conn, node, "in")
+                         if e["edge"] == "produced" and e["src_kind"] == "run"]  # fmt: skip
+            consumed: list[tuple[int, str]] = []
+            for run_id in producers:
+                for edge in edges_of(conn, ("run", run_id), "out"):
+                    if edge["edge"] == "consumed" and edge["dst_kind"] == "dataset_version":
+                        context = (edge["attributes"] or {}).get("context")
+                        rank = 0 if context in _TRAINING else 1 if context is None else 2
+                        consumed.append((rank, edge["dst_id"]))
+        if not consumed:
+            raise InvalidInputError(
+                f"model {model!r} version {version} has no training data in its lineage (the "
+                "run that logged it consumed no dataset version); pass the reference: "
+                "loopml monitor create DEPLOYMENT --reference datasets:/NAME/VERSION"
+            )
+        dataset, _, number = min(consumed)[1].rpartition("/")
+        return f"datasets:/{dataset}/{number}"
+
+    def _load_reference(self, uri: str) -> pa.Table:
+        import pyarrow as pa
+
+        if uri.startswith("datasets:/"):
+            from loopml.data.versions import DatasetClient
+
+            table = DatasetClient(self.settings).load(uri, as_arrow=True)
+            if not isinstance(table, pa.Table):
+                raise InvalidInputError(
+                    f"reference {uri} is a folder of files, not a table; pass a table dataset"
+                )
+            return table
+        path = Path(uri)
+        if not path.is_file():
+            raise InvalidInputError(
+                f"reference {uri!r} is neither datasets:/NAME/VERSION nor a file; pass one"
+            )
+        if path.suffix.lower() == ".csv":
+            import pyarrow.csv as pv
+
+            return pv.read_csv(path)
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_table(path)
+        except (pa.ArrowException, OSError) as err:
+            raise InvalidInputError(f"reference {uri!r} is not a Parquet or CSV file ({err})") from err
+
+    def _sketch(
+        self,
+        table: pa.Table,
+        config: MonitorConfig,
+        model: str,
+        version: int,
+        predict: bool,
+    ) -> References:
+        columns = [c for c in table.column_names if not config.features or c in config.features
+                   or c == config.target]  # fmt: skip
+        missing = sorted(set(config.features) - set(table.column_names))
+        if missing:
+            raise InvalidInputError(
+                f"features {missing} are not columns of the reference; it has "
+                f"{table.column_names[:30]}"
+            )
+        notes: list[str] = []
+        inputs_sketch = sketch_table(table, columns=columns)
+        outputs_sketch = None
+        if predict:
+            try:
+                outputs_sketch = self._sketch_predictions(table, config, model, version)
+            except Exception as err:  # noqa: BLE001 - the user's model: a note, not a failure
+                notes.append(f"prediction drift is off: the model could not predict on the "
+                             f"reference ({type(err).__name__}: {err})")  # fmt: skip
+        return References(inputs_sketch, outputs_sketch, notes)
+
+    def _sketch_predictions(
+        self, table: pa.Table, config: MonitorConfig, model: str, version: int
+    ) -> ReferenceSketch | None:
+        import numpy as np
+        import pandas as pd
+
+        from loopml.registry.client import RegistryClient
+        from loopml.registry.loading import load_version
+
+        loaded = load_version(
+            RegistryClient(self.settings).resolve(f"models:/{model}/{version}"),
+            settings=self.settings,
+        )
+        names = _signature_inputs(loaded.signature)
+        if names is None:
+            names = [c for c in table.column_names if c != config.target]
+        rows = table.select([n for n in names if n in table.column_names])
+        if rows.num_rows > _PREDICTION_ROWS:
+            picked = np.random.default_rng(0).choice(rows.num_rows, _PREDICTION_ROWS, replace=False)
+            rows = rows.take(np.sort(picked))
+        result = loaded.predict(rows.to_pandas())
+        outputs = _named_outputs(result, loaded.signature)
+        kept = {f"output.{k}": v for k, v in outputs.items() if v.ndim == 1}
+        if not kept:
+            return None
+        return sketch_table(pd.DataFrame(kept))
+
+    def _due(
+        self, monitor: Monitor, kind: str, size: int, last_end: int | None, end: int,
+        max_windows: int,
+    ) -> list[tuple[int, int]]:  # fmt: skip
+        assert monitor.deployment is not None
+        if kind == "time":
+            start = last_end
+            if start is None:
+                segments = query_segments(self.store, monitor.deployment, None, end)
+                if not segments:
+                    return []
+                first = min(segment.start_ms for segment in segments)
+                start = first // size * size
+            count = max(0, (end - start) // size)
+            skip = max(0, count - max_windows)
+            return [(start + (skip + i) * size, start + (skip + i + 1) * size)
+                    for i in range(count - skip)]  # fmt: skip
+        frame = read_predictions(
+            monitor.deployment, last_end, end, settings=self.settings,
+            artifact_store=self.artifact_store, role="primary",
+        )  # fmt: skip
+        if not len(frame):
+            return []
+        answered = frame[frame["status"] == 200]["time_ms"].to_numpy()
+        spans: list[tuple[int, int]] = []
+        begin = int(last_end) if last_end is not None else int(frame["time_ms"].iloc[0])
+        index = size - 1
+        while index < len(answered):
+            stop = int(answered[index]) + 1
+            spans.append((begin, stop))
+            begin = stop
+            index = int((answered < stop).sum()) + size - 1
+        return spans[-max_windows:]
+
+    def _measure(self, monitor: Monitor, references: References, frame: pd.DataFrame) -> Measured:
+        baseline = None
+        if len(frame):
+            primary = frame[frame["role"] == "primary"]
+            if len(primary):
+                top = primary.groupby(["model", "version"]).size().idxmax()
+                evaluation = self._evaluation(str(top[0]), int(top[1]))
+                baseline = None if evaluation is None else evaluation.get("metrics")
+        return measure_window(
+            frame, references.inputs, monitor.config, baseline=baseline,
+            outputs=references.outputs,
+        )  # fmt: skip
+
+    def _recent_verdicts(self, monitor: Monitor) -> list[dict[str, Any]]:
+        depth = max([max(r.for_windows, r.clear_windows) for r in monitor.config.rules] or [1])
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(monitor_windows.c.results)
+                .where(monitor_windows.c.monitor == monitor.name)
+                .order_by(monitor_windows.c.id.desc())
+                .limit(depth)
+            ).scalars().all()
+        return [dict((results or {}).get("rules") or {}) for results in reversed(rows)]
+
+    def _store_window(
+        self,
+        monitor: Monitor,
+        start: int,
+        stop: int,
+        measured: Measured,
+        history: list[dict[str, Any]],
+    ) -> MonitorWindow:
+        config = monitor.config
+        verdicts = {rule.name: judge(rule, measured.results,
+                                     share_threshold=config.share_threshold)
+                    for rule in config.rules}  # fmt: skip
+        results = {**measured.results, "rules": verdicts}
+        history.append(verdicts)
+        at = now_ms()
+
+        def work(conn: Connection) -> MonitorWindow:
+            window_id = conn.execute(
+                insert(monitor_windows).values(
+                    monitor=monitor.name, start_ms=start, end_ms=stop, rows=measured.rows,
+                    requests=measured.requests, versions=list(measured.versions),
+                    drift_share=measured.drift_share, dataset_drifted=measured.dataset_drifted,
+                    results=results, created_at=at,
+                )  # fmt: skip
+            ).inserted_primary_key[0]
+            node = ("monitor_window", str(window_id))
+            edges: list[Any] = [(node, "evaluated_on", ("deployment", monitor.deployment), None)]
+            edges += [(node, "evaluated_on", ("model_version", f"{v['model']}/{v['version']}"),
+                       None) for v in measured.versions]  # fmt: skip
+            edges += [(node, "consumed", ref, None) for ref in _reference_nodes(monitor.reference)]
+            add_edges(conn, edges)
+            for rule in config.rules:
+                self._advance(conn, monitor, rule, int(window_id), start, stop, history)
+            return _window(conn.execute(
+                select(monitor_windows).where(monitor_windows.c.id == window_id)
+            ).mappings().one())  # fmt: skip
+
+        return self.store.transact(work)
+
+    def _advance(
+        self,
+        conn: Connection,
+        monitor: Monitor,
+        rule: AlertRule,
+        window_id: int,
+        start: int,
+        stop: int,
+        history: list[dict[str, Any]],
+    ) -> None:
+        a = monitor_alerts.c
+        firing = conn.execute(
+            select(monitor_alerts).where(a.monitor == monitor.name, a.rule == rule.name,
+                                         a.state == "firing")  # fmt: skip
+        ).mappings().first()
+        verdicts = [h[rule.name] for h in history if rule.name in h]
+        step = next_step(rule, verdicts, firing=firing is not None)
+        verdict = verdicts[-1] if verdicts else {}
+        if firing is not None:
+            conn.execute(update(monitor_alerts).where(a.id == firing["id"]).values(
+                last_window=window_id))  # fmt: skip
+        if step is None:
+            return
+        at = now_ms()
+        if step == "fire":
+            evidence = {
+                "rule": rule.to_dict(),
+                "window": {"id": window_id, "start_ms": start, "end_ms": stop},
+                "verdicts": verdicts[-rule.for_windows :],
+                "summary": f"{rule.name}: {verdict.get('reason')}",
+            }
+            alert_id = conn.execute(insert(monitor_alerts).values(
+                monitor=monitor.name, rule=rule.name, state="firing", severity=rule.severity,
+                opened_at=at, opened_window=window_id, last_window=window_id,
+                evidence=evidence))  .inserted_primary_key[0]  # fmt: skip
+            add_edges(conn, [(("alert", str(alert_id)), "triggered_by",
+                              ("monitor_window", str(window_id)), {"rule": rule.name})])  # fmt: skip
+            kind = "alert.firing"
+        else:
+            alert_id = firing["id"]  # type: ignore[index]
+            conn.execute(update(monitor_alerts).where(a.id == alert_id).values(
+                state="resolved", resolved_at=at))  # fmt: skip
+            kind = "alert.resolved"
+        alert = _find_alert(conn, int(alert_id))
+        audit(conn, action=kind, object_kind="alert", object_id=str(alert_id),
+              details={"monitor": monitor.name, "rule": rule.name, "window": window_id},
+              actor="loopml")  # fmt: skip
+        _events.emit(conn, kind, monitor.name, alert.to_dict(), actor="loopml")
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidInputError(
+            f"monitor name {name!r} is not valid; use 1-250 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _thresholds(thresholds: Mapping[str, float]) -> dict[str, float]:
+    checked: dict[str, float] = {}
+    for method, value in thresholds.items():
+        if method not in ("ks", "wasserstein", "psi", "js", "chi2"):
+            raise InvalidInputError(
+                f"threshold for {method!r}: not a drift method (ks, wasserstein, psi, js, chi2)"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise InvalidInputError(f"threshold for {method} must be a number >= 0, got {value!r}")
+        checked[method] = float(value)
+    return checked
+
+
+def _share(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise InvalidInputError(f"share threshold must be in (0, 1], got {value!r}")
+    return float(value)
+
+
+def _served(conn: Connection, deployment: str, settings: Settings) -> tuple[str, int]:
+    """The model and version a deployment's main route serves now."""
+    row = conn.execute(select(deployments).where(deployments.c.name == deployment)).mappings().first()
+    if row is None:
+        known = conn.execute(select(deployments.c.name).order_by(deployments.c.name)).scalars().all()
+        raise NotFoundError(
+            "deployment", deployment,
+            hint=f"create it with `loopml deployments create`; deployments: {list(known)[:20]}",
+        )  # fmt: skip
+    routes = sorted(row["policy"].get("routes") or [], key=lambda r: -int(r.get("weight", 0)))
+    if not routes:
+        raise InvalidInputError(f"deployment {deployment!r} has no route to a model version")
+    route = routes[0]
+    if route.get("version") is not None:
+        return str(row["model"]), int(route["version"])
+    from loopml.registry.client import RegistryClient
+
+    found = RegistryClient(settings).resolve(f"models:/{row['model']}@{route['alias']}")
+    return found.name, found.version
+
+
+def _reference_nodes(uri: str) -> list[tuple[str, str]]:
+    if not uri.startswith("datasets:/"):
+        return []
+    body = uri.removeprefix("datasets:/")
+    return [("dataset_version", body)] if "/" in body else []
+
+
+def _signature_inputs(signature: Any) -> list[str] | None:
+    inputs = getattr(signature, "inputs", None)
+    if not isinstance(inputs, list | tuple) or not inputs:
+        return None
+    names = [getattr(spec, "name", None) for spec in inputs]
+    return [str(n) for n in names] if all(names) else None
+
+
+def _named_outputs(result: Any, signature: Any) -> dict[str, Any]:
+    """A model's answer as named 1-D-or-more arrays (the payload log's output names)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(result, pd.DataFrame):
+        return {str(c): result[c].to_numpy() for c in result.columns}
+    if isinstance(result, Mapping):
+        return {str(k): np.asarray(v) for k, v in result.items()}
+    outputs = getattr(signature, "outputs", None)
+    name = getattr(outputs, "name", None) if outputs is not None else None
+    return {str(name or "predict"): np.asarray(result)}
+
+
+def _get(conn: Connection, name: str) -> Monitor:
+    row = conn.execute(select(monitors).where(monitors.c.name == name)).mappings().first()
+    if row is None:
+        known = conn.execute(select(monitors.c.name).order_by(monitors.c.name).limit(20))
+        raise NotFoundError(
+            "monitor", name,
+            hint=f"create it with `loopml monitor create DEPLOYMENT`; monitors: "
+            f"{list(known.scalars())}",
+        )  # fmt: skip
+    return Monitor(
+        name=row["name"],
+        deployment=row["deployment"],
+        source=row["source"],
+        reference=row["reference"],
+        reference_digest=row["reference_digest"],
+        model=row["model"],
+        version=row["version"],
+        config=MonitorConfig.from_dict(row["config"]),
+        revision=row["revision"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _window(row: Mapping[str, Any]) -> MonitorWindow:
+    return MonitorWindow(
+        id=int(row["id"]),
+        monitor=row["monitor"],
+        start_ms=row["start_ms"],
+        end_ms=row["end_ms"],
+        rows=row["rows"],
+        requests=row["requests"],
+        versions=tuple(row["versions"]),
+        drift_share=row["drift_share"],
+        dataset_drifted=bool(row["dataset_drifted"]),
+        results=row["results"],
+        created_at=row["created_at"],
+    )
+
+
+def _alert(row: Mapping[str, Any]) -> Alert:
+    return Alert(**{key: row[key] for key in Alert.__slots__})  # type: ignore[attr-defined]
+
+
+def _find_alert(conn: Connection, alert_id: int) -> Alert:
+    if isinstance(alert_id, bool) or not isinstance(alert_id, int):
+        raise InvalidInputError(f"an alert id is a whole number, got {alert_id!r}")
+    row = conn.execute(
+        select(monitor_alerts).where(monitor_alerts.c.id == alert_id)
+    ).mappings().first()
+    if row is None:
+        raise NotFoundError("alert", str(alert_id),
+                            hint="list them with `loopml monitor alerts`")  # fmt: skip
+    return _alert(row)

@@ -1,0 +1,293 @@
+"""One window of the payload log, measured: drift, data quality, service health, performance.
+
+:func:`measure_window` is the pure heart of a monitor: it takes the window's rows (as
+:func:`~loopml.monitoring.read_predictions` gives them, labels joined), the stored
+reference sketch and the monitor's configuration, and returns what the window holds. It
+never reads the reference's raw data: a window costs the same whatever the reference's
+size. :class:`~loopml.monitoring.monitors.MonitorClient` stores the results.
+
+What it measures:
+
+- **drift** of each watched feature (``input.*`` and looked-up ``feature.*`` columns,
+  named without their prefix) against the sketch, by
+  :func:`loopml.data.sketch.drift_against` (the one drift module validation uses too),
+  with the reference-vs-current distributions for the report;
+- **prediction drift** of each output the sketch holds (``output.*``: the model's
+  predictions on the reference, stored when the monitor was created);
+- **data quality**: per feature (in the drift results) the missing share beside the
+  reference's, the share of values outside the reference's range and the categories it
+  never had; per window the inputs the reference does not know and the features the
+  window lacks;
+- **service health** from every primary request, failed ones included: requests,
+  errors, error rate and the model's latency percentiles;
+- **realized performance** on the rows whose request has a label, with the same metric
+  functions as evaluation gates (:mod:`loopml.metrics`), overall and per version, and
+  the label coverage.
+
+Example:
+    >>> results = measure_window(frame, sketch, MonitorConfig())  # doctest: +SKIP
+    >>> results.results["drift"]["drift_share"]  # doctest: +SKIP
+    0.25
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from loopml.data.sketch import ReferenceSketch, drift_against
+from loopml.metrics import compute_metrics
+from loopml.monitoring._rows import FEATURE_PREFIX, INPUT_PREFIX, OUTPUT_PREFIX
+from loopml.monitoring.models import MonitorConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Measured", "measure_window", "watched_features"]
+
+_MAX_LISTED = 50  # column names listed in one quality finding
+_CLASS_LIMIT = 50  # distinct labels beyond which an unknown task is taken for regression
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """What :func:`measure_window` found: the counts a window row keeps, and its results."""
+
+    rows: int
+    requests: int
+    versions: tuple[dict[str, Any], ...]
+    drift_share: float | None
+    dataset_drifted: bool
+    results: dict[str, Any]
+
+
+def watched_features(sketch: ReferenceSketch, config: MonitorConfig) -> tuple[str, ...]:
+    """The features a monitor watches: its configured ones, else the sketch's inputs.
+
+    The sketch's inputs are its columns but the label (``config.target``) and the
+    reference predictions (``output.*``).
+    """
+    if config.features:
+        return tuple(config.features)
+    return tuple(
+        name
+        for name in sketch.columns
+        if name != config.target and not name.startswith(OUTPUT_PREFIX)
+    )
+
+
+def measure_window(
+    frame: pd.DataFrame,
+    sketch: ReferenceSketch,
+    config: MonitorConfig,
+    *,
+    baseline: Mapping[str, float] | None = None,
+    outputs: ReferenceSketch | None = None,
+) -> Measured:
+    """Measure one window's rows against the reference sketch (see the module docstring).
+
+    Args:
+        frame: the window's payload-log rows (any roles and statuses; a ``label`` column
+            when labels were joined).
+        sketch: the monitor's stored reference.
+        config: the monitor's configuration (features, drift options, task, …).
+        baseline: the served version's stored evaluation metrics, for rules that compare
+            with them.
+        outputs: the sketch of the model's predictions on the reference (``output.*``
+            columns), for prediction drift; ``None`` leaves prediction drift out.
+    """
+    primary = frame[frame["role"] == "primary"] if len(frame) else frame
+    answered = primary[primary["status"] == 200] if len(primary) else primary
+    health = _health(primary)
+    inputs = _inputs(answered)
+    features = [name for name in watched_features(sketch, config) if name in sketch.columns]
+    present = [name for name in features if name in inputs]
+    quality = {
+        "unexpected_columns": sorted(set(inputs) - set(sketch.columns))[:_MAX_LISTED],
+        "missing_columns": sorted(set(features) - set(inputs))[:_MAX_LISTED],
+    }
+    drift = None
+    if len(answered) and present:
+        drift = drift_against(
+            sketch,
+            _table(inputs, present),
+            columns=present,
+            method=config.method,
+            thresholds=config.thresholds or None,
+            calibrated=not config.thresholds,
+            correction=config.correction,  # type: ignore[arg-type]
+            alpha=config.alpha,
+            importance=config.importance or None,
+            share_threshold=config.share_threshold,
+            distributions=True,
+        )
+    watched_outputs = [] if outputs is None else [
+        name for name in outputs.columns if name in answered.columns
+    ]  # fmt: skip
+    prediction_drift = None
+    if len(answered) and outputs is not None and watched_outputs:
+        prediction_drift = drift_against(
+            outputs,
+            _table({name: answered[name] for name in watched_outputs}, watched_outputs),
+            columns=watched_outputs,
+            method=config.method,
+            thresholds=config.thresholds or None,
+            calibrated=not config.thresholds,
+            correction=config.correction,  # type: ignore[arg-type]
+            alpha=config.alpha,
+            share_threshold=config.share_threshold,
+            distributions=True,
+        )
+    results: dict[str, Any] = {
+        "drift": None if drift is None else drift.to_dict(),
+        "prediction_drift": None if prediction_drift is None else prediction_drift.to_dict(),
+        "quality": quality,
+        "health": health,
+        "performance": _performance(primary, answered, config, baseline),
+    }
+    versions = _versions(answered)
+    return Measured(
+        rows=len(answered),
+        requests=int(health["requests"]),
+        versions=versions,
+        drift_share=None if drift is None else drift.drift_share,
+        dataset_drifted=False if drift is None else drift.dataset_drifted,
+        results=results,
+    )
+
+
+def _inputs(answered: pd.DataFrame) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for column in answered.columns:
+        for prefix in (INPUT_PREFIX, FEATURE_PREFIX):
+            if column.startswith(prefix):
+                found.setdefault(column.removeprefix(prefix), answered[column])
+    return found
+
+
+def _table(columns: Mapping[str, Any], names: Sequence[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({name: columns[name].to_numpy() for name in names})
+
+
+def _health(primary: pd.DataFrame) -> dict[str, Any]:
+    if not len(primary):
+        return {"requests": 0, "errors": 0, "error_rate": None,
+                "latency_ms": {"p50": None, "p95": None, "p99": None, "mean": None}}  # fmt: skip
+    requests = primary.drop_duplicates("request_id")
+    errors = int((requests["status"] != 200).sum())
+    latency = requests["latency_ms"].to_numpy(dtype=np.float64, na_value=np.nan)
+    latency = latency[np.isfinite(latency)]
+    figures: dict[str, float | None] = {"p50": None, "p95": None, "p99": None, "mean": None}
+    if latency.size:
+        p50, p95, p99 = np.percentile(latency, [50, 95, 99]).tolist()
+        figures = {"p50": p50, "p95": p95, "p99": p99, "mean": float(latency.mean())}
+    return {
+        "requests": len(requests),
+        "errors": errors,
+        "error_rate": errors / len(requests),
+        "latency_ms": figures,
+    }
+
+
+def _versions(answered: pd.DataFrame) -> tuple[dict[str, Any], ...]:
+    if not len(answered):
+        return ()
+    counts = answered.groupby(["model", "version"], sort=True).size()
+    return tuple(
+        {"model": str(model), "version": int(version), "rows": int(rows)}
+        for (model, version), rows in counts.items()
+    )
+
+
+def _performance(
+    primary: pd.DataFrame,
+    answered: pd.DataFrame,
+    config: MonitorConfig,
+    baseline: Mapping[str, float] | None,
+) -> dict[str, Any] | None:
+    column = OUTPUT_PREFIX + config.prediction
+    if "label" not in answered.columns or column not in answered.columns:
+        return None
+    requests = primary["request_id"].nunique() if len(primary) else 0
+    answered_requests = answered["request_id"].nunique() if len(answered) else 0
+    labels = [_row_label(label, row) for label, row in zip(answered["label"], answered["row"], strict=True)]
+    has = np.array([label is not None for label in labels], dtype=bool)
+    labelled = answered[has]
+    coverage = {
+        "requests": int(answered_requests),
+        "labelled": int(labelled["request_id"].nunique()) if len(labelled) else 0,
+        "share": (labelled["request_id"].nunique() / answered_requests) if answered_requests else None,
+        "failed_requests": int(requests - answered_requests),
+    }
+    result: dict[str, Any] = {
+        "task": config.task,
+        "labelled_rows": int(has.sum()),
+        "coverage": coverage,
+        "metrics": {},
+        "baseline": dict(baseline) if baseline else None,
+        "by_version": {},
+        "notes": [],
+    }
+    if not has.any():
+        result["notes"].append("no labels yet: send them with loopml feedback or POST /feedback")
+        return result
+    y_true = np.asarray([label for label in labels if label is not None], dtype=object)
+    y_pred = labelled[column].to_numpy(dtype=object)
+    task = config.task or _infer_task(y_true)
+    result["task"] = task
+    metrics, notes = _metrics(task, y_true, y_pred)
+    result["metrics"], result["notes"] = metrics, notes
+    versions = labelled["model"].astype(str) + "/" + labelled["version"].astype(str)
+    for key in sorted(set(versions)):
+        mask = (versions == key).to_numpy()
+        figures, _ = _metrics(task, y_true[mask], y_pred[mask])
+        result["by_version"][key] = {"labelled_rows": int(mask.sum()), "metrics": figures}
+    return result
+
+
+def _row_label(label: Any, row: Any) -> Any:
+    """A request's label for one of its rows: a list labels its rows one by one."""
+    if isinstance(label, list) and not isinstance(row, bool):
+        index = int(row)
+        return label[index] if 0 <= index < len(label) else None
+    return label
+
+
+def _infer_task(y_true: np.ndarray[Any, Any]) -> str:
+    values = [v for v in y_true.tolist() if v is not None]
+    if all(isinstance(v, bool | str) for v in values):
+        return "classification"
+    numbers = [v for v in values if isinstance(v, int | float)]
+    if len(numbers) == len(values) and all(float(v).is_integer() for v in numbers):
+        return "classification" if len(set(numbers)) <= _CLASS_LIMIT else "regression"
+    return "regression"
+
+
+def _metrics(
+    task: str, y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, Any]
+) -> tuple[dict[str, float], list[str]]:
+    if not len(y_true):
+        return {}, []
+    if task == "regression":
+        truth = np.asarray(y_true, dtype=np.float64)
+        predicted = np.asarray(y_pred, dtype=np.float64)
+    else:
+        truth, predicted = _same_kind(y_true, y_pred)
+    values, notes = compute_metrics(task, truth, predicted)  # type: ignore[arg-type]
+    return {k: float(v) for k, v in values.items() if math.isfinite(float(v))}, notes
+
+
+def _same_kind(
+    y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Labels and predictions as one kind: numbers when both are, else text."""
+    try:
+        return np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    except (TypeError, ValueError):
+        return y_true.astype(str), y_pred.astype(str)
