@@ -60,9 +60,11 @@ def test_known_shifts_are_detected(
     assert by_name["z"].missing_share == pytest.approx(0.3, abs=0.06)
     assert by_name["z"].reference_missing_share == 0.0
     assert by_name["z"].rows == rows - round(by_name["z"].missing_share * rows)
-    assert result.drift_share == 0.75 and result.dataset_drifted
+    assert result.drift_share == 0.75
+    assert result.dataset_drifted
     if numeric == "ks":
-        assert by_name["x"].p_adjusted is not None and by_name["x"].p_adjusted < 0.05
+        assert by_name["x"].p_adjusted is not None
+        assert by_name["x"].p_adjusted < 0.05
         assert by_name["x"].threshold_source == "p-value"
     else:
         assert by_name["x"].effect_size == pytest.approx(0.5, abs=0.05)
@@ -107,7 +109,8 @@ def test_stationary_windows_raise_no_dataset_drift_and_few_column_alarms() -> No
 def test_thresholds_fixed_calibrated_or_defaults(sketch: ReferenceSketch) -> None:
     window = _data(np.random.default_rng(4), 5000)
     fixed = drift_against(sketch, window, thresholds={"wasserstein": 0.3})
-    assert fixed.columns[0].threshold == 0.3 and fixed.columns[0].threshold_source == "fixed"
+    assert fixed.columns[0].threshold == 0.3
+    assert fixed.columns[0].threshold_source == "fixed"
     defaults = drift_against(sketch, window, calibrated=False)
     assert defaults.columns[0].threshold == DEFAULT_THRESHOLDS["wasserstein"]
     calibrated = drift_against(sketch, window, method="psi").columns[0]
@@ -136,7 +139,8 @@ def test_importance_weights_the_drift_share(sketch: ReferenceSketch) -> None:
     window = _shifted(500, seed=6)
     weights = {"x": 1.0, "y": 0.0, "z": 3.0, "plan": 0.0}
     result = drift_against(sketch, window, importance=weights)
-    assert result.weighted and result.drift_share == pytest.approx(0.25)
+    assert result.weighted
+    assert result.drift_share == pytest.approx(0.25)
     assert not result.dataset_drifted
     with pytest.raises(InvalidInputError, match="no weight"):
         drift_against(sketch, window, importance={"other": 1.0})
@@ -164,7 +168,8 @@ def test_result_round_trips_through_json_and_renders_escaped(sketch: ReferenceSk
     assert again == result
     assert result.columns[0].distribution is not None
     page = result._repr_html_()
-    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
     assert result.summary.startswith("dataset drift: 3 of 4 columns drifted")
     with pytest.raises(InvalidInputError, match="not a drift result"):
         TableDrift.from_dict({"rows": 1})

@@ -59,5 +59,5 @@ def test_a_missing_or_broken_reference_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="is not a file"):
         monitoring.drift(tmp_path / "nowhere.json", current)
     (tmp_path / "bad.json").write_text('{"version": 99}')
-    with pytest.raises(InvalidInputError, match="bad.json"):
+    with pytest.raises(InvalidInputError, match=r"bad\.json"):
         monitoring.drift(tmp_path / "bad.json", current)
