@@ -9,6 +9,7 @@
 #   bench/.venv-zenml    ZenML   (pipelines.py; with the local extra: its SQL store, no server)
 #   bench/.venv-kedro    Kedro   (pipelines.py)
 #   bench/.venv-bentoml  BentoML (serving.py; with scikit-learn for the forest it serves)
+#   bench/.venv-evidently Evidently (monitoring.py; its pins need pandas < 3)
 #
 # serving.py also needs the load generator wrk (Debian's package `wrk`), installed with
 # apt-get when it is missing.
@@ -65,6 +66,7 @@ install .venv-feast feast "feast[duckdb]==0.67.*" "feast[duckdb]<1" psutil
 install .venv-zenml zenml "zenml[local]==0.98.*" "zenml[local]<1"
 install .venv-kedro kedro "kedro==1.7.*" "kedro>=1,<2"
 install .venv-bentoml bentoml "bentoml==1.4.*" "bentoml>=1.4,<2" scikit-learn psutil
+install .venv-evidently evidently "evidently==0.7.23" "evidently>=0.7,<0.8" "pandas<3" psutil
 
 # wrk: serving.py's load generator (keep-alive HTTP, POST bodies from a Lua script).
 if ! command -v wrk >/dev/null 2>&1; then

@@ -20,6 +20,10 @@ Missing values (``None``, ``NaN``, ``±inf``) are dropped from both samples firs
 many values are missing is the null check's concern, not a distribution's. A sample with
 nothing left raises :class:`~loopml.errors.InvalidInputError`.
 
+The ``*_counts`` and ``*_quantiles`` functions compute the same statistics from what a
+stored reference keeps instead of its raw values (bin or category counts, a quantile
+function), as :mod:`loopml.data.sketch` needs; they return plain numbers and judge nothing.
+
 Example:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -52,14 +56,21 @@ __all__ = [
     "DriftResult",
     "Numbers",
     "Sample",
+    "adjust_p_values",
     "bin_counts",
+    "chi_squared_counts",
     "chi_squared_test",
     "column_drift",
+    "js_counts",
     "js_distance",
+    "ks_quantiles",
     "ks_test",
     "psi",
+    "psi_counts",
+    "quantile_cdf",
     "quantile_edges",
     "wasserstein",
+    "wasserstein_quantiles",
 ]
 
 Numbers = npt.ArrayLike | Sequence[float | None]
@@ -175,10 +186,7 @@ def psi(
         0.0
     """
     _check_threshold("psi", threshold)
-    ref, cur = _histograms(reference, current, bins)
-    r = np.clip(ref / ref.sum(), _PSI_EPSILON, None)
-    c = np.clip(cur / cur.sum(), _PSI_EPSILON, None)
-    value = float(np.sum((c - r) * np.log(c / r)))
+    value = psi_counts(*_histograms(reference, current, bins))
     return DriftResult("psi", value, None, threshold, value > threshold)
 
 
@@ -195,11 +203,7 @@ def js_distance(
         1.0
     """
     _check_threshold("js", threshold)
-    ref, cur = _histograms(reference, current, bins)
-    p, q = ref / ref.sum(), cur / cur.sum()
-    middle = (p + q) / 2
-    divergence = (special.rel_entr(p, middle).sum() + special.rel_entr(q, middle).sum()) / 2
-    value = math.sqrt(min(max(float(divergence) / math.log(2), 0.0), 1.0))
+    value = js_counts(*_histograms(reference, current, bins))
     return DriftResult("js", value, None, threshold, value > threshold)
 
 
@@ -411,3 +415,198 @@ def _empty(role: str) -> InvalidInputError:
         f"the {role} sample has no values (empty, or all missing); "
         "drift needs at least one value on each side"
     )
+
+
+# --- statistics from counts and quantile functions (stored references) ---------------
+
+_Floats = npt.NDArray[np.float64]
+
+
+def psi_counts(reference: npt.ArrayLike, current: npt.ArrayLike) -> float:
+    """PSI between two aligned count vectors (the same bins or categories, in order).
+
+    Example:
+        >>> round(psi_counts([50, 50], [90, 10]), 4)
+        0.8789
+    """
+    ref, cur = _aligned(reference, current)
+    r = np.clip(ref / ref.sum(), _PSI_EPSILON, None)
+    c = np.clip(cur / cur.sum(), _PSI_EPSILON, None)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def js_counts(reference: npt.ArrayLike, current: npt.ArrayLike) -> float:
+    """Jensen-Shannon distance (base 2) between two aligned count vectors.
+
+    Example:
+        >>> js_counts([1, 0], [0, 1])
+        1.0
+    """
+    ref, cur = _aligned(reference, current)
+    p, q = ref / ref.sum(), cur / cur.sum()
+    middle = (p + q) / 2
+    divergence = (special.rel_entr(p, middle).sum() + special.rel_entr(q, middle).sum()) / 2
+    return math.sqrt(min(max(float(divergence) / math.log(2), 0.0), 1.0))
+
+
+def chi_squared_counts(
+    reference: npt.ArrayLike, current: npt.ArrayLike
+) -> tuple[float, float, float]:
+    """Chi-squared test of homogeneity on two aligned count vectors.
+
+    Returns ``(statistic, p_value, cramers_v)``: :func:`scipy.stats.chi2_contingency`
+    without Yates' correction (as :func:`chi_squared_test`), and Cramér's V,
+    ``sqrt(statistic / total)`` for a two-row table, the effect size in [0, 1]. Cells
+    empty on both sides are dropped; fewer than two cells left: ``(0.0, 1.0, 0.0)``.
+
+    Example:
+        >>> statistic, p_value, v = chi_squared_counts([90, 10], [10, 90])
+        >>> round(v, 2), p_value < 0.05
+        (0.8, True)
+    """
+    ref, cur = _aligned(reference, current)
+    keep = (ref + cur) > 0
+    ref, cur = ref[keep], cur[keep]
+    if ref.size < 2:
+        return 0.0, 1.0, 0.0
+    result = stats.chi2_contingency(np.vstack([ref, cur]), correction=False)
+    statistic = float(result.statistic)
+    cramers_v = math.sqrt(min(statistic / float(ref.sum() + cur.sum()), 1.0))
+    return statistic, float(result.pvalue), cramers_v
+
+
+def quantile_cdf(quantiles: npt.ArrayLike, values: npt.ArrayLike, *, left: bool = False) -> _Floats:
+    """The distribution function whose quantile function is piecewise linear through
+    ``quantiles`` (taken at the levels ``i / Q``, ``i = 0..Q``), at ``values``.
+
+    ``left=False`` gives ``P(X <= x)``, ``left=True`` the left limit ``P(X < x)``: they
+    differ where quantiles repeat (a tied value is a jump of the distribution function).
+
+    Example:
+        >>> quantile_cdf([0.0, 1.0, 1.0, 2.0], [1.0, 1.5]).round(3).tolist()
+        [0.667, 0.833]
+        >>> quantile_cdf([0.0, 1.0, 1.0, 2.0], [1.0], left=True).round(3).tolist()
+        [0.333]
+    """
+    q = np.asarray(quantiles, dtype=np.float64)
+    x = np.asarray(values, dtype=np.float64)
+    steps = q.size - 1
+    if steps < 1:
+        raise InvalidInputError("a quantile function needs at least two quantiles")
+    found = np.searchsorted(q, x, side="left" if left else "right")
+    # Knot ``below`` is the last one under (left) or at or under (right) ``x``.
+    below = np.clip(found - 1, 0, steps - 1)
+    low, high = q[below], q[below + 1]
+    width = high - low
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = np.where(width > 0, (x - low) / width, 0.0)
+    out: _Floats = (below + np.clip(inside, 0.0, 1.0)) / steps
+    out[found == 0] = 0.0
+    out[found > steps] = 1.0
+    return out
+
+
+def ks_quantiles(
+    quantiles: npt.ArrayLike, reference_count: int, current: npt.ArrayLike
+) -> tuple[float, float]:
+    """KS distance and p-value of ``current`` against a reference kept as quantiles.
+
+    The reference's distribution function is the one :func:`quantile_cdf` draws through
+    its quantiles (within ``1 / Q`` plus a few ``1 / n`` of the raw one); the distance is
+    the exact supremum against ``current``'s empirical one, ties included. The p-value is
+    the two-sample one for the reference's real size ``n`` and ``m`` current values,
+    computed as :func:`scipy.stats.ks_2samp` does in its asymptotic mode:
+    ``scipy.stats.kstwo.sf(D, round(n * m / (n + m)))``.
+
+    Example:
+        >>> d, p = ks_quantiles([0.0, 1.0], 1000, [0.25, 0.75])
+        >>> d
+        0.25
+    """
+    cur = np.sort(np.asarray(current, dtype=np.float64))
+    m = cur.size
+    if m == 0 or reference_count < 1:
+        raise _empty("current" if m == 0 else "reference")
+    after = np.arange(1, m + 1, dtype=np.float64) / m
+    above = float(np.max(after - quantile_cdf(quantiles, cur)))
+    below = float(np.max(quantile_cdf(quantiles, cur, left=True) - (after - 1.0 / m)))
+    distance = min(max(above, below, 0.0), 1.0)
+    n = float(reference_count)
+    en = round(n * m / (n + m))
+    p_value = float(stats.kstwo.sf(distance, max(en, 1)))
+    return distance, min(max(p_value, 0.0), 1.0)
+
+
+def wasserstein_quantiles(
+    quantiles: npt.ArrayLike, current: npt.ArrayLike, *, spread: float | None = None
+) -> float:
+    """W1 between ``current`` and the piecewise-linear quantile function ``quantiles``.
+
+    ``integral over p of |F_current^-1(p) - q(p)|``, exact for that quantile function:
+    the two level grids (``j / m`` and ``i / Q``) are merged, and on each piece the
+    difference is linear. ``spread`` (the reference's standard deviation) divides the
+    distance as :func:`wasserstein` does; ``None`` or 0 leaves it in the data's unit.
+
+    Example:
+        >>> wasserstein_quantiles([0.0, 1.0], [1.0, 1.0])
+        0.5
+    """
+    q = np.asarray(quantiles, dtype=np.float64)
+    cur = np.sort(np.asarray(current, dtype=np.float64))
+    m, steps = cur.size, q.size - 1
+    if m == 0 or steps < 1:
+        raise _empty("current" if m == 0 else "reference")
+    cuts = np.concatenate([np.arange(m + 1) / m, np.arange(steps + 1) / steps])
+    cuts = np.sort(cuts, kind="stable")  # two sorted runs: a linear merge
+    low, high = cuts[:-1], cuts[1:]
+    index = np.minimum((((low + high) / 2) * m).astype(np.int64), m - 1)
+    levels = np.arange(steps + 1) / steps
+    start = cur[index] - np.interp(low, levels, q)
+    end = cur[index] - np.interp(high, levels, q)
+    size_start, size_end = np.abs(start), np.abs(end)
+    total = size_start + size_end
+    crossing = (start * end) < 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        area = np.where(crossing, (start**2 + end**2) / (2 * total), total / 2)
+    value = float(np.sum(area * (high - low)))
+    if spread:
+        value /= spread
+    return value
+
+
+def adjust_p_values(p_values: npt.ArrayLike, method: str | None) -> _Floats:
+    """P-values adjusted for testing many columns at once.
+
+    ``bh``: Benjamini-Hochberg (:func:`scipy.stats.false_discovery_control`), which keeps
+    the expected share of false alarms among flagged columns at ``alpha``;
+    ``bonferroni``: ``min(1, p * k)``, which keeps the chance of any false alarm at
+    ``alpha``; ``None``: unchanged.
+
+    Example:
+        >>> adjust_p_values([0.01, 0.04], "bonferroni").tolist()
+        [0.02, 0.08]
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    if method not in ("bh", "bonferroni", None):
+        raise InvalidInputError(
+            f"unknown p-value correction {method!r}; use 'bh', 'bonferroni' or None"
+        )
+    if p.size == 0 or method is None:
+        return p.copy()
+    if method == "bonferroni":
+        adjusted: _Floats = np.minimum(p * p.size, 1.0)
+        return adjusted
+    return np.asarray(stats.false_discovery_control(p, method="bh"), dtype=np.float64)
+
+
+def _aligned(reference: npt.ArrayLike, current: npt.ArrayLike) -> tuple[_Floats, _Floats]:
+    ref = np.asarray(reference, dtype=np.float64)
+    cur = np.asarray(current, dtype=np.float64)
+    if ref.shape != cur.shape or ref.ndim != 1:
+        raise InvalidInputError(
+            f"count vectors must be aligned (same bins, same order); got {ref.shape} "
+            f"and {cur.shape}"
+        )
+    if ref.sum() <= 0 or cur.sum() <= 0:
+        raise _empty("reference" if ref.sum() <= 0 else "current")
+    return ref, cur

@@ -20,6 +20,9 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from loopml.monitoring.drift import drift
 from loopml.monitoring.feedback import (
     FeedbackResult,
     LabelCoverage,
@@ -34,7 +37,11 @@ from loopml.monitoring.reader import read_predictions
 from loopml.monitoring.segments import list_segments
 from loopml.monitoring.writer import PayloadWriter, is_sampled
 
+if TYPE_CHECKING:  # the statistics pull in scipy: imported on first use (serving stays light)
+    from loopml.data.sketch import ColumnDrift, TableDrift
+
 __all__ = [
+    "ColumnDrift",
     "FeedbackResult",
     "LabelCoverage",
     "NullSink",
@@ -43,6 +50,8 @@ __all__ = [
     "PayloadWriter",
     "Prediction",
     "PredictionSink",
+    "TableDrift",
+    "drift",
     "is_sampled",
     "join_labels",
     "label_coverage",
@@ -51,3 +60,11 @@ __all__ = [
     "read_feedback",
     "read_predictions",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ColumnDrift", "TableDrift"):
+        from loopml.data import sketch
+
+        return getattr(sketch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
