@@ -41,7 +41,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Name = Annotated[str, typer.Argument(metavar="NAME", help="The monitor (by default named after its deployment).")]
+Name = Annotated[
+    str, typer.Argument(metavar="NAME", help="The monitor (by default named after its deployment).")
+]
 Rules = Annotated[
     list[str] | None,
     typer.Option(
@@ -67,9 +69,12 @@ def _client(ctx: typer.Context) -> Iterator[MonitorClient]:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    deployment: Annotated[str, typer.Argument(metavar="DEPLOYMENT", help="The deployment watched.")],
+    deployment: Annotated[
+        str, typer.Argument(metavar="DEPLOYMENT", help="The deployment watched.")
+    ],
     name: Annotated[
-        str | None, typer.Option("--name", metavar="NAME", help="The monitor's name (default: DEPLOYMENT).")
+        str | None,
+        typer.Option("--name", metavar="NAME", help="The monitor's name (default: DEPLOYMENT)."),
     ] = None,
     reference: Annotated[
         str | None,
@@ -85,7 +90,11 @@ def create(
     ] = "1h",
     feature: Annotated[
         list[str] | None,
-        typer.Option("--feature", metavar="COLUMN", help="A feature to watch (repeat; default: the model's inputs)."),
+        typer.Option(
+            "--feature",
+            metavar="COLUMN",
+            help="A feature to watch (repeat; default: the model's inputs).",
+        ),
     ] = None,
     target: Annotated[
         str | None, typer.Option("--target", metavar="COLUMN", help="The reference's label column.")
@@ -94,7 +103,8 @@ def create(
         str | None, typer.Option("--task", metavar="TASK", help="classification or regression.")
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", metavar="METHOD", help="auto, ks, wasserstein, psi, js or chi2.")
+        str,
+        typer.Option("--method", metavar="METHOD", help="auto, ks, wasserstein, psi, js or chi2."),
     ] = "auto",
     threshold: Annotated[
         list[str] | None,
@@ -106,17 +116,27 @@ def create(
         ),
     ] = None,
     correction: Annotated[
-        str, typer.Option("--correction", metavar="KIND", help="bh, bonferroni or none (p-value tests).")
+        str,
+        typer.Option(
+            "--correction", metavar="KIND", help="bh, bonferroni or none (p-value tests)."
+        ),
     ] = "bh",
     share: Annotated[
-        float, typer.Option("--share", metavar="SHARE", help="Share of drifted features that is dataset drift.")
+        float,
+        typer.Option(
+            "--share", metavar="SHARE", help="Share of drifted features that is dataset drift."
+        ),
     ] = 0.5,
     rule: Rules = None,
     no_predictions: Annotated[
         bool,
-        typer.Option("--no-predictions", help="Do not predict on the reference (no prediction drift)."),
+        typer.Option(
+            "--no-predictions", help="Do not predict on the reference (no prediction drift)."
+        ),
     ] = False,
-    replace: Annotated[bool, typer.Option("--replace", help="Replace a monitor of that name.")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace a monitor of that name.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a monitor on DEPLOYMENT; its reference is sketched once and stored.
@@ -132,17 +152,32 @@ def create(
     thresholds = _pairs(threshold or (), "--threshold")
     with _client(ctx) as client:
         made = client.create(
-            deployment, name=name, reference=reference, window=window, features=feature or (),
-            target=target, task=task, method=method, thresholds=thresholds,
-            correction=None if correction == "none" else correction, share_threshold=share,
-            rules=rule, predict_reference=not no_predictions, replace_existing=replace,
-        )  # fmt: skip
+            deployment,
+            name=name,
+            reference=reference,
+            window=window,
+            features=feature or (),
+            target=target,
+            task=task,
+            method=method,
+            thresholds=thresholds,
+            correction=None if correction == "none" else correction,
+            share_threshold=share,
+            rules=rule,
+            predict_reference=not no_predictions,
+            replace_existing=replace,
+        )
         notes = client.references(made).notes
     if as_json:
         echo_json({**made.to_dict(), "notes": list(notes)})
         return
-    show(cell(f"created monitor {made.name} on {made.deployment} (reference {made.reference}, "
-              f"{len(made.config.features)} features, window {made.config.window})", "green"))  # fmt: skip
+    show(
+        cell(
+            f"created monitor {made.name} on {made.deployment} (reference {made.reference}, "
+            f"{len(made.config.features)} features, window {made.config.window})",
+            "green",
+        )
+    )
     for note in notes:
         show(cell(note, "yellow"))
 
@@ -150,8 +185,12 @@ def create(
 @app.command("list")
 def list_monitors(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most N.")] = 100,
-    page_token: Annotated[str | None, typer.Option("--page-token", metavar="TOKEN", help="The next page.")] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most N.")
+    ] = 100,
+    page_token: Annotated[
+        str | None, typer.Option("--page-token", metavar="TOKEN", help="The next page.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List monitors: deployment, reference, window, rules.
@@ -161,10 +200,11 @@ def list_monitors(
         loopml monitor list --json
     """
     with _client(ctx) as client:
-        page = client.list(limit=limit, page_token=page_token)
+        page = client.list_monitors(limit=limit, page_token=page_token)
     if as_json:
-        echo_json({"monitors": [m.to_dict() for m in page.items],
-                   "next_page_token": page.next_page_token})  # fmt: skip
+        echo_json(
+            {"monitors": [m.to_dict() for m in page.items], "next_page_token": page.next_page_token}
+        )
         return
     if not page.items:
         show(cell("no monitors; create one with `loopml monitor create DEPLOYMENT`", "dim"))
@@ -172,10 +212,13 @@ def list_monitors(
     table = new_table("name", "deployment", "reference", "model", "window", "rules")
     for monitor in page.items:
         table.add_row(
-            cell(monitor.name, "cyan"), cell(monitor.deployment or "-"), cell(monitor.reference),
+            cell(monitor.name, "cyan"),
+            cell(monitor.deployment or "-"),
+            cell(monitor.reference),
             cell(f"{monitor.model} v{monitor.version}" if monitor.model else "-"),
-            cell(monitor.config.window), cell(len(monitor.config.rules)),
-        )  # fmt: skip
+            cell(monitor.config.window),
+            cell(len(monitor.config.rules)),
+        )
     if page.next_page_token:
         table.caption = f"more: --page-token {page.next_page_token}"
     show(table)
@@ -186,9 +229,14 @@ def run(
     ctx: typer.Context,
     name: Name,
     until: Annotated[
-        str | None, typer.Option("--until", metavar="TIME", help="Compute windows ending by TIME (default: now).")
+        str | None,
+        typer.Option(
+            "--until", metavar="TIME", help="Compute windows ending by TIME (default: now)."
+        ),
     ] = None,
-    max_windows: Annotated[int, typer.Option("--max-windows", min=1, help="At most N windows (the latest).")] = 500,
+    max_windows: Annotated[
+        int, typer.Option("--max-windows", min=1, help="At most N windows (the latest).")
+    ] = 500,
     as_json: JsonFlag = False,
 ) -> None:
     """Compute the windows that are due, judge the alert rules, fire or resolve alerts.
@@ -202,8 +250,9 @@ def run(
         made = client.run(name, until=until, max_windows=max_windows)
         firing = client.alerts(name, state="firing", limit=1000).items
     if as_json:
-        echo_json({"windows": [_window_summary(w) for w in made],
-                   "firing": [a.to_dict() for a in firing]})  # fmt: skip
+        echo_json(
+            {"windows": [_window_summary(w) for w in made], "firing": [a.to_dict() for a in firing]}
+        )
         return
     if not made:
         show(cell(f"no window of {name} is due yet", "dim"))
@@ -231,14 +280,22 @@ def status(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     table.add_row(cell("model", "bold"), cell(f"{summary['model']} v{summary['version']}"))
     table.add_row(cell("reference", "bold"), cell(summary["reference"]))
     if last is None:
-        table.add_row(cell("last window", "bold"), cell("none yet: run `loopml monitor run NAME`", "dim"))
+        table.add_row(
+            cell("last window", "bold"), cell("none yet: run `loopml monitor run NAME`", "dim")
+        )
     else:
         span = f"{format_time(last['start_ms'])} - {format_time(last['end_ms'])}"
-        table.add_row(cell("last window", "bold"), cell(f"#{last['id']} {span}, {last['rows']} rows"))
+        table.add_row(
+            cell("last window", "bold"), cell(f"#{last['id']} {span}, {last['rows']} rows")
+        )
         drifted = ", ".join(last["drifted_features"]) or "none"
         share = "-" if last["drift_share"] is None else f"{last['drift_share']:.0%}"
-        table.add_row(cell("drift", "bold"), cell(f"{share} of features drifted: {drifted}",
-                                                  "red" if last["dataset_drifted"] else ""))  # fmt: skip
+        table.add_row(
+            cell("drift", "bold"),
+            cell(
+                f"{share} of features drifted: {drifted}", "red" if last["dataset_drifted"] else ""
+            ),
+        )
         metrics = ", ".join(f"{k} {format_value(v)}" for k, v in last["performance"].items())
         coverage = last["label_coverage"]
         labels = "no labels" if coverage is None else f"labels on {coverage:.0%} of requests"
@@ -246,12 +303,18 @@ def status(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
         health = last["health"] or {}
         rate = health.get("error_rate")
         p95 = (health.get("latency_ms") or {}).get("p95")
-        table.add_row(cell("health", "bold"), cell(
-            f"{health.get('requests', 0)} requests, error rate "
-            f"{'-' if rate is None else f'{rate:.2%}'}, p95 {format_value(p95)} ms"))  # fmt: skip
+        table.add_row(
+            cell("health", "bold"),
+            cell(
+                f"{health.get('requests', 0)} requests, error rate "
+                f"{'-' if rate is None else f'{rate:.2%}'}, p95 {format_value(p95)} ms"
+            ),
+        )
     firing = summary["firing"]
-    table.add_row(cell("alerts", "bold"), cell(
-        ", ".join(a["rule"] for a in firing) or "none firing", "red" if firing else "green"))  # fmt: skip
+    table.add_row(
+        cell("alerts", "bold"),
+        cell(", ".join(a["rule"] for a in firing) or "none firing", "red" if firing else "green"),
+    )
     show(table)
 
 
@@ -259,9 +322,14 @@ def status(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
 def windows(
     ctx: typer.Context,
     name: Name,
-    since: Annotated[str | None, typer.Option("--since", metavar="TIME", help="Windows ending after TIME (1d, ISO).")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="TIME", help="Windows ending after TIME (1d, ISO)."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most N.")] = 50,
-    page_token: Annotated[str | None, typer.Option("--page-token", metavar="TOKEN", help="The next page.")] = None,
+    page_token: Annotated[
+        str | None, typer.Option("--page-token", metavar="TOKEN", help="The next page.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List a monitor's windows, newest first (--json: with every result).
@@ -273,8 +341,9 @@ def windows(
     with _client(ctx) as client:
         page = client.windows(name, since=since, limit=limit, page_token=page_token)
     if as_json:
-        echo_json({"windows": [w.to_dict() for w in page.items],
-                   "next_page_token": page.next_page_token})  # fmt: skip
+        echo_json(
+            {"windows": [w.to_dict() for w in page.items], "next_page_token": page.next_page_token}
+        )
         return
     if not page.items:
         show(cell(f"no windows yet; compute them with `loopml monitor run {name}`", "dim"))
@@ -288,9 +357,15 @@ def windows(
 @app.command("alerts")
 def alerts(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="One monitor's alerts (default: all).")] = None,
-    state: Annotated[str | None, typer.Option("--state", metavar="STATE", help="firing or resolved.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most N.")] = 100,
+    name: Annotated[
+        str | None, typer.Argument(metavar="[NAME]", help="One monitor's alerts (default: all).")
+    ] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", metavar="STATE", help="firing or resolved.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most N.")
+    ] = 100,
     as_json: JsonFlag = False,
 ) -> None:
     """List alerts, newest first.
@@ -303,8 +378,9 @@ def alerts(
     with _client(ctx) as client:
         page = client.alerts(name, state=state, limit=limit)
     if as_json:
-        echo_json({"alerts": [a.to_dict() for a in page.items],
-                   "next_page_token": page.next_page_token})  # fmt: skip
+        echo_json(
+            {"alerts": [a.to_dict() for a in page.items], "next_page_token": page.next_page_token}
+        )
         return
     if not page.items:
         show(cell("no alerts", "dim"))
@@ -315,7 +391,9 @@ def alerts(
 @app.command("ack")
 def ack(
     ctx: typer.Context,
-    alert_id: Annotated[int, typer.Argument(metavar="ALERT", help="The alert's id (see `loopml monitor alerts`).")],
+    alert_id: Annotated[
+        int, typer.Argument(metavar="ALERT", help="The alert's id (see `loopml monitor alerts`).")
+    ],
     reason: Reason = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -330,7 +408,11 @@ def ack(
     if as_json:
         echo_json(acked.to_dict())
         return
-    show(cell(f"acknowledged alert {acked.id} ({acked.monitor}: {acked.rule}, {acked.state})", "green"))
+    show(
+        cell(
+            f"acknowledged alert {acked.id} ({acked.monitor}: {acked.rule}, {acked.state})", "green"
+        )
+    )
 
 
 @app.command("update")
@@ -338,8 +420,12 @@ def update_monitor(
     ctx: typer.Context,
     name: Name,
     rule: Rules = None,
-    window: Annotated[str | None, typer.Option("--window", metavar="SIZE", help="A new window size.")] = None,
-    share: Annotated[float | None, typer.Option("--share", metavar="SHARE", help="A new dataset drift share.")] = None,
+    window: Annotated[
+        str | None, typer.Option("--window", metavar="SIZE", help="A new window size.")
+    ] = None,
+    share: Annotated[
+        float | None, typer.Option("--share", metavar="SHARE", help="A new dataset drift share.")
+    ] = None,
     reason: Reason = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -350,7 +436,9 @@ def update_monitor(
         loopml monitor update churn-api --rule drift --rule 'error_rate > 0.02 for 3'
     """
     with _client(ctx) as client:
-        changed = client.update(name, rules=rule, window=window, share_threshold=share, reason=reason)
+        changed = client.update(
+            name, rules=rule, window=window, share_threshold=share, reason=reason
+        )
     if as_json:
         echo_json(changed.to_dict())
         return
@@ -386,9 +474,18 @@ def delete_monitor(
 def report(
     ctx: typer.Context,
     name: Name,
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="Where to write the HTML.")] = Path("monitor-report.html"),
-    window: Annotated[int | None, typer.Option("--window", metavar="ID", help="The window shown in detail (default: the latest).")] = None,
-    last: Annotated[int, typer.Option("--last", min=1, max=10_000, help="Windows drawn over time.")] = 200,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Where to write the HTML.")
+    ] = Path("monitor-report.html"),
+    window: Annotated[
+        int | None,
+        typer.Option(
+            "--window", metavar="ID", help="The window shown in detail (default: the latest)."
+        ),
+    ] = None,
+    last: Annotated[
+        int, typer.Option("--last", min=1, max=10_000, help="Windows drawn over time.")
+    ] = 200,
     as_json: JsonFlag = False,
 ) -> None:
     """Write a self-contained HTML report: distributions, drift and performance over time,
@@ -405,7 +502,9 @@ def report(
         shown = client.windows(name, limit=last).items
         detail = client.window(window) if window is not None else None
         if detail is not None and detail.monitor != name:
-            raise InvalidInputError(f"window {window} belongs to monitor {detail.monitor!r}, not {name!r}")
+            raise InvalidInputError(
+                f"window {window} belongs to monitor {detail.monitor!r}, not {name!r}"
+            )
         history = client.alerts(name, limit=1000).items
     page = render_report(monitor, list(reversed(shown)), history, window=detail)
     output.write_text(page, encoding="utf-8")
@@ -418,7 +517,15 @@ def report(
 @app.command("metrics")
 def metrics(
     ctx: typer.Context,
-    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write here (node_exporter's textfile collector) instead of stdout.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write here (node_exporter's textfile collector) instead of stdout.",
+        ),
+    ] = None,
 ) -> None:
     """Print every monitor's latest figures and alert states as Prometheus gauges.
 
@@ -429,7 +536,7 @@ def metrics(
     from loopml.monitoring.prometheus import prometheus_text
 
     with _client(ctx) as client:
-        found = client.list(limit=10_000).items
+        found = client.list_monitors(limit=10_000).items
         latest: dict[str, MonitorWindow] = {}
         for monitor in found:
             items = client.windows(monitor.name, limit=1).items
@@ -474,34 +581,47 @@ def _window_summary(window: MonitorWindow) -> dict[str, Any]:
 
 
 def _windows_table(items: list[MonitorWindow]) -> Any:
-    table = new_table("id", "start", "rows", "drift share", "drifted", "performance", "labels", "breached")
+    table = new_table(
+        "id", "start", "rows", "drift share", "drifted", "performance", "labels", "breached"
+    )
     for window in items:
         summary = _window_summary(window)
         share = "-" if window.drift_share is None else f"{window.drift_share:.0%}"
         coverage = summary["label_coverage"]
         breached = [n for n, v in summary["rules"].items() if v.get("breached")]
         table.add_row(
-            cell(window.id), cell(format_time(window.start_ms)), cell(window.rows),
+            cell(window.id),
+            cell(format_time(window.start_ms)),
+            cell(window.rows),
             cell(share, "red" if window.dataset_drifted else ""),
             cell(", ".join(window.drifted_features[:5]) or "-"),
-            cell(", ".join(f"{k} {format_value(v)}" for k, v in list(summary["performance"].items())[:3]) or "-"),
+            cell(
+                ", ".join(
+                    f"{k} {format_value(v)}" for k, v in list(summary["performance"].items())[:3]
+                )
+                or "-"
+            ),
             cell("-" if coverage is None else f"{coverage:.0%}"),
             cell(", ".join(breached) or "-", "yellow" if breached else ""),
-        )  # fmt: skip
+        )
     return table
 
 
 def _show_alerts(items: list[Alert], title: str | None) -> None:
     if not items:
         return
-    table = new_table("id", "monitor", "rule", "severity", "state", "opened", "resolved", "acked", title=title)
+    table = new_table(
+        "id", "monitor", "rule", "severity", "state", "opened", "resolved", "acked", title=title
+    )
     for alert in items:
         table.add_row(
-            cell(alert.id), cell(alert.monitor), cell(alert.rule),
+            cell(alert.id),
+            cell(alert.monitor),
+            cell(alert.rule),
             cell(alert.severity, "red" if alert.severity == "critical" else "yellow"),
             cell(alert.state, "red" if alert.state == "firing" else "green"),
-            cell(format_time(alert.opened_at)), cell(format_time(alert.resolved_at)),
+            cell(format_time(alert.opened_at)),
+            cell(format_time(alert.resolved_at)),
             cell(alert.acked_by or "-"),
-        )  # fmt: skip
+        )
     show(table)
-

@@ -56,9 +56,7 @@ EVENT_KINDS = (
 )
 
 
-def emit(
-    conn: Connection, kind: str, monitor: str, payload: dict[str, Any], *, actor: str
-) -> None:
+def emit(conn: Connection, kind: str, monitor: str, payload: dict[str, Any], *, actor: str) -> None:
     """Append one event in the caller's transaction (it commits with the change)."""
     conn.execute(
         insert(monitor_events).values(

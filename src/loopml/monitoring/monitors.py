@@ -48,11 +48,18 @@ from loopml.data.sketch import ReferenceSketch, sketch_table
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.monitoring import events as _events
 from loopml.monitoring._window import Moment, to_ms
-from loopml.monitoring.models import Alert, AlertRule, Monitor, MonitorConfig, MonitorEvent, MonitorWindow
+from loopml.monitoring.models import (
+    Alert,
+    AlertRule,
+    Monitor,
+    MonitorConfig,
+    MonitorEvent,
+    MonitorWindow,
+)
 from loopml.monitoring.reader import read_predictions
 from loopml.monitoring.rules import DEFAULT_RULES, check_rules, judge, next_step
 from loopml.monitoring.segments import query_segments
-from loopml.monitoring.windows import Measured, measure_window, watched_features
+from loopml.monitoring.windows import Measured, measure_window
 from loopml.paging import Page, check_limit, decode_page_token, encode_page_token
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor
@@ -207,10 +214,19 @@ class MonitorClient:
         """
         name = _check_name(name or deployment)
         config = self._config(
-            window=window, features=features, target=target, task=task, prediction=prediction,
-            method=method, thresholds=thresholds, correction=correction, alpha=alpha,
-            share_threshold=share_threshold, importance=importance, rules=rules,
-        )  # fmt: skip
+            window=window,
+            features=features,
+            target=target,
+            task=task,
+            prediction=prediction,
+            method=method,
+            thresholds=thresholds,
+            correction=correction,
+            alpha=alpha,
+            share_threshold=share_threshold,
+            importance=importance,
+            rules=rules,
+        )
         with self.store.read() as conn:
             model, version = _served(conn, deployment, self.settings)
             exists = conn.execute(select(monitors.c.name).where(monitors.c.name == name)).first()
@@ -225,10 +241,7 @@ class MonitorClient:
             config = replace(config, task=evaluation.get("task"))
         uri = reference or self._training_data(model, version)
         table = self._load_reference(uri)
-        references = self._sketch(table, config, model, version, predict_reference)
-        if config.target is not None and config.target not in table.column_names:
-            config = replace(config, target=None)
-        config = replace(config, features=watched_features(references.inputs, config))
+        references, config = self._sketch(table, config, model, version, predict_reference)
         stored = self.artifact_store.put_bytes(references.to_bytes())
         actor, at = current_actor(), now_ms()
         values = {
@@ -248,25 +261,47 @@ class MonitorClient:
             if old is not None and not replace_existing:
                 raise ConflictError(f"monitor {name!r} exists; replace it with --replace")
             if old is None:
-                conn.execute(insert(monitors).values(
-                    **values, revision=1, created_at=at, created_by=actor))  # fmt: skip
+                conn.execute(
+                    insert(monitors).values(**values, revision=1, created_at=at, created_by=actor)
+                )
             else:
-                conn.execute(update(monitors).where(monitors.c.name == name).values(
-                    **values, revision=old["revision"] + 1))  # fmt: skip
-            conn.execute(delete(artifact_files).where(
-                artifact_files.c.owner_kind == REFERENCE_OWNER,
-                artifact_files.c.owner_id == name))  # fmt: skip
-            conn.execute(insert(artifact_files).values(
-                owner_kind=REFERENCE_OWNER, owner_id=name, path="reference.json",
-                digest=stored.digest, size=stored.size, created_at=at))  # fmt: skip
+                conn.execute(
+                    update(monitors)
+                    .where(monitors.c.name == name)
+                    .values(**values, revision=old["revision"] + 1)
+                )
+            conn.execute(
+                delete(artifact_files).where(
+                    artifact_files.c.owner_kind == REFERENCE_OWNER,
+                    artifact_files.c.owner_id == name,
+                )
+            )
+            conn.execute(
+                insert(artifact_files).values(
+                    owner_kind=REFERENCE_OWNER,
+                    owner_id=name,
+                    path="reference.json",
+                    digest=stored.digest,
+                    size=stored.size,
+                    created_at=at,
+                )
+            )
             kind = "monitor.created" if old is None else "monitor.updated"
             monitor = _get(conn, name)
             details = {"deployment": deployment, "reference": uri, "window": config.window}
-            audit(conn, action=kind, object_kind="monitor", object_id=name,
-                  details=details, actor=actor)  # fmt: skip
+            audit(
+                conn,
+                action=kind,
+                object_kind="monitor",
+                object_id=name,
+                details=details,
+                actor=actor,
+            )
             _events.emit(conn, kind, name, monitor.to_dict(), actor=actor)
-            add_edges(conn, [(("monitor", name), "consumed", node, None)
-                             for node in _reference_nodes(uri)])  # fmt: skip
+            add_edges(
+                conn,
+                [(("monitor", name), "consumed", node, None) for node in _reference_nodes(uri)],
+            )
             return monitor
 
         monitor = self.store.transact(work)
@@ -283,7 +318,7 @@ class MonitorClient:
         with self.store.read() as conn:
             return _get(conn, name)
 
-    def list(
+    def list_monitors(
         self, *, deployment: str | None = None, limit: int = 100, page_token: str | None = None
     ) -> Page[Monitor]:
         """Monitors by name, a page at a time (``deployment`` narrows to one deployment)."""
@@ -331,13 +366,19 @@ class MonitorClient:
             changed = conn.execute(
                 update(monitors)
                 .where(monitors.c.name == name, monitors.c.revision == monitor.revision)
-                .values(config=config.to_dict(), revision=monitor.revision + 1,
-                        updated_at=now_ms())  # fmt: skip
+                .values(config=config.to_dict(), revision=monitor.revision + 1, updated_at=now_ms())
             ).rowcount
             if changed != 1:
                 raise ConflictError(f"monitor {name!r} changed meanwhile; try again")
-            audit(conn, action="monitor.updated", object_kind="monitor", object_id=name,
-                  reason=reason, details={"config": config.to_dict()}, actor=actor)  # fmt: skip
+            audit(
+                conn,
+                action="monitor.updated",
+                object_kind="monitor",
+                object_id=name,
+                reason=reason,
+                details={"config": config.to_dict()},
+                actor=actor,
+            )
             updated = _get(conn, name)
             _events.emit(conn, "monitor.updated", name, updated.to_dict(), actor=actor)
             return updated
@@ -354,12 +395,21 @@ class MonitorClient:
             monitor = _get(conn, name)
             for table in (monitor_windows, monitor_alerts):
                 conn.execute(delete(table).where(table.c.monitor == name))
-            conn.execute(delete(artifact_files).where(
-                artifact_files.c.owner_kind == REFERENCE_OWNER,
-                artifact_files.c.owner_id == name))  # fmt: skip
+            conn.execute(
+                delete(artifact_files).where(
+                    artifact_files.c.owner_kind == REFERENCE_OWNER,
+                    artifact_files.c.owner_id == name,
+                )
+            )
             conn.execute(delete(monitors).where(monitors.c.name == name))
-            audit(conn, action="monitor.deleted", object_kind="monitor", object_id=name,
-                  reason=reason, actor=actor)  # fmt: skip
+            audit(
+                conn,
+                action="monitor.deleted",
+                object_kind="monitor",
+                object_id=name,
+                reason=reason,
+                actor=actor,
+            )
             _events.emit(conn, "monitor.deleted", name, {"name": name}, actor=actor)
             return monitor
 
@@ -369,9 +419,7 @@ class MonitorClient:
 
     def references(self, name_or_monitor: str | Monitor) -> References:
         """A monitor's stored reference sketches (read once per process, verified)."""
-        monitor = (
-            self.get(name_or_monitor) if isinstance(name_or_monitor, str) else name_or_monitor
-        )
+        monitor = self.get(name_or_monitor) if isinstance(name_or_monitor, str) else name_or_monitor
         found = self._references.get(monitor.reference_digest)
         if found is None:
             data = self.artifact_store.get_bytes(monitor.reference_digest)
@@ -408,9 +456,13 @@ class MonitorClient:
         if not spans:
             return []
         frame = read_predictions(
-            monitor.deployment, spans[0][0], spans[-1][1], settings=self.settings,
-            artifact_store=self.artifact_store, with_labels=True,
-        )  # fmt: skip
+            monitor.deployment,
+            spans[0][0],
+            spans[-1][1],
+            settings=self.settings,
+            artifact_store=self.artifact_store,
+            with_labels=True,
+        )
         references = self.references(monitor)
         history = self._recent_verdicts(monitor)
         created: list[MonitorWindow] = []
@@ -462,12 +514,17 @@ class MonitorClient:
             NotFoundError: no such window.
         """
         with self.store.read() as conn:
-            row = conn.execute(
-                select(monitor_windows).where(monitor_windows.c.id == window_id)
-            ).mappings().first()
+            row = (
+                conn.execute(select(monitor_windows).where(monitor_windows.c.id == window_id))
+                .mappings()
+                .first()
+            )
         if row is None:
-            raise NotFoundError("monitor window", str(window_id),
-                                hint="list them with `loopml monitor windows NAME`")  # fmt: skip
+            raise NotFoundError(
+                "monitor window",
+                str(window_id),
+                hint="list them with `loopml monitor windows NAME`",
+            )
         return _window(row)
 
     # -- alerts and events -------------------------------------------------------------
@@ -510,11 +567,20 @@ class MonitorClient:
 
         def work(conn: Connection) -> Alert:
             found = _find_alert(conn, alert_id)
-            conn.execute(update(monitor_alerts).where(monitor_alerts.c.id == found.id).values(
-                acked_at=now_ms(), acked_by=actor, ack_reason=reason))  # fmt: skip
+            conn.execute(
+                update(monitor_alerts)
+                .where(monitor_alerts.c.id == found.id)
+                .values(acked_at=now_ms(), acked_by=actor, ack_reason=reason)
+            )
             acked = _find_alert(conn, alert_id)
-            audit(conn, action="alert.acked", object_kind="alert", object_id=str(found.id),
-                  reason=reason, actor=actor)  # fmt: skip
+            audit(
+                conn,
+                action="alert.acked",
+                object_kind="alert",
+                object_id=str(found.id),
+                reason=reason,
+                actor=actor,
+            )
             _events.emit(conn, "alert.acked", found.monitor, acked.to_dict(), actor=actor)
             return acked
 
@@ -533,8 +599,7 @@ class MonitorClient:
         """Monitoring events after the cursor ``after``, oldest first (module
         :mod:`loopml.monitoring.events`)."""
         with self.store.read() as conn:
-            return _events.list_events(conn, after=after, limit=limit, monitor=monitor,
-                                       kinds=kinds)  # fmt: skip
+            return _events.list_events(conn, after=after, limit=limit, monitor=monitor, kinds=kinds)
 
     def status(self, name: str) -> dict[str, Any]:
         """The monitor at a glance: what it watches, its last window, firing alerts."""
@@ -580,14 +645,22 @@ class MonitorClient:
     def _config(self, **options: Any) -> MonitorConfig:
         parse_window(options["window"])
         method = options["method"]
-        if not isinstance(method, str) or method not in ("auto", "ks", "wasserstein", "psi",
-                                                         "js", "chi2"):  # fmt: skip
+        if not isinstance(method, str) or method not in (
+            "auto",
+            "ks",
+            "wasserstein",
+            "psi",
+            "js",
+            "chi2",
+        ):
             raise InvalidInputError(
                 f"drift method {method!r} is not one of auto, ks, wasserstein, psi, js, chi2"
             )
         correction = options["correction"]
         if correction not in (None, "bh", "bonferroni"):
-            raise InvalidInputError(f"correction must be bh, bonferroni or none, got {correction!r}")
+            raise InvalidInputError(
+                f"correction must be bh, bonferroni or none, got {correction!r}"
+            )
         alpha = options["alpha"]
         if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
             raise InvalidInputError(f"alpha must be a p-value in (0, 1), got {alpha!r}")
@@ -623,8 +696,11 @@ class MonitorClient:
         """The dataset version the run that produced ``model/version`` trained on."""
         node = ("model_version", f"{model}/{version}")
         with self.store.read() as conn:
-            producers = [e["src_id"] for e in edges_of(conn, node, "in")
-                         if e["edge"] == "produced" and e["src_kind"] == "run"]  # fmt: skip
+            producers = [
+                e["src_id"]
+                for e in edges_of(conn, node, "in")
+                if e["edge"] == "produced" and e["src_kind"] == "run"
+            ]
             consumed: list[tuple[int, str]] = []
             for run_id in producers:
                 for edge in edges_of(conn, ("run", run_id), "out"):
@@ -667,7 +743,9 @@ class MonitorClient:
         try:
             return pq.read_table(path)
         except (pa.ArrowException, OSError) as err:
-            raise InvalidInputError(f"reference {uri!r} is not a Parquet or CSV file ({err})") from err
+            raise InvalidInputError(
+                f"reference {uri!r} is not a Parquet or CSV file ({err})"
+            ) from err
 
     def _sketch(
         self,
@@ -676,9 +754,10 @@ class MonitorClient:
         model: str,
         version: int,
         predict: bool,
-    ) -> References:
-        columns = [c for c in table.column_names if not config.features or c in config.features
-                   or c == config.target]  # fmt: skip
+    ) -> tuple[References, MonitorConfig]:
+        """Sketch the reference (and the model's predictions on it); the config gets the
+        features watched: as configured, else the model's named inputs, else every column
+        but the target."""
         missing = sorted(set(config.features) - set(table.column_names))
         if missing:
             raise InvalidInputError(
@@ -686,47 +765,47 @@ class MonitorClient:
                 f"{table.column_names[:30]}"
             )
         notes: list[str] = []
+        loaded = None
+        try:
+            from loopml.registry.client import RegistryClient
+            from loopml.registry.loading import load_version
+
+            found = RegistryClient(self.settings).resolve(f"models:/{model}/{version}")
+            loaded = load_version(found, settings=self.settings)
+        except Exception as err:  # the user's package: a note, not a failure
+            notes.append(
+                f"the model could not be loaded, so its inputs are not known and "
+                f"prediction drift is off ({type(err).__name__}: {err})"
+            )
+        inputs = None if loaded is None else _signature_inputs(loaded.signature)
+        if config.target is not None and config.target not in table.column_names:
+            config = replace(config, target=None)
+        if not config.features:
+            named = [n for n in inputs or () if n in table.column_names]
+            features = named or [c for c in table.column_names if c != config.target]
+            config = replace(config, features=tuple(features))
+        columns = list(config.features) + ([config.target] if config.target else [])
         inputs_sketch = sketch_table(table, columns=columns)
         outputs_sketch = None
-        if predict:
+        if predict and loaded is not None:
             try:
-                outputs_sketch = self._sketch_predictions(table, config, model, version)
-            except Exception as err:  # noqa: BLE001 - the user's model: a note, not a failure
-                notes.append(f"prediction drift is off: the model could not predict on the "
-                             f"reference ({type(err).__name__}: {err})")  # fmt: skip
-        return References(inputs_sketch, outputs_sketch, notes)
-
-    def _sketch_predictions(
-        self, table: pa.Table, config: MonitorConfig, model: str, version: int
-    ) -> ReferenceSketch | None:
-        import numpy as np
-        import pandas as pd
-
-        from loopml.registry.client import RegistryClient
-        from loopml.registry.loading import load_version
-
-        loaded = load_version(
-            RegistryClient(self.settings).resolve(f"models:/{model}/{version}"),
-            settings=self.settings,
-        )
-        names = _signature_inputs(loaded.signature)
-        if names is None:
-            names = [c for c in table.column_names if c != config.target]
-        rows = table.select([n for n in names if n in table.column_names])
-        if rows.num_rows > _PREDICTION_ROWS:
-            picked = np.random.default_rng(0).choice(rows.num_rows, _PREDICTION_ROWS, replace=False)
-            rows = rows.take(np.sort(picked))
-        result = loaded.predict(rows.to_pandas())
-        outputs = _named_outputs(result, loaded.signature)
-        kept = {f"output.{k}": v for k, v in outputs.items() if v.ndim == 1}
-        if not kept:
-            return None
-        return sketch_table(pd.DataFrame(kept))
+                outputs_sketch = _sketch_predictions(loaded, table, inputs or config.features)
+            except Exception as err:  # the user's model: a note, not a failure
+                notes.append(
+                    f"prediction drift is off: the model could not predict on the "
+                    f"reference ({type(err).__name__}: {err})"
+                )
+        return References(inputs_sketch, outputs_sketch, notes), config
 
     def _due(
-        self, monitor: Monitor, kind: str, size: int, last_end: int | None, end: int,
+        self,
+        monitor: Monitor,
+        kind: str,
+        size: int,
+        last_end: int | None,
+        end: int,
         max_windows: int,
-    ) -> list[tuple[int, int]]:  # fmt: skip
+    ) -> list[tuple[int, int]]:
         assert monitor.deployment is not None
         if kind == "time":
             start = last_end
@@ -738,12 +817,18 @@ class MonitorClient:
                 start = first // size * size
             count = max(0, (end - start) // size)
             skip = max(0, count - max_windows)
-            return [(start + (skip + i) * size, start + (skip + i + 1) * size)
-                    for i in range(count - skip)]  # fmt: skip
+            return [
+                (start + (skip + i) * size, start + (skip + i + 1) * size)
+                for i in range(count - skip)
+            ]
         frame = read_predictions(
-            monitor.deployment, last_end, end, settings=self.settings,
-            artifact_store=self.artifact_store, role="primary",
-        )  # fmt: skip
+            monitor.deployment,
+            last_end,
+            end,
+            settings=self.settings,
+            artifact_store=self.artifact_store,
+            role="primary",
+        )
         if not len(frame):
             return []
         answered = frame[frame["status"] == 200]["time_ms"].to_numpy()
@@ -762,23 +847,30 @@ class MonitorClient:
         if len(frame):
             primary = frame[frame["role"] == "primary"]
             if len(primary):
-                top = primary.groupby(["model", "version"]).size().idxmax()
+                top: Any = primary.groupby(["model", "version"]).size().idxmax()
                 evaluation = self._evaluation(str(top[0]), int(top[1]))
                 baseline = None if evaluation is None else evaluation.get("metrics")
         return measure_window(
-            frame, references.inputs, monitor.config, baseline=baseline,
+            frame,
+            references.inputs,
+            monitor.config,
+            baseline=baseline,
             outputs=references.outputs,
-        )  # fmt: skip
+        )
 
     def _recent_verdicts(self, monitor: Monitor) -> list[dict[str, Any]]:
         depth = max([max(r.for_windows, r.clear_windows) for r in monitor.config.rules] or [1])
         with self.store.read() as conn:
-            rows = conn.execute(
-                select(monitor_windows.c.results)
-                .where(monitor_windows.c.monitor == monitor.name)
-                .order_by(monitor_windows.c.id.desc())
-                .limit(depth)
-            ).scalars().all()
+            rows = (
+                conn.execute(
+                    select(monitor_windows.c.results)
+                    .where(monitor_windows.c.monitor == monitor.name)
+                    .order_by(monitor_windows.c.id.desc())
+                    .limit(depth)
+                )
+                .scalars()
+                .all()
+            )
         return [dict((results or {}).get("rules") or {}) for results in reversed(rows)]
 
     def _store_window(
@@ -790,9 +882,10 @@ class MonitorClient:
         history: list[dict[str, Any]],
     ) -> MonitorWindow:
         config = monitor.config
-        verdicts = {rule.name: judge(rule, measured.results,
-                                     share_threshold=config.share_threshold)
-                    for rule in config.rules}  # fmt: skip
+        verdicts = {
+            rule.name: judge(rule, measured.results, share_threshold=config.share_threshold)
+            for rule in config.rules
+        }
         results = {**measured.results, "rules": verdicts}
         history.append(verdicts)
         at = now_ms()
@@ -800,23 +893,33 @@ class MonitorClient:
         def work(conn: Connection) -> MonitorWindow:
             window_id = conn.execute(
                 insert(monitor_windows).values(
-                    monitor=monitor.name, start_ms=start, end_ms=stop, rows=measured.rows,
-                    requests=measured.requests, versions=list(measured.versions),
-                    drift_share=measured.drift_share, dataset_drifted=measured.dataset_drifted,
-                    results=results, created_at=at,
-                )  # fmt: skip
-            ).inserted_primary_key[0]
+                    monitor=monitor.name,
+                    start_ms=start,
+                    end_ms=stop,
+                    rows=measured.rows,
+                    requests=measured.requests,
+                    versions=list(measured.versions),
+                    drift_share=measured.drift_share,
+                    dataset_drifted=measured.dataset_drifted,
+                    results=results,
+                    created_at=at,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
             node = ("monitor_window", str(window_id))
             edges: list[Any] = [(node, "evaluated_on", ("deployment", monitor.deployment), None)]
-            edges += [(node, "evaluated_on", ("model_version", f"{v['model']}/{v['version']}"),
-                       None) for v in measured.versions]  # fmt: skip
+            edges += [
+                (node, "evaluated_on", ("model_version", f"{v['model']}/{v['version']}"), None)
+                for v in measured.versions
+            ]
             edges += [(node, "consumed", ref, None) for ref in _reference_nodes(monitor.reference)]
             add_edges(conn, edges)
             for rule in config.rules:
                 self._advance(conn, monitor, rule, int(window_id), start, stop, history)
-            return _window(conn.execute(
-                select(monitor_windows).where(monitor_windows.c.id == window_id)
-            ).mappings().one())  # fmt: skip
+            return _window(
+                conn.execute(select(monitor_windows).where(monitor_windows.c.id == window_id))
+                .mappings()
+                .one()
+            )
 
         return self.store.transact(work)
 
@@ -831,16 +934,22 @@ class MonitorClient:
         history: list[dict[str, Any]],
     ) -> None:
         a = monitor_alerts.c
-        firing = conn.execute(
-            select(monitor_alerts).where(a.monitor == monitor.name, a.rule == rule.name,
-                                         a.state == "firing")  # fmt: skip
-        ).mappings().first()
+        firing = (
+            conn.execute(
+                select(monitor_alerts).where(
+                    a.monitor == monitor.name, a.rule == rule.name, a.state == "firing"
+                )
+            )
+            .mappings()
+            .first()
+        )
         verdicts = [h[rule.name] for h in history if rule.name in h]
         step = next_step(rule, verdicts, firing=firing is not None)
         verdict = verdicts[-1] if verdicts else {}
         if firing is not None:
-            conn.execute(update(monitor_alerts).where(a.id == firing["id"]).values(
-                last_window=window_id))  # fmt: skip
+            conn.execute(
+                update(monitor_alerts).where(a.id == firing["id"]).values(last_window=window_id)
+            )
         if step is None:
             return
         at = now_ms()
@@ -851,22 +960,47 @@ class MonitorClient:
                 "verdicts": verdicts[-rule.for_windows :],
                 "summary": f"{rule.name}: {verdict.get('reason')}",
             }
-            alert_id = conn.execute(insert(monitor_alerts).values(
-                monitor=monitor.name, rule=rule.name, state="firing", severity=rule.severity,
-                opened_at=at, opened_window=window_id, last_window=window_id,
-                evidence=evidence))  .inserted_primary_key[0]  # fmt: skip
-            add_edges(conn, [(("alert", str(alert_id)), "triggered_by",
-                              ("monitor_window", str(window_id)), {"rule": rule.name})])  # fmt: skip
+            alert_id = conn.execute(
+                insert(monitor_alerts).values(
+                    monitor=monitor.name,
+                    rule=rule.name,
+                    state="firing",
+                    severity=rule.severity,
+                    opened_at=at,
+                    opened_window=window_id,
+                    last_window=window_id,
+                    evidence=evidence,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            add_edges(
+                conn,
+                [
+                    (
+                        ("alert", str(alert_id)),
+                        "triggered_by",
+                        ("monitor_window", str(window_id)),
+                        {"rule": rule.name},
+                    )
+                ],
+            )
             kind = "alert.firing"
         else:
             alert_id = firing["id"]  # type: ignore[index]
-            conn.execute(update(monitor_alerts).where(a.id == alert_id).values(
-                state="resolved", resolved_at=at))  # fmt: skip
+            conn.execute(
+                update(monitor_alerts)
+                .where(a.id == alert_id)
+                .values(state="resolved", resolved_at=at)
+            )
             kind = "alert.resolved"
         alert = _find_alert(conn, int(alert_id))
-        audit(conn, action=kind, object_kind="alert", object_id=str(alert_id),
-              details={"monitor": monitor.name, "rule": rule.name, "window": window_id},
-              actor="loopml")  # fmt: skip
+        audit(
+            conn,
+            action=kind,
+            object_kind="alert",
+            object_id=str(alert_id),
+            details={"monitor": monitor.name, "rule": rule.name, "window": window_id},
+            actor="loopml",
+        )
         _events.emit(conn, kind, monitor.name, alert.to_dict(), actor="loopml")
 
 
@@ -900,13 +1034,18 @@ def _share(value: object) -> float:
 
 def _served(conn: Connection, deployment: str, settings: Settings) -> tuple[str, int]:
     """The model and version a deployment's main route serves now."""
-    row = conn.execute(select(deployments).where(deployments.c.name == deployment)).mappings().first()
+    row = (
+        conn.execute(select(deployments).where(deployments.c.name == deployment)).mappings().first()
+    )
     if row is None:
-        known = conn.execute(select(deployments.c.name).order_by(deployments.c.name)).scalars().all()
+        known = (
+            conn.execute(select(deployments.c.name).order_by(deployments.c.name)).scalars().all()
+        )
         raise NotFoundError(
-            "deployment", deployment,
+            "deployment",
+            deployment,
             hint=f"create it with `loopml deployments create`; deployments: {list(known)[:20]}",
-        )  # fmt: skip
+        )
     routes = sorted(row["policy"].get("routes") or [], key=lambda r: -int(r.get("weight", 0)))
     if not routes:
         raise InvalidInputError(f"deployment {deployment!r} has no route to a model version")
@@ -916,7 +1055,7 @@ def _served(conn: Connection, deployment: str, settings: Settings) -> tuple[str,
     from loopml.registry.client import RegistryClient
 
     found = RegistryClient(settings).resolve(f"models:/{row['model']}@{route['alias']}")
-    return found.name, found.version
+    return found.model, found.version
 
 
 def _reference_nodes(uri: str) -> list[tuple[str, str]]:
@@ -932,6 +1071,22 @@ def _signature_inputs(signature: Any) -> list[str] | None:
         return None
     names = [getattr(spec, "name", None) for spec in inputs]
     return [str(n) for n in names] if all(names) else None
+
+
+def _sketch_predictions(
+    loaded: Any, table: pa.Table, names: Sequence[str]
+) -> ReferenceSketch | None:
+    """The sketch of the model's 1-D outputs on (a sample of) the reference."""
+    import numpy as np
+    import pandas as pd
+
+    rows = table.select([n for n in names if n in table.column_names])
+    if rows.num_rows > _PREDICTION_ROWS:
+        picked = np.random.default_rng(0).choice(rows.num_rows, _PREDICTION_ROWS, replace=False)
+        rows = rows.take(np.sort(picked))
+    outputs = _named_outputs(loaded.predict(rows.to_pandas()), loaded.signature)
+    kept = {f"output.{k}": v for k, v in outputs.items() if v.ndim == 1}
+    return sketch_table(pd.DataFrame(kept)) if kept else None
 
 
 def _named_outputs(result: Any, signature: Any) -> dict[str, Any]:
@@ -953,10 +1108,11 @@ def _get(conn: Connection, name: str) -> Monitor:
     if row is None:
         known = conn.execute(select(monitors.c.name).order_by(monitors.c.name).limit(20))
         raise NotFoundError(
-            "monitor", name,
+            "monitor",
+            name,
             hint=f"create it with `loopml monitor create DEPLOYMENT`; monitors: "
             f"{list(known.scalars())}",
-        )  # fmt: skip
+        )
     return Monitor(
         name=row["name"],
         deployment=row["deployment"],
@@ -973,7 +1129,7 @@ def _get(conn: Connection, name: str) -> Monitor:
     )
 
 
-def _window(row: Mapping[str, Any]) -> MonitorWindow:
+def _window(row: Any) -> MonitorWindow:
     return MonitorWindow(
         id=int(row["id"]),
         monitor=row["monitor"],
@@ -989,17 +1145,18 @@ def _window(row: Mapping[str, Any]) -> MonitorWindow:
     )
 
 
-def _alert(row: Mapping[str, Any]) -> Alert:
-    return Alert(**{key: row[key] for key in Alert.__slots__})  # type: ignore[attr-defined]
+def _alert(row: Any) -> Alert:
+    return Alert(**{key: row[key] for key in Alert.__slots__})
 
 
 def _find_alert(conn: Connection, alert_id: int) -> Alert:
     if isinstance(alert_id, bool) or not isinstance(alert_id, int):
         raise InvalidInputError(f"an alert id is a whole number, got {alert_id!r}")
-    row = conn.execute(
-        select(monitor_alerts).where(monitor_alerts.c.id == alert_id)
-    ).mappings().first()
+    row = (
+        conn.execute(select(monitor_alerts).where(monitor_alerts.c.id == alert_id))
+        .mappings()
+        .first()
+    )
     if row is None:
-        raise NotFoundError("alert", str(alert_id),
-                            hint="list them with `loopml monitor alerts`")  # fmt: skip
+        raise NotFoundError("alert", str(alert_id), hint="list them with `loopml monitor alerts`")
     return _alert(row)

@@ -159,8 +159,13 @@ def judge(
     """
     value, threshold, reason = _measure(rule, results, share_threshold)
     if value is None:
-        return {"breached": None, "clear": None, "value": None, "threshold": threshold,
-                "reason": reason}  # fmt: skip
+        return {
+            "breached": None,
+            "clear": None,
+            "value": None,
+            "threshold": threshold,
+            "reason": reason,
+        }
     if rule.kind in ("drift", "feature_drift", "prediction_drift"):
         breached = bool(value) if rule.kind != "drift" else reason == "drifted"
         clear = not breached
@@ -172,8 +177,13 @@ def judge(
         clear = not breached
         if rule.clear_value is not None:
             clear = value < rule.clear_value if rule.op == ">" else value > rule.clear_value
-    return {"breached": breached, "clear": clear, "value": value, "threshold": threshold,
-            "reason": reason}  # fmt: skip
+    return {
+        "breached": breached,
+        "clear": clear,
+        "value": value,
+        "threshold": threshold,
+        "reason": reason,
+    }
 
 
 def next_step(
@@ -301,16 +311,14 @@ def _measure(
         if not drift:
             return None, share_threshold, "no rows in the window"
         share = float(drift["drift_share"])
-        threshold = float(drift.get("share_threshold", share_threshold))
-        return share, threshold, "drifted" if drift.get("dataset_drifted") else "stable"
+        limit = float(drift.get("share_threshold", share_threshold))
+        return share, limit, "drifted" if drift.get("dataset_drifted") else "stable"
     if rule.kind in ("feature_drift", "prediction_drift", "missing"):
         key = "prediction_drift" if rule.kind == "prediction_drift" else "drift"
         drift = results.get(key)
         if not drift:
             return None, rule.value, f"no {key.replace('_', ' ')} in the window"
-        columns = [
-            c for c in drift["columns"] if rule.target is None or c["column"] == rule.target
-        ]
+        columns = [c for c in drift["columns"] if rule.target is None or c["column"] == rule.target]
         if not columns:
             return None, rule.value, f"{rule.target!r} is not in the window"
         if rule.kind == "missing":

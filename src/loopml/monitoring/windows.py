@@ -125,9 +125,9 @@ def measure_window(
             share_threshold=config.share_threshold,
             distributions=True,
         )
-    watched_outputs = [] if outputs is None else [
-        name for name in outputs.columns if name in answered.columns
-    ]  # fmt: skip
+    watched_outputs = (
+        [] if outputs is None else [name for name in outputs.columns if name in answered.columns]
+    )
     prediction_drift = None
     if len(answered) and outputs is not None and watched_outputs:
         prediction_drift = drift_against(
@@ -177,8 +177,12 @@ def _table(columns: Mapping[str, Any], names: Sequence[str]) -> pd.DataFrame:
 
 def _health(primary: pd.DataFrame) -> dict[str, Any]:
     if not len(primary):
-        return {"requests": 0, "errors": 0, "error_rate": None,
-                "latency_ms": {"p50": None, "p95": None, "p99": None, "mean": None}}  # fmt: skip
+        return {
+            "requests": 0,
+            "errors": 0,
+            "error_rate": None,
+            "latency_ms": {"p50": None, "p95": None, "p99": None, "mean": None},
+        }
     requests = primary.drop_duplicates("request_id")
     errors = int((requests["status"] != 200).sum())
     latency = requests["latency_ms"].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -199,10 +203,11 @@ def _versions(answered: pd.DataFrame) -> tuple[dict[str, Any], ...]:
     if not len(answered):
         return ()
     counts = answered.groupby(["model", "version"], sort=True).size()
-    return tuple(
-        {"model": str(model), "version": int(version), "rows": int(rows)}
-        for (model, version), rows in counts.items()
-    )
+    found: list[dict[str, Any]] = []
+    for key, rows in counts.items():
+        pair: Any = key
+        found.append({"model": str(pair[0]), "version": int(pair[1]), "rows": int(rows)})
+    return tuple(found)
 
 
 def _performance(
@@ -216,13 +221,18 @@ def _performance(
         return None
     requests = primary["request_id"].nunique() if len(primary) else 0
     answered_requests = answered["request_id"].nunique() if len(answered) else 0
-    labels = [_row_label(label, row) for label, row in zip(answered["label"], answered["row"], strict=True)]
+    labels = [
+        _row_label(label, row)
+        for label, row in zip(answered["label"], answered["row"], strict=True)
+    ]
     has = np.array([label is not None for label in labels], dtype=bool)
     labelled = answered[has]
     coverage = {
         "requests": int(answered_requests),
         "labelled": int(labelled["request_id"].nunique()) if len(labelled) else 0,
-        "share": (labelled["request_id"].nunique() / answered_requests) if answered_requests else None,
+        "share": (labelled["request_id"].nunique() / answered_requests)
+        if answered_requests
+        else None,
         "failed_requests": int(requests - answered_requests),
     }
     result: dict[str, Any] = {

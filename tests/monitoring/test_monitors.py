@@ -1,0 +1,233 @@
+"""Monitors end to end: a registered model trained on a logged dataset, a deployment, a
+payload log with a known shift, labels; windows, alerts, events, lineage, on both stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import loopml
+from loopml.config import Settings
+from loopml.errors import ConflictError, InvalidInputError, NotFoundError
+from loopml.monitoring import PayloadWriter, Prediction, log_feedback
+from loopml.monitoring.monitors import MonitorClient, parse_window
+from loopml.registry import RegistryClient
+from loopml.serving.deployments import DeploymentClient
+from loopml.serving.policy import TrafficPolicy
+from loopml.store import open_store
+from loopml.store.lineage import edges_of
+
+HOUR = 3_600_000
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, on an hour
+FEATURES = ["x1", "x2", "plan"]
+
+
+def _data(rng: np.random.Generator, rows: int, shift: float = 0.0) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(shift, 1.0, rows),
+            "x2": rng.normal(0.0, 1.0, rows),
+            "plan": rng.choice(["basic", "pro", "team"], rows, p=[0.5, 0.3, 0.2]),
+        }
+    )
+    frame["churned"] = ((frame["x1"] + frame["x2"]) > 0).astype(int)
+    return frame
+
+
+@pytest.fixture
+def trained(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("LOOPML_HOME", str(settings.home))
+    monkeypatch.setenv("LOOPML_DB_URL", settings.db_url)
+    rng = np.random.default_rng(7)
+    train = _data(rng, 4000)
+    with loopml.start_run(experiment="churn"):
+        dataset = loopml.log_dataset("churn_train", train)
+        model = LogisticRegression().fit(train[["x1", "x2"]], train["churned"])
+        loopml.log_model(model, "model", input_example=train[["x1", "x2"]].head(3),
+                         register_as="churn")  # fmt: skip
+    registry = RegistryClient(settings)
+    registry.set_alias("churn", "live", 1)
+    DeploymentClient(settings).create("churn-api", "churn", TrafficPolicy.follow("live"))
+    return {"dataset": dataset, "train": train, "model": model}
+
+
+def _log_windows(
+    settings: Settings, model: Any, shifts: list[float], *, rows: int = 30, requests: int = 40
+) -> list[str]:
+    """Log ``requests`` requests of ``rows`` rows in each hour ``T0 + k h`` with x1 shifted."""
+    rng = np.random.default_rng(11)
+    writer = PayloadWriter(settings, "churn-api", flush_seconds=0.05)
+    ids: list[str] = []
+    try:
+        for hour, shift in enumerate(shifts):
+            for r in range(requests):
+                frame = _data(rng, rows, shift)
+                request_id = f"h{hour}-r{r}"
+                ids.append(request_id)
+                writer.record(
+                    Prediction(
+                        request_id=request_id,
+                        time_ms=T0 + hour * HOUR + r * 1000,
+                        deployment="churn-api",
+                        model="churn",
+                        version=1,
+                        role="primary",
+                        inputs={name: frame[name].to_numpy() for name in FEATURES},
+                        outputs={"predict": model.predict(frame[["x1", "x2"]])},
+                        latency_ms=1.0 + r % 3,
+                        status=200,
+                    )
+                )
+    finally:
+        writer.close(timeout=60)
+    return ids
+
+
+def test_a_monitor_finds_its_reference_through_lineage_and_stores_a_sketch(
+    settings: Settings, trained: dict[str, Any]
+) -> None:
+    client = MonitorClient(settings)
+    monitor = client.create("churn-api", window="1h")
+    assert monitor.name == "churn-api"
+    assert monitor.reference == "datasets:/churn_train/1"
+    assert (monitor.model, monitor.version) == ("churn", 1)
+    assert monitor.config.features == ("x1", "x2")  # the model's named inputs
+    references = client.references(monitor)
+    assert references.inputs.row_count == 4000
+    assert "output.predict" in references.outputs.columns  # type: ignore[union-attr]
+    with pytest.raises(ConflictError, match="--replace"):
+        client.create("churn-api")
+    with open_store(settings.db_url).read() as conn:
+        consumed = edges_of(conn, ("monitor", "churn-api"), "out")
+    assert [(e["edge"], e["dst_id"]) for e in consumed] == [("consumed", "churn_train/1")]
+
+
+def test_windows_find_a_mean_shift_and_the_alert_fires_after_its_duration(
+    settings: Settings, trained: dict[str, Any]
+) -> None:
+    client = MonitorClient(settings)
+    rules = ["drift:x1 for 2 clear 1", "accuracy < 0.9 for 1", "error_rate > 0.5"]
+    client.create("churn-api", window="1h", target="churned", features=FEATURES, rules=rules)
+    ids = _log_windows(settings, trained["model"], [0.0, 0.0, 1.5, 1.5])
+    # Labels for every request of the first hour: each row's true class (the same generator
+    # replays the first hour's 40 frames).
+    rng = np.random.default_rng(11)
+    labels = [_data(rng, 30, 0.0)["churned"].tolist() for _ in range(40)]
+    log_feedback("churn-api", ids[:40], labels, settings=settings)
+
+    made = client.run("churn-api", until=T0 + 4 * HOUR)
+    assert [w.start_ms for w in made] == [T0 + k * HOUR for k in range(4)]
+    assert [w.rows for w in made] == [1200] * 4
+    drifted = ["x1" in w.drifted_features for w in made]
+    assert drifted == [False, False, True, True]
+    assert "x2" not in made[2].drifted_features
+    first = made[0].results
+    assert first["performance"]["coverage"]["share"] == 1.0
+    assert first["performance"]["metrics"]["accuracy"] > 0.95
+    assert made[1].results["performance"]["labelled_rows"] == 0
+    assert first["health"]["requests"] == 40
+    assert first["health"]["error_rate"] == 0.0
+    assert first["prediction_drift"] is not None
+
+    firing = client.alerts("churn-api", state="firing").items
+    assert [a.rule for a in firing] == ["drift:x1 for 2 clear 1"]
+    alert = firing[0]
+    assert alert.opened_window == made[3].id
+    assert [v["breached"] for v in alert.evidence["verdicts"]] == [True, True]
+    # Nothing more is due: running again computes nothing and fires nothing twice.
+    assert client.run("churn-api", until=T0 + 4 * HOUR) == []
+    kinds = [e.kind for e in client.events(monitor="churn-api")]
+    assert kinds == ["monitor.created", "alert.firing"]
+    with open_store(settings.db_url).read() as conn:
+        window_edges = edges_of(conn, ("monitor_window", str(made[3].id)), "out")
+        alert_edges = edges_of(conn, ("alert", str(alert.id)), "out")
+    assert {(e["edge"], e["dst_kind"], e["dst_id"]) for e in window_edges} == {
+        ("evaluated_on", "deployment", "churn-api"),
+        ("evaluated_on", "model_version", "churn/1"),
+        ("consumed", "dataset_version", "churn_train/1"),
+    }
+    assert [(e["edge"], e["dst_id"]) for e in alert_edges] == [("triggered_by", str(made[3].id))]
+
+    # One clear window resolves it (clear 1); acknowledging is an event too.
+    acked = client.ack(alert.id, reason="looking")
+    assert acked.acked_by is not None
+    _log_windows(settings, trained["model"], [0.0] * 5 + [0.0])
+    later = client.run("churn-api", until=T0 + 6 * HOUR)
+    assert [w.start_ms for w in later] == [T0 + 4 * HOUR, T0 + 5 * HOUR]
+    assert client.alerts("churn-api", state="firing").items == []
+    resolved = client.alerts("churn-api", state="resolved").items
+    assert [a.id for a in resolved] == [alert.id]
+    assert [e.kind for e in client.events(monitor="churn-api")][-2:] == [
+        "alert.acked",
+        "alert.resolved",
+    ]
+    status = client.status("churn-api")
+    assert status["last_window"]["id"] == later[-1].id
+    assert status["firing"] == []
+
+
+def test_count_windows_take_the_next_n_rows(settings: Settings, trained: dict[str, Any]) -> None:
+    client = MonitorClient(settings)
+    client.create("churn-api", window="600 rows", rules=["drift"], features=FEATURES)
+    _log_windows(settings, trained["model"], [0.0], rows=30, requests=45)  # 1350 rows
+    made = client.run("churn-api", until=T0 + HOUR)
+    assert [w.rows for w in made] == [600, 600]
+    assert made[0].end_ms == made[1].start_ms
+    assert client.run("churn-api", until=T0 + HOUR) == []
+
+
+def test_bad_monitors_are_refused_with_the_fix(
+    settings: Settings, trained: dict[str, Any], tmp_path: Path
+) -> None:
+    client = MonitorClient(settings)
+    with pytest.raises(NotFoundError, match="deployment"):
+        client.create("nope")
+    with pytest.raises(InvalidInputError, match="window"):
+        client.create("churn-api", window="sometimes")
+    with pytest.raises(InvalidInputError, match=r"not understood|not something"):
+        client.create("churn-api", rules=["accuracy is bad"])
+    with pytest.raises(InvalidInputError, match="neither"):
+        client.create("churn-api", reference=str(tmp_path / "missing.parquet"))
+    with pytest.raises(InvalidInputError, match="not columns"):
+        client.create("churn-api", features=["height"])
+    with pytest.raises(NotFoundError, match="monitor"):
+        client.run("churn-api")
+    assert client.list_monitors().items == []
+
+
+def test_a_reference_file_and_no_lineage(settings: Settings, tmp_path: Path) -> None:
+    registry = RegistryClient(settings)
+    rng = np.random.default_rng(3)
+    train = _data(rng, 500)
+    folder = tmp_path / "package"
+    from loopml.packaging.package import save_package
+
+    save_package(LogisticRegression().fit(train[["x1", "x2"]], train["churned"]), folder,
+                 input_example=train[["x1", "x2"]].head(2))  # fmt: skip
+    registry.register(folder, "churn")
+    pinned = {"routes": [{"version": 1, "weight": 100}]}
+    DeploymentClient(settings).create("churn-api", "churn", pinned)
+    client = MonitorClient(settings)
+    with pytest.raises(InvalidInputError, match="--reference"):
+        client.create("churn-api")
+    path = tmp_path / "reference.parquet"
+    train.to_parquet(path)
+    monitor = client.create("churn-api", reference=str(path))
+    assert monitor.reference == str(path)
+    assert client.references(monitor).inputs.row_count == 500
+
+
+def test_parse_window() -> None:
+    assert parse_window("1h") == ("time", HOUR)
+    assert parse_window(" 5000 rows ") == ("count", 5000)
+    for bad in ("", "0s", "1 row", "h", "10ms", "-1h", "20000000 rows"):
+        if bad == "1 row":
+            assert parse_window(bad) == ("count", 1)
+            continue
+        with pytest.raises(InvalidInputError):
+            parse_window(bad)
