@@ -14,9 +14,7 @@ from loopml.monitoring.prometheus import METRICS, prometheus_text
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 HOUR = 3_600_000
-HOSTILE = (
-    'a"b\\c\\n\nd é 🚀 {x="y"} \\"\\'  # backslash-n, newline, trailing backslash
-)
+HOSTILE = 'a"b\\c\\n\nd é 🚀 {x="y"} \\"\\'  # backslash-n, newline, trailing backslash
 
 
 def make_monitor(name: str = "churn-api", rules: tuple[AlertRule, ...] = ()) -> Monitor:
