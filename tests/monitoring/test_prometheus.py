@@ -124,11 +124,13 @@ def test_alert_gauges_fire_for_firing_alerts_and_read_zero_for_quiet_rules() -> 
         AlertRule("drift", "drift", severity="critical"),
         AlertRule("slow", "latency", target="p95", value=250.0),
         AlertRule("errors", "error_rate", value=0.05),
+        AlertRule("missing", "missing", value=0.1, severity="critical"),
     )
     alerts = [
         make_alert("drift"),
         make_alert("slow", state="resolved", severity="warning"),
         make_alert("renamed-rule", severity="warning"),
+        make_alert("missing", severity="warning"),  # opened before the rule became critical
         Alert(2, "other-monitor", "errors", "firing", "warning", T0, 1, 1, None, {}),
     ]
     got = samples(prometheus_text([make_monitor(rules=rules)], {}, alerts))
@@ -139,6 +141,7 @@ def test_alert_gauges_fire_for_firing_alerts_and_read_zero_for_quiet_rules() -> 
         key(firing, **m, rule="slow", severity="warning"): 0,
         key(firing, **m, rule="errors", severity="warning"): 0,
         key(firing, **m, rule="renamed-rule", severity="warning"): 1,
+        key(firing, **m, rule="missing", severity="warning"): 1,
     }
 
 

@@ -126,7 +126,7 @@ def test_the_report_shows_every_section_of_the_latest_window() -> None:
     assert "datasets:/churn_train/3" in page
     assert "churn/3 (40 rows)" in page
     assert "#4: 2026-01-01 03:00:00 UTC to 2026-01-01 04:00:00 UTC" in page
-    assert "50.00%</b>features drifted (threshold 50.00%)" in page
+    assert "50.00%</b>drift share (threshold 50.00%)" in page
     assert "0.75</b>accuracy (evaluation 0.91)" in page
     assert "label coverage 46.00% (23 of 50 requests)" in page
     # the features table: tenure (statistic 0.2 over the calibrated 0.1) drifted; plan not

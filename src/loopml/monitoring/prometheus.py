@@ -167,11 +167,13 @@ def _window(out: _Exposition, name: str, window: MonitorWindow) -> None:
 
 def _alerts(out: _Exposition, monitor: Monitor, alerts: Iterable[Alert]) -> None:
     firing = {(a.rule, a.severity) for a in alerts if a.state == "firing"}
+    firing_rules = {rule for rule, _ in firing}
     for rule in monitor.config.rules:
-        if (rule.name, rule.severity) not in firing:
+        if rule.name not in firing_rules:
             out.add("loopml_monitor_alert_firing", 0, monitor=monitor.name, rule=rule.name,
                     severity=rule.severity)  # fmt: skip
-    # A firing alert counts even if its rule has since been edited or removed.
+    # A firing alert counts even if its rule has since been edited (another severity) or
+    # removed: it fires until it resolves.
     for rule_name, severity in sorted(firing):
         out.add("loopml_monitor_alert_firing", 1, monitor=monitor.name, rule=rule_name,
                 severity=severity)  # fmt: skip
