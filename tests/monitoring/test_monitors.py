@@ -138,7 +138,10 @@ def test_windows_find_a_mean_shift_and_the_alert_fires_after_its_duration(
     assert [a.rule for a in firing] == ["drift:x1 for 2 clear 1"]
     alert = firing[0]
     assert alert.opened_window == made[3].id
-    assert [v["breached"] for v in alert.evidence["verdicts"]] == [True, True]
+    assert [(v["window"], v["breached"]) for v in alert.evidence["windows"]] == [
+        (made[2].id, True),
+        (made[3].id, True),
+    ]
     # Nothing more is due: running again computes nothing and fires nothing twice.
     assert client.run("churn-api", until=T0 + 4 * HOUR) == []
     kinds = [e.kind for e in client.events(monitor="churn-api")]

@@ -859,19 +859,23 @@ class MonitorClient:
         )
 
     def _recent_verdicts(self, monitor: Monitor) -> list[dict[str, Any]]:
+        """The latest windows' rule verdicts, oldest first: ``{"window", "start_ms",
+        "end_ms", "rules"}`` each (enough of them for every rule's durations, with room
+        for windows a rule could not judge)."""
         depth = max([max(r.for_windows, r.clear_windows) for r in monitor.config.rules] or [1])
+        w = monitor_windows.c
         with self.store.read() as conn:
-            rows = (
-                conn.execute(
-                    select(monitor_windows.c.results)
-                    .where(monitor_windows.c.monitor == monitor.name)
-                    .order_by(monitor_windows.c.id.desc())
-                    .limit(depth)
-                )
-                .scalars()
-                .all()
-            )
-        return [dict((results or {}).get("rules") or {}) for results in reversed(rows)]
+            rows = conn.execute(
+                select(w.id, w.start_ms, w.end_ms, w.results)
+                .where(w.monitor == monitor.name)
+                .order_by(w.id.desc())
+                .limit(min(MAX_WINDOWS, depth * 10 + 10))
+            ).all()
+        return [
+            {"window": row.id, "start_ms": row.start_ms, "end_ms": row.end_ms,
+             "rules": dict((row.results or {}).get("rules") or {})}
+            for row in reversed(rows)
+        ]  # fmt: skip
 
     def _store_window(
         self,
@@ -887,7 +891,6 @@ class MonitorClient:
             for rule in config.rules
         }
         results = {**measured.results, "rules": verdicts}
-        history.append(verdicts)
         at = now_ms()
 
         def work(conn: Connection) -> MonitorWindow:
@@ -913,8 +916,15 @@ class MonitorClient:
             ]
             edges += [(node, "consumed", ref, None) for ref in _reference_nodes(monitor.reference)]
             add_edges(conn, edges)
-            for rule in config.rules:
-                self._advance(conn, monitor, rule, int(window_id), start, stop, history)
+            entry = {"window": int(window_id), "start_ms": start, "end_ms": stop,
+                     "rules": verdicts}  # fmt: skip
+            history.append(entry)
+            try:
+                for rule in config.rules:
+                    self._advance(conn, monitor, rule, int(window_id), history)
+            except BaseException:
+                history.remove(entry)
+                raise
             return _window(
                 conn.execute(select(monitor_windows).where(monitor_windows.c.id == window_id))
                 .mappings()
@@ -929,8 +939,6 @@ class MonitorClient:
         monitor: Monitor,
         rule: AlertRule,
         window_id: int,
-        start: int,
-        stop: int,
         history: list[dict[str, Any]],
     ) -> None:
         a = monitor_alerts.c
@@ -943,9 +951,14 @@ class MonitorClient:
             .mappings()
             .first()
         )
-        verdicts = [h[rule.name] for h in history if rule.name in h]
-        step = next_step(rule, verdicts, firing=firing is not None)
-        verdict = verdicts[-1] if verdicts else {}
+        judged = [
+            {"window": h["window"], "start_ms": h["start_ms"], "end_ms": h["end_ms"],
+             **h["rules"][rule.name]}
+            for h in history
+            if rule.name in h["rules"]
+        ]  # fmt: skip
+        step = next_step(rule, judged, firing=firing is not None)
+        verdict = judged[-1] if judged else {}
         if firing is not None:
             conn.execute(
                 update(monitor_alerts).where(a.id == firing["id"]).values(last_window=window_id)
@@ -954,11 +967,11 @@ class MonitorClient:
             return
         at = now_ms()
         if step == "fire":
+            breaching = [v for v in judged if v.get("breached") is not None]
             evidence = {
                 "rule": rule.to_dict(),
-                "window": {"id": window_id, "start_ms": start, "end_ms": stop},
-                "verdicts": verdicts[-rule.for_windows :],
                 "summary": f"{rule.name}: {verdict.get('reason')}",
+                "windows": breaching[-rule.for_windows :],
             }
             alert_id = conn.execute(
                 insert(monitor_alerts).values(
