@@ -254,9 +254,10 @@ def _performance(
     metrics, notes = _metrics(task, y_true, y_pred)
     result["metrics"], result["notes"] = metrics, notes
     versions = labelled["model"].astype(str) + "/" + labelled["version"].astype(str)
-    for key in sorted(set(versions)):
+    keys = sorted(set(versions))
+    for key in keys:
         mask = (versions == key).to_numpy()
-        figures, _ = _metrics(task, y_true[mask], y_pred[mask])
+        figures = metrics if len(keys) == 1 else _metrics(task, y_true[mask], y_pred[mask])[0]
         result["by_version"][key] = {"labelled_rows": int(mask.sum()), "metrics": figures}
     return result
 
