@@ -3,6 +3,7 @@ payload log with a known shift, labels; windows, alerts, events, lineage, on bot
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from loopml.serving.deployments import DeploymentClient
 from loopml.serving.policy import TrafficPolicy
 from loopml.store import open_store
 from loopml.store.lineage import edges_of
+from loopml.webhooks import sign
+from receiver import WAIT
+from receiver import start as start_receiver
 
 HOUR = 3_600_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, on an hour
@@ -234,3 +238,33 @@ def test_parse_window() -> None:
             continue
         with pytest.raises(InvalidInputError):
             parse_window(bad)
+
+
+def test_alerts_reach_a_webhook_signed_and_in_order(
+    settings: Settings, trained: dict[str, Any]
+) -> None:
+    receiver = start_receiver()
+    try:
+        client = MonitorClient(settings)
+        client.create("churn-api", window="1h", features=FEATURES, rules=["drift:x1 for 1"])
+        hook = client.add_webhook(receiver.url, ["alert.firing"], "churn-api", "s3cret")
+        assert [h.id for h in client.list_webhooks()] == [hook.id]
+        with pytest.raises(InvalidInputError, match="unknown monitoring event"):
+            client.add_webhook(receiver.url, ["alert.exploded"])
+        with pytest.raises(NotFoundError, match="monitor"):
+            client.add_webhook(receiver.url, monitor="nobody")
+        _log_windows(settings, trained["model"], [0.0, 2.0])
+        client.run("churn-api", until=T0 + 2 * HOUR)
+        assert client.deliver_pending(timeout=WAIT)
+        with receiver.lock:
+            (headers, body), *rest = receiver.requests
+        assert rest == []
+        assert headers["X-Loopml-Signature"] == sign("s3cret", body)
+        delivered = json.loads(body)
+        assert delivered["kind"] == "alert.firing"
+        assert delivered["payload"]["rule"] == "drift:x1 for 1"
+        client.remove_webhook(hook.id)
+        assert client.list_webhooks() == []
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()

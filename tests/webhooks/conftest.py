@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from _receiver import Receiver, start
 
 from loopml.config import Settings
 from loopml.registry.client import RegistryClient
+from receiver import Receiver, start
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from _receiver import WAIT, Receiver
-
 from loopml.registry.client import RegistryClient
 from loopml.webhooks import post
+from receiver import WAIT, Receiver
 
 
 def test_a_redirect_is_a_failure_and_is_not_followed(

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from _receiver import WAIT, Receiver, dead_port
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, func, select
 
 from loopml import webhooks
@@ -14,6 +13,7 @@ from loopml.registry.client import RegistryClient
 from loopml.registry.webhooks import FEED
 from loopml.store.schema import registry_webhooks
 from loopml.webhooks import Dispatcher
+from receiver import WAIT, Receiver, dead_port
 
 
 def test_a_webhook_that_keeps_failing_records_why(registry: RegistryClient) -> None:

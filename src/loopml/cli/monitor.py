@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -624,4 +625,126 @@ def _show_alerts(items: list[Alert], title: str | None) -> None:
             cell(format_time(alert.resolved_at)),
             cell(alert.acked_by or "-"),
         )
+    show(table)
+
+
+webhooks_app = typer.Typer(
+    help="Webhooks: monitoring events (alerts firing, resolved, acknowledged) POSTed to a "
+    "URL, signed, retried, in order.",
+    no_args_is_help=True,
+)
+app.add_typer(webhooks_app, name="webhooks")
+
+
+@webhooks_app.command("add")
+def add_webhook(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(metavar="URL", help="Where to POST (http or https).")],
+    monitor: Annotated[
+        str | None, typer.Option("--monitor", metavar="NAME", help="Only this monitor's events.")
+    ] = None,
+    event: Annotated[
+        list[str] | None,
+        typer.Option("--event", metavar="KIND", help="An event kind (repeat; default: all)."),
+    ] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            "--secret", metavar="TEXT", help="Signs each body (X-Loopml-Signature: sha256=…)."
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Deliver monitoring events to URL from now on (alert.firing, alert.resolved, …).
+
+    Examples:
+
+        loopml monitor webhooks add https://hooks.example.com/loopml --event alert.firing
+    """
+    with _client(ctx) as client:
+        hook = client.add_webhook(url, event or (), monitor, secret)
+    if as_json:
+        echo_json(dataclasses.asdict(hook))
+        return
+    show(cell(f"added webhook {hook.id} -> {hook.url}", "green"))
+
+
+@webhooks_app.command("list")
+def list_webhooks(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List monitoring webhooks with their cursor, failures and last error.
+
+    Examples:
+
+        loopml monitor webhooks list --json
+    """
+    with _client(ctx) as client:
+        hooks = client.list_webhooks()
+    if as_json:
+        echo_json({"webhooks": [dataclasses.asdict(hook) for hook in hooks]})
+        return
+    if not hooks:
+        show(cell("no webhooks; add one with `loopml monitor webhooks add URL`", "dim"))
+        return
+    table = new_table("id", "url", "monitor", "events", "cursor", "failures", "last error")
+    for hook in hooks:
+        table.add_row(
+            cell(hook.id), cell(hook.url), cell(hook.model or "all"),
+            cell(", ".join(hook.events) or "all"), cell(hook.cursor), cell(hook.failures),
+            cell(hook.last_error or "-"),
+        )  # fmt: skip
+    show(table)
+
+
+@webhooks_app.command("remove")
+def remove_webhook(
+    ctx: typer.Context,
+    webhook_id: Annotated[str, typer.Argument(metavar="ID", help="The webhook's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Stop delivering to a webhook.
+
+    Examples:
+
+        loopml monitor webhooks remove 01JABC...
+    """
+    with _client(ctx) as client:
+        hook = client.remove_webhook(webhook_id)
+    if as_json:
+        echo_json(dataclasses.asdict(hook))
+        return
+    show(cell(f"removed webhook {hook.id}", "green"))
+
+
+@app.command("events")
+def events(
+    ctx: typer.Context,
+    after: Annotated[
+        int, typer.Option("--after", min=0, metavar="ID", help="Events after this cursor.")
+    ] = 0,
+    monitor: Annotated[
+        str | None, typer.Option("--monitor", metavar="NAME", help="Only this monitor's.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000)] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """List monitoring events after a cursor, oldest first (what webhooks and the
+    automation controller consume).
+
+    Examples:
+
+        loopml monitor events --after 42 --json
+    """
+    with _client(ctx) as client:
+        found = client.events(after, limit=limit, monitor=monitor)
+    if as_json:
+        echo_json({"events": [e.to_dict() for e in found],
+                   "cursor": found[-1].id if found else after})  # fmt: skip
+        return
+    if not found:
+        show(cell(f"no events after {after}", "dim"))
+        return
+    table = new_table("id", "at", "kind", "monitor", "by")
+    for event in found:
+        table.add_row(cell(event.id), cell(format_time(event.at)), cell(event.kind),
+                      cell(event.monitor), cell(event.actor))  # fmt: skip
     show(table)

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from loopml import webhooks
 from loopml.artifacts import ArtifactStore
 from loopml.clock import now_ms
 from loopml.config import Settings
@@ -72,6 +73,7 @@ from loopml.store.schema import (
     monitor_windows,
     monitors,
 )
+from loopml.webhooks import Webhook
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -635,6 +637,63 @@ class MonitorClient:
                 "health": window.results.get("health"),
             }
         return summary
+
+    def add_webhook(
+        self,
+        url: str,
+        events: Iterable[str] = (),
+        monitor: str | None = None,
+        secret: str | None = None,
+    ) -> Webhook:
+        """POST monitoring events from now on to ``url`` (in order, at least once, signed
+        with ``secret`` when given: ``X-Loopml-Signature: sha256=<HMAC-SHA256>``).
+
+        Args:
+            url: an ``http://`` or ``https://`` URL.
+            events: the kinds to deliver (empty: all; see :mod:`loopml.monitoring.events`).
+            monitor: only this monitor's events.
+            secret: signs each body.
+        """
+        actor = current_actor()
+        kinds = _events.check_kinds(events)
+        webhooks.check_url(url)
+
+        def work(conn: Connection) -> Webhook:
+            if monitor is not None:
+                _get(conn, monitor)
+            hook = webhooks.add(conn, _events.FEED, url, kinds=kinds, scope=monitor,
+                                secret=secret, actor=actor)  # fmt: skip
+            details = {"url": hook.url, "events": list(hook.events), "monitor": monitor}
+            audit(conn, action="webhook.added", object_kind="webhook", object_id=hook.id,
+                  details=details, actor=actor)  # fmt: skip
+            return hook
+
+        hook = self.store.transact(work)
+        _events.dispatcher_for(self.store).webhooks_changed()
+        return hook
+
+    def list_webhooks(self) -> list[Webhook]:
+        """Every monitoring webhook with its cursor, failures and last error."""
+        with self.store.read() as conn:
+            return webhooks.list_all(conn, _events.FEED)
+
+    def remove_webhook(self, webhook_id: str) -> Webhook:
+        """Stop delivering to a webhook and forget it.
+
+        Raises:
+            NotFoundError: no such webhook (listing those there are).
+        """
+        actor = current_actor()
+
+        def work(conn: Connection) -> Webhook:
+            hook = webhooks.remove(conn, _events.FEED, webhook_id)
+            audit(conn, action="webhook.removed", object_kind="webhook", object_id=hook.id,
+                  details={"url": hook.url}, actor=actor)  # fmt: skip
+            return hook
+
+        hook = self.store.transact(work)
+        _events.dispatcher_for(self.store).webhooks_changed()
+        return hook
 
     def deliver_pending(self, timeout: float = 10.0) -> bool:
         """Deliver pending monitoring webhooks now, waiting at most ``timeout`` seconds."""
