@@ -340,3 +340,38 @@ def test_runtime_onnx_for_a_version_without_a_graph_fails_with_one_line(
     assert result.stderr.count("\n") == 1
     assert "models:/doubler/1" in result.stderr or "doubler" in result.stderr
     assert "register it with onnx=True" in result.stderr
+
+
+def test_metrics_carry_the_monitor_gauges_of_the_served_deployments(
+    staging: RegistryClient,
+    deployments: DeploymentClient,
+    servers: list[Served],
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from loopml.monitoring.monitors import MonitorClient
+
+    deployments.create("doubler-api", "doubler", TrafficPolicy.follow("staging"))
+    reference = tmp_path / "reference.parquet"
+    pd.DataFrame({"x": np.arange(300.0)}).to_parquet(reference)
+    MonitorClient(settings).create(
+        "doubler-api", reference=str(reference), rules=["drift", "error_rate > 0.1"],
+        predict_reference=False,
+    )  # fmt: skip
+    served = Served("doubler-api", "--poll-seconds", "0.2")
+    servers.append(served)
+    deadline = time.monotonic() + 60
+    text = ""
+    while "loopml_monitor_alert_firing" not in text and time.monotonic() < deadline:
+        text = requests.get(f"{served.url}/metrics", timeout=30).text
+        time.sleep(0.1)
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    firing = {
+        (s.labels["monitor"], s.labels["rule"]): s.value
+        for s in families["loopml_monitor_alert_firing"].samples
+    }
+    assert firing == {("doubler-api", "drift"): 0.0, ("doubler-api", "error_rate > 0.1"): 0.0}
+    assert "loopml_serving_requests" in text  # the server's own metrics are still there

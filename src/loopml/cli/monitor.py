@@ -534,17 +534,8 @@ def metrics(
 
         loopml monitor metrics -o /var/lib/node_exporter/loopml.prom
     """
-    from loopml.monitoring.prometheus import prometheus_text
-
     with _client(ctx) as client:
-        found = client.list_monitors(limit=10_000).items
-        latest: dict[str, MonitorWindow] = {}
-        for monitor in found:
-            items = client.windows(monitor.name, limit=1).items
-            if items:
-                latest[monitor.name] = items[0]
-        firing = client.alerts(state="firing", limit=10_000).items
-    text = prometheus_text(found, latest, firing)
+        text = client.gauges()
     if output is None:
         typer.echo(text, nl=False)
     else:

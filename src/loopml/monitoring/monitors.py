@@ -61,7 +61,7 @@ from loopml.monitoring.reader import read_predictions
 from loopml.monitoring.rules import DEFAULT_RULES, check_rules, judge, next_step
 from loopml.monitoring.segments import query_segments
 from loopml.monitoring.windows import Measured, measure_window
-from loopml.paging import Page, check_limit, decode_page_token, encode_page_token
+from loopml.paging import MAX_PAGE_SIZE, Page, check_limit, decode_page_token, encode_page_token
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor
 from loopml.store.audit import record as audit
@@ -694,6 +694,30 @@ class MonitorClient:
         hook = self.store.transact(work)
         _events.dispatcher_for(self.store).webhooks_changed()
         return hook
+
+    def gauges(self, *, deployments: Iterable[str] | None = None) -> str:
+        """Every monitor's latest figures and alert states as Prometheus gauges (text
+        format 0.0.4); ``deployments`` narrows to the monitors of those deployments."""
+        from loopml.monitoring.prometheus import prometheus_text
+
+        wanted = None if deployments is None else set(deployments)
+        found = [
+            monitor
+            for monitor in self.list_monitors(limit=MAX_PAGE_SIZE).items
+            if wanted is None or monitor.deployment in wanted
+        ]
+        latest: dict[str, MonitorWindow] = {}
+        for monitor in found:
+            items = self.windows(monitor.name, limit=1).items
+            if items:
+                latest[monitor.name] = items[0]
+        names = {monitor.name for monitor in found}
+        firing = [
+            alert
+            for alert in self.alerts(state="firing", limit=MAX_PAGE_SIZE).items
+            if alert.monitor in names
+        ]
+        return prometheus_text(found, latest, firing)
 
     def deliver_pending(self, timeout: float = 10.0) -> bool:
         """Deliver pending monitoring webhooks now, waiting at most ``timeout`` seconds."""

@@ -153,6 +153,9 @@ class ServingApp:
         self.limits = limits or ServerLimits()
         self.settings = settings
         self.metrics = metrics or ServingMetrics()
+        # The served deployments' monitor gauges (drift, performance, alert states) in
+        # Prometheus text, refreshed beside the follower (start_worker_services).
+        self.monitor_gauges = b""
         self.shadow = ShadowRunner(self.limits.shadow_queue)
         self.per_version = PerVersion(
             features,
@@ -216,7 +219,8 @@ class ServingApp:
             elif path == "/metrics":
                 self._require(method, "GET")
                 self.refresh_gauges()
-                await reply(send, 200, self.metrics.render(), CONTENT_TYPE.encode())
+                body = self.metrics.render() + self.monitor_gauges
+                await reply(send, 200, body, CONTENT_TYPE.encode())
             elif path in ("/ping", "/health"):
                 self._require(method, "GET")
                 await reply(send, 200 if self.ready else 503, b"\n")

@@ -73,6 +73,7 @@ class Follower:
         settings: where the registry and the deployments live.
         poll_seconds: how often the background thread looks (:meth:`start`).
         on_swap: called as ``on_swap(endpoint, old, new)`` after each swap (metrics).
+        on_poll: called after each background look (the monitor gauges' refresh).
         trusted: type and class names trusted when loading new versions (``--trust``).
 
     :meth:`poll` looks once, now; :meth:`start` looks every ``poll_seconds`` in a
@@ -87,6 +88,7 @@ class Follower:
         poll_seconds: float = 2.0,
         on_swap: OnSwap | None = None,
         trusted: Sequence[str] = (),
+        on_poll: Callable[[], None] | None = None,
     ) -> None:
         if isinstance(poll_seconds, bool) or not isinstance(poll_seconds, int | float):
             raise InvalidInputError(f"poll_seconds must be a number, got {poll_seconds!r}")
@@ -95,6 +97,7 @@ class Follower:
         self.endpoints = list(endpoints)
         self.poll_seconds = float(poll_seconds)
         self.on_swap = on_swap
+        self.on_poll = on_poll
         self.trusted = tuple(trusted)
         self.deployments = DeploymentClient(settings)
         self.registry: RegistryClient = self.deployments.registry
@@ -143,11 +146,21 @@ class Follower:
             return results
 
     def _run(self) -> None:
+        self._after_poll()
         while not self._stopping.wait(self.poll_seconds):
             try:
                 self.poll()
             except Exception:  # a database hiccup must not end following for good
                 log.exception("following deployments failed; trying again")
+            self._after_poll()
+
+    def _after_poll(self) -> None:
+        if self.on_poll is None:
+            return
+        try:
+            self.on_poll()
+        except Exception:  # what rides on the poll must never end following
+            log.exception("the work after a poll failed; trying again next poll")
 
     # -- one endpoint ------------------------------------------------------------------
 
@@ -278,6 +291,7 @@ def start_following(
     *,
     on_swap: OnSwap | None = None,
     trusted: Sequence[str] = (),
+    on_poll: Callable[[], None] | None = None,
 ) -> Follower:
     """Follow ``endpoints``' deployments in a background thread; ``stop()`` it at shutdown.
 
@@ -289,8 +303,9 @@ def start_following(
         >>> follower.stop()  # doctest: +SKIP
     """
     follower = Follower(
-        endpoints, settings, poll_seconds=poll_seconds, on_swap=on_swap, trusted=trusted
-    )
+        endpoints, settings, poll_seconds=poll_seconds, on_swap=on_swap, trusted=trusted,
+        on_poll=on_poll,
+    )  # fmt: skip
     follower.poll(everything=True)
     return follower.start()
 

@@ -290,8 +290,23 @@ def start_worker_services(
         poll_seconds=options.poll_seconds,
         on_swap=lambda endpoint, old, new: app.refresh_gauges(),
         trusted=options.trusted,
+        on_poll=_monitor_gauges(app, settings),
     )
     app.on_close.append(follower.stop)
+
+
+def _monitor_gauges(app: ServingApp, settings: Settings) -> Callable[[], None]:
+    """Refreshes ``app.monitor_gauges``: the served deployments' monitors in Prometheus
+    text (their latest window's drift and performance, and their alerts' states)."""
+    from loopml.monitoring.monitors import MonitorClient
+
+    client = MonitorClient(settings)
+    served = sorted(app.endpoints)
+
+    def refresh() -> None:
+        app.monitor_gauges = client.gauges(deployments=served).encode("utf-8")
+
+    return refresh
 
 
 def tune_process(options: ServerOptions) -> None:
