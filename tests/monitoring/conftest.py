@@ -64,3 +64,31 @@ def open_writers() -> Iterator[Callable[..., PayloadWriter]]:
     yield open_writer
     for writer in made:
         writer.close(timeout=30)
+
+
+@pytest.fixture
+def trained(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """``churn`` v1 (a logistic regression) trained in a run on ``churn_train`` v1 (so the
+    dataset is in its lineage), alias ``live``, served by deployment ``churn-api``."""
+    from sklearn.linear_model import LogisticRegression
+
+    import loopml
+    from loopml.registry import RegistryClient
+    from loopml.serving.deployments import DeploymentClient
+    from loopml.serving.policy import TrafficPolicy
+
+    from ._monitor_support import churn_rows
+
+    monkeypatch.setenv("LOOPML_HOME", str(settings.home))
+    monkeypatch.setenv("LOOPML_DB_URL", settings.db_url)
+    monkeypatch.setenv("LOOPML_ARTIFACTS", settings.artifacts_url)
+    train = churn_rows(np.random.default_rng(7), 4000)
+    with loopml.start_run(experiment="churn"):
+        dataset = loopml.log_dataset("churn_train", train)
+        model = LogisticRegression().fit(train[["x1", "x2"]], train["churned"])
+        loopml.log_model(
+            model, "model", input_example=train[["x1", "x2"]].head(3), register_as="churn"
+        )
+    RegistryClient(settings).set_alias("churn", "live", 1)
+    DeploymentClient(settings).create("churn-api", "churn", TrafficPolicy.follow("live"))
+    return {"dataset": dataset, "train": train, "model": model}

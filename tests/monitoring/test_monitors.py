@@ -8,88 +8,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-import loopml
 from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
-from loopml.monitoring import PayloadWriter, Prediction, log_feedback
+from loopml.monitoring import log_feedback
 from loopml.monitoring.monitors import MonitorClient, parse_window
 from loopml.registry import RegistryClient
 from loopml.serving.deployments import DeploymentClient
-from loopml.serving.policy import TrafficPolicy
 from loopml.store import open_store
 from loopml.store.lineage import edges_of
 from loopml.webhooks import sign
 from receiver import WAIT
 from receiver import start as start_receiver
 
-HOUR = 3_600_000
-T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, on an hour
-FEATURES = ["x1", "x2", "plan"]
-
-
-def _data(rng: np.random.Generator, rows: int, shift: float = 0.0) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "x1": rng.normal(shift, 1.0, rows),
-            "x2": rng.normal(0.0, 1.0, rows),
-            "plan": rng.choice(["basic", "pro", "team"], rows, p=[0.5, 0.3, 0.2]),
-        }
-    )
-    frame["churned"] = ((frame["x1"] + frame["x2"]) > 0).astype(int)
-    return frame
-
-
-@pytest.fixture
-def trained(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("LOOPML_HOME", str(settings.home))
-    monkeypatch.setenv("LOOPML_DB_URL", settings.db_url)
-    rng = np.random.default_rng(7)
-    train = _data(rng, 4000)
-    with loopml.start_run(experiment="churn"):
-        dataset = loopml.log_dataset("churn_train", train)
-        model = LogisticRegression().fit(train[["x1", "x2"]], train["churned"])
-        loopml.log_model(model, "model", input_example=train[["x1", "x2"]].head(3),
-                         register_as="churn")  # fmt: skip
-    registry = RegistryClient(settings)
-    registry.set_alias("churn", "live", 1)
-    DeploymentClient(settings).create("churn-api", "churn", TrafficPolicy.follow("live"))
-    return {"dataset": dataset, "train": train, "model": model}
-
-
-def _log_windows(
-    settings: Settings, model: Any, shifts: list[float], *, rows: int = 30, requests: int = 40
-) -> list[str]:
-    """Log ``requests`` requests of ``rows`` rows in each hour ``T0 + k h`` with x1 shifted."""
-    rng = np.random.default_rng(11)
-    writer = PayloadWriter(settings, "churn-api", flush_seconds=0.05)
-    ids: list[str] = []
-    try:
-        for hour, shift in enumerate(shifts):
-            for r in range(requests):
-                frame = _data(rng, rows, shift)
-                request_id = f"h{hour}-r{r}"
-                ids.append(request_id)
-                writer.record(
-                    Prediction(
-                        request_id=request_id,
-                        time_ms=T0 + hour * HOUR + r * 1000,
-                        deployment="churn-api",
-                        model="churn",
-                        version=1,
-                        role="primary",
-                        inputs={name: frame[name].to_numpy() for name in FEATURES},
-                        outputs={"predict": model.predict(frame[["x1", "x2"]])},
-                        latency_ms=1.0 + r % 3,
-                        status=200,
-                    )
-                )
-    finally:
-        writer.close(timeout=60)
-    return ids
+from ._monitor_support import FEATURES, HOUR, T0, churn_rows, log_windows
 
 
 def test_a_monitor_finds_its_reference_through_lineage_and_stores_a_sketch(
@@ -117,11 +51,11 @@ def test_windows_find_a_mean_shift_and_the_alert_fires_after_its_duration(
     client = MonitorClient(settings)
     rules = ["drift:x1 for 2 clear 1", "accuracy < 0.9 for 1", "error_rate > 0.5"]
     client.create("churn-api", window="1h", target="churned", features=FEATURES, rules=rules)
-    ids = _log_windows(settings, trained["model"], [0.0, 0.0, 1.5, 1.5])
+    ids = log_windows(settings, trained["model"], [0.0, 0.0, 1.5, 1.5])
     # Labels for every request of the first hour: each row's true class (the same generator
     # replays the first hour's 40 frames).
     rng = np.random.default_rng(11)
-    labels = [_data(rng, 30, 0.0)["churned"].tolist() for _ in range(40)]
+    labels = [churn_rows(rng, 30, 0.0)["churned"].tolist() for _ in range(40)]
     log_feedback("churn-api", ids[:40], labels, settings=settings)
 
     made = client.run("churn-api", until=T0 + 4 * HOUR)
@@ -163,7 +97,7 @@ def test_windows_find_a_mean_shift_and_the_alert_fires_after_its_duration(
     # One clear window resolves it (clear 1); acknowledging is an event too.
     acked = client.ack(alert.id, reason="looking")
     assert acked.acked_by is not None
-    _log_windows(settings, trained["model"], [0.0] * 5 + [0.0])
+    log_windows(settings, trained["model"], [0.0] * 5 + [0.0])
     later = client.run("churn-api", until=T0 + 6 * HOUR)
     assert [w.start_ms for w in later] == [T0 + 4 * HOUR, T0 + 5 * HOUR]
     assert client.alerts("churn-api", state="firing").items == []
@@ -181,7 +115,7 @@ def test_windows_find_a_mean_shift_and_the_alert_fires_after_its_duration(
 def test_count_windows_take_the_next_n_rows(settings: Settings, trained: dict[str, Any]) -> None:
     client = MonitorClient(settings)
     client.create("churn-api", window="600 rows", rules=["drift"], features=FEATURES)
-    _log_windows(settings, trained["model"], [0.0], rows=30, requests=45)  # 1350 rows
+    log_windows(settings, trained["model"], [0.0], rows=30, requests=45)  # 1350 rows
     made = client.run("churn-api", until=T0 + HOUR)
     assert [w.rows for w in made] == [600, 600]
     assert made[0].end_ms == made[1].start_ms
@@ -210,7 +144,7 @@ def test_bad_monitors_are_refused_with_the_fix(
 def test_a_reference_file_and_no_lineage(settings: Settings, tmp_path: Path) -> None:
     registry = RegistryClient(settings)
     rng = np.random.default_rng(3)
-    train = _data(rng, 500)
+    train = churn_rows(rng, 500)
     folder = tmp_path / "package"
     from loopml.packaging.package import save_package
 
@@ -253,7 +187,7 @@ def test_alerts_reach_a_webhook_signed_and_in_order(
             client.add_webhook(receiver.url, ["alert.exploded"])
         with pytest.raises(NotFoundError, match="monitor"):
             client.add_webhook(receiver.url, monitor="nobody")
-        _log_windows(settings, trained["model"], [0.0, 2.0])
+        log_windows(settings, trained["model"], [0.0, 2.0])
         client.run("churn-api", until=T0 + 2 * HOUR)
         assert client.deliver_pending(timeout=WAIT)
         with receiver.lock:
