@@ -202,3 +202,29 @@ def test_alerts_reach_a_webhook_signed_and_in_order(
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+def test_labels_that_arrive_late_update_the_windows_and_fire_performance_rules(
+    settings: Settings, trained: dict[str, Any]
+) -> None:
+    client = MonitorClient(settings)
+    rules = ["accuracy < 0.5 for 1", "drift"]
+    client.create("churn-api", window="1h", target="churned", features=FEATURES, rules=rules)
+    ids = log_windows(settings, trained["model"], [0.0, 0.0])
+    made = client.run("churn-api", until=T0 + 2 * HOUR)
+    assert [w.results["performance"]["labelled_rows"] for w in made] == [0, 0]
+    assert client.refresh_labels("churn-api") == []  # no label yet: nothing to redo
+
+    # The first hour's labels arrive, the true classes flipped: the model looks wrong.
+    rng = np.random.default_rng(11)
+    flipped = [(1 - churn_rows(rng, 30, 0.0)["churned"]).tolist() for _ in range(40)]
+    log_feedback("churn-api", ids[:40], flipped, settings=settings)
+    assert client.run("churn-api", until=T0 + 2 * HOUR) == []  # no new window, but…
+    first = client.window(made[0].id)
+    assert first.results["performance"]["metrics"]["accuracy"] < 0.05
+    assert first.results["performance"]["coverage"]["share"] == 1.0
+    assert first.results["rules"]["accuracy < 0.5 for 1"]["breached"] is True
+    assert client.window(made[1].id).results["performance"]["labelled_rows"] == 0
+    (alert,) = client.alerts("churn-api", state="firing").items
+    assert alert.rule == "accuracy < 0.5 for 1"
+    assert client.refresh_labels("churn-api") == []  # seen: not read again

@@ -60,7 +60,7 @@ from loopml.monitoring.models import (
 from loopml.monitoring.reader import read_predictions
 from loopml.monitoring.rules import DEFAULT_RULES, check_rules, judge, next_step
 from loopml.monitoring.segments import query_segments
-from loopml.monitoring.windows import Measured, measure_window
+from loopml.monitoring.windows import Measured, measure_performance, measure_window
 from loopml.paging import MAX_PAGE_SIZE, Page, check_limit, decode_page_token, encode_page_token
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor
@@ -69,6 +69,7 @@ from loopml.store.lineage import add_edges, edges_of
 from loopml.store.schema import (
     artifact_files,
     deployments,
+    feedback,
     monitor_alerts,
     monitor_windows,
     monitors,
@@ -454,6 +455,7 @@ class MonitorClient:
             last_end = conn.execute(
                 select(func.max(monitor_windows.c.end_ms)).where(monitor_windows.c.monitor == name)
             ).scalar()
+        self.refresh_labels(name)
         spans = self._due(monitor, kind, size, last_end, end, max_windows)
         if not spans:
             return []
@@ -475,6 +477,75 @@ class MonitorClient:
             created.append(self._store_window(monitor, start, stop, measured, history))
         _events.dispatcher_for(self.store).wake()
         return created
+
+    def refresh_labels(self, name: str, *, windows: int = 48) -> list[MonitorWindow]:
+        """Measure the realized performance of ``name``'s latest ``windows`` windows again
+        when labels arrived after they were computed (delayed labels), and advance the
+        performance rules' alerts on the new figures. :meth:`run` calls it first.
+
+        Returns:
+            The windows whose performance changed, oldest first.
+        """
+        monitor = self.get(name)
+        if isinstance(windows, bool) or not isinstance(windows, int) or windows < 1:
+            raise InvalidInputError(f"windows must be an integer >= 1, got {windows!r}")
+        assert monitor.deployment is not None
+        with self.store.read() as conn:
+            newest_label = conn.execute(
+                select(func.max(feedback.c.time_ms)).where(
+                    feedback.c.deployment == monitor.deployment
+                )
+            ).scalar()
+        if newest_label is None:
+            return []
+        recent = list(reversed(self.windows(name, limit=windows).items))
+        stale = [w for w in recent if w.results.get("labels_as_of", w.created_at) <= newest_label]
+        if not stale:
+            return []
+        frame = read_predictions(
+            monitor.deployment, min(w.start_ms for w in stale), max(w.end_ms for w in stale),
+            settings=self.settings, artifact_store=self.artifact_store, with_labels=True,
+        )  # fmt: skip
+        times = frame["time_ms"].to_numpy() if len(frame) else None
+        config, at = monitor.config, now_ms()
+        changed: list[tuple[int, dict[str, Any]]] = []
+        for window in stale:
+            part = frame if times is None else frame[(times >= window.start_ms)
+                                                     & (times < window.end_ms)]  # fmt: skip
+            old = window.results.get("performance")
+            baseline = None if not old else old.get("baseline")
+            performance = measure_performance(part, config, baseline)
+            results = {**window.results, "performance": performance, "labels_as_of": at}
+            if performance != old:
+                verdicts = dict(results.get("rules") or {})
+                for rule in config.rules:
+                    if rule.kind == "performance":
+                        verdicts[rule.name] = judge(
+                            rule, results, share_threshold=config.share_threshold
+                        )
+                results["rules"] = verdicts
+                changed.append((window.id, results))
+
+            def save(conn: Connection, wid: int = window.id, body: Any = results) -> None:
+                conn.execute(
+                    update(monitor_windows).where(monitor_windows.c.id == wid).values(results=body)
+                )
+
+            self.store.transact(save)
+        if not changed:
+            return []
+        history = self._recent_verdicts(monitor)
+        latest = history[-1]["window"] if history else None
+
+        def advance(conn: Connection) -> None:
+            for rule in config.rules:
+                if rule.kind == "performance" and latest is not None:
+                    self._advance(conn, monitor, rule, int(latest), history)
+
+        self.store.transact(advance)
+        _events.dispatcher_for(self.store).wake()
+        ids = {wid for wid, _ in changed}
+        return [w for w in reversed(self.windows(name, limit=windows).items) if w.id in ids]
 
     def measure(self, name: str, frame: pd.DataFrame) -> Measured:
         """Measure rows given directly (payload-log shaped) against ``name``'s reference,
@@ -973,8 +1044,8 @@ class MonitorClient:
             rule.name: judge(rule, measured.results, share_threshold=config.share_threshold)
             for rule in config.rules
         }
-        results = {**measured.results, "rules": verdicts}
         at = now_ms()
+        results = {**measured.results, "rules": verdicts, "labels_as_of": at}
 
         def work(conn: Connection) -> MonitorWindow:
             window_id = conn.execute(

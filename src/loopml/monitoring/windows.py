@@ -47,7 +47,7 @@ from loopml.monitoring.models import MonitorConfig
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Measured", "measure_window", "watched_features"]
+__all__ = ["Measured", "measure_performance", "measure_window", "watched_features"]
 
 _MAX_LISTED = 50  # column names listed in one quality finding
 _CLASS_LIMIT = 50  # distinct labels beyond which an unknown task is taken for regression
@@ -158,6 +158,16 @@ def measure_window(
         dataset_drifted=False if drift is None else drift.dataset_drifted,
         results=results,
     )
+
+
+def measure_performance(
+    frame: pd.DataFrame, config: MonitorConfig, baseline: Mapping[str, float] | None = None
+) -> dict[str, Any] | None:
+    """Only the realized performance of a window's rows (labels joined): what changes when
+    labels arrive after the window was measured."""
+    primary = frame[frame["role"] == "primary"] if len(frame) else frame
+    answered = primary[primary["status"] == 200] if len(primary) else primary
+    return _performance(primary, answered, config, baseline)
 
 
 def _inputs(answered: pd.DataFrame) -> dict[str, Any]:
