@@ -47,7 +47,7 @@ lint: venv ## ruff, ruff format --check, mypy, import-linter
 test: venv services lint ## Lint, then run the test suite
 	bash scripts/loopback-only.sh $(BIN)/pytest $(PYTEST_ARGS)
 
-demo: venv ## Run the end-to-end demo (data, gate, features, training pipeline, evaluation, registry, card, serving)
+demo: venv ## Run the end-to-end demo (data, gate, features, training pipeline, evaluation, registry, card, serving, monitoring)
 	$(BIN)/python examples/loop/demo.py
 
 bench-setup: ## Install the anchors the benchmarks compare against

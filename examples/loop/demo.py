@@ -10,10 +10,12 @@
               the alias history and the model card
 7. serve      a deployment following churn@production, loopml serve, a canary moved by
               one command while it serves, and every prediction read back from the log
+8. monitor    a monitor on the deployment (its reference: the training data, through
+              lineage), traffic that drifts, delayed labels, windows, an alert, the report
 
 Run it with ``make demo``. Everything lands in ./.loopml; afterwards try
 ``loopml data list``, ``loopml features list``, ``loopml pipeline runs``, ``loopml models list``,
-``loopml deployments list``, ``loopml serve churn-api``.
+``loopml deployments list``, ``loopml serve churn-api``, ``loopml monitor status churn-api``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from release import release  # the demo's release section
 from training import FEATURES as MODEL_FEATURES  # what the model takes
 
 from features import DEFINITIONS  # the demo's own definitions file
+from monitoring import monitor  # the demo's monitoring section
 from serving import serve  # the demo's serving section
 
 console = Console(width=None if sys.stdout.isatty() else 110)
@@ -194,10 +197,15 @@ def main() -> int:
     step("7. serve: a deployment follows production; a canary; the payload log")
     if serve(console, held_out, MODEL_FEATURES):
         return 1
+
+    step("8. monitor: drift, delayed labels, windows, an alert, the report")
+    if monitor(console, held_out, MODEL_FEATURES, work):
+        return 1
     console.print(
         "\nnext: `loopml models show churn`, `loopml models lineage churn@production`, "
         "`loopml pipeline explain-cache churn_training`, "
-        "`loopml data diff datasets:/customer_activity/1 datasets:/customer_activity/2`"
+        "`loopml data diff datasets:/customer_activity/1 datasets:/customer_activity/2`, "
+        "`loopml monitor windows churn-api`"
     )
     return 0
 

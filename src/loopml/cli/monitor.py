@@ -22,7 +22,6 @@ from loopml.cli._output import (
     cell,
     echo_json,
     format_time,
-    format_value,
     new_table,
     show,
 )
@@ -277,6 +276,7 @@ def status(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
         return
     last = summary["last_window"]
     table = new_table("", "")
+    table.show_header = False
     table.add_row(cell("monitor", "bold"), cell(f"{summary['monitor']} on {summary['deployment']}"))
     table.add_row(cell("model", "bold"), cell(f"{summary['model']} v{summary['version']}"))
     table.add_row(cell("reference", "bold"), cell(summary["reference"]))
@@ -297,7 +297,7 @@ def status(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
                 f"{share} of features drifted: {drifted}", "red" if last["dataset_drifted"] else ""
             ),
         )
-        metrics = ", ".join(f"{k} {format_value(v)}" for k, v in last["performance"].items())
+        metrics = _figures(last["performance"], limit=4)
         coverage = last["label_coverage"]
         labels = "no labels" if coverage is None else f"labels on {coverage:.0%} of requests"
         table.add_row(cell("performance", "bold"), cell(f"{metrics or '-'} ({labels})"))
@@ -308,7 +308,7 @@ def status(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
             cell("health", "bold"),
             cell(
                 f"{health.get('requests', 0)} requests, error rate "
-                f"{'-' if rate is None else f'{rate:.2%}'}, p95 {format_value(p95)} ms"
+                f"{'-' if rate is None else f'{rate:.2%}'}, p95 {_short(p95)} ms"
             ),
         )
     firing = summary["firing"]
@@ -586,15 +586,10 @@ def _windows_table(items: list[MonitorWindow]) -> Any:
             cell(format_time(window.start_ms)),
             cell(window.rows),
             cell(share, "red" if window.dataset_drifted else ""),
-            cell(", ".join(window.drifted_features[:5]) or "-"),
-            cell(
-                ", ".join(
-                    f"{k} {format_value(v)}" for k, v in list(summary["performance"].items())[:3]
-                )
-                or "-"
-            ),
+            cell(_names(window.drifted_features, 3)),
+            cell(_figures(summary["performance"], limit=2)),
             cell("-" if coverage is None else f"{coverage:.0%}"),
-            cell(", ".join(breached) or "-", "yellow" if breached else ""),
+            cell(_names(breached, 2), "yellow" if breached else ""),
         )
     return table
 
@@ -739,3 +734,21 @@ def events(
         table.add_row(cell(event.id), cell(format_time(event.at)), cell(event.kind),
                       cell(event.monitor), cell(event.actor))  # fmt: skip
     show(table)
+
+
+def _short(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _figures(metrics: dict[str, float], *, limit: int) -> str:
+    """``accuracy 0.81, f1 0.79`` for a table cell: the first ``limit`` metrics, 3 digits."""
+    shown = [f"{name} {value:.3g}" for name, value in list(metrics.items())[:limit]]
+    return ", ".join(shown) or "-"
+
+
+def _names(names: tuple[str, ...] | list[str], limit: int) -> str:
+    """The first ``limit`` names, then how many more."""
+    if not names:
+        return "-"
+    more = f" +{len(names) - limit}" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
