@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from loopml.cli._compare import Comparison
     from loopml.tracking import ArtifactEntry, Run
+    from loopml.webhooks import Webhook
 
 __all__ = [
     "artifact_tree",
@@ -42,6 +43,7 @@ __all__ = [
     "run_details",
     "run_json",
     "runs_table",
+    "webhooks_table",
 ]
 
 STATUS_STYLES = {"running": "yellow", "finished": "green", "failed": "red", "killed": "magenta"}
@@ -279,3 +281,25 @@ def _duration(run: Run) -> Text:
     if run.end_time is None:  # still running: the time so far
         return cell(format_duration(timestamp() - run.start_time / 1000), "dim")
     return cell(format_duration(run.duration_s))
+
+
+def webhooks_table(hooks: Sequence[Webhook], scope: str) -> Table:
+    """Webhooks with their cursor and delivery health; the last errors in the caption.
+
+    ``scope`` names what a subscription narrows to (``model``, ``monitor``).
+    """
+    table = new_table("id", "url", "events", scope, "cursor", "failures", "last delivery")
+    for hook in hooks:
+        table.add_row(
+            cell(hook.id, "cyan"),
+            cell(hook.url),
+            cell(", ".join(hook.events) or "all"),
+            cell(hook.model or "all"),
+            cell(hook.cursor),
+            cell(hook.failures, "red" if hook.failures else ""),
+            cell(format_time(hook.last_delivery_at)),
+        )
+    errors = [f"{hook.id}: {hook.last_error}" for hook in hooks if hook.last_error]
+    if errors:
+        table.caption = "last errors: " + "; ".join(errors)
+    return table

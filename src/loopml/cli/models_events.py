@@ -151,21 +151,9 @@ def list_webhooks(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if not hooks:
         show(cell("no webhooks; add one with `loopml models webhooks add URL`", "dim"))
         return
-    table = new_table("id", "url", "events", "model", "cursor", "failures", "last delivery")
-    for hook in hooks:
-        table.add_row(
-            cell(hook.id, "cyan"),
-            cell(hook.url),
-            cell(", ".join(hook.events) or "all"),
-            cell(hook.model or "all"),
-            cell(hook.cursor),
-            cell(hook.failures, "red" if hook.failures else ""),
-            cell(format_time(hook.last_delivery_at)),
-        )
-    errors = [f"{hook.id}: {hook.last_error}" for hook in hooks if hook.last_error]
-    if errors:
-        table.caption = "last errors: " + "; ".join(errors)
-    show(table)
+    from loopml.cli._views import webhooks_table
+
+    show(webhooks_table(hooks, "model"))
 
 
 @webhooks_app.command("remove")

@@ -671,14 +671,9 @@ def list_webhooks(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if not hooks:
         show(cell("no webhooks; add one with `loopml monitor webhooks add URL`", "dim"))
         return
-    table = new_table("id", "url", "monitor", "events", "cursor", "failures", "last error")
-    for hook in hooks:
-        table.add_row(
-            cell(hook.id), cell(hook.url), cell(hook.model or "all"),
-            cell(", ".join(hook.events) or "all"), cell(hook.cursor), cell(hook.failures),
-            cell(hook.last_error or "-"),
-        )  # fmt: skip
-    show(table)
+    from loopml.cli._views import webhooks_table
+
+    show(webhooks_table(hooks, "monitor"))
 
 
 @webhooks_app.command("remove")

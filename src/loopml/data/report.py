@@ -57,8 +57,8 @@ def render_html(
         }
         for c in result.columns
     ]
-    from loopml.data._report_figures import distribution_figure
     from loopml.render import render
+    from loopml.render.distribution import distribution_figure
 
     pictures = [
         {

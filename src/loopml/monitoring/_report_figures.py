@@ -1,17 +1,16 @@
 """Pictures of the monitoring report, as plain plotly JSON (drawing needs no plotly import).
 
-- a feature's distribution in one window beside the reference's (numbers: the two
-  histograms overlaid on the window's bin edges; categories: grouped bars), as shares;
+- a feature's distribution in one window beside the reference's:
+  :func:`loopml.render.distribution.distribution_figure`, which the validation report
+  draws too;
 - drift scores over time: per feature, how far the window's figure is past its threshold
   (1 is the threshold; see :func:`drift_score`), with the dataset's drift share;
 - realized performance over time with the label coverage on a second axis;
 - service health over time: error rate and p95 latency.
 
 Example:
-    >>> spec = distribution_figure("plan", {"kind": "categorical", "values": ["a", "b"],
-    ...                                     "reference": [5, 5], "current": [9, 1]})
-    >>> [trace["name"] for trace in spec["data"]], spec["data"][1]["y"]
-    (['reference', 'current'], [0.9, 0.1])
+    >>> drift_score({"statistic": 0.2, "threshold": 0.1, "p_value": None})
+    2.0
 """
 
 from __future__ import annotations
@@ -19,10 +18,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from itertools import pairwise
 from typing import Any
 
 from loopml.monitoring.models import MonitorWindow
+from loopml.render.distribution import COLORS, distribution_figure
 
 __all__ = [
     "MAX_SCORE",
@@ -35,7 +34,6 @@ __all__ = [
 
 # A p-value of 0 would make an infinite score; the chart stops here.
 MAX_SCORE = 10.0
-_COLORS = {"reference": "#98a2b3", "current": "#1f6feb"}
 _DARK = "#101828"
 
 
@@ -48,40 +46,6 @@ def _layout(**changes: Any) -> dict[str, Any]:
     }
     layout.update(changes)
     return layout
-
-
-def distribution_figure(name: str, found: Mapping[str, Any]) -> dict[str, Any]:
-    """One feature's window against the reference, as shares of each side's rows."""
-    layout = _layout(
-        yaxis={"title": {"text": "share of rows"}, "tickformat": ".0%"},
-        xaxis={"title": {"text": name}},
-        hovermode="closest",
-    )
-    layout["legend"] = {"orientation": "h", "y": 1.12, "x": 0}
-    data: list[dict[str, Any]]
-    if found.get("kind") == "numeric":
-        edges = _finite_edges(found["edges"])
-        centers = [(low + high) / 2 for low, high in pairwise(edges)]
-        widths = [high - low for low, high in pairwise(edges)]
-        data = [
-            {
-                "type": "bar", "name": side, "x": centers, "y": _shares(found[side]),
-                "width": widths, "opacity": 0.6, "marker": {"color": _COLORS[side]},
-            }
-            for side in ("reference", "current")
-        ]  # fmt: skip
-        layout.update(barmode="overlay", bargap=0)
-    else:
-        data = [
-            {
-                "type": "bar", "name": side, "x": [str(v) for v in found["values"]],
-                "y": _shares(found[side]), "marker": {"color": _COLORS[side]},
-            }
-            for side in ("reference", "current")
-        ]  # fmt: skip
-        layout["barmode"] = "group"
-        layout["xaxis"]["type"] = "category"
-    return {"data": data, "layout": layout}
 
 
 def drift_score(column: Mapping[str, Any]) -> float | None:
@@ -163,7 +127,7 @@ def performance_figure(windows: Sequence[MonitorWindow]) -> dict[str, Any] | Non
     data: list[dict[str, Any]] = [
         {
             "type": "bar", "name": "label coverage", "x": times, "y": coverage,
-            "yaxis": "y2", "opacity": 0.25, "marker": {"color": _COLORS["reference"]},
+            "yaxis": "y2", "opacity": 0.25, "marker": {"color": COLORS["reference"]},
         }
     ]  # fmt: skip
     for name, values in sorted(metrics.items()):
@@ -194,7 +158,7 @@ def health_figure(windows: Sequence[MonitorWindow]) -> dict[str, Any] | None:
         {"type": "scatter", "mode": "lines+markers", "name": "error rate", "x": times,
          "y": errors, "line": {"color": "#b42318"}},
         {"type": "scatter", "mode": "lines+markers", "name": "p95 latency (ms)", "x": times,
-         "y": latency, "yaxis": "y2", "line": {"color": _COLORS["current"]}},
+         "y": latency, "yaxis": "y2", "line": {"color": COLORS["current"]}},
     ]  # fmt: skip
     layout = _layout(
         yaxis={"title": {"text": "error rate"}, "tickformat": ".1%", "rangemode": "tozero"},
@@ -218,19 +182,6 @@ def _level(value: float, axis: str) -> dict[str, Any]:
             "y1": value, "line": {"color": "#b42318", "dash": "dash", "width": 1}}  # fmt: skip
 
 
-def _finite_edges(raw: Sequence[Any]) -> list[float]:
-    """Bin edges with an open end (``-inf``/``inf``) closed one inner bin's width away."""
-    edges = [float(edge) for edge in raw]
-    inner = [edge for edge in edges if math.isfinite(edge)]
-    step = (inner[-1] - inner[0]) / max(len(inner) - 1, 1) if len(inner) > 1 else 1.0
-    step = step or 1.0
-    low = inner[0] if inner else 0.0
-    high = inner[-1] if inner else 0.0
-    return [
-        edge if math.isfinite(edge) else (low - step if edge < 0 else high + step) for edge in edges
-    ]
-
-
 def _columns(drift: Any) -> list[Mapping[str, Any]]:
     if not isinstance(drift, Mapping):
         return []
@@ -250,9 +201,3 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-def _shares(counts: Sequence[Any]) -> list[float]:
-    values = [_finite(count) or 0.0 for count in counts]
-    total = sum(values)
-    return [value / total if total else 0.0 for value in values]

@@ -478,23 +478,30 @@ registry_events = Table(
     Index(None, "model", "id"),
 )
 
-# A webhook delivers events after its cursor, in order, at least once.
-registry_webhooks = Table(
-    "registry_webhooks",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("url", Text, nullable=False),
-    Column("events", JSON, nullable=False),  # event kinds to deliver; [] means all
-    Column("model", String(250), nullable=True),  # NULL: every model
-    Column("secret", Text, nullable=True),  # signs the body (HMAC-SHA256)
-    Column("cursor", BigInteger, nullable=False),
-    Column("enabled", Boolean, nullable=False),
-    Column("failures", Integer, nullable=False),
-    Column("last_error", Text, nullable=True),
-    Column("last_delivery_at", BigInteger, nullable=True),
-    Column("created_at", BigInteger, nullable=False),
-    Column("created_by", String(250), nullable=True),
-)
+
+# A webhook delivers events after its cursor, in order, at least once. Every component's
+# subscriptions table has these columns (the shared dispatcher reads them): ``model`` is
+# the scope a subscription narrows to (a model for the registry, a monitor for monitoring).
+def _webhooks_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("id", ID, primary_key=True),
+        Column("url", Text, nullable=False),
+        Column("events", JSON, nullable=False),  # event kinds to deliver; [] means all
+        Column("model", String(250), nullable=True),  # NULL: every model (monitor)
+        Column("secret", Text, nullable=True),  # signs the body (HMAC-SHA256)
+        Column("cursor", BigInteger, nullable=False),
+        Column("enabled", Boolean, nullable=False),
+        Column("failures", Integer, nullable=False),
+        Column("last_error", Text, nullable=True),
+        Column("last_delivery_at", BigInteger, nullable=True),
+        Column("created_at", BigInteger, nullable=False),
+        Column("created_by", String(250), nullable=True),
+    )
+
+
+registry_webhooks = _webhooks_table("registry_webhooks")
 
 
 # -- monitoring: the payload log's segments (0008) ------------------------------------
@@ -667,21 +674,5 @@ monitor_events = Table(
     Index(None, "monitor", "id"),
 )
 
-# Webhooks on monitoring's events: the columns of registry_webhooks (``model`` is the
-# monitor a subscription narrows to).
-monitor_webhooks = Table(
-    "monitor_webhooks",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("url", Text, nullable=False),
-    Column("events", JSON, nullable=False),
-    Column("model", String(250), nullable=True),  # NULL: every monitor
-    Column("secret", Text, nullable=True),
-    Column("cursor", BigInteger, nullable=False),
-    Column("enabled", Boolean, nullable=False),
-    Column("failures", Integer, nullable=False),
-    Column("last_error", Text, nullable=True),
-    Column("last_delivery_at", BigInteger, nullable=True),
-    Column("created_at", BigInteger, nullable=False),
-    Column("created_by", String(250), nullable=True),
-)
+# Webhooks on monitoring's events (``model``: the monitor a subscription narrows to).
+monitor_webhooks = _webhooks_table("monitor_webhooks")
