@@ -32,11 +32,8 @@ Example:
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -45,30 +42,45 @@ from loopml import webhooks
 from loopml.artifacts import ArtifactStore
 from loopml.clock import now_ms
 from loopml.config import Settings
-from loopml.data.sketch import ReferenceSketch, sketch_table
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.monitoring import events as _events
+from loopml.monitoring._alerts import advance, recent_verdicts
+from loopml.monitoring._config import (
+    check_config,
+    check_name,
+    check_share,
+    check_thresholds,
+    parse_window,
+)
+from loopml.monitoring._records import alert_of, find_alert, monitor_of, window_of
+from loopml.monitoring._references import (
+    REFERENCE_OWNER,
+    References,
+    load_reference,
+    reference_nodes,
+    served,
+    sketch_reference,
+    training_data,
+)
 from loopml.monitoring._window import Moment, to_ms
 from loopml.monitoring.models import (
     Alert,
     AlertRule,
     Monitor,
-    MonitorConfig,
     MonitorEvent,
     MonitorWindow,
 )
 from loopml.monitoring.reader import read_predictions
-from loopml.monitoring.rules import DEFAULT_RULES, check_rules, judge, next_step
+from loopml.monitoring.rules import check_rules, judge
 from loopml.monitoring.segments import query_segments
 from loopml.monitoring.windows import Measured, measure_performance, measure_window
 from loopml.paging import MAX_PAGE_SIZE, Page, check_limit, decode_page_token, encode_page_token
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor
 from loopml.store.audit import record as audit
-from loopml.store.lineage import add_edges, edges_of
+from loopml.store.lineage import add_edges
 from loopml.store.schema import (
     artifact_files,
-    deployments,
     feedback,
     monitor_alerts,
     monitor_windows,
@@ -78,75 +90,11 @@ from loopml.webhooks import Webhook
 
 if TYPE_CHECKING:
     import pandas as pd
-    import pyarrow as pa
 
 __all__ = ["MAX_WINDOWS", "REFERENCE_OWNER", "MonitorClient", "References", "parse_window"]
 
 MAX_WINDOWS = 500
 """The most windows one :meth:`MonitorClient.run` computes (the latest ones when more are due)."""
-REFERENCE_OWNER = "monitor_reference"
-"""``artifact_files.owner_kind`` of a monitor's stored sketch (gc keeps it)."""
-_PREDICTION_ROWS = 50_000  # reference rows the model predicts on for prediction drift
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,249}")
-_TIME = re.compile(r"(?P<n>\d+)\s*(?P<unit>s|m|h|d|w)")
-_ROWS = re.compile(r"(?P<n>\d+)\s*rows?")
-_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_TRAINING = ("training", "train")
-
-
-class References:
-    """A monitor's stored reference: the sketch of its inputs and of the model's outputs."""
-
-    __slots__ = ("inputs", "notes", "outputs")
-
-    def __init__(
-        self, inputs: ReferenceSketch, outputs: ReferenceSketch | None, notes: Sequence[str]
-    ) -> None:
-        self.inputs, self.outputs, self.notes = inputs, outputs, tuple(notes)
-
-    def to_bytes(self) -> bytes:
-        body = {
-            "inputs": self.inputs.to_dict(),
-            "outputs": None if self.outputs is None else self.outputs.to_dict(),
-            "notes": list(self.notes),
-        }
-        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-    @classmethod
-    def from_bytes(cls, data: bytes, source: str) -> References:
-        try:
-            body = json.loads(data)
-            outputs = body.get("outputs")
-            return cls(
-                ReferenceSketch.from_dict(body["inputs"], source=source),
-                None if outputs is None else ReferenceSketch.from_dict(outputs, source=source),
-                [str(note) for note in body.get("notes", [])],
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise InvalidInputError(
-                f"the stored reference {source} is not a monitor reference ({err}); "
-                "create the monitor again (loopml monitor create NAME --replace)"
-            ) from err
-
-
-def parse_window(text: str) -> tuple[str, int]:
-    """``("time", ms)`` for ``1h``-style windows, ``("count", rows)`` for ``5000 rows``.
-
-    Example:
-        >>> parse_window("15m"), parse_window("5000 rows")
-        (('time', 900000), ('count', 5000))
-    """
-    cleaned = text.strip().lower() if isinstance(text, str) else ""
-    if match := _TIME.fullmatch(cleaned):
-        size = int(match["n"]) * _UNIT_MS[match["unit"]]
-        if size >= 1_000:
-            return "time", size
-    if (match := _ROWS.fullmatch(cleaned)) and 1 <= int(match["n"]) <= 10_000_000:
-        return "count", int(match["n"])
-    raise InvalidInputError(
-        f"window {text!r} is not a window; give a duration like '15m', '1h' or '1d', "
-        "or a row count like '5000 rows' (1 to 10,000,000)"
-    )
 
 
 class MonitorClient:
@@ -157,6 +105,8 @@ class MonitorClient:
         self.store: Store = open_store(self.settings.db_url)
         self._artifacts: ArtifactStore | None = None
         self._references: dict[str, References] = {}
+        # The latest stored evaluation per version, read once per run (baselines).
+        self._evaluations: dict[tuple[str, int], dict[str, Any] | None] = {}
 
     @property
     def artifact_store(self) -> ArtifactStore:
@@ -215,8 +165,8 @@ class MonitorClient:
             ConflictError: a monitor of that name exists (pass ``replace_existing``).
             InvalidInputError: a bad option, or no reference can be found.
         """
-        name = _check_name(name or deployment)
-        config = self._config(
+        name = check_name(name or deployment)
+        config = check_config(
             window=window,
             features=features,
             target=target,
@@ -231,7 +181,7 @@ class MonitorClient:
             rules=rules,
         )
         with self.store.read() as conn:
-            model, version = _served(conn, deployment, self.settings)
+            model, version = served(conn, deployment, self.settings)
             exists = conn.execute(select(monitors.c.name).where(monitors.c.name == name)).first()
         if exists is not None and not replace_existing:
             raise ConflictError(
@@ -242,9 +192,11 @@ class MonitorClient:
             config = replace(config, target=evaluation.get("target"))
         if config.task is None and evaluation is not None:
             config = replace(config, task=evaluation.get("task"))
-        uri = reference or self._training_data(model, version)
-        table = self._load_reference(uri)
-        references, config = self._sketch(table, config, model, version, predict_reference)
+        uri = reference or training_data(self.store, model, version)
+        table = load_reference(uri, self.settings)
+        references, config = sketch_reference(
+            table, config, model, version, predict_reference, self.settings
+        )
         stored = self.artifact_store.put_bytes(references.to_bytes())
         actor, at = current_actor(), now_ms()
         values = {
@@ -290,7 +242,7 @@ class MonitorClient:
                 )
             )
             kind = "monitor.created" if old is None else "monitor.updated"
-            monitor = _get(conn, name)
+            monitor = monitor_of(conn, name)
             details = {"deployment": deployment, "reference": uri, "window": config.window}
             audit(
                 conn,
@@ -303,7 +255,7 @@ class MonitorClient:
             _events.emit(conn, kind, name, monitor.to_dict(), actor=actor)
             add_edges(
                 conn,
-                [(("monitor", name), "consumed", node, None) for node in _reference_nodes(uri)],
+                [(("monitor", name), "consumed", node, None) for node in reference_nodes(uri)],
             )
             return monitor
 
@@ -319,7 +271,7 @@ class MonitorClient:
             NotFoundError: no such monitor (listing those there are).
         """
         with self.store.read() as conn:
-            return _get(conn, name)
+            return monitor_of(conn, name)
 
     def list_monitors(
         self, *, deployment: str | None = None, limit: int = 100, page_token: str | None = None
@@ -334,7 +286,7 @@ class MonitorClient:
             query = query.where(monitors.c.name > str(after))
         with self.store.read() as conn:
             names = conn.execute(query.limit(limit + 1)).scalars().all()
-            items = [_get(conn, n) for n in names[:limit]]
+            items = [monitor_of(conn, n) for n in names[:limit]]
         token = encode_page_token([items[-1].name]) if len(names) > limit else None
         return Page(items=items, next_page_token=token)
 
@@ -360,9 +312,9 @@ class MonitorClient:
             parse_window(window)
             config = replace(config, window=window)
         if thresholds is not None:
-            config = replace(config, thresholds=_thresholds(thresholds))
+            config = replace(config, thresholds=check_thresholds(thresholds))
         if share_threshold is not None:
-            config = replace(config, share_threshold=_share(share_threshold))
+            config = replace(config, share_threshold=check_share(share_threshold))
         actor = current_actor()
 
         def work(conn: Connection) -> Monitor:
@@ -382,7 +334,7 @@ class MonitorClient:
                 details={"config": config.to_dict()},
                 actor=actor,
             )
-            updated = _get(conn, name)
+            updated = monitor_of(conn, name)
             _events.emit(conn, "monitor.updated", name, updated.to_dict(), actor=actor)
             return updated
 
@@ -395,7 +347,7 @@ class MonitorClient:
         actor = current_actor()
 
         def work(conn: Connection) -> Monitor:
-            monitor = _get(conn, name)
+            monitor = monitor_of(conn, name)
             for table in (monitor_windows, monitor_alerts):
                 conn.execute(delete(table).where(table.c.monitor == name))
             conn.execute(
@@ -455,6 +407,7 @@ class MonitorClient:
             last_end = conn.execute(
                 select(func.max(monitor_windows.c.end_ms)).where(monitor_windows.c.monitor == name)
             ).scalar()
+        self._evaluations.clear()  # evaluations stored since the last run count
         self.refresh_labels(name)
         spans = self._due(monitor, kind, size, last_end, end, max_windows)
         if not spans:
@@ -468,7 +421,7 @@ class MonitorClient:
             with_labels=True,
         )
         references = self.references(monitor)
-        history = self._recent_verdicts(monitor)
+        history = recent_verdicts(self.store, monitor)
         created: list[MonitorWindow] = []
         times = frame["time_ms"].to_numpy() if len(frame) else None
         for start, stop in spans:
@@ -534,15 +487,15 @@ class MonitorClient:
             self.store.transact(save)
         if not changed:
             return []
-        history = self._recent_verdicts(monitor)
+        history = recent_verdicts(self.store, monitor)
         latest = history[-1]["window"] if history else None
 
-        def advance(conn: Connection) -> None:
+        def step(conn: Connection) -> None:
             for rule in config.rules:
                 if rule.kind == "performance" and latest is not None:
-                    self._advance(conn, monitor, rule, int(latest), history)
+                    advance(conn, monitor, rule, int(latest), history)
 
-        self.store.transact(advance)
+        self.store.transact(step)
         _events.dispatcher_for(self.store).wake()
         ids = {wid for wid, _ in changed}
         return [w for w in reversed(self.windows(name, limit=windows).items) if w.id in ids]
@@ -576,7 +529,7 @@ class MonitorClient:
             query = query.where(w.id < int(before))
         with self.store.read() as conn:
             rows = conn.execute(query.order_by(w.id.desc()).limit(limit + 1)).mappings().all()
-        items = [_window(row) for row in rows[:limit]]
+        items = [window_of(row) for row in rows[:limit]]
         token = encode_page_token([items[-1].id]) if len(rows) > limit else None
         return Page(items=items, next_page_token=token)
 
@@ -598,7 +551,7 @@ class MonitorClient:
                 str(window_id),
                 hint="list them with `loopml monitor windows NAME`",
             )
-        return _window(row)
+        return window_of(row)
 
     # -- alerts and events -------------------------------------------------------------
 
@@ -626,7 +579,7 @@ class MonitorClient:
             query = query.where(a.id < int(before))
         with self.store.read() as conn:
             rows = conn.execute(query.order_by(a.id.desc()).limit(limit + 1)).mappings().all()
-        items = [_alert(row) for row in rows[:limit]]
+        items = [alert_of(row) for row in rows[:limit]]
         token = encode_page_token([items[-1].id]) if len(rows) > limit else None
         return Page(items=items, next_page_token=token)
 
@@ -639,13 +592,13 @@ class MonitorClient:
         actor = current_actor()
 
         def work(conn: Connection) -> Alert:
-            found = _find_alert(conn, alert_id)
+            found = find_alert(conn, alert_id)
             conn.execute(
                 update(monitor_alerts)
                 .where(monitor_alerts.c.id == found.id)
                 .values(acked_at=now_ms(), acked_by=actor, ack_reason=reason)
             )
-            acked = _find_alert(conn, alert_id)
+            acked = find_alert(conn, alert_id)
             audit(
                 conn,
                 action="alert.acked",
@@ -731,7 +684,7 @@ class MonitorClient:
 
         def work(conn: Connection) -> Webhook:
             if monitor is not None:
-                _get(conn, monitor)
+                monitor_of(conn, monitor)
             hook = webhooks.add(conn, _events.FEED, url, kinds=kinds, scope=monitor,
                                 secret=secret, actor=actor)  # fmt: skip
             details = {"url": hook.url, "events": list(hook.events), "monitor": monitor}
@@ -796,160 +749,14 @@ class MonitorClient:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _config(self, **options: Any) -> MonitorConfig:
-        parse_window(options["window"])
-        method = options["method"]
-        if not isinstance(method, str) or method not in (
-            "auto",
-            "ks",
-            "wasserstein",
-            "psi",
-            "js",
-            "chi2",
-        ):
-            raise InvalidInputError(
-                f"drift method {method!r} is not one of auto, ks, wasserstein, psi, js, chi2"
-            )
-        correction = options["correction"]
-        if correction not in (None, "bh", "bonferroni"):
-            raise InvalidInputError(
-                f"correction must be bh, bonferroni or none, got {correction!r}"
-            )
-        alpha = options["alpha"]
-        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-            raise InvalidInputError(f"alpha must be a p-value in (0, 1), got {alpha!r}")
-        task = options["task"]
-        if task not in (None, "classification", "regression"):
-            raise InvalidInputError(f"task must be classification or regression, got {task!r}")
-        importance = {str(k): float(v) for k, v in (options["importance"] or {}).items()}
-        if any(not v >= 0 for v in importance.values()):
-            raise InvalidInputError("feature importance weights must be numbers >= 0")
-        rules = options["rules"]
-        return MonitorConfig(
-            window=options["window"].strip(),
-            features=tuple(options["features"]),
-            method=method,
-            thresholds=_thresholds(options["thresholds"] or {}),
-            correction=correction,
-            alpha=float(alpha),
-            share_threshold=_share(options["share_threshold"]),
-            importance=importance,
-            target=options["target"],
-            task=task,
-            prediction=options["prediction"],
-            rules=check_rules(DEFAULT_RULES if rules is None else rules),
-        )
-
     def _evaluation(self, model: str, version: int) -> dict[str, Any] | None:
-        from loopml.registry.client import RegistryClient
-
-        found = RegistryClient(self.settings).list_evaluations(model, version)
-        return found[0] if found else None
-
-    def _training_data(self, model: str, version: int) -> str:
-        """The dataset version the run that produced ``model/version`` trained on."""
-        node = ("model_version", f"{model}/{version}")
-        with self.store.read() as conn:
-            producers = [
-                e["src_id"]
-                for e in edges_of(conn, node, "in")
-                if e["edge"] == "produced" and e["src_kind"] == "run"
-            ]
-            consumed: list[tuple[int, str]] = []
-            for run_id in producers:
-                for edge in edges_of(conn, ("run", run_id), "out"):
-                    if edge["edge"] == "consumed" and edge["dst_kind"] == "dataset_version":
-                        context = (edge["attributes"] or {}).get("context")
-                        rank = 0 if context in _TRAINING else 1 if context is None else 2
-                        consumed.append((rank, edge["dst_id"]))
-        if not consumed:
-            raise InvalidInputError(
-                f"model {model!r} version {version} has no training data in its lineage (the "
-                "run that logged it consumed no dataset version); pass the reference: "
-                "loopml monitor create DEPLOYMENT --reference datasets:/NAME/VERSION"
-            )
-        dataset, _, number = min(consumed)[1].rpartition("/")
-        return f"datasets:/{dataset}/{number}"
-
-    def _load_reference(self, uri: str) -> pa.Table:
-        import pyarrow as pa
-
-        if uri.startswith("datasets:/"):
-            from loopml.data.versions import DatasetClient
-
-            table = DatasetClient(self.settings).load(uri, as_arrow=True)
-            if not isinstance(table, pa.Table):
-                raise InvalidInputError(
-                    f"reference {uri} is a folder of files, not a table; pass a table dataset"
-                )
-            return table
-        path = Path(uri)
-        if not path.is_file():
-            raise InvalidInputError(
-                f"reference {uri!r} is neither datasets:/NAME/VERSION nor a file; pass one"
-            )
-        if path.suffix.lower() == ".csv":
-            import pyarrow.csv as pv
-
-            return pv.read_csv(path)
-        import pyarrow.parquet as pq
-
-        try:
-            return pq.read_table(path)
-        except (pa.ArrowException, OSError) as err:
-            raise InvalidInputError(
-                f"reference {uri!r} is not a Parquet or CSV file ({err})"
-            ) from err
-
-    def _sketch(
-        self,
-        table: pa.Table,
-        config: MonitorConfig,
-        model: str,
-        version: int,
-        predict: bool,
-    ) -> tuple[References, MonitorConfig]:
-        """Sketch the reference (and the model's predictions on it); the config gets the
-        features watched: as configured, else the model's named inputs, else every column
-        but the target."""
-        missing = sorted(set(config.features) - set(table.column_names))
-        if missing:
-            raise InvalidInputError(
-                f"features {missing} are not columns of the reference; it has "
-                f"{table.column_names[:30]}"
-            )
-        notes: list[str] = []
-        loaded = None
-        try:
+        key = (model, version)
+        if key not in self._evaluations:
             from loopml.registry.client import RegistryClient
-            from loopml.registry.loading import load_version
 
-            found = RegistryClient(self.settings).resolve(f"models:/{model}/{version}")
-            loaded = load_version(found, settings=self.settings)
-        except Exception as err:  # the user's package: a note, not a failure
-            notes.append(
-                f"the model could not be loaded, so its inputs are not known and "
-                f"prediction drift is off ({type(err).__name__}: {err})"
-            )
-        inputs = None if loaded is None else _signature_inputs(loaded.signature)
-        if config.target is not None and config.target not in table.column_names:
-            config = replace(config, target=None)
-        if not config.features:
-            named = [n for n in inputs or () if n in table.column_names]
-            features = named or [c for c in table.column_names if c != config.target]
-            config = replace(config, features=tuple(features))
-        columns = list(config.features) + ([config.target] if config.target else [])
-        inputs_sketch = sketch_table(table, columns=columns)
-        outputs_sketch = None
-        if predict and loaded is not None:
-            try:
-                outputs_sketch = _sketch_predictions(loaded, table, inputs or config.features)
-            except Exception as err:  # the user's model: a note, not a failure
-                notes.append(
-                    f"prediction drift is off: the model could not predict on the "
-                    f"reference ({type(err).__name__}: {err})"
-                )
-        return References(inputs_sketch, outputs_sketch, notes), config
+            found = RegistryClient(self.settings).list_evaluations(model, version)
+            self._evaluations[key] = found[0] if found else None
+        return self._evaluations[key]
 
     def _due(
         self,
@@ -1012,25 +819,6 @@ class MonitorClient:
             outputs=references.outputs,
         )
 
-    def _recent_verdicts(self, monitor: Monitor) -> list[dict[str, Any]]:
-        """The latest windows' rule verdicts, oldest first: ``{"window", "start_ms",
-        "end_ms", "rules"}`` each (enough of them for every rule's durations, with room
-        for windows a rule could not judge)."""
-        depth = max([max(r.for_windows, r.clear_windows) for r in monitor.config.rules] or [1])
-        w = monitor_windows.c
-        with self.store.read() as conn:
-            rows = conn.execute(
-                select(w.id, w.start_ms, w.end_ms, w.results)
-                .where(w.monitor == monitor.name)
-                .order_by(w.id.desc())
-                .limit(min(MAX_WINDOWS, depth * 10 + 10))
-            ).all()
-        return [
-            {"window": row.id, "start_ms": row.start_ms, "end_ms": row.end_ms,
-             "rules": dict((row.results or {}).get("rules") or {})}
-            for row in reversed(rows)
-        ]  # fmt: skip
-
     def _store_window(
         self,
         monitor: Monitor,
@@ -1068,262 +856,21 @@ class MonitorClient:
                 (node, "evaluated_on", ("model_version", f"{v['model']}/{v['version']}"), None)
                 for v in measured.versions
             ]
-            edges += [(node, "consumed", ref, None) for ref in _reference_nodes(monitor.reference)]
+            edges += [(node, "consumed", ref, None) for ref in reference_nodes(monitor.reference)]
             add_edges(conn, edges)
             entry = {"window": int(window_id), "start_ms": start, "end_ms": stop,
                      "rules": verdicts}  # fmt: skip
             history.append(entry)
             try:
                 for rule in config.rules:
-                    self._advance(conn, monitor, rule, int(window_id), history)
+                    advance(conn, monitor, rule, int(window_id), history)
             except BaseException:
                 history.remove(entry)
                 raise
-            return _window(
+            return window_of(
                 conn.execute(select(monitor_windows).where(monitor_windows.c.id == window_id))
                 .mappings()
                 .one()
             )
 
         return self.store.transact(work)
-
-    def _advance(
-        self,
-        conn: Connection,
-        monitor: Monitor,
-        rule: AlertRule,
-        window_id: int,
-        history: list[dict[str, Any]],
-    ) -> None:
-        a = monitor_alerts.c
-        firing = (
-            conn.execute(
-                select(monitor_alerts).where(
-                    a.monitor == monitor.name, a.rule == rule.name, a.state == "firing"
-                )
-            )
-            .mappings()
-            .first()
-        )
-        judged = [
-            {"window": h["window"], "start_ms": h["start_ms"], "end_ms": h["end_ms"],
-             **h["rules"][rule.name]}
-            for h in history
-            if rule.name in h["rules"]
-        ]  # fmt: skip
-        step = next_step(rule, judged, firing=firing is not None)
-        verdict = judged[-1] if judged else {}
-        if firing is not None:
-            conn.execute(
-                update(monitor_alerts).where(a.id == firing["id"]).values(last_window=window_id)
-            )
-        if step is None:
-            return
-        at = now_ms()
-        if step == "fire":
-            breaching = [v for v in judged if v.get("breached") is not None]
-            evidence = {
-                "rule": rule.to_dict(),
-                "summary": f"{rule.name}: {verdict.get('reason')}",
-                "windows": breaching[-rule.for_windows :],
-            }
-            alert_id = conn.execute(
-                insert(monitor_alerts).values(
-                    monitor=monitor.name,
-                    rule=rule.name,
-                    state="firing",
-                    severity=rule.severity,
-                    opened_at=at,
-                    opened_window=window_id,
-                    last_window=window_id,
-                    evidence=evidence,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            add_edges(
-                conn,
-                [
-                    (
-                        ("alert", str(alert_id)),
-                        "triggered_by",
-                        ("monitor_window", str(window_id)),
-                        {"rule": rule.name},
-                    )
-                ],
-            )
-            kind = "alert.firing"
-        else:
-            alert_id = firing["id"]  # type: ignore[index]
-            conn.execute(
-                update(monitor_alerts)
-                .where(a.id == alert_id)
-                .values(state="resolved", resolved_at=at)
-            )
-            kind = "alert.resolved"
-        alert = _find_alert(conn, int(alert_id))
-        audit(
-            conn,
-            action=kind,
-            object_kind="alert",
-            object_id=str(alert_id),
-            details={"monitor": monitor.name, "rule": rule.name, "window": window_id},
-            actor="loopml",
-        )
-        _events.emit(conn, kind, monitor.name, alert.to_dict(), actor="loopml")
-
-
-def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidInputError(
-            f"monitor name {name!r} is not valid; use 1-250 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return name
-
-
-def _thresholds(thresholds: Mapping[str, float]) -> dict[str, float]:
-    checked: dict[str, float] = {}
-    for method, value in thresholds.items():
-        if method not in ("ks", "wasserstein", "psi", "js", "chi2"):
-            raise InvalidInputError(
-                f"threshold for {method!r}: not a drift method (ks, wasserstein, psi, js, chi2)"
-            )
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise InvalidInputError(f"threshold for {method} must be a number >= 0, got {value!r}")
-        checked[method] = float(value)
-    return checked
-
-
-def _share(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise InvalidInputError(f"share threshold must be in (0, 1], got {value!r}")
-    return float(value)
-
-
-def _served(conn: Connection, deployment: str, settings: Settings) -> tuple[str, int]:
-    """The model and version a deployment's main route serves now."""
-    row = (
-        conn.execute(select(deployments).where(deployments.c.name == deployment)).mappings().first()
-    )
-    if row is None:
-        known = (
-            conn.execute(select(deployments.c.name).order_by(deployments.c.name)).scalars().all()
-        )
-        raise NotFoundError(
-            "deployment",
-            deployment,
-            hint=f"create it with `loopml deployments create`; deployments: {list(known)[:20]}",
-        )
-    routes = sorted(row["policy"].get("routes") or [], key=lambda r: -int(r.get("weight", 0)))
-    if not routes:
-        raise InvalidInputError(f"deployment {deployment!r} has no route to a model version")
-    route = routes[0]
-    if route.get("version") is not None:
-        return str(row["model"]), int(route["version"])
-    from loopml.registry.client import RegistryClient
-
-    found = RegistryClient(settings).resolve(f"models:/{row['model']}@{route['alias']}")
-    return found.model, found.version
-
-
-def _reference_nodes(uri: str) -> list[tuple[str, str]]:
-    if not uri.startswith("datasets:/"):
-        return []
-    body = uri.removeprefix("datasets:/")
-    return [("dataset_version", body)] if "/" in body else []
-
-
-def _signature_inputs(signature: Any) -> list[str] | None:
-    inputs = getattr(signature, "inputs", None)
-    if not isinstance(inputs, list | tuple) or not inputs:
-        return None
-    names = [getattr(spec, "name", None) for spec in inputs]
-    return [str(n) for n in names] if all(names) else None
-
-
-def _sketch_predictions(
-    loaded: Any, table: pa.Table, names: Sequence[str]
-) -> ReferenceSketch | None:
-    """The sketch of the model's 1-D outputs on (a sample of) the reference."""
-    import numpy as np
-    import pandas as pd
-
-    rows = table.select([n for n in names if n in table.column_names])
-    if rows.num_rows > _PREDICTION_ROWS:
-        picked = np.random.default_rng(0).choice(rows.num_rows, _PREDICTION_ROWS, replace=False)
-        rows = rows.take(np.sort(picked))
-    outputs = _named_outputs(loaded.predict(rows.to_pandas()), loaded.signature)
-    kept = {f"output.{k}": v for k, v in outputs.items() if v.ndim == 1}
-    return sketch_table(pd.DataFrame(kept)) if kept else None
-
-
-def _named_outputs(result: Any, signature: Any) -> dict[str, Any]:
-    """A model's answer as named 1-D-or-more arrays (the payload log's output names)."""
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(result, pd.DataFrame):
-        return {str(c): result[c].to_numpy() for c in result.columns}
-    if isinstance(result, Mapping):
-        return {str(k): np.asarray(v) for k, v in result.items()}
-    outputs = getattr(signature, "outputs", None)
-    name = getattr(outputs, "name", None) if outputs is not None else None
-    return {str(name or "predict"): np.asarray(result)}
-
-
-def _get(conn: Connection, name: str) -> Monitor:
-    row = conn.execute(select(monitors).where(monitors.c.name == name)).mappings().first()
-    if row is None:
-        known = conn.execute(select(monitors.c.name).order_by(monitors.c.name).limit(20))
-        raise NotFoundError(
-            "monitor",
-            name,
-            hint=f"create it with `loopml monitor create DEPLOYMENT`; monitors: "
-            f"{list(known.scalars())}",
-        )
-    return Monitor(
-        name=row["name"],
-        deployment=row["deployment"],
-        source=row["source"],
-        reference=row["reference"],
-        reference_digest=row["reference_digest"],
-        model=row["model"],
-        version=row["version"],
-        config=MonitorConfig.from_dict(row["config"]),
-        revision=row["revision"],
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-        updated_at=row["updated_at"],
-    )
-
-
-def _window(row: Any) -> MonitorWindow:
-    return MonitorWindow(
-        id=int(row["id"]),
-        monitor=row["monitor"],
-        start_ms=row["start_ms"],
-        end_ms=row["end_ms"],
-        rows=row["rows"],
-        requests=row["requests"],
-        versions=tuple(row["versions"]),
-        drift_share=row["drift_share"],
-        dataset_drifted=bool(row["dataset_drifted"]),
-        results=row["results"],
-        created_at=row["created_at"],
-    )
-
-
-def _alert(row: Any) -> Alert:
-    return Alert(**{key: row[key] for key in Alert.__slots__})
-
-
-def _find_alert(conn: Connection, alert_id: int) -> Alert:
-    if isinstance(alert_id, bool) or not isinstance(alert_id, int):
-        raise InvalidInputError(f"an alert id is a whole number, got {alert_id!r}")
-    row = (
-        conn.execute(select(monitor_alerts).where(monitor_alerts.c.id == alert_id))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        raise NotFoundError("alert", str(alert_id), hint="list them with `loopml monitor alerts`")
-    return _alert(row)
