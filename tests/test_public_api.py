@@ -32,6 +32,7 @@ EXPECTED = {
     "FeatureView",
     "LoopmlError",
     "Metric",
+    "MonitorClient",
     "Run",
     "RunInput",
     "RunStatus",

@@ -67,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     # monitoring
     "read_predictions": "loopml.monitoring.reader",
     "log_feedback": "loopml.monitoring.feedback",
+    "MonitorClient": "loopml.monitoring.monitors",
     # tracking, objects
     "step": "loopml.pipelines",
     "pipeline": "loopml.pipelines",
@@ -97,6 +98,7 @@ __all__ = [
     "FeatureView",
     "LoopmlError",
     "Metric",
+    "MonitorClient",
     "Pipeline",
     "PipelineRun",
     "RegistryClient",
@@ -166,6 +168,7 @@ if TYPE_CHECKING:
         on_demand_feature_view,
     )
     from loopml.monitoring.feedback import log_feedback
+    from loopml.monitoring.monitors import MonitorClient
     from loopml.monitoring.reader import read_predictions
     from loopml.pipelines import Pipeline, PipelineRun, Step, dataset, pipeline, step, when
     from loopml.pipelines.tune import tune
