@@ -228,3 +228,50 @@ def test_labels_that_arrive_late_update_the_windows_and_fire_performance_rules(
     (alert,) = client.alerts("churn-api", state="firing").items
     assert alert.rule == "accuracy < 0.5 for 1"
     assert client.refresh_labels("churn-api") == []  # seen: not read again
+
+
+def test_a_monitor_on_a_table_stream_measures_each_new_dataset_version(
+    settings: Settings,
+) -> None:
+    from loopml.data.versions import DatasetClient
+
+    datasets = DatasetClient(settings)
+    rng = np.random.default_rng(5)
+    datasets.log("churn_train", churn_rows(rng, 3000))
+    scored = []
+    for shift in (0.0, 1.5):
+        batch = churn_rows(rng, 800, shift)
+        batch["predict"] = (batch["x1"] > 0).astype(int)  # a model's scores, kept with the rows
+        scored.append(datasets.log("scoring", batch))
+    client = MonitorClient(settings)
+    with pytest.raises(InvalidInputError, match="needs its reference"):
+        client.create("datasets:/scoring")
+    with pytest.raises(InvalidInputError, match="not one version"):
+        client.create("datasets:/scoring/1", reference="datasets:/churn_train/1")
+    with pytest.raises(NotFoundError):
+        client.create("datasets:/nothing", reference="datasets:/churn_train/1")
+    monitor = client.create(
+        "datasets:/scoring", reference="datasets:/churn_train/1", target="churned",
+        features=FEATURES, rules=["drift:x1 for 1"],
+    )  # fmt: skip
+    assert (monitor.name, monitor.deployment, monitor.source) == (
+        "scoring", None, "datasets:/scoring",
+    )  # fmt: skip
+    made = client.run("scoring")
+    assert [w.versions for w in made] == [
+        ({"dataset": "scoring", "version": 1, "rows": 800},),
+        ({"dataset": "scoring", "version": 2, "rows": 800},),
+    ]
+    assert [w.drifted_features for w in made] == [(), ("x1",)]
+    accuracy = made[0].results["performance"]["metrics"]["accuracy"]
+    assert 0.6 < accuracy < 0.9  # x1 alone predicts x1 + x2 > 0 about 3 times in 4
+    assert [a.rule for a in client.alerts("scoring", state="firing").items] == ["drift:x1 for 1"]
+    assert client.run("scoring") == []  # both versions measured
+    datasets.log("scoring", churn_rows(rng, 500))
+    assert [w.versions[0]["version"] for w in client.run("scoring")] == [3]
+    with open_store(settings.db_url).read() as conn:
+        edges = edges_of(conn, ("monitor_window", str(made[1].id)), "out")
+    assert {(e["edge"], e["dst_kind"], e["dst_id"]) for e in edges} == {
+        ("evaluated_on", "dataset_version", "scoring/2"),
+        ("consumed", "dataset_version", "churn_train/1"),
+    }

@@ -70,7 +70,12 @@ def _client(ctx: typer.Context) -> Iterator[MonitorClient]:
 def create(
     ctx: typer.Context,
     deployment: Annotated[
-        str, typer.Argument(metavar="DEPLOYMENT", help="The deployment watched.")
+        str,
+        typer.Argument(
+            metavar="TARGET",
+            help="The deployment watched, or datasets:/NAME: a table stream (each new version "
+            "is a window).",
+        ),
     ],
     name: Annotated[
         str | None,
@@ -139,7 +144,7 @@ def create(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create a monitor on DEPLOYMENT; its reference is sketched once and stored.
+    """Create a monitor on a deployment (or a table stream); its reference is sketched once.
 
     Without rules it gets 'drift for 2 clear 2' and 'error_rate > 0.05 for 2 clear 2'.
 
@@ -148,6 +153,7 @@ def create(
         loopml monitor create churn-api
         loopml monitor create churn-api --reference datasets:/churn_train/3 --window '5000 rows'
         loopml monitor create churn-api --rule drift --rule 'accuracy < baseline - 0.05 for 3'
+        loopml monitor create datasets:/scoring --reference datasets:/churn_train/3
     """
     thresholds = _pairs(threshold or (), "--threshold")
     with _client(ctx) as client:

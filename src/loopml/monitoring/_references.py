@@ -215,8 +215,8 @@ def load_reference(uri: str, settings: Settings) -> pa.Table:
 def sketch_reference(
     table: pa.Table,
     config: MonitorConfig,
-    model: str,
-    version: int,
+    model: str | None,
+    version: int | None,
     predict: bool,
     settings: Settings,
 ) -> tuple[References, MonitorConfig]:
@@ -229,18 +229,7 @@ def sketch_reference(
             f"features {missing} are not columns of the reference; it has {table.column_names[:30]}"
         )
     notes: list[str] = []
-    loaded = None
-    try:
-        from loopml.registry.client import RegistryClient
-        from loopml.registry.loading import load_version
-
-        found = RegistryClient(settings).resolve(f"models:/{model}/{version}")
-        loaded = load_version(found, settings=settings)
-    except Exception as err:  # the user's package: a note, not a failure
-        notes.append(
-            f"the model could not be loaded, so its inputs are not known and "
-            f"prediction drift is off ({type(err).__name__}: {err})"
-        )
+    loaded = None if model is None or version is None else _load(model, version, settings, notes)
     inputs = None if loaded is None else signature_inputs(loaded.signature)
     if config.target is not None and config.target not in table.column_names:
         config = replace(config, target=None)
@@ -260,3 +249,20 @@ def sketch_reference(
                 f"reference ({type(err).__name__}: {err})"
             )
     return References(inputs_sketch, outputs_sketch, notes), config
+
+
+def _load(model: str, version: int, settings: Settings, notes: list[str]) -> Any:
+    """The served version's package, or ``None`` with a note saying why not."""
+    from loopml.registry.client import RegistryClient
+    from loopml.registry.loading import load_version
+
+    try:
+        return load_version(
+            RegistryClient(settings).resolve(f"models:/{model}/{version}"), settings=settings
+        )
+    except Exception as err:  # the user's package: a note, not a failure
+        notes.append(
+            f"the model could not be loaded, so its inputs are not known and "
+            f"prediction drift is off ({type(err).__name__}: {err})"
+        )
+        return None

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -73,7 +74,12 @@ from loopml.monitoring.models import (
 from loopml.monitoring.reader import read_predictions
 from loopml.monitoring.rules import check_rules, judge
 from loopml.monitoring.segments import query_segments
-from loopml.monitoring.windows import Measured, measure_performance, measure_window
+from loopml.monitoring.windows import (
+    Measured,
+    measure_performance,
+    measure_window,
+    stream_rows,
+)
 from loopml.paging import MAX_PAGE_SIZE, Page, check_limit, decode_page_token, encode_page_token
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor
@@ -140,7 +146,10 @@ class MonitorClient:
         """Store a monitor on ``deployment`` (see the module docstring).
 
         Args:
-            deployment: the deployment whose payload log it watches.
+            deployment: the deployment whose payload log it watches, or a table stream:
+                ``datasets:/NAME``, whose every new version is a window (its columns the
+                features; ``target`` the labels, ``prediction`` a model's scores when the
+                rows carry them); a stream needs ``reference``.
             name: the monitor's name (the deployment's by default).
             reference: ``datasets:/name/3`` or a Parquet/CSV file; by default the served
                 version's training data, found through lineage.
@@ -165,7 +174,8 @@ class MonitorClient:
             ConflictError: a monitor of that name exists (pass ``replace_existing``).
             InvalidInputError: a bad option, or no reference can be found.
         """
-        name = check_name(name or deployment)
+        stream = _stream_source(deployment)
+        name = check_name(name or (deployment if stream is None else stream))
         config = check_config(
             window=window,
             features=features,
@@ -180,19 +190,34 @@ class MonitorClient:
             importance=importance,
             rules=rules,
         )
+        model: str | None = None
+        version: int | None = None
         with self.store.read() as conn:
-            model, version = served(conn, deployment, self.settings)
+            if stream is None:
+                model, version = served(conn, deployment, self.settings)
             exists = conn.execute(select(monitors.c.name).where(monitors.c.name == name)).first()
         if exists is not None and not replace_existing:
             raise ConflictError(
                 f"monitor {name!r} exists; pick another --name, or replace it with --replace"
             )
-        evaluation = self._evaluation(model, version)
+        if stream is not None:
+            from loopml.data.versions import DatasetClient
+
+            DatasetClient(self.settings).list_versions(stream)  # NotFoundError when unknown
+            if reference is None:
+                raise InvalidInputError(
+                    f"a monitor on the table stream {deployment} needs its reference: "
+                    "--reference datasets:/NAME/VERSION (or a Parquet or CSV file)"
+                )
+        evaluation = None if model is None or version is None else self._evaluation(model, version)
         if config.target is None and evaluation is not None:
             config = replace(config, target=evaluation.get("target"))
         if config.task is None and evaluation is not None:
             config = replace(config, task=evaluation.get("task"))
-        uri = reference or training_data(self.store, model, version)
+        if reference is None and model is not None and version is not None:
+            reference = training_data(self.store, model, version)
+        assert reference is not None  # a stream without one was refused above
+        uri = reference
         table = load_reference(uri, self.settings)
         references, config = sketch_reference(
             table, config, model, version, predict_reference, self.settings
@@ -201,8 +226,8 @@ class MonitorClient:
         actor, at = current_actor(), now_ms()
         values = {
             "name": name,
-            "deployment": deployment,
-            "source": None,
+            "deployment": deployment if stream is None else None,
+            "source": None if stream is None else f"datasets:/{stream}",
             "reference": uri,
             "reference_digest": stored.digest,
             "model": model,
@@ -400,6 +425,8 @@ class MonitorClient:
         monitor = self.get(name)
         if isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1:
             raise InvalidInputError(f"max_windows must be an integer >= 1, got {max_windows!r}")
+        if monitor.source is not None:
+            return self._run_stream(monitor, max_windows)
         assert monitor.deployment is not None
         end = now_ms() if until is None else to_ms(until, name="until")
         kind, size = parse_window(monitor.config.window)
@@ -431,6 +458,39 @@ class MonitorClient:
         _events.dispatcher_for(self.store).wake()
         return created
 
+    def _run_stream(self, monitor: Monitor, max_windows: int) -> list[MonitorWindow]:
+        """A table stream's due windows: each dataset version not measured yet is one."""
+        from loopml.data.versions import DatasetClient
+
+        assert monitor.source is not None
+        dataset = monitor.source.removeprefix("datasets:/")
+        w = monitor_windows.c
+        with self.store.read() as conn:
+            last = conn.execute(
+                select(w.versions).where(w.monitor == monitor.name).order_by(w.id.desc()).limit(1)
+            ).scalar()
+        done = max((int(v["version"]) for v in last or ()), default=0)
+        datasets = DatasetClient(self.settings)
+        due = [v for v in datasets.list_versions(dataset) if v.version > done][-max_windows:]
+        references = self.references(monitor)
+        history = recent_verdicts(self.store, monitor)
+        created: list[MonitorWindow] = []
+        for found in due:
+            table = datasets.load(found.uri, as_arrow=True)
+            if isinstance(table, Path):
+                raise InvalidInputError(f"{found.uri} is a folder of files, not a table")
+            frame = stream_rows(table, dataset, found.version, found.created_at, monitor.config)
+            measured = self._measure(monitor, references, frame)
+            rows = {"dataset": dataset, "version": found.version, "rows": measured.rows}
+            measured = replace(measured, versions=(rows,))
+            created.append(
+                self._store_window(
+                    monitor, found.created_at, found.created_at + 1, measured, history
+                )
+            )
+        _events.dispatcher_for(self.store).wake()
+        return created
+
     def refresh_labels(self, name: str, *, windows: int = 48) -> list[MonitorWindow]:
         """Measure the realized performance of ``name``'s latest ``windows`` windows again
         when labels arrived after they were computed (delayed labels), and advance the
@@ -442,7 +502,8 @@ class MonitorClient:
         monitor = self.get(name)
         if isinstance(windows, bool) or not isinstance(windows, int) or windows < 1:
             raise InvalidInputError(f"windows must be an integer >= 1, got {windows!r}")
-        assert monitor.deployment is not None
+        if monitor.deployment is None:  # a table stream brings its labels with its rows
+            return []
         with self.store.read() as conn:
             newest_label = conn.execute(
                 select(func.max(feedback.c.time_ms)).where(
@@ -807,7 +868,7 @@ class MonitorClient:
         baseline = None
         if len(frame):
             primary = frame[frame["role"] == "primary"]
-            if len(primary):
+            if len(primary) and monitor.deployment is not None:
                 top: Any = primary.groupby(["model", "version"]).size().idxmax()
                 evaluation = self._evaluation(str(top[0]), int(top[1]))
                 baseline = None if evaluation is None else evaluation.get("metrics")
@@ -851,11 +912,13 @@ class MonitorClient:
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
             node = ("monitor_window", str(window_id))
-            edges: list[Any] = [(node, "evaluated_on", ("deployment", monitor.deployment), None)]
-            edges += [
-                (node, "evaluated_on", ("model_version", f"{v['model']}/{v['version']}"), None)
-                for v in measured.versions
-            ]
+            edges: list[Any] = []
+            if monitor.deployment is not None:
+                edges.append((node, "evaluated_on", ("deployment", monitor.deployment), None))
+            for v in measured.versions:  # model versions, or a stream's dataset version
+                kind = "dataset_version" if "dataset" in v else "model_version"
+                owner = v.get("dataset", v.get("model"))
+                edges.append((node, "evaluated_on", (kind, f"{owner}/{v['version']}"), None))
             edges += [(node, "consumed", ref, None) for ref in reference_nodes(monitor.reference)]
             add_edges(conn, edges)
             entry = {"window": int(window_id), "start_ms": start, "end_ms": stop,
@@ -874,3 +937,16 @@ class MonitorClient:
             )
 
         return self.store.transact(work)
+
+
+def _stream_source(target: str) -> str | None:
+    """The dataset name of a table stream (``datasets:/NAME``), ``None`` for a deployment."""
+    if not isinstance(target, str) or not target.startswith("datasets:/"):
+        return None
+    dataset = target.removeprefix("datasets:/")
+    if not dataset or "/" in dataset or "@" in dataset:
+        raise InvalidInputError(
+            f"a table stream is a dataset, not one version: give datasets:/NAME (each new "
+            f"version is a window), not {target!r}"
+        )
+    return dataset

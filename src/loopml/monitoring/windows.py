@@ -46,8 +46,15 @@ from loopml.monitoring.models import MonitorConfig
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
-__all__ = ["Measured", "measure_performance", "measure_window", "watched_features"]
+__all__ = [
+    "Measured",
+    "measure_performance",
+    "measure_window",
+    "stream_rows",
+    "watched_features",
+]
 
 _MAX_LISTED = 50  # column names listed in one quality finding
 _CLASS_LIMIT = 50  # distinct labels beyond which an unknown task is taken for regression
@@ -168,6 +175,40 @@ def measure_performance(
     primary = frame[frame["role"] == "primary"] if len(frame) else frame
     answered = primary[primary["status"] == 200] if len(primary) else primary
     return _performance(primary, answered, config, baseline)
+
+
+def stream_rows(
+    table: pa.Table, dataset: str, version: int, at: int, config: MonitorConfig
+) -> pd.DataFrame:
+    """One dataset version of a table stream in the payload log's shape, so a window of a
+    stream is measured like a deployment's: each column an ``input.*`` (the label column,
+    ``config.target``, becomes ``label``; the prediction column, ``config.prediction``,
+    ``output.*``), every row answered, no latency."""
+    import pandas as pd
+
+    rows = table.num_rows
+    frame = pd.DataFrame(
+        {
+            "request_id": np.arange(rows).astype(str),
+            "row": np.zeros(rows, dtype=np.int32),
+            "time_ms": np.full(rows, at, dtype=np.int64),
+            "model": dataset,
+            "version": version,
+            "role": "primary",
+            "status": np.full(rows, 200, dtype=np.int32),
+            "latency_ms": np.full(rows, np.nan),
+        }
+    )
+    columns = {}
+    for name in table.column_names:
+        values = table.column(name).to_pandas()
+        if name == config.target:
+            columns["label"] = values.astype(object).where(values.notna(), None)
+        elif name == config.prediction:
+            columns[OUTPUT_PREFIX + name] = values
+        else:
+            columns[INPUT_PREFIX + name] = values
+    return pd.concat([frame, pd.DataFrame(columns)], axis=1)
 
 
 def _inputs(answered: pd.DataFrame) -> dict[str, Any]:
