@@ -189,3 +189,30 @@ def test_a_stationary_stream_raises_no_alert_over_1000_windows(
     assert dataset == 0, f"{dataset} windows flagged as dataset drift"
     # BH at 5 % over 5 features: the per-feature false-positive rate stays near alpha / 5.
     assert rate <= 0.02, f"per-feature false-positive rate {rate:.3%} over 5,000 tests"
+
+
+def test_performance_estimated_without_labels_follows_calibrated_probabilities() -> None:
+    from loopml.monitoring.windows import CBPE_ASSUMPTIONS, estimate_performance
+
+    rng = np.random.default_rng(4)
+    config = MonitorConfig(probability="p", task="classification")
+    for low, high in ((0.0, 1.0), (0.3, 0.7), (0.0, 0.2)):
+        p = rng.uniform(low, high, 20_000)
+        truth = (rng.random(p.size) < p).astype(int)  # calibrated: P(y = 1) is p
+        predicted = (p >= 0.5).astype(int)
+        estimated = estimate_performance(pd.DataFrame({"output.p": p}), config)
+        assert estimated is not None
+        assert estimated["estimate"] is True
+        assert estimated["assumptions"] == CBPE_ASSUMPTIONS
+        assert estimated["metrics"]["accuracy"] == pytest.approx(
+            (truth == predicted).mean(), abs=0.015
+        )
+    # The classes' probabilities as lists (predict_proba's rows): the positive class last.
+    rows = pd.DataFrame({"output.p": [[0.1, 0.9], [0.8, 0.2], [0.5, 0.5]]})
+    estimated = estimate_performance(rows, config)
+    assert estimated is not None
+    assert estimated["metrics"]["accuracy"] == pytest.approx((0.9 + 0.8 + 0.5) / 3)
+    assert estimate_performance(rows, MonitorConfig()) is None
+    missing = estimate_performance(pd.DataFrame({"output.q": [0.5]}), config)
+    assert missing is not None
+    assert missing["notes"] == ["the window has no output 'p'"]

@@ -107,6 +107,15 @@ def create(
     task: Annotated[
         str | None, typer.Option("--task", metavar="TASK", help="classification or regression.")
     ] = None,
+    probability: Annotated[
+        str | None,
+        typer.Option(
+            "--probability",
+            metavar="OUTPUT",
+            help="The output with the positive class's probability (binary classifiers): "
+            "performance is also estimated without labels (CBPE).",
+        ),
+    ] = None,
     method: Annotated[
         str,
         typer.Option("--method", metavar="METHOD", help="auto, ks, wasserstein, psi, js or chi2."),
@@ -165,6 +174,7 @@ def create(
             features=feature or (),
             target=target,
             task=task,
+            probability=probability,
             method=method,
             thresholds=thresholds,
             correction=None if correction == "none" else correction,
@@ -307,6 +317,9 @@ def status(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
         coverage = last["label_coverage"]
         labels = "no labels" if coverage is None else f"labels on {coverage:.0%} of requests"
         table.add_row(cell("performance", "bold"), cell(f"{metrics or '-'} ({labels})"))
+        if last.get("estimated_performance"):
+            estimate = _figures(last["estimated_performance"], limit=4)
+            table.add_row(cell("estimated", "bold"), cell(f"{estimate} (without labels: CBPE)"))
         health = last["health"] or {}
         rate = health.get("error_rate")
         p95 = (health.get("latency_ms") or {}).get("p95")

@@ -76,6 +76,7 @@ def check_config(**options: Any) -> MonitorConfig:
         target=options["target"],
         task=task,
         prediction=options["prediction"],
+        probability=options.get("probability"),
         rules=check_rules(DEFAULT_RULES if rules is None else rules),
     )
 

@@ -210,6 +210,7 @@ class MonitorConfig:
     target: str | None = None
     task: str | None = None
     prediction: str = "predict"
+    probability: str | None = None
     rules: tuple[AlertRule, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -225,6 +226,7 @@ class MonitorConfig:
             "target": self.target,
             "task": self.task,
             "prediction": self.prediction,
+            "probability": self.probability,
             "rules": [rule.to_dict() for rule in self.rules],
         }
 

@@ -133,6 +133,7 @@ class MonitorClient:
         target: str | None = None,
         task: str | None = None,
         prediction: str = "predict",
+        probability: str | None = None,
         method: str = "auto",
         thresholds: Mapping[str, float] | None = None,
         correction: str | None = "bh",
@@ -159,6 +160,8 @@ class MonitorClient:
             task: ``classification`` or ``regression`` (default: the evaluation's, else
                 inferred from the labels).
             prediction: the output compared with labels.
+            probability: the output with the positive class's probability (binary
+                classifiers): performance is also estimated without labels (CBPE).
             method, thresholds, correction, alpha, share_threshold, importance: drift
                 options (:func:`loopml.data.sketch.drift_against`); without ``thresholds``
                 they are calibrated on the reference.
@@ -182,6 +185,7 @@ class MonitorClient:
             target=target,
             task=task,
             prediction=prediction,
+            probability=probability,
             method=method,
             thresholds=thresholds,
             correction=correction,
@@ -718,6 +722,10 @@ class MonitorClient:
                 "dataset_drifted": window.dataset_drifted,
                 "drifted_features": list(window.drifted_features),
                 "performance": performance.get("metrics") or {},
+                "estimated_performance": (window.results.get("estimated_performance") or {}).get(
+                    "metrics"
+                )
+                or None,
                 "label_coverage": (performance.get("coverage") or {}).get("share"),
                 "health": window.results.get("health"),
             }

@@ -49,13 +49,21 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "CBPE_ASSUMPTIONS",
     "Measured",
+    "estimate_performance",
     "measure_performance",
     "measure_window",
     "stream_rows",
     "watched_features",
 ]
 
+CBPE_ASSUMPTIONS = (
+    "an estimate without labels (confidence-based, like NannyML's CBPE): it holds while the "
+    "model's probabilities are calibrated on production data and only the inputs' "
+    "distribution moved (P(label | inputs) did not); a changed relation between inputs and "
+    "labels (concept drift) is invisible to it"
+)
 _MAX_LISTED = 50  # column names listed in one quality finding
 _CLASS_LIMIT = 50  # distinct labels beyond which an unknown task is taken for regression
 
@@ -155,6 +163,7 @@ def measure_window(
         "quality": quality,
         "health": health,
         "performance": _performance(primary, answered, config, baseline),
+        "estimated_performance": estimate_performance(answered, config),
     }
     versions = _versions(answered)
     return Measured(
@@ -209,6 +218,49 @@ def stream_rows(
         else:
             columns[INPUT_PREFIX + name] = values
     return pd.concat([frame, pd.DataFrame(columns)], axis=1)
+
+
+def estimate_performance(answered: pd.DataFrame, config: MonitorConfig) -> dict[str, Any] | None:
+    """A binary classifier's expected accuracy, precision, recall and f1 on a window without
+    labels, from its probabilities (``config.probability``): each row counts as a true
+    positive with its probability p when predicted positive (p >= 0.5), as a false positive
+    with 1 - p, and so on (CBPE). ``None`` when the monitor names no probability output.
+
+    Example:
+        >>> import pandas as pd
+        >>> rows = pd.DataFrame({"output.p": [0.9, 0.8, 0.3, 0.1]})
+        >>> estimated = estimate_performance(rows, MonitorConfig(probability="p"))
+        >>> round(estimated["metrics"]["accuracy"], 3)
+        0.825
+    """
+    if config.probability is None:
+        return None
+    column = OUTPUT_PREFIX + config.probability
+    result: dict[str, Any] = {"method": "cbpe", "estimate": True, "rows": 0, "metrics": {},
+                              "assumptions": CBPE_ASSUMPTIONS, "notes": []}  # fmt: skip
+    if column not in answered.columns:
+        result["notes"].append(f"the window has no output {config.probability!r}")
+        return result
+    values = [v[-1] if isinstance(v, list | tuple | np.ndarray) and len(v) else v
+              for v in answered[column].tolist()]  # fmt: skip
+    p = np.asarray([v if isinstance(v, int | float) else np.nan for v in values], dtype=float)
+    p = p[np.isfinite(p) & (p >= 0) & (p <= 1)]
+    result["rows"] = int(p.size)
+    if not p.size:
+        result["notes"].append(f"no probabilities in [0, 1] in {config.probability!r}")
+        return result
+    positive = p >= 0.5
+    tp, fp = float(p[positive].sum()), float((1 - p[positive]).sum())
+    fn, tn = float(p[~positive].sum()), float((1 - p[~positive]).sum())
+    metrics = {"accuracy": (tp + tn) / p.size}
+    if tp + fp > 0:
+        metrics["precision"] = tp / (tp + fp)
+    if tp + fn > 0:
+        metrics["recall"] = tp / (tp + fn)
+    if "precision" in metrics and "recall" in metrics and tp > 0:
+        metrics["f1"] = 2 * tp / (2 * tp + fp + fn)
+    result["metrics"] = metrics
+    return result
 
 
 def _inputs(answered: pd.DataFrame) -> dict[str, Any]:
