@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.cli._output import (
     cell,
+    echo_json,
     format_duration,
     format_size,
     format_time,
     format_value,
     new_table,
+    show,
 )
 from loopml.clock import timestamp
 
@@ -43,6 +45,7 @@ __all__ = [
     "run_details",
     "run_json",
     "runs_table",
+    "show_webhooks",
     "webhooks_table",
 ]
 
@@ -303,3 +306,15 @@ def webhooks_table(hooks: Sequence[Webhook], scope: str) -> Table:
     if errors:
         table.caption = "last errors: " + "; ".join(errors)
     return table
+
+
+def show_webhooks(
+    hooks: Sequence[Webhook], data: Any, *, as_json: bool, scope: str, add: str
+) -> None:
+    """A ``webhooks list`` answer: ``data`` as JSON, a table, or how to add one."""
+    if as_json:
+        echo_json(data)
+    elif not hooks:
+        show(cell(f"no webhooks; add one with `{add}`", "dim"))
+    else:
+        show(webhooks_table(hooks, scope))

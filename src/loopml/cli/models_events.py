@@ -145,15 +145,10 @@ def list_webhooks(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
     with open_registry(ctx) as registry:
         hooks = registry.list_webhooks()
-    if as_json:
-        echo_json(to_json(hooks))
-        return
-    if not hooks:
-        show(cell("no webhooks; add one with `loopml models webhooks add URL`", "dim"))
-        return
-    from loopml.cli._views import webhooks_table
+    from loopml.cli._views import show_webhooks
 
-    show(webhooks_table(hooks, "model"))
+    add = "loopml models webhooks add URL"
+    show_webhooks(hooks, to_json(hooks), as_json=as_json, scope="model", add=add)
 
 
 @webhooks_app.command("remove")

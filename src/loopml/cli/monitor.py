@@ -23,6 +23,7 @@ from loopml.cli._output import (
     echo_json,
     format_time,
     new_table,
+    respond,
     show,
 )
 from loopml.cli._state import get_state
@@ -257,6 +258,8 @@ def run(
 ) -> None:
     """Compute the windows that are due, judge the alert rules, fire or resolve alerts.
 
+    Labels that arrived since for recent windows update their performance first.
+
     Examples:
 
         loopml monitor run churn-api
@@ -390,6 +393,8 @@ def alerts(
 ) -> None:
     """List alerts, newest first.
 
+    --json prints {alerts, next_page_token}, each alert with its evidence.
+
     Examples:
 
         loopml monitor alerts --state firing
@@ -459,10 +464,11 @@ def update_monitor(
         changed = client.update(
             name, rules=rule, window=window, share_threshold=share, reason=reason
         )
-    if as_json:
-        echo_json(changed.to_dict())
-        return
-    show(cell(f"updated monitor {changed.name} (revision {changed.revision})", "green"))
+    respond(
+        changed.to_dict(),
+        cell(f"updated monitor {changed.name} (revision {changed.revision})", "green"),
+        as_json=as_json,
+    )
 
 
 @app.command("delete")
@@ -484,10 +490,7 @@ def delete_monitor(
     confirm(f"delete monitor {name} with its windows and alerts?", yes=yes, action="delete")
     with _client(ctx) as client:
         gone = client.delete(name, reason=reason)
-    if as_json:
-        echo_json(gone.to_dict())
-        return
-    show(cell(f"deleted monitor {gone.name}", "green"))
+    respond(gone.to_dict(), cell(f"deleted monitor {gone.name}", "green"), as_json=as_json)
 
 
 @app.command("report")
@@ -528,10 +531,11 @@ def report(
         history = client.alerts(name, limit=1000).items
     page = render_report(monitor, list(reversed(shown)), history, window=detail)
     output.write_text(page, encoding="utf-8")
-    if as_json:
-        echo_json({"path": str(output), "windows": len(shown), "alerts": len(history)})
-        return
-    show(cell(f"wrote {output} ({len(shown)} windows, {len(history)} alerts)", "green"))
+    respond(
+        {"path": str(output), "windows": len(shown), "alerts": len(history)},
+        cell(f"wrote {output} ({len(shown)} windows, {len(history)} alerts)", "green"),
+        as_json=as_json,
+    )
 
 
 @app.command("metrics")
@@ -668,10 +672,11 @@ def add_webhook(
     """
     with _client(ctx) as client:
         hook = client.add_webhook(url, event or (), monitor, secret)
-    if as_json:
-        echo_json(dataclasses.asdict(hook))
-        return
-    show(cell(f"added webhook {hook.id} -> {hook.url}", "green"))
+    respond(
+        dataclasses.asdict(hook),
+        cell(f"added webhook {hook.id} -> {hook.url}", "green"),
+        as_json=as_json,
+    )
 
 
 @webhooks_app.command("list")
@@ -682,17 +687,13 @@ def list_webhooks(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
         loopml monitor webhooks list --json
     """
+    from loopml.cli._views import show_webhooks
+
     with _client(ctx) as client:
         hooks = client.list_webhooks()
-    if as_json:
-        echo_json({"webhooks": [dataclasses.asdict(hook) for hook in hooks]})
-        return
-    if not hooks:
-        show(cell("no webhooks; add one with `loopml monitor webhooks add URL`", "dim"))
-        return
-    from loopml.cli._views import webhooks_table
-
-    show(webhooks_table(hooks, "monitor"))
+    data = {"webhooks": [dataclasses.asdict(hook) for hook in hooks]}
+    add = "loopml monitor webhooks add URL"
+    show_webhooks(hooks, data, as_json=as_json, scope="monitor", add=add)
 
 
 @webhooks_app.command("remove")
@@ -709,10 +710,7 @@ def remove_webhook(
     """
     with _client(ctx) as client:
         hook = client.remove_webhook(webhook_id)
-    if as_json:
-        echo_json(dataclasses.asdict(hook))
-        return
-    show(cell(f"removed webhook {hook.id}", "green"))
+    respond(dataclasses.asdict(hook), cell(f"removed webhook {hook.id}", "green"), as_json=as_json)
 
 
 @app.command("events")
