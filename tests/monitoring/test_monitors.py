@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
@@ -275,3 +276,43 @@ def test_a_monitor_on_a_table_stream_measures_each_new_dataset_version(
         ("evaluated_on", "dataset_version", "scoring/2"),
         ("consumed", "dataset_version", "churn_train/1"),
     }
+
+
+def test_dataset_drift_is_weighted_by_the_models_feature_importances(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    from loopml.packaging.package import save_package
+
+    rng = np.random.default_rng(8)
+    train = churn_rows(rng, 2000)
+    train["churned"] = (train["x1"] > 0).astype(int)  # x1 is nearly all that matters
+    forest = RandomForestClassifier(n_estimators=20, random_state=0)
+    forest.fit(train[["x1", "x2"]], train["churned"])
+    save_package(forest, tmp_path / "forest", input_example=train[["x1", "x2"]].head(2))
+    RegistryClient(settings).register(tmp_path / "forest", "churn")
+    DeploymentClient(settings).create(
+        "churn-api", "churn", {"routes": [{"version": 1, "weight": 100}]}
+    )
+    train.to_parquet(tmp_path / "train.parquet")
+    client = MonitorClient(settings)
+    monitor = client.create("churn-api", reference=str(tmp_path / "train.parquet"))
+    weights = monitor.config.importance
+    assert set(weights) == {"x1", "x2"}
+    assert weights["x1"] > 0.8
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert any("feature importances" in note for note in client.references(monitor).notes)
+    # Only x2 (the unimportant one) moves: half the features drifted, little of the weight.
+    window = churn_rows(rng, 1500)
+    window["x2"] += 2.0
+    rows = pd.DataFrame({
+        "request_id": [f"r{i}" for i in range(1500)], "row": 0, "time_ms": T0, "model": "churn",
+        "version": 1, "role": "primary", "status": 200, "latency_ms": 1.0,
+        "input.x1": window["x1"], "input.x2": window["x2"],
+    })  # fmt: skip
+    measured = client.measure("churn-api", rows)
+    assert measured.results["drift"]["weighted"] is True
+    assert [c["column"] for c in measured.results["drift"]["columns"] if c["drifted"]] == ["x2"]
+    assert measured.drift_share == pytest.approx(weights["x2"])
+    assert measured.dataset_drifted is False

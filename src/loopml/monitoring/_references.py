@@ -37,6 +37,7 @@ __all__ = [
     "REFERENCE_OWNER",
     "References",
     "load_reference",
+    "model_importance",
     "reference_nodes",
     "served",
     "signature_inputs",
@@ -237,6 +238,14 @@ def sketch_reference(
         named = [n for n in inputs or () if n in table.column_names]
         features = named or [c for c in table.column_names if c != config.target]
         config = replace(config, features=tuple(features))
+    if not config.importance and loaded is not None and inputs:
+        weights = model_importance(loaded.model, inputs)
+        if weights:
+            notes.append(
+                "dataset drift is weighted by the model's feature importances "
+                "(feature_importances_); pass importance to weigh otherwise"
+            )
+            config = replace(config, importance=weights)
     columns = list(config.features) + ([config.target] if config.target else [])
     inputs_sketch = sketch_table(table, columns=columns)
     outputs_sketch = None
@@ -266,3 +275,28 @@ def _load(model: str, version: int, settings: Settings, notes: list[str]) -> Any
             f"prediction drift is off ({type(err).__name__}: {err})"
         )
         return None
+
+
+def model_importance(model: Any, inputs: Sequence[str]) -> dict[str, float]:
+    """The model's own feature importances by input name (``feature_importances_`` of a
+    tree ensemble, or of a scikit-learn pipeline's last step), normalised to sum to 1;
+    empty when it has none that match its inputs.
+
+    Example:
+        >>> class Forest:
+        ...     feature_importances_ = [3.0, 1.0]
+        >>> model_importance(Forest(), ["tenure", "spend"])
+        {'tenure': 0.75, 'spend': 0.25}
+    """
+    found = getattr(model, "feature_importances_", None)
+    steps = getattr(model, "steps", None)
+    if found is None and isinstance(steps, list) and steps:
+        found = getattr(steps[-1][-1], "feature_importances_", None)
+    try:
+        values = [float(v) for v in found] if found is not None else []
+    except (TypeError, ValueError):
+        return {}
+    total = sum(v for v in values if v > 0)
+    if len(values) != len(inputs) or not total or any(not v >= 0 for v in values):
+        return {}
+    return {str(name): value / total for name, value in zip(inputs, values, strict=True)}
