@@ -316,3 +316,35 @@ def test_dataset_drift_is_weighted_by_the_models_feature_importances(
     assert [c["column"] for c in measured.results["drift"]["columns"] if c["drifted"]] == ["x2"]
     assert measured.drift_share == pytest.approx(weights["x2"])
     assert measured.dataset_drifted is False
+
+
+def test_windows_are_checked_against_the_datasets_schema(
+    settings: Settings, trained: dict[str, Any], tmp_path: Path
+) -> None:
+    from loopml.data import infer_schema, save_schema
+
+    inferred = infer_schema(trained["train"], range_slack=0.5)  # room for a wider sample
+    schema = save_schema(inferred, tmp_path / "churn.schema.toml")
+    client = MonitorClient(settings)
+    client.create("churn-api", features=FEATURES, target="churned", schema=schema)
+    rng = np.random.default_rng(12)
+    clean, broken = churn_rows(rng, 300), churn_rows(rng, 300)
+    broken.loc[:29, "plan"] = "enterprise"  # a category the schema does not know
+
+    def rows(frame: pd.DataFrame) -> pd.DataFrame:
+        base = {"request_id": [f"r{i}" for i in range(len(frame))], "row": 0, "time_ms": T0,
+                "model": "churn", "version": 1, "role": "primary", "status": 200,
+                "latency_ms": 1.0}  # fmt: skip
+        return pd.DataFrame({**base, **{f"input.{c}": frame[c] for c in FEATURES}})
+
+    assert client.measure("churn-api", rows(clean)).results["quality"]["schema"] == {
+        "passed": True, "violations": [],
+    }  # fmt: skip
+    found = client.measure("churn-api", rows(broken)).results["quality"]["schema"]
+    assert found["passed"] is False
+    assert [(v["column"], v["check"], v["count"]) for v in found["violations"]] == [
+        ("plan", "categories", 30)
+    ]
+    # Stored with the reference: a fresh client (another process) checks the same way.
+    again = MonitorClient(settings).measure("churn-api", rows(broken))
+    assert again.results["quality"]["schema"] == found

@@ -117,6 +117,15 @@ def create(
             "performance is also estimated without labels (CBPE).",
         ),
     ] = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            metavar="FILE",
+            help="A data schema (TOML, see `loopml data validate`) each window's inputs are "
+            "checked against: types, nulls, ranges, categories.",
+        ),
+    ] = None,
     method: Annotated[
         str,
         typer.Option("--method", metavar="METHOD", help="auto, ks, wasserstein, psi, js or chi2."),
@@ -176,6 +185,7 @@ def create(
             target=target,
             task=task,
             probability=probability,
+            schema=schema,
             method=method,
             thresholds=thresholds,
             correction=None if correction == "none" else correction,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from loopml.config import Settings
+from loopml.data.schema import DataSchema
 from loopml.data.sketch import ReferenceSketch, sketch_table
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.monitoring.models import MonitorConfig
@@ -43,6 +44,7 @@ __all__ = [
     "signature_inputs",
     "sketch_reference",
     "training_data",
+    "window_schema",
 ]
 
 REFERENCE_OWNER = "monitor_reference"
@@ -52,20 +54,27 @@ _TRAINING = ("training", "train")
 
 
 class References:
-    """A monitor's stored reference: the sketch of its inputs and of the model's outputs."""
+    """A monitor's stored reference: the sketch of its inputs and of the model's outputs,
+    and the data schema windows are checked against (``None``: the sketch alone)."""
 
-    __slots__ = ("inputs", "notes", "outputs")
+    __slots__ = ("inputs", "notes", "outputs", "schema")
 
     def __init__(
-        self, inputs: ReferenceSketch, outputs: ReferenceSketch | None, notes: Sequence[str]
+        self,
+        inputs: ReferenceSketch,
+        outputs: ReferenceSketch | None,
+        notes: Sequence[str],
+        schema: DataSchema | None = None,
     ) -> None:
         self.inputs, self.outputs, self.notes = inputs, outputs, tuple(notes)
+        self.schema = schema
 
     def to_bytes(self) -> bytes:
         body = {
             "inputs": self.inputs.to_dict(),
             "outputs": None if self.outputs is None else self.outputs.to_dict(),
             "notes": list(self.notes),
+            "schema": None if self.schema is None else self.schema.to_dict(),
         }
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
@@ -73,17 +82,34 @@ class References:
     def from_bytes(cls, data: bytes, source: str) -> References:
         try:
             body = json.loads(data)
-            outputs = body.get("outputs")
+            outputs, schema = body.get("outputs"), body.get("schema")
             return cls(
                 ReferenceSketch.from_dict(body["inputs"], source=source),
                 None if outputs is None else ReferenceSketch.from_dict(outputs, source=source),
                 [str(note) for note in body.get("notes", [])],
+                None if schema is None else DataSchema.from_dict(schema),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise InvalidInputError(
                 f"the stored reference {source} is not a monitor reference ({err}); "
                 "create the monitor again (loopml monitor create NAME --replace)"
             ) from err
+
+
+def window_schema(schema: DataSchema | str | Path, features: Sequence[str]) -> DataSchema:
+    """The checks a window runs from a data schema (a file or a loaded one): the checks of
+    the watched ``features`` (the dataset's other columns, such as its label, are not sent
+    to a model) and the extra-column rule, without drift (the monitor measures drift
+    itself) and without row counts or uniqueness (a window is a slice, not a dataset)."""
+    from loopml.data.schema import load_schema
+
+    loaded = schema if isinstance(schema, DataSchema) else load_schema(schema)
+    watched = set(features)
+    columns = tuple(
+        replace(column, unique=False) for column in loaded.columns if column.name in watched
+    )
+    return replace(loaded, columns=columns, drift=None, reference_profile=None,
+                   min_rows=None, max_rows=None, unique_keys=())  # fmt: skip
 
 
 def served(conn: Connection, deployment: str, settings: Settings) -> tuple[str, int]:

@@ -62,6 +62,7 @@ from loopml.monitoring._references import (
     served,
     sketch_reference,
     training_data,
+    window_schema,
 )
 from loopml.monitoring._window import Moment, to_ms
 from loopml.monitoring.models import (
@@ -96,6 +97,8 @@ from loopml.webhooks import Webhook
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from loopml.data.schema import DataSchema
 
 __all__ = ["MAX_WINDOWS", "REFERENCE_OWNER", "MonitorClient", "References", "parse_window"]
 
@@ -134,6 +137,7 @@ class MonitorClient:
         task: str | None = None,
         prediction: str = "predict",
         probability: str | None = None,
+        schema: DataSchema | str | Path | None = None,
         method: str = "auto",
         thresholds: Mapping[str, float] | None = None,
         correction: str | None = "bh",
@@ -162,6 +166,10 @@ class MonitorClient:
             prediction: the output compared with labels.
             probability: the output with the positive class's probability (binary
                 classifiers): performance is also estimated without labels (CBPE).
+            schema: a data schema (a TOML file, or loaded) each window's inputs are
+                checked against: types, nulls, ranges, categories, extra columns (drift,
+                row counts and uniqueness are left to the monitor). Stored with the
+                reference.
             method, thresholds, correction, alpha, share_threshold, importance: drift
                 options (:func:`loopml.data.sketch.drift_against`); without ``thresholds``
                 they are calibrated on the reference.
@@ -226,6 +234,8 @@ class MonitorClient:
         references, config = sketch_reference(
             table, config, model, version, predict_reference, self.settings
         )
+        if schema is not None:
+            references.schema = window_schema(schema, config.features)
         stored = self.artifact_store.put_bytes(references.to_bytes())
         actor, at = current_actor(), now_ms()
         values = {
@@ -886,6 +896,7 @@ class MonitorClient:
             monitor.config,
             baseline=baseline,
             outputs=references.outputs,
+            schema=references.schema,
         )
 
     def _store_window(

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from loopml.data.schema import DataSchema
 from loopml.data.sketch import ReferenceSketch, drift_against
 from loopml.metrics import compute_metrics
 from loopml.monitoring._rows import FEATURE_PREFIX, INPUT_PREFIX, OUTPUT_PREFIX
@@ -102,6 +103,7 @@ def measure_window(
     *,
     baseline: Mapping[str, float] | None = None,
     outputs: ReferenceSketch | None = None,
+    schema: DataSchema | None = None,
 ) -> Measured:
     """Measure one window's rows against the reference sketch (see the module docstring).
 
@@ -114,6 +116,8 @@ def measure_window(
             with them.
         outputs: the sketch of the model's predictions on the reference (``output.*``
             columns), for prediction drift; ``None`` leaves prediction drift out.
+        schema: a data schema the window's inputs must follow (its column checks: types,
+            nulls, ranges, categories, extra columns); ``None`` checks the sketch only.
     """
     primary = frame[frame["role"] == "primary"] if len(frame) else frame
     answered = primary[primary["status"] == 200] if len(primary) else primary
@@ -121,10 +125,12 @@ def measure_window(
     inputs = _inputs(answered)
     features = [name for name in watched_features(sketch, config) if name in sketch.columns]
     present = [name for name in features if name in inputs]
-    quality = {
+    quality: dict[str, Any] = {
         "unexpected_columns": sorted(set(inputs) - set(sketch.columns))[:_MAX_LISTED],
         "missing_columns": sorted(set(features) - set(inputs))[:_MAX_LISTED],
     }
+    if schema is not None and len(answered):
+        quality["schema"] = _schema_check(inputs, schema)
     drift = None
     if len(answered) and present:
         drift = drift_against(
@@ -261,6 +267,21 @@ def estimate_performance(answered: pd.DataFrame, config: MonitorConfig) -> dict[
         metrics["f1"] = 2 * tp / (2 * tp + fp + fn)
     result["metrics"] = metrics
     return result
+
+
+def _schema_check(inputs: Mapping[str, Any], schema: DataSchema) -> dict[str, Any]:
+    """The window's inputs against the data schema: passed, and the violations."""
+    import pandas as pd
+
+    from loopml.data.validate import validate
+
+    table = pd.DataFrame({name: column.to_numpy() for name, column in inputs.items()})
+    found = validate(table, schema)
+    violations = [
+        {key: value for key, value in v.to_dict().items() if key != "examples"}
+        for v in found.violations[:_MAX_LISTED]
+    ]
+    return {"passed": found.passed, "violations": violations}
 
 
 def _inputs(answered: pd.DataFrame) -> dict[str, Any]:
