@@ -256,7 +256,7 @@ def test_a_monitor_on_a_table_stream_measures_each_new_dataset_version(
         features=FEATURES, rules=["drift:x1 for 1"],
     )  # fmt: skip
     assert (monitor.name, monitor.deployment, monitor.source) == (
-        "scoring", None, "datasets:/scoring",
+        "scoring", None, "datasets:/scoring@latest",
     )  # fmt: skip
     made = client.run("scoring")
     assert [w.versions for w in made] == [

@@ -30,6 +30,7 @@ from loopml.monitoring.models import MonitorConfig
 from loopml.store import Store
 from loopml.store.lineage import edges_of
 from loopml.store.schema import deployments
+from loopml.uris import is_uri, model_uri, node_uri, parse_uri
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -134,15 +135,17 @@ def served(conn: Connection, deployment: str, settings: Settings) -> tuple[str, 
         return str(row["model"]), int(route["version"])
     from loopml.registry.client import RegistryClient
 
-    found = RegistryClient(settings).resolve(f"models:/{row['model']}@{route['alias']}")
+    found = RegistryClient(settings).resolve(model_uri(row["model"], alias=route["alias"]))
     return found.model, found.version
 
 
 def reference_nodes(uri: str) -> list[tuple[str, str]]:
-    if not uri.startswith("datasets:/"):
+    if not is_uri(uri, "datasets"):
         return []
-    body = uri.removeprefix("datasets:/")
-    return [("dataset_version", body)] if "/" in body else []
+    parsed = parse_uri(uri)
+    if parsed.version is None:
+        return []
+    return [("dataset_version", f"{parsed.name}/{parsed.version}")]
 
 
 def signature_inputs(signature: Any) -> list[str] | None:
@@ -205,15 +208,16 @@ def training_data(store: Store, model: str, version: int) -> str:
             "run that logged it consumed no dataset version); pass the reference: "
             "loopml monitor create DEPLOYMENT --reference datasets:/NAME/VERSION"
         )
-    dataset, _, number = min(consumed)[1].rpartition("/")
-    return f"datasets:/{dataset}/{number}"
+    found = node_uri("dataset_version", min(consumed)[1])
+    assert found is not None
+    return found
 
 
 def load_reference(uri: str, settings: Settings) -> pa.Table:
     """The reference table: a ``datasets:/`` table version, or a Parquet or CSV file."""
     import pyarrow as pa
 
-    if uri.startswith("datasets:/"):
+    if is_uri(uri, "datasets"):
         from loopml.data.versions import DatasetClient
 
         table = DatasetClient(settings).load(uri, as_arrow=True)
@@ -293,7 +297,7 @@ def _load(model: str, version: int, settings: Settings, notes: list[str]) -> Any
 
     try:
         return load_version(
-            RegistryClient(settings).resolve(f"models:/{model}/{version}"), settings=settings
+            RegistryClient(settings).resolve(model_uri(model, version)), settings=settings
         )
     except Exception as err:  # the user's package: a note, not a failure
         notes.append(

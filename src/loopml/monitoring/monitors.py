@@ -93,6 +93,7 @@ from loopml.store.schema import (
     monitor_windows,
     monitors,
 )
+from loopml.uris import dataset_uri, is_uri, strip_scheme
 from loopml.webhooks import Webhook
 
 if TYPE_CHECKING:
@@ -241,7 +242,7 @@ class MonitorClient:
         values = {
             "name": name,
             "deployment": deployment if stream is None else None,
-            "source": None if stream is None else f"datasets:/{stream}",
+            "source": None if stream is None else stream_uri(stream),
             "reference": uri,
             "reference_digest": stored.digest,
             "model": model,
@@ -477,7 +478,8 @@ class MonitorClient:
         from loopml.data.versions import DatasetClient
 
         assert monitor.source is not None
-        dataset = monitor.source.removeprefix("datasets:/")
+        dataset = _stream_source(monitor.source)
+        assert dataset is not None
         w = monitor_windows.c
         with self.store.read() as conn:
             last = conn.execute(
@@ -958,11 +960,16 @@ class MonitorClient:
         return self.store.transact(work)
 
 
+def stream_uri(dataset: str) -> str:
+    """How a table stream is written: ``datasets:/NAME@latest`` (it follows new versions)."""
+    return dataset_uri(dataset)
+
+
 def _stream_source(target: str) -> str | None:
     """The dataset name of a table stream (``datasets:/NAME``), ``None`` for a deployment."""
-    if not isinstance(target, str) or not target.startswith("datasets:/"):
+    if not is_uri(target, "datasets"):
         return None
-    dataset = target.removeprefix("datasets:/")
+    dataset = strip_scheme(target, "datasets").removesuffix("@latest")
     if not dataset or "/" in dataset or "@" in dataset:
         raise InvalidInputError(
             f"a table stream is a dataset, not one version: give datasets:/NAME (each new "
