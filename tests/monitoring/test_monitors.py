@@ -348,3 +348,32 @@ def test_windows_are_checked_against_the_datasets_schema(
     # Stored with the reference: a fresh client (another process) checks the same way.
     again = MonitorClient(settings).measure("churn-api", rows(broken))
     assert again.results["quality"]["schema"] == found
+
+
+def test_two_runners_at_once_store_each_window_and_fire_each_alert_once(
+    settings: Settings, trained: dict[str, Any]
+) -> None:
+    import threading
+
+    MonitorClient(settings).create(
+        "churn-api", window="1h", features=FEATURES, rules=["drift:x1 for 2"]
+    )
+    log_windows(settings, trained["model"], [0.0, 0.0, 2.0, 2.0, 2.0])
+    made: list[list[Any]] = [[], []]
+    barrier = threading.Barrier(2)
+
+    def runner(slot: int) -> None:
+        client = MonitorClient(settings)
+        barrier.wait(30)
+        made[slot] = client.run("churn-api", until=T0 + 5 * HOUR)
+
+    threads = [threading.Thread(target=runner, args=(slot,)) for slot in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    client = MonitorClient(settings)
+    stored = sorted(w.start_ms for w in client.windows("churn-api").items)
+    assert stored == [T0 + k * HOUR for k in range(5)]  # each window once
+    assert sorted(w.start_ms for w in made[0] + made[1]) == stored  # each made by one runner
+    assert len(client.alerts("churn-api").items) == 1

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from loopml import webhooks
 from loopml.artifacts import ArtifactStore
@@ -469,7 +470,10 @@ class MonitorClient:
         for start, stop in spans:
             part = frame if times is None else frame[(times >= start) & (times < stop)]
             measured = self._measure(monitor, references, part)
-            created.append(self._store_window(monitor, start, stop, measured, history))
+            stored = self._store_window(monitor, start, stop, measured, history)
+            if stored is None:  # another runner is ahead: it computes the rest
+                break
+            created.append(stored)
         _events.dispatcher_for(self.store).wake()
         return created
 
@@ -499,11 +503,12 @@ class MonitorClient:
             measured = self._measure(monitor, references, frame)
             rows = {"dataset": dataset, "version": found.version, "rows": measured.rows}
             measured = replace(measured, versions=(rows,))
-            created.append(
-                self._store_window(
-                    monitor, found.created_at, found.created_at + 1, measured, history
-                )
+            stored = self._store_window(
+                monitor, found.created_at, found.created_at + 1, measured, history
             )
+            if stored is None:  # another runner is ahead: it computes the rest
+                break
+            created.append(stored)
         _events.dispatcher_for(self.store).wake()
         return created
 
@@ -908,7 +913,9 @@ class MonitorClient:
         stop: int,
         measured: Measured,
         history: list[dict[str, Any]],
-    ) -> MonitorWindow:
+    ) -> MonitorWindow | None:
+        """Store a measured window, judge its rules, advance their alerts, in one
+        transaction; ``None`` when another runner stored a window there first."""
         config = monitor.config
         verdicts = {
             rule.name: judge(rule, measured.results, share_threshold=config.share_threshold)
@@ -917,7 +924,13 @@ class MonitorClient:
         at = now_ms()
         results = {**measured.results, "rules": verdicts, "labels_as_of": at}
 
-        def work(conn: Connection) -> MonitorWindow:
+        def work(conn: Connection) -> MonitorWindow | None:
+            w = monitor_windows.c
+            taken = conn.execute(
+                select(w.id).where(w.monitor == monitor.name, w.end_ms > start).limit(1)
+            ).first()
+            if taken is not None:
+                return None
             window_id = conn.execute(
                 insert(monitor_windows).values(
                     monitor=monitor.name,
@@ -957,7 +970,10 @@ class MonitorClient:
                 .one()
             )
 
-        return self.store.transact(work)
+        try:
+            return self.store.transact(work)
+        except IntegrityError:  # another runner inserted this window at the same moment
+            return None
 
 
 def stream_uri(dataset: str) -> str:

@@ -638,6 +638,8 @@ monitor_windows = Table(
     Column("results", JSON, nullable=False),  # drift, prediction drift, quality, health, …
     Column("created_at", BigInteger, nullable=False),
     Index(None, "monitor", "end_ms"),
+    # Two runners racing on one window: the second insert fails and it skips the window.
+    UniqueConstraint("monitor", "start_ms"),
 )
 
 # An alert: a rule that held for its for-duration; resolved after its clear-duration.

@@ -50,6 +50,9 @@ def upgrade() -> None:
         sa.Column("results", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitor_windows")),
+        sa.UniqueConstraint(
+            "monitor", "start_ms", name=op.f("uq_monitor_windows_monitor_start_ms")
+        ),
     )
     op.create_index(
         op.f("ix_monitor_windows_monitor_end_ms"), "monitor_windows", ["monitor", "end_ms"]
