@@ -300,3 +300,22 @@ def test_many_windows_are_all_drawn_and_the_table_keeps_the_latest() -> None:
     scores = figures_in(page)["fig-drift-scores"]["data"][0]
     assert scores["name"] == "tenure"
     assert len(scores["y"]) == 120
+
+
+def test_schema_checks_and_the_estimated_performance_are_shown() -> None:
+    violation = {"column": "plan", "check": "categories", "severity": "error",
+                 "expected": "one of basic, pro", "observed": "<b>enterprise</b>", "count": 30,
+                 "fraction": 0.1, "message": "30 rows"}  # fmt: skip
+    quality = {"unexpected_columns": [], "missing_columns": [],
+               "schema": {"passed": False, "violations": [violation]}}  # fmt: skip
+    estimated = {"method": "cbpe", "estimate": True, "rows": 40, "notes": [],
+                 "metrics": {"accuracy": 0.8125}, "assumptions": "calibrated"}  # fmt: skip
+    window = make_window(0, quality=quality, estimated_performance=estimated)
+    page = render_report(make_monitor(), [window], [])
+    table = page[page.index('id="schema-checks"') :]
+    assert "categories" in table[: table.index("</table>")]
+    assert "&lt;b&gt;enterprise&lt;/b&gt;" in table  # the observed values are escaped
+    assert 'id="estimated"' in page
+    assert "0.8125" in page
+    clean = make_window(1, quality={"schema": {"passed": True, "violations": []}})
+    assert "every input follows the dataset" in render_report(make_monitor(), [clean], [])

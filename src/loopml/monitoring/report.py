@@ -177,6 +177,12 @@ def _window(monitor: Monitor, window: MonitorWindow, alerts: Sequence[Alert]) ->
         "predictions": [_feature_row(c) for c in _columns(results.get("prediction_drift"))],
         "quality": results.get("quality") or {},
         "performance": _performance(results.get("performance")),
+        "estimated": {
+            str(name): _number(value)
+            for name, value in (
+                (results.get("estimated_performance") or {}).get("metrics") or {}
+            ).items()
+        },
         "health": _health(results.get("health")),
         "rules": [
             _rule_row(name, verdict) for name, verdict in (results.get("rules") or {}).items()
@@ -326,7 +332,7 @@ def _columns(drift: Any) -> list[Mapping[str, Any]]:
 
 def _version(found: Mapping[str, Any]) -> str:
     rows = found.get("rows")
-    name = f"{found.get('model')}/{found.get('version')}"
+    name = f"{found.get('dataset', found.get('model'))}/{found.get('version')}"
     return f"{name} ({rows} rows)" if rows is not None else name
 
 
