@@ -84,12 +84,12 @@ class ColumnBlock(Mapping[str, Any]):
         (['age', 'income'], [1.5, 2.5])
     """
 
-    __slots__ = ("_positions", "block", "names")
+    __slots__ = ("_columns", "block", "names")
 
     def __init__(self, names: Sequence[str], block: Any) -> None:
         self.names = tuple(names)
         self.block = block
-        self._positions: dict[str, int] | None = None
+        self._columns: dict[str, Any] | None = None  # the views, made when first read
         shape: tuple[int, ...] = getattr(block, "shape", ())
         if len(shape) != 2 or shape[1] != len(self.names):
             raise InvalidInputError(
@@ -100,9 +100,9 @@ class ColumnBlock(Mapping[str, Any]):
             raise InvalidInputError(f"a ColumnBlock's names must be unique, got {self.names}")
 
     def __getitem__(self, name: str) -> Any:
-        if self._positions is None:
-            self._positions = {name: index for index, name in enumerate(self.names)}
-        return self.block[:, self._positions[name]]
+        if self._columns is None:
+            self._columns = dict(zip(self.names, self.block.T, strict=True))
+        return self._columns[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
