@@ -29,6 +29,7 @@ from typing import Any
 
 from _harness import BENCH_DIR, LOOPML_PYTHON, fresh_dir, run_worker, say
 from _serving_load import Server, load, start, stop
+
 from serving import PREPARE, bodies, create_deployment, loopml_server
 
 WARMUP_S = 2
@@ -119,9 +120,7 @@ def main() -> None:
             order = lines[rep % len(lines) :] + lines[: rep % len(lines)]
             for label, deployment, src in order:
                 os.environ["PYTHONPATH"] = str(src)  # loopml_server keeps it, after home
-                server = loopml_server(
-                    label, deployment, home, split, workers=1, importable=home
-                )
+                server = loopml_server(label, deployment, home, split, workers=1, importable=home)
                 logged_before = _logged(home, src, deployment)
                 started = time.perf_counter()
                 result = measure(server, args.seconds, logs)

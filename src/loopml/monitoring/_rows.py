@@ -216,7 +216,7 @@ def _fast_member(
         elif type(values) is dict:
             arrays = values.values()
             try:
-                described.append((dict, tuple(values), *(tuple(map(get, arrays)) for get in _DESCRIBE)))
+                described.append((dict, tuple(values), *(tuple(map(f, arrays)) for f in _DESCRIBE)))
             except AttributeError:  # not arrays
                 return None
         else:

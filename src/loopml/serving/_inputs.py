@@ -190,9 +190,7 @@ def _array(value: Any, label: str) -> Any:
         raise InvalidInputError(f"{label}: not a rectangular list of values ({err})") from err
 
 
-def named_outputs(
-    signature: Signature | None, result: Any
-) -> Mapping[str, np.ndarray[Any, Any]]:
+def named_outputs(signature: Signature | None, result: Any) -> Mapping[str, np.ndarray[Any, Any]]:
     """A model's answer as named arrays: a dict's keys, a frame's columns, or one output."""
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(result, pandas.DataFrame):
