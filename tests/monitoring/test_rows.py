@@ -162,6 +162,32 @@ def test_odd_fields_leave_the_fast_path_and_keep_their_values() -> None:
     assert table.column("latency_ms").to_pylist() == [0.25, 0.25, 0.5, 0.5]
 
 
+def test_no_inputs_and_empty_inputs_share_a_table() -> None:
+    empty, missing = (
+        Prediction(request_id=f"r{i}", time_ms=T0, deployment=DEPLOYMENT, model="churn",
+                   version=1, role="primary", inputs=inputs, outputs={"p": np.array([0.5, 1.5])},
+                   latency_ms=0.5, status=200)
+        for i, inputs in enumerate(({}, None))
+    )  # fmt: skip
+    built = build_tables(
+        [empty, missing, empty], deployment=DEPLOYMENT, log_inputs=True, log_features=True
+    )
+    ((table, count),) = built.tables
+    assert count == 3
+    assert table.column("output.p").to_pylist() == [0.5, 1.5] * 3
+
+
+def test_inputs_that_are_not_a_mapping_are_refused_saying_so() -> None:
+    odd = Prediction(request_id="r1", time_ms=T0, deployment=DEPLOYMENT, model="churn",
+                     version=1, role="primary", inputs=np.zeros((2, 2)),  # type: ignore[arg-type]
+                     outputs={"p": np.array([0.5, 1.5])}, latency_ms=0.5, status=200)  # fmt: skip
+    built = build_tables([odd], deployment=DEPLOYMENT, log_inputs=True, log_features=True)
+    assert built.tables == []
+    ((item, reason),) = built.rejected
+    assert item is odd
+    assert "inputs must be a mapping" in reason
+
+
 def test_inputs_left_out_leave_no_input_columns() -> None:
     batch = [_pair(index, 2)[1] for index in range(3)]
     built = build_tables(batch, deployment=DEPLOYMENT, log_inputs=False, log_features=False)

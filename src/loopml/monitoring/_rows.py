@@ -207,7 +207,7 @@ def _fast_member(
     parts: list[Mapping[str, Any]] = []
     for field, _ in sections:
         values = getattr(item, field)
-        if values is None:
+        if values is None or (type(values) in (dict, ColumnBlock) and not values):  # no columns
             described.append(None)
             continue
         if type(values) is ColumnBlock:
