@@ -21,15 +21,17 @@ threads little: ``record`` is one put on a queue, and the conversion to Arrow
 (``_rows.build_tables``) reads each prediction's layout once (names, dtypes, shapes, in C)
 and joins a batch's columns with one concatenation per column, or per batch when serving
 hands a frame's columns over as one :class:`~loopml.monitoring.payload.ColumnBlock`. It
-releases the GIL between slices of a few hundred microseconds, so a request thread waiting
-for it never waits the interpreter's 5 ms switch interval. Measured on an identity model
-(60 columns a request), that brought the writer's own work from ~60 µs to ~8 µs a
-prediction and the c1 p99 from ~32 ms to ~10 ms (docs/benchmarks.md). A child process per
-worker was considered and not built: handing it the predictions costs more than
-converting them here (pickling 1,000 such predictions took 11 ms as blocks and 480 ms as
-dicts of column views, against 7 and 40 ms to convert them), it adds ~86 MB of memory per
-worker and the failure modes of a second process, and what it would take away (Parquet,
-compression, hashing) already runs without the GIL.
+releases the GIL between slices of a few hundred microseconds, so a request thread seldom
+waits out the interpreter's 5 ms switch interval (a probe thread waited 4 ms at most while
+batches were written, 7 ms before). Measured on an identity model (60 columns a request),
+the conversion went from ~60 µs to ~7 µs a prediction (~35 µs for dicts of column arrays)
+and the c1 p99 from 37 ms to 7 ms (log off: 0.9 ms; docs/benchmarks.md).
+
+A child process per worker was considered and not built: handing it the predictions costs
+more than converting them here (pickling 1,000 such predictions took 11 ms as blocks and
+480 ms as dicts of column views, against 7 and 40 ms to convert them), it adds ~86 MB of
+memory per worker and the failure modes of a second process, and what it would take away
+(Parquet, compression, hashing) already runs without the GIL.
 
 Example:
     >>> from loopml.config import Settings
