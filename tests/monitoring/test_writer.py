@@ -23,6 +23,7 @@ from loopml.monitoring import (
     list_segments,
     read_predictions,
 )
+from loopml.monitoring.payload import ColumnBlock
 from loopml.store import open_store
 from loopml.store.schema import artifact_files
 from loopml.tracking.run_artifacts import collect_garbage
@@ -367,3 +368,21 @@ def test_a_refusal_on_the_request_path_is_logged_not_raised(
     refusals = [r for r in caplog.records if "refused" in r.getMessage()]
     assert len(refusals) == 10  # the first ten, then one in a thousand
     assert "AttributeError" in refusals[0].getMessage()
+
+
+def test_a_frames_columns_as_one_block_read_back_as_sent(
+    local: Settings, open_writers: OpenWriter, predict: MakePrediction
+) -> None:
+    writer = open_writers(local, flush_seconds=3600)
+    for i in range(1, 4):
+        block = np.arange(6, dtype=np.float64).reshape(2, 3) * i
+        writer.record(predict(i, inputs=ColumnBlock(["x", "y", "z"], block)))
+    columns = {"x": np.array([1.0]), "y": np.array([2.0]), "z": np.array([3.0])}
+    writer.record(predict(4, inputs=columns, outputs={"predict": np.array([0.5])}))
+    writer.close()
+    assert writer.stats().written == 4
+    (segment,) = list_segments(DEPLOYMENT, settings=local)
+    frame = read_predictions(DEPLOYMENT, settings=local).sort_values(["request_id", "row"])
+    assert frame["input.y"].tolist() == [1.0, 4.0, 2.0, 8.0, 3.0, 12.0, 2.0]
+    assert frame["output.predict"].tolist() == [0.25, 0.75] * 3 + [0.5]
+    assert {"input.x", "input.y", "input.z"} <= set(segment.columns)

@@ -29,13 +29,14 @@ Arrow cannot type (mixed kinds, integers beyond 64 bits) are kept as their text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from loopml.monitoring.payload import Prediction
+from loopml.monitoring.payload import ColumnBlock, Prediction
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -66,6 +67,12 @@ INPUT_PREFIX, FEATURE_PREFIX, OUTPUT_PREFIX = "input.", "feature.", "output."
 _INT64 = (-(2**63), 2**63 - 1)
 _INT32 = (-(2**31), 2**31 - 1)
 _FAST = "biufUSmM"  # numpy kinds Arrow takes as they are (not objects, not records)
+_SLICE = 64  # predictions looked at between two pauses
+_COLUMN_SLICE = 4  # columns concatenated between two pauses
+
+
+def _no_pause() -> None:
+    """The default pause between slices of work: none."""
 
 
 def base_schema() -> pa.Schema:
@@ -92,30 +99,50 @@ class _Converted:
     columns: dict[str, Any]  # numpy arrays (the fast path) or Arrow arrays
     key: tuple[object, ...]  # predictions with equal keys concatenate column by column
 
+    def arrays(self) -> tuple[Any, ...]:
+        return tuple(self.columns.values())
+
+
+_Member: TypeAlias = "_Fast | _Converted"
+
 
 def build_tables(
-    predictions: Iterable[object], *, deployment: str, log_inputs: bool, log_features: bool
+    predictions: Iterable[object],
+    *,
+    deployment: str,
+    log_inputs: bool,
+    log_features: bool,
+    pause: Callable[[], None] = _no_pause,
 ) -> Batch:
     """The tables one batch of predictions is written as: one if their columns agree.
 
     Predictions with the same columns and types are concatenated; groups whose types
     cannot be unified (a column that is a number here and a list there) become tables
-    of their own, so nothing is lost to one odd request.
+    of their own, so nothing is lost to one odd request. ``pause`` is called between
+    slices of the work (a few hundred microseconds each), so that a caller sharing the
+    interpreter with request threads can let them run.
     """
     import pyarrow as pa
 
-    groups: dict[tuple[object, ...], list[_Converted]] = {}
+    groups: dict[tuple[object, ...], list[_Member]] = {}
+    layouts: dict[tuple[object, ...], _Layout | None] = {}
     rejected: list[tuple[object, str]] = []
-    for item in predictions:
+    sections = _sections(log_inputs, log_features)
+    for index, item in enumerate(predictions):
+        if index % _SLICE == _SLICE - 1:
+            pause()
         try:
-            converted = _convert(item, deployment, log_inputs, log_features)
+            member: _Member | None = _fast_member(item, deployment, sections, layouts)
+            if member is None:
+                member = _convert(item, deployment, log_inputs, log_features)
         except (TypeError, ValueError, OverflowError, pa.ArrowException) as err:
             rejected.append((item, str(err)))
             continue
-        groups.setdefault(converted.key, []).append(converted)
+        groups.setdefault(member.key, []).append(member)
     tables: list[tuple[pa.Table, int]] = []
     for group in groups.values():
-        table = _group_table(group)
+        pause()
+        table = _group_table(group, pause)
         for index, (merged, count) in enumerate(tables):
             try:
                 joined = pa.concat_tables([merged, table], promote_options="permissive")
@@ -126,6 +153,133 @@ def build_tables(
         else:
             tables.append((table, len(group)))
     return Batch(tables=tables, rejected=rejected)
+
+
+# -- the fast path: a prediction of numpy arrays in plain dicts or column blocks ---------
+#
+# A served request's values are numpy arrays in dicts (or a frame's columns as one
+# ColumnBlock), and the requests of one deployment look alike. Such a prediction is
+# described by a cheap key (its names, and its arrays' types, dtypes and shapes, read in C
+# by ``map``); each distinct key is checked once per batch, and the arrays are read only
+# when the group's columns are concatenated: blocks with one concatenation per batch. The
+# general path (:func:`_convert`) builds a dict of prefixed names per prediction, which
+# cost ~0.15 ms for 60 columns: more than the request itself.
+
+
+@dataclass(frozen=True)
+class _Layout:
+    key: tuple[object, ...]  # the group key, as _convert makes it for numpy values
+    rows: int
+    widths: tuple[int, ...]  # columns in each kept part (inputs, features, outputs)
+
+
+@dataclass
+class _Fast:
+    prediction: Prediction
+    rows: int
+    key: tuple[object, ...]
+    parts: tuple[Mapping[str, Any], ...]  # the kept dicts or blocks, in column order
+    widths: tuple[int, ...]
+
+    def arrays(self) -> tuple[Any, ...]:
+        values: tuple[Any, ...] = ()
+        for part in self.parts:
+            values += tuple(part.values())
+        return values
+
+
+def _sections(log_inputs: bool, log_features: bool) -> tuple[tuple[str, str], ...]:
+    kept = [("inputs", INPUT_PREFIX)] if log_inputs else []
+    kept += [("features", FEATURE_PREFIX)] if log_features else []
+    return (*kept, ("outputs", OUTPUT_PREFIX))
+
+
+def _fast_member(
+    item: object,
+    deployment: str,
+    sections: tuple[tuple[str, str], ...],
+    layouts: dict[tuple[object, ...], _Layout | None],
+) -> _Fast | None:
+    """``item`` on the fast path, or None when it needs the general path."""
+    if type(item) is not Prediction or not _plainly_valid(item, deployment):
+        return None
+    described: list[object] = []
+    parts: list[Mapping[str, Any]] = []
+    for field, _ in sections:
+        values = getattr(item, field)
+        if values is None or (type(values) in (dict, ColumnBlock) and not values):  # no columns
+            described.append(None)
+            continue
+        if type(values) is ColumnBlock:
+            block = values.block
+            described.append((ColumnBlock, values.names, type(block), block.dtype, block.shape))
+        elif type(values) is dict:
+            arrays = values.values()
+            try:
+                described.append((dict, tuple(values), *(tuple(map(f, arrays)) for f in _DESCRIBE)))
+            except AttributeError:  # not arrays
+                return None
+        else:
+            return None
+        parts.append(values)
+    cheap = tuple(described)
+    if cheap not in layouts:
+        layouts[cheap] = _layout(cheap, sections)
+    layout = layouts[cheap]
+    if layout is None:
+        return None
+    return _Fast(item, layout.rows, layout.key, tuple(parts), layout.widths)
+
+
+_DESCRIBE = (attrgetter("__class__"), attrgetter("dtype"), attrgetter("shape"))
+
+
+def _layout(cheap: tuple[Any, ...], sections: tuple[tuple[str, str], ...]) -> _Layout | None:
+    """The group key and row count of predictions described by ``cheap``, if fast."""
+    columns: list[tuple[object, ...]] = []
+    rows: set[int] = set()
+    widths: list[int] = []
+    for described, (_, prefix) in zip(cheap, sections, strict=True):
+        if described is None:
+            continue
+        names: tuple[Any, ...]
+        if described[0] is ColumnBlock:  # one 2-D array
+            _, names, kind, dtype, shape = described
+            if kind is not np.ndarray or len(shape) != 2:
+                return None
+            count = len(names)
+            kinds, dtypes, shapes = (kind,) * count, (dtype,) * count, ((shape[0],),) * count
+        else:
+            _, names, kinds, dtypes, shapes = described
+        for name, kind, dtype, shape in zip(names, kinds, dtypes, shapes, strict=True):
+            if type(name) is not str or kind is not np.ndarray or not shape:
+                return None
+            if dtype.kind not in _FAST:
+                return None
+            rows.add(shape[0])
+            columns.append((prefix + name, dtype.kind if dtype.kind in "US" else dtype, shape[1:]))
+        widths.append(len(names))
+    if len(rows) > 1:
+        return None
+    return _Layout(key=("numpy", *columns), rows=rows.pop() if rows else 1, widths=tuple(widths))
+
+
+def _plainly_valid(item: Prediction, deployment: str) -> bool:
+    """Whether ``item``'s own fields are plainly fine (else :func:`_check_prediction`)."""
+    return (
+        item.deployment == deployment
+        and type(item.request_id) is str
+        and type(item.model) is str
+        and type(item.time_ms) is int
+        and type(item.version) is int
+        and type(item.status) is int
+        and type(item.latency_ms) is float
+        and (item.error is None or type(item.error) is str)
+        and item.role in ("primary", "shadow")
+        and _INT64[0] <= item.time_ms <= _INT64[1]
+        and _INT64[0] <= item.version <= _INT64[1]
+        and _INT32[0] <= item.status <= _INT32[1]
+    )
 
 
 def _convert(item: object, deployment: str, log_inputs: bool, log_features: bool) -> _Converted:
@@ -268,34 +422,82 @@ def _align(arrays: dict[str, pa.Array], scalars: set[str]) -> tuple[int, dict[st
     }
 
 
-def _group_table(group: list[_Converted]) -> pa.Table:
+def _group_table(group: list[_Member], pause: Callable[[], None] = _no_pause) -> pa.Table:
     import pyarrow as pa
 
-    counts = np.array([c.rows for c in group], dtype=np.int64)
-    predictions = [c.prediction for c in group]
+    counts = [member.rows for member in group]
+    predictions = [member.prediction for member in group]
+    plain = all(type(member) is _Fast for member in group)  # else: int(), float() first
+    table = pa.table(_base_columns(predictions, counts, plain))
+    if group[0].key[0] == "arrow":
+        names = list(group[0].columns)  # type: ignore[union-attr]
+        columns = _transposed(group)
+        for name, arrays in zip(names, columns, strict=True):
+            table = table.append_column(name, pa.concat_arrays(arrays))
+        return table
+    names = [column[0] for column in group[0].key[1:]]  # type: ignore[index]
+    joined = _joined_fast(group, pause) if plain else _joined(_transposed(group), pause)  # type: ignore[arg-type]
+    for index, (name, values) in enumerate(zip(names, joined, strict=True)):
+        if index % _COLUMN_SLICE == _COLUMN_SLICE - 1:
+            pause()
+        table = table.append_column(str(name), _numpy_to_arrow(values))
+    return table
 
-    def repeated(values: list[Any], kind: pa.DataType) -> pa.Array:
-        return pa.array(np.repeat(np.array(values, dtype=object), counts), type=kind)
 
-    base = {
-        "request_id": repeated([p.request_id for p in predictions], pa.string()),
-        "row": pa.array(np.concatenate([np.arange(n, dtype=np.int32) for n in counts])),
-        "time_ms": repeated([int(p.time_ms) for p in predictions], pa.int64()),
-        "deployment": repeated([p.deployment for p in predictions], pa.string()),
-        "model": repeated([p.model for p in predictions], pa.string()),
-        "version": repeated([int(p.version) for p in predictions], pa.int64()),
-        "role": repeated([p.role for p in predictions], pa.string()),
-        "status": repeated([int(p.status) for p in predictions], pa.int32()),
-        "latency_ms": repeated([float(p.latency_ms) for p in predictions], pa.float64()),
-        "error": repeated([p.error for p in predictions], pa.string()),
-    }
-    if group[0].key[0] == "numpy":
-        extra = {
-            name: _numpy_to_arrow(np.concatenate([c.columns[name] for c in group]))
-            for name in group[0].columns
-        }
+def _transposed(group: list[_Member]) -> Iterable[tuple[Any, ...]]:
+    """One tuple of arrays per column (a prediction's tuples transposed, in C)."""
+    return zip(*(member.arrays() for member in group), strict=True)
+
+
+def _joined(columns: Iterable[tuple[Any, ...]], pause: Callable[[], None]) -> Iterator[Any]:
+    for index, arrays in enumerate(columns):
+        if index % _COLUMN_SLICE == _COLUMN_SLICE - 1:
+            pause()
+        yield np.concatenate(arrays)
+
+
+def _joined_fast(group: list[_Fast], pause: Callable[[], None]) -> Iterator[Any]:
+    """The group's columns, each concatenated: a part that is a block in every
+    prediction (a frame's columns) with one concatenation of the blocks."""
+    for index in range(len(group[0].widths)):
+        parts = [member.parts[index] for member in group]
+        if all(type(part) is ColumnBlock for part in parts):
+            block = np.concatenate([part.block for part in parts])  # type: ignore[attr-defined]
+            pause()
+            yield from (block[:, column] for column in range(block.shape[1]))
+        else:
+            yield from _joined(zip(*(tuple(p.values()) for p in parts), strict=True), pause)
+
+
+def _base_columns(
+    predictions: list[Prediction], counts: list[int], plain: bool
+) -> dict[str, pa.Array]:
+    import pyarrow as pa
+
+    repeat = None if all(count == 1 for count in counts) else np.array(counts, dtype=np.int64)
+    cast = {"time_ms": int, "version": int, "status": int, "latency_ms": float}
+
+    def column(field: str, kind: pa.DataType) -> pa.Array:
+        values: list[Any] = list(map(attrgetter(field), predictions))
+        if not plain and field in cast:  # numpy scalars, int subclasses
+            values = list(map(cast[field], values))
+        if repeat is None:
+            return pa.array(values, type=kind)
+        return pa.array(np.repeat(np.array(values, dtype=object), repeat), type=kind)
+
+    if repeat is None:
+        rows = pa.array(np.zeros(len(predictions), dtype=np.int32))
     else:
-        extra = {
-            name: pa.concat_arrays([c.columns[name] for c in group]) for name in group[0].columns
-        }
-    return pa.table({**base, **extra})
+        rows = pa.array(np.concatenate([np.arange(n, dtype=np.int32) for n in counts]))
+    return {
+        "request_id": column("request_id", pa.string()),
+        "row": rows,
+        "time_ms": column("time_ms", pa.int64()),
+        "deployment": column("deployment", pa.string()),
+        "model": column("model", pa.string()),
+        "version": column("version", pa.int64()),
+        "role": column("role", pa.string()),
+        "status": column("status", pa.int32()),
+        "latency_ms": column("latency_ms", pa.float64()),
+        "error": column("error", pa.string()),
+    }

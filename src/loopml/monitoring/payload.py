@@ -15,11 +15,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-__all__ = ["NullSink", "Prediction", "PredictionSink", "Role"]
+from loopml.errors import InvalidInputError
+
+__all__ = ["ColumnBlock", "NullSink", "Prediction", "PredictionSink", "Role"]
 
 Role = Literal["primary", "shadow"]
 
@@ -57,6 +59,59 @@ class Prediction:
     status: int
     features: Mapping[str, Any] | None = None
     error: str | None = None
+
+
+class ColumnBlock(Mapping[str, Any]):
+    """Named columns that are the columns of one 2-D array: a frame of one numeric dtype.
+
+    A read-only mapping of name -> column (a view of ``block[:, i]``), so it is what a
+    :class:`Prediction`'s ``inputs`` or ``outputs`` may be like any other. Handing a
+    frame's columns over this way costs one object instead of one array per column, and
+    the payload log joins a batch of blocks with one concatenation instead of one per
+    column and prediction.
+
+    Args:
+        names: the columns' names, unique, one per column of ``block``.
+        block: a 2-D array (numpy), one row per row.
+
+    Raises:
+        InvalidInputError: ``block`` is not 2-D, or the names do not match its columns.
+
+    Example:
+        >>> import numpy as np
+        >>> columns = ColumnBlock(["age", "income"], np.array([[31.0, 1.5], [45.0, 2.5]]))
+        >>> list(columns), columns["income"].tolist()
+        (['age', 'income'], [1.5, 2.5])
+    """
+
+    __slots__ = ("_columns", "block", "names")
+
+    def __init__(self, names: Sequence[str], block: Any) -> None:
+        self.names = tuple(names)
+        self.block = block
+        self._columns: dict[str, Any] | None = None  # the views, made when first read
+        shape: tuple[int, ...] = getattr(block, "shape", ())
+        if len(shape) != 2 or shape[1] != len(self.names):
+            raise InvalidInputError(
+                f"a ColumnBlock needs a 2-D array with one column per name: got shape "
+                f"{shape} for {len(self.names)} names"
+            )
+        if len(set(self.names)) != len(self.names):
+            raise InvalidInputError(f"a ColumnBlock's names must be unique, got {self.names}")
+
+    def __getitem__(self, name: str) -> Any:
+        if self._columns is None:
+            self._columns = dict(zip(self.names, self.block.T, strict=True))
+        return self._columns[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __repr__(self) -> str:
+        return f"ColumnBlock({list(self.names)!r}, shape={self.block.shape})"
 
 
 @runtime_checkable

@@ -575,7 +575,7 @@ class _ShadowJob:
         call, shadow = self.call, self.shadow
         started = time.perf_counter()
         inputs: Any = None
-        outputs: dict[str, Any] | None = None
+        outputs: Mapping[str, Any] | None = None
         features: Mapping[str, Any] | None = None
         status, error = 200, None
         try:
