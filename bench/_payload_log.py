@@ -1,6 +1,6 @@
 """The payload log's cost to serving: an identity model served with the log on and off.
 
-    .venv/bin/python bench/payload_log.py [--reps 3] [--seconds 8] [--json PATH]
+    .venv/bin/python bench/_payload_log.py [--reps 3] [--seconds 8] [--json PATH]
         [--src LABEL=DIR ...]
 
 One worker (``loopml serve DEPLOYMENT --workers 1``) serves the identity pyfunc of
