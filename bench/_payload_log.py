@@ -1,7 +1,7 @@
 """The payload log's cost to serving: an identity model served with the log on and off.
 
     .venv/bin/python bench/_payload_log.py [--reps 3] [--seconds 8] [--json PATH]
-        [--src LABEL=DIR ...]
+        [--src LABEL=DIR ...] [--model identity|bc] [--workers N] [--monitor]
 
 One worker (``loopml serve DEPLOYMENT --workers 1``) serves the identity pyfunc of
 ``_serving_worker.py`` (it returns its input) from two stored deployments, ``identity-on``
@@ -16,6 +16,15 @@ the server's CPU seconds per 1,000 requests (psutil, the whole process tree) and
 log-on lines, how many more predictions the payload log indexed than wrk saw answered
 (never fewer: the server closes its writer when stopped; a few more are the replies wrk
 stopped waiting for when its time was up).
+
+``--model bc`` serves bench/serving.py's 50-tree forest instead of the identity model,
+``--workers N`` runs N workers, and ``--monitor`` adds a line with the payload log on and a
+monitor running: ``loopml monitor create`` on the deployment (breast_cancer's features as
+the reference, 2,000-row windows) and, while wrk loads the server, a long-running process
+(as the automation controller will be) computing the due windows every
+``--monitor-every`` seconds (5 by default); the server's own follower also refreshes the
+monitor's gauges after every poll. That is issue 13's "the payload log and a monitor
+running".
 """
 
 from __future__ import annotations
@@ -71,9 +80,53 @@ def _logged(home: Path, src: Path, deployment: str) -> int:
     return int(done.stdout.strip().splitlines()[-1])
 
 
-def measure(server: Server, seconds: int, logs: Path) -> dict[str, Any]:
+_MONITOR_LOOP = """
+import json, sys, time
+from loopml.monitoring.monitors import MonitorClient
+client, every, runs = MonitorClient(), float(sys.argv[2]), 0
+while True:
+    began = time.monotonic()
+    made = client.run(sys.argv[1])
+    runs += 1
+    print(json.dumps({"runs": runs, "windows": len(made)}), flush=True)
+    time.sleep(max(0.0, every - (time.monotonic() - began)))
+"""
+
+
+def _monitor_loop(home: Path, src: Path, monitor: str, every: float) -> tuple[Any, Any]:
+    """A long-running process (as the automation controller will be) computing the due
+    windows of ``monitor`` every ``every`` seconds until stopped."""
+    import subprocess
+
+    env = {**os.environ, "LOOPML_HOME": str(home), "PYTHONPATH": str(src)}
+    process = subprocess.Popen(
+        [str(LOOPML_PYTHON), "-c", _MONITOR_LOOP, monitor, str(every)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return process, {}
+
+
+def _create_monitor(home: Path, deployment: str) -> None:
+    import subprocess
+
+    from sklearn.datasets import load_breast_cancer
+
+    reference = home / "bc-reference.parquet"
+    load_breast_cancer(as_frame=True).data.to_parquet(reference)
+    subprocess.run(
+        [str(LOOPML_PYTHON), "-m", "loopml", "monitor", "create", deployment, "--reference",
+         str(reference), "--window", "2000 rows", "--replace", "--no-predictions"],
+        env={**os.environ, "LOOPML_HOME": str(home)}, check=True, capture_output=True,
+        timeout=600,
+    )  # fmt: skip
+
+
+def measure(
+    server: Server, seconds: int, logs: Path, monitor: tuple[Path, Path, str, float] | None = None
+) -> dict[str, Any]:
     running = start(server, logs)
     result: dict[str, Any] = {}
+    looping = None if monitor is None else _monitor_loop(*monitor)
     answered = 1  # the cold start's first 200
     try:
         for connections in (1, 16):
@@ -92,6 +145,15 @@ def measure(server: Server, seconds: int, logs: Path) -> dict[str, Any]:
             answered += requests
     finally:
         stop(running)
+        if looping is not None:
+            process, _ = looping
+            process.terminate()
+            out, err = process.communicate(timeout=60)
+            lines = [line for line in out.splitlines() if line.startswith("{")]
+            last = json.loads(lines[-1]) if lines else {"runs": 0, "windows": 0}
+            windows = sum(json.loads(line)["windows"] for line in lines)
+            result["monitor_runs"] = {"runs": last["runs"], "windows": windows,
+                                      "stderr": err[-300:] if not lines else ""}  # fmt: skip
     result["requests_answered"] = answered  # warm-ups included: the log keeps them too
     return result
 
@@ -102,30 +164,45 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--src", action="append", default=[], metavar="LABEL=DIR")
+    parser.add_argument("--model", choices=("identity", "bc"), default="identity")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--monitor", action="store_true")
+    parser.add_argument("--monitor-every", type=float, default=5.0, metavar="SECONDS")
     args = parser.parse_args()
     sources = [tuple(item.split("=", 1)) for item in args.src] or [("src", "")]
     srcs = {label: Path(path or BENCH_DIR.parent / "src").resolve() for label, path in sources}
     split, _ = bodies()
     results: dict[str, list[dict[str, Any]]] = {}
     with fresh_dir("payload") as home, fresh_dir("payload-logs") as logs:
-        say("payload log: preparing the identity model")
+        say(f"payload log: preparing the {args.model} model")
         run_worker(LOOPML_PYTHON, PREPARE, "loopml", {}, home)
-        for name, flags in (("identity-on", ()), ("identity-off", ("--no-payload-log",))):
-            blocked = create_deployment(home, name, "identity", *flags)
+        on, off = f"{args.model}-on", f"{args.model}-off"
+        for name, flags in ((on, ()), (off, ("--no-payload-log",))):
+            blocked = create_deployment(home, name, args.model, *flags)
             if blocked:
                 raise SystemExit(blocked)
         first = next(iter(srcs))
-        lines: list[tuple[str, str, Path]] = [("log off", "identity-off", srcs[first])]
-        lines += [(f"log on ({label})", "identity-on", path) for label, path in srcs.items()]
+        lines: list[tuple[str, str, Path]] = [("log off", off, srcs[first])]
+        lines += [(f"log on ({label})", on, path) for label, path in srcs.items()]
+        if args.monitor:
+            _create_monitor(home, on)
+            lines.append(("log on + monitor", on, srcs[first]))
         for rep in range(args.reps):
             order = lines[rep % len(lines) :] + lines[: rep % len(lines)]
             for label, deployment, src in order:
                 os.environ["PYTHONPATH"] = str(src)  # loopml_server keeps it, after home
-                server = loopml_server(label, deployment, home, split, workers=1, importable=home)
+                server = loopml_server(
+                    label, deployment, home, split, workers=args.workers, importable=home
+                )
                 logged_before = _logged(home, src, deployment)
                 started = time.perf_counter()
-                result = measure(server, args.seconds, logs)
-                if deployment == "identity-on":
+                watch = (
+                    (home, src, deployment, args.monitor_every)
+                    if label == "log on + monitor"
+                    else None
+                )
+                result = measure(server, args.seconds, logs, watch)
+                if deployment == on:
                     logged = _logged(home, src, deployment) - logged_before
                     # 0 or a little above: wrk does not count the replies still on their
                     # way when its time is up, and the log keeps those too
