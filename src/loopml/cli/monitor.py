@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from loopml.cli._options import PageToken, Reason, Yes
 from loopml.cli._output import (
     JsonFlag,
     cell,
@@ -54,9 +55,6 @@ Rules = Annotated[
         "'f1 < baseline - 0.05', 'error_rate > 0.01', 'latency_p95 > 50', 'missing > 0.1'; "
         "then 'for N', 'clear N', 'clear at V', 'severity critical'.",
     ),
-]
-Reason = Annotated[
-    str | None, typer.Option("--reason", metavar="TEXT", help="Why; kept in the audit log.")
 ]
 
 
@@ -215,9 +213,7 @@ def list_monitors(
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most N.")
     ] = 100,
-    page_token: Annotated[
-        str | None, typer.Option("--page-token", metavar="TOKEN", help="The next page.")
-    ] = None,
+    page_token: PageToken = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List monitors: deployment, reference, window, rules.
@@ -279,9 +275,7 @@ def run(
         made = client.run(name, until=until, max_windows=max_windows)
         firing = client.alerts(name, state="firing", limit=1000).items
     if as_json:
-        echo_json(
-            {"windows": [_window_summary(w) for w in made], "firing": [a.to_dict() for a in firing]}
-        )
+        echo_json({"windows": [w.summary() for w in made], "firing": [a.to_dict() for a in firing]})
         return
     if not made:
         show(cell(f"no window of {name} is due yet", "dim"))
@@ -360,9 +354,7 @@ def windows(
         typer.Option("--since", metavar="TIME", help="Windows ending after TIME (1d, ISO)."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most N.")] = 50,
-    page_token: Annotated[
-        str | None, typer.Option("--page-token", metavar="TOKEN", help="The next page.")
-    ] = None,
+    page_token: PageToken = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List a monitor's windows, newest first (--json: with every result).
@@ -485,7 +477,7 @@ def update_monitor(
 def delete_monitor(
     ctx: typer.Context,
     name: Name,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    yes: Yes = False,
     reason: Reason = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -588,29 +580,12 @@ def _pairs(items: Any, flag: str) -> dict[str, float]:
     return found
 
 
-def _window_summary(window: MonitorWindow) -> dict[str, Any]:
-    performance = window.results.get("performance") or {}
-    return {
-        "id": window.id,
-        "start_ms": window.start_ms,
-        "end_ms": window.end_ms,
-        "rows": window.rows,
-        "requests": window.requests,
-        "drift_share": window.drift_share,
-        "dataset_drifted": window.dataset_drifted,
-        "drifted_features": list(window.drifted_features),
-        "performance": performance.get("metrics") or {},
-        "label_coverage": (performance.get("coverage") or {}).get("share"),
-        "rules": window.results.get("rules") or {},
-    }
-
-
 def _windows_table(items: list[MonitorWindow]) -> Any:
     table = new_table(
         "id", "start", "rows", "drift share", "drifted", "performance", "labels", "breached"
     )
     for window in items:
-        summary = _window_summary(window)
+        summary = window.summary()
         share = "-" if window.drift_share is None else f"{window.drift_share:.0%}"
         coverage = summary["label_coverage"]
         breached = [n for n, v in summary["rules"].items() if v.get("breached")]

@@ -317,6 +317,29 @@ class MonitorWindow:
         columns = (self.results.get("drift") or {}).get("columns", ())
         return tuple(c["column"] for c in columns if c.get("drifted"))
 
+    def summary(self) -> dict[str, Any]:
+        """The window at a glance (what ``status`` and ``run`` print): its span and counts,
+        drift share and drifted features, realized (and estimated) performance with label
+        coverage, health, and each rule's verdict; not the per-feature results."""
+        performance = self.results.get("performance") or {}
+        estimated = self.results.get("estimated_performance") or {}
+        return {
+            "id": self.id,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "rows": self.rows,
+            "requests": self.requests,
+            "versions": [dict(v) for v in self.versions],
+            "drift_share": self.drift_share,
+            "dataset_drifted": self.dataset_drifted,
+            "drifted_features": list(self.drifted_features),
+            "performance": performance.get("metrics") or {},
+            "estimated_performance": estimated.get("metrics") or None,
+            "label_coverage": (performance.get("coverage") or {}).get("share"),
+            "health": self.results.get("health"),
+            "rules": self.results.get("rules") or {},
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -32,7 +32,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +66,7 @@ from loopml.monitoring._references import (
     window_schema,
 )
 from loopml.monitoring._window import Moment, to_ms
+from loopml.monitoring.gauges import gauges_text
 from loopml.monitoring.models import (
     Alert,
     AlertRule,
@@ -82,7 +83,7 @@ from loopml.monitoring.windows import (
     measure_window,
     stream_rows,
 )
-from loopml.paging import MAX_PAGE_SIZE, Page, check_limit, decode_page_token, encode_page_token
+from loopml.paging import Page, check_limit, decode_page_token, encode_page_token
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor
 from loopml.store.audit import record as audit
@@ -464,18 +465,14 @@ class MonitorClient:
             with_labels=True,
         )
         references = self.references(monitor)
-        history = recent_verdicts(self.store, monitor)
-        created: list[MonitorWindow] = []
         times = frame["time_ms"].to_numpy() if len(frame) else None
-        for start, stop in spans:
-            part = frame if times is None else frame[(times >= start) & (times < stop)]
-            measured = self._measure(monitor, references, part)
-            stored = self._store_window(monitor, start, stop, measured, history)
-            if stored is None:  # another runner is ahead: it computes the rest
-                break
-            created.append(stored)
-        _events.dispatcher_for(self.store).wake()
-        return created
+
+        def measured() -> Iterator[tuple[int, int, Measured]]:
+            for start, stop in spans:
+                part = frame if times is None else frame[(times >= start) & (times < stop)]
+                yield start, stop, self._measure(monitor, references, part)
+
+        return self._store_all(monitor, measured())
 
     def _run_stream(self, monitor: Monitor, max_windows: int) -> list[MonitorWindow]:
         """A table stream's due windows: each dataset version not measured yet is one."""
@@ -493,19 +490,28 @@ class MonitorClient:
         datasets = DatasetClient(self.settings)
         due = [v for v in datasets.list_versions(dataset) if v.version > done][-max_windows:]
         references = self.references(monitor)
+
+        def measured() -> Iterator[tuple[int, int, Measured]]:
+            for found in due:
+                table = datasets.load(found.uri, as_arrow=True)
+                if isinstance(table, Path):
+                    raise InvalidInputError(f"{found.uri} is a folder of files, not a table")
+                frame = stream_rows(table, dataset, found.version, found.created_at, monitor.config)
+                result = self._measure(monitor, references, frame)
+                rows = {"dataset": dataset, "version": found.version, "rows": result.rows}
+                yield found.created_at, found.created_at + 1, replace(result, versions=(rows,))
+
+        return self._store_all(monitor, measured())
+
+    def _store_all(
+        self, monitor: Monitor, windows: Iterator[tuple[int, int, Measured]]
+    ) -> list[MonitorWindow]:
+        """Store each measured window in turn (measured lazily: when another runner is
+        ahead, the rest is neither measured nor stored here), then wake the webhooks."""
         history = recent_verdicts(self.store, monitor)
         created: list[MonitorWindow] = []
-        for found in due:
-            table = datasets.load(found.uri, as_arrow=True)
-            if isinstance(table, Path):
-                raise InvalidInputError(f"{found.uri} is a folder of files, not a table")
-            frame = stream_rows(table, dataset, found.version, found.created_at, monitor.config)
-            measured = self._measure(monitor, references, frame)
-            rows = {"dataset": dataset, "version": found.version, "rows": measured.rows}
-            measured = replace(measured, versions=(rows,))
-            stored = self._store_window(
-                monitor, found.created_at, found.created_at + 1, measured, history
-            )
+        for start, stop, measured in windows:
+            stored = self._store_window(monitor, start, stop, measured, history)
             if stored is None:  # another runner is ahead: it computes the rest
                 break
             created.append(stored)
@@ -543,7 +549,8 @@ class MonitorClient:
         )  # fmt: skip
         times = frame["time_ms"].to_numpy() if len(frame) else None
         config, at = monitor.config, now_ms()
-        changed: list[tuple[int, dict[str, Any]]] = []
+        updated: dict[int, dict[str, Any]] = {}  # window id -> its new results
+        changed: list[MonitorWindow] = []
         for window in stale:
             part = frame if times is None else frame[(times >= window.start_ms)
                                                      & (times < window.end_ms)]  # fmt: skip
@@ -559,28 +566,28 @@ class MonitorClient:
                             rule, results, share_threshold=config.share_threshold
                         )
                 results["rules"] = verdicts
-                changed.append((window.id, results))
+                changed.append(replace(window, results=results))
+            updated[window.id] = results
+        history = recent_verdicts(self.store, monitor)
+        for entry in history:  # the verdicts as they are about to be stored
+            if entry["window"] in updated:
+                entry["rules"] = dict(updated[entry["window"]].get("rules") or {})
+        latest = history[-1]["window"] if history else None
 
-            def save(conn: Connection, wid: int = window.id, body: Any = results) -> None:
+        def work(conn: Connection) -> None:
+            for wid, body in updated.items():
                 conn.execute(
                     update(monitor_windows).where(monitor_windows.c.id == wid).values(results=body)
                 )
+            if changed and latest is not None:
+                for rule in config.rules:
+                    if rule.kind == "performance":
+                        advance(conn, monitor, rule, int(latest), history)
 
-            self.store.transact(save)
-        if not changed:
-            return []
-        history = recent_verdicts(self.store, monitor)
-        latest = history[-1]["window"] if history else None
-
-        def step(conn: Connection) -> None:
-            for rule in config.rules:
-                if rule.kind == "performance" and latest is not None:
-                    advance(conn, monitor, rule, int(latest), history)
-
-        self.store.transact(step)
-        _events.dispatcher_for(self.store).wake()
-        ids = {wid for wid, _ in changed}
-        return [w for w in reversed(self.windows(name, limit=windows).items) if w.id in ids]
+        self.store.transact(work)
+        if changed:
+            _events.dispatcher_for(self.store).wake()
+        return changed
 
     def measure(self, name: str, frame: pd.DataFrame) -> Measured:
         """Measure rows given directly (payload-log shaped) against ``name``'s reference,
@@ -727,25 +734,7 @@ class MonitorClient:
             "rules": [rule.name for rule in monitor.config.rules],
         }
         if window is not None:
-            performance = window.results.get("performance") or {}
-            summary["last_window"] = {
-                "id": window.id,
-                "start_ms": window.start_ms,
-                "end_ms": window.end_ms,
-                "rows": window.rows,
-                "requests": window.requests,
-                "versions": list(window.versions),
-                "drift_share": window.drift_share,
-                "dataset_drifted": window.dataset_drifted,
-                "drifted_features": list(window.drifted_features),
-                "performance": performance.get("metrics") or {},
-                "estimated_performance": (window.results.get("estimated_performance") or {}).get(
-                    "metrics"
-                )
-                or None,
-                "label_coverage": (performance.get("coverage") or {}).get("share"),
-                "health": window.results.get("health"),
-            }
+            summary["last_window"] = window.summary()
         return summary
 
     def add_webhook(
@@ -808,26 +797,7 @@ class MonitorClient:
     def gauges(self, *, deployments: Iterable[str] | None = None) -> str:
         """Every monitor's latest figures and alert states as Prometheus gauges (text
         format 0.0.4); ``deployments`` narrows to the monitors of those deployments."""
-        from loopml.monitoring.prometheus import prometheus_text
-
-        wanted = None if deployments is None else set(deployments)
-        found = [
-            monitor
-            for monitor in self.list_monitors(limit=MAX_PAGE_SIZE).items
-            if wanted is None or monitor.deployment in wanted
-        ]
-        latest: dict[str, MonitorWindow] = {}
-        for monitor in found:
-            items = self.windows(monitor.name, limit=1).items
-            if items:
-                latest[monitor.name] = items[0]
-        names = {monitor.name for monitor in found}
-        firing = [
-            alert
-            for alert in self.alerts(state="firing", limit=MAX_PAGE_SIZE).items
-            if alert.monitor in names
-        ]
-        return prometheus_text(found, latest, firing)
+        return gauges_text(self.store, deployments)
 
     def deliver_pending(self, timeout: float = 10.0) -> bool:
         """Deliver pending monitoring webhooks now, waiting at most ``timeout`` seconds."""

@@ -298,13 +298,14 @@ def start_worker_services(
 def _monitor_gauges(app: ServingApp, settings: Settings) -> Callable[[], None]:
     """Refreshes ``app.monitor_gauges``: the served deployments' monitors in Prometheus
     text (their latest window's drift and performance, and their alerts' states)."""
-    from loopml.monitoring.monitors import MonitorClient
+    from loopml.monitoring.gauges import gauges_text
+    from loopml.store import open_store
 
-    client = MonitorClient(settings)
+    store = open_store(settings.db_url)
     served = sorted(app.endpoints)
 
     def refresh() -> None:
-        app.monitor_gauges = client.gauges(deployments=served).encode("utf-8")
+        app.monitor_gauges = gauges_text(store, served).encode("utf-8")
 
     return refresh
 
