@@ -306,6 +306,63 @@ class MonitorClient:
         _events.dispatcher_for(self.store).wake()
         return monitor
 
+    def rebase(
+        self, name: str, *, reference: str | None = None, reason: str | None = None
+    ) -> Monitor:
+        """Give a deployment's monitor a new reference, keeping its options and history.
+
+        After a new version takes over a deployment, its training data is what "normal"
+        means: by default the reference becomes the served version's training data
+        (found through lineage, as :meth:`create` does), sketched anew. The windows and
+        alerts computed so far stay; the next windows are measured against the new
+        reference.
+
+        Raises:
+            InvalidInputError: the monitor watches a table stream (give ``reference``),
+                or no reference can be found.
+        """
+        monitor = self.get(name)
+        config = monitor.config
+        if monitor.deployment is None:
+            if reference is None:
+                raise InvalidInputError(
+                    f"monitor {name!r} watches {monitor.source}; rebase it with a reference: "
+                    "datasets:/NAME/VERSION"
+                )
+            target = monitor.source or ""
+        else:
+            target = monitor.deployment
+        rebased = self.create(
+            target,
+            name=name,
+            reference=reference,
+            window=config.window,
+            features=config.features,
+            target=config.target,
+            task=config.task,
+            prediction=config.prediction,
+            probability=config.probability,
+            method=config.method,
+            thresholds=config.thresholds or None,
+            correction=config.correction,
+            alpha=config.alpha,
+            share_threshold=config.share_threshold,
+            rules=config.rules,
+            replace_existing=True,
+        )
+        if reason is not None:
+            self.store.transact(
+                lambda conn: audit(
+                    conn,
+                    action="monitor.rebased",
+                    object_kind="monitor",
+                    object_id=name,
+                    reason=reason,
+                    details={"reference": rebased.reference, "version": rebased.version},
+                )
+            )
+        return rebased
+
     def get(self, name: str) -> Monitor:
         """The monitor called ``name``.
 

@@ -55,6 +55,7 @@ __all__ = [
     "estimate_performance",
     "measure_performance",
     "measure_window",
+    "realized_metrics",
     "stream_rows",
     "watched_features",
 ]
@@ -375,13 +376,13 @@ def _performance(
     y_pred = labelled[column].to_numpy(dtype=object)
     task = config.task or _infer_task(y_true)
     result["task"] = task
-    metrics, notes = _metrics(task, y_true, y_pred)
+    metrics, notes = realized_metrics(task, y_true, y_pred)
     result["metrics"], result["notes"] = metrics, notes
     versions = labelled["model"].astype(str) + "/" + labelled["version"].astype(str)
     keys = sorted(set(versions))
     for key in keys:
         mask = (versions == key).to_numpy()
-        figures = metrics if len(keys) == 1 else _metrics(task, y_true[mask], y_pred[mask])[0]
+        figures = metrics if len(keys) == 1 else realized_metrics(task, y_true[mask], y_pred[mask])[0]
         result["by_version"][key] = {"labelled_rows": int(mask.sum()), "metrics": figures}
     return result
 
@@ -404,9 +405,11 @@ def _infer_task(y_true: np.ndarray[Any, Any]) -> str:
     return "regression"
 
 
-def _metrics(
+def realized_metrics(
     task: str, y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, Any]
 ) -> tuple[dict[str, float], list[str]]:
+    """The task's metrics of live predictions against their labels (object arrays as the
+    payload log holds them: numbers when both sides are numbers, else text), finite only."""
     if not len(y_true):
         return {}, []
     if task == "regression":

@@ -112,6 +112,13 @@ class GitTrigger:
         ref = self.ref or "HEAD"
         return [p for p, old in self.object_ids.items() if _git.object_id(root, p, ref) != old]
 
+    def current_ids(self) -> dict[str, str | None]:
+        """Each watched path's object id at ``ref`` (or ``HEAD``) now (``None``: gone)."""
+        if self.repository is None:
+            raise InvalidInputError("this git trigger is not registered yet; it has no baseline")
+        root = Path(self.repository)
+        return {p: _git.object_id(root, p, self.ref or "HEAD") for p in self.object_ids}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,

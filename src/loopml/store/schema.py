@@ -30,6 +30,11 @@ __all__ = [
     "approvals",
     "artifact_files",
     "audit_log",
+    "automation_cursors",
+    "automation_lease",
+    "automation_plans",
+    "automation_policies",
+    "automation_requests",
     "dataset_versions",
     "datasets",
     "deployment_revisions",
@@ -68,7 +73,7 @@ __all__ = [
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0011_monitors"
+SCHEMA_HEAD = "0012_automation"
 
 ID = String(32)
 KEY = String(250)
@@ -678,3 +683,82 @@ monitor_events = Table(
 
 # Webhooks on monitoring's events (``model``: the monitor a subscription narrows to).
 monitor_webhooks = _webhooks_table("monitor_webhooks")
+
+
+# -- automation: policies, rollout plans, trigger requests, cursors, the lease (0012) ----
+
+# What the automation controller may do for one model on its own: which pipeline retrains
+# it, on which triggers, how its canary runs and is judged, how often it may retrain.
+automation_policies = Table(
+    "automation_policies",
+    metadata,
+    Column("model", String(250), primary_key=True),
+    Column("pipeline", String(250), nullable=False),  # a registered pipeline's name
+    Column("deployment", String(250), nullable=True),  # where canaries run (NULL: none)
+    Column("policy", JSON, nullable=False),  # AutomationPolicy.to_dict()
+    Column("revision", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(250), nullable=True),
+    Index(None, "pipeline"),
+    Index(None, "deployment"),
+)
+
+# A rollout plan: one trigger's work, step by step (train -> evaluate -> approve -> canary
+# -> watch -> promote or roll back). ``key`` names the trigger; its uniqueness is what
+# makes each trigger start at most one plan, even when two agents race.
+automation_plans = Table(
+    "automation_plans",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("key", String(250), nullable=False, unique=True),
+    Column("pipeline", String(250), nullable=False),
+    Column("model", String(250), nullable=True),
+    Column("trigger", JSON, nullable=False),  # {"kind": ..., what fired it}
+    Column("state", String(16), nullable=False),  # running | waiting | ended states
+    Column("step", String(16), nullable=False),
+    Column("version", Integer, nullable=True),  # the model version it trained
+    Column("pipeline_run_id", ID, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("details", JSON, nullable=False),  # the step log, the canary, the figures
+    Column("reason", Text, nullable=True),  # why it waits, or why it ended so
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    Index(None, "state"),
+    Index(None, "model", "created_at"),
+)
+
+# ``loopml trigger NAME`` and webhook calls, waiting for the agent (each starts one plan).
+automation_requests = Table(
+    "automation_requests",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("pipeline", String(250), nullable=False),
+    Column("source", String(16), nullable=False),  # manual | webhook
+    Column("actor", String(250), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("plan_id", BigInteger, nullable=True),  # set once a plan handles it
+    Index(None, "plan_id"),
+)
+
+# How far the agent has read each source of triggers (events by id, cron by time, ...).
+automation_cursors = Table(
+    "automation_cursors",
+    metadata,
+    Column("source", String(250), primary_key=True),
+    Column("position", JSON, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# The lease: at most one agent acts at a time; a lease that is not renewed expires.
+automation_lease = Table(
+    "automation_lease",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(250), nullable=False),
+    Column("token", String(32), nullable=False),
+    Column("acquired_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)

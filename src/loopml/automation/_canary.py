@@ -1,0 +1,202 @@
+"""Judging a canary from the payload log: the canary's live figures against the champion's.
+
+Both versions answer the same deployment at the same time, so they see the same
+traffic; the canary is rolled back when, on its own rows since it started:
+
+* its failed-request share is above the policy's ``max_error_rate`` (judged as soon as
+  it has ``min_rows``, without waiting for the watch to end);
+* its p95 latency is above ``max_latency_ratio`` times the champion's;
+* once ``min_labels`` of its rows (and of the champion's) have labels: its realized
+  metric is worse than the champion's by more than ``max_metric_drop``;
+* the watch ran four times ``canary_for`` and it still has fewer than ``min_rows``.
+
+Otherwise, once ``canary_for`` has passed with ``min_rows``, it is promoted.
+
+Example:
+    >>> verdict = judge_canary(  # doctest: +SKIP
+    ...     settings, policy, "churn-api", "churn", version=5, champion=4, started=started)
+    >>> verdict.decision, verdict.figures["canary"]["error_rate"]  # doctest: +SKIP
+    ('rollback', 0.31)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loopml.automation.models import AutomationPolicy
+from loopml.clock import now_ms
+from loopml.config import Settings
+from loopml.metrics import REGRESSION_METRICS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Verdict", "judge_canary"]
+
+_LOSSES = frozenset({"rmse", "mae", "log_loss", "calibration_error"})
+_PATIENCE = 4  # how many canary_for a canary without enough traffic is watched
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    decision: str  # "promote", "rollback" or "wait"
+    reason: str
+    figures: dict[str, Any]
+
+
+def judge_canary(
+    settings: Settings,
+    policy: AutomationPolicy,
+    deployment: str,
+    model: str,
+    version: int,
+    champion: int,
+    started: int,
+) -> Verdict:
+    """The canary's verdict now (see the module docstring)."""
+    from loopml.monitoring.reader import read_predictions
+
+    frame = read_predictions(deployment, since=started, settings=settings, with_labels=True)
+    if len(frame):
+        frame = frame[(frame["role"] == "primary") & (frame["model"] == model)]
+    elapsed = now_ms() - started
+    metric, task = _metric(settings, deployment, policy, model, version)
+    sides = {
+        "canary": _figures(frame, version, metric, task),
+        "champion": _figures(frame, champion, metric, task),
+    }
+    figures: dict[str, Any] = {**sides, "elapsed_ms": elapsed, "metric": metric}
+    canary, incumbent = sides["canary"], sides["champion"]
+    rows = canary["requests"]
+    if rows >= policy.min_rows and canary["error_rate"] > policy.max_error_rate:
+        return Verdict(
+            "rollback",
+            f"the canary failed {canary['error_rate']:.1%} of its {rows} requests "
+            f"(the policy allows {policy.max_error_rate:.1%}; version {champion}: "
+            f"{incumbent['error_rate']:.1%})",
+            figures,
+        )
+    if elapsed < policy.canary_ms:
+        return Verdict(
+            "wait",
+            f"canary watched {_seconds(elapsed)} of {policy.canary_for}: {rows} requests, "
+            f"{canary['error_rate']:.1%} failed",
+            figures,
+        )
+    if rows < policy.min_rows:
+        if elapsed >= _PATIENCE * policy.canary_ms:
+            return Verdict(
+                "rollback",
+                f"too little traffic to judge the canary: {rows} requests in "
+                f"{_seconds(elapsed)} (the policy needs {policy.min_rows})",
+                figures,
+            )
+        return Verdict(
+            "wait",
+            f"canary has {rows} of the {policy.min_rows} requests needed to judge it",
+            figures,
+        )
+    p95, champion_p95 = canary["latency_p95"], incumbent["latency_p95"]
+    if p95 is not None and champion_p95 and p95 > policy.max_latency_ratio * champion_p95:
+        return Verdict(
+            "rollback",
+            f"the canary's p95 latency {p95:.1f} ms is over {policy.max_latency_ratio:g}x the "
+            f"champion's {champion_p95:.1f} ms",
+            figures,
+        )
+    mine, theirs = canary["metric"], incumbent["metric"]
+    labelled = min(canary["labelled"], incumbent["labelled"])
+    if (
+        metric is not None
+        and mine is not None
+        and theirs is not None
+        and labelled >= policy.min_labels
+    ):
+        worse = (mine - theirs) if metric in _LOSSES else (theirs - mine)
+        if worse > policy.max_metric_drop:
+            return Verdict(
+                "rollback",
+                f"the canary's {metric} {mine:.3f} is {worse:.3f} worse than the champion's "
+                f"{theirs:.3f} on labelled live traffic (the policy allows "
+                f"{policy.max_metric_drop:g})",
+                figures,
+            )
+        judged = f"{metric} {mine:.3f} vs {theirs:.3f}"
+    else:
+        judged = f"{metric or 'performance'} not compared yet (too few labels)"
+    return Verdict(
+        "promote",
+        f"canary passed after {_seconds(elapsed)}: {rows} requests, "
+        f"{canary['error_rate']:.1%} failed, {judged}",
+        figures,
+    )
+
+
+def _figures(
+    frame: pd.DataFrame, version: int, metric: str | None, task: str | None
+) -> dict[str, Any]:
+    import numpy as np
+
+    rows = frame[frame["version"] == version] if len(frame) else frame
+    requests = int(rows["request_id"].nunique()) if len(rows) else 0
+    failed = int(rows.loc[rows["status"] != 200, "request_id"].nunique()) if len(rows) else 0
+    answered = rows[rows["status"] == 200] if len(rows) else rows
+    latency = (
+        answered["latency_ms"].dropna().to_numpy(dtype=float) if len(answered) else np.array([])
+    )
+    result: dict[str, Any] = {
+        "version": version,
+        "requests": requests,
+        "error_rate": failed / requests if requests else 0.0,
+        "latency_p95": float(np.percentile(latency, 95)) if len(latency) else None,
+        "labelled": 0,
+        "metric": None,
+    }
+    column = "output.predict"
+    if metric is None or "label" not in answered.columns or column not in answered.columns:
+        return result
+    labels = [_row_label(label, row) for label, row in zip(answered["label"], answered["row"])]
+    has = np.array([label is not None for label in labels], dtype=bool)
+    result["labelled"] = int(has.sum())
+    if not has.any() or task is None:
+        return result
+    from loopml.monitoring.windows import realized_metrics
+
+    y_true = np.asarray([label for label in labels if label is not None], dtype=object)
+    y_pred = answered[column].to_numpy(dtype=object)[has]
+    values, _ = realized_metrics(task, y_true, y_pred)
+    result["metric"] = values.get(metric)
+    return result
+
+
+def _row_label(label: Any, row: Any) -> Any:
+    """A request's label for one of its rows: a list labels its rows one by one."""
+    if label is None or (isinstance(label, float) and label != label):
+        return None
+    if isinstance(label, list):
+        index = int(row)
+        return label[index] if 0 <= index < len(label) else None
+    return label
+
+
+def _metric(
+    settings: Settings, deployment: str, policy: AutomationPolicy, model: str, version: int
+) -> tuple[str | None, str | None]:
+    """The metric to compare and the task: the policy's, else the version's evaluation's."""
+    from loopml.registry import RegistryClient
+
+    task = None
+    evaluations = RegistryClient(settings).list_evaluations(model, version)
+    if evaluations:
+        task = evaluations[0].get("task")
+    metric = policy.metric
+    if metric is None and task is not None:
+        metric = REGRESSION_METRICS[0] if task == "regression" else "accuracy"
+    if task is None and metric is not None:
+        task = "regression" if metric in REGRESSION_METRICS else "classification"
+    return metric, task
+
+
+def _seconds(ms: int) -> str:
+    return f"{ms / 1000:.0f}s" if ms < 120_000 else f"{ms / 60_000:.1f}m"
