@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Loop
+from _loop_support import GATES, Loop
 
 from loopml.automation import AutomationPolicy
 from loopml.serving.deployments import DeploymentClient
@@ -31,7 +31,8 @@ def test_drift_retrains_canaries_and_promotes(loop: Loop) -> None:
 
     report = agent.run_once()
 
-    assert report.acted and report.windows == 1
+    assert report.acted
+    assert report.windows == 1
     (plan_id,) = report.created
     plan = loop.automation.plan(plan_id)
     assert plan.trigger["kind"] == "drift"
@@ -56,7 +57,173 @@ def test_drift_retrains_canaries_and_promotes(loop: Loop) -> None:
         run_edges = edges_of(conn, ("run", plan.pipeline_run_id), "out")
         version_edges = edges_of(conn, ("model_version", "churn/2"), "out")
     alert = ("alert", str(plan.trigger["alert"]))
-    assert any((e["edge"], e["dst_kind"], e["dst_id"]) == ("triggered_by", *alert) for e in run_edges)
+    assert any(
+        (e["edge"], e["dst_kind"], e["dst_id"]) == ("triggered_by", *alert) for e in run_edges
+    )
     assert any(
         (e["edge"], e["dst_kind"], e["dst_id"]) == ("triggered_by", *alert) for e in version_edges
     )
+
+
+def _reregister(loop: Loop, **options: object) -> None:
+    from loopml.pipelines import on_dataset, register_pipeline
+
+    options.setdefault("triggers", [on_dataset("churn_train")])
+    register_pipeline(
+        "_loop_pipeline:retrain", name="retrain-churn", settings=loop.settings, **options
+    )
+
+
+def test_a_worse_challenger_is_rejected_and_production_is_unchanged(loop: Loop) -> None:
+    _only(loop, retrain_on=["manual"])
+    _reregister(loop, params={"kind": "worse"})
+    loop.shift(0.0)  # new rows: the training is not a cache hit
+    request = loop.automation.trigger("retrain-churn", reason="try the new features")
+    before = DeploymentClient(loop.settings).get("churn-api")
+
+    report = loop.agent().run_once()
+
+    (plan_id,) = report.created
+    plan = loop.automation.plan(plan_id)
+    assert plan.trigger == {**plan.trigger, "kind": "manual", "request": request}
+    assert plan.state == "rejected"
+    assert "failed the gates" in (plan.reason or "")
+    assert "accuracy >= 0.7" in (plan.reason or "")
+    assert loop.production() == 1
+    assert loop.registry.get_version("churn", 2).status.value == "rejected"
+    after = DeploymentClient(loop.settings).get("churn-api")
+    assert (after.policy, after.revision) == (before.policy, before.revision)
+
+
+def test_a_canary_that_fails_live_is_rolled_back(loop: Loop) -> None:
+    _only(loop, retrain_on=["manual"])
+    loop.shift(2.0)
+    loop.automation.trigger("retrain-churn")
+    agent = loop.agent()
+    (plan_id,) = agent.run_once().created
+    assert loop.automation.plan(plan_id).step == "watch"
+
+    counts = loop.send(80, shift=2.0, fail=2, every_s=2)  # the new version fails every request
+    assert counts[2] >= 15
+    agent.run_once()  # judged before the ten minutes are up: the errors are plain
+
+    plan = loop.automation.plan(plan_id)
+    assert plan.state == "rolled_back"
+    assert "failed 100.0%" in (plan.reason or "")
+    deployment = DeploymentClient(loop.settings).get("churn-api")
+    assert deployment.policy == TrafficPolicy.follow("production")
+    assert loop.production() == 1
+    assert loop.registry.get_version("churn", 2).status.value == "rejected"
+    history = [r.reason or "" for r in DeploymentClient(loop.settings).history("churn-api")]
+    assert any("rolled back models:/churn/2" in reason for reason in history)
+
+
+def test_an_approval_gated_plan_waits_then_proceeds(loop: Loop, monkeypatch: object) -> None:
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    loop.registry.set_policy(
+        "churn", {"gates": list(GATES), "require_approval": True, "approver_role": "ml-lead"}
+    )
+    _only(loop, retrain_on=["manual"])
+    loop.shift(2.0)
+    loop.automation.trigger("retrain-churn")
+    agent = loop.agent()
+    (plan_id,) = agent.run_once().created
+
+    plan = loop.automation.plan(plan_id)
+    assert (plan.state, plan.step) == ("waiting", "approve")
+    assert "role ml-lead" in (plan.reason or "")
+    assert "loopml models approve churn 2" in (plan.reason or "")
+    agent.run_once()  # still nobody approved: it keeps waiting, with one log line
+    assert loop.automation.plan(plan_id).state == "waiting"
+    assert len(loop.automation.plan(plan_id).details["log"]) == len(plan.details["log"])
+
+    loop.registry.grant_role("ana", "ml-lead")
+    monkeypatch.setenv("LOOPML_USER", "ana")
+    loop.registry.approve("churn", 2, comment="looked at the slices")
+    agent.run_once()
+
+    plan = loop.automation.plan(plan_id)
+    assert (plan.state, plan.step) == ("waiting", "watch")
+
+
+def test_new_data_fires_once_and_cool_down_holds_the_next_back(loop: Loop) -> None:
+    _only(loop, retrain_on=["dataset"], cooldown="6h", canary_share=0)
+    loop.shift(2.0)
+    agent = loop.agent()
+
+    first = agent.run_once()
+    again = agent.run_once()
+
+    (plan_id,) = first.created
+    plan = loop.automation.plan(plan_id)
+    assert plan.trigger["kind"] == "dataset"
+    assert plan.trigger["version"] == 2
+    assert plan.state == "promoted"  # no canary in this policy
+    assert loop.production() == 2
+    assert again.created == []
+    loop.clock.advance(seconds=600)
+    loop.shift(2.5)
+    (held,) = agent.run_once().created
+    skipped = loop.automation.plan(held)
+    assert skipped.state == "skipped"
+    assert "cool-down" in (skipped.reason or "")
+    assert loop.production() == 2
+
+
+def test_a_schedule_fires_once_per_due_time(loop: Loop) -> None:
+    _only(loop, retrain_on=["schedule"], canary_share=0)
+    _reregister(loop, schedule="0 * * * *", triggers=[])
+    agent = loop.agent()
+    assert agent.run_once().created == []  # registered just now: the next hour is not due
+
+    _next_hour(loop)
+    loop.shift(2.0)
+    (plan_id,) = agent.run_once().created
+    assert agent.run_once().created == []
+
+    plan = loop.automation.plan(plan_id)
+    assert plan.trigger["kind"] == "schedule"
+    assert plan.state == "promoted"
+
+
+def test_a_webhook_needs_its_token(loop: Loop) -> None:
+    import pytest
+
+    from loopml.errors import UnauthorizedError
+    from loopml.pipelines import on_webhook, register_pipeline
+
+    _only(loop, retrain_on=["webhook"])
+    registered = register_pipeline(
+        "_loop_pipeline:retrain", name="retrain-churn", triggers=[on_webhook()],
+        settings=loop.settings,
+    )  # fmt: skip
+    token = registered.webhook_token
+    assert token
+    with pytest.raises(UnauthorizedError, match="token refused"):
+        loop.automation.call_webhook("retrain-churn", "not-the-token")
+    with pytest.raises(UnauthorizedError, match="token refused"):
+        loop.automation.call_webhook("no-such-pipeline", token)
+    loop.automation.call_webhook("retrain-churn", token)
+    loop.shift(2.0)
+    (plan_id,) = loop.agent().run_once().created
+    assert loop.automation.plan(plan_id).trigger["kind"] == "webhook"
+
+
+def test_cancelling_a_canary_restores_the_traffic(loop: Loop) -> None:
+    _only(loop, retrain_on=["manual"])
+    loop.shift(2.0)
+    loop.automation.trigger("retrain-churn")
+    agent = loop.agent()
+    (plan_id,) = agent.run_once().created
+
+    cancelled = loop.automation.cancel(plan_id, reason="holiday freeze")
+    agent.run_once()
+
+    assert loop.automation.plan(plan_id).state == "cancelled"
+    assert "holiday freeze" in (cancelled.reason or "")
+    assert DeploymentClient(loop.settings).get("churn-api").policy == TrafficPolicy.follow(
+        "production"
+    )
+    assert loop.production() == 1

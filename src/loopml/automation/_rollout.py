@@ -127,27 +127,32 @@ class Rollout:
         return AutomationPolicy.from_dict(row.policy)
 
     def _write(self, plan: Plan, outcome: _Outcome, *, log: bool = True) -> Plan:
+        """Store the step's outcome over the plan as it is stored now (a step may have
+        written to it meanwhile: its details are merged, its log appended to)."""
         values = dict(outcome.values or {})
-        details = values.pop("details", plan.details)
-        if log:
-            details = _records.append_log(details, outcome.step, outcome.state, outcome.message)
-        if outcome.step != plan.step:
-            values.setdefault("attempts", 0)
+        given = values.pop("details", None)
 
         def work(conn: Connection) -> Plan:
             self.lease.check(conn)
             current = _records.find_plan(conn, plan.id, lock=True)
             if current.ended:  # cancelled meanwhile: a person's word is final
                 return current
+            details = dict(current.details)
+            if given is not None:
+                details.update({k: v for k, v in given.items() if k != "log"})
+            if log:
+                details = _records.append_log(details, outcome.step, outcome.state, outcome.message)
+            if outcome.step != current.step:
+                values.setdefault("attempts", 0)
             _records.write_plan(
-                conn, plan, step=outcome.step, state=outcome.state, details=details,
+                conn, current, step=outcome.step, state=outcome.state, details=details,
                 reason=outcome.message or None, **values,
             )  # fmt: skip
-            if outcome.state != plan.state and outcome.state not in ("running", "waiting"):
+            if outcome.state != current.state and outcome.state not in ("running", "waiting"):
                 audit(
                     conn, action=f"plan.{outcome.state}", object_kind="plan",
                     object_id=str(plan.id), reason=outcome.message, actor=_ACTOR,
-                    details={"model": plan.model, "version": plan.version, "key": plan.key},
+                    details={"model": plan.model, "version": current.version, "key": plan.key},
                 )  # fmt: skip
             return _records.find_plan(conn, plan.id)
 

@@ -25,6 +25,7 @@ from typer.core import TyperGroup
 
 from loopml.cli import (
     artifacts,
+    automation,
     data,
     db,
     deployments,
@@ -109,6 +110,11 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(automation.app, name="automation")
+app.add_typer(automation.plans_app, name="plans")
+app.command("agent")(automation.agent)
+app.command("trigger")(automation.trigger)
+app.command("status")(automation.status)
 app.command("lineage")(lineage.lineage)
 app.command("predict")(predict.predict)
 app.command("predictions")(predictions.predictions)
