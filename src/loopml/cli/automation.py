@@ -302,7 +302,10 @@ def agent(
         run_monitors=not no_monitors,
     )
     if once:
-        report = worker.run_once()
+        try:
+            report = worker.run_once()
+        finally:
+            worker.release()  # a one-off pass does not keep others waiting for the TTL
         respond(report.to_dict(), _pass_text(report), as_json=as_json)
         return
     stop = threading.Event()
@@ -372,7 +375,11 @@ def trigger(
     if now:
         from loopml.automation import Agent
 
-        report = Agent(client.settings).run_once()
+        worker = Agent(client.settings)
+        try:
+            report = worker.run_once()
+        finally:
+            worker.release()
         data["pass"] = report.to_dict()
         text = f"request {request}: {_pass_text(report)}"
     respond(data, text, as_json=as_json)
