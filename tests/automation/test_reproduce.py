@@ -24,6 +24,9 @@ from loopml.automation.reproduce import REPRODUCES_TAG, reproduce
 from loopml.cli.app import app
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
+from loopml.pipelines import records
+from loopml.store import open_store
+from loopml.store.lineage import edges_of
 from loopml.tracking import TrackingClient
 
 SRC = Path(loopml.__file__).resolve().parent.parent
@@ -142,6 +145,13 @@ def test_a_version_made_by_a_pipeline_is_reproduced(repo: Path, store: Settings)
     assert run.tags["loopml.git.commit"] == report.commit
     assert run.tags["loopml.git.dirty"] == "false"
     assert run.params == {"c": "0.5", "seed": "0"}
+    # Its split step read version 1, the one the original read, not the latest (2).
+    with open_store(store.db_url).read() as conn:
+        split = records.get_pipeline_run(conn, run.id).steps["split"]
+        assert split.status.value == "completed"  # run again, not taken from the cache
+        edges = edges_of(conn, ("run", str(split.run_id)), "out")
+        read = [e["dst_id"] for e in edges if e["dst_kind"] == "dataset_version"]
+    assert read == ["patients/1"]
     assert report.environment_diff is not None
     assert report.environment_diff.commit == (report.commit, report.commit)
     # The pipeline registers what it trains: the re-run did too, and the report says so.

@@ -151,7 +151,10 @@ def _environment_table(diff: EnvironmentDiff) -> RenderableType:
         more = len(diff.packages) - SHOWN_PACKAGES
         table.add_row(cell(f"… {more} more packages differ (--json lists them)", "dim"), "", "")
     if diff.empty:
-        table.caption = "the recorded environments are the same"
+        table.caption = (
+            "the recorded environments are the same: look for randomness without a seed, "
+            "or inputs a step reads outside loopml"
+        )
     return table
 
 
