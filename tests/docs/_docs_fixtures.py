@@ -20,7 +20,7 @@ def git_repo(workdir: Path) -> None:
     """The working directory as a git repository with everything in it committed."""
     env = {**os.environ, "GIT_AUTHOR_NAME": "docs", "GIT_AUTHOR_EMAIL": "docs@example.com",
            "GIT_COMMITTER_NAME": "docs", "GIT_COMMITTER_EMAIL": "docs@example.com"}  # fmt: skip
-    (workdir / ".gitignore").write_text(".loopml/\n")
+    (workdir / ".gitignore").write_text(".loopml/\n__pycache__/\n")
     for argv in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "docs example"]):
         subprocess.run(["git", *argv], cwd=workdir, env=env, check=True, capture_output=True)
 

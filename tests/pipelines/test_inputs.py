@@ -1,16 +1,21 @@
-"""``loopml.dataset``: a dataset input's URI is one the URI parser accepts, with one meaning."""
+"""``loopml.dataset``: a dataset input's URI is one the URI parser accepts, with one meaning,
+and the version a run reads (the latest, or a pinned one)."""
 
 from __future__ import annotations
 
 import string
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import loopml
+from loopml.config import Settings
+from loopml.data import DatasetClient
 from loopml.errors import InvalidInputError
 from loopml.pipelines.inputs import DatasetInput
+from loopml.tracking import TrackingClient
 from loopml.uris import parse_uri
 
 names = st.builds(
@@ -56,3 +61,37 @@ def test_a_dataset_input_that_would_mean_something_else_is_refused(
 ) -> None:
     with pytest.raises(InvalidInputError, match=message):
         loopml.dataset(given_name, version)
+
+
+@loopml.step
+def count_latest(data: pd.DataFrame) -> int:
+    return len(data)
+
+
+@loopml.step
+def count_first(data: pd.DataFrame) -> int:
+    return len(data)
+
+
+@loopml.pipeline
+def counting() -> None:
+    count_latest(loopml.dataset("rows"))
+    count_first(loopml.dataset("rows", 1))
+
+
+def test_dataset_versions_pin_the_inputs_that_ask_for_the_latest(sqlite_settings: Settings) -> None:
+    datasets = DatasetClient(sqlite_settings)
+    for rows in (1, 2, 3):
+        datasets.log("rows", pd.DataFrame({"x": range(rows)}))
+
+    run = counting.run(
+        settings=sqlite_settings,
+        dataset_versions={"rows": 2},
+        tags={"loopml.reproduces": "models:/m/1"},
+    )
+    assert (run.load("count_latest"), run.load("count_first")) == (2, 1)
+    assert (
+        TrackingClient(sqlite_settings).get_run(run.id).tags["loopml.reproduces"] == "models:/m/1"
+    )
+    # Without pins, the latest is the latest.
+    assert counting.run(settings=sqlite_settings).load("count_latest") == 3

@@ -38,6 +38,7 @@ from loopml.cli import (
     pipeline,
     predict,
     predictions,
+    reproduce,
     runs,
 )
 from loopml.cli._failures import blame
@@ -119,6 +120,7 @@ app.command("lineage")(lineage.lineage)
 app.command("predict")(predict.predict)
 app.command("predictions")(predictions.predictions)
 app.command("feedback")(feedback.feedback)
+app.command("reproduce")(reproduce.reproduce)
 app.command("init")(init)
 app.command("gc")(gc)
 app.command("serve")(serve)

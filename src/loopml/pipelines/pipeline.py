@@ -108,6 +108,8 @@ class Pipeline(Generic[P, R]):
         on_event: EventHandler | None = None,
         raise_on_failure: bool = True,
         resume_from: PipelineRunInfo | None = None,
+        tags: Mapping[str, str] | None = None,
+        dataset_versions: Mapping[str, int] | None = None,
     ) -> PipelineRun:
         """Trace and run the pipeline; wait for it to end.
 
@@ -124,6 +126,10 @@ class Pipeline(Generic[P, R]):
             on_event: called with a :class:`StepEvent` on every change of a step.
             raise_on_failure: raise :class:`PipelineFailedError` if a step failed.
             resume_from: a failed run whose finished steps are reused.
+            tags: more tags of the pipeline run (e.g. what it reproduces).
+            dataset_versions: dataset name -> version for the inputs that ask for the
+                latest (``loopml.dataset("x")``): a re-run reads what the first run read.
+                Inputs that name their version keep it.
 
         Returns:
             The run, with its steps and a ``load()`` for their outputs.
@@ -147,6 +153,8 @@ class Pipeline(Generic[P, R]):
                 run_name=run_name,
                 resume_from=resume_from,
                 on_event=on_event,
+                tags=tags,
+                dataset_versions=dataset_versions,
             )
             result = runner.execute()
         finally:

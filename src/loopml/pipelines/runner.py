@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +74,8 @@ class Runner:
         run_name: str | None = None,
         resume_from: PipelineRunInfo | None = None,
         on_event: EventHandler | None = None,
+        tags: Mapping[str, str] | None = None,
+        dataset_versions: Mapping[str, int] | None = None,
     ) -> None:
         self.graph = graph
         self.client = client
@@ -85,6 +87,8 @@ class Runner:
         self.run_name = run_name
         self.resume_from = resume_from
         self.on_event = on_event
+        self.tags = dict(tags or {})
+        self.dataset_versions = dict(dataset_versions or {})
         self.artifact_store = client.run_artifacts.artifact_store
         self.status: dict[str, StepStatus] = {}
         self.reasons: dict[str, str] = {}
@@ -145,7 +149,11 @@ class Runner:
         self.run = self.client.create_run(
             self.experiment,
             name=self.run_name,
-            tags={"loopml.pipeline": self.graph.pipeline, "loopml.run_kind": "pipeline"},
+            tags={
+                **self.tags,
+                "loopml.pipeline": self.graph.pipeline,
+                "loopml.run_kind": "pipeline",
+            },
             params=tracked,
             on_write=write,
         )
@@ -566,7 +574,8 @@ class Runner:
 
         datasets = DatasetClient(self.client.settings)
         for spec in wanted:
-            version = datasets.get(spec.name, spec.version)
+            pinned = self.dataset_versions.get(spec.name) if spec.version is None else None
+            version = datasets.get(spec.name, pinned if pinned is not None else spec.version)
             self.datasets[spec] = (version.uri, version.digest)
 
 
