@@ -99,6 +99,19 @@ class Agent:
         report.seconds = time.monotonic() - began
         return report
 
+    def collect(self) -> PassReport:
+        """Only the intake of a pass: read every trigger source and start (or skip) the
+        plans, without computing monitors or advancing plans (for tests and benchmarks
+        of the event path)."""
+        began = time.monotonic()
+        if not self.lease.acquire():
+            current = Lease.current(self.store)
+            return PassReport(acted=False, holder=current.holder if current else "?")
+        report = PassReport(acted=True, holder=self.holder)
+        report.created = self._collect(report)
+        report.seconds = time.monotonic() - began
+        return report
+
     def run(
         self,
         interval_s: float = 30.0,
