@@ -330,3 +330,33 @@ def test_a_copy_needs_two_named_stores(envs: Envs, trained: int, case: str) -> N
 
     message = str(caught.value)
     assert ("name none" in message) if case == "unnamed" else ("same registry" in message)
+
+
+def test_concurrent_copies_make_one_version(envs: Envs, trained: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def copy(_: int) -> tuple[int, bool]:
+        target = envs.client("staging")  # each its own client, as separate processes would
+        copied = envs.dev.copy_version("churn", trained, to=target)
+        return copied.version.version, copied.created
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(copy, range(4)))
+
+    assert {number for number, _ in results} == {1}
+    assert sum(created for _, created in results) == 1
+    assert [v.version for v in envs.staging.list_versions("churn")] == [1]
+    assert len(envs.staging.list_events(kinds=["model_version.copied_in"])) == 1
+    assert len(envs.dev.list_events(kinds=["model_version.copied_out"])) == 1
+
+
+def test_a_copy_into_each_database_backend(envs: Envs, trained: int, db_url: str) -> None:
+    target = RegistryClient(Settings.load(env="staging", db_url=db_url))
+
+    first = envs.dev.copy_version("churn", trained, to=target)
+    again = envs.dev.copy_version("churn", trained, to=target)
+
+    assert first.version.status.value == "validated"
+    assert target.get_version("churn", 1).tags["copied_from"] == "dev:models:/churn/1"
+    assert target.copy_lineage("churn", 1)["source"]["uri"] == "dev:models:/churn/1"
+    assert (again.created, again.version) == (False, first.version)

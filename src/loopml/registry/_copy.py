@@ -109,7 +109,6 @@ def copy_version(
     found = _read_source(source, name, version)
     with target.store.read() as conn:
         copy = _existing_copy(conn, name, from_uri, found.package.digest)
-    created = copy is None
     if copy is None:
         _transfer(source.artifact_store, target.artifact_store, _blobs(found))
         summary = _summary(source, found, from_env, to_env, from_uri, actor)
@@ -130,7 +129,7 @@ def copy_version(
         env=to_env,
         evaluation_id=copy.evaluation_id,
         lineage_digest=copy.lineage_digest,
-        created=created,
+        created=copy.created,
     )
 
 
@@ -306,6 +305,7 @@ class _Copy:
     version: ModelVersion
     evaluation_id: str | None
     lineage_digest: str
+    created: bool  # False: it existed (found before the copy, or made by a concurrent one)
 
 
 def _existing_copy(conn: Connection, name: str, from_uri: str, digest: str) -> _Copy | None:
@@ -337,7 +337,7 @@ def _existing_copy(conn: Connection, name: str, from_uri: str, digest: str) -> _
         version = _records.to_version(
             row, _records.aliases_of_version(conn, name, int(row["version"]))
         )
-        return _Copy(version, gated["id"] if gated else None, lineage)
+        return _Copy(version, gated["id"] if gated else None, lineage, created=False)
     return None
 
 
@@ -399,7 +399,7 @@ def _copy_in(
                   actor=actor, reason=reason)  # fmt: skip
     version = _records.find_version(conn, name, made.version)
     copied = _records.to_version(version, _records.aliases_of_version(conn, name, made.version))
-    return _Copy(copied, saved.id, lineage_digest)
+    return _Copy(copied, saved.id, lineage_digest, created=True)
 
 
 def _evaluation_record(
