@@ -22,6 +22,7 @@ from loopml.errors import (
     NotFoundError,
 )
 from loopml.packaging.package import save_package
+from loopml.registry.card import model_card
 from loopml.registry.client import RegistryClient
 from loopml.registry.loading import load_version
 from loopml.store.audit import history
@@ -119,6 +120,8 @@ def test_a_copy_carries_package_evaluation_lineage_and_tags(envs: Envs, trained:
     assert evaluation["model_uri"] == "models:/churn/1"
     assert evaluation["data"] == "dev:datasets:/churn_holdout/1"
     assert evaluation["notes"][-1].startswith("copied from dev:models:/churn/1 (evaluation ")
+    card = model_card(envs.staging, "churn", 1).markdown
+    assert "No run to show (copied from `dev:models:/churn/1`;" in card
 
 
 def test_the_lineage_summary_walks_the_source_upstream(envs: Envs, trained: int) -> None:
