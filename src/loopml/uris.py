@@ -9,9 +9,11 @@ Forms:
                                            other alias)
 
 Build URIs with :func:`model_uri`, :func:`run_uri`, :func:`dataset_uri` and (from a
-lineage node) :func:`node_uri`; ask what a string is with :func:`is_uri`; read the short
-forms commands accept (``churn/3``, ``iris@latest``) with :func:`parse_short` and
-:func:`strip_scheme`, rather than writing f-strings, ``startswith`` and ``removeprefix``.
+lineage node) :func:`node_uri`; name a thing in another environment's store with
+:func:`env_uri` (``staging:models:/churn/3``), read back with :func:`split_env_uri`;
+ask what a string is with :func:`is_uri`; read the short forms commands accept
+(``churn/3``, ``iris@latest``) with :func:`parse_short` and :func:`strip_scheme`, rather
+than writing f-strings, ``startswith`` and ``removeprefix``.
 
 Example:
     >>> model_uri("churn", alias="production"), dataset_uri("iris"), run_uri("01J0ABC", "model")
@@ -39,12 +41,14 @@ __all__ = [
     "SCHEMES",
     "LoopmlURI",
     "dataset_uri",
+    "env_uri",
     "is_uri",
     "model_uri",
     "node_uri",
     "parse_short",
     "parse_uri",
     "run_uri",
+    "split_env_uri",
     "strip_scheme",
 ]
 
@@ -54,6 +58,7 @@ _VERSIONED = re.compile(
     rf"^(?P<name>{_NAME})(?:/(?P<version>[0-9]+)|@(?P<alias>{_NAME}))(?P<path>/.*)?"
 )
 _RUN = re.compile(r"^(?P<name>[A-Za-z0-9]+)(?P<path>/.*)?")
+_ENV = re.compile(r"^(?P<env>[A-Za-z][A-Za-z0-9_-]{0,62}):(?P<uri>[a-z]+:/.*)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,3 +193,41 @@ def parse_short(text: str, scheme: str) -> LoopmlURI:
             "short form <name>/<version>"
         )
     return parse_uri(f"{scheme}:/{strip_scheme(text, scheme)}")
+
+
+def env_uri(env: str, uri: str) -> str:
+    """``uri`` qualified by the environment whose store holds it: ``staging:models:/churn/3``.
+
+    Raises:
+        InvalidInputError: ``env`` is not an environment name, or ``uri`` not a loopml URI.
+
+    Example:
+        >>> env_uri("dev", model_uri("churn", 2))
+        'dev:models:/churn/2'
+    """
+    qualified = f"{env}:{parse_uri(uri)}"
+    if _ENV.match(qualified) is None:
+        raise InvalidInputError(
+            f"environment name {quote(env)} is not valid; use a letter then letters, digits, "
+            "'_' or '-' (e.g. dev, staging, prod)"
+        )
+    return qualified
+
+
+def split_env_uri(text: str) -> tuple[str, LoopmlURI]:
+    """The environment and the URI of an :func:`env_uri` string.
+
+    Raises:
+        InvalidInputError: ``text`` is not ``<env>:<uri>``.
+
+    Example:
+        >>> split_env_uri("dev:models:/churn/2")
+        ('dev', LoopmlURI(scheme='models', name='churn', version=2, alias=None, path=''))
+    """
+    found = _ENV.match(text) if isinstance(text, str) else None
+    if found is None:
+        raise InvalidInputError(
+            f"{quote(text)} is not an environment-qualified URI; expected <env>:<uri>, "
+            "e.g. dev:models:/churn/2"
+        )
+    return found["env"], parse_uri(found["uri"])

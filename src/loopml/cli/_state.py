@@ -1,4 +1,5 @@
-"""What the global options (``--home``, ``--db-url``, ``--artifacts``) carry to every command.
+"""What the global options (``--env``, ``--home``, ``--db-url``, ``--artifacts``) carry to
+every command.
 
 The state only remembers the options; settings, the database and the tracking or
 registry client are made when a command asks for them, so ``loopml --help`` stays fast.
@@ -33,22 +34,28 @@ class CliState:
         home: ``--home``, where ``.loopml`` data lives.
         db_url: ``--db-url``, the metadata database.
         artifacts_url: ``--artifacts``, the artifact store.
+        env: ``--env``, the ``[env.NAME]`` profile of ``loopml.toml`` (else ``$LOOPML_ENV``).
     """
 
     home: Path | None = None
     db_url: str | None = None
     artifacts_url: str | None = None
+    env: str | None = None
 
-    def settings(self, *, home: Path | None = None) -> Settings:
+    def settings(self, *, home: Path | None = None, env: str | None = None) -> Settings:
         """Settings with the options applied over env, ``loopml.toml`` and defaults.
 
         Args:
             home: a fallback home used only when ``--home`` was not given.
+            env: a profile to use instead of ``--env`` (``models copy --from/--to``).
         """
         from loopml.config import Settings
 
         return Settings.load(
-            home=self.home or home, db_url=self.db_url, artifacts_url=self.artifacts_url
+            env=env or self.env,
+            home=self.home or home,
+            db_url=self.db_url,
+            artifacts_url=self.artifacts_url,
         )
 
     def tracking_client(self) -> TrackingClient:
@@ -57,11 +64,11 @@ class CliState:
 
         return TrackingClient(self.settings(), capture_env=False)
 
-    def registry_client(self) -> RegistryClient:
+    def registry_client(self, *, env: str | None = None) -> RegistryClient:
         """A model registry client on the configured store (it checks policy gates)."""
         from loopml._sdk.models import RegistryClient
 
-        return RegistryClient(self.settings())
+        return RegistryClient(self.settings(env=env))
 
 
 def get_state(ctx: typer.Context) -> CliState:

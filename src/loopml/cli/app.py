@@ -44,6 +44,7 @@ from loopml.cli import (
 from loopml.cli._failures import blame
 from loopml.cli._output import JSON_META_KEY, print_error, print_unexpected, silence_stdout
 from loopml.cli._state import CliState, get_state
+from loopml.cli.envs import envs
 from loopml.cli.gc import gc
 from loopml.cli.init import init
 from loopml.cli.serve import serve
@@ -122,6 +123,7 @@ app.command("predictions")(predictions.predictions)
 app.command("feedback")(feedback.feedback)
 app.command("reproduce")(reproduce.reproduce)
 app.command("init")(init)
+app.command("envs")(envs)
 app.command("gc")(gc)
 app.command("serve")(serve)
 
@@ -137,6 +139,15 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            metavar="NAME",
+            help="The [env.NAME] profile of loopml.toml to use, e.g. dev, staging, prod "
+            "(default: $LOOPML_ENV; `loopml envs` lists them).",
+        ),
+    ] = None,
     home: Annotated[
         Path | None,
         typer.Option(
@@ -175,7 +186,8 @@ def root(
     """loopml: track, version, train, deploy and monitor models as one closed loop.
 
     Global options go before the command and override $LOOPML_HOME, $LOOPML_DB_URL,
-    $LOOPML_ARTIFACTS and loopml.toml. Set LOOPML_DEBUG=1 to see tracebacks of bugs.
+    $LOOPML_ARTIFACTS and loopml.toml; --env picks one [env.NAME] profile of loopml.toml.
+    Set LOOPML_DEBUG=1 to see tracebacks of bugs.
 
     Examples:
 
@@ -183,8 +195,9 @@ def root(
         loopml runs list -e churn -f "metrics.auc > 0.9" -o "metrics.auc desc"
         loopml models promote churn 3 --reason "beats v2 on recall"
         loopml --home /data/.loopml runs show 01J0ABCDEFGHJKMNPQRSTVWXYZ
+        loopml --env staging models list
     """
-    ctx.obj = CliState(home=home, db_url=db_url, artifacts_url=artifacts_url)
+    ctx.obj = CliState(home=home, db_url=db_url, artifacts_url=artifacts_url, env=env)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

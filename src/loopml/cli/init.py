@@ -40,6 +40,23 @@ CONFIG_TEMPLATE = """\
 
 # How often buffered metrics are written to the database, in seconds.
 # metrics_flush_s = 0.5
+
+# Environments: the same pipelines and policies against separate stores. Select one with
+# `loopml --env NAME ...` or LOOPML_ENV=NAME; its values override the ones above (LOOPML_*
+# variables and command-line options still win). `loopml envs` lists them, and
+# `loopml models copy NAME VERSION --from dev --to staging` copies a validated version.
+#
+# [env.dev]
+# db_url = "sqlite:///.loopml-dev/loopml.db"
+# artifacts_url = ".loopml-dev/artifacts"
+#
+# [env.staging]
+# db_url = "postgresql+psycopg://ml@db-staging:5432/loopml"
+# artifacts_url = "s3://ml-staging/artifacts"
+#
+# [env.prod]
+# db_url = "postgresql+psycopg://ml@db-prod:5432/loopml"
+# artifacts_url = "s3://ml-prod/artifacts"
 """
 
 

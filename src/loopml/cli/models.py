@@ -355,6 +355,7 @@ def _show_alias_at(
 
 
 # The other groups of commands live in their own modules (kept apart: own concepts).
+from loopml.cli.models_copy import copy_version  # noqa: E402
 from loopml.cli.models_evaluate import evaluate, model_card, model_lineage  # noqa: E402
 from loopml.cli.models_events import events, webhooks_app  # noqa: E402
 from loopml.cli.models_promote import (  # noqa: E402
@@ -369,6 +370,7 @@ app.command("promote")(promote)
 app.command("approve")(approve)
 app.command("reject")(reject)
 app.command("evaluate")(evaluate)
+app.command("copy")(copy_version)
 app.command("card")(model_card)
 app.command("lineage")(model_lineage)
 app.command("events")(events)

@@ -111,6 +111,9 @@ def source_run(data: CardData) -> str:
     run = data.run
     if run is None:
         why = "the run was deleted" if data.version.run_id else "registered from a folder"
+        copied = data.version.tags.get("copied_from")
+        if copied and not data.version.run_id:  # its run is in the other environment's store
+            why = f"copied from {code(copied)}; its lineage summary names the run there"
         return f"## Source run\n\nNo run to show ({why})."
     duration = "-" if run.end_time is None else f"{(run.end_time - run.start_time) / 1000:.1f} s"
     rows = [

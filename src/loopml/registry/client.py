@@ -37,6 +37,7 @@ from loopml.packaging.models import PackageInfo
 from loopml.packaging.onnx_export import OnnxMode, onnx_mode
 from loopml.paging import MAX_PAGE_SIZE, Page, check_limit, iter_pages
 from loopml.registry import (
+    _copy,
     _evaluations,
     _promotion,
     _records,
@@ -54,6 +55,7 @@ from loopml.registry.aliases import ANY, AnyVersion
 from loopml.registry.models import (
     AliasChange,
     Approval,
+    CopiedVersion,
     ModelVersion,
     PromotionPolicy,
     RegisteredModel,
@@ -863,6 +865,67 @@ class RegistryClient:
                 actor=actor,
             )
         )
+
+    # -- environments ------------------------------------------------------------------
+
+    def copy_version(
+        self,
+        name: str,
+        version: int,
+        *,
+        to: RegistryClient,
+        reason: str | None = None,
+    ) -> CopiedVersion:
+        """Copy a version that passed its gates here into another environment's registry.
+
+        Both clients' settings name their environment (``Settings.load(env="dev")``).
+        The copy is the next version of ``name`` there (the model is created when
+        missing) with the same package, the source's latest gated evaluation stored
+        again (so the target's policy sees it), a lineage summary
+        (:meth:`copy_lineage`) and the tag ``copied_from`` = ``dev:models:/name/N``.
+        Both registries record it (events ``model_version.copied_out`` here and
+        ``model_version.copied_in`` there, with audit rows). Copying the same version
+        again returns the copy there is (``created`` is then ``False``).
+
+        Args:
+            name: the model.
+            version: its version in this registry.
+            to: a client of the target environment's registry.
+            reason: why (kept in both audit logs).
+
+        Raises:
+            GateFailedError: the version has not passed its gates here (status not
+                validated/approved/deployed, no gated evaluation, a failed gate); every
+                reason is listed, also in ``details["reasons"]``.
+            InvalidInputError: an environment is not named, or both use one registry.
+            ConflictError: a target version is tagged as this copy but is not one.
+
+        Example:
+            >>> dev = RegistryClient(Settings.load(env="dev"))  # doctest: +SKIP
+            >>> staging = RegistryClient(Settings.load(env="staging"))  # doctest: +SKIP
+            >>> copied = dev.copy_version("churn", 2, to=staging)  # doctest: +SKIP
+            >>> copied.version.uri, copied.copied_from  # doctest: +SKIP
+            ('models:/churn/1', 'dev:models:/churn/2')
+        """
+        return _copy.copy_version(self, to, name, version, reason=reason, actor=current_actor())
+
+    def copy_lineage(self, name: str, version: int) -> dict[str, Any]:
+        """The lineage summary a copied version carries from its source environment.
+
+        It holds the source version (``source``), its evaluation (``evaluation``) and its
+        upstream lineage in the source store (``upstream``: runs, dataset versions,
+        features…, each with its environment-qualified ``uri``).
+
+        Raises:
+            NotFoundError: the version was not copied from another environment.
+
+        Example:
+            >>> client.copy_lineage("churn", 1)["source"]["uri"]  # doctest: +SKIP
+            'dev:models:/churn/2'
+        """
+        with self.store.read() as conn:
+            found: dict[str, Any] = _copy.read_lineage(conn, self.artifact_store, name, version)
+        return found
 
     # -- evaluations -------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ Webhooks and the automation controller read events after a cursor (:func:`list_e
 Kinds: ``model.created``, ``model.updated``, ``model_version.created``,
 ``model_version.updated``, ``model_version.status_changed``, ``model_version.evaluated``,
 ``model_version.approved``, ``model_version.rejected``, ``model_version.promoted``,
-``alias.set``, ``alias.removed``, ``policy.updated``, ``role.granted``, ``role.revoked``.
+``model_version.copied_in`` (in the target of a copy between environments),
+``model_version.copied_out`` (in its source), ``alias.set``, ``alias.removed``,
+``policy.updated``, ``role.granted``, ``role.revoked``.
 Role events belong to no model: their ``model`` is ``""``.
 
 Example:
@@ -43,6 +45,8 @@ KINDS = frozenset(
         "model_version.approved",
         "model_version.rejected",
         "model_version.promoted",
+        "model_version.copied_in",
+        "model_version.copied_out",
         "alias.set",
         "alias.removed",
         "policy.updated",

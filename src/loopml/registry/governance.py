@@ -31,9 +31,11 @@ __all__ = [
     "check_policy",
     "check_role",
     "check_user",
+    "copy_blockers",
     "decisions",
     "grant",
     "holds_role",
+    "latest_gated_evaluation",
     "list_roles",
     "normalize_gate",
     "policy_of",
@@ -239,6 +241,43 @@ def promotion_blockers(
     return reasons
 
 
+def copy_blockers(conn: Connection, policy: PromotionPolicy, version_row: Row) -> list[str]:
+    """Every reason ``version_row`` may not be copied to another environment (empty: it may).
+
+    A copy carries what the version showed here, so it must have shown it: a validated,
+    approved or deployed status, and a latest gated evaluation that passed (each of the
+    policy's gates, when the policy has any). An approval is not asked for: the next
+    environment's own policy decides whether its people must approve.
+    """
+    model, version = version_row["model"], int(version_row["version"])
+    uri = model_uri(model, version)
+    status = VersionStatus(version_row["status"])
+    if status is _V.ARCHIVED:
+        return [f"{uri} is archived; copy a version that is not archived (or register the "
+                "package again and evaluate it)"]  # fmt: skip
+    reasons = _status_blockers(uri, status)
+    if policy.gates:
+        return reasons + _gate_blockers(conn, policy, model, version, uri)
+    evaluation = latest_gated_evaluation(conn, model, version)
+    if evaluation is None:
+        reasons.append(
+            f"no evaluation of {uri} checked any gates; evaluate it with gates "
+            f"(loopml.evaluate('{uri}', data, target, gates=[...])) so there is a result "
+            "to carry"
+        )
+    elif evaluation["passed"] is not True:
+        failed = [
+            str(r.get("reason") or name)
+            for name, r in _gate_results(evaluation["gates"]).items()
+            if r.get("passed") is False
+        ]
+        reasons.append(
+            f"the latest gated evaluation of {uri} ({evaluation['id']}) did not pass: "
+            f"{'; '.join(failed) or 'no reason given'}"
+        )
+    return reasons
+
+
 def _status_blockers(uri: str, status: VersionStatus) -> list[str]:
     if status in PROMOTABLE:
         return []
@@ -254,7 +293,8 @@ def _status_blockers(uri: str, status: VersionStatus) -> list[str]:
     ]
 
 
-def _latest_gated_evaluation(conn: Connection, model: str, version: int) -> dict[str, Any] | None:
+def latest_gated_evaluation(conn: Connection, model: str, version: int) -> dict[str, Any] | None:
+    """``{id, gates, passed}`` of the newest evaluation of ``model/version`` with gates."""
     rows = conn.execute(
         select(_EV.id, _EV.gates, _EV.passed)
         .where(_EV.model == model, _EV.version == version)
@@ -270,7 +310,7 @@ def _gate_blockers(
     conn: Connection, policy: PromotionPolicy, model: str, version: int, uri: str
 ) -> list[str]:
     wanted = {normalize_gate(gate): gate for gate in policy.gates}
-    evaluation = _latest_gated_evaluation(conn, model, version)
+    evaluation = latest_gated_evaluation(conn, model, version)
     if evaluation is None:
         return [
             f"no evaluation of {uri} checked the policy gates ({'; '.join(policy.gates)}); "

@@ -18,6 +18,7 @@ from loopml.webhooks.models import Webhook
 __all__ = [
     "AliasChange",
     "Approval",
+    "CopiedVersion",
     "ModelInfo",
     "ModelVersion",
     "PromotionPolicy",
@@ -195,6 +196,41 @@ class SavedEvaluation:
 
     id: str
     status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CopiedVersion:
+    """What copying a version to another environment gave (``RegistryClient.copy_version``).
+
+    Attributes:
+        version: the copy, a version of the same model in the target registry.
+        copied_from: the source, qualified by its environment (``dev:models:/churn/2``).
+        env: the target's environment.
+        evaluation_id: the copy's evaluation (the source's, stored again in the target).
+        lineage_digest: the SHA-256 of the copy's lineage summary file.
+        created: ``False`` when the version had been copied before and that copy came back.
+    """
+
+    version: ModelVersion
+    copied_from: str
+    env: str
+    evaluation_id: str | None
+    lineage_digest: str
+    created: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.version.model,
+            "version": self.version.version,
+            "uri": self.version.uri,
+            "env": self.env,
+            "status": self.version.status.value,
+            "copied_from": self.copied_from,
+            "evaluation_id": self.evaluation_id,
+            "lineage_digest": self.lineage_digest,
+            "package_digest": self.version.package_digest,
+            "created": self.created,
+        }
 
 
 @dataclass(frozen=True, slots=True)
