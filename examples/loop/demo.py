@@ -12,6 +12,11 @@
               one command while it serves, and every prediction read back from the log
 8. monitor    a monitor on the deployment (its reference: the training data, through
               lineage), traffic that drifts, delayed labels, windows, an alert, the report
+9. loop       the agent takes the drift alert: retrains on the new quarter's data, gates
+              against the champion, waits for the approval, canaries 30 % of the live
+              traffic and promotes; a worse challenger is stopped at the gate and a canary
+              that fails live is rolled back; a summary with seconds from drift onset to
+              the new model at 100 %, and the production model's lineage to the alert
 
 Run it with ``make demo``. Everything lands in ./.loopml; afterwards try
 ``loopml data list``, ``loopml features list``, ``loopml pipeline runs``, ``loopml models list``,
@@ -35,6 +40,7 @@ from loopml.data.report import render_table
 from loopml.features import FeatureStore
 
 sys.path.insert(0, str(Path(__file__).parent))
+from closed_loop import close_the_loop  # the demo's closed-loop section
 from release import release  # the demo's release section
 from training import FEATURES as MODEL_FEATURES  # what the model takes
 
@@ -200,6 +206,10 @@ def main() -> int:
 
     step("8. monitor: drift, delayed labels, windows, an alert, the report")
     if monitor(console, held_out, MODEL_FEATURES, work):
+        return 1
+
+    step("9. the closed loop: the agent retrains, gates, canaries, promotes, rolls back")
+    if close_the_loop(console, held_out, MODEL_FEATURES, work):
         return 1
     console.print(
         "\nnext: `loopml models show churn`, `loopml models lineage churn@production`, "

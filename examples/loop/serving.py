@@ -12,6 +12,7 @@ Running ``make demo`` again finds the deployment there and serves it as it is st
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -40,11 +41,15 @@ class Desk:
     def __init__(self, console: Console) -> None:
         self.console = console
 
-    def run(self, *args: str, quiet: bool = False) -> int:
-        """Run and show a command; ``quiet``: neither it nor what it prints is shown."""
+    def run(self, *args: str, quiet: bool = False, user: str | None = None) -> int:
+        """Run and show a command; ``quiet``: neither it nor what it prints is shown;
+        ``user``: run it as that user (``LOOPML_USER``)."""
         if not quiet:
-            self.console.print(f"\n$ loopml {shlex.join(args)}", markup=False)
-        return subprocess.run([*_LOOPML, *args], check=False, capture_output=quiet).returncode
+            prefix = f"LOOPML_USER={user} " if user else ""
+            self.console.print(f"\n$ {prefix}loopml {shlex.join(args)}", markup=False)
+        env = {**os.environ, "LOOPML_USER": user} if user else None
+        done = subprocess.run([*_LOOPML, *args], check=False, capture_output=quiet, env=env)
+        return done.returncode
 
     def json(self, *args: str) -> Any:
         done = subprocess.run(

@@ -156,7 +156,8 @@ def _figures(
     column = "output.predict"
     if metric is None or "label" not in answered.columns or column not in answered.columns:
         return result
-    labels = [_row_label(label, row) for label, row in zip(answered["label"], answered["row"])]
+    pairs = zip(answered["label"], answered["row"], strict=True)
+    labels = [_row_label(label, row) for label, row in pairs]
     has = np.array([label is not None for label in labels], dtype=bool)
     result["labelled"] = int(has.sum())
     if not has.any() or task is None:

@@ -20,7 +20,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from loopml.clock import now_ms
@@ -109,10 +109,13 @@ class Lease:
             )
 
     def release(self) -> None:
-        """Give the lease back (when this agent holds it), so another may act at once."""
+        """Give the lease back (when this agent holds it), so another may act at once; the
+        row stays, so ``loopml status`` still tells who acted last."""
         self.store.transact(
             lambda conn: conn.execute(
-                delete(automation_lease).where(_L.name == _NAME, _L.token == self.token)
+                update(automation_lease)
+                .where(_L.name == _NAME, _L.token == self.token)
+                .values(expires_at=now_ms())
             )
         )
 

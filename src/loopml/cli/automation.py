@@ -462,7 +462,11 @@ def _status_table(summary: dict[str, Any]) -> Any:
     if agent is None:
         row("agent", "never ran: `loopml agent`", "yellow")
     else:
-        alive = "holds the lease" if agent["alive"] else "lease expired"
+        alive = (
+            "holds the lease"
+            if agent["alive"]
+            else f"last acted {format_time(agent['expires_at'])}"
+        )
         row("agent", f"{agent['holder']} {alive}", "" if agent["alive"] else "dim")
     return table
 

@@ -382,7 +382,9 @@ def _performance(
     keys = sorted(set(versions))
     for key in keys:
         mask = (versions == key).to_numpy()
-        figures = metrics if len(keys) == 1 else realized_metrics(task, y_true[mask], y_pred[mask])[0]
+        figures = (
+            metrics if len(keys) == 1 else realized_metrics(task, y_true[mask], y_pred[mask])[0]
+        )
         result["by_version"][key] = {"labelled_rows": int(mask.sum()), "metrics": figures}
     return result
 
