@@ -36,7 +36,7 @@ __all__ = [
     "trace",
 ]
 
-_EXECUTOR = re.compile(r"^(local|process(://\d+)?|dask://\S+|ray(://\S+)?|py:[\w.]+)$")
+_EXECUTOR = re.compile(r"^(local|process(://\d+)?|dask://\S*|ray(://\S+)?|py:[\w.]+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +179,7 @@ def check_executor(url: str | None) -> str | None:
         return None
     if not _EXECUTOR.match(url.strip()):
         raise InvalidInputError(
-            f"unknown executor {url!r}; use one of: local, process[://N], dask://host:port, "
+            f"unknown executor {url!r}; use one of: local, process[://N], dask://[host:port], "
             "ray[://host:port], or py:package.module.Class"
         )
     return url.strip()
