@@ -13,7 +13,7 @@ and their outcomes keep arriving:
 2. the new version takes 30 % of the traffic; the agent compares its live errors, latency
    and realized accuracy with the champion's, then promotes it: it serves all traffic and
    the monitor's reference becomes its training data;
-3. a deliberately worse challenger (half its labels shuffled) is rejected at the gate;
+3. a deliberately worse challenger (trained on shuffled labels) is rejected at the gate;
 4. a challenger that needs an input the CRM does not send fails every canary request, and
    the agent rolls it back.
 
@@ -186,8 +186,8 @@ def close_the_loop(console: Console, customers: pd.DataFrame, inputs: list[str],
         console.rule("drift -> retrain -> gate -> approve -> canary -> promote", style="dim")
         first = _next_plan(last_plan)
         promoted = _follow(console, desk, first)
-        console.rule("a worse challenger: half its labels shuffled", style="dim")
-        worse = _challenger(console, desk, "noisy", "a challenger trained on noisier labels")
+        console.rule("a worse challenger: its labels were shuffled upstream", style="dim")
+        worse = _challenger(console, desk, "noisy", "a challenger trained on shuffled labels")
         console.rule("a challenger the CRM cannot feed: it needs the customer's plan", style="dim")
         broken = _challenger(console, desk, "with-plan", "a challenger that also uses the plan")
     finally:

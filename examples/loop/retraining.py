@@ -6,7 +6,8 @@ as a model package; the agent registers, gates, canaries and promotes it. ``vari
 makes the challengers the demo needs to show the safety nets:
 
 - ``standard``: the forest, with the tuned sizes of the training pipeline;
-- ``noisy``: the same forest on labels with half of them shuffled (the gate must stop it);
+- ``noisy``: the same forest on shuffled labels (a broken join upstream; the gate must
+  stop it);
 - ``with-plan``: the forest plus the customer's plan, one-hot encoded. It is as good
   offline, but the CRM does not send ``plan`` yet: every request the canary gets fails
   validation, and the agent rolls it back.
@@ -44,10 +45,7 @@ def fit(data: pd.DataFrame, variant: str = "standard", seed: int = 0) -> str:
         raise ValueError(f"variant {variant!r} is not one of {', '.join(VARIANTS)}")
     labels = data["churned"].to_numpy()
     if variant == "noisy":
-        rng = np.random.default_rng(seed)
-        half = rng.random(len(labels)) < 0.5
-        labels = labels.copy()
-        labels[half] = rng.permutation(labels[half])
+        labels = np.random.default_rng(seed).permutation(labels)
     forest = RandomForestClassifier(n_estimators=60, max_depth=6, random_state=seed, n_jobs=1)
     columns = FEATURES + (["plan"] if variant == "with-plan" else [])
     x = data[columns].copy()
