@@ -165,6 +165,7 @@ class Agent:
         for registration in list_registrations(settings=self.settings):
             if not registration.enabled:
                 continue
+            self._ingest_changed_sources(registration, report)
             with self.store.read() as conn:
                 try:
                     found = _sources.from_registration(conn, registration)
@@ -180,6 +181,31 @@ class Agent:
             created += self._handle([one])
         created += self._handle(alerts, cursor=("monitor_events", position))
         return created
+
+    def _ingest_changed_sources(self, registration: Any, report: PassReport) -> None:
+        """Log a new version of each watched dataset whose source file or folder changed."""
+        from pathlib import Path
+
+        from loopml.data.versions import DatasetClient
+        from loopml.pipelines import DatasetTrigger
+
+        for trigger in registration.triggers:
+            if not isinstance(trigger, DatasetTrigger) or not trigger.watch_source:
+                continue
+            datasets = DatasetClient(self.settings)
+            try:
+                latest = datasets.get(trigger.dataset)
+            except LoopmlError:  # no version yet: nothing to compare the source with
+                continue
+            source = latest.source
+            if not source or "://" in source or not Path(source).exists():
+                continue
+            try:
+                if datasets.changed(trigger.dataset, source).changed:
+                    datasets.log(trigger.dataset, source)
+                    report.ingested.append(trigger.dataset)
+            except LoopmlError as err:
+                report.errors.append(f"dataset {trigger.dataset}: {err}")
 
     def _handle(
         self, fired: list[_sources.Fired], *, cursor: tuple[str, dict[str, Any]] | None = None

@@ -228,6 +228,7 @@ class PassReport:
         acted: ``False`` when another agent holds the lease (nothing was done).
         holder: who holds the lease.
         windows: monitor windows computed.
+        ingested: watched datasets whose changed source was logged as a new version.
         created: plans started (ids).
         advanced: plans that moved (id -> the state they reached).
         seconds: how long the pass took.
@@ -236,6 +237,7 @@ class PassReport:
     acted: bool
     holder: str
     windows: int = 0
+    ingested: list[str] = field(default_factory=list)
     created: list[int] = field(default_factory=list)
     advanced: dict[int, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)

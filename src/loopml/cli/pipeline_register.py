@@ -74,6 +74,14 @@ def register(
             help="Run on each new version of this dataset (repeatable).",
         ),
     ] = None,
+    watch_source: Annotated[
+        bool,
+        typer.Option(
+            "--watch-source",
+            help="With --on-dataset: the agent also logs a new version when the file or "
+            "folder the latest version came from changes (and so fires).",
+        ),
+    ] = False,
     on_webhook: Annotated[
         bool,
         typer.Option(
@@ -133,7 +141,9 @@ def register(
     from loopml.pipelines.schedules import register_pipeline
 
     params = {**(load_config(config) if config else {}), **parse_param_pairs(param or [])}
-    triggers = _triggers(on_dataset or [], on_webhook, new_webhook_token, on_git_change, git_paths)
+    triggers = _triggers(
+        on_dataset or [], on_webhook, new_webhook_token, on_git_change, git_paths, watch_source
+    )
     registration = register_pipeline(
         target,
         name=name,
@@ -173,6 +183,7 @@ def _triggers(
     new_token: bool,
     git: bool,
     git_paths: list[Path] | None,
+    watch_source: bool = False,
 ) -> list[Trigger]:
     from loopml.errors import InvalidInputError
     from loopml.pipelines.triggers import on_dataset, on_git_change
@@ -180,7 +191,9 @@ def _triggers(
 
     if new_token and not webhook:
         raise InvalidInputError("--new-webhook-token replaces a webhook's token; add --on-webhook")
-    triggers: list[Trigger] = [on_dataset(name) for name in datasets]
+    if watch_source and not datasets:
+        raise InvalidInputError("--watch-source watches a dataset's source; add --on-dataset NAME")
+    triggers: list[Trigger] = [on_dataset(name, watch_source=watch_source) for name in datasets]
     if webhook:
         triggers.append(webhook_trigger(new_token=new_token))
     if git or git_paths:

@@ -8,13 +8,14 @@ Example:
     >>> from loopml.pipelines.triggers import on_dataset
     >>> triggers, warnings = check_triggers([on_dataset("iris"), on_dataset("iris")], [])
     >>> triggers, warnings
-    ([DatasetTrigger(dataset='iris', latest_version=None)], [])
+    ([DatasetTrigger(dataset='iris', latest_version=None, watch_source=False)], [])
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ def record_baselines(
                     f"dataset '{trigger.dataset}' has no versions yet; the trigger fires on "
                     "its first one"
                 )
-            trigger = DatasetTrigger(trigger.dataset, latest)
+            trigger = replace(trigger, latest_version=latest)
         elif isinstance(trigger, WebhookTrigger):
             kept = next((t for t in previous if isinstance(t, WebhookTrigger)), None)
             if kept is not None and kept.token_sha256 and not trigger.new_token:

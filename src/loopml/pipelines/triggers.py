@@ -17,7 +17,7 @@ Example:
     >>> on_dataset("iris").to_dict()
     {'kind': 'dataset', 'dataset': 'iris', 'latest_version': None}
     >>> trigger_from_dict({"kind": "dataset", "dataset": "iris", "latest_version": 3})
-    DatasetTrigger(dataset='iris', latest_version=3)
+    DatasetTrigger(dataset='iris', latest_version=3, watch_source=False)
 """
 
 from __future__ import annotations
@@ -48,14 +48,23 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class DatasetTrigger:
-    """Fires on a version of ``dataset`` after ``latest_version`` (the latest when registered)."""
+    """Fires on a version of ``dataset`` after ``latest_version`` (the latest when registered).
+
+    With ``watch_source``, the automation controller also checks, on every pass, the file
+    or folder the latest version was logged from; when its content changed, it logs the
+    new content as the next version (which then fires the trigger).
+    """
 
     dataset: str
     latest_version: int | None = None
+    watch_source: bool = False
     kind: ClassVar[str] = "dataset"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "dataset": self.dataset, "latest_version": self.latest_version}
+        data = {"kind": self.kind, "dataset": self.dataset, "latest_version": self.latest_version}
+        if self.watch_source:
+            data["watch_source"] = True
+        return data
 
     def describe(self) -> str:
         after = self.latest_version
@@ -137,14 +146,16 @@ class GitTrigger:
 Trigger = DatasetTrigger | WebhookTrigger | GitTrigger
 
 
-def on_dataset(name: str) -> DatasetTrigger:
+def on_dataset(name: str, *, watch_source: bool = False) -> DatasetTrigger:
     """Run the pipeline when a new version of dataset ``name`` is logged.
 
-    ``name`` may also be written ``datasets:/name`` or ``name@latest``.
+    ``name`` may also be written ``datasets:/name`` or ``name@latest``. With
+    ``watch_source``, a change of the file or folder the latest version was logged from
+    is logged as a new version by the automation controller (and so fires it too).
 
     Example:
         >>> on_dataset("datasets:/churn@latest")
-        DatasetTrigger(dataset='churn', latest_version=None)
+        DatasetTrigger(dataset='churn', latest_version=None, watch_source=False)
     """
     dataset, version = parse_target(name)
     if version is not None:
@@ -153,7 +164,7 @@ def on_dataset(name: str) -> DatasetTrigger:
             f"for new versions: give on_dataset({dataset!r})"
         )
     check_name(dataset)
-    return DatasetTrigger(dataset)
+    return DatasetTrigger(dataset, watch_source=bool(watch_source))
 
 
 def on_webhook(*, new_token: bool = False) -> WebhookTrigger:
@@ -194,7 +205,9 @@ def trigger_from_dict(data: Mapping[str, Any]) -> Trigger:
     """A trigger from its ``to_dict()`` form."""
     kind = data.get("kind")
     if kind == "dataset":
-        return DatasetTrigger(str(data["dataset"]), data.get("latest_version"))
+        return DatasetTrigger(
+            str(data["dataset"]), data.get("latest_version"), bool(data.get("watch_source"))
+        )
     if kind == "webhook":
         return WebhookTrigger(data.get("token_sha256"))
     if kind == "git":
