@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from _loop_support import GATES, Loop
 
 from loopml.automation import AutomationPolicy
@@ -227,3 +228,42 @@ def test_cancelling_a_canary_restores_the_traffic(loop: Loop) -> None:
         "production"
     )
     assert loop.production() == 1
+
+
+def test_a_rejected_approval_ends_the_plan(loop: Loop, monkeypatch: pytest.MonkeyPatch) -> None:
+    loop.registry.set_policy("churn", {"gates": list(GATES), "require_approval": True})
+    _only(loop, retrain_on=["manual"])
+    loop.shift(2.0)
+    loop.automation.trigger("retrain-churn")
+    agent = loop.agent()
+    (plan_id,) = agent.run_once().created
+    assert loop.automation.plan(plan_id).step == "approve"
+
+    monkeypatch.setenv("LOOPML_USER", "ana")
+    loop.registry.reject("churn", 2, comment="the slices look off")
+    agent.run_once()
+
+    plan = loop.automation.plan(plan_id)
+    assert plan.state == "rejected"
+    assert "ana rejected models:/churn/2" in (plan.reason or "")
+    assert loop.production() == 1
+
+
+def test_the_daily_budget_holds_automatic_retrains_back(loop: Loop) -> None:
+    _only(loop, retrain_on=["dataset", "manual"], cooldown="0s", max_retrains_per_day=1,
+          canary_share=0)  # fmt: skip
+    agent = loop.agent()
+    loop.shift(2.0)
+    (first,) = agent.run_once().created
+    loop.clock.advance(seconds=60)
+    loop.shift(2.5)
+    (second,) = agent.run_once().created
+
+    assert loop.automation.plan(first).state == "promoted"
+    held = loop.automation.plan(second)
+    assert held.state == "skipped"
+    assert "budget" in (held.reason or "")
+    assert "allows 1" in (held.reason or "")
+    loop.automation.trigger("retrain-churn", reason="a person is not held back")
+    (third,) = agent.run_once().created
+    assert loop.automation.plan(third).state != "skipped"

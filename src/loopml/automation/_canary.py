@@ -61,10 +61,10 @@ def judge_canary(
     if len(frame):
         frame = frame[(frame["role"] == "primary") & (frame["model"] == model)]
     elapsed = now_ms() - started
-    metric, task = _metric(settings, deployment, policy, model, version)
+    metric, task, column = _metric(settings, deployment, policy, model, version)
     sides = {
-        "canary": _figures(frame, version, metric, task),
-        "champion": _figures(frame, champion, metric, task),
+        "canary": _figures(frame, version, metric, task, column),
+        "champion": _figures(frame, champion, metric, task, column),
     }
     figures: dict[str, Any] = {**sides, "elapsed_ms": elapsed, "metric": metric}
     canary, incumbent = sides["canary"], sides["champion"]
@@ -134,7 +134,7 @@ def judge_canary(
 
 
 def _figures(
-    frame: pd.DataFrame, version: int, metric: str | None, task: str | None
+    frame: pd.DataFrame, version: int, metric: str | None, task: str | None, column: str
 ) -> dict[str, Any]:
     import numpy as np
 
@@ -153,7 +153,6 @@ def _figures(
         "labelled": 0,
         "metric": None,
     }
-    column = "output.predict"
     if metric is None or "label" not in answered.columns or column not in answered.columns:
         return result
     pairs = zip(answered["label"], answered["row"], strict=True)
@@ -183,20 +182,24 @@ def _row_label(label: Any, row: Any) -> Any:
 
 def _metric(
     settings: Settings, deployment: str, policy: AutomationPolicy, model: str, version: int
-) -> tuple[str | None, str | None]:
-    """The metric to compare and the task: the policy's, else the version's evaluation's."""
+) -> tuple[str | None, str | None, str]:
+    """The metric to compare, the task (the policy's, else the version's evaluation's) and
+    the output column compared with labels (the deployment's monitor's, else ``predict``)."""
+    from loopml.monitoring import MonitorClient
     from loopml.registry import RegistryClient
 
-    task = None
+    watching = MonitorClient(settings).list_monitors(deployment=deployment, limit=1).items
+    prediction = watching[0].config.prediction if watching else "predict"
+    task = watching[0].config.task if watching else None
     evaluations = RegistryClient(settings).list_evaluations(model, version)
-    if evaluations:
+    if task is None and evaluations:
         task = evaluations[0].get("task")
     metric = policy.metric
     if metric is None and task is not None:
         metric = REGRESSION_METRICS[0] if task == "regression" else "accuracy"
     if task is None and metric is not None:
         task = "regression" if metric in REGRESSION_METRICS else "classification"
-    return metric, task
+    return metric, task, f"output.{prediction}"  # the payload log's output columns
 
 
 def _seconds(ms: int) -> str:

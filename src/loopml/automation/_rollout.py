@@ -14,7 +14,7 @@ work.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -523,6 +523,3 @@ class Rollout:
         finally:
             stop.set()
             thread.join()
-
-
-Step = Callable[[Plan, AutomationPolicy | None], _Outcome]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,7 +69,6 @@ class Fired:
     node: Node
     model: str | None = None
     request: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def from_registration(
