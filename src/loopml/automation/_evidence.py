@@ -43,7 +43,7 @@ from loopml.store.schema import (
     registry_events,
     runs,
 )
-from loopml.uris import dataset_uri, model_uri, node_uri, run_uri
+from loopml.uris import model_uri, node_uri, run_uri
 
 __all__ = ["MEASURES", "Found", "names"]
 
@@ -472,8 +472,5 @@ def names(conn: Connection) -> dict[str, str]:
     )
     found["canary_model"] = next(
         (model for model, policy in policies if int((policy or {}).get("canary_share") or 0)), ""
-    )
-    found["dataset_uri"] = (
-        dataset_uri(found["dataset"]) if found["dataset"] != "DATASET" else "datasets:/NAME@latest"
     )
     return found

@@ -97,8 +97,9 @@ LEVELS: tuple[_LevelSpec, ...] = (
             _Spec(
                 "gated_evaluations",
                 "evaluations judged by gates",
-                "loopml models evaluate {model}/{version} --data {dataset_uri} --target COLUMN",
-                "evaluated with the policy's gates (or --gate EXPR)",
+                "loopml models evaluate {model}/{version} --data datasets:/HOLDOUT@latest "
+                "--target COLUMN",
+                "on data held out from training, with the policy's gates (or --gate EXPR)",
             ),
             _Spec(
                 "gated_promotion",

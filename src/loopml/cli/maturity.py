@@ -42,11 +42,8 @@ def maturity(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         echo_json(report.to_dict())
         return
-    show(
-        _headline(report),
-        *[_level_table(level, report.level) for level in report.levels[1:]],
-        *_next_lines(report),
-    )
+    tables = [_level_table(level, report.level) for level in report.levels[1:]]
+    show(_headline(report), "", *tables, *_next_lines(report))
 
 
 def _headline(report: MaturityReport) -> Text:
