@@ -206,3 +206,24 @@ def test_an_automatic_promotion_without_a_canary_is_not_the_closed_loop(loop: Lo
     assert canary.command == (
         "loopml automation set churn --pipeline retrain-churn --deployment churn-api --canary 10"
     )
+
+
+def test_a_challenger_the_gates_reject_counts_as_the_safety_net(loop: Loop) -> None:
+    from loopml.pipelines import on_dataset, register_pipeline
+
+    _only(loop, retrain_on=["manual"])
+    register_pipeline(
+        "_loop_pipeline:retrain", name="retrain-churn", params={"kind": "worse"},
+        triggers=[on_dataset("churn_train")], settings=loop.settings,
+    )  # fmt: skip
+    loop.shift(0.0)
+    loop.automation.trigger("retrain-churn", reason="a fire drill")
+    (plan_id,) = loop.agent().run_once().created
+    assert loop.automation.plan(plan_id).state == "rejected"
+
+    net = assess(loop.settings).criterion("safety_net")
+
+    assert (net.met, net.command) == (True, None)
+    assert (
+        net.evidence == f"0 rolled back, 1 rejected; latest plan {plan_id} rejected models:/churn/2"
+    )

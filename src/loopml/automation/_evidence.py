@@ -2,9 +2,10 @@
 
 Every function takes a read connection and returns a :class:`Found`: how many things
 meet the criterion, the latest one (an id or URI) and one line of evidence. None of
-them reads a table whole: counts, ``LIMIT 1`` rows, and the few rows whose JSON must be
-looked at in Python (policies, registrations, ended plans) so the same code runs on
-SQLite and PostgreSQL.
+them returns a table's rows: counts, ``LIMIT 1`` rows, JSON paths SQLAlchemy renders for
+both databases, and the few rows whose JSON is read in Python (promotion policies and
+their events, registrations, automation policies), so the same code runs on SQLite and
+PostgreSQL.
 
 Example:
     >>> with store.read() as conn:  # doctest: +SKIP
@@ -46,9 +47,6 @@ from loopml.store.schema import (
 from loopml.uris import model_uri, node_uri, run_uri
 
 __all__ = ["MEASURES", "Found", "names"]
-
-# How many ended plans are looked at (newest first) for the level-4 criteria.
-_PLAN_WINDOW = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,68 +349,70 @@ def automation_policy_count(conn: Connection) -> Found:
 
 
 def agent_passes(conn: Connection) -> Found:
-    lease = conn.execute(
-        select(automation_lease.c.holder, automation_lease.c.expires_at).limit(1)
-    ).first()
+    lease = conn.execute(select(automation_lease.c.holder).limit(1)).scalar()
     c, p = automation_cursors.c, automation_plans.c
     last_pass = conn.execute(select(func.max(c.updated_at))).scalar()
     plans = _scalar(conn, select(func.count()).select_from(automation_plans))
-    last_plan = conn.execute(select(func.max(p.updated_at))).scalar() if plans else None
+    last_plan = conn.execute(select(p.updated_at).order_by(p.id.desc()).limit(1)).scalar()
     if lease is None and last_pass is None and not plans:
         return Found(0, None, "the agent never ran")
-    seen = max(int(t) for t in (last_pass, last_plan) if t is not None) if (
-        last_pass is not None or last_plan is not None
-    ) else None  # fmt: skip
-    who = f"held by {lease.holder}" if lease is not None else "no lease held now"
+    seen = max((int(t) for t in (last_pass, last_plan) if t is not None), default=None)
+    held = f"lease of {lease}" if lease is not None else "no lease held"
     return Found(
-        plans, lease.holder if lease is not None else None,
-        f"{_plural(plans, 'plan')}; last activity {_when(seen)}; lease {who}", met=True,
-    )  # fmt: skip
-
-
-def _ended_plans(conn: Connection, states: tuple[str, ...]) -> list[Any]:
-    p = automation_plans.c
-    return list(
-        conn.execute(
-            select(p.id, p.model, p.version, p.state, p.trigger, p.details, p.ended_at)
-            .where(p.state.in_(states))
-            .order_by(p.id.desc())
-            .limit(_PLAN_WINDOW)
-        )
+        plans, lease, f"{_plural(plans, 'plan')}; last activity {_when(seen)}; {held}", met=True
     )
 
 
-def _kind(row: Any) -> str:
-    return str((row.trigger or {}).get("kind") or "?")
+def _kind() -> Any:
+    return automation_plans.c.trigger["kind"].as_string()
+
+
+def _latest_plan(conn: Connection, where: Any) -> Any:
+    p = automation_plans.c
+    return conn.execute(
+        select(p.id, p.model, p.version, p.state, _kind().label("kind"), p.ended_at)
+        .where(where)
+        .order_by(p.id.desc())
+        .limit(1)
+    ).one()
+
+
+def _plan_uri(row: Any) -> str:
+    return model_uri(row.model, row.version) if row.model and row.version else "?"
 
 
 def canary_promotions(conn: Connection) -> Found:
-    rows = [
-        row for row in _ended_plans(conn, ("promoted",))
-        if _kind(row) != "manual" and (row.details or {}).get("canary_policy")
-    ]  # fmt: skip
-    if not rows:
+    p = automation_plans.c
+    # JSON paths SQLAlchemy renders for SQLite (json_extract) and PostgreSQL (->>) alike.
+    automatic = and_(
+        p.state == "promoted",
+        _kind() != "manual",
+        p.details["canary_policy"].as_string().is_not(None),
+    )
+    count = _scalar(conn, select(func.count()).select_from(automation_plans).where(automatic))
+    if not count:
         return Found(0, None, "no automatic retrain was promoted through a canary")
-    latest = rows[0]
-    uri = model_uri(latest.model, latest.version) if latest.model and latest.version else "?"
+    latest = _latest_plan(conn, automatic)
     return Found(
-        len(rows), f"plan {latest.id}", f"{_plural(len(rows), 'automatic promotion')} through "
-        f"a canary; latest plan {latest.id} ({_kind(latest)}) promoted {uri} at "
+        count, f"plan {latest.id}", f"{_plural(count, 'automatic promotion')} through a "
+        f"canary; latest plan {latest.id} ({latest.kind}) promoted {_plan_uri(latest)} at "
         f"{_when(latest.ended_at)}",
     )  # fmt: skip
 
 
 def safety_net(conn: Connection) -> Found:
-    rows = _ended_plans(conn, ("rolled_back", "rejected"))
-    if not rows:
+    p = automation_plans.c
+    stopped = p.state.in_(("rolled_back", "rejected"))
+    rows = conn.execute(select(p.state, func.count()).where(stopped).group_by(p.state))
+    counts: dict[str, int] = {str(state): int(n) for state, n in rows}
+    rolled, rejected = int(counts.get("rolled_back", 0)), int(counts.get("rejected", 0))
+    if not rolled + rejected:
         return Found(0, None, "no plan was rolled back or rejected")
-    rolled = sum(row.state == "rolled_back" for row in rows)
-    latest = rows[0]
-    uri = model_uri(latest.model, latest.version) if latest.model and latest.version else "?"
+    latest = _latest_plan(conn, stopped)
     what = "rolled back" if latest.state == "rolled_back" else "rejected"
     return Found(
-        len(rows), f"plan {latest.id}", f"{rolled} rolled back, {len(rows) - rolled} rejected; "
-        f"latest plan {latest.id} {what} {uri}",
+        rolled + rejected, f"plan {latest.id}", f"{rolled:,} rolled back, {rejected:,} "
+        f"rejected; latest plan {latest.id} {what} {_plan_uri(latest)}",
     )  # fmt: skip
 
 
