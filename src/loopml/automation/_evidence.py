@@ -2,10 +2,10 @@
 
 Every function takes a read connection and returns a :class:`Found`: how many things
 meet the criterion, the latest one (an id or URI) and one line of evidence. None of
-them returns a table's rows: counts, ``LIMIT 1`` rows, JSON paths SQLAlchemy renders for
-both databases, and the few rows whose JSON is read in Python (promotion policies and
-their events, registrations, automation policies), so the same code runs on SQLite and
-PostgreSQL.
+them reads a whole table into Python: counts, ``LIMIT 1`` rows, JSON paths SQLAlchemy
+renders for both databases, and the few rows whose JSON is read in Python (promotion
+policies and their events, registrations, automation policies), so the same code runs
+on SQLite and PostgreSQL.
 
 Example:
     >>> with store.read() as conn:  # doctest: +SKIP
