@@ -33,6 +33,7 @@ from loopml.cli import (
     features,
     feedback,
     lineage,
+    maturity,
     models,
     monitor,
     pipeline,
@@ -117,6 +118,7 @@ app.add_typer(automation.plans_app, name="plans")
 app.command("agent")(automation.agent)
 app.command("trigger")(automation.trigger)
 app.command("status")(automation.status)
+app.command("maturity")(maturity.maturity)
 app.command("lineage")(lineage.lineage)
 app.command("predict")(predict.predict)
 app.command("predictions")(predictions.predictions)
