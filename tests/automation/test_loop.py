@@ -267,3 +267,22 @@ def test_the_daily_budget_holds_automatic_retrains_back(loop: Loop) -> None:
     loop.automation.trigger("retrain-churn", reason="a person is not held back")
     (third,) = agent.run_once().created
     assert loop.automation.plan(third).state != "skipped"
+
+
+def test_a_canary_trained_on_data_unlike_its_traffic_is_rolled_back(loop: Loop) -> None:
+    _only(loop, retrain_on=["manual"], max_metric_drop=1.0)  # only the drift can stop it
+    loop.shift(2.0)
+    loop.automation.trigger("retrain-churn")
+    agent = loop.agent()
+    (plan_id,) = agent.run_once().created
+
+    loop.send(60, shift=0.0, every_s=10)  # the traffic is the old world's, not the new data's
+    agent.run_once()
+
+    plan = loop.automation.plan(plan_id)
+    assert plan.state == "rolled_back"
+    assert "drifted from its own training data" in (plan.reason or "")
+    drift = plan.details["canary"]["drift"]
+    assert drift["reference"] == "datasets:/churn_train/2"
+    assert "x1" in drift["features"]
+    assert loop.production() == 1

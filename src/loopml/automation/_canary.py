@@ -8,6 +8,8 @@ traffic; the canary is rolled back when, on its own rows since it started:
 * its p95 latency is above ``max_latency_ratio`` times the champion's;
 * once ``min_labels`` of its rows (and of the champion's) have labels: its realized
   metric is worse than the champion's by more than ``max_metric_drop``;
+* its live inputs drifted from the data it was trained on (``rollback_on_drift``): a
+  version trained on data unlike what it serves;
 * the watch ran four times ``canary_for`` and it still has fewer than ``min_rows``.
 
 Otherwise, once ``canary_for`` has passed with ``min_rows``, it is promoted.
@@ -22,6 +24,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.automation.models import AutomationPolicy
@@ -36,6 +39,7 @@ __all__ = ["Verdict", "judge_canary"]
 
 _LOSSES = frozenset({"rmse", "mae", "log_loss", "calibration_error"})
 _PATIENCE = 4  # how many canary_for a canary without enough traffic is watched
+_DRIFT_ALPHA = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,16 @@ def judge_canary(
             f"champion's {champion_p95:.1f} ms",
             figures,
         )
+    drift = _input_drift(settings, frame, model, version)
+    figures["drift"] = drift
+    if policy.rollback_on_drift and drift is not None and drift["drifted"]:
+        return Verdict(
+            "rollback",
+            f"the canary's live inputs drifted from its own training data "
+            f"({drift['drift_share']:.0%} of features: {', '.join(drift['features'])}): it "
+            "was trained on data unlike what it serves",
+            figures,
+        )
     mine, theirs = canary["metric"], incumbent["metric"]
     labelled = min(canary["labelled"], incumbent["labelled"])
     if (
@@ -168,6 +182,48 @@ def _figures(
     values, _ = realized_metrics(task, y_true, y_pred)
     result["metric"] = values.get(metric)
     return result
+
+
+def _input_drift(
+    settings: Settings, frame: pd.DataFrame, model: str, version: int
+) -> dict[str, Any] | None:
+    """The drift of the canary's live inputs against the data its version was trained on
+    (found through lineage); ``None`` when the lineage names no training data."""
+    from loopml.data.sketch import drift_against, sketch_table
+    from loopml.data.versions import DatasetClient
+    from loopml.store import open_store
+    from loopml.store.lineage import edges_of
+
+    node = ("model_version", f"{model}/{version}")
+    with open_store(settings.db_url).read() as conn:
+        runs = [e["src_id"] for e in edges_of(conn, node, "in") if e["edge"] == "produced"]
+        consumed = sorted(
+            e["dst_id"]
+            for run in runs
+            for e in edges_of(conn, ("run", run), "out")
+            if e["edge"] == "consumed" and e["dst_kind"] == "dataset_version"
+        )
+    rows = frame[frame["version"] == version] if len(frame) else frame
+    inputs = {c: c.removeprefix("input.") for c in rows.columns if c.startswith("input.")}
+    if not consumed or not len(rows) or not inputs:
+        return None
+    name, _, number = consumed[-1].rpartition("/")
+    training = DatasetClient(settings).load(f"datasets:/{name}/{number}")
+    if isinstance(training, Path):  # a folder of files: no columns to compare
+        return None
+    live = rows[list(inputs)].rename(columns=inputs)
+    shared = [c for c in live.columns if c in training.columns]
+    if not shared:
+        return None
+    live = live[shared].apply(lambda column: column.infer_objects())
+    # Rolling a canary back is a strong act: only strong evidence (p < 0.001) counts.
+    result = drift_against(sketch_table(training[shared]), live, alpha=_DRIFT_ALPHA)
+    return {
+        "reference": f"datasets:/{name}/{number}",
+        "drift_share": result.drift_share,
+        "drifted": result.dataset_drifted,
+        "features": [c.column for c in result.columns if c.drifted],
+    }
 
 
 def _row_label(label: Any, row: Any) -> Any:

@@ -83,6 +83,8 @@ class AutomationPolicy:
         max_metric_drop: how far below the champion's realized metric (above, for a
             loss such as ``rmse``) the canary's may be.
         min_labels: the labelled canary rows needed before the metric is compared.
+        rollback_on_drift: roll back a canary whose live inputs drifted from the data it
+            was trained on.
         cooldown: the least time between two automatic retrains of the model.
         max_retrains_per_day: automatic retrains allowed in any 24 hours (a person's
             ``loopml trigger`` is never limited).
@@ -102,6 +104,7 @@ class AutomationPolicy:
     metric: str | None = None
     max_metric_drop: float = 0.05
     min_labels: int = 30
+    rollback_on_drift: bool = True
     cooldown: str = "1h"
     max_retrains_per_day: int = 4
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)

@@ -141,6 +141,13 @@ def set_policy(
     min_labels: Annotated[
         int, typer.Option("--min-labels", metavar="N", min=1, help="Labelled rows to compare.")
     ] = 30,
+    rollback_on_drift: Annotated[
+        bool,
+        typer.Option(
+            "--rollback-on-drift/--no-rollback-on-drift",
+            help="Roll back a canary whose live inputs drifted from its own training data.",
+        ),
+    ] = True,
     cooldown: Annotated[
         str,
         typer.Option(
@@ -172,7 +179,8 @@ def set_policy(
         evaluate_on=evaluate_on, target=target, alias=alias, canary_share=canary,
         canary_for=canary_for, min_rows=min_rows, max_error_rate=max_error_rate,
         max_latency_ratio=max_latency_ratio, metric=metric, max_metric_drop=max_metric_drop,
-        min_labels=min_labels, cooldown=cooldown, max_retrains_per_day=max_retrains_per_day,
+        min_labels=min_labels, rollback_on_drift=rollback_on_drift, cooldown=cooldown,
+        max_retrains_per_day=max_retrains_per_day,
     )  # fmt: skip
     stored = _client(ctx).set_policy(model, policy, reason=reason)
     respond({"model": model, **stored.to_dict()}, _policy_table(model, stored), as_json=as_json)
