@@ -137,9 +137,20 @@ def _next_plan(after: int) -> int:
     raise RuntimeError("the agent started no plan")
 
 
-def close_the_loop(console: Console, customers: pd.DataFrame, inputs: list[str], work: Path) -> int:
+def close_the_loop(
+    console: Console,
+    training: pd.DataFrame,
+    customers: pd.DataFrame,
+    inputs: list[str],
+    work: Path,
+) -> int:
+    """The section (see the module docstring): ``training`` and ``customers`` (the
+    holdout, and the customers who call the API) as section 3 built them; the new
+    quarter's versions are these rows, moved."""
     desk = Desk(console)
-    rng = np.random.default_rng(41)
+    # Unseeded: each run of the demo is a new quarter (the same rows would be the same
+    # dataset versions, and the retraining a cache hit with nothing new to roll out).
+    rng = np.random.default_rng()
     before = int(_loopml("models", "show", f"{MODEL}@production")["version"])
     alerts = _loopml("monitor", "alerts", DEPLOYMENT, "--state", "firing")["alerts"]
     drift_alert = next((a for a in alerts if a["rule"].startswith("drift")), None)
@@ -152,10 +163,8 @@ def close_the_loop(console: Console, customers: pd.DataFrame, inputs: list[str],
     )  # fmt: skip
 
     console.print("\nthe new quarter's outcomes have arrived: new training and holdout versions")
-    training = loopml.load_dataset("churn_training_set@latest")
-    holdout = loopml.load_dataset("churn_holdout@latest")
     new_training = loopml.log_dataset("churn_training_set", moved(training, rng))
-    new_holdout = loopml.log_dataset("churn_holdout", moved(holdout, rng))
+    new_holdout = loopml.log_dataset("churn_holdout", moved(customers, rng))
     console.print(f"-> {new_training.uri}, {new_holdout.uri}", markup=False)
 
     if desk.run("pipeline", "register", TARGET, "--name", PIPELINE, "--param", "variant=standard",

@@ -156,7 +156,8 @@ def main() -> int:
         training = store.get_training_set(events, FEATURES)
         labelled = training.dropna()
         held_out = labelled.sample(frac=0.2, random_state=5)
-        loopml.log_dataset("churn_training_set", labelled.drop(held_out.index), role="output")
+        trainable = labelled.drop(held_out.index)
+        loopml.log_dataset("churn_training_set", trainable, role="output")
         holdout = loopml.log_dataset("churn_holdout", held_out, role="output")
     console.print(
         f"training set: {len(training):,} label events x {len(FEATURES)} features; "
@@ -209,7 +210,7 @@ def main() -> int:
         return 1
 
     step("9. the closed loop: the agent retrains, gates, canaries, promotes, rolls back")
-    if close_the_loop(console, held_out, MODEL_FEATURES, work):
+    if close_the_loop(console, trainable, held_out, MODEL_FEATURES, work):
         return 1
     console.print(
         "\nnext: `loopml models show churn`, `loopml models lineage churn@production`, "
