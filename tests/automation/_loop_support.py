@@ -2,7 +2,7 @@
 
 ``loop`` (conftest.py): on the test's store, with a fake clock: ``churn_train`` v1 and
 ``churn_holdout`` v1 (labels ``x1 + x2 > 0``), the registered pipeline ``retrain-churn``
-(``_loop_pipeline:retrain``, fired by new ``churn_train`` versions), ``churn`` v1 trained
+(``_loop_pipeline.py:retrain``, fired by new ``churn_train`` versions), ``churn`` v1 trained
 by it, gated and promoted to ``production``, deployment ``churn-api`` following it, a
 1-hour monitor on the deployment, and the automation policy for ``churn``.
 
@@ -16,6 +16,7 @@ boundary with it, so the old model is wrong on them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ from loopml.serving.policy import choose_route
 from loopml.testing import FakeClock
 
 FEATURES = ["x1", "x2"]
+RETRAIN = f"{Path(__file__).parent / '_loop_pipeline.py'}:retrain"
+"""The retraining pipeline, registered by its file (the agent imports it again from there)."""
 GATES = ("accuracy >= 0.7", "accuracy >= champion - 0.02")
 
 

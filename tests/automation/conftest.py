@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from _loop_support import GATES, Loop
 
 from loopml import clock
 from loopml.automation import AutomationPolicy
@@ -17,6 +16,8 @@ from loopml.pipelines import on_dataset, register_pipeline
 from loopml.serving.deployments import DeploymentClient
 from loopml.serving.policy import TrafficPolicy
 from loopml.testing import FakeClock
+
+from ._loop_support import GATES, RETRAIN, Loop
 
 
 @pytest.fixture
@@ -32,12 +33,12 @@ def loop(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         state = Loop(settings, fake)
         state.shift(0.0)
         register_pipeline(
-            "_loop_pipeline:retrain",
+            RETRAIN,
             name="retrain-churn",
             triggers=[on_dataset("churn_train")],
             settings=settings,
         )
-        from _loop_pipeline import retrain
+        from ._loop_pipeline import retrain
 
         run = retrain.run(settings=settings)
         registry = state.registry

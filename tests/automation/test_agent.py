@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from _loop_support import Loop
 
 from loopml.automation import Agent, Lease
 from loopml.store import open_store
 
-HERE = Path(__file__).parent
+from ._loop_support import RETRAIN, Loop
 
 
 def _manual_only(loop: Loop) -> None:
@@ -102,7 +101,7 @@ def test_a_killed_agent_is_resumed_without_training_twice(loop: Loop, tmp_path: 
 
     _manual_only(loop)
     register_pipeline(
-        "_loop_pipeline:retrain", name="retrain-churn", params={"kind": "slow"},
+        RETRAIN, name="retrain-churn", params={"kind": "slow"},
         triggers=[on_dataset("churn_train")], settings=loop.settings,
     )  # fmt: skip
     loop.shift(2.0)
@@ -111,7 +110,6 @@ def test_a_killed_agent_is_resumed_without_training_twice(loop: Loop, tmp_path: 
     env = {
         **os.environ,
         "LOOPML_TEST_MARKER": str(marker),
-        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
     loopml = Path(sys.executable).parent / "loopml"
     doomed = subprocess.Popen(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from _loop_support import Loop
 from typer.testing import CliRunner, Result
 
 from loopml.cli import app
+
+from ._loop_support import Loop
 
 
 def _run(loop: Loop, *args: str) -> Result:

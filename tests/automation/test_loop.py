@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from _loop_support import GATES, Loop
 
 from loopml.automation import AutomationPolicy
 from loopml.serving.deployments import DeploymentClient
 from loopml.serving.policy import TrafficPolicy
 from loopml.store import open_store
 from loopml.store.lineage import edges_of
+
+from ._loop_support import GATES, RETRAIN, Loop
 
 HOUR_S = 3600
 
@@ -70,9 +71,7 @@ def _reregister(loop: Loop, **options: object) -> None:
     from loopml.pipelines import on_dataset, register_pipeline
 
     options.setdefault("triggers", [on_dataset("churn_train")])
-    register_pipeline(
-        "_loop_pipeline:retrain", name="retrain-churn", settings=loop.settings, **options
-    )
+    register_pipeline(RETRAIN, name="retrain-churn", settings=loop.settings, **options)
 
 
 def test_a_worse_challenger_is_rejected_and_production_is_unchanged(loop: Loop) -> None:
@@ -197,7 +196,7 @@ def test_a_webhook_needs_its_token(loop: Loop) -> None:
 
     _only(loop, retrain_on=["webhook"])
     registered = register_pipeline(
-        "_loop_pipeline:retrain", name="retrain-churn", triggers=[on_webhook()],
+        RETRAIN, name="retrain-churn", triggers=[on_webhook()],
         settings=loop.settings,
     )  # fmt: skip
     token = registered.webhook_token

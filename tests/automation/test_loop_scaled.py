@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from _loop_support import Loop
 
 from loopml.artifacts import ArtifactStore
 from loopml.automation import AutomationPolicy
@@ -15,6 +14,8 @@ from loopml.config import Settings
 from loopml.pipelines import on_dataset, register_pipeline
 from loopml.serving.deployments import DeploymentClient
 from loopml.serving.policy import TrafficPolicy
+
+from ._loop_support import RETRAIN, Loop
 
 if TYPE_CHECKING:
     from conftest import S3Server
@@ -41,7 +42,7 @@ def test_drift_retrains_on_dask_and_promotes_on_postgres_and_s3(
 ) -> None:
     pytest.importorskip("distributed")
     register_pipeline(
-        "_loop_pipeline:retrain", name="retrain-churn", triggers=[on_dataset("churn_train")],
+        RETRAIN, name="retrain-churn", triggers=[on_dataset("churn_train")],
         executor="dask://", settings=loop.settings,
     )  # fmt: skip
     policy = {**loop.automation.get_policy("churn").to_dict(), "retrain_on": ["drift"]}

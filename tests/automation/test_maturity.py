@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from _loop_support import Loop, churn_rows
 
 import loopml
 from loopml.automation import AutomationPolicy
@@ -16,6 +15,8 @@ from loopml.automation.maturity import LEVELS, MaturityReport, assess
 from loopml.config import Settings
 from loopml.registry import RegistryClient
 from loopml.uris import run_uri
+
+from ._loop_support import RETRAIN, Loop, churn_rows
 
 HOUR_S = 3600
 
@@ -73,9 +74,7 @@ def test_levels_1_and_2_are_reached_with_tracked_data_gates_and_a_pipeline(
     registry = RegistryClient(settings)
 
     # A level-3 fact alone does not lift the level: every level below must hold too.
-    register_pipeline(
-        "_loop_pipeline:retrain", name="retrain-churn", schedule="0 3 * * *", settings=settings
-    )
+    register_pipeline(RETRAIN, name="retrain-churn", schedule="0 3 * * *", settings=settings)
     report = assess(settings)
     triggers = report.criterion("pipeline_triggers")
     assert report.level == 0
@@ -118,7 +117,7 @@ def test_levels_1_and_2_are_reached_with_tracked_data_gates_and_a_pipeline(
     assert _keys(report) == ["pipeline_runs", "gated_promotion"]
 
     registry.promote("churn", 1, "champion", reason="passed the gates")
-    from _loop_pipeline import retrain
+    from ._loop_pipeline import retrain
 
     pipeline_run = retrain.run(settings=settings)
     report = assess(settings)
@@ -213,7 +212,7 @@ def test_a_challenger_the_gates_reject_counts_as_the_safety_net(loop: Loop) -> N
 
     _only(loop, retrain_on=["manual"])
     register_pipeline(
-        "_loop_pipeline:retrain", name="retrain-churn", params={"kind": "worse"},
+        RETRAIN, name="retrain-churn", params={"kind": "worse"},
         triggers=[on_dataset("churn_train")], settings=loop.settings,
     )  # fmt: skip
     loop.shift(0.0)
