@@ -82,6 +82,8 @@ def test_run_load_prints_a_step_output_and_the_steps_on_stderr(cli) -> None:
     assert "pipeline diamond run" in result.stderr
     assert text.exit_code == 0, text.stderr
     assert text.stdout.startswith("2.0|a b|None|None|False|")  # text as is, not JSON
+    as_json = cli.run("pipeline", "run", "_cli_pipelines:typed", "--load", "scale", "--json")
+    assert json.loads(as_json.stdout).startswith("2.0|x|None|None|False|")
 
 
 def test_run_load_of_a_missing_output_or_a_failed_run(cli) -> None:

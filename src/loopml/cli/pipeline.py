@@ -69,8 +69,8 @@ def run_pipeline(
         typer.Option(
             "--load",
             metavar="STEP[.OUTPUT]",
-            help="Then print the value of this step's output (text as is, else JSON) on "
-            "stdout, and the steps on stderr.",
+            help="Then print the value of this step's output on stdout (text as is, other "
+            "values and --json as JSON), and the steps on stderr.",
         ),
     ] = None,
     as_json: JsonFlag = False,
@@ -107,16 +107,17 @@ def run_pipeline(
 
     run = follow_run(start, settings, as_json=as_json, to_stderr=load is not None)
     if load is not None:
-        _print_output(run, load)
+        _print_output(run, load, as_json=as_json)
 
 
-def _print_output(run: PipelineRun, load: str) -> None:
-    """Print step output ``STEP[.OUTPUT]`` of ``run``: text as is, other JSON values as JSON."""
+def _print_output(run: PipelineRun, load: str, *, as_json: bool) -> None:
+    """Print step output ``STEP[.OUTPUT]`` of ``run``: text as is (JSON with ``--json``),
+    other JSON values as JSON."""
     node, _, output = load.partition(".")
     value = run.load(node, output or None)
-    if isinstance(value, str):
+    if isinstance(value, str) and not as_json:
         typer.echo(value)
-    elif value is None or isinstance(value, bool | int | float | list | dict):
+    elif value is None or isinstance(value, str | bool | int | float | list | dict):
         echo_json(value)
     else:
         raise InvalidInputError(
