@@ -94,6 +94,9 @@ def test_run_load_of_a_missing_output_or_a_failed_run(cli) -> None:
     assert "step 'join' has no output 'nope'; it has ['output']" in missing.stderr
     assert (failed.exit_code, failed.stdout) == (1, "")
     assert "step(s) join failed" in failed.stderr
+    array = cli.run("pipeline", "run", "_cli_pipelines:array", "--load", "zeros")
+    assert array.exit_code == 2
+    assert "step 'zeros' returned a ndarray; --load prints text and JSON values" in array.stderr
 
 
 def test_run_with_config_and_no_cache(cli, tmp_path: Path) -> None:
