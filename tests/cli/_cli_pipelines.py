@@ -5,6 +5,7 @@
 - ``squares``: a map over source's output, gathered by ``total``.
 - ``reads_data``: counts the rows of dataset ``iris`` and doubles the count.
 - ``typed``: annotated parameters (float, str, list, Optional int, bool) of every kind.
+- ``array``: one step returning a numpy array (not a JSON value).
 """
 
 from __future__ import annotations
@@ -88,3 +89,15 @@ def typed(
     on: bool = False,
 ) -> None:
     scale(alpha, label, tags, count, on)
+
+
+@loopml.step
+def zeros(n: int) -> Any:
+    import numpy as np
+
+    return np.zeros(n)
+
+
+@loopml.pipeline
+def array(n: int = 3) -> None:
+    zeros(n)

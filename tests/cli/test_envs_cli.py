@@ -110,6 +110,20 @@ def test_models_copy_copies_and_is_idempotent(root: Path) -> None:
     assert shown["tags"]["copied_from"] == "dev:models:/churn/1"
 
 
+def test_register_and_copy_quiet_print_only_the_version(root: Path) -> None:
+    _registered("staging", root, evaluated=False)  # staging: churn/1
+    _registered("dev", root, evaluated=True)
+
+    registered = run("--env", "staging", "models", "register", str(root / "pkg-dev"), "churn",
+                     "--quiet")  # fmt: skip
+    copied = run("models", "copy", "churn", "1", "--from", "dev", "--to", "staging", "-q")
+
+    assert (registered.exit_code, registered.stdout) == (0, "2\n"), registered.stderr
+    assert (copied.exit_code, copied.stdout) == (0, "3\n"), copied.stderr
+    shown = ok_json("--env", "staging", "models", "show", "churn/3")
+    assert shown["tags"]["copied_from"] == "dev:models:/churn/1"
+
+
 def test_models_copy_refusal_lists_every_reason(root: Path) -> None:
     _registered("dev", root, evaluated=False)
 

@@ -71,6 +71,34 @@ def test_run_json_has_the_run_and_every_step(cli) -> None:
     assert steps_of(again)["join"]["cached_from"] == steps["join"]["run_id"]
 
 
+def test_run_load_prints_a_step_output_and_the_steps_on_stderr(cli) -> None:
+    result = cli.run("pipeline", "run", DIAMOND, "-p", "n=4", "--load", "join")
+    text = cli.run("pipeline", "run", "_cli_pipelines:typed", "-p", "label=a b", "--load",
+                   "scale.output")  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == 10  # left: 0+1+2+3, right: 4 rows
+    assert "completed join" in " ".join(result.stderr.split())
+    assert "pipeline diamond run" in result.stderr
+    assert text.exit_code == 0, text.stderr
+    assert text.stdout.startswith("2.0|a b|None|None|False|")  # text as is, not JSON
+    as_json = cli.run("pipeline", "run", "_cli_pipelines:typed", "--load", "scale", "--json")
+    assert json.loads(as_json.stdout).startswith("2.0|x|None|None|False|")
+
+
+def test_run_load_of_a_missing_output_or_a_failed_run(cli) -> None:
+    missing = cli.run("pipeline", "run", DIAMOND, "--load", "join.nope")
+    failed = cli.run("pipeline", "run", DIAMOND, "-p", "fail=true", "--load", "join")
+
+    assert missing.exit_code == 2
+    assert "step 'join' has no output 'nope'; it has ['output']" in missing.stderr
+    assert (failed.exit_code, failed.stdout) == (1, "")
+    assert "step(s) join failed" in failed.stderr
+    array = cli.run("pipeline", "run", "_cli_pipelines:array", "--load", "zeros")
+    assert array.exit_code == 2
+    assert "step 'zeros' returned a ndarray; --load prints text and JSON values" in array.stderr
+
+
 def test_run_with_config_and_no_cache(cli, tmp_path: Path) -> None:
     config = tmp_path / "params.toml"
     config.write_text("[params]\nn = 5\nk = 2\n")

@@ -214,7 +214,7 @@ class StepBoard:
 
 @contextlib.contextmanager
 def follow(
-    board: StepBoard, *, console: Console | None, quiet: bool
+    board: StepBoard, *, console: Console | None, quiet: bool, err: bool = False
 ) -> Iterator[Callable[[StepEvent], None]]:
     """Yield the ``on_event`` callback that shows the run.
 
@@ -223,6 +223,7 @@ def follow(
         console: a terminal console for the live board; ``None`` prints a line per step
             that ends instead.
         quiet: show nothing (``--json``); the board still keeps the state.
+        err: print the lines on stderr (stdout is kept for a value, ``--load``).
     """
     if quiet:
         yield board.update
@@ -233,7 +234,7 @@ def follow(
             board.update(event)
             text = board.line(event)
             if text is not None:
-                typer.echo(text)
+                typer.echo(text, err=err)
 
         yield print_line
         return
@@ -249,28 +250,33 @@ def follow_run(
     settings: Settings,
     *,
     as_json: bool,
-) -> None:
+    to_stderr: bool = False,
+) -> PipelineRun:
     """Run ``start(on_event)`` shown live (terminal), as lines (pipe) or not at all (--json).
 
     Then print the outcome: a summary line, or the run as JSON. A failed run also names
     its failed steps and how to resume, and exits 1 with one ``error:`` line on stderr.
+    With ``to_stderr`` the board and the summary go to stderr (``--json`` is then
+    ignored), leaving stdout to the caller. Returns the finished run.
     """
     from rich.console import Console
 
     from loopml.errors import PipelineFailedError
 
-    console = Console()
+    as_json = as_json and not to_stderr
+    console = Console(stderr=to_stderr)
     live = console if console.is_terminal and not as_json else None
     try:
-        with follow(StepBoard(), console=live, quiet=as_json) as on_event:
+        with follow(StepBoard(), console=live, quiet=as_json, err=to_stderr) as on_event:
             run = start(on_event)
     except PipelineFailedError as err:
         info = _stored_run(settings, err.run_id)
-        _report(info, as_json=as_json, error=err)
+        _report(info, as_json=as_json, error=err, console=console if to_stderr else None)
         # One line: the step's error may span many (stdout and --json have its first line).
         print_error(PipelineFailedError(_failure_line(info), run_id=info.id), as_json=False)
         raise typer.Exit(err.exit_code) from None
-    _report(run.info, as_json=as_json)
+    _report(run.info, as_json=as_json, console=console if to_stderr else None)
+    return run
 
 
 def _stored_run(settings: Settings, run_id: str) -> PipelineRunInfo:
@@ -289,7 +295,11 @@ def _failure_line(info: PipelineRunInfo) -> str:
 
 
 def _report(
-    info: PipelineRunInfo, *, as_json: bool, error: PipelineFailedError | None = None
+    info: PipelineRunInfo,
+    *,
+    as_json: bool,
+    error: PipelineFailedError | None = None,
+    console: Console | None = None,
 ) -> None:
     if as_json:
         data = run_json(info)
@@ -312,4 +322,7 @@ def _report(
         lines.append(
             cell(f"fix the failed step(s), then: loopml pipeline resume {info.id}", "yellow")
         )
-    show(*lines)
+    if console is None:
+        show(*lines)
+    else:
+        console.print(*lines, sep="\n")

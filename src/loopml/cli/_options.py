@@ -1,5 +1,6 @@
 """Options several commands share, written once: paging (``--limit``, ``--page-token``),
-``--reason``, ``--yes``, and a pipeline's ``--param`` and ``--config``.
+``--reason``, ``--yes``, ``--quiet`` (print only the version a command made), and a
+pipeline's ``--param`` and ``--config``.
 
 A listing asked for ``--limit`` or ``--page-token`` prints one page: with ``--json`` an
 object ``{"items": [...], "next_page_token": ...}``, else the table and the token that
@@ -26,6 +27,7 @@ __all__ = [
     "Limit",
     "PageToken",
     "Params",
+    "Quiet",
     "Reason",
     "Yes",
     "echo_listing",
@@ -60,6 +62,14 @@ Reason = Annotated[
     str | None, typer.Option("--reason", metavar="TEXT", help="Why; kept in the audit log.")
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Print only the version number, for scripts: VERSION=$(loopml models … -q).",
+    ),
+]
 Params = Annotated[
     list[str] | None,
     typer.Option(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ import typer
 
 from loopml.cli._output import JsonFlag, cell, echo_json, show
 from loopml.cli._state import get_state
+from loopml.errors import ConflictError
 
 __all__ = ["CONFIG_TEMPLATE", "init"]
 
@@ -76,30 +78,48 @@ def init(
             metavar="DIR", file_okay=False, help="The project folder (created if missing)."
         ),
     ] = Path("."),
+    ci: Annotated[
+        CiFlavour | None,
+        typer.Option(
+            "--ci",
+            help="Also write a CI/CD workflow: .github/workflows/loopml.yml (github) or "
+            ".gitlab-ci.yml (gitlab).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --ci: replace an existing workflow file.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Set up loopml in a project folder: .loopml/ (database and artifacts) and loopml.toml.
 
     Safe to run again: what exists is kept (the database is only migrated if it is
     behind). --home, --db-url and --artifacts given before `init` are used instead
-    of DIR/.loopml.
+    of DIR/.loopml. --ci writes a workflow that lints and tests the pipeline's code,
+    validates the latest data, runs the pipeline on a sample, registers and evaluates
+    its model in staging and, on the main branch, copies it to prod and promotes it
+    (docs/ci.md); edit the variables at its top.
 
     Examples:
 
         loopml init
         loopml init my-project
         loopml --db-url postgresql+psycopg://ml@db:5432/loopml init
+        loopml init --ci github
     """
     root = directory.expanduser().absolute()
     root.mkdir(parents=True, exist_ok=True)
     state = get_state(ctx)
     settings = state.settings(home=root / ".loopml")
+    workflow = None if ci is None else _check_workflow(root, ci, force=force)
     items = [
         _ensure_folder("home", settings.home),
         _ensure_database(settings.db_url),
         _ensure_artifacts(settings.artifacts_url),
         _ensure_config(root / "loopml.toml"),
     ]
+    if ci is not None and workflow is not None:
+        items.append(_write_workflow(workflow, ci))
     if as_json:
         echo_json(
             {
@@ -118,6 +138,37 @@ def init(
             f"use {settings.home}",
             err=True,
         )
+
+
+class CiFlavour(StrEnum):
+    """The CI systems ``--ci`` writes a workflow for."""
+
+    github = "github"
+    gitlab = "gitlab"
+
+
+def _check_workflow(root: Path, flavour: CiFlavour, *, force: bool) -> Path:
+    """Where the workflow goes; refuses (before anything is written) to replace one."""
+    from loopml.cli._ci_templates import CI_FILES
+
+    path = root / CI_FILES[flavour.value]
+    if path.exists() and not force:
+        raise ConflictError(
+            f"{path} exists; loopml init --ci {flavour.value} does not replace it: compare it with "
+            f"docs/ci.md, or pass --force to overwrite it",
+            details={"path": str(path)},
+        )
+    return path
+
+
+def _write_workflow(path: Path, flavour: CiFlavour) -> _Item:
+    from loopml.cli._ci_templates import render
+
+    existed = path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render("gitlab" if flavour is CiFlavour.gitlab else "github"))
+    note = "replaced" if existed else "edit the variables at its top"
+    return _Item(f"{flavour.value} CI/CD workflow", str(path), created=not existed, note=note)
 
 
 def _ensure_folder(what: str, path: Path) -> _Item:

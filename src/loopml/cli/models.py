@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loopml.cli._models_targets import model_target, parse_pairs, parse_when
-from loopml.cli._options import Limit, PageToken, echo_listing, fetch_listing, show_next_page
+from loopml.cli._options import (
+    Limit,
+    PageToken,
+    Quiet,
+    echo_listing,
+    fetch_listing,
+    show_next_page,
+)
 from loopml.cli._output import JsonFlag, cell, echo_json, format_time, respond, show
 from loopml.cli._registry import open_registry
 from loopml.errors import InvalidInputError
@@ -183,6 +190,7 @@ def register_version(
             help="Like --onnx, but register without the graph (and say why) when it fails.",
         ),
     ] = False,
+    quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a model package as the next version of NAME (the model is created if new).
@@ -197,6 +205,7 @@ def register_version(
         loopml models register ./exported/churn-model churn -d "retrained on May data"
         loopml models register runs:/01J0ABCDEFGHJKMNPQRSTVWXYZ/model churn -t team=growth --json
         loopml models register runs:/01J0ABCDEFGHJKMNPQRSTVWXYZ/model churn --onnx
+        VERSION=$(loopml models register runs:/01J0ABCDEFGHJKMNPQRSTVWXYZ/model churn -q)
     """
     from loopml.cli._models_views import to_json
 
@@ -213,6 +222,9 @@ def register_version(
         version = registry.register(
             source, name, description=description, tags=tags or None, onnx=mode
         )
+    if quiet:
+        typer.echo(version.version)
+        return
     if as_json:
         echo_json(to_json(version))
         return

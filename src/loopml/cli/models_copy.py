@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from loopml.cli._options import Quiet
 from loopml.cli._output import JsonFlag, echo_json, show
 from loopml.cli._registry import WEBHOOK_FLUSH_SECONDS
 from loopml.cli._state import get_state
@@ -42,6 +43,7 @@ def copy_version(
         str | None,
         typer.Option("--reason", metavar="TEXT", help="Why; kept in both audit logs."),
     ] = None,
+    quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Copy VERSION of NAME from one environment's registry to another's, if it passed its gates.
@@ -52,11 +54,13 @@ def copy_version(
     the target, with the same package (digests checked), the evaluation (so the target's
     policy sees it), a lineage summary and the tag copied_from=ENV:models:/NAME/VERSION.
     Both registries audit it. Copying the same version again returns the existing copy.
+    --quiet prints only the copy's version number in the target.
 
     Examples:
 
         loopml models copy churn 3 --from dev --to staging
         loopml --env staging models copy churn 1 --to prod --reason "a week in staging" --json
+        PROD_VERSION=$(loopml models copy churn 4 --from staging --to prod --quiet)
     """
     state = get_state(ctx)
     from_env = source or state.settings().env
@@ -75,6 +79,9 @@ def copy_version(
         _refused(err, env_uri(from_env, model_uri(name, version)), to, as_json=as_json)
     for client in (target_client, source_client):
         client.deliver_pending(timeout=WEBHOOK_FLUSH_SECONDS)
+    if quiet:
+        typer.echo(copied.version.version)
+        return
     if as_json:
         echo_json(copied.to_dict())
         return

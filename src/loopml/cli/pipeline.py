@@ -64,18 +64,29 @@ def run_pipeline(
     name: Annotated[
         str | None, typer.Option("--name", metavar="RUN_NAME", help="A name for the run.")
     ] = None,
+    load: Annotated[
+        str | None,
+        typer.Option(
+            "--load",
+            metavar="STEP[.OUTPUT]",
+            help="Then print the value of this step's output on stdout (text as is, other "
+            "values and --json as JSON), and the steps on stderr.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run a pipeline, showing each step live; exit 1 if a step failed.
 
     --param values override those of --config. On a terminal the steps are shown live;
-    elsewhere one line is printed per step that ends.
+    elsewhere one line is printed per step that ends. --load prints what a step returned
+    (like run.load(STEP) in Python), e.g. the runs:/ URI of the model it logged.
 
     Examples:
 
         loopml pipeline run pipelines.train:train --param alpha=0.5 --param layers=[64,32]
         loopml pipeline run train.py:train --config params.toml --executor process://4
         loopml pipeline run train.py:train --no-cache --json
+        MODEL_URI=$(loopml pipeline run train.py:train --param sample=200 --load fit)
     """
     from loopml.pipelines import load_pipeline, parse_param_pairs, text_parameters
 
@@ -94,7 +105,25 @@ def run_pipeline(
             on_event=on_event,
         )
 
-    follow_run(start, settings, as_json=as_json)
+    run = follow_run(start, settings, as_json=as_json, to_stderr=load is not None)
+    if load is not None:
+        _print_output(run, load, as_json=as_json)
+
+
+def _print_output(run: PipelineRun, load: str, *, as_json: bool) -> None:
+    """Print step output ``STEP[.OUTPUT]`` of ``run``: text as is (JSON with ``--json``),
+    other JSON values as JSON."""
+    node, _, output = load.partition(".")
+    value = run.load(node, output or None)
+    if isinstance(value, str) and not as_json:
+        typer.echo(value)
+    elif value is None or isinstance(value, str | bool | int | float | list | dict):
+        echo_json(value)
+    else:
+        raise InvalidInputError(
+            f"step '{node}' returned a {type(value).__name__}; --load prints text and JSON "
+            f"values only; list the run's files with `loopml artifacts list runs:/{run.id}`"
+        )
 
 
 @app.command("resume")
