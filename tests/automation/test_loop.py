@@ -285,3 +285,22 @@ def test_a_canary_trained_on_data_unlike_its_traffic_is_rolled_back(loop: Loop) 
     assert drift["reference"] == "datasets:/churn_train/2"
     assert "x1" in drift["features"]
     assert loop.production() == 1
+
+
+def test_a_canary_worse_on_labelled_live_traffic_is_rolled_back(loop: Loop) -> None:
+    _only(loop, retrain_on=["manual"], rollback_on_drift=False)  # only the labels can stop it
+    loop.shift(2.0)  # it learns a boundary the live traffic does not follow
+    loop.automation.trigger("retrain-churn")
+    agent = loop.agent()
+    (plan_id,) = agent.run_once().created
+
+    loop.send(80, shift=0.0, every_s=10)
+    agent.run_once()
+
+    plan = loop.automation.plan(plan_id)
+    assert plan.state == "rolled_back", plan.reason
+    assert "accuracy" in (plan.reason or "")
+    assert "worse than the champion's" in (plan.reason or "")
+    drop = plan.details["canary"]["metric_drop"]
+    assert drop["observed"] > drop["at_least"] > 0.05
+    assert loop.production() == 1

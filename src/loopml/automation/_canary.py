@@ -7,7 +7,8 @@ traffic; the canary is rolled back when, on its own rows since it started:
   it has ``min_rows``, without waiting for the watch to end);
 * its p95 latency is above ``max_latency_ratio`` times the champion's;
 * once ``min_labels`` of its rows (and of the champion's) have labels: its realized
-  metric is worse than the champion's by more than ``max_metric_drop``;
+  metric is worse than the champion's by more than ``max_metric_drop``, beyond the noise
+  (the 5th percentile of the drop over bootstrap resamples clears the allowance too);
 * its live inputs drifted from the data it was trained on (``rollback_on_drift``): a
   version trained on data unlike what it serves;
 * the watch ran four times ``canary_for`` and it still has fewer than ``min_rows``.
@@ -40,6 +41,8 @@ __all__ = ["Verdict", "judge_canary"]
 _LOSSES = frozenset({"rmse", "mae", "log_loss", "calibration_error"})
 _PATIENCE = 4  # how many canary_for a canary without enough traffic is watched
 _DRIFT_ALPHA = 0.001
+_ROUNDS_FAST, _ROUNDS = 1000, 100  # bootstrap resamples (accuracy is cheap to recompute)
+_Labels = tuple[Any, Any] | None  # a side's labelled rows: (labels, predictions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +69,11 @@ def judge_canary(
         frame = frame[(frame["role"] == "primary") & (frame["model"] == model)]
     elapsed = now_ms() - started
     metric, task, column = _metric(settings, deployment, policy, model, version)
-    sides = {
-        "canary": _figures(frame, version, metric, task, column),
-        "champion": _figures(frame, champion, metric, task, column),
-    }
-    figures: dict[str, Any] = {**sides, "elapsed_ms": elapsed, "metric": metric}
-    canary, incumbent = sides["canary"], sides["champion"]
+    canary, canary_labels = _figures(frame, version, metric, task, column)
+    incumbent, champion_labels = _figures(frame, champion, metric, task, column)
+    figures: dict[str, Any] = {
+        "canary": canary, "champion": incumbent, "elapsed_ms": elapsed, "metric": metric,
+    }  # fmt: skip
     rows = canary["requests"]
     if rows >= policy.min_rows and canary["error_rate"] > policy.max_error_rate:
         return Verdict(
@@ -128,12 +130,16 @@ def judge_canary(
         and labelled >= policy.min_labels
     ):
         worse = (mine - theirs) if metric in _LOSSES else (theirs - mine)
-        if worse > policy.max_metric_drop:
+        # Worse by more than the policy allows, beyond the noise of a few hundred rows:
+        # the bootstrap's 5th percentile of the drop must clear the allowance too.
+        least = _least_drop(metric, task, canary_labels, champion_labels)
+        figures["metric_drop"] = {"observed": worse, "at_least": least}
+        if worse > policy.max_metric_drop and least > policy.max_metric_drop:
             return Verdict(
                 "rollback",
                 f"the canary's {metric} {mine:.3f} is {worse:.3f} worse than the champion's "
-                f"{theirs:.3f} on labelled live traffic (the policy allows "
-                f"{policy.max_metric_drop:g})",
+                f"{theirs:.3f} on labelled live traffic (at least {least:.3f} at 95 % "
+                f"confidence; the policy allows {policy.max_metric_drop:g})",
                 figures,
             )
         judged = f"{metric} {mine:.3f} vs {theirs:.3f}"
@@ -149,7 +155,7 @@ def judge_canary(
 
 def _figures(
     frame: pd.DataFrame, version: int, metric: str | None, task: str | None, column: str
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], _Labels]:
     import numpy as np
 
     rows = frame[frame["version"] == version] if len(frame) else frame
@@ -168,20 +174,59 @@ def _figures(
         "metric": None,
     }
     if metric is None or "label" not in answered.columns or column not in answered.columns:
-        return result
+        return result, None
     pairs = zip(answered["label"], answered["row"], strict=True)
     labels = [_row_label(label, row) for label, row in pairs]
     has = np.array([label is not None for label in labels], dtype=bool)
     result["labelled"] = int(has.sum())
     if not has.any() or task is None:
-        return result
+        return result, None
     from loopml.monitoring.windows import realized_metrics
 
     y_true = np.asarray([label for label in labels if label is not None], dtype=object)
     y_pred = answered[column].to_numpy(dtype=object)[has]
     values, _ = realized_metrics(task, y_true, y_pred)
     result["metric"] = values.get(metric)
-    return result
+    return result, (y_true, y_pred)
+
+
+def _least_drop(metric: str, task: str | None, mine: _Labels, theirs: _Labels) -> float:
+    """The 5th percentile of the canary's drop against the champion over bootstrap
+    resamples of both sides' labelled rows (how much worse it surely is)."""
+    import numpy as np
+
+    from loopml.monitoring.windows import realized_metrics
+
+    if mine is None or theirs is None or task is None:
+        return float("-inf")
+    rng = np.random.default_rng(0)
+    loss = metric in _LOSSES
+
+    def score(pair: tuple[Any, Any], index: Any) -> float | None:
+        truth, predicted = pair[0][index], pair[1][index]
+        if metric == "accuracy":  # the common case, without the metrics' overhead
+            a, b = _same_kind(truth, predicted)
+            return float(np.mean(a == b))
+        value = realized_metrics(task, truth, predicted)[0].get(metric)
+        return None if value is None else float(value)
+
+    rounds = _ROUNDS_FAST if metric == "accuracy" else _ROUNDS
+    drops = []
+    for _ in range(rounds):
+        a = score(mine, rng.integers(0, len(mine[0]), len(mine[0])))
+        b = score(theirs, rng.integers(0, len(theirs[0]), len(theirs[0])))
+        if a is not None and b is not None:
+            drops.append(a - b if loss else b - a)
+    return float(np.percentile(drops, 5)) if drops else float("-inf")
+
+
+def _same_kind(truth: Any, predicted: Any) -> tuple[Any, Any]:
+    import numpy as np
+
+    try:
+        return np.asarray(truth, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
+    except (TypeError, ValueError):
+        return truth.astype(str), predicted.astype(str)
 
 
 def _input_drift(
