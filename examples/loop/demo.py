@@ -20,7 +20,8 @@
 
 Run it with ``make demo``. Everything lands in ./.loopml; afterwards try
 ``loopml data list``, ``loopml features list``, ``loopml pipeline runs``, ``loopml models list``,
-``loopml deployments list``, ``loopml serve churn-api``, ``loopml monitor status churn-api``.
+``loopml deployments list``, ``loopml serve churn-api``, ``loopml monitor status churn-api``,
+``loopml status churn``, ``loopml plans list``, ``loopml maturity``.
 """
 
 from __future__ import annotations
@@ -216,7 +217,8 @@ def main() -> int:
         "\nnext: `loopml models show churn`, `loopml models lineage churn@production`, "
         "`loopml pipeline explain-cache churn_training`, "
         "`loopml data diff datasets:/customer_activity/1 datasets:/customer_activity/2`, "
-        "`loopml monitor windows churn-api`"
+        "`loopml monitor windows churn-api`, `loopml status churn`, `loopml plans list`, "
+        "`loopml maturity`"
     )
     return 0
 
