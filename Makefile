@@ -32,6 +32,11 @@ $(STAMP): pyproject.toml
 	@# The machine's local CPU build of torch first, so no dependency pulls CUDA wheels.
 	$(BIN)/python -m pip install -qq --disable-pip-version-check torch==2.13.0
 	$(BIN)/python -m pip install -qq --disable-pip-version-check -e '.[dev]'
+	@# loopml's dependencies at the installed versions, as wheels (from pip's cache, so
+	@# quick): the reproduce test builds a clean virtualenv from them with loopback only.
+	$(BIN)/python -m pip freeze --exclude-editable > $(VENV)/constraints.txt
+	$(BIN)/python -m pip download -qq --disable-pip-version-check -d $(VENV)/wheelhouse \
+		-c $(VENV)/constraints.txt . setuptools wheel
 	@touch $@
 
 services: ## Install the servers the tests start (PostgreSQL, Redis)

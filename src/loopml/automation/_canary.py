@@ -238,6 +238,7 @@ def _input_drift(
     from loopml.data.versions import DatasetClient
     from loopml.store import open_store
     from loopml.store.lineage import edges_of
+    from loopml.uris import dataset_uri
 
     node = ("model_version", f"{model}/{version}")
     with open_store(settings.db_url).read() as conn:
@@ -253,7 +254,8 @@ def _input_drift(
     if not consumed or not len(rows) or not inputs:
         return None
     name, _, number = consumed[-1].rpartition("/")
-    training = DatasetClient(settings).load(f"datasets:/{name}/{number}")
+    reference = dataset_uri(name, int(number))
+    training = DatasetClient(settings).load(reference)
     if isinstance(training, Path):  # a folder of files: no columns to compare
         return None
     live = rows[list(inputs)].rename(columns=inputs)
@@ -264,7 +266,7 @@ def _input_drift(
     # Rolling a canary back is a strong act: only strong evidence (p < 0.001) counts.
     result = drift_against(sketch_table(training[shared]), live, alpha=_DRIFT_ALPHA)
     return {
-        "reference": f"datasets:/{name}/{number}",
+        "reference": reference,
         "drift_share": result.drift_share,
         "drifted": result.dataset_drifted,
         "features": [c.column for c in result.columns if c.drifted],

@@ -40,6 +40,7 @@ from loopml.store.schema import (
     step_runs,
     tags,
 )
+from loopml.uris import node_uri, strip_scheme
 
 __all__ = ["PIPELINE_LEVEL", "MetricKey", "Origin", "find_origin", "read_metrics"]
 
@@ -190,7 +191,7 @@ def _datasets(conn: Connection, run_ids: list[str]) -> list[str]:
             lineage_edges.c.dst_kind == "dataset_version",
         )
     ).scalars()
-    return sorted({f"datasets:/{key}" for key in rows})
+    return sorted({uri for key in rows if (uri := node_uri("dataset_version", key)) is not None})
 
 
 def _latest_per_name(uris: list[str]) -> dict[str, int]:
@@ -198,7 +199,7 @@ def _latest_per_name(uris: list[str]) -> dict[str, int]:
     # highest version consumed is the one to pin such an input to.
     pins: dict[str, int] = {}
     for uri in uris:
-        name, _, number = uri.removeprefix("datasets:/").rpartition("/")
+        name, _, number = strip_scheme(uri, "datasets").rpartition("/")
         if number.isdigit():
             pins[name] = max(pins.get(name, 0), int(number))
     return pins

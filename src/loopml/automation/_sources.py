@@ -41,6 +41,7 @@ from loopml.store.schema import (
     monitor_events,
     monitors,
 )
+from loopml.uris import dataset_uri
 
 __all__ = ["Fired", "alert_kind", "from_alerts", "from_registration", "from_requests"]
 
@@ -134,7 +135,7 @@ def _dataset(
             "dataset": trigger.dataset,
             "version": latest,
             "after": seen,
-            "summary": f"new data: datasets:/{trigger.dataset}/{latest}",
+            "summary": f"new data: {dataset_uri(trigger.dataset, latest)}",
         },
         node=("dataset_version", f"{trigger.dataset}/{latest}"),
     )

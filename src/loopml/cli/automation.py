@@ -21,6 +21,7 @@ from loopml.cli._options import Reason
 from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, respond, show
 from loopml.cli._state import get_state
 from loopml.errors import InvalidInputError
+from loopml.uris import model_uri
 
 if TYPE_CHECKING:
     from loopml.automation import AutomationClient, AutomationPolicy, PassReport, Plan
@@ -562,7 +563,9 @@ def cancel_plan(
 def _plan_text(plan: Plan) -> list[Any]:
     head = new_table("", "", title=f"plan {plan.id}")
     head.show_header = False
-    version = "-" if plan.version is None else f"models:/{plan.model}/{plan.version}"
+    version = (
+        "-" if plan.version is None or plan.model is None else model_uri(plan.model, plan.version)
+    )
     for name, value in (
         ("trigger", plan.trigger.get("summary") or plan.trigger.get("kind")),
         ("pipeline", plan.pipeline),

@@ -19,7 +19,7 @@ from loopml.cli._options import ConfigFile, Params
 from loopml.cli._output import JsonFlag, cell, echo_json, format_time, new_table, show
 from loopml.cli._state import get_state
 from loopml.errors import InvalidInputError
-from loopml.uris import is_uri
+from loopml.uris import is_uri, run_uri
 
 if TYPE_CHECKING:
     from loopml.pipelines import PipelineRun, StepEvent
@@ -122,7 +122,7 @@ def _print_output(run: PipelineRun, load: str, *, as_json: bool) -> None:
     else:
         raise InvalidInputError(
             f"step '{node}' returned a {type(value).__name__}; --load prints text and JSON "
-            f"values only; list the run's files with `loopml artifacts list runs:/{run.id}`"
+            f"values only; list the run's files with `loopml artifacts list {run_uri(run.id)}`"
         )
 
 
