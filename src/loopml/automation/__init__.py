@@ -7,8 +7,9 @@ against the champion with the model's gates -> approval where the registry polic
 for one -> canary on the deployment -> watch -> promote, or roll back. A model's
 :class:`~loopml.automation.models.AutomationPolicy` says what happens on its own.
 :class:`~loopml.automation.client.AutomationClient` stores policies and requests and
-reads plans and the loop's status. :func:`loopml.automation.reproduce.reproduce`
-(``loopml reproduce``) re-runs the pipeline that made a version and compares the metrics.
+reads plans and the loop's status; :mod:`loopml.automation.hooks` serves webhook calls.
+:func:`loopml.automation.reproduce.reproduce` (``loopml reproduce``) re-runs the pipeline
+that made a version and compares the metrics.
 
 Example:
     >>> from loopml.automation import AutomationClient, AutomationPolicy, Agent

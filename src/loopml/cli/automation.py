@@ -287,6 +287,15 @@ def agent(
     no_monitors: Annotated[
         bool, typer.Option("--no-monitors", help="Do not compute monitor windows in each pass.")
     ] = False,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            metavar="HOST:PORT",
+            help="Also serve webhook calls: POST /hooks/pipelines/NAME with the pipeline's "
+            "token (Authorization: Bearer TOKEN), e.g. 127.0.0.1:8787.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run the automation agent: fire pipelines on schedules, data, code changes, requests
@@ -301,6 +310,8 @@ def agent(
         loopml agent --once --json
 
         loopml agent --interval 10
+
+        loopml agent --listen 127.0.0.1:8787
     """
     from loopml.automation import Agent
 
@@ -310,6 +321,8 @@ def agent(
         lease_ttl_ms=int(lease_ttl * 1000),
         run_monitors=not no_monitors,
     )
+    if once and listen:
+        raise InvalidInputError("--listen serves webhooks while the agent runs; drop --once")
     if once:
         try:
             report = worker.run_once()
@@ -327,12 +340,31 @@ def agent(
         elif report.created or report.advanced or report.errors or not report.acted:
             show(_pass_text(report))
 
+    listener = None
+    if listen:
+        from loopml.automation.hooks import WebhookListener
+
+        host, port = _address(listen)
+        listener = WebhookListener(worker.settings, host, port).start()
     if not as_json:
         show(f"agent {worker.holder}: a pass every {interval:g}s; Ctrl-C stops it")
+        if listener is not None:
+            show(f"webhooks on {listener.url}/hooks/pipelines/NAME")
     try:
         worker.run(interval, stop=stop, on_pass=on_pass)
     except KeyboardInterrupt:
         worker.release()
+    finally:
+        if listener is not None:
+            listener.stop()
+
+
+def _address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``PORT``) as a pair; loopback when no host is given."""
+    host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InvalidInputError(f"--listen {text!r} is not HOST:PORT; e.g. 127.0.0.1:8787")
+    return host or "127.0.0.1", int(port)
 
 
 def _json_line(data: dict[str, Any]) -> str:
