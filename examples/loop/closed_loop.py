@@ -152,15 +152,9 @@ def close_the_loop(
     # dataset versions, and the retraining a cache hit with nothing new to roll out).
     rng = np.random.default_rng()
     before = int(_loopml("models", "show", f"{MODEL}@production")["version"])
-    alerts = _loopml("monitor", "alerts", DEPLOYMENT, "--state", "firing")["alerts"]
-    drift_alert = next((a for a in alerts if a["rule"].startswith("drift")), None)
-    windows = _loopml("monitor", "windows", DEPLOYMENT, "--limit", "100")["windows"]
-    drifted = sorted((w for w in windows if w["dataset_drifted"]), key=lambda w: w["start_ms"])
-    onset = drifted[0]["start_ms"] if drifted else None
-    drift = "no drifted window" if not drifted else (
-        f"{drifted[0]['drift_share']:.0%} of features drifted: "
-        + ", ".join(drifted[0]["drifted_features"])
-    )  # fmt: skip
+    firing = _loopml("monitor", "alerts", DEPLOYMENT, "--state", "firing")["alerts"]
+    # drift and accuracy alerts start a retrain (error and latency alerts do not)
+    retraining = [a for a in firing if a["rule"].startswith(("drift", "accuracy"))]
 
     console.print("\nthe new quarter's outcomes have arrived: new training and holdout versions")
     new_training = loopml.log_dataset("churn_training_set", moved(training, rng))
@@ -187,8 +181,8 @@ def close_the_loop(
                              stdout=agent_log, stderr=subprocess.STDOUT)  # fmt: skip
     traffic = Traffic(server.url, world, inputs)
     traffic.start()
-    if drift_alert is None:  # a repeated demo: the monitor's reference is the new world now
-        console.print("\nno drift alert is firing (the demo ran before): a person triggers it")
+    if not retraining:  # a repeated demo: the monitor's reference may be the new world now
+        console.print("\nno drift or accuracy alert is firing: a person triggers the retrain")
         desk.run("trigger", PIPELINE, "--reason", "the demo again")
     try:
         console.print(f"customers keep calling {server.url}; the agent's passes: {agent_log.name}")
@@ -209,13 +203,23 @@ def close_the_loop(
         desk.run("pipeline", "register", TARGET, "--name", PIPELINE, "--param",
                  "variant=standard", "--on-dataset", "churn_training_set", quiet=True)  # fmt: skip
     console.print(f"\n{traffic.sent} requests served during the loop, {traffic.failed} failed")
-    _summary(console, before, promoted, worse, broken, drift_alert, onset, drift)
+    alert = _alert_of(promoted)
+    _summary(console, before, promoted, worse, broken, alert)
     desk.run("status", MODEL)
     version = promoted.get("version")
     if promoted["state"] != "promoted" or version is None:
         return 1
     console.print("\nthe production model's lineage: its data, and the alert that started it")
     return desk.run("lineage", f"models:/{MODEL}/{version}", "--direction", "up", "--depth", "3")
+
+
+def _alert_of(plan: dict[str, Any]) -> dict[str, Any] | None:
+    """The alert that started ``plan`` (``None`` when a person or data did)."""
+    alert_id = plan["trigger"].get("alert")
+    if alert_id is None:
+        return None
+    alerts = _loopml("monitor", "alerts", DEPLOYMENT, "--limit", "1000")["alerts"]
+    return next((a for a in alerts if a["id"] == alert_id), None)
 
 
 def _challenger(console: Console, desk: Desk, variant: str, why: str) -> dict[str, Any]:
@@ -233,8 +237,6 @@ def _summary(
     worse: dict[str, Any],
     broken: dict[str, Any],
     alert: dict[str, Any] | None,
-    onset: int | None,
-    drift: str,
 ) -> None:
     from rich.table import Table
 
@@ -258,21 +260,21 @@ def _summary(
         "failing canary", f"v{broken.get('version')} {broken['state']}: {broken['reason']}"
     )
     if alert is not None:
-        table.add_row("drift", f"alert #{alert['id']} ({alert['rule']}): {drift}")
-    for stage, seconds in _stages(promoted, alert, onset):
+        table.add_row("alert", f"#{alert['id']} {alert['rule']}: "
+                      f"{alert['evidence'].get('summary', '')}")  # fmt: skip
+    for stage, seconds in _stages(promoted, alert):
         table.add_row(stage, f"{seconds:.1f} s")
     console.print(table)
 
 
-def _stages(
-    plan: dict[str, Any], alert: dict[str, Any] | None, onset: int | None
-) -> list[tuple[str, float]]:
-    """Seconds between the loop's moments: drift onset (the alert's first drifted window),
-    the alert, the plan, each step, the new version at 100 %."""
+def _stages(plan: dict[str, Any], alert: dict[str, Any] | None) -> list[tuple[str, float]]:
+    """Seconds between the loop's moments: the onset (the first window that breached the
+    alert's rule), the alert, the plan, each step, the new version at 100 %."""
     log = plan["details"]["log"]
     marks: list[tuple[str, int]] = []
-    if onset is not None:
-        marks.append(("drift onset", int(onset)))
+    windows = (alert or {}).get("evidence", {}).get("windows") or []
+    if windows:  # the first window that breached the rule: the onset the monitor saw
+        marks.append(("onset", min(int(w["start_ms"]) for w in windows)))
     if alert is not None:
         marks.append(("alert fired", int(alert["opened_at"])))
     marks.append(("plan started", int(plan["created_at"])))
