@@ -260,8 +260,8 @@ def _summary(
         "failing canary", f"v{broken.get('version')} {broken['state']}: {broken['reason']}"
     )
     if alert is not None:
-        table.add_row("alert", f"#{alert['id']} {alert['rule']}: "
-                      f"{alert['evidence'].get('summary', '')}")  # fmt: skip
+        summary = alert["evidence"].get("summary") or alert["rule"]
+        table.add_row("alert that started it", f"#{alert['id']} {summary}")
     for stage, seconds in _stages(promoted, alert):
         table.add_row(stage, f"{seconds:.1f} s")
     console.print(table)
