@@ -144,3 +144,29 @@ def test_a_killed_agent_is_resumed_without_training_twice(loop: Loop, tmp_path: 
     versions = loop.registry.list_versions("churn")
     assert [v.version for v in versions] == [1, 2]
     assert len(loop.automation.plans(model="churn")) == 1
+
+
+def test_a_pipeline_that_breaks_fails_its_plan_and_the_agent_goes_on(
+    loop: Loop, tmp_path: Path
+) -> None:
+    from loopml.pipelines import on_dataset, register_pipeline
+
+    _manual_only(loop)
+    flow = tmp_path / "fragile.py"
+    flow.write_text((Path(__file__).parent / "_loop_pipeline.py").read_text())
+    register_pipeline(
+        f"{flow}:retrain", name="retrain-churn", triggers=[on_dataset("churn_train")],
+        settings=loop.settings,
+    )  # fmt: skip
+    flow.write_text("this is not python\n")  # broken after it was registered
+    loop.shift(2.0)
+    loop.automation.trigger("retrain-churn")
+    agent = loop.agent()
+
+    report = agent.run_once()
+
+    (plan_id,) = report.created
+    plan = loop.automation.plan(plan_id)
+    assert plan.state == "failed"
+    assert "fragile.py" in (plan.reason or "")
+    assert agent.run_once().acted  # the agent is still there for the next pass

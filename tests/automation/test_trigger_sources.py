@@ -84,6 +84,14 @@ def test_a_commit_that_changes_the_code_fires_once(sqlite_settings: Settings, re
     assert plan.trigger["paths"] == ["flows/train.py"]
     assert (plan.model, plan.state) == (None, "done")  # no policy: the pipeline just runs
     assert plan.pipeline_run_id is not None
+    # The agent ran the committed code (OFFSET = 2), not the module registering imported.
+    from loopml.pipelines import PipelineRun
+    from loopml.pipelines.history import get_run
+    from loopml.store import open_store
+    from loopml.tracking import TrackingClient
+
+    info = get_run(open_store(sqlite_settings.db_url), plan.pipeline_run_id)
+    assert PipelineRun(info, TrackingClient(sqlite_settings)).load("count") == 3
 
 
 def test_a_watched_source_that_changed_is_logged_and_fires(

@@ -13,6 +13,7 @@ work.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
+from loopml._user_code import user_code_error
 from loopml.automation import _records
 from loopml.automation._canary import judge_canary
 from loopml.automation.lease import Lease
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from loopml.serving.deployments import DeploymentClient
 
 __all__ = ["MAX_ATTEMPTS", "Rollout"]
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 2
 """How many times a step is started before the plan fails (a crash retries it once)."""
@@ -95,6 +99,15 @@ class Rollout:
                 outcome = step(plan, self._policy(plan))
             except LoopmlError as err:
                 outcome = self._failure(plan, err)
+            except Exception as err:  # a plan must not take the agent down with it
+                located: LoopmlError | None = user_code_error(err)  # theirs: file and line
+                if located is None:
+                    log.exception("plan %s failed in %s", plan.id, plan.step)
+                    located = LoopmlError(
+                        f"{type(err).__name__}: {err} (a bug in loopml: the agent's log has "
+                        "the traceback)"
+                    )
+                outcome = self._failure(plan, located)
             moved = plan.state != outcome.state or plan.step != outcome.step
             plan = self._write(plan, outcome, log=moved or outcome.state != "waiting")
             if outcome.state == "waiting":

@@ -125,7 +125,10 @@ class Agent:
         passes = 0
         try:
             while not stop.is_set():
-                report = self.run_once()
+                try:
+                    report = self.run_once()
+                except LoopmlError as err:  # the store is away for a moment: try next pass
+                    report = PassReport(acted=False, holder=self.holder, errors=[str(err)])
                 passes += 1
                 if on_pass is not None:
                     on_pass(report)
@@ -149,8 +152,8 @@ class Agent:
         for monitor in monitors.list_monitors(limit=1000).items:
             try:
                 computed += len(monitors.run(monitor.name))
-            except LoopmlError as err:
-                report.errors.append(f"monitor {monitor.name}: {err}")
+            except Exception as err:  # one broken monitor must not stop the others
+                report.errors.append(f"monitor {monitor.name}: {type(err).__name__}: {err}")
         return computed
 
     def _active(self) -> list[Plan]:

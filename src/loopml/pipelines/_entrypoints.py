@@ -19,6 +19,9 @@ from loopml.errors import InvalidInputError, MissingFileError, NotFoundError, cl
 __all__ = ["load_pipeline"]
 
 
+_DIGEST = "__loopml_source_sha256__"
+
+
 def load_pipeline(target: str) -> Any:
     """The :class:`~loopml.pipelines.Pipeline` that ``target`` names."""
     from loopml.pipelines.pipeline import Pipeline
@@ -52,8 +55,12 @@ def _import(location: str) -> Any:
         if not path.is_file():
             raise MissingFileError("pipeline file", location)
         name = "loopml_pipeline_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
-        if name in sys.modules:
-            return sys.modules[name]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        cached = sys.modules.get(name)
+        if cached is not None and getattr(cached, _DIGEST, None) == digest:
+            return cached
+        # Not loaded yet, or the file changed since (a long-running agent fires the
+        # pipeline again after a commit): execute it afresh.
         # The file's folder goes on sys.path so it can import its sibling modules.
         if str(path.parent) not in sys.path:
             sys.path.insert(0, str(path.parent))
@@ -62,17 +69,40 @@ def _import(location: str) -> Any:
         assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            if cached is not None:  # keep the last good version for whoever holds it
+                sys.modules[name] = cached
+            else:
+                del sys.modules[name]
+            raise
+        setattr(module, _DIGEST, digest)
         _pickle_by_value(module)
         return module
     if "" not in sys.path and str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     try:
-        return importlib.import_module(location)
+        module = importlib.import_module(location)
     except ModuleNotFoundError as err:
         raise NotFoundError(
             "module", location, hint=f"{err}; run from the project folder or install it"
         ) from err
+    return _fresh(module)
+
+
+def _fresh(module: Any) -> Any:
+    """``module``, reloaded when its file changed since it was imported (a long-running
+    agent fires the pipeline again after a commit). Modules it imports are not reloaded."""
+    file = getattr(module, "__file__", None)
+    if not file or not Path(file).is_file():
+        return module
+    digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    seen = getattr(module, _DIGEST, None)
+    if seen is not None and seen != digest:
+        module = importlib.reload(module)
+    setattr(module, _DIGEST, digest)
+    return module
 
 
 def _pickle_by_value(module: Any) -> None:
