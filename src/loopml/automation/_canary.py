@@ -237,18 +237,12 @@ def _input_drift(
     from loopml.data.sketch import drift_against, sketch_table
     from loopml.data.versions import DatasetClient
     from loopml.store import open_store
-    from loopml.store.lineage import edges_of
+    from loopml.store.lineage import consumed_by_producers
     from loopml.uris import dataset_uri
 
     node = ("model_version", f"{model}/{version}")
     with open_store(settings.db_url).read() as conn:
-        runs = [e["src_id"] for e in edges_of(conn, node, "in") if e["edge"] == "produced"]
-        consumed = sorted(
-            e["dst_id"]
-            for run in runs
-            for e in edges_of(conn, ("run", run), "out")
-            if e["edge"] == "consumed" and e["dst_kind"] == "dataset_version"
-        )
+        consumed = sorted(found for found, _ in consumed_by_producers(conn, node))
     rows = frame[frame["version"] == version] if len(frame) else frame
     inputs = {c: c.removeprefix("input.") for c in rows.columns if c.startswith("input.")}
     if not consumed or not len(rows) or not inputs:

@@ -28,7 +28,7 @@ from loopml.errors import InvalidInputError, NotFoundError, UnauthorizedError
 from loopml.store import Store, open_store
 from loopml.store.audit import current_actor
 from loopml.store.audit import record as audit
-from loopml.store.lineage import edges_of
+from loopml.store.lineage import consumed_by_producers
 from loopml.store.schema import automation_policies, automation_requests
 from loopml.uris import dataset_uri, model_uri
 
@@ -372,19 +372,8 @@ class AutomationClient:
         from loopml.data.versions import DatasetClient
 
         with self.store.read() as conn:
-            producers = [
-                e["src_id"]
-                for e in edges_of(conn, ("model_version", f"{model}/{version}"), "in")
-                if e["edge"] == "produced" and e["src_kind"] == "run"
-            ]
-            consumed = sorted(
-                {
-                    e["dst_id"]
-                    for run in producers
-                    for e in edges_of(conn, ("run", run), "out")
-                    if e["edge"] == "consumed" and e["dst_kind"] == "dataset_version"
-                }
-            )
+            made = ("model_version", f"{model}/{version}")
+            consumed = sorted({found for found, _ in consumed_by_producers(conn, made)})
         datasets = DatasetClient(self.settings)
         found = []
         for node in consumed:

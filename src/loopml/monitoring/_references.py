@@ -28,7 +28,7 @@ from loopml.data.sketch import ReferenceSketch, sketch_table
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.monitoring.models import MonitorConfig
 from loopml.store import Store
-from loopml.store.lineage import edges_of
+from loopml.store.lineage import consumed_by_producers
 from loopml.store.schema import deployments
 from loopml.uris import is_uri, model_uri, node_uri, parse_uri
 
@@ -186,22 +186,19 @@ def _named_outputs(result: Any, signature: Any) -> dict[str, Any]:
     return {str(name or "predict"): np.asarray(result)}
 
 
+def _context_rank(context: str | None) -> int:
+    """Training inputs first, then inputs of no stated use, then the rest."""
+    return 0 if context in _TRAINING else 1 if context is None else 2
+
+
 def training_data(store: Store, model: str, version: int) -> str:
     """The dataset version the run that produced ``model/version`` trained on."""
     node = ("model_version", f"{model}/{version}")
     with store.read() as conn:
-        producers = [
-            e["src_id"]
-            for e in edges_of(conn, node, "in")
-            if e["edge"] == "produced" and e["src_kind"] == "run"
+        consumed = [
+            (_context_rank((attributes or {}).get("context")), dataset_version)
+            for dataset_version, attributes in consumed_by_producers(conn, node)
         ]
-        consumed: list[tuple[int, str]] = []
-        for run_id in producers:
-            for edge in edges_of(conn, ("run", run_id), "out"):
-                if edge["edge"] == "consumed" and edge["dst_kind"] == "dataset_version":
-                    context = (edge["attributes"] or {}).get("context")
-                    rank = 0 if context in _TRAINING else 1 if context is None else 2
-                    consumed.append((rank, edge["dst_id"]))
     if not consumed:
         raise InvalidInputError(
             f"model {model!r} version {version} has no training data in its lineage (the "

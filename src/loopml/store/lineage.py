@@ -28,6 +28,7 @@ __all__ = [
     "add_edge",
     "add_edge_once",
     "add_edges",
+    "consumed_by_producers",
     "edges_of",
     "walk",
 ]
@@ -109,6 +110,29 @@ def edges_of(
     where = {"out": outgoing, "in": incoming, "both": or_(outgoing, incoming)}[direction]
     rows = conn.execute(select(lineage_edges).where(where).order_by(lineage_edges.c.id))
     return [dict(row._mapping) for row in rows]
+
+
+def consumed_by_producers(
+    conn: Connection, node: Node, kind: str = "dataset_version"
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """What the runs that produced ``node`` consumed: ``(id, attributes)`` of each
+    ``consumed`` edge to a ``kind`` node, run by run, in the order the edges were made.
+
+    Example:
+        >>> consumed_by_producers(conn, ("model_version", "churn/3"))  # doctest: +SKIP
+        [('churn_train/2', {'context': 'training'})]
+    """
+    producers = [
+        e["src_id"]
+        for e in edges_of(conn, node, "in")
+        if e["edge"] == "produced" and e["src_kind"] == "run"
+    ]
+    return [
+        (e["dst_id"], e["attributes"])
+        for run in producers
+        for e in edges_of(conn, ("run", run), "out")
+        if e["edge"] == "consumed" and e["dst_kind"] == kind
+    ]
 
 
 # How an edge reads from the node being walked: (edge, it leaves this node) -> verb.
