@@ -195,7 +195,7 @@ def _least_drop(metric: str, task: str | None, mine: _Labels, theirs: _Labels) -
     resamples of both sides' labelled rows (how much worse it surely is)."""
     import numpy as np
 
-    from loopml.monitoring.windows import realized_metrics
+    from loopml.monitoring.windows import realized_metrics, same_kind
 
     if mine is None or theirs is None or task is None:
         return float("-inf")
@@ -205,7 +205,7 @@ def _least_drop(metric: str, task: str | None, mine: _Labels, theirs: _Labels) -
     def score(pair: tuple[Any, Any], index: Any) -> float | None:
         truth, predicted = pair[0][index], pair[1][index]
         if metric == "accuracy":  # the common case, without the metrics' overhead
-            a, b = _same_kind(truth, predicted)
+            a, b = same_kind(truth, predicted)
             return float(np.mean(a == b))
         value = realized_metrics(task, truth, predicted)[0].get(metric)
         return None if value is None else float(value)
@@ -218,15 +218,6 @@ def _least_drop(metric: str, task: str | None, mine: _Labels, theirs: _Labels) -
         if a is not None and b is not None:
             drops.append(a - b if loss else b - a)
     return float(np.percentile(drops, 5)) if drops else float("-inf")
-
-
-def _same_kind(truth: Any, predicted: Any) -> tuple[Any, Any]:
-    import numpy as np
-
-    try:
-        return np.asarray(truth, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
-    except (TypeError, ValueError):
-        return truth.astype(str), predicted.astype(str)
 
 
 def _input_drift(
@@ -268,13 +259,12 @@ def _input_drift(
 
 
 def _row_label(label: Any, row: Any) -> Any:
-    """A request's label for one of its rows: a list labels its rows one by one."""
+    """A request's label for one of its rows (monitoring's rule); a missing one is None."""
+    from loopml.monitoring.windows import row_label
+
     if label is None or (isinstance(label, float) and label != label):
         return None
-    if isinstance(label, list):
-        index = int(row)
-        return label[index] if 0 <= index < len(label) else None
-    return label
+    return row_label(label, row)
 
 
 def _metric(

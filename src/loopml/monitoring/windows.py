@@ -56,6 +56,8 @@ __all__ = [
     "measure_performance",
     "measure_window",
     "realized_metrics",
+    "row_label",
+    "same_kind",
     "stream_rows",
     "watched_features",
 ]
@@ -347,8 +349,7 @@ def _performance(
     requests = primary["request_id"].nunique() if len(primary) else 0
     answered_requests = answered["request_id"].nunique() if len(answered) else 0
     labels = [
-        _row_label(label, row)
-        for label, row in zip(answered["label"], answered["row"], strict=True)
+        row_label(label, row) for label, row in zip(answered["label"], answered["row"], strict=True)
     ]
     has = np.array([label is not None for label in labels], dtype=bool)
     labelled = answered[has]
@@ -389,7 +390,7 @@ def _performance(
     return result
 
 
-def _row_label(label: Any, row: Any) -> Any:
+def row_label(label: Any, row: Any) -> Any:
     """A request's label for one of its rows: a list labels its rows one by one."""
     if isinstance(label, list) and not isinstance(row, bool):
         index = int(row)
@@ -418,12 +419,12 @@ def realized_metrics(
         truth = np.asarray(y_true, dtype=np.float64)
         predicted = np.asarray(y_pred, dtype=np.float64)
     else:
-        truth, predicted = _same_kind(y_true, y_pred)
+        truth, predicted = same_kind(y_true, y_pred)
     values, notes = compute_metrics(task, truth, predicted)  # type: ignore[arg-type]
     return {k: float(v) for k, v in values.items() if math.isfinite(float(v))}, notes
 
 
-def _same_kind(
+def same_kind(
     y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, Any]
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Labels and predictions as one kind: numbers when both are, else text."""
