@@ -39,8 +39,9 @@ from loopml.uris import model_uri, run_uri
 if TYPE_CHECKING:
     from loopml.registry import RegistryClient
     from loopml.serving.deployments import DeploymentClient
+    from loopml.serving.models import Deployment
 
-__all__ = ["MAX_ATTEMPTS", "Rollout"]
+__all__ = ["MAX_ATTEMPTS", "Rollout", "restore_traffic"]
 
 log = logging.getLogger(__name__)
 
@@ -484,19 +485,12 @@ class Rollout:
         return _Outcome("end", "rolled_back", f"rolled back {uri}: {why}")
 
     def _restore_traffic(self, plan: Plan, reason: str) -> None:
-        from loopml.serving.policy import TrafficPolicy
-
         policy = self._policy(plan)
         assert policy is not None
         assert policy.deployment is not None
-        before = TrafficPolicy.from_dict(plan.details["canary_policy"])
-        current = self.deployments.get(policy.deployment)
-        if current.policy == before:
-            return
-        changed = self.deployments.set_traffic(
-            policy.deployment, before, expected_revision=current.revision, reason=reason
-        )
-        self._edge(("deployment_revision", f"{policy.deployment}/{changed.revision}"), plan)
+        changed = restore_traffic(self.deployments, policy.deployment, plan, reason)
+        if changed is not None:
+            self._edge(("deployment_revision", f"{policy.deployment}/{changed.revision}"), plan)
 
     def _rebase(self, policy: AutomationPolicy, reason: str) -> list[str]:
         """Point the deployment's monitors at the new version's training data."""
@@ -536,3 +530,19 @@ class Rollout:
         finally:
             stop.set()
             thread.join()
+
+
+def restore_traffic(
+    deployments: DeploymentClient, deployment: str, plan: Plan, reason: str
+) -> Deployment | None:
+    """Put ``deployment``'s traffic policy back to the one ``plan``'s canary replaced (only
+    if no one changed it meanwhile); the changed deployment, or ``None`` when it already is."""
+    from loopml.serving.policy import TrafficPolicy
+
+    before = TrafficPolicy.from_dict(plan.details["canary_policy"])
+    current = deployments.get(deployment)
+    if current.policy == before:
+        return None
+    return deployments.set_traffic(
+        deployment, before, expected_revision=current.revision, reason=reason
+    )

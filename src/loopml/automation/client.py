@@ -253,18 +253,17 @@ class AutomationClient:
         return self.store.transact(work)
 
     def _restore(self, plan: Plan, reason: str | None) -> str | None:
+        from loopml.automation._rollout import restore_traffic
         from loopml.serving.deployments import DeploymentClient
-        from loopml.serving.policy import TrafficPolicy
 
         deployment = plan.trigger.get("deployment") or self._deployment_of(plan)
         if deployment is None:
             return None
-        before = TrafficPolicy.from_dict(plan.details["canary_policy"])
-        client = DeploymentClient(self.settings)
-        if client.get(deployment).policy == before:
+        why = f"plan {plan.id} cancelled: {reason or ''}"
+        changed = restore_traffic(DeploymentClient(self.settings), deployment, plan, why)
+        if changed is None:
             return None
-        client.set_traffic(deployment, before, reason=f"plan {plan.id} cancelled: {reason or ''}")
-        return f"{deployment} back to {', '.join(r.target for r in before.routes)}"
+        return f"{deployment} back to {', '.join(r.target for r in changed.policy.routes)}"
 
     def _deployment_of(self, plan: Plan) -> str | None:
         if plan.model is None:
