@@ -111,7 +111,7 @@ def find_origin(settings: Settings, uri: str) -> Origin:
                 "defined where it cannot be imported again (inside a function or an "
                 "interactive session); define it in a module of the repository"
             )
-        environment = _environment(conn, info.id)
+        environment = environment_of(conn, info.id)
         run_ids = _run_ids(info)
         datasets = _datasets(conn, run_ids)
         manifest_digest = _manifest_digest(conn, version)
@@ -173,7 +173,8 @@ def _run_ids(info: PipelineRunInfo) -> list[str]:
     return [info.id, *{s.run_id for s in info.steps.values() if s.run_id}]
 
 
-def _environment(conn: Connection, run_id: str) -> dict[str, Any]:
+def environment_of(conn: Connection, run_id: str) -> dict[str, Any]:
+    """The environment (commit, packages, Python) recorded for run ``run_id``."""
     body = conn.execute(
         select(environments.c.body)
         .join(runs, runs.c.environment_digest == environments.c.digest)

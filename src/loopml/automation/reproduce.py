@@ -46,12 +46,17 @@ from loopml.automation._reproduce_compare import (
     compare_metrics,
     diff_environments,
 )
-from loopml.automation._reproduce_origin import Origin, find_origin, read_metrics
+from loopml.automation._reproduce_origin import (
+    Origin,
+    environment_of,
+    find_origin,
+    read_metrics,
+)
 from loopml.config import Settings
 from loopml.errors import InvalidInputError
 from loopml.pipelines import records
 from loopml.store import open_store
-from loopml.store.schema import environments, model_versions, runs
+from loopml.store.schema import model_versions
 from loopml.tracking import TrackingClient
 from loopml.uris import model_uri
 
@@ -369,12 +374,7 @@ def _child_environment(python: str) -> dict[str, str]:
 
 def _environment(settings: Settings, run_id: str) -> dict[str, Any]:
     with open_store(settings.db_url).read() as conn:
-        body = conn.execute(
-            select(environments.c.body)
-            .join(runs, runs.c.environment_digest == environments.c.digest)
-            .where(runs.c.id == run_id)
-        ).scalar()
-    return dict(body) if isinstance(body, dict) else {}
+        return environment_of(conn, run_id)
 
 
 def _reproduced_metrics(settings: Settings, report: ReproductionReport) -> dict[Any, float]:

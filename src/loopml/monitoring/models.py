@@ -317,14 +317,9 @@ class MonitorWindow:
         columns = (self.results.get("drift") or {}).get("columns", ())
         return tuple(c["column"] for c in columns if c.get("drifted"))
 
-    def summary(self) -> dict[str, Any]:
-        """The window at a glance (what ``status`` and ``run`` print): its span and counts,
-        drift share and drifted features, realized (and estimated) performance with label
-        coverage, health, and each rule's verdict; not the per-feature results."""
-        performance = self.results.get("performance") or {}
-        estimated = self.results.get("estimated_performance") or {}
+    def _span(self) -> dict[str, Any]:
+        """What :meth:`summary` and :meth:`to_dict` both show: span, counts, drift."""
         return {
-            "id": self.id,
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
             "rows": self.rows,
@@ -333,6 +328,17 @@ class MonitorWindow:
             "drift_share": self.drift_share,
             "dataset_drifted": self.dataset_drifted,
             "drifted_features": list(self.drifted_features),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The window at a glance (what ``status`` and ``run`` print): its span and counts,
+        drift share and drifted features, realized (and estimated) performance with label
+        coverage, health, and each rule's verdict; not the per-feature results."""
+        performance = self.results.get("performance") or {}
+        estimated = self.results.get("estimated_performance") or {}
+        return {
+            "id": self.id,
+            **self._span(),
             "performance": performance.get("metrics") or {},
             "estimated_performance": estimated.get("metrics") or None,
             "label_coverage": (performance.get("coverage") or {}).get("share"),
@@ -344,14 +350,7 @@ class MonitorWindow:
         return {
             "id": self.id,
             "monitor": self.monitor,
-            "start_ms": self.start_ms,
-            "end_ms": self.end_ms,
-            "rows": self.rows,
-            "requests": self.requests,
-            "versions": [dict(v) for v in self.versions],
-            "drift_share": self.drift_share,
-            "dataset_drifted": self.dataset_drifted,
-            "drifted_features": list(self.drifted_features),
+            **self._span(),
             "results": self.results,
             "created_at": self.created_at,
         }
