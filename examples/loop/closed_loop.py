@@ -40,6 +40,7 @@ import requests
 from rich.console import Console
 
 import loopml
+from monitoring import drifted  # section 8's quarter-later customers
 from serving import DEPLOYMENT, MODEL, Desk, Server
 
 PIPELINE = "churn-retraining"
@@ -52,13 +53,7 @@ _WAIT_S = 150
 def moved(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """Customers a quarter later (as section 8's traffic), with their new outcomes: the
     same rule of churn, on the features as they are now."""
-    out = frame.copy()
-    out["monthly_spend"] = (out["monthly_spend"] * 1.8).round(2)
-    out["logins_7d"] = np.maximum(out["logins_7d"] - 2, 0)
-    out["support_calls_30d"] = out["support_calls_30d"] + rng.poisson(2.0, len(out))
-    logins = out["logins_7d"].where(out["logins_7d"] > 0, 1)
-    out["spend_per_login"] = out["monthly_spend"] / logins
-    out["calls_per_login"] = out["support_calls_30d"] / logins
+    out = drifted(frame, rng)
     risk = 0.6 * out["support_calls_30d"] - 0.4 * out["logins_7d"] + rng.normal(0, 1, len(out))
     out["churned"] = (risk > 1.5).astype("int64")
     return out

@@ -32,7 +32,7 @@ RULES = (
 )
 
 
-def _drifted(customers: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+def drifted(customers: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """The same customers a quarter later: they spend more, log in less, call support more."""
     moved = customers.copy()
     moved["monthly_spend"] = (moved["monthly_spend"] * 1.8).round(2)
@@ -64,7 +64,7 @@ def monitor(console: Console, customers: pd.DataFrame, inputs: list[str], work: 
         return 1
     rng = np.random.default_rng(23)
     normal = customers.sample(n=400, replace=True, random_state=3)
-    moved = _drifted(customers.sample(n=400, replace=True, random_state=4), rng)
+    moved = drifted(customers.sample(n=400, replace=True, random_state=4), rng)
     server = Server(console, DEPLOYMENT, "--port", "0", "--poll-seconds", "0.5")
     try:
         sent = _send(server.url, normal, inputs) + _send(server.url, moved, inputs)

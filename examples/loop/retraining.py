@@ -23,18 +23,11 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
+from training import FEATURES  # the model's inputs, as the training pipeline has them
 
 import loopml
 from loopml.pipelines import dataset
 
-FEATURES = [
-    "tenure_days",
-    "monthly_spend",
-    "support_calls_30d",
-    "logins_7d",
-    "spend_per_login",
-    "calls_per_login",
-]
 VARIANTS = ("standard", "noisy", "with-plan")
 
 
