@@ -80,12 +80,10 @@ class Agent:
     def run_once(self) -> PassReport:
         """One reconciliation pass (see the module docstring)."""
         began = time.monotonic()
-        if not self.lease.acquire():
-            current = Lease.current(self.store)
-            report = PassReport(acted=False, holder=current.holder if current else "?")
+        report = self._begin()
+        if not report.acted:
             report.seconds = time.monotonic() - began
             return report
-        report = PassReport(acted=True, holder=self.holder)
         try:
             if self.run_monitors:
                 report.windows = self._run_monitors(report)
@@ -104,10 +102,9 @@ class Agent:
         plans, without computing monitors or advancing plans (for tests and benchmarks
         of the event path)."""
         began = time.monotonic()
-        if not self.lease.acquire():
-            current = Lease.current(self.store)
-            return PassReport(acted=False, holder=current.holder if current else "?")
-        report = PassReport(acted=True, holder=self.holder)
+        report = self._begin()
+        if not report.acted:
+            return report
         report.created = self._collect(report)
         report.seconds = time.monotonic() - began
         return report
@@ -143,6 +140,14 @@ class Agent:
         self.lease.release()
 
     # -- the pass's parts ---------------------------------------------------------------
+
+    def _begin(self) -> PassReport:
+        """A pass's report: acting when this agent holds (or took) the lease, else standing
+        by and naming who holds it."""
+        if self.lease.acquire():
+            return PassReport(acted=True, holder=self.holder)
+        current = Lease.current(self.store)
+        return PassReport(acted=False, holder=current.holder if current else "?")
 
     def _run_monitors(self, report: PassReport) -> int:
         from loopml.monitoring import MonitorClient
