@@ -20,6 +20,7 @@ status and a CLI exit code, and where a builtin fits it is inherited too, so
     ├── PipelineFailedError                  422, exit 1   (a step failed; ``.run_id`` has the run)
     ├── StepTimeoutError (TimeoutError)      500, exit 1   (one attempt of a step ran out of time)
     ├── UnauthorizedError (PermissionError)  401, exit 1
+    │   └── ForbiddenError                   403, exit 1   (known caller, role too low)
     ├── StoreError                           503, exit 1   (the database is unreachable)
     ├── UserCodeError                        422, exit 1   (the user's own code raised)
     ├── ModelFailedError                     500, exit 1   (a served model raised predicting)
@@ -47,6 +48,7 @@ __all__ = [
     "DeviceUnavailableError",
     "DigestMismatchError",
     "DiskFullError",
+    "ForbiddenError",
     "GateFailedError",
     "InvalidInputError",
     "LoopmlError",
@@ -236,6 +238,14 @@ class UnauthorizedError(LoopmlError, PermissionError):
 
     code = "unauthorized"
     http_status = 401
+
+
+class ForbiddenError(UnauthorizedError):
+    """The caller is known but its role does not allow this (``details`` names the role
+    it holds and the one the action needs)."""
+
+    code = "forbidden"
+    http_status = 403
 
 
 class StoreError(LoopmlError):

@@ -41,6 +41,7 @@ from loopml.cli import (
     predictions,
     reproduce,
     runs,
+    server,
 )
 from loopml.cli._failures import blame
 from loopml.cli._output import JSON_META_KEY, print_error, print_unexpected, silence_stdout
@@ -128,6 +129,9 @@ app.command("init")(init)
 app.command("envs")(envs)
 app.command("gc")(gc)
 app.command("serve")(serve)
+app.command("server")(server.server)
+app.add_typer(server.users_app, name="users")
+app.add_typer(server.tokens_app, name="tokens")
 
 
 def _print_version(value: bool) -> None:

@@ -6,8 +6,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -15,12 +18,33 @@ from sqlalchemy import Connection, select
 from loopml.clock import now_ms
 from loopml.store.schema import audit_log
 
-__all__ = ["current_actor", "history", "record"]
+__all__ = ["acting_as", "current_actor", "history", "record"]
+
+# The user a server request acts for; set per request, so threads serving different users
+# never see each other's name.
+_ACTING: ContextVar[str | None] = ContextVar("loopml_acting_user", default=None)
 
 
 def current_actor() -> str:
-    """The user a change is attributed to (``LOOPML_USER`` wins over the login name)."""
-    return os.environ.get("LOOPML_USER") or getpass.getuser()
+    """The user a change is attributed to: the server request's user, else ``LOOPML_USER``,
+    else the login name."""
+    return _ACTING.get() or os.environ.get("LOOPML_USER") or getpass.getuser()
+
+
+@contextlib.contextmanager
+def acting_as(user: str) -> Iterator[None]:
+    """Attribute every change made inside the block to ``user`` (the server sets it per request).
+
+    Example:
+        >>> with acting_as("ana"):
+        ...     current_actor()
+        'ana'
+    """
+    token = _ACTING.set(user)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
 
 
 def record(

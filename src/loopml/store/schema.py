@@ -26,7 +26,9 @@ from sqlalchemy import (
 
 __all__ = [
     "SCHEMA_HEAD",
+    "access_grants",
     "alias_history",
+    "api_tokens",
     "approvals",
     "artifact_files",
     "audit_log",
@@ -66,14 +68,16 @@ __all__ = [
     "registered_pipelines",
     "registry_events",
     "registry_webhooks",
+    "request_keys",
     "roles",
     "runs",
     "step_runs",
     "tags",
+    "users",
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0012_automation"
+SCHEMA_HEAD = "0013_server_accounts"
 
 ID = String(32)
 KEY = String(250)
@@ -761,4 +765,60 @@ automation_lease = Table(
     Column("token", String(32), nullable=False),
     Column("acquired_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
+)
+
+
+# -- the server: users, API tokens, access grants, idempotent requests (0013) ----------
+
+# Who may use a loopml server. Tokens and grants name a user; a disabled user's tokens
+# stop working at once.
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
+    Column("disabled_at", BigInteger, nullable=True),
+)
+
+# API tokens: only the SHA-256 of the secret is kept; ``id`` is the token's public part
+# (``lml_<id>_<secret>``), so a lookup reads one row.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user", String(250), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(250), nullable=True),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+    Index(None, "user"),
+)
+
+# A user's role (viewer < editor < approver < admin) on the workspace ("*") or on one
+# model ("model:NAME").
+access_grants = Table(
+    "access_grants",
+    metadata,
+    Column("user", String(250), primary_key=True),
+    Column("scope", String(260), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("granted_at", BigInteger, nullable=False),
+    Column("granted_by", String(250), nullable=True),
+)
+
+# Requests sent with an idempotency key: a retried request gets the stored answer back
+# instead of being applied twice.
+request_keys = Table(
+    "request_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("user", String(250), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", JSON, nullable=False),
+    Index(None, "at"),
 )

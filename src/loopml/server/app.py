@@ -1,0 +1,106 @@
+"""The server's app factory: every component's REST operations, the OpenAPI document,
+and the error shape, over one store.
+
+Example:
+    >>> app = create_app(Settings.load(), ServerConfig(auth="tokens"))  # doctest: +SKIP
+    >>> uvicorn.run(app, host="127.0.0.1", port=5000)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from loopml.config import Settings
+from loopml.errors import InvalidInputError, MethodNotAllowedError, NotFoundError
+from loopml.server import routes
+from loopml.server._context import DEFAULT_MAX_BODY, ServerConfig, ServerContext
+from loopml.server._http import dump_json, render_loopml_error, routes_of
+from loopml.server.api import Operation
+from loopml.server.openapi import openapi_document
+
+__all__ = ["AUTH_ENV", "MAX_BODY_ENV", "app_from_environment", "create_app", "operations"]
+
+AUTH_ENV = "LOOPML_SERVER_AUTH"
+MAX_BODY_ENV = "LOOPML_SERVER_MAX_BODY"
+
+
+def operations() -> list[Operation]:
+    """Every operation of the loopml REST API (``/api/v1``)."""
+    return [op for api in routes.v1() for op in api.operations]
+
+
+def create_app(settings: Settings, config: ServerConfig | None = None) -> Starlette:
+    """The server over ``settings``' store and artifacts."""
+    ctx = ServerContext(settings, config or ServerConfig())
+    v1 = operations()
+    document = openapi_document(v1)
+    served: list[BaseRoute] = [
+        *routes_of(v1, ctx, render_loopml_error),
+        Route("/api/openapi.json", _openapi(document), methods=["GET"]),
+        Route("/health", _health, methods=["GET"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        ctx.close()
+
+    app = Starlette(
+        routes=served,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},  # type: ignore[dict-item]
+    )
+    app.state.ctx = ctx
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """The app a worker process builds (``uvicorn --factory``): settings from the environment."""
+    auth = os.environ.get(AUTH_ENV, "none")
+    max_body = int(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY)
+    return create_app(Settings.load(), ServerConfig(auth=auth, max_body_bytes=max_body))
+
+
+def _openapi(document: dict[str, Any]) -> Any:
+    body = dump_json(document)
+
+    async def endpoint(request: Request) -> Response:
+        return Response(body, media_type="application/json")
+
+    return endpoint
+
+
+async def _health(request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own 404 and 405, in loopml's error shape."""
+    if exc.status_code == 404:
+        err: Any = NotFoundError(
+            "route",
+            f"{request.method} {request.url.path}",
+            hint="the API is listed at /api/openapi.json",
+        )
+    elif exc.status_code == 405:
+        err = MethodNotAllowedError(
+            f"{request.url.path} does not answer {request.method}; "
+            "see /api/openapi.json for its methods"
+        )
+    else:
+        err = InvalidInputError(str(exc.detail))
+    status, body = render_loopml_error(err)
+    return Response(
+        body,
+        status if exc.status_code in (404, 405) else exc.status_code,
+        media_type="application/json",
+    )

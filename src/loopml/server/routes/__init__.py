@@ -1,0 +1,20 @@
+"""The REST API, ``/api/v1/…``: one module per component, each an :class:`~loopml.server.api.Api`.
+
+Every module's operations are listed in :data:`ALL`, which builds the routes and the
+OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from loopml.server.api import Api
+from loopml.server.routes import accounts, system
+
+__all__ = ["ALL", "v1"]
+
+
+def v1() -> list[Api]:
+    """Every ``/api/v1`` module's operations."""
+    return [system.api, accounts.api]
+
+
+ALL = v1
