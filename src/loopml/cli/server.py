@@ -152,7 +152,14 @@ def grant(
         loopml users grant ana approver --scope model:churn
     """
     found = _accounts(ctx).grant(name, role, scope)
-    respond(found, f"{name} is {role} on {scope}", as_json=as_json)
+    data = {
+        "user": found.user,
+        "scope": found.scope,
+        "role": found.role,
+        "granted_at": found.granted_at,
+        "granted_by": found.granted_by,
+    }
+    respond(data, f"{name} is {role} on {scope}", as_json=as_json)
 
 
 @users_app.command("revoke")
