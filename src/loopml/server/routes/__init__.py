@@ -7,14 +7,21 @@ OpenAPI document.
 from __future__ import annotations
 
 from loopml.server.api import Api
-from loopml.server.routes import accounts, run_artifacts, system, tracking
+from loopml.server.routes import accounts, data, features, run_artifacts, system, tracking
 
 __all__ = ["ALL", "v1"]
 
 
 def v1() -> list[Api]:
     """Every ``/api/v1`` module's operations."""
-    return [system.api, accounts.api, tracking.api, run_artifacts.api]
+    return [
+        system.api,
+        accounts.api,
+        tracking.api,
+        run_artifacts.api,
+        data.api,
+        features.api,
+    ]
 
 
 ALL = v1
