@@ -7,7 +7,15 @@ OpenAPI document.
 from __future__ import annotations
 
 from loopml.server.api import Api
-from loopml.server.routes import accounts, data, features, run_artifacts, system, tracking
+from loopml.server.routes import (
+    accounts,
+    data,
+    features,
+    pipelines,
+    run_artifacts,
+    system,
+    tracking,
+)
 
 __all__ = ["ALL", "v1"]
 
@@ -21,6 +29,7 @@ def v1() -> list[Api]:
         run_artifacts.api,
         data.api,
         features.api,
+        pipelines.api,
     ]
 
 
