@@ -442,8 +442,20 @@ class TrackingClient:
                 ts = check.metric_timestamp(ts)
             yield run_id, key, value, step, ts
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every point of one metric, by step then time."""
+    def get_metric_history(
+        self, run_id: str, key: str, *, max_points: int | None = None
+    ) -> list[Metric]:
+        """Every point of one metric, by step then time.
+
+        With ``max_points``, at most that many: the history is cut into equal buckets
+        of consecutive points and each gives its lowest and highest point, so spikes
+        stay visible on a chart (:func:`loopml.tracking._downsample.downsample`).
+        """
+        if max_points is not None:
+            from loopml.tracking._downsample import check_max_points, downsample
+
+            check_max_points(max_points)
+            return downsample(self.get_metric_history(run_id, key), max_points)
         self._check_run(run_id)
         self.flush()
         q = self.store.placeholder
