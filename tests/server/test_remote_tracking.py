@@ -71,6 +71,7 @@ def test_a_retried_batch_is_stored_once(store_settings: Settings) -> None:
         history = http.request(
             "GET", f"/api/v1/runs/{run['id']}/metrics/history", query={"key": "m"}
         )
+        http.close()
     assert [p["step"] for p in history["metrics"]] == list(range(50))
 
 

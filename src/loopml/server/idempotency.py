@@ -78,7 +78,7 @@ class IdempotencyKeys:
                 raise ConflictError(
                     f"a request with Idempotency-Key {key!r} is still being applied; retry "
                     "in a moment to get its answer",
-                    details={"key": key},
+                    details={"key": key, "pending": True},
                 )
             conn.execute(update(request_keys).where(request_keys.c.key == full).values(at=at))
             return None
@@ -88,7 +88,7 @@ class IdempotencyKeys:
         except IntegrityError as err:  # two first attempts raced: the other one claimed it
             raise ConflictError(
                 f"a request with Idempotency-Key {key!r} is being applied; retry in a moment",
-                details={"key": key},
+                details={"key": key, "pending": True},
             ) from err
 
     def finish(self, user: str, key: str, status: int, body: Any) -> None:

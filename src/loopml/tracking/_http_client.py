@@ -70,6 +70,8 @@ class JsonHttp:
         self._token = token
         self.timeout = timeout
         self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._all_lock = threading.Lock()
 
     def request(
         self,
@@ -119,6 +121,9 @@ class JsonHttp:
             except (OSError, http.client.HTTPException) as err:
                 conn.close()
                 self._local.conn = None
+                with self._all_lock:
+                    if conn in self._all:
+                        self._all.remove(conn)
                 if attempt == 2 or not isinstance(
                     err, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
                 ):
@@ -138,11 +143,14 @@ class JsonHttp:
             )
             conn = cls(self._host, self._port, timeout=self.timeout)
             self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
         return conn
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every thread's connection."""
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
             conn.close()
-            self._local.conn = None
-
+        self._local = threading.local()

@@ -22,14 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from loopml._ids import new_id
-from loopml.errors import LoopmlError
+from loopml.errors import ConflictError, LoopmlError
 from loopml.tracking._http_client import ServerUnreachable
 
 __all__ = ["Outbox"]
 
 log = logging.getLogger("loopml.tracking.remote")
 
-Send = Callable[[str, list[dict[str, Any]]], None]  # (idempotency key, entries of one run)
+# (idempotency key, entries of one run) -> how many of them the server holds now
+Send = Callable[[str, list[dict[str, Any]]], int]
 BATCH = 10_000
 _MAX_BACKOFF = 30.0
 
@@ -188,30 +189,52 @@ class Outbox:
         return True
 
     def _drain(self, journal: _Journal) -> None:
+        """Send ``journal`` from its sent offset to its end, one group at a time."""
+        while True:
+            group, ends = self._next_group(journal)
+            if not group:
+                return
+            while group:
+                taken = self._post(journal, group)
+                journal.mark_sent(ends[taken - 1])
+                # A replayed answer covers the first attempt's batch, which may have been
+                # shorter (the journal grew since): the rest goes again under its own key.
+                group, ends = group[taken:], ends[taken:]
+
+    @staticmethod
+    def _next_group(journal: _Journal) -> tuple[list[dict[str, Any]], list[int]]:
+        """The next request's entries: one write, or up to BATCH metric points of one run."""
         group: list[dict[str, Any]] = []
-        start = end = journal.sent
-        for offset, after, entry in journal.entries(journal.sent):
+        ends: list[int] = []
+        for _, after, entry in journal.entries(journal.sent):
             if group and (
                 entry.get("run") != group[0].get("run")
                 or entry.get("op") != "metric"
                 or group[0].get("op") != "metric"
                 or len(group) >= BATCH
             ):
-                self._post(journal, start, group, offset)
-                group, start = [], offset
+                break
             group.append(entry)
-            end = after
-        if group:
-            self._post(journal, start, group, end)
+            ends.append(after)
+        return group, ends
 
-    def _post(self, journal: _Journal, start: int, group: list[dict[str, Any]], end: int) -> None:
+    def _post(self, journal: _Journal, group: list[dict[str, Any]]) -> int:
+        """Send ``group``; how many of its entries the server has now (from the start)."""
         run = str(group[0].get("run"))
         try:
-            self._send(f"{journal.id}:{start}", group)
+            return max(1, min(len(group), self._send(f"{journal.id}:{journal.sent}", group)))
         except ServerUnreachable:
             raise
-        except LoopmlError as err:  # refused for good: sending it again cannot help
-            why = f"{len(group)} {group[0].get('op')} write(s) of run {run} refused: {err}"
-            log.error("loopml: %s", why)
-            self.failures.append(why)
-        journal.mark_sent(end)
+        except ConflictError as err:
+            if err.details.get("pending"):  # an earlier attempt is still running: ask again
+                raise ServerUnreachable(str(err)) from err
+            self._refused(run, group, err)
+        except LoopmlError as err:
+            self._refused(run, group, err)
+        return len(group)
+
+    def _refused(self, run: str, group: list[dict[str, Any]], err: LoopmlError) -> None:
+        """Log writes the server refused for good: sending them again cannot help."""
+        why = f"{len(group)} {group[0].get('op')} write(s) of run {run} refused: {err}"
+        log.error("loopml: %s", why)
+        self.failures.append(why)

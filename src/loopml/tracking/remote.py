@@ -256,15 +256,17 @@ class RemoteTrackingClient:
     def _settle(self) -> None:
         self.outbox.flush(_READ_WAIT_S)
 
-    def _send(self, key: str, entries: list[dict[str, Any]]) -> None:
+    def _send(self, key: str, entries: list[dict[str, Any]]) -> int:
         first = entries[0]
         run = _q(str(first["run"]))
         headers = {"idempotency-key": key}
         op = first["op"]
         if op == "metric":
             points = [{k: e[k] for k in ("key", "value", "step", "timestamp")} for e in entries]
-            self.http.request("POST", f"{_API}/runs/{run}/metrics/batch", points, headers=headers)
-        elif op == "params":
+            path = f"{_API}/runs/{run}/metrics/batch"
+            reply = self.http.request("POST", path, points, headers=headers)
+            return int(reply["logged"])  # a replay answers for the first attempt's batch
+        if op == "params":
             self.http.request(
                 "POST", f"{_API}/runs/{run}/params", {"params": first["params"]}, headers=headers
             )
@@ -276,6 +278,7 @@ class RemoteTrackingClient:
             self.http.request(
                 "PATCH", f"{_API}/runs/{run}", {"status": first["status"]}, headers=headers
             )
+        return 1
 
 
 class _RemoteArtifacts:
