@@ -80,7 +80,7 @@ def server(
     """
     from loopml.server import ServerConfig, serve
 
-    settings = get_state(ctx).settings()
+    settings = get_state(ctx).settings(remote_ok=True)
     config = ServerConfig(auth=auth, max_body_bytes=max_body_mb * 1024 * 1024)
 
     def ready(url: str) -> None:
@@ -280,7 +280,7 @@ def _accounts(ctx: typer.Context) -> Any:
     from loopml.server import AccountService
     from loopml.store import open_store
 
-    return AccountService(open_store(get_state(ctx).settings().db_url))
+    return AccountService(open_store(get_state(ctx).settings(remote_ok=True).db_url))
 
 
 def _user_dict(user: Any) -> dict[str, Any]:
