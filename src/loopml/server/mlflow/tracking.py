@@ -24,8 +24,7 @@ from loopml.server.mlflow._api import mlflow_api
 from loopml.tracking import TrackingClient
 from loopml.tracking.client import DEFAULT_EXPERIMENT
 from loopml.tracking.models import Experiment, Metric, Run, RunStatus
-from loopml.tracking._filter_parser import parse_order_item
-from loopml.tracking.search import And, FilterNode, Or, parse_filter
+from loopml.tracking.search import And, FilterNode, Or, parse_filter, parse_order_item
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "artifact_root", "experiment_of", "translate_filter"]
 
