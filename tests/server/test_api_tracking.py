@@ -156,6 +156,9 @@ def test_metrics_posted_one_by_one_or_in_batches_are_stored_with_nan_and_inf(
         headers={"content-type": "application/json"},
     )
     assert logged.json() == {"logged": 1}
+    # Acknowledged means journaled; a single-worker server ingests within its flush
+    # interval, and another client (this test's) reads the store once it has.
+    open_server.client.app.state.ctx.tracking.flush()
 
     history = tracking.get_metric_history(run_id, "loss")
     assert [p.step for p in history] == [1, 2, 3, 4]

@@ -41,11 +41,20 @@ class ServerConfig:
         max_body_bytes: larger request bodies get 413 (artifact uploads stream past it).
         user: who token-free requests act as (default: the server's ``LOOPML_USER``/login),
             unless a request names itself in a ``loopml-user`` header.
+        workers: how many processes serve the store.
     """
 
     auth: str = "none"
     max_body_bytes: int = DEFAULT_MAX_BODY
     user: str | None = None
+    workers: int = 1
+
+    @property
+    def shared_store(self) -> bool:
+        """Whether other processes answer from the same store: then a write is ingested
+        before it is acknowledged, so the next request sees it whichever worker takes it.
+        One worker answers reads through the same client, which ingests first anyway."""
+        return self.workers > 1
 
 
 @dataclass

@@ -28,10 +28,18 @@ from loopml.server._http import dump_json, render_loopml_error, routes_of
 from loopml.server.api import Operation
 from loopml.server.openapi import openapi_document
 
-__all__ = ["AUTH_ENV", "MAX_BODY_ENV", "app_from_environment", "create_app", "operations"]
+__all__ = [
+    "AUTH_ENV",
+    "MAX_BODY_ENV",
+    "WORKERS_ENV",
+    "app_from_environment",
+    "create_app",
+    "operations",
+]
 
 AUTH_ENV = "LOOPML_SERVER_AUTH"
 MAX_BODY_ENV = "LOOPML_SERVER_MAX_BODY"
+WORKERS_ENV = "LOOPML_SERVER_WORKERS"
 
 
 def operations() -> list[Operation]:
@@ -70,7 +78,9 @@ def app_from_environment() -> Starlette:
     """The app a worker process builds (``uvicorn --factory``): settings from the environment."""
     auth = os.environ.get(AUTH_ENV, "none")
     max_body = int(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY)
-    return create_app(Settings.load(), ServerConfig(auth=auth, max_body_bytes=max_body))
+    workers = int(os.environ.get(WORKERS_ENV) or 1)
+    config = ServerConfig(auth=auth, max_body_bytes=max_body, workers=workers)
+    return create_app(Settings.load(), config)
 
 
 def _openapi(document: dict[str, Any]) -> Any:

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -81,7 +82,7 @@ def serve(
     """
     import uvicorn
 
-    config = config or ServerConfig()
+    config = dataclasses.replace(config or ServerConfig(), workers=workers)
     check_exposure(settings, host, config)
     if workers < 1:
         raise InvalidInputError(f"--workers must be 1 or more, got {workers}")
@@ -105,10 +106,11 @@ def serve(
         )
         server.run()
         return
-    from loopml.server.app import AUTH_ENV, MAX_BODY_ENV
+    from loopml.server.app import AUTH_ENV, MAX_BODY_ENV, WORKERS_ENV
 
     os.environ[AUTH_ENV] = config.auth
     os.environ[MAX_BODY_ENV] = str(config.max_body_bytes or DEFAULT_MAX_BODY)
+    os.environ[WORKERS_ENV] = str(workers)
     os.environ["LOOPML_HOME"] = str(settings.home)
     os.environ["LOOPML_DB_URL"] = settings.db_url
     os.environ["LOOPML_ARTIFACTS"] = settings.artifacts_url

@@ -368,7 +368,9 @@ def _set_tags(tracking: TrackingClient, run_id: str, values: Mapping[str, str]) 
         tracking.set_tags(run_id, values)
 
 
-def _log_points(tracking: TrackingClient, run_id: str, items: Iterable[Any]) -> None:
+def _log_points(
+    tracking: TrackingClient, run_id: str, items: Iterable[Any], *, shared: bool
+) -> None:
     points = []
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
@@ -386,13 +388,14 @@ def _log_points(tracking: TrackingClient, run_id: str, items: Iterable[Any]) -> 
         tracking.log_batch(
             run_id, [(k, v, s or 0, now_ms() if t is None else t) for k, v, s, t in points]
         )
-        tracking.flush()  # visible to the next request, whichever worker answers it
+        if shared:
+            tracking.flush()  # visible to the next request, whichever worker answers it
 
 
 @mlflow_api.post("/runs/log-metric", summary="Log one metric point (MLflow)")
 def log_metric(call: Call) -> object:
     body = call.json()
-    _log_points(call.ctx.tracking, _run_id(call), [body])
+    _log_points(call.ctx.tracking, _run_id(call), [body], shared=call.ctx.config.shared_store)
     return {}
 
 
@@ -437,7 +440,7 @@ def log_batch(call: Call) -> object:
         _log_params(tracking, run_id, params)
     if tags:
         _set_tags(tracking, run_id, tags)
-    _log_points(tracking, run_id, metrics)
+    _log_points(tracking, run_id, metrics, shared=call.ctx.config.shared_store)
     return {}
 
 

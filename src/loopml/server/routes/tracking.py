@@ -245,7 +245,8 @@ def log_metric(call: Call) -> dict[str, Any]:
     key, value, step, timestamp = _point(body_value(call), "the request body")
     tracking = call.ctx.tracking
     tracking.log_metric(call.path["run_id"], key, value, step, timestamp)
-    tracking.flush()  # in the store when answered: other clients read it at once
+    if call.ctx.config.shared_store:
+        tracking.flush()  # in the store when answered, whichever worker reads it next
     return {"logged": 1}
 
 
@@ -271,7 +272,8 @@ def log_metric_batch(call: Call) -> dict[str, Any]:
     points = [_point(item, f"point {i}", now) for i, item in enumerate(body)]
     tracking = call.ctx.tracking
     logged = tracking.log_batch(call.path["run_id"], points)
-    tracking.flush()
+    if call.ctx.config.shared_store:
+        tracking.flush()
     return {"logged": logged}
 
 
