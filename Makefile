@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # Only the directories that exist: bench/ and examples/ arrive with later work.
 LINT_DIRS := $(wildcard src tests bench examples)
 
-.PHONY: help venv services lint test demo bench-setup bench clean distclean
+.PHONY: help venv services clients lint test demo bench-setup bench clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -39,8 +39,11 @@ $(STAMP): pyproject.toml
 		-c $(VENV)/constraints.txt . setuptools wheel
 	@touch $@
 
-services: ## Install the servers the tests start (PostgreSQL, Redis)
+services: ## Install the servers the tests start (PostgreSQL, Redis, Chromium)
 	@bash scripts/ensure-services.sh
+
+clients: ## Build the real MLflow clients (3.x and 2.x) the compatibility tests drive
+	@bash scripts/mlflow-clients.sh
 
 lint: venv ## ruff, ruff format --check, mypy, import-linter
 	$(BIN)/ruff check $(LINT_DIRS)
@@ -49,7 +52,7 @@ lint: venv ## ruff, ruff format --check, mypy, import-linter
 	$(BIN)/lint-imports
 
 # As root, inside a network namespace with only loopback (Ray listens on every interface).
-test: venv services lint ## Lint, then run the test suite
+test: venv services clients lint ## Lint, then run the test suite
 	bash scripts/loopback-only.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv ## Run the end-to-end demo (data, gate, features, training pipeline, evaluation, registry, card, serving, monitoring)
@@ -68,4 +71,4 @@ clean: ## Remove caches and build output (keeps .venv)
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean ## Also remove .venv
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-clients

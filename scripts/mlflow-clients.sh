@@ -30,5 +30,5 @@ build() {  # name, pip requirements...
     echo "$want" > "$stamp"
 }
 
-build mlflow3 'mlflow-skinny>=3.1,<4' 'scikit-learn' 'pandas'
+build mlflow3 'mlflow-skinny>=3.1,<4' 'scikit-learn' 'pandas' 'skops'
 build mlflow2 'mlflow-skinny==2.22.*' 'scikit-learn' 'pandas' 'numpy<2.3'
