@@ -86,7 +86,10 @@ def fill(settings: Settings, scratch: Path) -> Filled:
             steps = HISTORY if i == 0 else 20
             tracking.log_batch(
                 run.id,
-                [("loss", 1.0 / (step + 1) + (0.5 if step == 1234 else 0.0), step, 1000 + step) for step in range(steps)],
+                [
+                    ("loss", 1.0 / (step + 1) + (0.5 if step == 1234 else 0.0), step, 1000 + step)
+                    for step in range(steps)
+                ],
             )
             tracking.log_metric(run.id, "accuracy", acc)
             tracking.end_run(run.id)
@@ -122,10 +125,11 @@ class LiveServer:
     accounts: AccountService
     filled: Filled
 
-    def token(self, user: str, role: str | None, scope: str | None = None) -> str:
-        self.accounts.create_user(user, role=role if scope is None else None)
-        if scope is not None and role is not None:
-            self.accounts.grant(user, role, scope)
+    def token(self, user: str, role: str | None, model_role: tuple[str, str] | None = None) -> str:
+        """A token of a new ``user`` with ``role`` on the workspace (and ``(role, scope)``)."""
+        self.accounts.create_user(user, role=role)
+        if model_role is not None:
+            self.accounts.grant(user, *model_role)
         _, secret = self.accounts.create_token(user, "ui test")
         return secret
 
@@ -150,7 +154,10 @@ def live_server(settings: Settings, scratch: Path, auth: str = "tokens") -> Iter
         time.sleep(0.05)
     try:
         yield LiveServer(
-            f"http://127.0.0.1:{port}", settings, AccountService(open_store(settings.db_url)), filled
+            f"http://127.0.0.1:{port}",
+            settings,
+            AccountService(open_store(settings.db_url)),
+            filled,
         )
     finally:
         server.should_exit = True

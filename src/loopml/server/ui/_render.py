@@ -129,9 +129,7 @@ def page(
                     call.require("viewer", action=f"view {path}")
                 return handler(call)
             except LoopmlError as err:
-                return render(
-                    call, "error.j2", status=err.http_status, error=err, title="Refused"
-                )
+                return render(call, "error.j2", status=err.http_status, error=err, title="Refused")
 
         api.route(method, path, summary=summary, public=True, body=method != "GET", tag="ui")(
             answer

@@ -46,7 +46,9 @@ def login(call: Call) -> Reply:
     token = fields.get("token", "").strip()
     try:
         if not token:
-            raise UnauthorizedError("paste an API token (an admin makes one with `loopml tokens create USER`)")
+            raise UnauthorizedError(
+                "paste an API token (an admin makes one with `loopml tokens create USER`)"
+            )
         call.ctx.accounts.authenticate(token)
     except UnauthorizedError as err:
         return render(call, "login.j2", status=401, title="Sign in", next=target, problem=str(err))
@@ -98,14 +100,20 @@ def home(call: Call) -> Reply:
             latest = ctx.registry.get_version(model.name, model.latest_version)
             evaluations = ctx.registry.list_evaluations(model.name, latest.version)
             if evaluations and evaluations[0].get("passed") is False:
-                failed.append({"model": model.name, "version": latest.version, "evaluation": evaluations[0]})
-        pending.extend(
-            v for v in ctx.registry.list_versions(model.name, status="validated")
-        )
+                failed.append(
+                    {"model": model.name, "version": latest.version, "evaluation": evaluations[0]}
+                )
+        pending.extend(v for v in ctx.registry.list_versions(model.name, status="validated"))
         loops.append({"model": model, "status": status, "latest": latest})
     alerts = ctx.monitors.alerts(state="firing", limit=50).items
     return render(
-        call, "home.j2", title="The loop", loops=loops, pending=pending, failed=failed, alerts=alerts
+        call,
+        "home.j2",
+        title="The loop",
+        loops=loops,
+        pending=pending,
+        failed=failed,
+        alerts=alerts,
     )
 
 
@@ -153,10 +161,14 @@ def _decide(call: Call, decision: str) -> Reply:
         registry_decision = call.ctx.registry.approve(name, version, comment=comment)
     else:
         if comment is None:
-            raise InvalidInputError("a rejection needs a comment saying why; write one and send it again")
+            raise InvalidInputError(
+                "a rejection needs a comment saying why; write one and send it again"
+            )
         registry_decision = call.ctx.registry.reject(name, version, comment=comment)
     notice = f"version {version} {registry_decision.decision} by {registry_decision.actor}"
-    return redirect(f"/models/{urllib.parse.quote(name, safe='')}?notice={urllib.parse.quote(notice)}")
+    return redirect(
+        f"/models/{urllib.parse.quote(name, safe='')}?notice={urllib.parse.quote(notice)}"
+    )
 
 
 def _version_number(text: str) -> int:
@@ -186,7 +198,9 @@ def experiments(call: Call) -> Reply:
         limit=call.limit(100),
         page_token=call.text("page_token"),
     )
-    return render(call, "experiments.j2", title="Experiments", page=found, filter=call.text("filter") or "")
+    return render(
+        call, "experiments.j2", title="Experiments", page=found, filter=call.text("filter") or ""
+    )
 
 
 @page(api, "/experiments/{name}", summary="An experiment's runs: filter, sort, page, compare")
@@ -287,5 +301,3 @@ def _float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
-
-
