@@ -12,16 +12,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import uvicorn
 
 from loopml.config import Settings
+from loopml.data import DatasetClient
 from loopml.registry import RegistryClient
 from loopml.server import AccountService, ServerConfig, create_app
+from loopml.serving import DeploymentClient
 from loopml.store import open_store
 from loopml.tracking import TrackingClient
 
 EXPERIMENT = "churn-ui"
 MODEL = "churn"
+DATASET = "churn-data"
 HISTORY = 5000  # points of the long metric history (more than any chart draws)
 
 
@@ -107,6 +111,15 @@ def fill(settings: Settings, scratch: Path) -> Filled:
     third = registry.register(_package(scratch / "v3", b"three"), MODEL)
     _evaluate(registry, third.version, 0.5)
     filled.production, filled.validated = first.version, second.version
+    datasets = DatasetClient(settings)
+    frame = pd.DataFrame({"tenure": [1, 5, 9], "plan": ["a", "b", "a"], "left": [0, 1, 0]})
+    datasets.log(DATASET, frame, description="churn training data")
+    bigger = pd.concat([frame, frame], ignore_index=True).assign(spend=range(6))
+    second_data = datasets.log(DATASET, bigger)
+    datasets.log_input(second_data, filled.runs["run-0"], "training")
+    DeploymentClient(settings).create(
+        "churn-api", MODEL, {"routes": [{"alias": "production", "weight": 100}]}
+    )
     return filled
 
 

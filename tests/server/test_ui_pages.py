@@ -14,7 +14,7 @@ import pytest
 from loopml.config import Settings
 from loopml.registry import RegistryClient
 
-from ._ui_data import EXPERIMENT, HISTORY, MODEL, LiveServer, live_server
+from ._ui_data import DATASET, EXPERIMENT, HISTORY, MODEL, LiveServer, live_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium")
@@ -119,6 +119,12 @@ def test_every_page_renders_with_data_and_no_errors(tab: Tab, live: LiveServer) 
         f"/experiments/{EXPERIMENT}": ["run-0", "run-1", "run-2", "depth"],
         f"/runs/{runs['run-0']}": ["loss", "accuracy", "depth"],
         f"/compare?run={runs['run-0']}&run={runs['run-2']}": ["run-0", "run-2", "params.model"],
+        "/datasets": [DATASET],
+        f"/datasets/{DATASET}": ["column added: spend", "rows 3 → 6"],
+        "/deployments": ["churn-api", "100% → @production"],
+        "/deployments/churn-api": ["@production", "v1", "History"],
+        "/monitors": ["No monitor yet", "Alerts"],
+        f"/lineage?node=model_version:{MODEL}/1": ["model_version", "Where it came from"],
     }
     for path, texts in expected.items():
         response = tab.goto(path)
@@ -237,3 +243,21 @@ def test_a_viewer_cannot_approve(tab: Tab, live: LiveServer, tmp_path: Path) -> 
     assert registry.get_version(MODEL, version).status == "validated"
     assert registry.list_approvals(MODEL, version) == []
     assert [p for p in tab.problems if "403" not in p] == []
+
+
+def test_lineage_is_explorable_both_ways(tab: Tab, live: LiveServer) -> None:
+    tab.sign_in(live.token("gus", "viewer"))
+    run_id = live.filled.runs["run-0"]
+    tab.goto(f"/runs/{run_id}")
+    tab.page.click("a:text('lineage')")
+    tab.page.wait_for_load_state("networkidle")
+    data = f"dataset_version:{DATASET}/2"
+    upstream = tab.page.locator(f"#upstream li[data-node='{data}']")
+    assert "consumed" in upstream.inner_text()
+    upstream.locator("a").first.click()  # walk on from the dataset version ...
+    tab.page.wait_for_load_state("networkidle")
+    assert tab.page.locator(f"#downstream li[data-node='run:{run_id}']").count() == 1  # ... back
+    tab.page.click("a:text('Open dataset_version')")
+    tab.page.wait_for_load_state("networkidle")
+    assert tab.page.url == f"{live.url}/datasets/{DATASET}"
+    assert tab.problems == []

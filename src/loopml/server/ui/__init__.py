@@ -8,7 +8,12 @@ they share the REST API's sign-in, worker threads and audit.
 
 from __future__ import annotations
 
+from loopml.server.api import Api
+from loopml.server.ui import more, pages
 from loopml.server.ui._render import downsample
-from loopml.server.ui.pages import api
 
 __all__ = ["api", "downsample"]
+
+api = Api("", tag="ui")
+api.include(pages.api)
+api.include(more.api)

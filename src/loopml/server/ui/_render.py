@@ -22,7 +22,7 @@ from loopml._html import human_bytes, short, when
 from loopml.errors import ForbiddenError, LoopmlError
 from loopml.server.api import Api, Call, Reply
 
-__all__ = ["HTML", "downsample", "form", "page", "redirect", "render"]
+__all__ = ["HTML", "downsample", "form", "object_link", "page", "redirect", "render"]
 
 HTML = "text/html; charset=utf-8"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -43,6 +43,7 @@ def _environment() -> jinja2.Environment:
     env.filters["bytes"] = human_bytes
     env.filters["num"] = _number
     env.filters["q"] = lambda value: urllib.parse.quote(str(value), safe="")
+    env.globals["object_link"] = object_link
     return env
 
 
@@ -173,3 +174,16 @@ def downsample(
             out_steps.append(steps[i])
             out_values.append(float(values[i]))
     return out_steps, out_values
+
+
+def object_link(kind: str, ident: str) -> str | None:
+    """The UI page of a lineage node, when it has one."""
+    quote = urllib.parse.quote
+    if kind == "run":
+        return f"/runs/{quote(ident, safe='')}"
+    if kind == "model_version" and "/" in ident:
+        name, _, version = ident.rpartition("/")
+        return f"/models/{quote(name, safe='')}#v{version}"
+    if kind == "dataset_version" and "/" in ident:
+        return f"/datasets/{quote(ident.rpartition('/')[0], safe='')}"
+    return None

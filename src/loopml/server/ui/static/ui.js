@@ -34,7 +34,22 @@
     div.dataset.drawn = "true";
   }
 
+  // A monitor's drift share and performance, window by window.
+  function drawMonitor() {
+    var div = document.getElementById("monitor-chart");
+    var source = document.getElementById("monitor-data");
+    if (!div || !source) { return; }
+    var chart = JSON.parse(source.textContent);
+    var x = chart.times.map(function (ms) { return new Date(ms).toISOString(); });
+    var traces = Object.keys(chart.series).map(function (name) {
+      return { x: x, y: chart.series[name], mode: "lines+markers", name: name };
+    });
+    window.Plotly.newPlot(div, traces, { margin: { t: 30, r: 20, b: 40, l: 60 } },
+      { displaylogo: false, responsive: true });
+    div.dataset.drawn = "true";
+  }
+
   window.addEventListener("load", function () {
-    if (window.Plotly) { drawCharts(); drawParallel(); }
+    if (window.Plotly) { drawCharts(); drawParallel(); drawMonitor(); }
   });
 })();

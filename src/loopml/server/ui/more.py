@@ -1,0 +1,163 @@
+"""The web UI's other pages: datasets and diffs, deployments and traffic, monitors and
+alerts, and the lineage of any object, walked both ways."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from loopml.errors import InvalidInputError
+from loopml.server.api import Api, Call, Reply
+from loopml.server.ui._render import page, render
+
+__all__ = ["api"]
+
+api = Api("", tag="ui")
+
+MAX_WINDOWS = 500
+_NODE = re.compile(r"^(?P<kind>[a-z][a-z0-9_]*):(?P<id>[^/].*)$")
+
+
+# -- datasets ----------------------------------------------------------------------------
+
+
+@page(api, "/datasets", summary="Datasets and their latest versions")
+def datasets(call: Call) -> Reply:
+    found = call.ctx.datasets.page_datasets(
+        limit=call.limit(100), page_token=call.text("page_token")
+    )
+    return render(call, "datasets.j2", title="Datasets", page=found)
+
+
+@page(api, "/datasets/{name}", summary="A dataset's versions, and the diff of two (?a=&b=)")
+def dataset(call: Call) -> Reply:
+    client = call.ctx.datasets
+    name = call.path["name"]
+    versions = list(reversed(client.list_versions(name)))
+    if not versions:
+        client.get(name)  # NotFoundError naming what exists
+    diff = None
+    a, b = call.text("a"), call.text("b")
+    if not (a and b) and len(versions) >= 2:  # the latest change by default
+        a, b = str(versions[1].version), str(versions[0].version)
+    if a and b:
+        diff = client.diff(f"datasets:/{name}/{_whole(a)}", f"datasets:/{name}/{_whole(b)}")
+    return render(
+        call,
+        "dataset.j2",
+        title=f"Dataset {name}",
+        name=name,
+        versions=versions,
+        diff=diff,
+        a=a,
+        b=b,
+    )
+
+
+def _whole(text: str) -> int:
+    if not text.isdigit():
+        raise InvalidInputError(f"a dataset version is a whole number, got {text!r}")
+    return int(text)
+
+
+# -- deployments -------------------------------------------------------------------------------
+
+
+@page(api, "/deployments", summary="Deployments and their traffic")
+def deployments(call: Call) -> Reply:
+    found = call.ctx.deployments.list_deployments(
+        limit=call.limit(100), page_token=call.text("page_token")
+    )
+    rows = [(d, _resolved(call, d)) for d in found.items]
+    return render(call, "deployments.j2", title="Deployments", rows=rows, page=found)
+
+
+def _resolved(call: Call, deployment: Any) -> dict[str, int] | None:
+    try:
+        return call.ctx.deployments.resolve(deployment)
+    except Exception:
+        return None
+
+
+@page(api, "/deployments/{name}", summary="A deployment: traffic, history, served versions")
+def deployment(call: Call) -> Reply:
+    client = call.ctx.deployments
+    found = client.get(call.path["name"])
+    return render(
+        call,
+        "deployment.j2",
+        title=f"Deployment {found.name}",
+        deployment=found,
+        resolved=_resolved(call, found),
+        history=list(reversed(client.history(found.name))),
+        served=client.served_versions(found.name),
+        monitors=call.ctx.monitors.list_monitors(deployment=found.name, limit=100).items,
+    )
+
+
+# -- monitors ----------------------------------------------------------------------------------
+
+
+@page(api, "/monitors", summary="Monitors, and the alerts firing")
+def monitors(call: Call) -> Reply:
+    client = call.ctx.monitors
+    return render(
+        call,
+        "monitors.j2",
+        title="Monitors",
+        monitors=client.list_monitors(limit=call.limit(100), page_token=call.text("page_token")),
+        alerts=client.alerts(limit=100).items,
+    )
+
+
+@page(api, "/monitors/{name}", summary="A monitor: drift and performance over time, alerts")
+def monitor(call: Call) -> Reply:
+    client = call.ctx.monitors
+    found = client.get(call.path["name"])
+    windows = client.windows(found.name, limit=MAX_WINDOWS).items
+    series: dict[str, list[Any]] = {"drift_share": []}
+    times = []
+    for w in reversed(windows):
+        times.append(w.end_ms)
+        series["drift_share"].append(w.drift_share)
+        for key, value in (w.results.get("performance") or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                series.setdefault(key, [None] * (len(times) - 1)).append(value)
+        for values in series.values():
+            values.extend([None] * (len(times) - len(values)))
+    return render(
+        call,
+        "monitor.j2",
+        title=f"Monitor {found.name}",
+        monitor=found,
+        windows=windows,
+        chart={"times": times, "series": series},
+        alerts=client.alerts(found.name, limit=100).items,
+    )
+
+
+# -- lineage -----------------------------------------------------------------------------------
+
+
+@page(api, "/lineage", summary="Where an object came from and what used it (?node=KIND:ID)")
+def lineage(call: Call) -> Reply:
+    from loopml.store.lineage import walk
+
+    text = (call.text("node") or "").strip()
+    match = _NODE.match(text)
+    if match is None:
+        raise InvalidInputError(
+            f"name the object as ?node=KIND:ID, e.g. run:01J0…, model_version:churn/2 or "
+            f"dataset_version:iris/3; got {text!r}"
+        )
+    node = (match["kind"], match["id"])
+    depth = call.integer("depth", 3, low=1, high=10) or 3
+    return render(
+        call,
+        "lineage.j2",
+        title=f"Lineage of {node[0]} {node[1]}",
+        node=node,
+        depth=depth,
+        up=walk(call.ctx.store, node, up=True, depth=depth),
+        down=walk(call.ctx.store, node, up=False, depth=depth),
+    )
