@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import uvicorn
 
+import loopml
 from loopml.config import Settings
 from loopml.data import DatasetClient
 from loopml.registry import RegistryClient
@@ -36,6 +37,7 @@ class Filled:
     runs: dict[str, str] = field(default_factory=dict)  # run name -> id
     validated: int = 0  # the version waiting for an approval
     production: int = 0  # the version the production alias points at
+    pipeline_run: str = ""  # the second run of ui_pipeline: its steps all hit the cache
 
 
 def _package(folder: Path, payload: bytes) -> Path:
@@ -79,6 +81,27 @@ def _evaluate(registry: RegistryClient, version: int, accuracy: float) -> None:
     )
 
 
+@loopml.step
+def ui_numbers(n: int) -> list[int]:
+    return list(range(n))
+
+
+@loopml.step
+def ui_total(values: list[int]) -> int:
+    return sum(values)
+
+
+@loopml.step
+def ui_mean(values: list[int], total: int) -> float:
+    return total / len(values)
+
+
+@loopml.pipeline
+def ui_pipeline(n: int = 5) -> None:
+    values = ui_numbers(n)
+    ui_mean(values, ui_total(values))
+
+
 def fill(settings: Settings, scratch: Path) -> Filled:
     """Three runs (one with a long history), model versions 1 (production) and 2 (validated)."""
     filled = Filled()
@@ -117,6 +140,8 @@ def fill(settings: Settings, scratch: Path) -> Filled:
     bigger = pd.concat([frame, frame], ignore_index=True).assign(spend=range(6))
     second_data = datasets.log(DATASET, bigger)
     datasets.log_input(second_data, filled.runs["run-0"], "training")
+    ui_pipeline.run({"n": 5}, settings=settings)
+    filled.pipeline_run = ui_pipeline.run({"n": 5}, settings=settings).id  # every step cached
     DeploymentClient(settings).create(
         "churn-api", MODEL, {"routes": [{"alias": "production", "weight": 100}]}
     )

@@ -125,6 +125,9 @@ def test_every_page_renders_with_data_and_no_errors(tab: Tab, live: LiveServer) 
         "/deployments/churn-api": ["@production", "v1", "History"],
         "/monitors": ["No monitor yet", "Alerts"],
         f"/lineage?node=model_version:{MODEL}/1": ["model_version", "Where it came from"],
+        "/pipelines": ["ui_pipeline", "finished"],
+        "/pipelines/ui_pipeline": ["n=5", "finished"],
+        f"/pipeline-runs/{live.filled.pipeline_run}": ["ui_numbers", "ui_mean", "cache hit"],
     }
     for path, texts in expected.items():
         response = tab.goto(path)
@@ -260,4 +263,22 @@ def test_lineage_is_explorable_both_ways(tab: Tab, live: LiveServer) -> None:
     tab.page.click("a:text('Open dataset_version')")
     tab.page.wait_for_load_state("networkidle")
     assert tab.page.url == f"{live.url}/datasets/{DATASET}"
+    assert tab.problems == []
+
+
+def test_a_pipeline_run_shows_its_dag_with_states_and_cache_hits(
+    tab: Tab, live: LiveServer
+) -> None:
+    tab.sign_in(live.token("hal", "viewer"))
+    tab.goto("/pipelines/ui_pipeline")
+    cache_hits = tab.page.locator("table.runs tbody tr td:nth-child(6)").all_inner_texts()
+    assert cache_hits == ["3", "0"]  # newest first: the second run hit the cache everywhere
+    tab.page.locator("table.runs tbody tr a").first.click()
+    tab.page.wait_for_load_state("networkidle")
+    layers = [
+        layer.locator(".node").evaluate_all("nodes => nodes.map(n => n.dataset.node)")
+        for layer in tab.page.locator(".dag .layer").all()
+    ]
+    assert layers == [["ui_numbers"], ["ui_total"], ["ui_mean"]]
+    assert tab.page.locator(".dag .node.state-cached .cache").count() == 3
     assert tab.problems == []

@@ -161,3 +161,75 @@ def lineage(call: Call) -> Reply:
         up=walk(call.ctx.store, node, up=True, depth=depth),
         down=walk(call.ctx.store, node, up=False, depth=depth),
     )
+
+
+# -- pipelines ---------------------------------------------------------------------------------
+
+
+@page(api, "/pipelines", summary="Pipelines and their latest runs")
+def pipelines(call: Call) -> Reply:
+    from loopml.pipelines import history
+
+    found = history.list_pipelines(
+        call.ctx.store, limit=call.limit(100), page_token=call.text("page_token")
+    )
+    return render(call, "pipelines.j2", title="Pipelines", page=found)
+
+
+@page(api, "/pipelines/{name}", summary="A pipeline's run history")
+def pipeline(call: Call) -> Reply:
+    from loopml.pipelines import history
+
+    name = call.path["name"]
+    found = history.list_runs(
+        call.ctx.store,
+        name,
+        status=call.text("status") or None,
+        limit=call.limit(50),
+        page_token=call.text("page_token"),
+    )
+    return render(call, "pipeline.j2", title=f"Pipeline {name}", name=name, page=found)
+
+
+@page(api, "/pipeline-runs/{run_id}", summary="A pipeline run: the DAG with step states")
+def pipeline_run(call: Call) -> Reply:
+    from loopml.pipelines import history
+
+    info = history.get_run(call.ctx.store, call.path["run_id"])
+    verdicts = {v.node: v for v in history.explain_cache(call.ctx.store, info)}
+    return render(
+        call,
+        "pipeline_run.j2",
+        title=f"Pipeline run {info.pipeline}",
+        info=info,
+        layers=dag_layers(info.spec.get("nodes", []), list(info.steps)),
+        verdicts=verdicts,
+    )
+
+
+def dag_layers(nodes: list[dict[str, Any]], steps: list[str]) -> list[list[dict[str, Any]]]:
+    """The DAG's nodes in columns: each node one column right of its furthest upstream.
+
+    Example:
+        >>> nodes = [{"id": "a", "upstream": []}, {"id": "b", "upstream": ["a"]}]
+        >>> [[n["id"] for n in layer] for layer in dag_layers(nodes, [])]
+        [['a'], ['b']]
+    """
+    described = {n["id"]: n for n in nodes}
+    for node in steps:  # steps a map expanded at run time (``square[0]``) join their template
+        described.setdefault(node, {"id": node, "upstream": []})
+    depth: dict[str, int] = {}
+
+    def depth_of(node: str, seen: frozenset[str] = frozenset()) -> int:
+        if node not in depth:
+            ups = [u for u in described.get(node, {}).get("upstream", []) if u not in seen]
+            depth[node] = 1 + max((depth_of(u, seen | {node}) for u in ups), default=-1)
+        return depth[node]
+
+    layers: list[list[dict[str, Any]]] = []
+    for node_id, node in described.items():
+        level = depth_of(node_id)
+        while len(layers) <= level:
+            layers.append([])
+        layers[level].append(node)
+    return layers
