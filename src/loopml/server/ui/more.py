@@ -227,9 +227,9 @@ def dag_layers(nodes: list[dict[str, Any]], steps: list[str]) -> list[list[dict[
         return depth[node]
 
     layers: list[list[dict[str, Any]]] = []
-    for node_id, node in described.items():
+    for node_id, described_node in described.items():
         level = depth_of(node_id)
         while len(layers) <= level:
             layers.append([])
-        layers[level].append(node)
+        layers[level].append(described_node)
     return layers
