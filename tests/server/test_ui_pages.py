@@ -126,6 +126,8 @@ def test_every_page_renders_with_data_and_no_errors(tab: Tab, live: LiveServer) 
         "/monitors": ["No monitor yet", "Alerts"],
         f"/lineage?node=model_version:{MODEL}/1": ["model_version", "Where it came from"],
         "/pipelines": ["ui_pipeline", "finished"],
+        "/features": ["No feature definitions yet"],
+        "/audit": ["model.created", "deployment.created", "dataset.log"],
         "/pipelines/ui_pipeline": ["n=5", "finished"],
         f"/pipeline-runs/{live.filled.pipeline_run}": ["ui_numbers", "ui_mean", "cache hit"],
     }
@@ -222,6 +224,14 @@ def test_an_approval_given_in_the_page_moves_the_version(tab: Tab, live: LiveSer
     ]
     assert "approved" in tab.page.locator(f"#v{version} h3 .status").inner_text()
     assert tab.page.locator(f"#v{version} button.approve").count() == 0
+    tab.goto("/audit")
+    tab.page.fill("#audit-filter input[name=actor]", "eve")
+    tab.page.click("#audit-filter button[type=submit]")
+    tab.page.wait_for_load_state("networkidle")
+    rows = tab.page.locator("table.audit tbody tr").all_inner_texts()
+    assert len(rows) == 1
+    assert "model_version.approved" in rows[0]
+    assert f"{MODEL}/{version}" in rows[0]
     assert tab.problems == []
 
 

@@ -233,3 +233,34 @@ def dag_layers(nodes: list[dict[str, Any]], steps: list[str]) -> list[list[dict[
             layers.append([])
         layers[level].append(described_node)
     return layers
+
+
+# -- feature views and the audit log -----------------------------------------------------------
+
+
+@page(api, "/features", summary="Feature definitions: entities, sources, feature views")
+def features(call: Call) -> Reply:
+    found = call.ctx.features.list_definitions()
+    kinds = sorted({d.kind for d in found})
+    return render(call, "features.j2", title="Features", definitions=found, kinds=kinds)
+
+
+AUDIT_FILTERS = ("actor", "object_kind", "object_id", "action")
+
+
+@page(api, "/audit", summary="The audit log, newest first (?actor=&object_kind=&object_id=)")
+def audit_log(call: Call) -> Reply:
+    from loopml.store import audit
+
+    narrowed = {name: call.text(name) or None for name in AUDIT_FILTERS}
+    limit = call.limit(100)
+    with call.ctx.store.read() as conn:
+        rows = audit.recent(conn, before=call.integer("before", low=1), limit=limit, **narrowed)
+    return render(
+        call,
+        "audit.j2",
+        title="Audit log",
+        rows=rows,
+        narrowed=narrowed,
+        older=rows[-1]["id"] if len(rows) == limit else None,
+    )
