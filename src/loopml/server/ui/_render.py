@@ -147,33 +147,45 @@ def downsample(
 
     A series of ``points`` or fewer comes back whole; otherwise it is cut into
     ``points // 2`` buckets of consecutive points, and each keeps its minimum and maximum
-    (in step order), so spikes survive and the line spans the same range.
+    (in step order), so spikes survive and the line spans the same range. NaN points are
+    left out of a cut series.
 
     Example:
         >>> downsample([0, 1, 2, 3], [5.0, 1.0, 9.0, 2.0], 2)
         ([1, 2], [1.0, 9.0])
     """
+    import numpy as np
+
     n = len(values)
     if n <= points:
         return list(steps), [float(v) for v in values]
     buckets = max(1, points // 2)
-    out_steps: list[int] = []
-    out_values: list[float] = []
-    for b in range(buckets):
-        start, end = b * n // buckets, (b + 1) * n // buckets
-        if start >= end:
-            continue
-        low = high = start
-        for i in range(start + 1, end):
-            v = values[i]
-            if v < values[low]:
-                low = i
-            if v > values[high]:
-                high = i
-        for i in sorted({low, high}):
-            out_steps.append(steps[i])
-            out_values.append(float(values[i]))
-    return out_steps, out_values
+    x = np.asarray(steps, dtype=np.int64)
+    y = np.asarray(values, dtype=np.float64)
+    starts = (np.arange(buckets, dtype=np.int64) * n) // buckets
+    # Each bucket's extremes (NaN ignored: a bucket of NaN only keeps its first point).
+    low_y = np.where(np.isnan(y), np.inf, y)
+    high_y = np.where(np.isnan(y), -np.inf, y)
+    lows = np.minimum.reduceat(low_y, starts)
+    highs = np.maximum.reduceat(high_y, starts)
+    bucket_of = np.repeat(np.arange(buckets), np.diff(np.append(starts, n)))
+    is_low = low_y == lows[bucket_of]
+    is_high = high_y == highs[bucket_of]
+    # The first index in each bucket that holds its minimum (maximum).
+    first_low = _first_per_bucket(is_low, bucket_of, buckets)
+    first_high = _first_per_bucket(is_high, bucket_of, buckets)
+    keep = np.unique(np.concatenate([first_low, first_high]))
+    keep = keep[~np.isnan(y[keep])]
+    return x[keep].tolist(), y[keep].tolist()
+
+
+def _first_per_bucket(mask: Any, bucket_of: Any, buckets: int) -> Any:
+    import numpy as np
+
+    hits = np.flatnonzero(mask)
+    _, first = np.unique(bucket_of[hits], return_index=True)
+    found = hits[first]
+    return found if len(found) <= buckets else found[:buckets]
 
 
 def object_link(kind: str, ident: str) -> str | None:
