@@ -247,9 +247,11 @@ def run(call: Call) -> Reply:
 @page(api, "/runs/{run_id}/metrics/{key}", summary="A metric's history, downsampled to ?points")
 def metric_points(call: Call) -> Any:
     points = call.integer("points", 1000, low=2, high=MAX_CHART_POINTS) or 1000
-    history = call.ctx.tracking.get_metric_history(call.path["run_id"], call.path["key"])
-    steps, values = downsample([m.step for m in history], [m.value for m in history], points)
-    return {"key": call.path["key"], "total": len(history), "steps": steps, "values": values}
+    total, sampled = call.ctx.tracking.sampled_metric_history(
+        call.path["run_id"], call.path["key"], points
+    )
+    steps, values = downsample([m.step for m in sampled], [m.value for m in sampled], points)
+    return {"key": call.path["key"], "total": total, "steps": steps, "values": values}
 
 
 @page(api, "/compare", summary="Runs side by side, with parallel coordinates of their params")
