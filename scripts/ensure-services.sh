@@ -125,5 +125,15 @@ ensure_redis() {
         || die "installed redis-server but it is not on PATH (looked for 'redis-server')"
 }
 
+# The web UI's tests drive Debian's headless Chromium through Playwright (Playwright's own
+# browser download is not reachable from every machine).
+ensure_chromium() {
+    command -v chromium >/dev/null 2>&1 && return 0
+    apt_install chromium
+    command -v chromium >/dev/null 2>&1 \
+        || die "installed chromium but it is not on PATH (looked for 'chromium')"
+}
+
 ensure_postgres
 ensure_redis
+ensure_chromium

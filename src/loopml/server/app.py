@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, MethodNotAllowedError, NotFoundError
-from loopml.server import mlflow, routes
+from loopml.server import mlflow, routes, ui
 from loopml.server._context import DEFAULT_MAX_BODY, ServerConfig, ServerContext
 from loopml.server._http import dump_json, render_loopml_error, routes_of
 from loopml.server.api import Operation
@@ -57,6 +57,7 @@ def create_app(settings: Settings, config: ServerConfig | None = None) -> Starle
         *routes_of(mlflow.operations(), ctx, mlflow.render_mlflow_error),
         Route("/api/openapi.json", _openapi(document), methods=["GET"]),
         Route("/health", _health, methods=["GET"]),
+        *routes_of(ui.api.operations, ctx, render_loopml_error),
     ]
 
     @contextlib.asynccontextmanager

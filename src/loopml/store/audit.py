@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 from loopml.clock import now_ms
 from loopml.store.schema import audit_log
 
-__all__ = ["acting_as", "current_actor", "history", "record"]
+__all__ = ["acting_as", "current_actor", "history", "recent", "record"]
 
 # The user a server request acts for; set per request, so threads serving different users
 # never see each other's name.
@@ -78,4 +78,38 @@ def history(conn: Connection, object_kind: str, object_id: str) -> list[dict[str
         .where(audit_log.c.object_kind == object_kind, audit_log.c.object_id == object_id)
         .order_by(audit_log.c.id)
     )
+    return [dict(row._mapping) for row in rows]
+
+
+def recent(
+    conn: Connection,
+    *,
+    actor: str | None = None,
+    object_kind: str | None = None,
+    object_id: str | None = None,
+    action: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Audit rows newest first, narrowed by the arguments given; at most ``limit``.
+
+    Page back in time by passing the last row's ``id`` as the next ``before``.
+
+    Example:
+        >>> rows = recent(conn, actor="ana", limit=50)  # doctest: +SKIP
+        >>> older = recent(conn, actor="ana", before=rows[-1]["id"])  # doctest: +SKIP
+    """
+    a = audit_log.c
+    query = select(audit_log)
+    for column, value in (
+        (a.actor, actor),
+        (a.object_kind, object_kind),
+        (a.object_id, object_id),
+        (a.action, action),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if before is not None:
+        query = query.where(a.id < before)
+    rows = conn.execute(query.order_by(a.id.desc()).limit(limit))
     return [dict(row._mapping) for row in rows]

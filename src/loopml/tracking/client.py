@@ -500,6 +500,59 @@ class TrackingClient:
             if was_enabled:
                 gc.enable()
 
+    def sampled_metric_history(
+        self, run_id: str, key: str, points: int
+    ) -> tuple[int, list[Metric]]:
+        """About ``points`` points of one metric for a chart, and how many it has in all.
+
+        A history of ``points`` or fewer comes back whole (with its NaN points). A longer
+        one is cut, in the database, into ``points // 2`` equal step ranges, and each range
+        gives two points: its lowest value at its first step and its highest at its last,
+        so spikes survive and the line spans the same range (NaN points are left out).
+
+        Example:
+            >>> total, chart = client.sampled_metric_history(run_id, "loss", 2000)  # doctest: +SKIP
+            >>> total, len(chart) <= 2000  # doctest: +SKIP
+            (1000000, True)
+        """
+        from sqlalchemy import func
+
+        from loopml.store.schema import metrics
+
+        if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+            raise InvalidInputError(f"points must be a whole number of at least 2, got {points!r}")
+        self._check_run(run_id)
+        self.flush()
+        m = metrics.c
+        mine = (m.run_id == run_id, m.key == key)
+        with self.store.read() as conn:
+            total, low, high = conn.execute(
+                select(func.count(), func.min(m.step), func.max(m.step)).where(*mine)
+            ).one()
+            if total <= points:
+                return total, self.get_metric_history(run_id, key)
+            width = -(-(high - low + 1) // (points // 2))  # steps per range, rounded up
+            bucket = (m.step - low) // width
+            rows = conn.execute(
+                select(
+                    func.min(m.step),
+                    func.max(m.step),
+                    func.min(m.value),
+                    func.max(m.value),
+                    func.min(m.timestamp),
+                    func.max(m.timestamp),
+                )
+                .where(*mine, m.is_nan.is_(False))
+                .group_by(bucket)
+                .order_by(func.min(m.step))
+            ).all()
+        sampled: list[Metric] = []
+        for first, last, lowest, highest, first_ts, last_ts in rows:
+            sampled.append(Metric(key, lowest, first, first_ts))
+            if last != first or highest != lowest:
+                sampled.append(Metric(key, highest, last, last_ts))
+        return total, sampled
+
     def flush(self) -> None:
         """Ingest this process's pending metrics and any a dead process left behind.
 
