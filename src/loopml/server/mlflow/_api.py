@@ -25,7 +25,7 @@ __all__ = ["MODULES", "PREFIXES", "collect", "mlflow_api", "render_mlflow_error"
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 mlflow_api = Api("", tag="mlflow")
 # The modules that declare routes on mlflow_api (imported by collect()).
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("loopml.server.mlflow.registry",)
 
 
 def collect() -> list[Operation]:
