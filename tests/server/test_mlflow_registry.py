@@ -331,3 +331,84 @@ def test_the_registry_routes_answer_under_the_ajax_prefix_and_need_an_editor_to_
     assert made.status_code == 200
     read = server.client.get(API + "/registered-models/get", params={"name": "m"}, headers=viewer)
     assert read.json()["registered_model"]["name"] == "m"
+
+
+def test_an_mlflow_3_logged_model_is_created_uploaded_finalized_found_and_registered(
+    mlflow_server: Server, tmp_path: Path
+) -> None:
+    settings = mlflow_server.settings
+    tracking = TrackingClient(settings, capture_env=False)
+    source_run = tracking.create_run("mlflow-registry")
+    experiment_id = source_run.experiment_id
+    made = _post(
+        mlflow_server,
+        "/logged-models",
+        {
+            "experiment_id": experiment_id,
+            "name": "model",
+            "source_run_id": source_run.id,
+            "model_type": "classifier",
+            "tags": [{"key": "team", "value": "growth"}],
+            "params": [{"key": "C", "value": "1.0"}],
+        },
+    )["model"]
+    info = made["info"]
+    assert info["model_id"].startswith("m-")
+    assert info["status"] == "LOGGED_MODEL_PENDING"
+    assert info["source_run_id"] == source_run.id
+    assert info["tags"] == [{"key": "team", "value": "growth"}]
+    assert made["data"]["params"] == [{"key": "C", "value": "1.0"}]
+    holder = info["artifact_uri"].split("/")[-2]  # mlflow-artifacts:/<exp>/<run>/artifacts
+    # The client uploads the model folder to artifact_uri (the artifact proxy's job):
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    run_id = _mlflow_model_run(settings, folder)
+    for entry in tracking.run_artifacts.list(run_id, "model"):
+        data = tracking.run_artifacts.read_bytes(run_id, entry.path)
+        tracking.run_artifacts.log_bytes(holder, data, entry.path.removeprefix("model/"))
+    tracking.close()
+
+    done = mlflow_server.client.patch(
+        f"{API}/logged-models/{info['model_id']}",
+        json={"model_id": info["model_id"], "status": "LOGGED_MODEL_READY"},
+    )
+    assert done.json()["model"]["info"]["status"] == "LOGGED_MODEL_READY"
+    found = _post(mlflow_server, "/logged-models/search", {"experiment_ids": [experiment_id]})[
+        "models"
+    ]
+    assert [m["info"]["model_id"] for m in found] == [info["model_id"]]
+    _post(
+        mlflow_server,
+        "/runs/outputs",
+        {"run_id": source_run.id, "models": [{"model_id": info["model_id"], "step": 0}]},
+    )
+
+    _post(mlflow_server, "/registered-models/create", {"name": "churn"})
+    version = _post(
+        mlflow_server,
+        "/model-versions/create",
+        {
+            "name": "churn",
+            "source": f"models:/{info['model_id']}",
+            "run_id": source_run.id,
+            "model_id": info["model_id"],
+        },
+    )["model_version"]
+    assert version["model_id"] == info["model_id"]
+    assert version["run_id"] == source_run.id
+    assert version["source"] == f"models:/{info['model_id']}"
+    reply = mlflow_server.client.patch(
+        f"{API}/logged-models/{info['model_id']}/tags",
+        json={
+            "tags": [{"key": "mlflow.modelVersions", "value": '[{"name": "churn", "version": 1}]'}]
+        },
+    )
+    assert reply.status_code == 200
+    assert (
+        _get(mlflow_server, f"/logged-models/{info['model_id']}")["model"]["info"]["tags"][0]["key"]
+        == "mlflow.modelVersions"
+    )
+    loaded = load_model("models:/churn/1", settings=settings, trusted=["pickle"])
+    assert list(loaded.predict(X[:4])) == list(_fitted().predict(X[:4]))
+    missing = mlflow_server.client.get(f"{API}/logged-models/m-nothing")
+    assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"

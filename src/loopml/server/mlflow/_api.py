@@ -25,7 +25,10 @@ __all__ = ["MODULES", "PREFIXES", "collect", "mlflow_api", "render_mlflow_error"
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 mlflow_api = Api("", tag="mlflow")
 # The modules that declare routes on mlflow_api (imported by collect()).
-MODULES: tuple[str, ...] = ("loopml.server.mlflow.registry",)
+MODULES: tuple[str, ...] = (
+    "loopml.server.mlflow.registry",
+    "loopml.server.mlflow.logged_models",
+)
 
 
 def collect() -> list[Operation]:

@@ -25,7 +25,7 @@ from typing import Any
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.registry.models import ModelVersion, RegisteredModel, VersionStatus
 from loopml.server.api import Call
-from loopml.server.mlflow import _models, _search
+from loopml.server.mlflow import _models, _search, logged_models
 from loopml.server.mlflow._api import mlflow_api as api
 
 __all__: list[str] = []
@@ -33,7 +33,8 @@ __all__: list[str] = []
 # loopml's own tags on what MLflow made, hidden from MLflow's view.
 HIDDEN = "loopml.mlflow.deleted"  # on a model MLflow deleted
 SOURCE = "loopml.mlflow.source"  # on a version: the source as the MLflow client sent it
-_OWN = (HIDDEN, SOURCE)
+RUN = "loopml.mlflow.run_id"  # on a version: the run the MLflow client named, when not loopml's
+_OWN = (HIDDEN, SOURCE, RUN)
 _MAX_RESULTS = 100_000
 
 
@@ -95,7 +96,8 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 def version_json(version: ModelVersion) -> dict[str, Any]:
     """A loopml version as MLflow's ``ModelVersion`` message."""
-    return {
+    source = version.tags.get(SOURCE, version.source)
+    body = {
         "name": version.model,
         "version": str(version.version),
         "creation_timestamp": version.created_at,
@@ -103,13 +105,16 @@ def version_json(version: ModelVersion) -> dict[str, Any]:
         "user_id": version.created_by or "",
         "current_stage": "None",
         "description": version.description or "",
-        "source": version.tags.get(SOURCE, version.source),
-        "run_id": version.run_id or "",
+        "source": source,
+        "run_id": version.tags.get(RUN, version.run_id or ""),
         "status": "READY",
         "tags": _tag_list(version.tags),
         "run_link": "",
         "aliases": sorted(version.aliases),
     }
+    if source.startswith("models:/m-"):  # registered from an MLflow 3 logged model
+        body["model_id"] = source.removeprefix("models:/")
+    return body
 
 
 def model_json(model: RegisteredModel, latest: ModelVersion | None) -> dict[str, Any]:
@@ -333,14 +338,20 @@ def _own_key(key: str) -> str:
 def create_model_version(call: Call) -> dict[str, Any]:
     name = call.field("name")
     source = call.field("source")
-    run_id, path = _models.run_path_of(source, call.field("run_id", default=None) or None)
+    named_run = call.field("run_id", default=None) or None
     _model(call, name)  # MLflow needs the model first
+    if source.startswith("models:/m-"):  # an MLflow 3 logged model: its own run holds it
+        run_id, path = logged_models.run_of(call, source.removeprefix("models:/")).id, ""
+    else:
+        run_id, path = _models.run_path_of(source, named_run)
     uri = _models.package_in_run(call.ctx, run_id, path)
     tags = _tags_arg(call)
     for key in tags:
         _own_key(key)
     if source != uri:
         tags[SOURCE] = source
+    if named_run is not None and named_run != run_id:
+        tags[RUN] = named_run
     version = call.ctx.registry.register(
         uri, name, description=call.field("description", default=None), tags=tags
     )
