@@ -127,6 +127,10 @@ def test_registered_models_are_created_read_tagged_searched_and_conflict(
     assert reply.json()["registered_model"]["description"] == "card fraud"
     found = _get(mlflow_server, "/registered-models/search", filter="tags.team = 'risk'")
     assert [m["name"] for m in found["registered_models"]] == ["fraud"]
+    # MLflow 3 clients add this clause to every model search (prompts are models there).
+    prompts = "tag.`mlflow.prompt.is_prompt` != 'true' AND tag.`team` = 'risk'"
+    found = _get(mlflow_server, "/registered-models/search", filter=prompts)
+    assert [m["name"] for m in found["registered_models"]] == ["fraud"]
     liked = _get(mlflow_server, "/registered-models/search", filter="name LIKE 'ch%'")
     assert [m["name"] for m in liked["registered_models"]] == ["churn"]
     first = _get(mlflow_server, "/registered-models/search", max_results=1, order_by="name DESC")

@@ -27,7 +27,7 @@ __all__ = ["order", "page", "parse_filter"]
 Predicate = Callable[[dict[str, Any]], bool]
 
 _CLAUSE = re.compile(
-    r"""\s*(?P<key>tags\.`[^`]+`|tags\.[\w.\-]+|`[^`]+`|[\w.]+)\s*
+    r"""\s*(?P<key>tags?\.`[^`]+`|tags?\.[\w.\-]+|`[^`]+`|[\w.]+)\s*
     (?P<op>!=|<=|>=|=|<|>|NOT\s+IN|IN|NOT\s+LIKE|LIKE|ILIKE)\s*
     (?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\([^)]*\)|[-\w.]+)\s*$""",
     re.IGNORECASE | re.VERBOSE,
@@ -65,9 +65,12 @@ def _clause(text: str) -> Predicate:
     key = found["key"].strip("`")
     op = " ".join(found["op"].upper().split())
     value = _value(found["value"])
-    if key.startswith("tags."):
-        tag = key[5:].strip("`")
+    prefix, dot, rest = key.partition(".")
+    if dot and prefix.lower() in ("tag", "tags"):
+        tag = rest.strip("`")
         return lambda item: _compare(_tag(item, tag), op, value)
+    if dot and prefix.lower() in ("attribute", "attributes"):
+        key = rest
     field = _KEYS.get(key)
     if field is None:
         raise InvalidInputError(
