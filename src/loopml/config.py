@@ -58,6 +58,7 @@ _ENV = {
     "metrics_flush_s": "LOOPML_METRICS_FLUSH_S",
     "online_store_url": "LOOPML_ONLINE_STORE",
     "executor": "LOOPML_EXECUTOR",
+    "tracking_uri": "LOOPML_TRACKING_URI",
 }
 _PROFILE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
 _ADD_ONE = (
@@ -81,6 +82,7 @@ class Settings:
     online_store_url: str = ""
     executor: str = "local"
     env: str | None = None
+    tracking_uri: str = ""  # a loopml server (http://…): runs are logged there
 
     @classmethod
     def load(cls, env: str | None = None, **overrides: Any) -> Settings:
@@ -127,6 +129,7 @@ class Settings:
             online_store_url=online,
             executor=str(values.get("executor") or "local"),
             env=chosen,
+            tracking_uri=str(values.get("tracking_uri") or ""),
         )
 
     @property

@@ -64,3 +64,15 @@ def test_bad_limits_tokens_and_names_are_refused(client: DatasetClient) -> None:
         client.page_versions("iris", page_token=by_name)
     with pytest.raises(NotFoundError, match="iriss"):
         client.page_versions("iriss")
+
+
+def test_one_dataset_is_read_with_its_counts_and_an_unknown_one_names_close_ones(
+    client: DatasetClient,
+) -> None:
+    _log(client, "iris", 1)
+    _log(client, "iris", 2)
+    found = client.get_dataset("iris")
+    assert (found.name, found.version_count, found.latest_version) == ("iris", 2, 2)
+    assert found == next(d for d in client.list_datasets() if d.name == "iris")
+    with pytest.raises(NotFoundError, match="iris"):
+        client.get_dataset("irs")

@@ -42,21 +42,38 @@ class CliState:
     artifacts_url: str | None = None
     env: str | None = None
 
-    def settings(self, *, home: Path | None = None, env: str | None = None) -> Settings:
+    def settings(
+        self, *, home: Path | None = None, env: str | None = None, remote_ok: bool = False
+    ) -> Settings:
         """Settings with the options applied over env, ``loopml.toml`` and defaults.
 
         Args:
             home: a fallback home used only when ``--home`` was not given.
             env: a profile to use instead of ``--env`` (``models copy --from/--to``).
+            remote_ok: the command works on the local store even when a tracking server
+                is set (``loopml server``, ``users``, ``tokens``).
+
+        Raises:
+            InvalidInputError: ``LOOPML_TRACKING_URI`` names a server: commands do not
+                talk to servers yet, and reading the local store instead would mislead.
         """
         from loopml.config import Settings
+        from loopml.errors import InvalidInputError
 
-        return Settings.load(
+        settings = Settings.load(
             env=env or self.env,
             home=self.home or home,
             db_url=self.db_url,
             artifacts_url=self.artifacts_url,
         )
+        if settings.tracking_uri and not remote_ok:
+            raise InvalidInputError(
+                f"LOOPML_TRACKING_URI is set ({settings.tracking_uri}): the SDK logs runs to "
+                "that server, but `loopml` commands work on a local store only; unset "
+                "LOOPML_TRACKING_URI for this command, or use the server's web UI or REST API "
+                f"({settings.tracking_uri}/api/openapi.json)"
+            )
+        return settings
 
     def tracking_client(self) -> TrackingClient:
         """A tracking client on the configured store (marks runs of dead processes killed)."""

@@ -80,7 +80,7 @@ def server(
     """
     from loopml.server import ServerConfig, serve
 
-    settings = get_state(ctx).settings()
+    settings = get_state(ctx).settings(remote_ok=True)
     config = ServerConfig(auth=auth, max_body_bytes=max_body_mb * 1024 * 1024)
 
     def ready(url: str) -> None:
@@ -152,7 +152,14 @@ def grant(
         loopml users grant ana approver --scope model:churn
     """
     found = _accounts(ctx).grant(name, role, scope)
-    respond(found, f"{name} is {role} on {scope}", as_json=as_json)
+    data = {
+        "user": found.user,
+        "scope": found.scope,
+        "role": found.role,
+        "granted_at": found.granted_at,
+        "granted_by": found.granted_by,
+    }
+    respond(data, f"{name} is {role} on {scope}", as_json=as_json)
 
 
 @users_app.command("revoke")
@@ -273,7 +280,7 @@ def _accounts(ctx: typer.Context) -> Any:
     from loopml.server import AccountService
     from loopml.store import open_store
 
-    return AccountService(open_store(get_state(ctx).settings().db_url))
+    return AccountService(open_store(get_state(ctx).settings(remote_ok=True).db_url))
 
 
 def _user_dict(user: Any) -> dict[str, Any]:

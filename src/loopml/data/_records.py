@@ -33,6 +33,7 @@ __all__ = [
     "attach",
     "check_run",
     "find_version",
+    "get_dataset",
     "insert_version",
     "link_input",
     "link_run",
@@ -138,6 +139,26 @@ def list_datasets(conn: Connection) -> list[Dataset]:
 
 def page_datasets(conn: Connection, *, limit: int, page_token: str | None) -> Page[Dataset]:
     """One page of datasets, by name, with their version count and latest version."""
+    query = _datasets_query()
+    rows = conn.execute(paged_query(query, _DATASET_ORDER, limit, page_token)).all()
+    page = page_of(rows, _DATASET_ORDER, limit)
+    return Page([_to_dataset(r) for r in page.items], page.next_page_token)
+
+
+def get_dataset(conn: Connection, name: str) -> Dataset:
+    """The dataset ``name`` with its version count and latest version.
+
+    Raises:
+        NotFoundError: no dataset has this name (close names suggested).
+    """
+    row = conn.execute(_datasets_query().where(datasets.c.name == name)).first()
+    if row is None:
+        _existing_id(conn, name)  # raises, naming the close matches
+    assert row is not None
+    return _to_dataset(row)
+
+
+def _datasets_query() -> Any:
     summary = (
         select(
             _V.dataset_id,
@@ -149,16 +170,13 @@ def page_datasets(conn: Connection, *, limit: int, page_token: str | None) -> Pa
         .subquery()
     )
     query = select(datasets, summary.c.version_count, summary.c.latest, summary.c.updated)
-    query = query.outerjoin(summary, summary.c.dataset_id == datasets.c.id)
-    rows = conn.execute(paged_query(query, _DATASET_ORDER, limit, page_token)).all()
-    page = page_of(rows, _DATASET_ORDER, limit)
-    items = [
-        Dataset(
-            r.id, r.name, r.description, r.created_at, r.version_count or 0, r.latest, r.updated
-        )
-        for r in page.items
-    ]
-    return Page(items, page.next_page_token)
+    return query.outerjoin(summary, summary.c.dataset_id == datasets.c.id)
+
+
+def _to_dataset(r: Any) -> Dataset:
+    return Dataset(
+        r.id, r.name, r.description, r.created_at, r.version_count or 0, r.latest, r.updated
+    )
 
 
 def manifest(conn: Connection, version_id: str) -> list[ManifestEntry]:

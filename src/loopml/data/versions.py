@@ -268,6 +268,19 @@ class DatasetClient:
         with self.store.read() as conn:
             return _records.list_datasets(conn)
 
+    def get_dataset(self, name: str) -> Dataset:
+        """The dataset ``name``: its description, version count and latest version.
+
+        Raises:
+            NotFoundError: no such dataset (with close names).
+
+        Example:
+            >>> client.get_dataset("iris").latest_version  # doctest: +SKIP
+            2
+        """
+        with self.store.read() as conn:
+            return _records.get_dataset(conn, name)
+
     def list_versions(self, name: str) -> list[DatasetVersion]:
         """Every version of ``name``, oldest first (NotFoundError for an unknown dataset)."""
         with self.store.read() as conn:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from loopml.config import Settings
 from loopml.server.accounts import AccountService
+from loopml.server.idempotency import IdempotencyKeys
 from loopml.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -63,6 +64,10 @@ class ServerContext:
     @property
     def accounts(self) -> AccountService:
         return self._once("accounts", lambda: AccountService(self.store))
+
+    @property
+    def idempotency(self) -> IdempotencyKeys:
+        return self._once("idempotency", lambda: IdempotencyKeys(self.store))
 
     @property
     def tracking(self) -> TrackingClient:

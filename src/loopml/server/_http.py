@@ -19,6 +19,7 @@ from starlette.routing import Route
 from loopml.errors import LoopmlError, PayloadTooLargeError, UnauthorizedError
 from loopml.server._context import ServerContext
 from loopml.server.api import Call, Operation, Reply
+from loopml.server.idempotency import HEADER
 from loopml.server.models import WORKSPACE, Principal
 from loopml.store import audit
 
@@ -168,7 +169,9 @@ def _endpoint(
                     result = await op.handler(call)
             else:
                 body = await read_body(request, ctx.config.max_body_bytes)
-                result = await anyio.to_thread.run_sync(_invoke, op, request, ctx, body)
+                result = await anyio.to_thread.run_sync(
+                    _invoke, op, request, ctx, body, render_error
+                )
             return _response(result, op.status)
         except LoopmlError as err:
             status, payload = render_error(err)
@@ -190,11 +193,43 @@ def _authorize(op: Operation, request: Request, ctx: ServerContext) -> Principal
     return principal
 
 
-def _invoke(op: Operation, request: Request, ctx: ServerContext, body: bytes) -> Any:
+def _invoke(
+    op: Operation, request: Request, ctx: ServerContext, body: bytes, render_error: ErrorRenderer
+) -> Any:
     principal = _authorize(op, request, ctx)
     call = Call(ctx, principal, dict(request.path_params), _query(request), body, request.headers)
+    key = request.headers.get(HEADER) if op.method != "GET" else None
     with audit.acting_as(principal.user):
-        return op.handler(call)
+        if key is None:
+            return op.handler(call)
+        return _once(op, call, key, render_error)
+
+
+def _once(op: Operation, call: Call, key: str, render_error: ErrorRenderer) -> Any:
+    """Run ``op`` at most once per idempotency key; a retry gets the first answer."""
+    keys, user = call.ctx.idempotency, call.principal.user
+    stored = keys.claim(user, key)
+    if stored is not None:
+        return Reply(dump_json(stored.body), stored.status, headers={"idempotent-replay": "true"})
+    try:
+        result = op.handler(call)
+    except LoopmlError as err:
+        if err.http_status >= 500:
+            keys.release(user, key)
+        else:  # a refusal is an answer too: the retry gets the same one
+            status, payload = render_error(err)
+            keys.finish(user, key, status, orjson.loads(payload))
+        raise
+    except BaseException:
+        keys.release(user, key)
+        raise
+    if isinstance(result, Reply):
+        keys.finish(user, key, result.status, None)
+    elif isinstance(result, Response):
+        keys.finish(user, key, result.status_code, None)
+    else:
+        keys.finish(user, key, op.status, orjson.loads(dump_json(result)))
+    return result
 
 
 def _query(request: Request) -> dict[str, list[str]]:

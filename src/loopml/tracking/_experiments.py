@@ -143,7 +143,14 @@ def to_experiments(conn: Connection, rows: Sequence[Row[Any]]) -> list[Experimen
     """Experiments from ``experiments`` rows, in order, with their tags."""
     tags = experiment_tags_of(conn, [row.id for row in rows])
     return [
-        Experiment(row.id, row.name, row.created_at, row.description, dict(tags.get(row.id, {})))
+        Experiment(
+            row.id,
+            row.name,
+            row.created_at,
+            row.description,
+            dict(tags.get(row.id, {})),
+            row.deleted_at,
+        )
         for row in rows
     ]
 

@@ -288,6 +288,25 @@ class TrackingClient:
         self.store.transact(work)
         self._writable.discard(run_id)
 
+    def restore_run(self, run_id: str) -> None:
+        """Undo :meth:`delete_run` (before the artifact garbage collection ran)."""
+        _check_run_id(run_id)
+        self.get_run(run_id)  # NotFoundError for an unknown id
+
+        def work(conn: Connection) -> None:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(deleted_at=None))
+            record(conn, action="run.restore", object_kind="run", object_id=run_id)
+
+        self.store.transact(work)
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        """Give a run another readable name (names need not be unique)."""
+        name = check.check_name("run", name)
+        self._check_run(run_id)
+        self.store.transact(
+            lambda conn: conn.execute(update(runs).where(runs.c.id == run_id).values(name=name))
+        )
+
     def reconcile_dead_runs(self) -> int:
         """Mark ``killed`` the running runs whose process is gone; return how many."""
         with self.store.read() as conn:
@@ -442,8 +461,20 @@ class TrackingClient:
                 ts = check.metric_timestamp(ts)
             yield run_id, key, value, step, ts
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every point of one metric, by step then time."""
+    def get_metric_history(
+        self, run_id: str, key: str, *, max_points: int | None = None
+    ) -> list[Metric]:
+        """Every point of one metric, by step then time.
+
+        With ``max_points``, at most that many: the history is cut into equal buckets
+        of consecutive points and each gives its lowest and highest point, so spikes
+        stay visible on a chart (:func:`loopml.tracking._downsample.downsample`).
+        """
+        if max_points is not None:
+            from loopml.tracking._downsample import check_max_points, downsample
+
+            check_max_points(max_points)
+            return downsample(self.get_metric_history(run_id, key), max_points)
         self._check_run(run_id)
         self.flush()
         q = self.store.placeholder
@@ -654,6 +685,56 @@ class TrackingClient:
             self.store.transact(lambda conn: replace_tags(conn, found.id, checked))
         self._experiments.pop(found.name, None)
         return self.get_experiment(found.id)
+
+    def rename_experiment(self, experiment: str, new_name: str) -> Experiment:
+        """Rename the experiment named ``experiment`` (or with that id); returns it.
+
+        Raises:
+            ConflictError: another experiment has ``new_name``.
+        """
+        new_name = check.check_name("experiment", new_name)
+        found = self.get_experiment(experiment)
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                update(experiments).where(experiments.c.id == found.id).values(name=new_name)
+            )
+            record(
+                conn,
+                action="experiment.rename",
+                object_kind="experiment",
+                object_id=found.id,
+                reason=f"{found.name} -> {new_name}",
+            )
+
+        try:
+            self.store.transact(work)
+        except SqlIntegrityError as err:
+            raise ConflictError(
+                f"experiment '{new_name}' already exists; choose another name"
+            ) from err
+        self._experiments.clear()
+        return self.get_experiment(found.id)
+
+    def delete_experiment(self, experiment: str) -> None:
+        """Soft-delete an experiment: hidden from listings; its runs are kept."""
+        self._set_experiment_deleted(experiment, now_ms(), "experiment.delete")
+
+    def restore_experiment(self, experiment: str) -> None:
+        """Undo :meth:`delete_experiment`."""
+        self._set_experiment_deleted(experiment, None, "experiment.restore")
+
+    def _set_experiment_deleted(self, experiment: str, when: int | None, action: str) -> None:
+        found = self.get_experiment(experiment)
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                update(experiments).where(experiments.c.id == found.id).values(deleted_at=when)
+            )
+            record(conn, action=action, object_kind="experiment", object_id=found.id)
+
+        self.store.transact(work)
+        self._experiments.clear()
 
     def search_experiments(
         self,

@@ -277,6 +277,16 @@ def reset() -> None:
         old.close()
 
 
+def _client_for(settings: Settings) -> TrackingClient:
+    """The embedded client, or the server's when ``tracking_uri`` names one."""
+    from loopml.tracking.remote import RemoteTrackingClient, is_remote
+
+    if is_remote(settings.tracking_uri):
+        # Duck-typed: it answers every call the fluent API makes of a TrackingClient.
+        return RemoteTrackingClient(settings)  # type: ignore[return-value]
+    return TrackingClient(settings)
+
+
 def default_client() -> TrackingClient:
     """The process's client for the current settings (re-created when they change)."""
     global _client
@@ -284,7 +294,7 @@ def default_client() -> TrackingClient:
     old = None
     with _state_lock:
         if _client is None or _client.settings != settings:
-            old, _client = _client, TrackingClient(settings)
+            old, _client = _client, _client_for(settings)
         client = _client
     if old is not None:
         old.close()

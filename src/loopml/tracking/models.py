@@ -32,13 +32,17 @@ class RunStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Experiment:
-    """A named group of runs, with its tags (``tags.<key>`` in experiment searches)."""
+    """A named group of runs, with its tags (``tags.<key>`` in experiment searches).
+
+    ``deleted_at`` is set (Unix milliseconds) once the experiment is deleted.
+    """
 
     id: str
     name: str
     created_at: int
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    deleted_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import Connection, and_, delete, select
 
@@ -166,6 +167,28 @@ class RunArtifacts:
         if not rows:
             raise NotFoundError("artifact", run_uri(run_id, path))
         return self.artifact_store.get_bytes(rows[0].digest)
+
+    def open_file(self, run_id: str, path: str) -> tuple[ArtifactEntry, BinaryIO]:
+        """One artifact file's entry and a stream over its content, to serve it in chunks.
+
+        The stream raises ``DigestMismatchError`` at its end when the stored bytes are
+        corrupt (:meth:`~loopml.artifacts.ArtifactStore.open_verified`).
+
+        Raises:
+            NotFoundError: the run has no file at ``path`` (a folder is not a file).
+            UnsafePathError: ``path`` is absolute or has a ``..`` component.
+        """
+        self._check_run(run_id)
+        rows = self._rows(run_id, safe_artifact_path(path), exact=True)
+        if not rows:
+            raise NotFoundError(
+                "artifact file",
+                run_uri(run_id, path),
+                hint=f"list the run's files with `loopml runs show {run_id}`",
+            )
+        row = rows[0]
+        entry = ArtifactEntry(row.path, False, row.size, row.digest)
+        return entry, self.artifact_store.open_verified(row.digest)
 
     def _rows(self, run_id: str, prefix: str, exact: bool = False) -> builtins.list[ManifestEntry]:
         c = artifact_files.c

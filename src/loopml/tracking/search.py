@@ -101,6 +101,7 @@ __all__ = [
     "compile_order_by",
     "compile_tree",
     "parse_filter",
+    "parse_order_item",
     "run_sort_keys",
 ]
 

@@ -20,12 +20,25 @@ from loopml.errors import (
 from loopml.server._http import dump_json
 from loopml.server.api import Api, Operation
 
-__all__ = ["MODULES", "PREFIXES", "collect", "mlflow_api", "render_mlflow_error"]
+__all__ = [
+    "ARTIFACT_PREFIXES",
+    "MODULES",
+    "PREFIXES",
+    "collect",
+    "mlflow_api",
+    "mlflow_artifacts_api",
+    "render_mlflow_error",
+]
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 mlflow_api = Api("", tag="mlflow")
+# The artifact proxy (``mlflow-artifacts:/…`` URIs), served under ARTIFACT_PREFIXES.
+mlflow_artifacts_api = Api("", tag="mlflow")
 # The modules that declare routes on mlflow_api (imported by collect()).
 MODULES: tuple[str, ...] = (
+    "loopml.server.mlflow.tracking",
+    "loopml.server.mlflow.artifacts",
     "loopml.server.mlflow.registry",
     "loopml.server.mlflow.logged_models",
 )
@@ -37,8 +50,9 @@ def collect() -> list[Operation]:
         importlib.import_module(module)
     return [
         dataclasses.replace(op, path=prefix + op.path)
-        for op in mlflow_api.operations
-        for prefix in PREFIXES
+        for api, prefixes in ((mlflow_api, PREFIXES), (mlflow_artifacts_api, ARTIFACT_PREFIXES))
+        for op in api.operations
+        for prefix in prefixes
     ]
 
 

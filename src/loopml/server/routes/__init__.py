@@ -7,14 +7,30 @@ OpenAPI document.
 from __future__ import annotations
 
 from loopml.server.api import Api
-from loopml.server.routes import accounts, system
+from loopml.server.routes import (
+    accounts,
+    data,
+    features,
+    pipelines,
+    run_artifacts,
+    system,
+    tracking,
+)
 
 __all__ = ["ALL", "v1"]
 
 
 def v1() -> list[Api]:
     """Every ``/api/v1`` module's operations."""
-    return [system.api, accounts.api]
+    return [
+        system.api,
+        accounts.api,
+        tracking.api,
+        run_artifacts.api,
+        data.api,
+        features.api,
+        pipelines.api,
+    ]
 
 
 ALL = v1

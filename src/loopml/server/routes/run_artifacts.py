@@ -1,0 +1,136 @@
+"""A run's artifacts over REST: list them, download one file, upload one file.
+
+Both directions stream: a download is read from the artifact store in chunks (verified
+against its digest on the way), an upload is written to a temporary file on the server's
+disk as it arrives and then logged through the tracking client, so neither holds a whole
+file in memory and an upload may be larger than the server's body limit. Paths are
+checked with :func:`loopml.artifacts.safe_artifact_path`: ``..``, absolute paths and
+other escapes are refused with 400.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import anyio.to_thread
+from starlette.responses import StreamingResponse
+
+from loopml.artifacts import safe_artifact_path
+from loopml.errors import InvalidInputError, NotFoundError
+from loopml.server.api import Api, Call, Param
+
+__all__ = ["api"]
+
+api = Api("/api/v1", tag="tracking")
+
+CHUNK = 1024 * 1024
+
+
+@api.get(
+    "/runs/{run_id}/artifacts",
+    summary="The files and folders directly inside a folder of a run's artifacts",
+    params=(Param("path", description="a folder inside the run (default: the root)"),),
+)
+def list_artifacts(call: Call) -> dict[str, Any]:
+    path = safe_artifact_path(call.text("path", "") or "")
+    entries = call.ctx.tracking.run_artifacts.list(call.path["run_id"], path)
+    return {"path": path, "artifacts": entries}
+
+
+@api.get(
+    "/runs/{run_id}/artifacts/{path:path}",
+    summary="Download one artifact file (streamed, verified against its digest)",
+)
+def download_artifact(call: Call) -> StreamingResponse:
+    path = _file_path(call.path["path"])
+    entry, stream = call.ctx.tracking.run_artifacts.open_file(call.path["run_id"], path)
+    name = path.rpartition("/")[2].replace('"', "")
+    return StreamingResponse(
+        _chunks(stream),
+        media_type="application/octet-stream",
+        headers={
+            "content-length": str(entry.size),
+            "etag": f'"{entry.digest}"',
+            "content-disposition": f'attachment; filename="{name}"',
+        },
+    )
+
+
+@api.put(
+    "/runs/{run_id}/artifacts/{path:path}",
+    summary="Upload one artifact file: the raw request body is the file's content",
+    raw_body=True,
+    status=201,
+)
+async def upload_artifact(call: Call) -> dict[str, Any]:
+    path = _file_path(call.path["path"])
+    run_id = call.path["run_id"]
+    tracking = call.ctx.tracking
+    await anyio.to_thread.run_sync(_check_writable, call, run_id)
+    folder, _, name = path.rpartition("/")
+    scratch = call.ctx.settings.home / "cache" / "tmp"
+    await anyio.to_thread.run_sync(lambda: scratch.mkdir(parents=True, exist_ok=True))
+    workdir = Path(await anyio.to_thread.run_sync(lambda: tempfile.mkdtemp(dir=scratch)))
+    try:
+        target = workdir / name
+        size, digest = await _receive(call, target)
+        stored = await anyio.to_thread.run_sync(
+            lambda: tracking.log_artifact(run_id, target, folder)
+        )
+    finally:
+        await anyio.to_thread.run_sync(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    return {"path": stored, "size": size, "digest": digest}
+
+
+def _file_path(raw: str) -> str:
+    """The artifact path of a URL, normalised; one naming a file (not the root)."""
+    path = safe_artifact_path(raw)
+    if not path:
+        raise InvalidInputError(
+            "name the artifact file after /artifacts/, e.g. /artifacts/model/weights.bin"
+        )
+    return path
+
+
+def _check_writable(call: Call, run_id: str) -> None:
+    """Answer an unknown or deleted run before reading any of the body."""
+    run = call.ctx.tracking.get_run(run_id)
+    if run.deleted_at is not None:
+        raise NotFoundError("run", run_id, hint="it was deleted")
+
+
+async def _receive(call: Call, target: Path) -> tuple[int, str]:
+    """Write the request body to ``target`` as it arrives; its size and SHA-256."""
+    assert call.stream is not None, "raw_body operations get the request stream"
+    hasher, size = hashlib.sha256(), 0
+    out = await anyio.to_thread.run_sync(lambda: target.open("wb"))
+    try:
+        pending: list[bytes] = []
+        held = 0
+        async for chunk in call.stream:
+            if not chunk:
+                continue
+            hasher.update(chunk)
+            size += len(chunk)
+            pending.append(chunk)
+            held += len(chunk)
+            if held >= CHUNK:
+                await anyio.to_thread.run_sync(out.write, b"".join(pending))
+                pending, held = [], 0
+        if pending:
+            await anyio.to_thread.run_sync(out.write, b"".join(pending))
+    finally:
+        await anyio.to_thread.run_sync(out.close)
+    return size, hasher.hexdigest()
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    """The stream's content in chunks (Starlette iterates this on a worker thread)."""
+    with stream:
+        while chunk := stream.read(CHUNK):
+            yield chunk

@@ -1,0 +1,156 @@
+"""A small HTTP/JSON client for the loopml server (standard library only).
+
+One keep-alive connection per thread; the server's error bodies become loopml's own
+exceptions (``{"error": {"code": "not_found", …}}`` -> :class:`NotFoundError`), and a
+server that cannot be reached is :class:`ServerUnreachable`, which callers may retry.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from loopml.errors import InvalidInputError, LoopmlError, StoreError
+
+__all__ = ["JsonHttp", "ServerUnreachable", "error_from"]
+
+USER_AGENT = "loopml-client"
+
+
+class ServerUnreachable(StoreError):
+    """The loopml server did not answer (refused, reset, timed out, or a 5xx)."""
+
+    code = "server_unreachable"
+
+
+def _error_classes() -> dict[str, type[LoopmlError]]:
+    found: dict[str, type[LoopmlError]] = {}
+    stack: list[type[LoopmlError]] = [LoopmlError]
+    while stack:
+        cls = stack.pop()
+        found.setdefault(cls.code, cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+def error_from(status: int, body: bytes) -> LoopmlError:
+    """The loopml exception a server's error reply stands for."""
+    try:
+        error = json.loads(body)["error"]
+        code, message = str(error["code"]), str(error["message"])
+        details = error.get("details") or {}
+    except (ValueError, KeyError, TypeError):
+        return ServerUnreachable(f"the server answered {status} without a loopml error body")
+    cls = _error_classes().get(code, LoopmlError)
+    err = LoopmlError.__new__(cls)
+    LoopmlError.__init__(err, message, details=details if isinstance(details, dict) else {})
+    for name in ("kind", "key"):
+        if name in err.details and not hasattr(err, name):
+            setattr(err, name, err.details[name])
+    return err
+
+
+class JsonHttp:
+    """JSON requests to one server: ``http(s)://host:port[/prefix]``, with a bearer token."""
+
+    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise InvalidInputError(
+                f"tracking URI {url!r} is not a server URL; use http://HOST:PORT"
+            )
+        self.url = url.rstrip("/")
+        self._scheme, self._host = parsed.scheme, parsed.hostname
+        self._port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        self._prefix = parsed.path.rstrip("/")
+        self._token = token
+        self.timeout = timeout
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._all_lock = threading.Lock()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Any:
+        """Send one request; the reply's JSON, or the loopml error it carries."""
+        target = self._prefix + path
+        if query:
+            target += "?" + urllib.parse.urlencode(
+                [
+                    (k, v)
+                    for k, v in (query.items() if isinstance(query, Mapping) else query)
+                    if v is not None
+                ]
+            )
+        payload = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        sent = {"user-agent": USER_AGENT, "accept": "application/json", **(headers or {})}
+        if payload is not None and raw is None:
+            sent["content-type"] = "application/json"
+        if self._token:
+            sent["authorization"] = f"Bearer {self._token}"
+        status, data = self._send(method, target, payload, sent)
+        if status >= 500:
+            raise ServerUnreachable(
+                f"the loopml server at {self.url} failed ({status}) answering {method} {path}: "
+                + error_from(status, data).message
+            )
+        if status >= 400:
+            raise error_from(status, data)
+        return json.loads(data) if data else None
+
+    def _send(
+        self, method: str, target: str, payload: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        for attempt in (1, 2):  # a kept-alive connection the server closed: reconnect once
+            conn = self._connection()
+            try:
+                conn.request(method, target, body=payload, headers=headers)
+                reply = conn.getresponse()
+                return reply.status, reply.read()
+            except (OSError, http.client.HTTPException) as err:
+                conn.close()
+                self._local.conn = None
+                with self._all_lock:
+                    if conn in self._all:
+                        self._all.remove(conn)
+                if attempt == 2 or not isinstance(
+                    err, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+                ):
+                    raise ServerUnreachable(
+                        f"cannot reach the loopml server at {self.url} ({err}); is "
+                        "`loopml server` running there?"
+                    ) from err
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            cls = (
+                http.client.HTTPSConnection
+                if self._scheme == "https"
+                else http.client.HTTPConnection
+            )
+            conn = cls(self._host, self._port, timeout=self.timeout)
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
