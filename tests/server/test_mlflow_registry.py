@@ -239,6 +239,12 @@ def test_versions_are_searched_tagged_updated_and_deleted_mlflows_way(
     assert [v["version"] for v in tagged["model_versions"]] == ["2"]
     by_run = _get(mlflow_server, "/model-versions/search", filter=f"run_id = '{run_id}'")
     assert [v["version"] for v in by_run["model_versions"]] == ["3", "2", "1"]
+    named = _get(
+        mlflow_server, "/model-versions/search", filter="name = 'churn' AND version_number >= 2"
+    )
+    assert [v["version"] for v in named["model_versions"]] == ["3", "2"]
+    nobody = _get(mlflow_server, "/model-versions/search", filter="name = 'nobody'")
+    assert nobody == {"model_versions": [], "next_page_token": None}
     reply = mlflow_server.client.patch(
         API + "/model-versions/update", json={"name": "churn", "version": "2", "description": "d"}
     )

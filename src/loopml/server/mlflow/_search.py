@@ -22,7 +22,7 @@ from typing import Any
 
 from loopml.errors import InvalidInputError
 
-__all__ = ["order", "page", "parse_filter"]
+__all__ = ["named_model", "order", "page", "parse_filter"]
 
 Predicate = Callable[[dict[str, Any]], bool]
 
@@ -53,6 +53,16 @@ def parse_filter(text: str | None) -> Predicate:
         return lambda item: True
     tests = [_clause(part) for part in _AND.split(text.strip())]
     return lambda item: all(test(item) for test in tests)
+
+
+def named_model(text: str | None) -> str | None:
+    """The model a filter's ``name = '…'`` clause names, if it has one (to search only it)."""
+    for part in _AND.split(text.strip()) if text else ():
+        found = _CLAUSE.fullmatch(part)
+        if found and found["key"].strip("`").lower() == "name" and found["op"] == "=":
+            value = _value(found["value"])
+            return value if isinstance(value, str) else None
+    return None
 
 
 def _clause(text: str) -> Predicate:

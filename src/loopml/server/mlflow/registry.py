@@ -392,11 +392,14 @@ def delete_model_version(call: Call) -> dict[str, Any]:
 
 @api.get("/model-versions/search", summary="Search model versions (MLflow's filter)")
 def search_model_versions(call: Call) -> dict[str, Any]:
-    matches = _search.parse_filter(_arg(call, "filter", default=None))
+    text = _arg(call, "filter", default=None)
+    matches = _search.parse_filter(text)
     limit = _max_results(call, 10_000)
     registry = call.ctx.registry
     found = []
-    for model in registry.list_models():
+    named = _search.named_model(text)  # the usual search: one model's versions
+    models = registry.list_models() if named is None else _one_model(call, named)
+    for model in models:
         if HIDDEN in model.tags:
             continue
         for version in _visible(registry.list_versions(model.name)):
@@ -408,6 +411,13 @@ def search_model_versions(call: Call) -> dict[str, Any]:
         found.sort(key=lambda body: (body["name"], -int(body["version"])))
     items, token = _search.page(found, limit, _arg(call, "page_token", default=None))
     return {"model_versions": items, "next_page_token": token}
+
+
+def _one_model(call: Call, name: str) -> list[RegisteredModel]:
+    try:
+        return [call.ctx.registry.get_model(name)]
+    except (NotFoundError, InvalidInputError):
+        return []  # MLflow finds no versions of a model that does not exist
 
 
 @api.get("/model-versions/get-download-uri", summary="Where a version's files can be fetched")
