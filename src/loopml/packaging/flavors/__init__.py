@@ -38,6 +38,9 @@ _CLASSES = {
     "torch": "TorchFlavor",
     "onnx": "OnnxFlavor",
     "pyfunc": "PyfuncFlavor",
+    # Holds models MLflow logged (imported by the server's MLflow API): never picked to
+    # save a model, so it is neither in FLAVORS nor in _ORDER.
+    "mlflow": "MlflowFlavor",
 }
 _built: dict[str, Flavor] = {}
 

@@ -39,6 +39,8 @@ mlflow_artifacts_api = Api("", tag="mlflow")
 MODULES: tuple[str, ...] = (
     "loopml.server.mlflow.tracking",
     "loopml.server.mlflow.artifacts",
+    "loopml.server.mlflow.registry",
+    "loopml.server.mlflow.logged_models",
 )
 
 
