@@ -481,3 +481,34 @@ def test_ajax_prefix_and_run_json_shape(live: LiveServer) -> None:
     assert {"key": "mlflow.runName", "value": "shape"} in body["run"]["data"]["tags"]
     status, body = _raw(live, "GET", "/api/2.0/mlflow/runs/get?run_id=nope")
     assert (status, body["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_sklearn_model_logged_by_mlflow2_loads_back(live: LiveServer, tmp_path: Path) -> None:
+    """2.x logs models as run artifacts plus runs/log-model (3.x clients need the
+    logged-model routes, tested with them)."""
+    python = _client_python("mlflow2")
+    got = run_client(
+        python,
+        live,
+        """
+        import mlflow.sklearn
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+        mlflow.set_experiment("mlflow-sklearn")
+        X = np.arange(60, dtype=float).reshape(20, 3)
+        y = (X[:, 0] > 30).astype(int)
+        with mlflow.start_run() as run:
+            model = LogisticRegression().fit(X, y)
+            mlflow.sklearn.log_model(model, "model")
+        loaded = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+        done({"run": run.info.run_id, "same": bool((loaded.predict(X) == model.predict(X)).all())})
+        """,
+        tmp_path,
+    )
+    assert got["same"] is True
+    tracking = live.tracking()
+    files = [e.path for e in tracking.run_artifacts.list(got["run"], "model")]
+    assert "model/MLmodel" in files
+    assert "model/model.pkl" in files
+    history = json.loads(tracking.get_run(got["run"]).tags["mlflow.log-model.history"])
+    assert history[0]["artifact_path"] == "model"
