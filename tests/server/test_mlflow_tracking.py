@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 
 from loopml.config import Settings
+from loopml.server.accounts import AccountService
+from loopml.store import open_store
 from loopml.tracking import TrackingClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,17 +48,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """``loopml server`` (uvicorn, one worker) on a free loopback port over a fresh home."""
-    home = tmp_path_factory.mktemp("mlflow-home")
+def _serve(home: Path, *args: str) -> Iterator[LiveServer]:
+    """``loopml server`` (uvicorn, one worker) on a free loopback port over ``home``."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
     env["LOOPML_HOME"] = str(home)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     log = (home / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "server", "--port", str(port)],
+        [sys.executable, "-m", "loopml", "server", "--port", str(port), *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -81,6 +81,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         log.close()
 
 
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A token-free server over a fresh home."""
+    yield from _serve(tmp_path_factory.mktemp("mlflow-home"))
+
+
 def _client_python(name: str) -> Path:
     python = ROOT / ".venv-clients" / name / "bin" / "python"
     if not python.exists():
@@ -95,7 +101,14 @@ def mlflow_python(request: pytest.FixtureRequest) -> tuple[str, Path]:
     return request.param, _client_python(request.param)
 
 
-def run_client(python: Path, live: LiveServer, script: str, tmp_path: Path, **values: Any) -> Any:
+def run_client(
+    python: Path,
+    live: LiveServer,
+    script: str,
+    tmp_path: Path,
+    env_extra: dict[str, str] | None = None,
+    **values: Any,
+) -> Any:
     """Run ``script`` with the client's python; it prints one JSON line last, returned here."""
     prelude = textwrap.dedent(
         """
@@ -113,6 +126,7 @@ def run_client(python: Path, live: LiveServer, script: str, tmp_path: Path, **va
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOPML_", "MLFLOW_"))}
     env.pop("PYTHONPATH", None)
     env.update(MLFLOW_TRACKING_URI=live.url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
+    env.update(env_extra or {})
     result = subprocess.run(
         [str(python), str(path), json.dumps(values)],
         env=env,
@@ -512,3 +526,33 @@ def test_sklearn_model_logged_by_mlflow2_loads_back(live: LiveServer, tmp_path: 
     assert "model/model.pkl" in files
     history = json.loads(tracking.get_run(got["run"]).tags["mlflow.log-model.history"])
     assert history[0]["artifact_path"] == "model"
+
+
+def test_tokens_from_mlflow_clients_act_as_their_user(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    python = _client_python("mlflow3")
+    home = tmp_path_factory.mktemp("mlflow-tokens-home")
+    accounts = AccountService(open_store(Settings.load(home=home).db_url))
+    accounts.create_user("ana", role="editor")
+    accounts.create_user("val", role="viewer")
+    _, editor = accounts.create_token("ana", "mlflow")
+    _, viewer = accounts.create_token("val", "mlflow")
+    script = """
+        client = MlflowClient()
+        try:
+            run = client.create_run("0", run_name="by-token")
+            client.log_metric(run.info.run_id, "acc", 0.5)
+            done({"run": run.info.run_id, "user": client.get_run(run.info.run_id).info.user_id})
+        except MlflowException as err:
+            done({"error": err.error_code})
+        """
+    for live in _serve(home, "--auth", "tokens"):
+        as_editor = run_client(python, live, script, tmp_path, {"MLFLOW_TRACKING_TOKEN": editor})
+        basic = {"MLFLOW_TRACKING_USERNAME": "val", "MLFLOW_TRACKING_PASSWORD": viewer}
+        as_viewer = run_client(python, live, script, tmp_path, basic)
+        nobody = run_client(python, live, script, tmp_path)
+        assert as_editor["user"] == "ana"
+        assert live.tracking().get_run(as_editor["run"]).user == "ana"
+        assert as_viewer == {"error": "PERMISSION_DENIED"}
+        assert nobody == {"error": "UNAUTHENTICATED"}
