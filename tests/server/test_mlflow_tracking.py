@@ -37,9 +37,17 @@ class LiveServer:
     url: str
     port: int
     home: Path
+    _client: TrackingClient | None = None
 
     def tracking(self) -> TrackingClient:
-        return TrackingClient(Settings.load(home=self.home), capture_env=False)
+        """loopml's own client over the server's store (one, closed with the server)."""
+        if self._client is None:
+            self._client = TrackingClient(Settings.load(home=self.home), capture_env=False)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
 
 
 def _free_port() -> int:
@@ -74,7 +82,9 @@ def _serve(home: Path, *args: str) -> Iterator[LiveServer]:
                         "loopml server did not start:\n" + (home / "server.log").read_text()
                     ) from None
                 time.sleep(0.2)
-        yield LiveServer(url, port, home)
+        server = LiveServer(url, port, home)
+        yield server
+        server.close()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -125,7 +135,12 @@ def run_client(
     path.write_text(prelude + textwrap.dedent(script))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOPML_", "MLFLOW_"))}
     env.pop("PYTHONPATH", None)
-    env.update(MLFLOW_TRACKING_URI=live.url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
+    env.update(
+        MLFLOW_TRACKING_URI=live.url,
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+        MLFLOW_DISABLE_TELEMETRY="true",  # nothing leaves the machine
+        DO_NOT_TRACK="true",
+    )
     env.update(env_extra or {})
     result = subprocess.run(
         [str(python), str(path), json.dumps(values)],
