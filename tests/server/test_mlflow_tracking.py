@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 
 from loopml.config import Settings
+from loopml.server.accounts import AccountService
+from loopml.store import open_store
 from loopml.tracking import TrackingClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,9 +37,17 @@ class LiveServer:
     url: str
     port: int
     home: Path
+    _client: TrackingClient | None = None
 
     def tracking(self) -> TrackingClient:
-        return TrackingClient(Settings.load(home=self.home), capture_env=False)
+        """loopml's own client over the server's store (one, closed with the server)."""
+        if self._client is None:
+            self._client = TrackingClient(Settings.load(home=self.home), capture_env=False)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
 
 
 def _free_port() -> int:
@@ -46,17 +56,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """``loopml server`` (uvicorn, one worker) on a free loopback port over a fresh home."""
-    home = tmp_path_factory.mktemp("mlflow-home")
+def _serve(home: Path, *args: str) -> Iterator[LiveServer]:
+    """``loopml server`` (uvicorn, one worker) on a free loopback port over ``home``."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
     env["LOOPML_HOME"] = str(home)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     log = (home / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "server", "--port", str(port)],
+        [sys.executable, "-m", "loopml", "server", "--port", str(port), *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -74,11 +82,19 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
                         "loopml server did not start:\n" + (home / "server.log").read_text()
                     ) from None
                 time.sleep(0.2)
-        yield LiveServer(url, port, home)
+        server = LiveServer(url, port, home)
+        yield server
+        server.close()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A token-free server over a fresh home."""
+    yield from _serve(tmp_path_factory.mktemp("mlflow-home"))
 
 
 def _client_python(name: str) -> Path:
@@ -95,7 +111,14 @@ def mlflow_python(request: pytest.FixtureRequest) -> tuple[str, Path]:
     return request.param, _client_python(request.param)
 
 
-def run_client(python: Path, live: LiveServer, script: str, tmp_path: Path, **values: Any) -> Any:
+def run_client(
+    python: Path,
+    live: LiveServer,
+    script: str,
+    tmp_path: Path,
+    env_extra: dict[str, str] | None = None,
+    **values: Any,
+) -> Any:
     """Run ``script`` with the client's python; it prints one JSON line last, returned here."""
     prelude = textwrap.dedent(
         """
@@ -112,7 +135,13 @@ def run_client(python: Path, live: LiveServer, script: str, tmp_path: Path, **va
     path.write_text(prelude + textwrap.dedent(script))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOPML_", "MLFLOW_"))}
     env.pop("PYTHONPATH", None)
-    env.update(MLFLOW_TRACKING_URI=live.url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
+    env.update(
+        MLFLOW_TRACKING_URI=live.url,
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+        MLFLOW_DISABLE_TELEMETRY="true",  # nothing leaves the machine
+        DO_NOT_TRACK="true",
+    )
+    env.update(env_extra or {})
     result = subprocess.run(
         [str(python), str(path), json.dumps(values)],
         env=env,
@@ -481,3 +510,64 @@ def test_ajax_prefix_and_run_json_shape(live: LiveServer) -> None:
     assert {"key": "mlflow.runName", "value": "shape"} in body["run"]["data"]["tags"]
     status, body = _raw(live, "GET", "/api/2.0/mlflow/runs/get?run_id=nope")
     assert (status, body["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_sklearn_model_logged_by_mlflow2_loads_back(live: LiveServer, tmp_path: Path) -> None:
+    """2.x logs models as run artifacts plus runs/log-model (3.x clients need the
+    logged-model routes, tested with them)."""
+    python = _client_python("mlflow2")
+    got = run_client(
+        python,
+        live,
+        """
+        import mlflow.sklearn
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+        mlflow.set_experiment("mlflow-sklearn")
+        X = np.arange(60, dtype=float).reshape(20, 3)
+        y = (X[:, 0] > 30).astype(int)
+        with mlflow.start_run() as run:
+            model = LogisticRegression().fit(X, y)
+            mlflow.sklearn.log_model(model, "model")
+        loaded = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+        done({"run": run.info.run_id, "same": bool((loaded.predict(X) == model.predict(X)).all())})
+        """,
+        tmp_path,
+    )
+    assert got["same"] is True
+    tracking = live.tracking()
+    files = [e.path for e in tracking.run_artifacts.list(got["run"], "model")]
+    assert "model/MLmodel" in files
+    assert "model/model.pkl" in files
+    history = json.loads(tracking.get_run(got["run"]).tags["mlflow.log-model.history"])
+    assert history[0]["artifact_path"] == "model"
+
+
+def test_tokens_from_mlflow_clients_act_as_their_user(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    python = _client_python("mlflow3")
+    home = tmp_path_factory.mktemp("mlflow-tokens-home")
+    accounts = AccountService(open_store(Settings.load(home=home).db_url))
+    accounts.create_user("ana", role="editor")
+    accounts.create_user("val", role="viewer")
+    _, editor = accounts.create_token("ana", "mlflow")
+    _, viewer = accounts.create_token("val", "mlflow")
+    script = """
+        client = MlflowClient()
+        try:
+            run = client.create_run("0", run_name="by-token")
+            client.log_metric(run.info.run_id, "acc", 0.5)
+            done({"run": run.info.run_id, "user": client.get_run(run.info.run_id).info.user_id})
+        except MlflowException as err:
+            done({"error": err.error_code})
+        """
+    for live in _serve(home, "--auth", "tokens"):
+        as_editor = run_client(python, live, script, tmp_path, {"MLFLOW_TRACKING_TOKEN": editor})
+        basic = {"MLFLOW_TRACKING_USERNAME": "val", "MLFLOW_TRACKING_PASSWORD": viewer}
+        as_viewer = run_client(python, live, script, tmp_path, basic)
+        nobody = run_client(python, live, script, tmp_path)
+        assert as_editor["user"] == "ana"
+        assert live.tracking().get_run(as_editor["run"]).user == "ana"
+        assert as_viewer == {"error": "PERMISSION_DENIED"}
+        assert nobody == {"error": "UNAUTHENTICATED"}
