@@ -14,13 +14,12 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from loopml.errors import InvalidInputError
 from loopml.tracking.models import Metric
 
-__all__ = ["check_max_points", "downsample"]
+__all__ = ["check_max_points", "downsample", "kept_indexes"]
 
 
 def check_max_points(max_points: object) -> int:
@@ -38,26 +37,33 @@ def downsample(points: Sequence[Metric], max_points: int) -> list[Metric]:
     Raises:
         InvalidInputError: ``max_points`` is not a whole number of at least 1.
     """
+    kept = kept_indexes([p.value for p in points], max_points)
+    return [points[i] for i in kept]
+
+
+def kept_indexes(values: Sequence[float], max_points: int) -> list[int]:
+    """The positions :func:`downsample` keeps of a history whose values are ``values``."""
     check_max_points(max_points)
-    total = len(points)
+    total = len(values)
     if total <= max_points:
-        return list(points)
+        return list(range(total))
+    import numpy as np  # only when a history is thinned
+
+    array = np.asarray(values, dtype=float)
     per_bucket = 2 if max_points >= 2 else 1
     buckets = max_points // per_bucket
     kept: list[int] = []
     for bucket in range(buckets):
         start, end = total * bucket // buckets, total * (bucket + 1) // buckets
-        kept.extend(_extremes(points, start, end, per_bucket))
-    return [points[i] for i in kept]
-
-
-def _extremes(points: Sequence[Metric], start: int, end: int, per_bucket: int) -> list[int]:
-    """The indexes of the lowest and highest numbers in ``points[start:end]``, in order."""
-    numbers = [i for i in range(start, end) if not math.isnan(points[i].value)]
-    if not numbers:
-        return [start]
-    low = min(numbers, key=lambda i: points[i].value)
-    high = max(numbers, key=lambda i: points[i].value)
-    if per_bucket == 1:
-        return [high]
-    return sorted({low, high})
+        segment = array[start:end]
+        numbers = ~np.isnan(segment)
+        if not numbers.any():
+            kept.append(start)
+            continue
+        high = start + int(np.nanargmax(segment))
+        if per_bucket == 1:
+            kept.append(high)
+            continue
+        low = start + int(np.nanargmin(segment))
+        kept.extend(sorted({low, high}))
+    return kept

@@ -471,10 +471,9 @@ class TrackingClient:
         stay visible on a chart (:func:`loopml.tracking._downsample.downsample`).
         """
         if max_points is not None:
-            from loopml.tracking._downsample import check_max_points, downsample
+            from loopml.tracking._downsample import check_max_points
 
             check_max_points(max_points)
-            return downsample(self.get_metric_history(run_id, key), max_points)
         self._check_run(run_id)
         self.flush()
         q = self.store.placeholder
@@ -491,6 +490,12 @@ class TrackingClient:
             finally:
                 cursor.close()
         nan = math.nan
+        if max_points is not None and len(rows) > max_points:
+            from loopml.tracking._downsample import kept_indexes
+
+            values = [nan if is_nan else v for v, is_nan, _, _ in rows]
+            kept = (rows[i] for i in kept_indexes(values, max_points))
+            return [Metric(key, nan if is_nan else v, step, ts) for v, is_nan, step, ts in kept]
         # Millions of new tuples would trigger many useless cyclic-GC passes; none can cycle.
         was_enabled = gc.isenabled()
         gc.disable()
