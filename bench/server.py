@@ -255,8 +255,71 @@ def _scale_rows(quick: bool) -> list[Row]:
     return rows
 
 
+def _concurrency_rows(quick: bool) -> list[Row]:
+    """16 remote clients (processes) logging single points for 60 s at once."""
+    from loopml.config import Settings
+    from loopml.tracking import TrackingClient
+
+    clients, seconds = (4, 5.0) if quick else (16, 60.0)
+    with fresh_dir("server-concurrency") as directory:
+        server = _Server("loopml", directory)
+        try:
+            say(f"  concurrency: {clients} remote clients logging for {seconds:.0f} s")
+            procs = [
+                subprocess.Popen(
+                    [
+                        str(LOOPML_PYTHON),
+                        str(BENCH_DIR / "_remote_logger.py"),
+                        server.url,
+                        str(directory / f"client-{i}"),
+                        str(seconds),
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=worker_env(),
+                )
+                for i in range(clients)
+            ]
+            outputs = [proc.communicate(timeout=seconds + 600) for proc in procs]
+            took = seconds  # points are logged for this long; close() then drains
+        finally:
+            server.stop()
+        errors = [
+            err[-300:]
+            for proc, (_, err) in zip(procs, outputs, strict=True)
+            if proc.returncode != 0
+        ]
+        logged = {}
+        refused = 0
+        for out, _ in outputs:
+            if out.strip():
+                run_id, points, failures = out.split()
+                logged[run_id] = int(points)
+                refused += int(failures)
+        store = TrackingClient(Settings.load(home=directory / "home"), capture_env=False)
+        stored = {run_id: len(store.get_metric_history(run_id, "loss")) for run_id in logged}
+        store.close()
+    lost = sum(logged.values()) - sum(stored.values())
+    total = sum(stored.values())
+    ok = not errors and not refused and lost == 0 and len(logged) == clients
+    return [
+        Row(
+            f"{clients} remote clients logging for {seconds:.0f} s",
+            rate(total, took, "points"),
+            "—",
+            None,
+            "0 errors, nothing lost",
+            ok,
+            f"{total:,} points stored of {sum(logged.values()):,} logged; "
+            f"{len(errors)} client errors, {refused} refused",
+        )
+    ]
+
+
 def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
     rows = _scale_rows(quick)
+    rows += _concurrency_rows(quick)
     if MLFLOW_PYTHON.exists():
         rows += _mlflow_rows(quick)
     else:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +151,34 @@ def test_bad_input_fails_at_the_call_not_later(tmp_path: Path, store_settings: S
         client.close()
     with pytest.raises(loopml.errors.InvalidInputError, match="http://HOST:PORT"):
         RemoteTrackingClient(Settings.load(home=tmp_path / "x", tracking_uri="ftp://x"))
+
+
+def test_concurrent_remote_clients_lose_nothing(tmp_path: Path, store_settings: Settings) -> None:
+    with live_server(store_settings) as server:
+        logged: dict[str, int] = {}
+
+        def log_for_a_while(i: int) -> None:
+            client = RemoteTrackingClient(_client_settings(tmp_path / f"c{i}", server.url))
+            run = client.create_run("concurrency")
+            deadline = time.monotonic() + 2.0
+            step = 0
+            while time.monotonic() < deadline:
+                client.log_metric(run.id, "loss", 1 / (step + 1), step=step)
+                step += 1
+            client.end_run(run.id)
+            client.close()
+            assert client.outbox.failures == []
+            logged[run.id] = step
+
+        threads = [threading.Thread(target=log_for_a_while, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    stored = TrackingClient(store_settings, capture_env=False)
+    assert len(logged) == 4
+    for run_id, points in logged.items():
+        assert points > 0
+        assert len(stored.get_metric_history(run_id, "loss")) == points
+        assert stored.get_run(run_id).status == "finished"
+    stored.close()
