@@ -173,3 +173,11 @@ def test_artifact_proxy_upload_list_download(open_server: Server) -> None:
     assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
     wrong = open_server.client.get(f"/api/2.0/mlflow-artifacts/artifacts/0/{run.id}/artifacts/x")
     assert wrong.status_code == 404
+
+
+def test_an_mlflow_route_loopml_lacks_answers_in_mlflows_shape(open_server: Server) -> None:
+    answer = open_server.client.post("/api/2.0/mlflow/traces/start", json={})
+    assert answer.status_code == 404
+    body = answer.json()
+    assert body["error_code"] == "ENDPOINT_NOT_FOUND"
+    assert "docs/mlflow.md" in body["message"]

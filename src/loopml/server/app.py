@@ -112,6 +112,12 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
         )
     else:
         err = InvalidInputError(str(exc.detail))
+    if request.url.path.startswith(("/api/2.0/", "/ajax-api/2.0/")):
+        # MLflow's clients read MLflow's shape; ENDPOINT_NOT_FOUND is what its server says.
+        code = "ENDPOINT_NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
+        message = f"{err.message}; loopml does not serve this MLflow route (see docs/mlflow.md)"
+        body = dump_json({"error_code": code, "message": message})
+        return Response(body, exc.status_code, media_type="application/json")
     status, body = render_loopml_error(err)
     return Response(
         body,
