@@ -235,6 +235,18 @@ def _scale_rows(quick: bool) -> list[Row]:
                     f"{count} runs on the page",
                 )
             )
+            page, body = _median_request(server.port, "/experiments/scale")
+            rows.append(
+                Row(
+                    f"web UI run table of {n_runs:,} runs x 20 metrics (one page)",
+                    ms(page),
+                    "—",
+                    None,
+                    "< 500 ms",
+                    page < 0.5,
+                    f"{len(body):,} bytes of HTML",
+                )
+            )
             drawn, body = _median_request(
                 server.port, f"/api/v1/runs/{chart}/metrics/history?key=loss&max_points=2000"
             )

@@ -43,6 +43,7 @@ from loopml.features import FeatureStore
 sys.path.insert(0, str(Path(__file__).parent))
 from closed_loop import close_the_loop  # the demo's closed-loop section
 from release import release  # the demo's release section
+from team import team  # the demo's team section (the server)
 from training import FEATURES as MODEL_FEATURES  # what the model takes
 
 from features import DEFINITIONS  # the demo's own definitions file
@@ -212,6 +213,10 @@ def main() -> int:
 
     step("9. the closed loop: the agent retrains, gates, canaries, promotes, rolls back")
     if close_the_loop(console, trainable, held_out, MODEL_FEATURES, work):
+        return 1
+
+    step("10. the team: one server, tokens and roles, the REST API, remote runs, the web UI")
+    if team(console, work):
         return 1
     console.print(
         "\nnext: `loopml models show churn`, `loopml models lineage churn@production`, "
