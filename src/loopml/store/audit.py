@@ -15,10 +15,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from loopml.paging import Page, check_limit
+from loopml.store.paging import SortKey, page_of, paged_query
+
 from loopml.clock import now_ms
 from loopml.store.schema import audit_log
 
-__all__ = ["acting_as", "current_actor", "history", "record"]
+__all__ = ["acting_as", "current_actor", "history", "list_entries", "record"]
 
 # The user a server request acts for; set per request, so threads serving different users
 # never see each other's name.
@@ -79,3 +82,55 @@ def history(conn: Connection, object_kind: str, object_id: str) -> list[dict[str
         .order_by(audit_log.c.id)
     )
     return [dict(row._mapping) for row in rows]
+
+
+# Newest first; the id breaks ties and is what a page token carries.
+_NEWEST_FIRST: list[SortKey] = [(audit_log.c.id, True)]
+
+
+def list_entries(
+    conn: Connection,
+    *,
+    object_kind: str | None = None,
+    object_id: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: int | None = None,
+    limit: int = 100,
+    page_token: str | None = None,
+) -> Page[dict[str, Any]]:
+    """One page of audit rows, newest first, matching every filter given.
+
+    Args:
+        object_kind: e.g. ``"model_version"``; ``object_id``: e.g. ``"churn/3"``.
+        actor: who made the change; ``action``: e.g. ``"model_version.approved"``.
+        since: only rows at or after this Unix ms.
+        limit: the page size (1..10,000); ``page_token``: the previous page's token.
+
+    Raises:
+        InvalidInputError: a bad limit or a token of another listing.
+
+    Example:
+        >>> page = list_entries(conn, actor="ana", limit=20)  # doctest: +SKIP
+        >>> [row["action"] for row in page.items]  # doctest: +SKIP
+        ['model_version.approved']
+    """
+    limit = check_limit(limit)
+    c = audit_log.c
+    query = select(audit_log)
+    for column, value in (
+        (c.object_kind, object_kind),
+        (c.object_id, object_id),
+        (c.actor, actor),
+        (c.action, action),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(c.at >= since)
+    page = page_of(
+        conn.execute(paged_query(query, _NEWEST_FIRST, limit, page_token)).all(),
+        _NEWEST_FIRST,
+        limit,
+    )
+    return Page([dict(row._mapping) for row in page.items], page.next_page_token)
