@@ -15,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from loopml.clock import now_ms
 from loopml.paging import Page, check_limit
 from loopml.store.paging import SortKey, page_of, paged_query
-
-from loopml.clock import now_ms
 from loopml.store.schema import audit_log
 
 __all__ = ["acting_as", "current_actor", "history", "list_entries", "record"]

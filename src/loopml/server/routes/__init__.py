@@ -7,14 +7,14 @@ OpenAPI document.
 from __future__ import annotations
 
 from loopml.server.api import Api
-from loopml.server.routes import accounts, system
+from loopml.server.routes import accounts, registry, system
 
 __all__ = ["ALL", "v1"]
 
 
 def v1() -> list[Api]:
     """Every ``/api/v1`` module's operations."""
-    return [system.api, accounts.api]
+    return [system.api, accounts.api, registry.api]
 
 
 ALL = v1
