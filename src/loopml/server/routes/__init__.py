@@ -7,14 +7,14 @@ OpenAPI document.
 from __future__ import annotations
 
 from loopml.server.api import Api
-from loopml.server.routes import accounts, registry, system
+from loopml.server.routes import accounts, lineage, registry, system
 
 __all__ = ["ALL", "v1"]
 
 
 def v1() -> list[Api]:
     """Every ``/api/v1`` module's operations."""
-    return [system.api, accounts.api, registry.api]
+    return [system.api, accounts.api, registry.api, lineage.api]
 
 
 ALL = v1
