@@ -7,14 +7,30 @@ OpenAPI document.
 from __future__ import annotations
 
 from loopml.server.api import Api
-from loopml.server.routes import accounts, lineage, registry, system
+from loopml.server.routes import (
+    accounts,
+    automation,
+    deployments,
+    lineage,
+    monitoring,
+    registry,
+    system,
+)
 
 __all__ = ["ALL", "v1"]
 
 
 def v1() -> list[Api]:
     """Every ``/api/v1`` module's operations."""
-    return [system.api, accounts.api, registry.api, lineage.api]
+    return [
+        system.api,
+        accounts.api,
+        registry.api,
+        deployments.api,
+        monitoring.api,
+        automation.api,
+        lineage.api,
+    ]
 
 
 ALL = v1

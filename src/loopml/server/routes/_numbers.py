@@ -7,7 +7,7 @@ from typing import Any
 from loopml.errors import InvalidInputError
 from loopml.server.api import Call
 
-__all__ = ["INT64_MAX", "body_version", "path_version"]
+__all__ = ["INT64_MAX", "body_version", "path_id", "path_version"]
 
 INT64_MAX = 2**63 - 1
 
@@ -36,3 +36,15 @@ def body_version(call: Call, name: str = "version", *, default: Any = ...) -> An
             details={"field": name},
         )
     return int(value)
+
+
+def path_id(call: Call, name: str, what: str) -> int:
+    """The path parameter ``name`` as the id of a ``what`` (1 to 2**63 - 1); 400 otherwise."""
+    raw = call.path[name]
+    number = int(raw) if raw.isascii() and raw.isdigit() else 0
+    if not 1 <= number <= INT64_MAX:
+        raise InvalidInputError(
+            f"{what} id {raw!r} is not an id; give the whole number loopml showed, e.g. 12",
+            details={"parameter": name},
+        )
+    return number
