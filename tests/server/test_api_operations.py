@@ -389,3 +389,27 @@ def test_bad_plan_requests_answer_4xx(
     editor = server.user("eve", "editor")
     response = server.client.request(method, V1 + path, headers=editor)
     assert response.status_code == status, response.text
+
+
+def test_a_triggered_run_is_a_plan_to_list_show_and_not_cancel_once_done(
+    server: Server, pipeline: str
+) -> None:
+    from loopml.automation.agent import Agent
+
+    editor = server.user("eve", "editor")
+    server.client.post(f"{V1}/pipelines/nightly/trigger", json={}, headers=editor)
+    Agent(server.settings, run_monitors=False).run_once()  # runs it: a plain run's plan ends
+    (plan,) = server.client.get(f"{V1}/automation/plans", headers=editor).json()["plans"]
+    assert (plan["pipeline"], plan["state"]) == ("nightly", "done")
+    shown = server.client.get(f"{V1}/automation/plans/{plan['id']}", headers=editor).json()
+    assert shown["pipeline_run_id"] == plan["pipeline_run_id"] is not None
+    listed = server.client.get(
+        f"{V1}/automation/plans", params={"state": "running,waiting"}, headers=editor
+    )
+    assert listed.json()["plans"] == []
+    done = server.client.get(f"{V1}/automation/plans", params={"state": "done"}, headers=editor)
+    assert [p["id"] for p in done.json()["plans"]] == [plan["id"]]
+    refused = server.client.post(
+        f"{V1}/automation/plans/{plan['id']}/cancel", json={"reason": "late"}, headers=editor
+    )
+    assert "already ended" in _error(refused, 400)["message"]
