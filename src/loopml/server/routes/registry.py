@@ -6,10 +6,12 @@ model's own promotion policy names), and the decision is attributed to the calle
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
-from loopml.errors import InvalidInputError
+from loopml.errors import ForbiddenError, InvalidInputError, UnauthorizedError
 from loopml.registry.models import ModelVersion
 from loopml.server.api import PAGING, Api, Call, Param, Reply
 from loopml.server.routes._numbers import INT64_MAX, body_version, path_version
@@ -202,9 +204,9 @@ def list_approvals(call: Call) -> dict[str, Any]:
 )
 def approve(call: Call) -> Any:
     name, version = _decision_target(call, "approve")
-    return call.ctx.registry.approve(
-        name, version, comment=call.field("comment", default=None), actor=call.principal.user
-    )
+    comment = call.field("comment", default=None)
+    with _policy_role_forbidden():
+        return call.ctx.registry.approve(name, version, comment=comment, actor=call.principal.user)
 
 
 @api.post(
@@ -214,9 +216,20 @@ def approve(call: Call) -> Any:
 )
 def reject(call: Call) -> Any:
     name, version = _decision_target(call, "reject")
-    return call.ctx.registry.reject(
-        name, version, comment=call.field("comment"), actor=call.principal.user
-    )
+    comment = call.field("comment")
+    with _policy_role_forbidden():
+        return call.ctx.registry.reject(name, version, comment=comment, actor=call.principal.user)
+
+
+@contextlib.contextmanager
+def _policy_role_forbidden() -> Iterator[None]:
+    """The policy's approver role missing is 403 here: the caller is known, just not allowed."""
+    try:
+        yield
+    except UnauthorizedError as err:
+        if isinstance(err, ForbiddenError):
+            raise
+        raise ForbiddenError(str(err), details=err.details) from err
 
 
 def _decision_target(call: Call, verb: str) -> tuple[str, int]:
