@@ -353,7 +353,7 @@ def test_a_trigger_is_a_request_in_the_callers_name(server: Server, pipeline: st
 
     editor = server.user("eve", "editor")
     asked = server.client.post(
-        f"{V1}/pipelines/nightly/trigger", json={"reason": "new data"}, headers=editor
+        f"{V1}/registered-pipelines/nightly/trigger", json={"reason": "new data"}, headers=editor
     )
     assert asked.status_code == 202, asked.text
     assert asked.json()["pipeline"] == "nightly"
@@ -364,9 +364,14 @@ def test_a_trigger_is_a_request_in_the_callers_name(server: Server, pipeline: st
         "eve",
         "new data",
     )
-    _error(server.client.post(f"{V1}/pipelines/nope/trigger", json={}, headers=editor), 404)
+    _error(
+        server.client.post(f"{V1}/registered-pipelines/nope/trigger", json={}, headers=editor), 404
+    )
     viewer = server.user("vic", "viewer")
-    _error(server.client.post(f"{V1}/pipelines/nightly/trigger", json={}, headers=viewer), 403)
+    _error(
+        server.client.post(f"{V1}/registered-pipelines/nightly/trigger", json={}, headers=viewer),
+        403,
+    )
 
 
 @pytest.mark.parametrize(
@@ -397,7 +402,7 @@ def test_a_triggered_run_is_a_plan_to_list_show_and_not_cancel_once_done(
     from loopml.automation.agent import Agent
 
     editor = server.user("eve", "editor")
-    server.client.post(f"{V1}/pipelines/nightly/trigger", json={}, headers=editor)
+    server.client.post(f"{V1}/registered-pipelines/nightly/trigger", json={}, headers=editor)
     Agent(server.settings, run_monitors=False).run_once()  # runs it: a plain run's plan ends
     (plan,) = server.client.get(f"{V1}/automation/plans", headers=editor).json()["plans"]
     assert (plan["pipeline"], plan["state"]) == ("nightly", "done")

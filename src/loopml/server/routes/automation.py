@@ -94,7 +94,7 @@ def cancel_plan(call: Call) -> Any:
 
 
 @api.post(
-    "/pipelines/{name}/trigger",
+    "/registered-pipelines/{name}/trigger",
     summary="Ask the automation agent to run a registered pipeline (body: reason)",
     status=202,
 )
