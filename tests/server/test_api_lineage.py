@@ -124,7 +124,7 @@ def test_the_audit_log_filters_pages_and_names_the_callers(server: Server, tmp_p
     first = server.client.get(url, params={"limit": 1}, headers=viewer).json()
     assert len(first["entries"]) == 1
     second = server.client.get(
-        url, params={"limit": 1, "page_token": first["next_page_token"]}, headers=viewer
+        url, params={"limit": 1, "before": first["next_before"]}, headers=viewer
     ).json()
     assert second["entries"][0]["id"] < first["entries"][0]["id"]
     version_one = server.client.get(
@@ -136,6 +136,6 @@ def test_the_audit_log_filters_pages_and_names_the_callers(server: Server, tmp_p
     ]
     assert all(e["at"] > mine[0]["at"] for e in later)
     for bad in ({"since": "yesterday"}, {"since": "-5"}, {"limit": "0"},
-                {"page_token": "forged"}, {"since": "99999999999999999999"}):  # fmt: skip
+                {"before": "0"}, {"since": "99999999999999999999"}):  # fmt: skip
         response = server.client.get(url, params=bad, headers=viewer)
         assert response.status_code == 400, (bad, response.text)

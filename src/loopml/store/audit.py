@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from loopml.clock import now_ms
-from loopml.paging import Page, check_limit
-from loopml.store.paging import SortKey, page_of, paged_query
+from loopml.errors import InvalidInputError
+from loopml.paging import check_limit
 from loopml.store.schema import audit_log
 
-__all__ = ["acting_as", "current_actor", "history", "list_entries", "record"]
+__all__ = ["acting_as", "current_actor", "history", "recent", "record"]
 
 # The user a server request acts for; set per request, so threads serving different users
 # never see each other's name.
@@ -83,53 +83,50 @@ def history(conn: Connection, object_kind: str, object_id: str) -> list[dict[str
     return [dict(row._mapping) for row in rows]
 
 
-# Newest first; the id breaks ties and is what a page token carries.
-_NEWEST_FIRST: list[SortKey] = [(audit_log.c.id, True)]
-
-
-def list_entries(
+def recent(
     conn: Connection,
     *,
+    actor: str | None = None,
     object_kind: str | None = None,
     object_id: str | None = None,
-    actor: str | None = None,
     action: str | None = None,
+    before: int | None = None,
     since: int | None = None,
     limit: int = 100,
-    page_token: str | None = None,
-) -> Page[dict[str, Any]]:
-    """One page of audit rows, newest first, matching every filter given.
+) -> list[dict[str, Any]]:
+    """Audit rows newest first, narrowed by the arguments given; at most ``limit``.
 
-    Args:
-        object_kind: e.g. ``"model_version"``; ``object_id``: e.g. ``"churn/3"``.
-        actor: who made the change; ``action``: e.g. ``"model_version.approved"``.
-        since: only rows at or after this Unix ms.
-        limit: the page size (1..10,000); ``page_token``: the previous page's token.
+    Page back in time by passing the last row's ``id`` as the next ``before``;
+    ``since`` keeps only rows at or after that Unix ms.
 
     Raises:
-        InvalidInputError: a bad limit or a token of another listing.
+        InvalidInputError: a limit outside 1..10,000, or a ``before``/``since`` that is
+            not a whole number in SQL's range.
 
     Example:
-        >>> page = list_entries(conn, actor="ana", limit=20)  # doctest: +SKIP
-        >>> [row["action"] for row in page.items]  # doctest: +SKIP
-        ['model_version.approved']
+        >>> rows = recent(conn, actor="ana", limit=50)  # doctest: +SKIP
+        >>> older = recent(conn, actor="ana", before=rows[-1]["id"])  # doctest: +SKIP
     """
     limit = check_limit(limit)
-    c = audit_log.c
+    a = audit_log.c
     query = select(audit_log)
     for column, value in (
-        (c.object_kind, object_kind),
-        (c.object_id, object_id),
-        (c.actor, actor),
-        (c.action, action),
+        (a.actor, actor),
+        (a.object_kind, object_kind),
+        (a.object_id, object_id),
+        (a.action, action),
     ):
         if value is not None:
             query = query.where(column == value)
+    if before is not None:
+        query = query.where(a.id < _whole("before", before))
     if since is not None:
-        query = query.where(c.at >= since)
-    page = page_of(
-        conn.execute(paged_query(query, _NEWEST_FIRST, limit, page_token)).all(),
-        _NEWEST_FIRST,
-        limit,
-    )
-    return Page([dict(row._mapping) for row in page.items], page.next_page_token)
+        query = query.where(a.at >= _whole("since", since))
+    rows = conn.execute(query.order_by(a.id.desc()).limit(limit))
+    return [dict(row._mapping) for row in rows]
+
+
+def _whole(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise InvalidInputError(f"{name} must be a whole number from 0, got {value!r}")
+    return value

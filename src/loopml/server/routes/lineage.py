@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from loopml.errors import InvalidInputError, NotFoundError
-from loopml.server.api import PAGING, Api, Call, Param
+from loopml.server.api import Api, Call, Param
 from loopml.server.routes._numbers import INT64_MAX
 from loopml.store import audit
 from loopml.store.lineage import walk
@@ -136,13 +136,21 @@ def _entry(entry: LineageEntry) -> dict[str, Any]:
         Param("actor", description="who made the change"),
         Param("action", description="e.g. model_version.approved"),
         Param("since", "integer", "only rows at or after this Unix ms"),
-        *PAGING,
+        Param("before", "integer", "only rows older than this id: the previous page's next_before"),
+        Param("limit", "integer", "page size, 1 to 10000 (default 100)"),
     ),
 )
 def list_audit(call: Call) -> dict[str, Any]:
-    filters = {name: call.text(name) for name in ("object_kind", "object_id", "actor", "action")}
-    since = call.integer("since", low=0, high=INT64_MAX)
-    limit, token = call.limit(), call.text("page_token")
+    limit = call.limit()
     with call.ctx.store.read() as conn:
-        page = audit.list_entries(conn, **filters, since=since, limit=limit, page_token=token)
-    return {"entries": page.items, "next_page_token": page.next_page_token}
+        rows = audit.recent(
+            conn,
+            actor=call.text("actor"),
+            object_kind=call.text("object_kind"),
+            object_id=call.text("object_id"),
+            action=call.text("action"),
+            before=call.integer("before", low=1, high=INT64_MAX),
+            since=call.integer("since", low=0, high=INT64_MAX),
+            limit=limit,
+        )
+    return {"entries": rows, "next_before": rows[-1]["id"] if len(rows) == limit else None}
