@@ -671,8 +671,7 @@ class MonitorClient:
         if until is not None:
             query = query.where(w.end_ms <= to_ms(until, name="until"))
         if page_token is not None:
-            (before,) = decode_page_token(page_token, 1)
-            query = query.where(w.id < int(before))
+            query = query.where(w.id < _id_before(page_token))
         with self.store.read() as conn:
             rows = conn.execute(query.order_by(w.id.desc()).limit(limit + 1)).mappings().all()
         items = [window_of(row) for row in rows[:limit]]
@@ -721,8 +720,7 @@ class MonitorClient:
         if state is not None:
             query = query.where(a.state == state)
         if page_token is not None:
-            (before,) = decode_page_token(page_token, 1)
-            query = query.where(a.id < int(before))
+            query = query.where(a.id < _id_before(page_token))
         with self.store.read() as conn:
             rows = conn.execute(query.order_by(a.id.desc()).limit(limit + 1)).mappings().all()
         items = [alert_of(row) for row in rows[:limit]]
@@ -1019,3 +1017,14 @@ def _stream_source(target: str) -> str | None:
             f"version is a window), not {target!r}"
         )
     return dataset
+
+
+def _id_before(page_token: str) -> int:
+    """The row id a windows or alerts page token carries (a whole number in SQL's range)."""
+    (before,) = decode_page_token(page_token, 1)
+    if isinstance(before, bool) or not isinstance(before, int) or not 0 < before < 2**63:
+        raise InvalidInputError(
+            f"page_token {page_token!r} is not a token this listing returned; "
+            "pass the next_page_token of the previous page, or none for the first page"
+        )
+    return before

@@ -38,7 +38,11 @@ log = logging.getLogger("loopml.server")
 ErrorRenderer = Callable[[LoopmlError], tuple[int, bytes]]
 ANONYMOUS = Principal("anonymous", {}, authenticated=False)
 TOKEN_COOKIE = "loopml_token"
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+# Dataclasses pass through to _default, so one with a to_dict is shown through it (orjson
+# would otherwise write its fields and skip to_dict's computed ones).
+_JSON_OPTIONS = (
+    orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 def dump_json(value: Any) -> bytes:

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from loopml.clock import now_ms
+from loopml.errors import InvalidInputError
+from loopml.paging import check_limit
 from loopml.store.schema import audit_log
 
 __all__ = ["acting_as", "current_actor", "history", "recent", "record"]
@@ -89,16 +91,23 @@ def recent(
     object_id: str | None = None,
     action: str | None = None,
     before: int | None = None,
+    since: int | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Audit rows newest first, narrowed by the arguments given; at most ``limit``.
 
-    Page back in time by passing the last row's ``id`` as the next ``before``.
+    Page back in time by passing the last row's ``id`` as the next ``before``;
+    ``since`` keeps only rows at or after that Unix ms.
+
+    Raises:
+        InvalidInputError: a limit outside 1..10,000, or a ``before``/``since`` that is
+            not a whole number in SQL's range.
 
     Example:
         >>> rows = recent(conn, actor="ana", limit=50)  # doctest: +SKIP
         >>> older = recent(conn, actor="ana", before=rows[-1]["id"])  # doctest: +SKIP
     """
+    limit = check_limit(limit)
     a = audit_log.c
     query = select(audit_log)
     for column, value in (
@@ -110,6 +119,14 @@ def recent(
         if value is not None:
             query = query.where(column == value)
     if before is not None:
-        query = query.where(a.id < before)
+        query = query.where(a.id < _whole("before", before))
+    if since is not None:
+        query = query.where(a.at >= _whole("since", since))
     rows = conn.execute(query.order_by(a.id.desc()).limit(limit))
     return [dict(row._mapping) for row in rows]
+
+
+def _whole(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise InvalidInputError(f"{name} must be a whole number from 0, got {value!r}")
+    return value

@@ -9,9 +9,14 @@ from __future__ import annotations
 from loopml.server.api import Api
 from loopml.server.routes import (
     accounts,
+    automation,
     data,
+    deployments,
     features,
+    lineage,
+    monitoring,
     pipelines,
+    registry,
     run_artifacts,
     system,
     tracking,
@@ -30,6 +35,11 @@ def v1() -> list[Api]:
         data.api,
         features.api,
         pipelines.api,
+        registry.api,
+        deployments.api,
+        monitoring.api,
+        automation.api,
+        lineage.api,
     ]
 
 

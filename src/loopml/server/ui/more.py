@@ -255,7 +255,15 @@ def audit_log(call: Call) -> Reply:
     narrowed = {name: call.text(name) or None for name in AUDIT_FILTERS}
     limit = call.limit(100)
     with call.ctx.store.read() as conn:
-        rows = audit.recent(conn, before=call.integer("before", low=1), limit=limit, **narrowed)
+        rows = audit.recent(
+            conn,
+            actor=narrowed["actor"],
+            object_kind=narrowed["object_kind"],
+            object_id=narrowed["object_id"],
+            action=narrowed["action"],
+            before=call.integer("before", low=1),
+            limit=limit,
+        )
     return render(
         call,
         "audit.j2",
