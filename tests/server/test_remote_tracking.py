@@ -3,6 +3,7 @@ writes are journaled, sent in idempotent batches, and survive the server being d
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -106,6 +107,37 @@ def test_writes_wait_out_a_server_outage_and_arrive_once(
         server.stop()
     folder = tmp_path / "client-home" / "journal" / "remote"
     assert not list(folder.rglob("*.jsonl"))  # everything sent, nothing left behind
+
+
+def test_a_script_that_never_closes_its_client_still_delivers(
+    tmp_path: Path, store_settings: Settings
+) -> None:
+    with live_server(store_settings) as server:
+        script = textwrap.dedent(
+            """
+            import loopml
+
+            run = loopml.start_run("churn")  # never ended: the exit hook ends it
+            for step in range(200):
+                run.log_metric("loss", 1 / (step + 1), step=step)
+            print(run.id)
+            """
+        )
+        env = {
+            **os.environ,
+            "LOOPML_TRACKING_URI": server.url,
+            "LOOPML_HOME": str(tmp_path / "client-home"),
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        run_id = done.stdout.strip()
+        later = RemoteTrackingClient(_client_settings(tmp_path / "reader", server.url))
+        found = later.get_run(run_id)
+        later.close()
+    assert found.status == "finished"
+    assert found.metrics["loss"] == pytest.approx(1 / 200)
 
 
 def test_a_killed_client_loses_nothing_it_journaled(

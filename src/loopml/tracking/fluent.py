@@ -282,8 +282,12 @@ def _client_for(settings: Settings) -> TrackingClient:
     from loopml.tracking.remote import RemoteTrackingClient, is_remote
 
     if is_remote(settings.tracking_uri):
+        remote = RemoteTrackingClient(settings)
+        if _hooks_installed:  # exit hooks run last-in first: end the runs, then close
+            atexit.unregister(_end_all_at_exit)
+            atexit.register(_end_all_at_exit)
         # Duck-typed: it answers every call the fluent API makes of a TrackingClient.
-        return RemoteTrackingClient(settings)  # type: ignore[return-value]
+        return remote  # type: ignore[return-value]
     return TrackingClient(settings)
 
 

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import sys
@@ -65,6 +66,10 @@ class RemoteTrackingClient:
             settings.journal_dir / "remote" / hashlib.sha256(self.url.encode()).hexdigest()[:16]
         )
         self.outbox = Outbox(folder, self._send)
+        self._closed = False
+        # A script that ends without closing still sends what it logged (or leaves it
+        # journaled for the next client): the fluent API never closes its client itself.
+        atexit.register(self.close)
 
     # -- experiments -------------------------------------------------------------------
 
@@ -244,6 +249,10 @@ class RemoteTrackingClient:
     def close(self) -> None:
         """Send what is left (waiting up to 10 s), then stop; what could not be sent stays
         journaled and the next client of this server sends it."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
         left = self.outbox.close(_CLOSE_WAIT_S)
         if left:
             print(
