@@ -2,8 +2,9 @@
 
     PYTHON bench/_remote_logger.py URL HOME SECONDS
 
-Logs single points to one run through ``RemoteTrackingClient`` for SECONDS, closes the
-client (which sends what is journaled), and prints ``run_id points failures``.
+Logs single points to one run through ``RemoteTrackingClient`` for SECONDS (as fast as it
+can: they are journaled locally), waits until the server holds every one, and prints
+``run_id points failures``.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ def main() -> None:
         client.log_metric(run.id, "loss", 1 / (step + 1), step=step)
         step += 1
     client.end_run(run.id)
+    drained = client.outbox.flush(1800)  # wait until the server has every point
     client.close()
-    print(run.id, step, len(client.outbox.failures), flush=True)
+    print(run.id, step, len(client.outbox.failures) + (0 if drained else 1), flush=True)
 
 
 if __name__ == "__main__":
