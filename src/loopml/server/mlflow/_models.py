@@ -27,7 +27,7 @@ from loopml.clock import now_ms
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.packaging.package import FORMAT, MANIFEST
 from loopml.server._context import ServerContext
-from loopml.uris import parse_uri, run_uri
+from loopml.uris import is_uri, parse_uri, run_uri
 
 __all__ = ["MLMODEL", "package_in_run", "run_path_of"]
 
@@ -41,7 +41,7 @@ def run_path_of(source: str, run_id: str | None) -> tuple[str, str]:
     Raises:
         InvalidInputError: a source that names no run's folder (the message shows the forms).
     """
-    if source.startswith("runs:/"):
+    if is_uri(source, "runs"):
         uri = parse_uri(source)
         return uri.name, uri.path or ""
     found = _ARTIFACTS.search(source.rstrip("/"))

@@ -27,6 +27,7 @@ from loopml.registry.models import ModelVersion, RegisteredModel, VersionStatus
 from loopml.server.api import Call
 from loopml.server.mlflow import _models, _search, logged_models
 from loopml.server.mlflow._api import mlflow_api as api
+from loopml.uris import model_uri, strip_scheme
 
 __all__: list[str] = []
 
@@ -113,7 +114,7 @@ def version_json(version: ModelVersion) -> dict[str, Any]:
         "aliases": sorted(version.aliases),
     }
     if source.startswith("models:/m-"):  # registered from an MLflow 3 logged model
-        body["model_id"] = source.removeprefix("models:/")
+        body["model_id"] = strip_scheme(source, "models")
     return body
 
 
@@ -321,7 +322,7 @@ def get_model_version_by_alias(call: Call) -> dict[str, Any]:
     name = _arg(call, "name")
     _model(call, name)
     alias = _arg(call, "alias")
-    version = call.ctx.registry.resolve(f"models:/{name}@{alias}")
+    version = call.ctx.registry.resolve(model_uri(name, alias=alias))
     return {"model_version": version_json(version)}
 
 
@@ -341,7 +342,7 @@ def create_model_version(call: Call) -> dict[str, Any]:
     named_run = call.field("run_id", default=None) or None
     _model(call, name)  # MLflow needs the model first
     if source.startswith("models:/m-"):  # an MLflow 3 logged model: its own run holds it
-        run_id, path = logged_models.run_of(call, source.removeprefix("models:/")).id, ""
+        run_id, path = logged_models.run_of(call, strip_scheme(source, "models")).id, ""
     else:
         run_id, path = _models.run_path_of(source, named_run)
     uri = _models.package_in_run(call.ctx, run_id, path)

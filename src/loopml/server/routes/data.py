@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.errors import InvalidInputError, quote
 from loopml.server.api import PAGING, Api, Call, Param
 from loopml.server.routes._common import listing
-from loopml.uris import dataset_uri
+from loopml.uris import dataset_uri, is_uri
 
 if TYPE_CHECKING:
     from loopml.data import Dataset, DatasetVersion
@@ -96,7 +96,7 @@ def diff(call: Call) -> Any:
 )
 def validate(call: Call) -> Any:
     from loopml.data import DataSchema
-    from loopml.data import validate as check
+    from loopml.data.validate import validate as check
 
     found = _version(call)
     if found.kind != "table":
@@ -118,7 +118,7 @@ def _version(call: Call) -> DatasetVersion:
 
 def _side(name: str, version: str) -> str:
     """The URI of version ``version`` of ``name`` (a number or ``latest``), or a given URI."""
-    if version.startswith("datasets:"):
+    if is_uri(version, "datasets"):
         return version
     if version == "latest":
         return dataset_uri(name)

@@ -15,6 +15,7 @@ from loopml.errors import ForbiddenError, InvalidInputError, UnauthorizedError
 from loopml.registry.models import ModelVersion
 from loopml.server.api import PAGING, Api, Call, Param, Reply
 from loopml.server.routes._numbers import INT64_MAX, body_version, path_version
+from loopml.uris import model_uri
 
 __all__ = ["api"]
 
@@ -235,7 +236,7 @@ def _policy_role_forbidden() -> Iterator[None]:
 def _decision_target(call: Call, verb: str) -> tuple[str, int]:
     name = call.path["name"]
     version = path_version(call)
-    call.require("approver", f"model:{name}", action=f"{verb} models:/{name}/{version}")
+    call.require("approver", f"model:{name}", action=f"{verb} {model_uri(name, version)}")
     return name, version
 
 

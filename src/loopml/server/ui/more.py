@@ -9,6 +9,7 @@ from typing import Any
 from loopml.errors import InvalidInputError
 from loopml.server.api import Api, Call, Reply
 from loopml.server.ui._render import page, render
+from loopml.uris import dataset_uri
 
 __all__ = ["api"]
 
@@ -41,7 +42,7 @@ def dataset(call: Call) -> Reply:
     if not (a and b) and len(versions) >= 2:  # the latest change by default
         a, b = str(versions[1].version), str(versions[0].version)
     if a and b:
-        diff = client.diff(f"datasets:/{name}/{_whole(a)}", f"datasets:/{name}/{_whole(b)}")
+        diff = client.diff(dataset_uri(name, _whole(a)), dataset_uri(name, _whole(b)))
     return render(
         call,
         "dataset.j2",
