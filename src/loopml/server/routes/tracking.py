@@ -280,7 +280,8 @@ def log_metric_batch(call: Call) -> dict[str, Any]:
 @api.get(
     "/runs/{run_id}/metrics/history",
     summary="Every point of one metric, by step; with max_points at most that many "
-    "(each bucket's min and max, so spikes stay visible)",
+    "(each step range's lowest and highest point, so spikes stay visible; long histories "
+    "are charted from rollups kept at ingestion)",
     params=(
         Param("key", description="the metric's name", required=True),
         Param("max_points", "integer", "at most this many points (downsampled server-side)"),

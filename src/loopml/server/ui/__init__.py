@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from loopml.server.api import Api
 from loopml.server.ui import more, pages
-from loopml.server.ui._render import downsample
 
-__all__ = ["api", "downsample"]
+__all__ = ["api"]
 
 api = Api("", tag="ui")
 api.include(pages.api)

@@ -10,7 +10,7 @@ from typing import Any
 from loopml.errors import InvalidInputError, NotFoundError, UnauthorizedError
 from loopml.server._http import TOKEN_COOKIE
 from loopml.server.api import Api, Call, Reply
-from loopml.server.ui._render import downsample, form, page, redirect, render
+from loopml.server.ui._render import form, page, redirect, render
 
 __all__ = ["api"]
 
@@ -250,7 +250,7 @@ def metric_points(call: Call) -> Any:
     total, sampled = call.ctx.tracking.sampled_metric_history(
         call.path["run_id"], call.path["key"], points
     )
-    steps, values = downsample([m.step for m in sampled], [m.value for m in sampled], points)
+    steps, values = [m.step for m in sampled], [m.value for m in sampled]
     return {"key": call.path["key"], "total": total, "steps": steps, "values": values}
 
 
