@@ -67,6 +67,8 @@ class _Server:
         if side == "loopml":
             env["LOOPML_HOME"] = str(directory / "home")
             argv = [str(LOOPML_PYTHON), "-m", "loopml", "server", "--port", str(self.port)]
+        elif side == "null":
+            argv = [str(LOOPML_PYTHON), str(BENCH_DIR / "_null_http_server.py"), str(self.port)]
         else:
             mlflow = MLFLOW_PYTHON.parent / "mlflow"
             argv = [
@@ -135,11 +137,13 @@ def _mlflow_rows(quick: bool) -> list[Row]:
     ]
     rows = []
     for workload, params, label, target in cases:
+        # For single calls, also a server that answers at once: what the client costs alone.
+        sides = ("loopml", "mlflow", "null") if workload == "log_metric" else ("loopml", "mlflow")
         results = alternate(
             reps,
             {
                 side: (lambda s=side, w=workload, p=params: _client_side(s, w, p))
-                for side in ("loopml", "mlflow")
+                for side in sides
             },
             workload,
         )
@@ -159,7 +163,7 @@ def _mlflow_rows(quick: bool) -> list[Row]:
         ratio = theirs / ours
         stored = {
             side: results[side][-1].get("stored", results[side][-1].get("found"))
-            for side in results
+            for side in ("loopml", "mlflow")
         }
         rows.append(
             Row(
@@ -170,10 +174,39 @@ def _mlflow_rows(quick: bool) -> list[Row]:
                 f">= {target:g}x",
                 ratio >= target,
                 f"same MLflow client calls; stored {stored['loopml']} / {stored['mlflow']}",
-                raw={"loopml": results["loopml"], "mlflow": results["mlflow"]},
+                raw={side: results[side] for side in sides},
             )
         )
+        if workload == "log_metric" and not failure(results["null"]):
+            rows.extend(_server_time_rows(single, ours, theirs, median_of(results["null"])))
     return rows
+
+
+def _server_time_rows(calls: int, ours: float, theirs: float, alone: float) -> list[Row]:
+    """What each server adds per call: the call's time less the client's own (``alone``).
+
+    The client's own time bounds the end-to-end ratio: with a server that took no time at
+    all, single calls would be ``theirs / alone`` times faster than against MLflow's.
+    """
+    ceiling = theirs / alone
+    ours_ms, theirs_ms = (ours - alone) / calls * 1000, (theirs - alone) / calls * 1000
+    note = (
+        f"the MLflow client alone (a server answering at once) manages "
+        f"{rate(calls, alone, 'calls')}: {alone / calls * 1000:.2f} ms of every call is the "
+        f"client's, so no server could be more than {ceiling:.1f}x faster end to end"
+    )
+    ratio = theirs_ms / ours_ms if ours_ms > 0 else None
+    return [
+        Row(
+            "single log_metric, server time per call",
+            f"{ours_ms:.2f} ms",
+            f"{theirs_ms:.2f} ms",
+            ratio,
+            ">= 10x",
+            None if ratio is None else ratio >= 10,
+            note,
+        )
+    ]
 
 
 def _median_request(port: int, path: str, repeats: int = 20) -> tuple[float, bytes]:

@@ -173,9 +173,12 @@ def _endpoint(
                     result = await op.handler(call)
             else:
                 body = await read_body(request, ctx.config.max_body_bytes)
-                result = await anyio.to_thread.run_sync(
-                    _invoke, op, request, ctx, body, render_error
-                )
+                if _runs_inline(op, request, ctx):
+                    result = _invoke(op, request, ctx, body, render_error)
+                else:
+                    result = await anyio.to_thread.run_sync(
+                        _invoke, op, request, ctx, body, render_error
+                    )
             return _response(result, op.status)
         except LoopmlError as err:
             status, payload = render_error(err)
@@ -187,6 +190,21 @@ def _endpoint(
             return Response(payload, status, media_type="application/json")
 
     return endpoint
+
+
+def _runs_inline(op: Operation, request: Request, ctx: ServerContext) -> bool:
+    """Whether ``op`` may run on the event loop: it only appends to the metric journal.
+
+    Not when several workers share the store (the handler then ingests before answering),
+    not with an idempotency key (kept in the store), and not with a token the server has
+    not checked within the last seconds (checking one reads the store).
+    """
+    if not op.inline or ctx.config.shared_store or HEADER in request.headers:
+        return False
+    if ctx.config.auth == "none":
+        return True
+    token = _token_of(request)
+    return token is not None and ctx.accounts.is_cached(token)
 
 
 def _authorize(op: Operation, request: Request, ctx: ServerContext) -> Principal:

@@ -392,7 +392,7 @@ def _log_points(
             tracking.flush()  # visible to the next request, whichever worker answers it
 
 
-@mlflow_api.post("/runs/log-metric", summary="Log one metric point (MLflow)")
+@mlflow_api.post("/runs/log-metric", summary="Log one metric point (MLflow)", inline=True)
 def log_metric(call: Call) -> object:
     body = call.json()
     _log_points(call.ctx.tracking, _run_id(call), [body], shared=call.ctx.config.shared_store)

@@ -240,6 +240,7 @@ def latest_metrics(call: Call) -> dict[str, Any]:
 @api.post(
     "/runs/{run_id}/metrics",
     summary="Log one metric point (body: key, value, step, timestamp); NaN and ±inf allowed",
+    inline=True,
 )
 def log_metric(call: Call) -> dict[str, Any]:
     key, value, step, timestamp = _point(body_value(call), "the request body")
