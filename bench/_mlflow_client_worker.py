@@ -109,7 +109,7 @@ def _client_share(url: str, experiment: str, repeats: int) -> float:
         json.dumps(body).encode(),
         {"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - 127.0.0.1
+    with urllib.request.urlopen(request, timeout=60) as answer:
         raw = answer.read()
     timings = []
     for _ in range(repeats):
