@@ -56,7 +56,9 @@ class RegistryClient(_registry.RegistryClient):
         super().__init__(settings, gate_check=check_policy_gates)
 
 
-_shared = SharedClient(RegistryClient)
+_shared = SharedClient(
+    RegistryClient, what="the model registry (loopml.register_model, RegistryClient)"
+)
 
 
 def registry_client() -> RegistryClient:
