@@ -169,6 +169,8 @@ def _endpoint(
                     request.headers,
                     request.stream(),
                 )
+                if op.scope is not None:
+                    await anyio.to_thread.run_sync(_check_scope, op, call)
                 with audit.acting_as(principal.user):
                     result = await op.handler(call)
             else:
@@ -208,11 +210,20 @@ def _runs_inline(op: Operation, request: Request, ctx: ServerContext) -> bool:
 
 
 def _authorize(op: Operation, request: Request, ctx: ServerContext) -> Principal:
-    """The caller, checked for the operation's role (on a worker thread: it may read the store)."""
+    """The caller, checked for the operation's role (on a worker thread: it may read the store).
+
+    An operation with a ``scope`` is checked once its call is made (:func:`_check_scope`).
+    """
     principal = principal_of(request, ctx, public=op.public)
-    if not op.public:
+    if not op.public and op.scope is None:
         principal.require(op.role, action=f"{op.method} {op.path}")
     return principal
+
+
+def _check_scope(op: Operation, call: Call) -> None:
+    """The role check of an operation whose scope comes from the request."""
+    if op.scope is not None and not op.public:
+        call.principal.require(op.role, op.scope(call), action=f"{op.method} {op.path}")
 
 
 def _invoke(
@@ -220,6 +231,7 @@ def _invoke(
 ) -> Any:
     principal = _authorize(op, request, ctx)
     call = Call(ctx, principal, dict(request.path_params), _query(request), body, request.headers)
+    _check_scope(op, call)
     key = request.headers.get(HEADER) if op.method != "GET" else None
     with audit.acting_as(principal.user):
         if key is None:

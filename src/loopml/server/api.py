@@ -73,6 +73,9 @@ class Operation:
     # shared by several workers: it runs on the event loop, saving the hop to a worker
     # thread, which is most of the cost of a one-point request.
     inline: bool = False
+    # Where ``role`` is checked, found from the request (a write to a run: its experiment,
+    # ``experiment:NAME``); ``None``: on the workspace. A grant on the workspace counts too.
+    scope: Callable[[Call], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,7 @@ class Api:
         public: bool = False,
         raw_body: bool = False,
         inline: bool = False,
+        scope: Callable[[Call], str] | None = None,
         tag: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare ``handler`` as ``method prefix+path``."""
@@ -125,6 +129,7 @@ class Api:
                     public,
                     raw_body,
                     inline,
+                    scope,
                 )
             )
             return handler

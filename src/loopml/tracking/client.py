@@ -127,6 +127,19 @@ class TrackingClient:
                 )
             return to_experiments(conn, [row])[0]
 
+    def experiment_name_of_run(self, run_id: str) -> str | None:
+        """The name of the experiment ``run_id`` belongs to; ``None`` for no such run.
+
+        One indexed read, for callers that check rights per experiment on every write.
+        """
+        _check_run_id(run_id)
+        with self.store.read() as conn:
+            return conn.execute(
+                select(experiments.c.name)
+                .join(runs, runs.c.experiment_id == experiments.c.id)
+                .where(runs.c.id == run_id)
+            ).scalar()
+
     def get_or_create_experiment(self, name: str) -> Experiment:
         """The experiment called ``name``, created if it does not exist yet."""
         cached = self._experiments.get(name)
