@@ -30,8 +30,10 @@ def test_reports_are_kept_per_version_newest_first_and_audited(
     kept = client.record_validation("datasets:/people@latest", failed, note="schema in CI")
     again = client.record_validation(bad.uri, failed.to_dict())
 
-    assert passed.passed and passed.uri == "datasets:/people/1"
-    assert not kept.passed and kept.uri == "datasets:/people/2"
+    assert passed.passed
+    assert passed.uri == "datasets:/people/1"
+    assert not kept.passed
+    assert kept.uri == "datasets:/people/2"
     assert kept.note == "schema in CI"
     assert [r.id for r in client.list_validations(bad.uri)] == [again.id, kept.id]
     assert [r.id for r in client.list_validations(bad.uri, limit=1)] == [again.id]

@@ -51,7 +51,9 @@ def report_of(result: object) -> dict[str, Any]:
     return dict(report)
 
 
-def new_record(version: DatasetVersion, report: dict[str, Any], note: str | None) -> ValidationRecord:
+def new_record(
+    version: DatasetVersion, report: dict[str, Any], note: str | None
+) -> ValidationRecord:
     """The record of ``report`` about ``version``, made now by the current actor."""
     return ValidationRecord(
         id=new_id(),

@@ -28,9 +28,9 @@ __all__ = [
     "DatasetDiff",
     "DatasetVersion",
     "Kind",
-    "ValidationRecord",
     "StatChange",
     "TypeChange",
+    "ValidationRecord",
 ]
 
 Kind = Literal["table", "files"]

@@ -50,8 +50,8 @@ from loopml.features.models import (
 from loopml.features.offline import DEFAULT_TIMESTAMP_COLUMN, training_set
 from loopml.features.on_demand import OnDemandFeatureView
 from loopml.features.online import OnlineStore, from_url
-from loopml.paging import check_limit
 from loopml.features.registry import Definition, Definitions, Registry
+from loopml.paging import check_limit
 from loopml.store import open_store
 from loopml.store.lineage import add_edge_once
 from loopml.store.schema import materializations, runs

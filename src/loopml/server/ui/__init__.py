@@ -9,7 +9,7 @@ they share the REST API's sign-in, worker threads and audit.
 from __future__ import annotations
 
 from loopml.server.api import Api
-from loopml.server.ui import more, pages
+from loopml.server.ui import details, more, pages
 from loopml.server.ui._render import downsample
 
 __all__ = ["api", "downsample"]
@@ -17,3 +17,4 @@ __all__ = ["api", "downsample"]
 api = Api("", tag="ui")
 api.include(pages.api)
 api.include(more.api)
+api.include(details.api)
