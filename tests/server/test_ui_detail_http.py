@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -19,6 +20,9 @@ from loopml.server import ServerConfig
 from ._support import Server, make_server
 from ._ui_data import DATASET, MODEL, _package, fill
 from ._ui_details import FAILED_GATE_REASON, SCRIPT, VIEW, Details, add_details
+from .test_api_operations import monitored
+
+__all__ = ["monitored"]  # a monitor with a firing alert, from the REST tests
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +173,16 @@ def test_bad_version_numbers_are_html_400s(ui: Server, path: str) -> None:
     answer = ui.client.get(path)
     assert answer.status_code == 400
     assert 'class="problem"' in answer.text
+
+
+def test_the_alerts_page_lists_a_firing_alert(server: Server, monitored: Any) -> None:
+    viewer = server.user("val", "viewer")
+    body = server.client.get("/alerts?state=firing", headers=viewer).text
+    assert 'class="firing"' in body
+    assert 'href="/monitors/churn-api"' in body
+    assert "drift:x1 for 1" in body
+    resolved = server.client.get("/alerts?state=resolved", headers=viewer).text
+    assert "No alert." in resolved
+    home = server.client.get("/", headers=viewer).text
+    assert "alert firing: monitor" in home
+    assert 'href="/alerts"' in home
