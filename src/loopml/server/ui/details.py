@@ -4,10 +4,11 @@ alerts of every monitor."""
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from loopml.errors import InvalidInputError
+from loopml.errors import InvalidInputError, NotFoundError
 from loopml.server.api import Api, Call, Reply
 from loopml.server.ui._render import page, render
 from loopml.uris import dataset_uri, is_uri, parse_uri
@@ -199,8 +200,6 @@ def feature_view(call: Call) -> Reply:
 
 def _entity(store: Any, name: str) -> str:
     """An entity's description (empty when it has none or is not registered)."""
-    from loopml.errors import NotFoundError
-
     try:
         return str(store.get_definition(name, "entity").spec.get("description") or "")
     except NotFoundError:
@@ -210,8 +209,6 @@ def _entity(store: Any, name: str) -> str:
 def _dataset_link(source: str) -> str | None:
     if not is_uri(source, "datasets"):
         return None
-    import urllib.parse
-
     parsed = parse_uri(source)
     quoted = urllib.parse.quote(parsed.name, safe="")
     if parsed.version is not None:
