@@ -43,7 +43,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml.artifacts import ArtifactStore, ManifestEntry, local_target
 from loopml.config import Settings
-from loopml.data import _records, _tables
+from loopml.data import _records, _tables, _validations
 from loopml.data._digest_cache import DigestCache
 from loopml.data._folders import Progress, store_files
 from loopml.data._materialize import sync_folder
@@ -51,7 +51,13 @@ from loopml.data._sources import Identified, Prepared, identify, prepare
 from loopml.data._targets import check_name, check_role, parse_target
 from loopml.data.changes import change_report
 from loopml.data.diff import diff_versions
-from loopml.data.models import ChangeReport, Dataset, DatasetDiff, DatasetVersion
+from loopml.data.models import (
+    ChangeReport,
+    Dataset,
+    DatasetDiff,
+    DatasetVersion,
+    ValidationRecord,
+)
 from loopml.errors import ConflictError, InvalidInputError, quote
 from loopml.paging import Page, check_limit
 from loopml.store import Store, open_store
@@ -378,6 +384,48 @@ class DatasetClient:
 
         self.store.transact(work)
         return found
+
+    # -- validation reports ------------------------------------------------------------
+
+    def record_validation(
+        self, uri_or_name: str, result: object, *, note: str | None = None
+    ) -> ValidationRecord:
+        """Keep a validation report with the version it checked (for the web UI and audit).
+
+        Args:
+            uri_or_name: the version checked: ``datasets:/name/3`` (``@latest`` is
+                resolved now), or a name meaning its latest version.
+            result: what :func:`loopml.data.validate` returned, or its ``to_dict()``.
+            note: what it was checked against, in words (``"schema.toml in CI"``).
+
+        Raises:
+            NotFoundError: no such dataset or version.
+            InvalidInputError: ``result`` is not a validation result.
+
+        Example:
+            >>> result = validate("datasets:/churn/3", schema)  # doctest: +SKIP
+            >>> client.record_validation("datasets:/churn/3", result).passed  # doctest: +SKIP
+            True
+        """
+        report = _validations.report_of(result)
+        version = self.get(uri_or_name)
+        found = _validations.new_record(version, report, note)
+        stored = self.artifact_store.put_bytes(_validations.blob_of(found))
+        self.store.transact(lambda conn: _validations.keep(conn, version, found, stored))
+        return found
+
+    def list_validations(self, uri_or_name: str, *, limit: int = 20) -> list[ValidationRecord]:
+        """The validation reports kept for a version, newest first (at most ``limit``).
+
+        Example:
+            >>> client.list_validations("datasets:/churn/3")[0].summary  # doctest: +SKIP
+            'failed: 1000 rows, 1 error, 0 warnings'
+        """
+        limit = check_limit(limit)
+        version = self.get(uri_or_name)
+        with self.store.read() as conn:
+            digests = _validations.digests(conn, version, limit)
+        return [_validations.read(self.artifact_store, digest) for digest in digests]
 
     # -- internals ---------------------------------------------------------------------
 

@@ -145,9 +145,11 @@ def object_link(kind: str, ident: str) -> str | None:
     quote = urllib.parse.quote
     if kind == "run":
         return f"/runs/{quote(ident, safe='')}"
-    if kind == "model_version" and "/" in ident:
-        name, _, version = ident.rpartition("/")
-        return f"/models/{quote(name, safe='')}#v{version}"
-    if kind == "dataset_version" and "/" in ident:
-        return f"/datasets/{quote(ident.rpartition('/')[0], safe='')}"
+    name, _, version = ident.rpartition("/")
+    if kind == "model_version" and name and version.isdigit():
+        return f"/models/{quote(name, safe='')}/versions/{version}"
+    if kind == "dataset_version" and name and version.isdigit():
+        return f"/datasets/{quote(name, safe='')}/versions/{version}"
+    if kind == "feature_view":
+        return f"/features/{quote(name or ident, safe='')}"
     return None
