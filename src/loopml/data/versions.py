@@ -31,12 +31,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
@@ -58,7 +59,7 @@ from loopml.data.models import (
     DatasetVersion,
     ValidationRecord,
 )
-from loopml.errors import ConflictError, InvalidInputError, quote
+from loopml.errors import ConflictError, InvalidInputError, NotFoundError, quote
 from loopml.paging import Page, check_limit
 from loopml.store import Store, open_store
 
@@ -120,6 +121,7 @@ class DatasetClient:
         format: str | None = None,
         progress: Progress | None = None,
         encoding: str | None = None,
+        source_label: str | None = None,
     ) -> DatasetVersion:
         """Store ``source`` as the next version of ``name``, or return the version holding it.
 
@@ -136,6 +138,8 @@ class DatasetClient:
                 and stored.
             encoding: the text encoding of a CSV file that is not UTF-8 (``"latin-1"``,
                 ``"cp1252"``); its text is read in that encoding and stored as Parquet.
+            source_label: what to record as the version's source instead of the path
+                (a server logging an upload records the client's path, not its own copy).
 
         Returns:
             The new version, or the existing one with the same content.
@@ -158,6 +162,8 @@ class DatasetClient:
             with self.store.read() as conn:
                 _records.check_run(conn, run_id)
         found = identify(source, format, self.cache, progress=progress, encoding=encoding)
+        if source_label is not None:
+            found = dataclasses.replace(found, source=str(source_label)[:1000])
         existing = self._existing(name, found, description, run_id, role)
         if existing is not None:
             _finish(progress, found)
@@ -194,6 +200,27 @@ class DatasetClient:
     def files(self, uri_or_name: str, version: int | None = None) -> list[ManifestEntry]:
         """The stored files of a version (one ``data.*`` file for a table), by path."""
         return self._manifest(self.get(uri_or_name, version))
+
+    def open_file(self, uri: str, path: str) -> tuple[ManifestEntry, BinaryIO]:
+        """One stored file of a version as a stream, verified against its digest as read.
+
+        Raises:
+            NotFoundError: no such version, or no file ``path`` in it (the paths are
+                :meth:`files`).
+            DigestMismatchError: the stored bytes do not match (raised at the end of
+                reading).
+        """
+        found = self.get(uri)
+        entries = self._manifest(found)
+        for entry in entries:
+            if entry.path == path:
+                return entry, self.artifact_store.open_verified(entry.digest)
+        raise NotFoundError(
+            "file",
+            path,
+            choices=[e.path for e in entries],
+            hint=f"`loopml data show {found.uri}` lists its files",
+        )
 
     def load(
         self,

@@ -126,6 +126,11 @@ def _version(call: Call) -> DatasetVersion:
     return call.ctx.datasets.get(_side(call.path["name"], call.path["version"]))
 
 
+def version_uri(name: str, version: str) -> str:
+    """The URI of version ``version`` (a number or ``latest``) of dataset ``name``."""
+    return _side(name, version)
+
+
 def _side(name: str, version: str) -> str:
     """The URI of version ``version`` of ``name`` (a number or ``latest``), or a given URI."""
     if is_uri(version, "datasets"):
