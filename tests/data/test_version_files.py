@@ -27,7 +27,7 @@ def test_a_stored_file_is_opened_and_verified(client: DatasetClient, tmp_path: P
     with stream:
         assert stream.read() == b"beta"
     assert (entry.path, entry.size) == ("deep/b.txt", 4)
-    with pytest.raises(NotFoundError, match="a.txt"):  # the error lists the files there are
+    with pytest.raises(NotFoundError, match=r"a\.txt"):  # the error lists the files there are
         client.open_file(version.uri, "c.txt")
     # A stored blob changed behind loopml's back is caught as it is read.
     blob = next(p for p in client.settings.home.rglob(entry.digest[2:]) if p.is_file())
