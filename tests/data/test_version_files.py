@@ -46,3 +46,13 @@ def test_a_source_label_is_recorded_instead_of_the_path(
     version = client.log("t", path, source_label="/laptop/train.parquet")
     assert version.source == "/laptop/train.parquet"
     assert client.get(version.uri).source == "/laptop/train.parquet"
+
+
+def test_a_version_round_trips_through_plain_data(client: DatasetClient) -> None:
+    from loopml.data.models import DatasetVersion
+    from loopml.errors import InvalidInputError
+
+    version = client.log("t", pd.DataFrame({"x": [1.5, None]}))
+    assert DatasetVersion.from_dict(version.to_dict()) == version
+    with pytest.raises(InvalidInputError, match="digest"):
+        DatasetVersion.from_dict({k: v for k, v in version.to_dict().items() if k != "digest"})

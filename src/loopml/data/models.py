@@ -17,9 +17,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+from loopml.errors import InvalidInputError
 from loopml.uris import dataset_uri
 
 __all__ = [
@@ -118,6 +120,18 @@ class DatasetVersion:
     def to_dict(self) -> dict[str, Any]:
         """The version as plain data, with its ``uri``."""
         return {"uri": self.uri, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetVersion:
+        """The version :meth:`to_dict` gave (``uri`` is derived, so it is ignored).
+
+        Raises:
+            InvalidInputError: a field is missing.
+        """
+        try:
+            return cls(**{f.name: data[f.name] for f in fields(cls)})
+        except KeyError as err:
+            raise InvalidInputError(f"a dataset version needs the field {err}") from err
 
     def _repr_html_(self) -> str:
         """A compact summary for notebooks: never the whole profile or schema."""
