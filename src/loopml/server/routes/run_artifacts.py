@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import anyio.to_thread
+from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 
 from loopml.artifacts import safe_artifact_path, sha256_file
@@ -270,11 +271,21 @@ async def _read_chunk(call: Call, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _chunk_too_large(int(declared), limit)
     parts, size = [], 0
-    async for part in call.stream:
-        size += len(part)
-        if size > limit:
-            raise _chunk_too_large(size, limit)
-        parts.append(part)
+    try:
+        async for part in call.stream:
+            size += len(part)
+            if size > limit:
+                raise _chunk_too_large(size, limit)
+            parts.append(part)
+    except ClientDisconnect as err:  # a dropped connection: the client resumes from the offset
+        raise InvalidInputError(
+            "the connection closed before the whole chunk arrived; nothing was appended"
+        ) from err
+    if declared is not None and declared.isdigit() and size != int(declared):
+        raise InvalidInputError(
+            f"the chunk ended after {size:,} of the {int(declared):,} bytes announced; "
+            "nothing was appended"
+        )
     return b"".join(parts)
 
 
