@@ -111,9 +111,7 @@ def store_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def s3_settings(
-    tmp_path: Path, s3_server: object, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
+def s3_settings(tmp_path: Path, s3_server: object, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A server store whose artifacts are in moto's S3."""
     monkeypatch.setenv("LOOPML_S3_ENDPOINT_URL", s3_server.endpoint_url)  # type: ignore[attr-defined]
     bucket = s3_server.bucket  # type: ignore[attr-defined]
