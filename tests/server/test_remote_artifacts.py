@@ -4,12 +4,14 @@ back through the server when this machine cannot reach the store."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,19 +91,15 @@ class CuttableProxy:
             pass
         finally:
             for sock in (source, target):
-                try:
+                with contextlib.suppress(OSError):
                     sock.close()
-                except OSError:
-                    pass
 
     def _drop(self) -> None:
         with self._lock:
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
 
@@ -111,10 +109,10 @@ def store_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def s3_settings(tmp_path: Path, s3_server: object, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def s3_settings(tmp_path: Path, s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A server store whose artifacts are in moto's S3."""
-    monkeypatch.setenv("LOOPML_S3_ENDPOINT_URL", s3_server.endpoint_url)  # type: ignore[attr-defined]
-    bucket = s3_server.bucket  # type: ignore[attr-defined]
+    monkeypatch.setenv("LOOPML_S3_ENDPOINT_URL", s3_server.endpoint_url)
+    bucket = s3_server.bucket
     return Settings.load(
         home=tmp_path / "server-home", artifacts_url=f"s3://{bucket}/t-{new_id().lower()}"
     )
@@ -306,7 +304,10 @@ def test_a_direct_upload_whose_bytes_are_not_the_sha256_commits_nothing(
             hashlib.sha256(b"something else").hexdigest()
         )
         stored.close()
-        for path in (f"/api/v1/runs/{run_id}/artifacts/presign",):
-            with pytest.raises(InvalidInputError):
-                http.request("POST", path, {"path": "../x", "method": "PUT", "sha256": promised})
+        with pytest.raises(InvalidInputError):
+            http.request(
+                "POST",
+                f"/api/v1/runs/{run_id}/artifacts/presign",
+                {"path": "../x", "method": "PUT", "sha256": promised},
+            )
         client.close()
