@@ -271,8 +271,14 @@ class RemoteTrackingClient:
         folder = Path(local_dir)
         if folder.is_symlink():
             raise UnsafePathError(f"'{folder}' is a symlink; log the folder it points to")
+        files = sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+        links = [p for p in files if p.is_symlink()]
+        if links:  # refused before anything is sent
+            raise UnsafePathError(
+                f"'{links[0]}' is a symlink; copy the file it points to into the folder instead"
+            )
         stored = []
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+        for path in files:
             relative = path.relative_to(folder).parent.as_posix()
             base = "/".join(x for x in (artifact_path.strip("/"), relative) if x and x != ".")
             stored.append(self.log_artifact(run_id, path, base))

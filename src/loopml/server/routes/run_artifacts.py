@@ -193,6 +193,7 @@ def complete_upload(call: Call) -> dict[str, Any]:
                     details={"upload_id": upload_id, "sha256": digest, "actual": actual},
                 )
             stored = store.put_file(data)
+        size = upload.size if size is None else size
         if size is not None and size != stored.size:
             raise InvalidInputError(
                 f"upload {upload_id} holds {stored.size:,} bytes, not the {size:,} given; "
