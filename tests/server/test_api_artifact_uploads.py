@@ -129,6 +129,9 @@ def test_a_chunk_off_the_offset_or_over_the_limit_changes_nothing(
     )
     assert _error(http.put(url, params={"offset": 100}, content=b"c" * 201, headers=editor), 400)
     assert http.get(url, headers=editor).json()["offset"] == 100
+    early = http.post(f"{url}/complete", json={"sha256": _sha(b"a" * 100)}, headers=editor)
+    assert "holds 100 bytes, not the 300" in _error(early, 400)["message"]
+    assert _error(http.get(f"{V1}/runs/{run_id}/artifacts/f.bin", headers=editor), 404)
 
 
 def test_a_wrong_sha256_at_complete_commits_nothing(

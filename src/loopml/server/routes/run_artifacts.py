@@ -182,9 +182,12 @@ def complete_upload(call: Call) -> dict[str, Any]:
     tracking = call.ctx.tracking
     store = tracking.run_artifacts.artifact_store
     with call.ctx.uploads.completing(run_id, upload_id, call.principal.user) as (upload, data):
+        size = upload.size if size is None else size
         if upload.direct:
             stored = store.adopt_upload(upload_id, digest)
         else:
+            if size is not None and size != upload.offset:
+                raise _size_mismatch(upload_id, upload.offset, size)
             actual = sha256_file(data)
             if actual != digest:
                 raise InvalidInputError(
@@ -193,13 +196,8 @@ def complete_upload(call: Call) -> dict[str, Any]:
                     details={"upload_id": upload_id, "sha256": digest, "actual": actual},
                 )
             stored = store.put_file(data)
-        size = upload.size if size is None else size
         if size is not None and size != stored.size:
-            raise InvalidInputError(
-                f"upload {upload_id} holds {stored.size:,} bytes, not the {size:,} given; "
-                "nothing was committed",
-                details={"upload_id": upload_id, "size": stored.size},
-            )
+            raise _size_mismatch(upload_id, stored.size, size)
         path = tracking.run_artifacts.log_stored(run_id, upload.path, stored)
     return {"path": path, "size": stored.size, "digest": stored.digest}
 
@@ -295,6 +293,14 @@ def _chunk_too_large(size: int, limit: int) -> PayloadTooLargeError:
         f"this chunk has {size:,} bytes or more, over this server's limit of {limit:,} per "
         "request; send smaller chunks",
         details={"limit": limit},
+    )
+
+
+def _size_mismatch(upload_id: str, held: int, size: int) -> InvalidInputError:
+    return InvalidInputError(
+        f"upload {upload_id} holds {held:,} bytes, not the {size:,} given; nothing was "
+        "committed: send the rest, or start again",
+        details={"upload_id": upload_id, "offset": held, "size": size},
     )
 
 
