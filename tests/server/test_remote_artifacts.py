@@ -38,6 +38,7 @@ class CuttableProxy:
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.up = self.down = 0  # bytes to and from the server
         self.cut_after: int | None = None
+        self.cut_after_down: int | None = None
         self.was_cut = threading.Event()
         self._open = threading.Event()
         self._open.set()
@@ -46,7 +47,7 @@ class CuttableProxy:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def restore(self) -> None:
-        self.cut_after = None
+        self.cut_after = self.cut_after_down = None
         self._open.set()
 
     def close(self) -> None:
@@ -80,7 +81,9 @@ class CuttableProxy:
                         self.up += len(data)
                     else:
                         self.down += len(data)
-                    cut = self.cut_after is not None and self.up >= self.cut_after
+                    cut = (self.cut_after is not None and self.up >= self.cut_after) or (
+                        self.cut_after_down is not None and self.down >= self.cut_after_down
+                    )
                 if cut:
                     self._open.clear()
                     self.was_cut.set()
@@ -204,6 +207,30 @@ def test_a_download_resumes_from_what_an_earlier_attempt_kept(
         "model/notes.txt",
         "model/w.bin",
     ]
+    client.close()
+
+
+def test_a_download_cut_off_midway_resumes_when_the_server_answers_again(
+    tmp_path: Path, relayed: tuple[LiveServer, CuttableProxy]
+) -> None:
+    _, proxy = relayed
+    content = _big_file(tmp_path / "data" / "w.bin", 8 * MIB)
+    client = _client(tmp_path, proxy.url, chunk_bytes=MIB)
+    run_id = client.create_run("big").id
+    client.log_artifact(run_id, tmp_path / "data" / "w.bin")
+    start = proxy.down
+    proxy.cut_after_down = start + 3 * MIB
+    got: list[Path] = []
+    fetch = threading.Thread(
+        target=lambda: got.append(client.download_artifacts(run_id, "w.bin", tmp_path / "w.bin"))
+    )
+    fetch.start()
+    assert proxy.was_cut.wait(30), "the download never passed 3 MiB"
+    proxy.restore()
+    fetch.join(60)
+    assert got == [tmp_path / "w.bin"]
+    assert got[0].read_bytes() == content
+    assert proxy.down - start < 8 * MIB + 2 * MIB  # the rest, not the whole file again
     client.close()
 
 

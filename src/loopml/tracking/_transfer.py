@@ -132,6 +132,8 @@ def _fetch(url: str, part: Path, have: int, headers: dict[str, str], timeout: fl
             with part.open(mode) as out:
                 while block := reply.read(BLOCK):
                     out.write(block)
+            if reply.length:  # http.client ends a body cut short without an error
+                raise Unreachable(f"{_where(url)} broke off with {reply.length:,} bytes to go")
         except (OSError, http.client.HTTPException) as err:
             if isinstance(err, Unreachable):
                 raise

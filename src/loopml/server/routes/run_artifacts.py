@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 import anyio.to_thread
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from loopml.artifacts import safe_artifact_path, sha256_file
 from loopml.clock import now_ms
@@ -68,9 +69,7 @@ def download_artifact(call: Call) -> StreamingResponse | Reply:
     if wanted is None:
         entry, stream = artifacts.open_file(call.path["run_id"], path)
         headers |= {"content-length": str(entry.size), "etag": f'"{entry.digest}"'}
-        return StreamingResponse(
-            _chunks(stream), media_type="application/octet-stream", headers=headers
-        )
+        return _FileStream(stream, headers=headers)
     entry = artifacts.file_entry(call.path["run_id"], path)
     assert entry.digest is not None
     assert entry.size is not None
@@ -84,12 +83,7 @@ def download_artifact(call: Call) -> StreamingResponse | Reply:
         "content-range": f"bytes {start}-{end}/{entry.size}",
         "etag": f'"{entry.digest}"',
     }
-    return StreamingResponse(
-        _chunks(stream, end - start + 1),
-        status_code=206,
-        media_type="application/octet-stream",
-        headers=headers,
-    )
+    return _FileStream(stream, end - start + 1, status_code=206, headers=headers)
 
 
 @api.put(
@@ -354,6 +348,28 @@ async def _receive(call: Call, target: Path) -> tuple[int, str]:
     finally:
         await anyio.to_thread.run_sync(out.close)
     return size, hasher.hexdigest()
+
+
+class _FileStream(StreamingResponse):
+    """A stored file streamed out, closed however the response ends (a client that goes
+    away mid-download stops the iteration without closing the generator)."""
+
+    def __init__(
+        self, stream: BinaryIO, length: int | None = None, *, status_code: int = 200, **kw: Any
+    ) -> None:
+        super().__init__(
+            _chunks(stream, length),
+            status_code=status_code,
+            media_type="application/octet-stream",
+            **kw,
+        )
+        self._stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._stream.close()
 
 
 def _chunks(stream: BinaryIO, length: int | None = None) -> Iterator[bytes]:
