@@ -17,7 +17,7 @@ import pytest
 
 from loopml._ids import new_id
 from loopml.config import Settings
-from loopml.errors import InvalidInputError, UnsafePathError
+from loopml.errors import InvalidInputError, NotFoundError, UnsafePathError
 from loopml.server import ServerConfig
 from loopml.tracking import TrackingClient
 from loopml.tracking._transfer import put_file
@@ -248,6 +248,9 @@ def test_the_remote_client_refuses_links_and_bad_chunk_sizes(
     (tmp_path / "tree" / "link.txt").symlink_to(tmp_path / "real.txt")
     with pytest.raises(UnsafePathError, match="symlink"):
         client.log_artifacts(run_id, tmp_path / "tree")
+    assert client.list_artifacts(run_id) == []  # refused before anything was sent
+    with pytest.raises(NotFoundError):
+        client.download_artifacts(run_id, "missing.bin", tmp_path)
     client.close()
     with pytest.raises(InvalidInputError, match="chunk"):
         _client(tmp_path, proxy.url, chunk_bytes=-1)

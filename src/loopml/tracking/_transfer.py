@@ -36,9 +36,10 @@ class TransferError(LoopmlError):
 
     code = "transfer_failed"
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, body: bytes = b"") -> None:
         super().__init__(message, details={"status": status})
         self.status = status
+        self.body = body
 
 
 def put_file(url: str, source: Path, headers: Mapping[str, str], *, timeout: float = 30.0) -> None:
@@ -54,7 +55,7 @@ def put_file(url: str, source: Path, headers: Mapping[str, str], *, timeout: flo
             raise Unreachable(f"cannot reach {_where(url)} ({err})") from err
     if reply.status >= 300:
         raise TransferError(
-            reply.status, f"{_where(url)} refused the upload ({reply.status}): {data[:300]!r}"
+            reply.status, f"{_where(url)} refused the upload ({reply.status}): {data[:300]!r}", data
         )
 
 
@@ -124,10 +125,16 @@ def _fetch(url: str, part: Path, have: int, headers: dict[str, str], timeout: fl
                 headers.pop("range")
                 return _fetch(url, part, 0, headers, timeout)
             if reply.status >= 300:
+                body = reply.read()
                 raise TransferError(
                     reply.status,
-                    f"{_where(url)} refused the download ({reply.status}): {reply.read()[:300]!r}",
+                    f"{_where(url)} refused the download ({reply.status}): {body[:300]!r}",
+                    body,
                 )
+            span = reply.getheader("content-range") or ""
+            if reply.status == 206 and not span.startswith(f"bytes {have}-"):
+                reply.read()
+                raise TransferError(206, f"{_where(url)} sent {span!r} for bytes={have}-")
             mode = "ab" if reply.status == 206 else "wb"  # a 200 sends the whole file
             with part.open(mode) as out:
                 while block := reply.read(BLOCK):

@@ -40,7 +40,7 @@ from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError, UnsafePathError
 from loopml.tracking import _transfer
 from loopml.tracking import _validation as check
-from loopml.tracking._http_client import JsonHttp, ServerUnreachable
+from loopml.tracking._http_client import JsonHttp, ServerUnreachable, error_from
 from loopml.tracking._outbox import Outbox
 from loopml.tracking.models import Experiment, Metric, Run, RunInput, RunStatus
 from loopml.tracking.run_artifacts import ArtifactEntry
@@ -408,11 +408,13 @@ class _RemoteArtifacts:
         try:
             _transfer.retrying(
                 lambda: _transfer.put_file(grant["url"], source, grant["headers"]),
-                min(self.resume_wait_s, 5.0),
+                min(self.resume_wait_s, 2.0),
                 errors=(_transfer.Unreachable,),
             )
-        except _transfer.Unreachable:
-            self.direct = False  # this machine cannot reach the store: go through the server
+        except (_transfer.Unreachable, _transfer.TransferError):
+            # This machine cannot reach the store (or a proxy on the way mangles the
+            # signed request): send the files through the server from now on.
+            self.direct = False
             self._abandon(run_id, grant["upload_id"])
             return False
         self._complete(run_id, grant["upload_id"], path, digest, size)
@@ -531,16 +533,19 @@ class _RemoteArtifacts:
                 try:
                     _transfer.download(grant["url"], target, sha256=entry.digest, size=entry.size)
                     return
-                except _transfer.Unreachable:
+                except (_transfer.Unreachable, _transfer.TransferError):
                     self.direct = False  # the .part file keeps what came; the server sends the rest
         url = self.http.url + f"{_API}/runs/{_q(run_id)}/artifacts/{_qpath(entry.path)}"
-        _transfer.retrying(
-            lambda: _transfer.download(
-                url, target, sha256=entry.digest or "", size=entry.size or 0, headers=self._auth
-            ),
-            self.resume_wait_s,
-            errors=(_transfer.Unreachable,),
-        )
+        try:
+            _transfer.retrying(
+                lambda: _transfer.download(
+                    url, target, sha256=entry.digest or "", size=entry.size or 0, headers=self._auth
+                ),
+                self.resume_wait_s,
+                errors=(_transfer.Unreachable,),
+            )
+        except _transfer.TransferError as err:
+            raise error_from(err.status, err.body) from err
 
     def _stored_digest(self, run_id: str, path: str) -> str | None:
         try:
