@@ -186,6 +186,10 @@ def test_hostile_paths_runs_users_and_ids_are_refused(
     assert _error(http.post(f"{elsewhere}/complete", json={"sha256": _sha(b"")}, headers=eve), 404)
     for bad in ("..%2F..%2Fx", "0" * 31, "nope"):
         assert _error(http.get(f"{base}/{bad}", headers=eve), 404)
+    presign = f"{V1}/runs/{run_id}/artifacts/presign"
+    put = {"path": "f.bin", "method": "PUT", "sha256": _sha(b"x")}
+    assert _error(http.post(presign, json=put, headers=viewer), 403)
+    assert _error(http.post(presign, json={**put, "path": "../x"}, headers=eve), 400)
     tracking.delete_run(run_id)
     assert _error(http.post(f"{url}/complete", json={"sha256": _sha(b"")}, headers=eve), 404)
 
@@ -218,4 +222,4 @@ def test_presigned_urls_need_a_store_clients_can_reach(
     assert refused["details"] == {"direct": False}
     put = {"path": "g.bin", "method": "PUT", "sha256": _sha(b"y")}
     assert _error(open_server.client.post(url, json=put), 409)
-    assert _error(open_server.client.post(url, json={**put, "method": "POST"}), 409)
+    assert _error(open_server.client.post(url, json={**put, "method": "POST"}), 400)

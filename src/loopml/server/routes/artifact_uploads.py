@@ -136,6 +136,10 @@ def presign(call: Call) -> dict[str, Any]:
     run_id = call.path["run_id"]
     path = file_path(call.field("path"))
     method = call.field("method", default="GET").upper()
+    if method not in ("GET", "PUT"):
+        raise InvalidInputError(f"field 'method' must be GET or PUT, got {method!r}")
+    if method == "PUT":
+        call.require("editor", action="upload artifacts")
     store = call.ctx.tracking.run_artifacts.artifact_store
     if not store.direct:
         raise ConflictError(
@@ -158,9 +162,6 @@ def presign(call: Call) -> dict[str, Any]:
             "sha256": entry.digest,
             "url_expires_at": expires_at,
         }
-    if method != "PUT":
-        raise InvalidInputError(f"field 'method' must be GET or PUT, got {method!r}")
-    call.require("editor", action="upload artifacts")
     digest = _sha256(call.field("sha256"))
     size = call.field("size", int, default=None)
     check_writable(call, run_id)
