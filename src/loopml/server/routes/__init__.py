@@ -9,6 +9,7 @@ from __future__ import annotations
 from loopml.server.api import Api
 from loopml.server.routes import (
     accounts,
+    artifact_uploads,
     automation,
     data,
     data_upload,
@@ -33,6 +34,7 @@ def v1() -> list[Api]:
         accounts.api,
         tracking.api,
         run_artifacts.api,
+        artifact_uploads.api,
         data.api,
         data_upload.api,
         features.api,
