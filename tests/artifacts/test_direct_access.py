@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import http.client
 import urllib.parse
+from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import S3Server
 from loopml.artifacts import ArtifactStore
 from loopml.artifacts.base import DirectAccess
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from conftest import S3Server
 
 
 def _send(

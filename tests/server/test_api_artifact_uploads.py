@@ -223,3 +223,23 @@ def test_presigned_urls_need_a_store_clients_can_reach(
     put = {"path": "g.bin", "method": "PUT", "sha256": _sha(b"y")}
     assert _error(open_server.client.post(url, json=put), 409)
     assert _error(open_server.client.post(url, json={**put, "method": "POST"}), 400)
+
+
+def test_an_experiment_editor_uploads_to_its_runs_only(
+    staging_server: Server, tracking: TrackingClient
+) -> None:
+    http = staging_server.client
+    bo = staging_server.user("bo", "viewer")
+    staging_server.accounts.grant("bo", "editor", "experiment:churn")
+    mine, theirs = tracking.create_run("churn").id, tracking.create_run("fraud").id
+    made = http.post(f"{V1}/runs/{mine}/artifact-uploads", json={"path": "f.bin"}, headers=bo)
+    assert made.status_code == 201, made.text
+    url = f"{V1}/runs/{mine}/artifact-uploads/{made.json()['upload_id']}"
+    assert http.put(url, params={"offset": 0}, content=b"abc", headers=bo).status_code == 200
+    done = http.post(f"{url}/complete", json={"sha256": _sha(b"abc")}, headers=bo)
+    assert done.status_code == 201, done.text
+    refused = http.post(f"{V1}/runs/{theirs}/artifact-uploads", json={"path": "f"}, headers=bo)
+    assert _error(refused, 403)["details"]["scope"] == "experiment:fraud"
+    put = {"path": "g.bin", "method": "PUT", "sha256": _sha(b"y")}
+    presign = http.post(f"{V1}/runs/{theirs}/artifacts/presign", json=put, headers=bo)
+    assert _error(presign, 403)["details"]["scope"] == "experiment:fraud"

@@ -60,6 +60,9 @@ def test_an_experiment_editor_writes_to_its_runs_only(
     # Reads still go by the workspace role; nothing was written to fraud's run.
     assert http.get(f"{V1}/runs/{theirs}", headers=bo).json()["metrics"] == {}
     assert tracking.get_run(theirs).status == "running"
+    upload = f"{V1}/runs/{{}}/artifacts/notes.txt"
+    assert http.put(upload.format(mine), headers=bo, content=b"x").status_code == 201
+    assert http.put(upload.format(theirs), headers=bo, content=b"x").status_code == 403
     # An unknown run is not bo's to write: refused, not looked up.
     assert http.post(f"{V1}/runs/nope/metrics", headers=bo, json=point).status_code == 403
 

@@ -22,12 +22,15 @@ from loopml.clock import now_ms
 from loopml.errors import ConflictError, InvalidInputError, PayloadTooLargeError
 from loopml.server.api import Api, Call, Param
 from loopml.server.routes.run_artifacts import check_writable, file_path
+from loopml.server.scopes import of_run, path_run, run_scope
 
 __all__ = ["api"]
 
 api = Api("/api/v1", tag="tracking")
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# Uploads to a run are checked on its experiment (a grant on experiment:NAME counts).
+ON_RUN = run_scope(path_run)
 
 
 # -- staged uploads (resumable, through the server) ---------------------------------------
@@ -39,6 +42,7 @@ _UPLOADS = "/runs/{run_id}/artifact-uploads"
     _UPLOADS,
     summary="Start a resumable upload of one artifact file, sent in chunks",
     status=201,
+    scope=ON_RUN,
 )
 def start_upload(call: Call) -> dict[str, Any]:
     run_id = call.path["run_id"]
@@ -55,6 +59,7 @@ def start_upload(call: Call) -> dict[str, Any]:
     _UPLOADS + "/{upload_id}",
     summary="An upload in progress: how many bytes it holds (the offset to resume from)",
     role="editor",
+    scope=ON_RUN,
 )
 def upload_status(call: Call) -> dict[str, Any]:
     upload = call.ctx.uploads.get(call.path["run_id"], call.path["upload_id"], call.principal.user)
@@ -66,6 +71,7 @@ def upload_status(call: Call) -> dict[str, Any]:
     summary="Append one chunk (the raw body) at ?offset=, which must be the upload's size",
     params=(Param("offset", "integer", "where the chunk starts: the upload's size", True),),
     raw_body=True,
+    scope=ON_RUN,
 )
 async def append_chunk(call: Call) -> dict[str, Any]:
     run_id, upload_id, user = call.path["run_id"], call.path["upload_id"], call.principal.user
@@ -85,6 +91,7 @@ async def append_chunk(call: Call) -> dict[str, Any]:
     _UPLOADS + "/{upload_id}/complete",
     summary="Check the uploaded file against its sha256 and add it to the run's artifacts",
     status=201,
+    scope=ON_RUN,
 )
 def complete_upload(call: Call) -> dict[str, Any]:
     run_id, upload_id = call.path["run_id"], call.path["upload_id"]
@@ -114,7 +121,11 @@ def complete_upload(call: Call) -> dict[str, Any]:
     return {"path": path, "size": stored.size, "digest": stored.digest}
 
 
-@api.delete(_UPLOADS + "/{upload_id}", summary="Abandon an upload; what it held is deleted")
+@api.delete(
+    _UPLOADS + "/{upload_id}",
+    summary="Abandon an upload; what it held is deleted",
+    scope=ON_RUN,
+)
 def abandon_upload(call: Call) -> dict[str, Any]:
     run_id, upload_id = call.path["run_id"], call.path["upload_id"]
     upload = call.ctx.uploads.discard(run_id, upload_id, call.principal.user)
@@ -131,6 +142,7 @@ def abandon_upload(call: Call) -> dict[str, Any]:
     summary="A presigned URL to GET an artifact file from, or PUT one to, the artifact "
     "store itself (S3 stores; 409 for stores clients cannot reach)",
     role="viewer",  # a download; an upload checks editor below
+    scope=ON_RUN,
 )
 def presign(call: Call) -> dict[str, Any]:
     run_id = call.path["run_id"]
@@ -139,7 +151,7 @@ def presign(call: Call) -> dict[str, Any]:
     if method not in ("GET", "PUT"):
         raise InvalidInputError(f"field 'method' must be GET or PUT, got {method!r}")
     if method == "PUT":
-        call.require("editor", action="upload artifacts")
+        call.require("editor", of_run(call, run_id), action="upload artifacts")
     store = call.ctx.tracking.run_artifacts.artifact_store
     if not store.direct:
         raise ConflictError(

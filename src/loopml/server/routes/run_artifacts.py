@@ -29,6 +29,7 @@ from loopml.artifacts import safe_artifact_path
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.server._http import dump_json
 from loopml.server.api import Api, Call, Param, Reply
+from loopml.server.scopes import path_run, run_scope
 
 __all__ = ["api", "check_writable", "file_path"]
 
@@ -84,6 +85,7 @@ def download_artifact(call: Call) -> StreamingResponse | Reply:
     summary="Upload one artifact file: the raw request body is the file's content",
     raw_body=True,
     status=201,
+    scope=run_scope(path_run),
 )
 async def upload_artifact(call: Call) -> dict[str, Any]:
     path = file_path(call.path["path"])
