@@ -161,8 +161,13 @@ def _model_missing(conn: Connection, name: str) -> NotFoundError:
 
 
 def find_model(conn: Connection, name: str) -> RowMapping:
-    """The ``registered_models`` row of ``name`` (NotFoundError listing the models)."""
-    row = conn.execute(_FIND_MODEL, {"name": name}).mappings().first()
+    """The ``registered_models`` row of ``name`` (NotFoundError listing the models).
+
+    Raises:
+        InvalidInputError: ``name`` cannot be a model's (checked before the query:
+            PostgreSQL refuses text with NUL, and no stored name holds a control character).
+    """
+    row = conn.execute(_FIND_MODEL, {"name": check_model_name(name)}).mappings().first()
     if row is None:
         raise _model_missing(conn, name)
     return row
@@ -178,7 +183,7 @@ def lock_model(conn: Connection, name: str) -> RowMapping:
 
 def try_lock_model(conn: Connection, name: str) -> RowMapping | None:
     """:func:`lock_model`, or ``None`` when there is no such model yet."""
-    return conn.execute(_LOCK_MODEL, {"name": name}).mappings().first()
+    return conn.execute(_LOCK_MODEL, {"name": check_model_name(name)}).mappings().first()
 
 
 _MAX_VERSION = 2**31 - 1
@@ -192,6 +197,7 @@ def find_version(conn: Connection, name: str, version: int) -> RowMapping:
             versions of the model, as ranges).
         InvalidInputError: ``version`` is not a positive integer.
     """
+    check_model_name(name)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidInputError(
             f"version must be a positive integer, got {version!r}; e.g. get_version('{name}', 3)"

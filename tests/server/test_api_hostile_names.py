@@ -1,0 +1,90 @@
+"""Model names with NUL and other control characters, through /api/v1/models/… and MLflow's
+registry API, on SQLite and PostgreSQL (which cannot hold NUL in text): always a 400 from
+the registry's name check, before any query; never a 5xx."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loopml.config import Settings
+from loopml.registry import RegistryClient
+from loopml.server import ServerConfig
+
+from ._models import add_version
+from ._support import Server, make_server
+
+HOSTILE = ["%00", "churn%00", "a%01b", "line%0Abreak", "del%7F"]
+V1_PATHS = [
+    "/api/v1/models/{name}",
+    "/api/v1/models/{name}/versions",
+    "/api/v1/models/{name}/versions/1",
+    "/api/v1/models/{name}/versions/1/blockers",
+    "/api/v1/models/{name}/versions/1/approvals",
+    "/api/v1/models/{name}/versions/1/evaluations",
+    "/api/v1/models/{name}/versions/1/card",
+    "/api/v1/models/{name}/aliases",
+    "/api/v1/models/{name}/alias-history",
+    "/api/v1/models/{name}/policy",
+    "/api/v1/registry/events?model={name}",
+]
+MLFLOW_GETS = [
+    "/api/2.0/mlflow/registered-models/get?name={name}",
+    "/api/2.0/mlflow/model-versions/get?name={name}&version=1",
+    "/api/2.0/mlflow/model-versions/get-download-uri?name={name}&version=1",
+    "/api/2.0/mlflow/registered-models/alias?name={name}&alias=champion",
+    "/ajax-api/2.0/mlflow/registered-models/get?name={name}",
+]
+
+
+@pytest.fixture
+def hosted(settings: Settings, tmp_path: Path) -> Iterator[Server]:
+    """A token-free server over ``settings`` (SQLite, then PostgreSQL) with churn v1."""
+    for server in make_server(settings, ServerConfig(auth="none")):
+        add_version(RegistryClient(settings), "churn", tmp_path)
+        yield server
+
+
+def test_v1_model_routes_refuse_control_characters_in_names(hosted: Server) -> None:
+    for template in V1_PATHS:
+        for name in HOSTILE:
+            reply = hosted.client.get(template.format(name=name))
+            assert reply.status_code == 400, (template, name, reply.text)
+            error = reply.json()["error"]
+            assert error["code"] == "invalid_input"
+            assert "model name" in error["message"]
+    writes = [
+        ("PUT", "/api/v1/models/%00/aliases/production", {"version": 1}),
+        ("POST", "/api/v1/models/%00/versions/1/status", {"status": "validated"}),
+        ("PUT", "/api/v1/models/a%01/policy", {"gates": []}),
+    ]
+    for method, path, body in writes:
+        reply = hosted.client.request(method, path, json=body)
+        assert reply.status_code == 400, (path, reply.text)
+    assert hosted.client.get("/api/v1/models/churn").json()["name"] == "churn"
+
+
+def test_mlflow_registry_refuses_control_characters_as_invalid_parameter_value(
+    hosted: Server,
+) -> None:
+    for template in MLFLOW_GETS:
+        for name in HOSTILE:
+            reply = hosted.client.get(template.format(name=name))
+            assert reply.status_code == 400, (template, name, reply.text)
+            assert reply.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    for path, body in [
+        ("/api/2.0/mlflow/registered-models/create", {"name": "a\x00b"}),
+        ("/api/2.0/mlflow/registered-models/set-tag", {"name": "\x00", "key": "k", "value": "v"}),
+        ("/api/2.0/mlflow/model-versions/create", {"name": "\x00", "source": "runs:/x/model"}),
+    ]:
+        reply = hosted.client.post(path, json=body)
+        assert reply.status_code == 400, (path, reply.text)
+        assert reply.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    # A search naming such a model finds nothing, as for any model that does not exist.
+    search = hosted.client.get(
+        "/api/2.0/mlflow/model-versions/search", params={"filter": "name='\x00'"}
+    )
+    assert search.status_code == 200, search.text
+    assert search.json()["model_versions"] == []
