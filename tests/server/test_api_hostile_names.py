@@ -1,6 +1,7 @@
 """Model names with NUL and other control characters, through /api/v1/models/… and MLflow's
-registry API, on SQLite and PostgreSQL (which cannot hold NUL in text): always a 400 from
-the registry's name check, before any query; never a 5xx."""
+registry API, on SQLite and PostgreSQL (which cannot hold NUL in text): always a 400 (from
+the server's NUL check, or the registry's name check), before any query; never a 5xx. And
+a NUL in any other route's path or query is refused the same way."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def test_v1_model_routes_refuse_control_characters_in_names(hosted: Server) -> N
             assert reply.status_code == 400, (template, name, reply.text)
             error = reply.json()["error"]
             assert error["code"] == "invalid_input"
-            assert "model name" in error["message"]
+            assert ("NUL" if "%00" in name else "model name") in error["message"]
     writes = [
         ("PUT", "/api/v1/models/%00/aliases/production", {"version": 1}),
         ("POST", "/api/v1/models/%00/versions/1/status", {"status": "validated"}),
@@ -82,9 +83,39 @@ def test_mlflow_registry_refuses_control_characters_as_invalid_parameter_value(
         reply = hosted.client.post(path, json=body)
         assert reply.status_code == 400, (path, reply.text)
         assert reply.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-    # A search naming such a model finds nothing, as for any model that does not exist.
-    search = hosted.client.get(
-        "/api/2.0/mlflow/model-versions/search", params={"filter": "name='\x00'"}
-    )
-    assert search.status_code == 200, search.text
-    assert search.json()["model_versions"] == []
+    # A search naming such a model finds nothing, as for any model that does not exist;
+    # a NUL in the filter is refused as in any query parameter.
+    search = "/api/2.0/mlflow/model-versions/search"
+    found = hosted.client.get(search, params={"filter": "name='a\x01b'"})
+    assert found.status_code == 200, found.text
+    assert found.json()["model_versions"] == []
+    refused = hosted.client.get(search, params={"filter": "name='\x00'"})
+    assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+ELSEWHERE = [
+    "/api/v1/deployments?model=%00",
+    "/api/v1/deployments/%00",
+    "/api/v1/automation/policies/%00",
+    "/api/v1/evaluations/%00",
+    "/api/v1/runs/%00",
+    "/api/v1/monitors/%00",
+    "/api/v1/monitors?deployment=%00",
+    "/api/v1/pipeline-runs/%00",
+    "/api/v1/pipeline-runs?pipeline=%00",
+    "/api/v1/datasets/%00",
+    "/api/v1/features/%00",
+    "/api/v1/audit?object_id=%00",
+    "/api/v1/models?page_token=%00",
+    "/api/v1/models/churn?x%00=1",
+]
+
+
+def test_a_nul_in_any_path_or_query_is_invalid_input(hosted: Server) -> None:
+    for path in ELSEWHERE:
+        reply = hosted.client.get(path)
+        assert reply.status_code == 400, (path, reply.text)
+        assert "NUL" in reply.json()["error"]["message"]
+    mlflow = hosted.client.get("/api/2.0/mlflow/runs/get", params={"run_id": "\x00"})
+    assert mlflow.status_code == 400, mlflow.text
+    assert mlflow.json()["error_code"] == "INVALID_PARAMETER_VALUE"

@@ -16,7 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loopml.errors import LoopmlError, PayloadTooLargeError, UnauthorizedError
+from loopml.errors import (
+    InvalidInputError,
+    LoopmlError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+    quote,
+)
 from loopml.server._context import ServerContext
 from loopml.server.api import Call, Operation, Reply
 from loopml.server.idempotency import HEADER
@@ -158,6 +164,7 @@ def _endpoint(
         try:
             if not op.public and ctx.config.auth != "none" and _token_of(request) is None:
                 principal_of(request, ctx)  # raises the 401 before any body is read
+            _refuse_nul(request)
             if op.raw_body:
                 principal = await anyio.to_thread.run_sync(_authorize, op, request, ctx)
                 call = Call(
@@ -187,6 +194,20 @@ def _endpoint(
             return Response(payload, status, media_type="application/json")
 
     return endpoint
+
+
+def _refuse_nul(request: Request) -> None:
+    """Refuse a NUL in the path or the query string before any handler runs: no name, id
+    or value loopml keeps can hold one, and PostgreSQL refuses it in text (a query would
+    fail as a 500 rather than say what was wrong)."""
+    params = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in params:
+        if "\x00" in name or "\x00" in str(value):
+            raise InvalidInputError(
+                f"parameter {quote(name)} holds a NUL character ({quote(str(value), 60)}); "
+                "remove it",
+                details={"parameter": name},
+            )
 
 
 def _authorize(op: Operation, request: Request, ctx: ServerContext) -> Principal:
