@@ -17,6 +17,7 @@ from loopml.server import ServerConfig
 from ._models import add_version
 from ._support import Server, make_server
 
+V1 = "/api/v1"
 HOSTILE = ["%00", "churn%00", "a%01b", "line%0Abreak", "del%7F"]
 V1_PATHS = [
     "/api/v1/models/{name}",
@@ -119,3 +120,30 @@ def test_a_nul_in_any_path_or_query_is_invalid_input(hosted: Server) -> None:
     mlflow = hosted.client.get("/api/2.0/mlflow/runs/get", params={"run_id": "\x00"})
     assert mlflow.status_code == 400, mlflow.text
     assert mlflow.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_a_nul_in_a_json_body_is_invalid_input_naming_the_field(hosted: Server) -> None:
+    update, create = (
+        "/api/2.0/mlflow/registered-models/update",
+        "/api/2.0/mlflow/experiments/create",
+    )
+    refused = [
+        ("PATCH", update, {"name": "churn", "description": "a\x00"}, "body.description"),
+        (
+            "POST",
+            create,
+            {"name": "e", "tags": [{"key": "k", "value": "\x00"}]},
+            "body.tags[0].value",
+        ),
+        ("POST", f"{V1}/models/churn/versions/1/status", {"reason": "\x00"}, "body.reason"),
+        ("POST", f"{V1}/models/churn/versions/1/status", {"k\x00": 1}, "body key 'k\\x00'"),
+    ]
+    for method, path, body, field in refused:
+        reply = hosted.client.request(method, path, json=body)
+        assert reply.status_code == 400, (path, reply.text)
+        error = reply.json().get("error") or reply.json()  # loopml's shape, or MLflow's
+        assert error["message"] == f"{field} holds a NUL character; remove it"
+    # The text \u0000 (an escaped backslash, then u0000) is no NUL: it is stored as sent.
+    kept = hosted.client.patch(update, json={"name": "churn", "description": "C:\\u0000"})
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["registered_model"]["description"] == "C:\\u0000"

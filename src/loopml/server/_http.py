@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -210,6 +211,43 @@ def _refuse_nul(request: Request) -> None:
             )
 
 
+def _refuse_nul_in_body(body: bytes) -> None:
+    """Refuse a JSON body with a NUL in a string, as :func:`_refuse_nul` does a query.
+
+    JSON spells NUL ``\\u0000``; only a body holding that is parsed here (one search
+    of the bytes for all others), and one that is not JSON is left to its handler.
+    """
+    if b"\\u0000" not in body:
+        return
+    try:
+        where = _nul_in(json.loads(body), "body")
+    except (ValueError, RecursionError):  # not JSON (or too deep): the handler says so
+        return
+    if where is not None:
+        raise InvalidInputError(
+            f"{where} holds a NUL character; remove it", details={"field": where}
+        )
+
+
+def _nul_in(value: Any, where: str) -> str | None:
+    """Where in a parsed JSON ``value`` a string holds NUL (``body.tags[0].value``), or None."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return f"{where} key {quote(key, 40)}"
+            found = _nul_in(item, f"{where}.{key}")
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
 def _authorize(op: Operation, request: Request, ctx: ServerContext) -> Principal:
     """The caller, checked for the operation's role (on a worker thread: it may read the store)."""
     principal = principal_of(request, ctx, public=op.public)
@@ -222,6 +260,7 @@ def _invoke(
     op: Operation, request: Request, ctx: ServerContext, body: bytes, render_error: ErrorRenderer
 ) -> Any:
     principal = _authorize(op, request, ctx)
+    _refuse_nul_in_body(body)
     call = Call(ctx, principal, dict(request.path_params), _query(request), body, request.headers)
     key = request.headers.get(HEADER) if op.method != "GET" else None
     with audit.acting_as(principal.user):
