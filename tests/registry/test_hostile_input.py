@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from _registry_packages import LogPackage
 
-from loopml.errors import InvalidInputError
+from loopml.errors import InvalidInputError, NotFoundError
 from loopml.registry.client import RegistryClient
 
 HOSTILE = ["\x00", "churn\x00", "a\x01b", "line\nbreak", "tab\t", "del\x7f", "c1\x80"]
@@ -43,6 +43,17 @@ def test_a_model_name_with_control_characters_is_invalid_input(
         with pytest.raises(InvalidInputError, match=r"model name .* is not valid"):
             LOOKUPS[call](registry, name)
     assert registry.get_model("churn").name == "churn"  # the store still answers
+
+
+def test_a_printable_name_no_model_can_have_is_simply_not_found(
+    registry: RegistryClient, log_package: LogPackage
+) -> None:
+    registry.register(log_package(), "churn")
+    for name in ["<script>alert(1)</script>", "no such model", "é"]:
+        with pytest.raises(NotFoundError):
+            registry.get_model(name)
+        with pytest.raises(NotFoundError):
+            registry.get_version(name, 1)
 
 
 def _record(**extra: object) -> dict[str, object]:

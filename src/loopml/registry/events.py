@@ -154,7 +154,7 @@ def list_events(
 
     Raises:
         InvalidInputError: a negative cursor, a limit outside 1..1000, an unknown kind, a
-            name no model can have.
+            model name with a control character.
     """
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
         raise InvalidInputError(f"after must be an event id (an integer >= 0), got {after!r}")
@@ -165,7 +165,7 @@ def list_events(
     if until is not None:
         query = query.where(_E.id <= until)
     if model is not None:
-        query = query.where(_E.model == _records.check_model_name(model))
+        query = query.where(_E.model == _records.check_name_to_find(model))
     if wanted:
         query = query.where(_E.kind.in_(wanted))
     rows = conn.execute(query.order_by(_E.id).limit(limit)).mappings()
