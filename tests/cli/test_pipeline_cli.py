@@ -17,6 +17,14 @@ from loopml.pipelines import StepEvent, StepStatus
 
 DIAMOND = "_cli_pipelines:diamond"
 SQUARES = "_cli_pipelines:squares"
+RUN_FIELDS = (
+    "id", "pipeline", "status", "params", "executor", "cache", "entrypoint", "resumed_from",
+    "created_at", "ended_at", "duration_s", "counts", "failed_steps",
+)  # fmt: skip
+STEP_FIELDS = (
+    "node", "step", "status", "run_id", "cached_from", "cache_key", "attempts", "started_at",
+    "ended_at", "duration_ms", "reason", "error", "outputs",
+)  # fmt: skip
 NODE_ROW = re.compile(r"^[\s│]*[○◐●◆✗⊘][\s│]*(\S+)")  # lanes, a status glyph, the node
 
 
@@ -250,6 +258,9 @@ def test_show_a_pipeline_name_shows_its_latest_run(cli) -> None:
     latest = run_json(cli, DIAMOND, "-p", "k=2")
     shown = cli.json("pipeline", "show", "diamond")
     assert shown["id"] == latest["id"]
+    assert sorted(shown) == sorted([*RUN_FIELDS, "steps", "nodes"])
+    assert sorted(shown["steps"][0]) == sorted(STEP_FIELDS)
+    assert sorted(cli.json("pipeline", "runs")[0]) == sorted(RUN_FIELDS)
     assert [n["id"] for n in shown["nodes"]] == ["source", "left", "right", "join"]
     assert shown["nodes"][3]["upstream"] == ["left", "right"]
 

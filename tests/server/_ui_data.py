@@ -5,24 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import uvicorn
 
 import loopml
 from loopml.config import Settings
 from loopml.data import DatasetClient
 from loopml.registry import RegistryClient
-from loopml.server import AccountService, ServerConfig, create_app
+from loopml.server import AccountService, ServerConfig
 from loopml.serving import DeploymentClient
 from loopml.store import open_store
 from loopml.tracking import TrackingClient
+
+from ._support import live_server as uvicorn_server
 
 EXPERIMENT = "churn-ui"
 MODEL = "churn"
@@ -148,12 +146,6 @@ def fill(settings: Settings, scratch: Path) -> Filled:
     return filled
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class LiveServer:
     """A uvicorn server on 127.0.0.1 in a thread, and the accounts of its store."""
@@ -174,29 +166,6 @@ class LiveServer:
 
 def live_server(settings: Settings, scratch: Path, auth: str = "tokens") -> Iterator[LiveServer]:
     filled = fill(settings, scratch)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, ServerConfig(auth=auth)),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="loopml-ui-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the uvicorn server did not start in 30 s")
-        time.sleep(0.05)
-    try:
-        yield LiveServer(
-            f"http://127.0.0.1:{port}",
-            settings,
-            AccountService(open_store(settings.db_url)),
-            filled,
-        )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with uvicorn_server(settings, ServerConfig(auth=auth)) as server:
+        accounts = AccountService(open_store(settings.db_url))
+        yield LiveServer(server.url, settings, accounts, filled)

@@ -17,6 +17,14 @@ from loopml.store import open_store
 from ._support import Server
 
 V1 = "/api/v1"
+RUN_FIELDS = (
+    "id", "pipeline", "status", "params", "executor", "cache", "entrypoint", "resumed_from",
+    "created_at", "ended_at", "duration_s", "counts", "failed_steps",
+)  # fmt: skip
+STEP_FIELDS = (
+    "node", "step", "status", "run_id", "cached_from", "cache_key", "attempts", "started_at",
+    "ended_at", "duration_ms", "reason", "error", "outputs",
+)  # fmt: skip
 
 PIPELINES = """
 import loopml
@@ -77,6 +85,10 @@ def test_pipeline_runs_are_listed_filtered_and_paged(open_server: Server, ran: l
     assert [r["id"] for r in first["runs"]] == [ran[2], ran[1]]
     assert first["runs"][1]["counts"]["cached"] == 2
     assert "steps" not in first["runs"][0]
+    assert sorted(first["runs"][0]) == sorted(RUN_FIELDS)
+    assert sorted(pipelines["pipelines"][0]) == sorted(
+        ["name", "runs", "last_run_id", "last_status", "last_run_at", "entrypoint"]
+    )
     rest = http.get(
         f"{V1}/pipeline-runs",
         params={"pipeline": "summing", "limit": 2, "page_token": first["next_page_token"]},
@@ -101,6 +113,9 @@ def test_a_pipeline_run_shows_its_steps_states_cache_hits_and_durations(
     ]
     assert all(s["duration_ms"] is not None and s["duration_ms"] >= 0 for s in fresh["steps"])
     assert [n["id"] for n in fresh["nodes"]] == ["numbers", "total"]
+    assert sorted(fresh) == sorted([*RUN_FIELDS, "steps", "nodes"])
+    assert sorted(fresh["steps"][0]) == sorted([*STEP_FIELDS, "cache_hit"])
+    assert fresh["steps"][0]["outputs"]["output"].keys() == {"digest", "type", "size"}
     cached = http.get(f"{V1}/pipeline-runs/{ran[1]}").json()
     assert [s["cache_hit"] for s in cached["steps"]] == [True, True]
     assert cached["steps"][0]["cached_from"] == fresh["steps"][0]["run_id"]

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import textwrap
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +24,7 @@ from loopml.errors import UntrustedTypesError
 from loopml.registry import RegistryClient
 from loopml.registry.loading import load_model
 
-ROOT = Path(__file__).resolve().parents[2]
+from ._support import ROOT, server_process
 
 
 @dataclass
@@ -41,45 +37,12 @@ class Live:
         return Settings.load(home=self.home)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """``loopml server`` on a free loopback port over a fresh home."""
     home = tmp_path_factory.mktemp("mlflow-registry-home")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
-    env["LOOPML_HOME"] = str(home)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
-    log_path = home / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "loopml", "server", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/health", timeout=2):
-                        break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(
-                            "loopml server did not start:\n" + log_path.read_text()
-                        ) from None
-                    time.sleep(0.2)
-            yield Live(url, home)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    with server_process(home) as url:
+        yield Live(url, home)
 
 
 @pytest.fixture(params=["mlflow3", "mlflow2"])

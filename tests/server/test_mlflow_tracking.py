@@ -10,12 +10,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
-import sys
 import textwrap
-import time
-import urllib.request
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +25,8 @@ from loopml.server.accounts import AccountService
 from loopml.store import open_store
 from loopml.tracking import TrackingClient
 
-ROOT = Path(__file__).resolve().parents[2]
+from ._support import ROOT, server_process
+
 CLIENTS = ("mlflow3", "mlflow2")
 
 
@@ -50,45 +48,14 @@ class LiveServer:
             self._client.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(home: Path, *args: str) -> Iterator[LiveServer]:
-    """``loopml server`` (uvicorn, one worker) on a free loopback port over ``home``."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
-    env["LOOPML_HOME"] = str(home)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
-    log = (home / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "server", "--port", str(port), *args],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "loopml server did not start:\n" + (home / "server.log").read_text()
-                    ) from None
-                time.sleep(0.2)
-        server = LiveServer(url, port, home)
-        yield server
-        server.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+    """``loopml server`` on a free loopback port over ``home``."""
+    with server_process(home, *args) as url:
+        server = LiveServer(url, int(urllib.parse.urlsplit(url).port or 0), home)
+        try:
+            yield server
+        finally:
+            server.close()
 
 
 @pytest.fixture(scope="module")

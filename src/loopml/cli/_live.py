@@ -32,9 +32,6 @@ from loopml.cli._pipeline_views import (
     STEP_STYLES,
     first_line,
     glyph,
-    run_duration_s,
-    run_json,
-    step_counts,
     step_counts_text,
 )
 
@@ -302,13 +299,13 @@ def _report(
     console: Console | None = None,
 ) -> None:
     if as_json:
-        data = run_json(info)
+        data = info.to_dict()
         if error is not None:
             data["error"] = error.to_dict()["error"]
         echo_json(data)
         return
-    took = format_duration(run_duration_s(info))
-    counts = step_counts_text(step_counts(info))
+    took = format_duration(info.duration_s)
+    counts = step_counts_text(info.step_counts())
     lines: list[Any] = [
         cell(
             f"pipeline {info.pipeline} run {info.id} {info.status} in {took}: {counts}",

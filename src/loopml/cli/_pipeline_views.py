@@ -32,15 +32,10 @@ __all__ = [
     "dag_view",
     "first_line",
     "glyph",
-    "run_duration_s",
     "run_header",
-    "run_json",
     "runs_table",
-    "step_counts",
     "step_counts_text",
     "step_detail",
-    "step_json",
-    "templates",
 ]
 
 STEP_STYLES: dict[str, tuple[str, str]] = {
@@ -53,6 +48,7 @@ STEP_STYLES: dict[str, tuple[str, str]] = {
     "killed": ("✗", "magenta"),
 }
 RUN_STYLES = {"running": "yellow", "finished": "green", "failed": "red", "killed": "magenta"}
+# loopml.pipelines.models.COUNTED, spelled out: the CLI starts without importing pipelines.
 COUNTED = ("completed", "cached", "failed", "skipped", "killed", "running", "pending")
 MAX_ITEMS_SHOWN = 20  # items of one map drawn under it; --json has them all
 
@@ -68,70 +64,10 @@ def first_line(text: str | None) -> str:
     return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
 
 
-def templates(spec: Mapping[str, Any]) -> set[str]:
-    """The ids of map templates in a stored spec (they finish when their items do)."""
-    return {node["id"] for node in spec.get("nodes", []) if node.get("map")}
-
-
-def step_counts(info: PipelineRunInfo) -> dict[str, int]:
-    """How many steps ended in each status (map templates not counted; ``total`` too)."""
-    skip = templates(info.spec)
-    counts = Counter(str(s.status) for node, s in info.steps.items() if node not in skip)
-    return {**{status: counts.get(status, 0) for status in COUNTED}, "total": counts.total()}
-
-
 def step_counts_text(counts: Mapping[str, int]) -> str:
     """``3 completed · 1 cached`` (statuses with a count of zero are left out)."""
     parts = [f"{counts[s]} {s}" for s in COUNTED if counts.get(s)]
     return " · ".join(parts) or "no steps"
-
-
-def run_duration_s(info: PipelineRunInfo) -> float | None:
-    return None if info.ended_at is None else (info.ended_at - info.created_at) / 1000
-
-
-def step_json(step: StepRunInfo) -> dict[str, Any]:
-    """One step of a run as JSON (outputs without their inline values)."""
-    return {
-        "node": step.node,
-        "step": step.step,
-        "status": str(step.status),
-        "run_id": step.run_id,
-        "cached_from": step.cached_from,
-        "cache_key": step.cache_key,
-        "attempts": step.attempts,
-        "started_at": step.started_at,
-        "ended_at": step.ended_at,
-        "duration_ms": step.duration_ms,
-        "reason": step.reason,
-        "error": step.error,
-        "outputs": {
-            name: {"digest": ref.digest, "type": ref.type_name, "size": ref.size}
-            for name, ref in step.outputs.items()
-        },
-    }
-
-
-def run_json(info: PipelineRunInfo, *, steps: bool = True) -> dict[str, Any]:
-    """A pipeline run as JSON: its fields, step counts, and (with ``steps``) every step."""
-    data: dict[str, Any] = {
-        "id": info.id,
-        "pipeline": info.pipeline,
-        "status": info.status,
-        "params": info.params,
-        "executor": info.executor,
-        "cache": info.cache,
-        "entrypoint": info.entrypoint,
-        "resumed_from": info.resumed_from,
-        "created_at": info.created_at,
-        "ended_at": info.ended_at,
-        "duration_s": run_duration_s(info),
-        "counts": step_counts(info),
-        "failed_steps": info.failed_steps,
-    }
-    if steps:
-        data["steps"] = [step_json(step) for step in info.steps.values()]
-    return data
 
 
 def runs_table(infos: Sequence[PipelineRunInfo]) -> Table:
@@ -143,13 +79,13 @@ def runs_table(infos: Sequence[PipelineRunInfo]) -> Table:
     for column in table.columns[5:]:
         column.justify = "right"
     for info in infos:
-        counts = step_counts(info)
+        counts = info.step_counts()
         table.add_row(
             cell(info.id, "cyan"),
             cell(info.pipeline, "bold"),
             cell(info.status, RUN_STYLES.get(info.status, "")),
             cell(format_time(info.created_at)),
-            cell(format_duration(run_duration_s(info))),
+            cell(format_duration(info.duration_s)),
             *(
                 cell(counts[s] or "-", STEP_STYLES[s][1] if counts[s] else "dim")
                 for s in COUNTED[:4]
@@ -176,8 +112,8 @@ def run_header(info: PipelineRunInfo) -> Table:
         ("entrypoint", cell(info.entrypoint or "- (cannot be resumed)")),
         ("resumed from", cell(info.resumed_from or "-")),
         ("started", cell(format_time(info.created_at))),
-        ("duration", cell(format_duration(run_duration_s(info)))),
-        ("steps", cell(step_counts_text(step_counts(info)))),
+        ("duration", cell(format_duration(info.duration_s))),
+        ("steps", cell(step_counts_text(info.step_counts()))),
     ):
         grid.add_row(label, value)
     return grid

@@ -243,12 +243,12 @@ def list_runs(
         loopml pipeline runs train --status failed -n 5 --json
     """
     from loopml.cli._pipeline_store import list_runs as find_runs
-    from loopml.cli._pipeline_views import run_json, runs_table
+    from loopml.cli._pipeline_views import runs_table
 
     client = get_state(ctx).tracking_client()
     found = find_runs(client, pipeline, limit=limit, status=status)
     if as_json:
-        echo_json([run_json(info, steps=False) for info in found])
+        echo_json([info.to_dict(steps=False) for info in found])
         return
     if not found:
         show(cell("no pipeline runs match", "dim"))
@@ -290,7 +290,7 @@ def show_pipeline(
         loopml pipeline show train.py:train --param folds=5
     """
     from loopml.cli._pipeline_store import find_run
-    from loopml.cli._pipeline_views import dag_view, run_header, run_json
+    from loopml.cli._pipeline_views import dag_view, run_header
 
     if target is None and what is not None and ":" in what and not is_uri(what, "runs"):
         target, what = what, None
@@ -306,7 +306,7 @@ def show_pipeline(
         )
     info = find_run(get_state(ctx).tracking_client(), what)
     if as_json:
-        echo_json({**run_json(info), "nodes": info.spec.get("nodes", [])})
+        echo_json({**info.to_dict(), "nodes": info.spec.get("nodes", [])})
         return
     show(run_header(info), "", dag_view(info.spec.get("nodes", []), info.steps))
 

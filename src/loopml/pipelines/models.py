@@ -7,11 +7,13 @@ Example:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "COUNTED",
     "CacheVerdict",
     "OutputRef",
     "PipelineRunInfo",
@@ -47,6 +49,10 @@ class StepStatus(StrEnum):
     @property
     def terminal(self) -> bool:
         return self not in (StepStatus.PENDING, StepStatus.RUNNING)
+
+
+# The statuses a run's step counts name, in the order they are shown.
+COUNTED = ("completed", "cached", "failed", "skipped", "killed", "running", "pending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +149,27 @@ class StepRunInfo:
             return None
         return self.ended_at - self.started_at
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape (outputs without their inline values, traceback left out)."""
+        return {
+            "node": self.node,
+            "step": self.step,
+            "status": str(self.status),
+            "run_id": self.run_id,
+            "cached_from": self.cached_from,
+            "cache_key": self.cache_key,
+            "attempts": self.attempts,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "duration_ms": self.duration_ms,
+            "reason": self.reason,
+            "error": self.error,
+            "outputs": {
+                name: {"digest": ref.digest, "type": ref.type_name, "size": ref.size}
+                for name, ref in self.outputs.items()
+            },
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class PipelineRunInfo:
@@ -164,6 +191,43 @@ class PipelineRunInfo:
     @property
     def failed_steps(self) -> list[str]:
         return [n for n, s in self.steps.items() if s.status is StepStatus.FAILED]
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.ended_at is None else (self.ended_at - self.created_at) / 1000
+
+    @property
+    def templates(self) -> set[str]:
+        """The ids of the map templates in the spec (they finish when their items do)."""
+        return {node["id"] for node in self.spec.get("nodes", []) if node.get("map")}
+
+    def step_counts(self) -> dict[str, int]:
+        """How many steps ended in each of :data:`COUNTED` (map templates not counted), and
+        ``total``."""
+        skip = self.templates
+        counts = Counter(str(s.status) for node, s in self.steps.items() if node not in skip)
+        return {**{status: counts.get(status, 0) for status in COUNTED}, "total": counts.total()}
+
+    def to_dict(self, *, steps: bool = True) -> dict[str, Any]:
+        """The JSON shape: the run's fields, its step counts and (with ``steps``) every step."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "pipeline": self.pipeline,
+            "status": self.status,
+            "params": self.params,
+            "executor": self.executor,
+            "cache": self.cache,
+            "entrypoint": self.entrypoint,
+            "resumed_from": self.resumed_from,
+            "created_at": self.created_at,
+            "ended_at": self.ended_at,
+            "duration_s": self.duration_s,
+            "counts": self.step_counts(),
+            "failed_steps": self.failed_steps,
+        }
+        if steps:
+            data["steps"] = [step.to_dict() for step in self.steps.values()]
+        return data
 
     def _repr_html_(self) -> str:
         """A compact table for notebooks, with one line per step (at most 100)."""
@@ -208,6 +272,16 @@ class PipelineSummary:
     last_status: str
     last_run_at: int
     entrypoint: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "runs": self.runs,
+            "last_run_id": self.last_run_id,
+            "last_status": self.last_status,
+            "last_run_at": self.last_run_at,
+            "entrypoint": self.entrypoint,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, RowMapping, select
 from loopml._ids import new_id
 from loopml.artifacts import StoredFile
 from loopml.clock import now_ms
-from loopml.errors import InvalidInputError, NotFoundError
+from loopml.errors import InvalidInputError, NotFoundError, quote
 from loopml.registry import _records, events
 from loopml.registry._files import resolve_version
 from loopml.registry._records import Row
@@ -94,7 +94,7 @@ def _checked(record: Mapping[str, Any]) -> dict[str, Any]:
             + f"; fields: {', '.join(COLUMNS)}"
         )
     row = {key: plain(record.get(key)) for key in COLUMNS}
-    row["slices"] = row["slices"] if row["slices"] is not None else {}
+    row["slices"] = _checked_slices(row["slices"] if row["slices"] is not None else {})
     row["gates"] = row["gates"] if row["gates"] is not None else []
     row["notes"] = [str(note) for note in row["notes"] or []]
     if row["passed"] is not None:
@@ -102,6 +102,37 @@ def _checked(record: Mapping[str, Any]) -> dict[str, Any]:
     if (row["model"] is None) != (row["version"] is None):
         raise InvalidInputError("give both model and version of an evaluated version, or neither")
     return row
+
+
+_SLICES_SHAPE = "{'region': {'eu': {'rows': 120, 'accuracy': 0.91}}}"
+
+
+def _checked_slices(slices: Any) -> dict[str, Any]:
+    """``slices`` (already :func:`plain`) if shaped slice -> group -> metric -> number."""
+    if not isinstance(slices, dict):
+        raise InvalidInputError(
+            f"slices must be a mapping of slice name to groups to metrics, e.g. {_SLICES_SHAPE}; "
+            f"got {type(slices).__name__} {quote(slices, 60)}"
+        )
+    for name, groups in slices.items():
+        if not isinstance(groups, dict):
+            raise InvalidInputError(
+                f"slice {name!r} must map each group to its metrics, e.g. {_SLICES_SHAPE}; "
+                f"got {type(groups).__name__} {quote(groups, 60)}"
+            )
+        for group, metrics in groups.items():
+            if not isinstance(metrics, dict):
+                raise InvalidInputError(
+                    f"slice {name!r} group {group!r} must map metric names to numbers, got "
+                    f"{type(metrics).__name__} {quote(metrics, 60)}"
+                )
+            for metric, value in metrics.items():
+                if isinstance(value, bool) or not isinstance(value, int | float | None):
+                    raise InvalidInputError(
+                        f"slice {name!r} group {group!r} metric {metric!r} must be a number, "
+                        f"got {type(value).__name__} {quote(value, 60)}"
+                    )
+    return slices
 
 
 def check_figure_name(name: object) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "aliases_of_model",
     "aliases_of_version",
     "check_model_name",
+    "check_name_to_find",
     "check_tags",
     "find_model",
     "find_version",
@@ -91,6 +92,17 @@ def check_model_name(name: object) -> str:
             "e.g. 'churn-classifier'"
         )
     return name
+
+
+def check_name_to_find(name: object) -> str:
+    """``name`` if it may be looked up: text without control characters (a name no model
+    can have is then simply not found), else :func:`check_model_name`'s error.
+
+    Checked before a lookup's query: PostgreSQL refuses text holding NUL.
+    """
+    if isinstance(name, str) and name.isprintable():
+        return name
+    return check_model_name(name)  # raises: no valid name holds a control character
 
 
 def check_tags(tags: Mapping[str, Any] | None, what: str) -> dict[str, str | None]:
@@ -161,8 +173,12 @@ def _model_missing(conn: Connection, name: str) -> NotFoundError:
 
 
 def find_model(conn: Connection, name: str) -> RowMapping:
-    """The ``registered_models`` row of ``name`` (NotFoundError listing the models)."""
-    row = conn.execute(_FIND_MODEL, {"name": name}).mappings().first()
+    """The ``registered_models`` row of ``name`` (NotFoundError listing the models).
+
+    Raises:
+        InvalidInputError: ``name`` holds a control character (:func:`check_name_to_find`).
+    """
+    row = conn.execute(_FIND_MODEL, {"name": check_name_to_find(name)}).mappings().first()
     if row is None:
         raise _model_missing(conn, name)
     return row
@@ -178,7 +194,7 @@ def lock_model(conn: Connection, name: str) -> RowMapping:
 
 def try_lock_model(conn: Connection, name: str) -> RowMapping | None:
     """:func:`lock_model`, or ``None`` when there is no such model yet."""
-    return conn.execute(_LOCK_MODEL, {"name": name}).mappings().first()
+    return conn.execute(_LOCK_MODEL, {"name": check_name_to_find(name)}).mappings().first()
 
 
 _MAX_VERSION = 2**31 - 1
@@ -192,6 +208,7 @@ def find_version(conn: Connection, name: str, version: int) -> RowMapping:
             versions of the model, as ranges).
         InvalidInputError: ``version`` is not a positive integer.
     """
+    check_name_to_find(name)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidInputError(
             f"version must be a positive integer, got {version!r}; e.g. get_version('{name}', 3)"

@@ -942,9 +942,10 @@ class RegistryClient:
         Args:
             record: the ``model_evaluations`` columns: ``model_uri``, ``data``,
                 ``target``, ``task``, ``metrics`` (required), ``model``, ``version``
-                (filled from a ``models:/`` URI when left out), ``slices``,
-                ``champion``, ``gates`` (``[{"expression", "passed", "skipped",
-                "reason", …}]``), ``passed``, ``notes`` (a list of strings).
+                (filled from a ``models:/`` URI when left out), ``slices``
+                (``{slice: {group: {metric: number or None}}}``), ``champion``,
+                ``gates`` (``[{"expression", "passed", "skipped", "reason", …}]``),
+                ``passed``, ``notes`` (a list of strings).
             move_status: when a version was evaluated with gates (``passed`` is not
                 ``None``), move a registered/validated/rejected version to validated
                 (passed) or rejected (failed).

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, func, select, text
 
 from loopml.clock import now_ms
 from loopml.errors import InvalidInputError
+from loopml.registry import _records
 from loopml.registry._records import Row
 from loopml.registry.models import RegistryEvent
 from loopml.store.audit import record as audit
@@ -152,7 +153,8 @@ def list_events(
     """Events with ``after < id (<= until)``, oldest first, at most ``limit``.
 
     Raises:
-        InvalidInputError: a negative cursor, a limit outside 1..1000, an unknown kind.
+        InvalidInputError: a negative cursor, a limit outside 1..1000, an unknown kind, a
+            model name with a control character.
     """
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
         raise InvalidInputError(f"after must be an event id (an integer >= 0), got {after!r}")
@@ -163,7 +165,7 @@ def list_events(
     if until is not None:
         query = query.where(_E.id <= until)
     if model is not None:
-        query = query.where(_E.model == model)
+        query = query.where(_E.model == _records.check_name_to_find(model))
     if wanted:
         query = query.where(_E.kind.in_(wanted))
     rows = conn.execute(query.order_by(_E.id).limit(limit)).mappings()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -16,7 +17,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loopml.errors import LoopmlError, PayloadTooLargeError, UnauthorizedError
+from loopml.errors import (
+    InvalidInputError,
+    LoopmlError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+    quote,
+)
 from loopml.server._context import ServerContext
 from loopml.server.api import Call, Operation, Reply
 from loopml.server.idempotency import HEADER
@@ -158,6 +165,7 @@ def _endpoint(
         try:
             if not op.public and ctx.config.auth != "none" and _token_of(request) is None:
                 principal_of(request, ctx)  # raises the 401 before any body is read
+            _refuse_nul(request)
             if op.raw_body:
                 principal = await anyio.to_thread.run_sync(_authorize, op, request, ctx)
                 call = Call(
@@ -209,6 +217,57 @@ def _runs_inline(op: Operation, request: Request, ctx: ServerContext) -> bool:
     return token is not None and ctx.accounts.is_cached(token)
 
 
+def _refuse_nul(request: Request) -> None:
+    """Refuse a NUL in the path or the query string before any handler runs: no name, id
+    or value loopml keeps can hold one, and PostgreSQL refuses it in text (a query would
+    fail as a 500 rather than say what was wrong)."""
+    params = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in params:
+        if "\x00" in name or "\x00" in str(value):
+            raise InvalidInputError(
+                f"parameter {quote(name)} holds a NUL character ({quote(str(value), 60)}); "
+                "remove it",
+                details={"parameter": name},
+            )
+
+
+def _refuse_nul_in_body(body: bytes) -> None:
+    """Refuse a JSON body with a NUL in a string, as :func:`_refuse_nul` does a query.
+
+    JSON spells NUL ``\\u0000``; only a body holding that is parsed here (one search
+    of the bytes for all others), and one that is not JSON is left to its handler.
+    """
+    if b"\\u0000" not in body:
+        return
+    try:
+        where = _nul_in(json.loads(body), "body")
+    except (ValueError, RecursionError):  # not JSON (or too deep): the handler says so
+        return
+    if where is not None:
+        raise InvalidInputError(
+            f"{where} holds a NUL character; remove it", details={"field": where}
+        )
+
+
+def _nul_in(value: Any, where: str) -> str | None:
+    """Where in a parsed JSON ``value`` a string holds NUL (``body.tags[0].value``), or None."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return f"{where} key {quote(key, 40)}"
+            found = _nul_in(item, f"{where}.{key}")
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
 def _authorize(op: Operation, request: Request, ctx: ServerContext) -> Principal:
     """The caller, checked for the operation's role (on a worker thread: it may read the store).
 
@@ -230,6 +289,7 @@ def _invoke(
     op: Operation, request: Request, ctx: ServerContext, body: bytes, render_error: ErrorRenderer
 ) -> Any:
     principal = _authorize(op, request, ctx)
+    _refuse_nul_in_body(body)
     call = Call(ctx, principal, dict(request.path_params), _query(request), body, request.headers)
     _check_scope(op, call)
     key = request.headers.get(HEADER) if op.method != "GET" else None

@@ -20,6 +20,7 @@ from typing import Any
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.server.api import Call
 from loopml.server.mlflow._api import mlflow_api as api
+from loopml.server.mlflow._fields import key_value_list, key_values, not_own
 from loopml.tracking.models import Run, RunStatus
 
 __all__ = ["MARK", "model_id", "run_of"]
@@ -71,24 +72,21 @@ def _model_json(run: Run) -> dict[str, Any]:
             "status": run.tags.get(_STATUS, _PENDING),
             "model_type": run.tags.get(_TYPE, ""),
             "source_run_id": run.tags.get(_SOURCE, ""),
-            "tags": [{"key": k, "value": v} for k, v in sorted(run.tags.items()) if k not in _OWN],
+            "tags": key_value_list(run.tags, hidden=_OWN),
         },
         "data": {
-            "params": [{"key": k, "value": v} for k, v in sorted(run.params.items())],
+            "params": key_value_list(run.params),
             "metrics": [],
         },
     }
 
 
 def _pairs(call: Call, name: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for item in call.field(name, list, default=[]):
-        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            raise InvalidInputError(
-                f"each of '{name}' must be {{'key': …, 'value': …}}, got {item!r}"
-            )
-        found[item["key"]] = str(item.get("value", ""))
-    return found
+    return key_values(call.field(name, list, default=[]), name)
+
+
+def _tags(call: Call) -> dict[str, str]:
+    return {not_own(key, _OWN): value for key, value in _pairs(call, "tags").items()}
 
 
 @api.post("/logged-models", summary="Create a logged model (MLflow 3)")
@@ -99,10 +97,7 @@ def create_logged_model(call: Call) -> dict[str, Any]:
     source = call.field("source_run_id", default=None)
     if source:
         tracking.get_run(source)  # a missing source run says so
-    tags = _pairs(call, "tags")
-    for key in tags:
-        if key in _OWN:
-            raise InvalidInputError(f"the tag {key!r} is loopml's own; use another key")
+    tags = _tags(call)
     own = {MARK: name, _STATUS: _PENDING}
     if source:
         own[_SOURCE] = source
@@ -137,13 +132,7 @@ def finalize_logged_model(call: Call) -> dict[str, Any]:
     return {"model": _model_json(tracking.get_run(run.id))}
 
 
-@api.route(
-    "DELETE",
-    "/logged-models/{model_id}",
-    summary="Delete a logged model (MLflow 3)",
-    role="editor",
-    body=True,
-)
+@api.delete("/logged-models/{model_id}", summary="Delete a logged model (MLflow 3)", body=True)
 def delete_logged_model(call: Call) -> dict[str, Any]:
     run = run_of(call, call.path["model_id"])
     call.ctx.tracking.delete_run(run.id, reason="MLflow deleted the logged model")
@@ -153,20 +142,15 @@ def delete_logged_model(call: Call) -> dict[str, Any]:
 @api.patch("/logged-models/{model_id}/tags", summary="Set a logged model's tags (MLflow 3)")
 def set_logged_model_tags(call: Call) -> dict[str, Any]:
     run = run_of(call, call.path["model_id"])
-    tags = _pairs(call, "tags")
-    for key in tags:
-        if key in _OWN:
-            raise InvalidInputError(f"the tag {key!r} is loopml's own; use another key")
+    tags = _tags(call)
     if tags:
         call.ctx.tracking.set_tags(run.id, tags)
     return {}
 
 
-@api.route(
-    "DELETE",
+@api.delete(
     "/logged-models/{model_id}/tags/{key}",
     summary="Remove a logged model's tag (MLflow 3)",
-    role="editor",
     body=True,
 )
 def delete_logged_model_tag(call: Call) -> dict[str, Any]:

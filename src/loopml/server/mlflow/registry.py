@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from loopml.errors import InvalidInputError, NotFoundError
@@ -27,6 +27,7 @@ from loopml.registry.models import ModelVersion, RegisteredModel, VersionStatus
 from loopml.server.api import Call
 from loopml.server.mlflow import _models, _search, logged_models
 from loopml.server.mlflow._api import mlflow_api as api
+from loopml.server.mlflow._fields import key_value_list, key_values, not_own
 from loopml.uris import model_uri, strip_scheme
 
 __all__: list[str] = []
@@ -72,13 +73,7 @@ def _list_arg(call: Call, name: str) -> list[str]:
 
 
 def _tags_arg(call: Call) -> dict[str, str]:
-    tags = call.field("tags", list, default=[])
-    found: dict[str, str] = {}
-    for tag in tags:
-        if not isinstance(tag, Mapping) or not isinstance(tag.get("key"), str):
-            raise InvalidInputError(f"each tag must be {{'key': …, 'value': …}}, got {tag!r}")
-        found[tag["key"]] = str(tag.get("value", ""))
-    return found
+    return key_values(call.field("tags", list, default=[]), "tags")
 
 
 def _max_results(call: Call, default: int) -> int:
@@ -89,10 +84,6 @@ def _max_results(call: Call, default: int) -> int:
 
 
 # -- MLflow's JSON ---------------------------------------------------------------------
-
-
-def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in sorted(tags.items()) if k not in _OWN]
 
 
 def version_json(version: ModelVersion) -> dict[str, Any]:
@@ -109,7 +100,7 @@ def version_json(version: ModelVersion) -> dict[str, Any]:
         "source": source,
         "run_id": version.tags.get(RUN, version.run_id or ""),
         "status": "READY",
-        "tags": _tag_list(version.tags),
+        "tags": key_value_list(version.tags, hidden=_OWN),
         "run_link": "",
         "aliases": sorted(version.aliases),
     }
@@ -125,7 +116,7 @@ def model_json(model: RegisteredModel, latest: ModelVersion | None) -> dict[str,
         "creation_timestamp": model.created_at,
         "last_updated_timestamp": model.updated_at,
         "description": model.description or "",
-        "tags": _tag_list(model.tags),
+        "tags": key_value_list(model.tags, hidden=_OWN),
         "aliases": [
             {"alias": alias, "version": str(number)}
             for alias, number in sorted(model.aliases.items())
@@ -213,11 +204,9 @@ def rename_registered_model(call: Call) -> dict[str, Any]:
     )
 
 
-@api.route(
-    "DELETE",
+@api.delete(
     "/registered-models/delete",
     summary="Delete a registered model (loopml archives its versions and hides it)",
-    role="editor",
     body=True,
 )
 def delete_registered_model(call: Call) -> dict[str, Any]:
@@ -279,13 +268,7 @@ def set_registered_model_tag(call: Call) -> dict[str, Any]:
     return {}
 
 
-@api.route(
-    "DELETE",
-    "/registered-models/delete-tag",
-    summary="Remove a registered model's tag",
-    role="editor",
-    body=True,
-)
+@api.delete("/registered-models/delete-tag", summary="Remove a registered model's tag", body=True)
 def delete_registered_model_tag(call: Call) -> dict[str, Any]:
     name = _arg(call, "name")
     key = _own_key(_arg(call, "key"))
@@ -303,13 +286,7 @@ def set_registered_model_alias(call: Call) -> dict[str, Any]:
     return {}
 
 
-@api.route(
-    "DELETE",
-    "/registered-models/alias",
-    summary="Remove an alias",
-    role="editor",
-    body=True,
-)
+@api.delete("/registered-models/alias", summary="Remove an alias", body=True)
 def delete_registered_model_alias(call: Call) -> dict[str, Any]:
     name = _arg(call, "name")
     _model(call, name)
@@ -327,9 +304,7 @@ def get_model_version_by_alias(call: Call) -> dict[str, Any]:
 
 
 def _own_key(key: str) -> str:
-    if key in _OWN:
-        raise InvalidInputError(f"the tag {key!r} is loopml's own; use another key")
-    return key
+    return not_own(key, _OWN)
 
 
 # -- model versions --------------------------------------------------------------------
@@ -374,12 +349,8 @@ def update_model_version(call: Call) -> dict[str, Any]:
     return {"model_version": version_json(version)}
 
 
-@api.route(
-    "DELETE",
-    "/model-versions/delete",
-    summary="Delete a model version (loopml archives it)",
-    role="editor",
-    body=True,
+@api.delete(
+    "/model-versions/delete", summary="Delete a model version (loopml archives it)", body=True
 )
 def delete_model_version(call: Call) -> dict[str, Any]:
     name, number = _arg(call, "name"), _version_arg(call)
@@ -436,13 +407,7 @@ def set_model_version_tag(call: Call) -> dict[str, Any]:
     return {}
 
 
-@api.route(
-    "DELETE",
-    "/model-versions/delete-tag",
-    summary="Remove a model version's tag",
-    role="editor",
-    body=True,
-)
+@api.delete("/model-versions/delete-tag", summary="Remove a model version's tag", body=True)
 def delete_model_version_tag(call: Call) -> dict[str, Any]:
     name, number = _arg(call, "name"), _version_arg(call)
     key = _own_key(_arg(call, "key"))

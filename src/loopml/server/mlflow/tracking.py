@@ -21,6 +21,7 @@ from loopml.errors import ConflictError, InvalidInputError, LoopmlError, NotFoun
 from loopml.paging import MAX_PAGE_SIZE
 from loopml.server.api import Call
 from loopml.server.mlflow._api import mlflow_api
+from loopml.server.mlflow._fields import key_values
 from loopml.server.models import WORKSPACE
 from loopml.server.scopes import experiment_scope, of_run
 from loopml.tracking import TrackingClient
@@ -101,20 +102,6 @@ def _number(value: Any, name: str) -> float:
         raise InvalidInputError(f"metric '{name}' needs a numeric value, got {value!r}") from None
 
 
-def _pairs(value: Any, what: str) -> dict[str, str]:
-    """``[{"key": k, "value": v}, …]`` as a dict."""
-    if value is None:
-        return {}
-    if not isinstance(value, list):
-        raise InvalidInputError(f"'{what}' must be a list of {{key, value}} objects")
-    found: dict[str, str] = {}
-    for item in value:
-        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            raise InvalidInputError(f"each of '{what}' needs a string 'key', got {item!r}")
-        found[item["key"]] = "" if item.get("value") is None else str(item["value"])
-    return found
-
-
 def _list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -156,7 +143,7 @@ def _experiment_json(exp: Experiment) -> dict[str, Any]:
 )
 def create_experiment(call: Call) -> object:
     name = _text(call, "name")
-    tags = _pairs(call.json().get("tags"), "tags")
+    tags = key_values(call.json().get("tags"), "tags")
     tracking = call.ctx.tracking
     exp = tracking.create_experiment(name, description=tags.pop(NOTE_TAG, None))
     if tags:
@@ -355,7 +342,7 @@ def _run_id(call: Call) -> str:
 def create_run(call: Call) -> object:
     tracking = call.ctx.tracking
     exp = experiment_of(tracking, _text(call, "experiment_id", default=DEFAULT_EXPERIMENT_ID))
-    tags = _pairs(call.json().get("tags"), "tags")
+    tags = key_values(call.json().get("tags"), "tags")
     tag_name = tags.pop(RUN_NAME_TAG, None)
     name = call.field("run_name", str, default=None) or tag_name
     parent = tags.get(PARENT_TAG) or None
@@ -496,8 +483,8 @@ def log_batch(call: Call) -> object:
     tracking = call.ctx.tracking
     run_id = _run_id(call)
     body = call.json()
-    params = _pairs(body.get("params"), "params")
-    tags = _pairs(body.get("tags"), "tags")
+    params = key_values(body.get("params"), "params")
+    tags = key_values(body.get("tags"), "tags")
     metrics = _list(body.get("metrics"))
     if len(metrics) > 1000 or len(params) > 100 or len(tags) > 100:
         raise InvalidInputError(

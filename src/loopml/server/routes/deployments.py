@@ -6,6 +6,7 @@ from typing import Any
 
 from loopml.errors import InvalidInputError
 from loopml.server.api import PAGING, Api, Call, Param
+from loopml.server.routes._common import listing
 from loopml.server.routes._numbers import INT64_MAX
 
 __all__ = ["api"]
@@ -22,7 +23,7 @@ def list_deployments(call: Call) -> dict[str, Any]:
     page = call.ctx.deployments.list_deployments(
         limit=call.limit(), page_token=call.text("page_token"), model=call.text("model")
     )
-    return {"deployments": page.items, "next_page_token": page.next_page_token}
+    return listing("deployments", page)
 
 
 @api.get(

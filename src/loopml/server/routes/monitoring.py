@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loopml.server.api import PAGING, Api, Call, Param
+from loopml.server.routes._common import listing
 from loopml.server.routes._numbers import INT64_MAX, path_id
 
 __all__ = ["api"]
@@ -25,7 +26,7 @@ def list_monitors(call: Call) -> dict[str, Any]:
         limit=call.limit(),
         page_token=call.text("page_token"),
     )
-    return {"monitors": page.items, "next_page_token": page.next_page_token}
+    return listing("monitors", page)
 
 
 @api.get("/monitors/{name}", summary="One monitor: what it watches, its rules and reference")
@@ -59,9 +60,9 @@ def list_windows(call: Call) -> dict[str, Any]:
         limit=call.limit(),
         page_token=call.text("page_token"),
     )
-    brief = call.flag("summary")
-    windows = [w.summary() if brief else w for w in page.items]
-    return {"windows": windows, "next_page_token": page.next_page_token}
+    if call.flag("summary"):
+        return listing("windows", page, lambda window: window.summary())
+    return listing("windows", page)
 
 
 @api.get("/windows/{window_id}", summary="One monitor window with all it measured")
@@ -91,7 +92,7 @@ def _alerts(call: Call, name: str | None) -> dict[str, Any]:
     page = call.ctx.monitors.alerts(
         name, state=call.text("state"), limit=call.limit(), page_token=call.text("page_token")
     )
-    return {"alerts": page.items, "next_page_token": page.next_page_token}
+    return listing("alerts", page)
 
 
 @api.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert (body: reason)")

@@ -7,7 +7,6 @@ The queries are :mod:`loopml.pipelines.history`'s and :mod:`loopml.pipelines.sch
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from loopml.server.api import PAGING, Api, Call, Param
@@ -15,7 +14,7 @@ from loopml.server.routes._common import listing
 
 if TYPE_CHECKING:
     from loopml.pipelines import Registration
-    from loopml.pipelines.models import PipelineRunInfo, PipelineSummary, StepRunInfo
+    from loopml.pipelines.models import PipelineRunInfo
 
 __all__ = ["api"]
 
@@ -30,7 +29,7 @@ def list_pipelines(call: Call) -> dict[str, Any]:
     from loopml.pipelines.history import list_pipelines as page
 
     found = page(call.ctx.store, limit=call.limit(), page_token=call.text("page_token"))
-    return listing("pipelines", found, _summary_json)
+    return listing("pipelines", found)  # each through its to_dict
 
 
 @api.get(
@@ -125,64 +124,16 @@ def registration_runs(call: Call) -> dict[str, Any]:
 
 # -- shapes ------------------------------------------------------------------------------
 
-_COUNTED = ("completed", "cached", "failed", "skipped", "killed", "running", "pending")
-
-
-def _summary_json(found: PipelineSummary) -> dict[str, Any]:
-    return {
-        "name": found.name,
-        "runs": found.runs,
-        "last_run_id": found.last_run_id,
-        "last_status": found.last_status,
-        "last_run_at": found.last_run_at,
-        "entrypoint": found.entrypoint,
-    }
-
 
 def _run_json(info: PipelineRunInfo, *, steps: bool) -> dict[str, Any]:
-    """A pipeline run as ``loopml pipeline runs|show --json`` prints it."""
-    templates = {node["id"] for node in info.spec.get("nodes", []) if node.get("map")}
-    counts = Counter(str(s.status) for n, s in info.steps.items() if n not in templates)
-    data: dict[str, Any] = {
-        "id": info.id,
-        "pipeline": info.pipeline,
-        "status": info.status,
-        "params": info.params,
-        "executor": info.executor,
-        "cache": info.cache,
-        "entrypoint": info.entrypoint,
-        "resumed_from": info.resumed_from,
-        "created_at": info.created_at,
-        "ended_at": info.ended_at,
-        "duration_s": None if info.ended_at is None else (info.ended_at - info.created_at) / 1000,
-        "counts": {**{s: counts.get(s, 0) for s in _COUNTED}, "total": counts.total()},
-        "failed_steps": info.failed_steps,
-    }
+    """A pipeline run as ``loopml pipeline runs|show --json`` prints it; each step also says
+    whether it was a cache hit."""
+    data = info.to_dict(steps=steps)
     if steps:
-        data["steps"] = [_step_json(step) for step in info.steps.values()]
+        data["steps"] = [
+            {**step, "cache_hit": step["status"] == "cached"} for step in data["steps"]
+        ]
     return data
-
-
-def _step_json(step: StepRunInfo) -> dict[str, Any]:
-    return {
-        "node": step.node,
-        "step": step.step,
-        "status": str(step.status),
-        "cache_hit": str(step.status) == "cached",
-        "run_id": step.run_id,
-        "cached_from": step.cached_from,
-        "cache_key": step.cache_key,
-        "attempts": step.attempts,
-        "started_at": step.started_at,
-        "ended_at": step.ended_at,
-        "duration_ms": step.duration_ms,
-        "reason": step.reason,
-        "error": step.error,
-        "outputs": {
-            name: {"digest": ref.digest, "type": ref.type_name, "size": ref.size}
-            for name, ref in step.outputs.items()
-        },
-    }
 
 
 def _registration_json(found: Registration, fires: int) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 from loopml.errors import ForbiddenError, InvalidInputError, UnauthorizedError
 from loopml.registry.models import ModelVersion
 from loopml.server.api import PAGING, Api, Call, Param, Reply
+from loopml.server.routes._common import listing
 from loopml.server.routes._numbers import INT64_MAX, body_version, path_version
 from loopml.uris import model_uri
 
@@ -36,7 +37,7 @@ def _version(version: ModelVersion) -> dict[str, Any]:
 @api.get("/models", summary="Registered models, by name", params=PAGING)
 def list_models(call: Call) -> dict[str, Any]:
     page = call.ctx.registry.page_models(limit=call.limit(), page_token=call.text("page_token"))
-    return {"models": page.items, "next_page_token": page.next_page_token}
+    return listing("models", page)
 
 
 @api.get("/models/{name}", summary="One model: description, tags, policy, aliases")
@@ -56,7 +57,7 @@ def list_versions(call: Call) -> dict[str, Any]:
         limit=call.limit(),
         page_token=call.text("page_token"),
     )
-    return {"versions": [_version(v) for v in page.items], "next_page_token": page.next_page_token}
+    return listing("versions", page, _version)
 
 
 @api.get(_VERSION, summary="One model version")
