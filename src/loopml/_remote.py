@@ -1,8 +1,13 @@
 """A small HTTP/JSON client for the loopml server (standard library only).
 
+Shared by the remote clients of tracking and the registry (``LOOPML_TRACKING_URI=http://…``).
 One keep-alive connection per thread; the server's error bodies become loopml's own
 exceptions (``{"error": {"code": "not_found", …}}`` -> :class:`NotFoundError`), and a
 server that cannot be reached is :class:`ServerUnreachable`, which callers may retry.
+
+Example:
+    >>> type(error_from(404, b'{"error": {"code": "not_found", "message": "no run x"}}'))
+    <class 'loopml.errors.NotFoundError'>
 """
 
 from __future__ import annotations
@@ -16,15 +21,34 @@ from typing import Any
 
 from loopml.errors import InvalidInputError, LoopmlError, StoreError
 
-__all__ = ["JsonHttp", "ServerUnreachable", "error_from"]
+__all__ = ["TOKEN_ENV", "JsonHttp", "ServerUnreachable", "error_from", "is_remote"]
 
 USER_AGENT = "loopml-client"
+TOKEN_ENV = "LOOPML_TRACKING_TOKEN"
+
+
+def is_remote(uri: str | None) -> bool:
+    """Whether ``uri`` names a loopml server (``http://`` or ``https://``)."""
+    return bool(uri) and str(uri).startswith(("http://", "https://"))
 
 
 class ServerUnreachable(StoreError):
     """The loopml server did not answer (refused, reset, timed out, or a 5xx)."""
 
     code = "server_unreachable"
+
+
+_classes: dict[str, type[LoopmlError]] = {}
+
+
+def _error_class(code: str) -> type[LoopmlError]:
+    """The class of an error code: the map is built once, and again only for a code it
+    lacks (a class defined in a module imported since; else the code maps to the root)."""
+    global _classes
+    if code not in _classes:
+        _classes = _error_classes()
+        _classes.setdefault(code, LoopmlError)
+    return _classes.get(code, LoopmlError)
 
 
 def _error_classes() -> dict[str, type[LoopmlError]]:
@@ -45,8 +69,8 @@ def error_from(status: int, body: bytes) -> LoopmlError:
         details = error.get("details") or {}
     except (ValueError, KeyError, TypeError):
         return ServerUnreachable(f"the server answered {status} without a loopml error body")
-    cls = _error_classes().get(code, LoopmlError)
-    err = LoopmlError.__new__(cls)
+    cls = _error_class(code)
+    err = cls.__new__(cls)  # not LoopmlError.__new__: some also derive OSError (PermissionError)
     LoopmlError.__init__(err, message, details=details if isinstance(details, dict) else {})
     for name in ("kind", "key"):
         if name in err.details and not hasattr(err, name):
