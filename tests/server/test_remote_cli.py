@@ -170,6 +170,11 @@ def test_writes_go_through_the_server_as_the_tokens_user(world: World) -> None:
     decisions = _json(world.embedded("models", "show", "churn/2", "--json"))["approvals"]
     assert [(d["decision"], d["actor"]) for d in decisions] == [("approved", "aby")]
 
+    refused = [w("models", "promote", "churn", "1") for w in (world.remote, world.embedded)]
+    assert [r.exit_code for r in refused] == [1, 1]
+    assert refused[0].stderr == refused[1].stderr  # every reason, as on the store itself
+    assert "cannot promote models:/churn/1 to production" in refused[0].stderr
+
     promoted = world.remote("models", "promote", "churn", "2", "--reason", "ship it")
     assert promoted.exit_code == 0, promoted.stderr
     assert _json(world.embedded("models", "show", "churn", "--json"))["aliases"]["production"] == 2

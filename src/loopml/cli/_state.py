@@ -76,9 +76,9 @@ class CliState:
         if settings.tracking_uri and not remote_ok:
             raise InvalidInputError(
                 f"LOOPML_TRACKING_URI is set ({settings.tracking_uri}): the SDK logs runs to "
-                "that server, and `loopml experiments`, `runs` and `models` work there, but "
-                "this command works on a local store only; unset LOOPML_TRACKING_URI for it, "
-                "or use the server's web UI or REST API "
+                "that server, and most `loopml experiments`, `runs` and `models` commands "
+                "work there, but this one works on a local store only; unset "
+                "LOOPML_TRACKING_URI for it, or use the server's web UI or REST API "
                 f"({settings.tracking_uri}/api/openapi.json)"
             )
         return settings
