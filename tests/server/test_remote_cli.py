@@ -224,6 +224,19 @@ def test_calls_with_no_route_yet_say_so(world: World, tmp_path: Path) -> None:
         assert refused.exit_code == 2, (args, refused.stderr)
         assert "not available against a loopml server yet" in refused.stderr
         assert "Traceback" not in refused.stderr
-    other = world.remote("data", "list")
-    assert other.exit_code == 2
-    assert "LOOPML_TRACKING_URI is set" in other.stderr
+
+
+def test_commands_with_no_remote_mode_still_refuse(world: World) -> None:
+    rf = world.runs["rf"]
+    for args in [
+        ("models", "card", "churn", "2"),
+        ("models", "lineage", "churn/2"),
+        ("models", "evaluate", "churn/2", "--data", "datasets:/holdout/1", "--target", "y"),
+        ("artifacts", "list", f"runs:/{rf}"),
+        ("lineage", f"runs:/{rf}"),
+        ("gc", "--dry-run"),
+        ("data", "list"),
+    ]:
+        refused = world.remote(*args)
+        assert refused.exit_code == 2, (args, refused.stdout, refused.stderr)
+        assert "LOOPML_TRACKING_URI is set" in refused.stderr, args

@@ -83,13 +83,18 @@ class CliState:
             )
         return settings
 
-    def tracking_client(self) -> TrackingClient:
-        """A tracking client on the configured store (marks runs of dead processes killed),
-        or on the server ``LOOPML_TRACKING_URI`` names."""
+    def tracking_client(self, *, remote: bool = False) -> TrackingClient:
+        """A tracking client on the configured store (marks runs of dead processes killed).
+
+        Args:
+            remote: the command works against a server too (``experiments``, ``runs``):
+                with ``LOOPML_TRACKING_URI=http://…`` the client is the server's. Without
+                it, such a URI is refused (see :meth:`settings`).
+        """
         from loopml._remote import is_remote
         from loopml.tracking import TrackingClient
 
-        settings = self.settings(remote_ok=True)
+        settings = self.settings(remote_ok=remote)
         if not is_remote(settings.tracking_uri):
             return TrackingClient(self.settings(), capture_env=False)
         from loopml.tracking.remote import RemoteTrackingClient
@@ -99,13 +104,18 @@ class CliState:
         # Duck-typed: it answers every call the experiments and runs commands make.
         return remote  # type: ignore[return-value]
 
-    def registry_client(self, *, env: str | None = None) -> RegistryClient:
-        """A model registry client on the configured store (it checks policy gates), or on
-        the server ``LOOPML_TRACKING_URI`` names."""
+    def registry_client(self, *, env: str | None = None, remote: bool = False) -> RegistryClient:
+        """A model registry client on the configured store (it checks policy gates).
+
+        Args:
+            env: a profile to use instead of ``--env``.
+            remote: the command works against a server too (``models …``): with
+                ``LOOPML_TRACKING_URI=http://…`` the client is the server's.
+        """
         from loopml._remote import is_remote
         from loopml._sdk.models import RegistryClient
 
-        settings = self.settings(env=env, remote_ok=True)
+        settings = self.settings(env=env, remote_ok=remote)
         if not is_remote(settings.tracking_uri):
             return RegistryClient(self.settings(env=env))  # refuses a URI that is no server
         from loopml.registry.remote import RemoteRegistryClient

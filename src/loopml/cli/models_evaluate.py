@@ -184,7 +184,7 @@ def model_card(
     chosen = format or (
         CardFormat.html if out is not None and out.suffix in (".html", ".htm") else CardFormat.md
     )
-    with open_registry(ctx) as registry:
+    with open_registry(ctx, remote=False) as registry:  # a card reads the store itself
         card = build_card(registry, name, version)
     text = card.html if chosen is CardFormat.html else card.markdown
     if out is None:
