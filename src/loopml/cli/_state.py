@@ -99,10 +99,10 @@ class CliState:
             return TrackingClient(self.settings(), capture_env=False)
         from loopml.tracking.remote import RemoteTrackingClient
 
-        remote = RemoteTrackingClient(settings)
-        self._closers.append(remote.close)
+        server = RemoteTrackingClient(settings)
+        self._closers.append(server.close)
         # Duck-typed: it answers every call the experiments and runs commands make.
-        return remote  # type: ignore[return-value]
+        return server  # type: ignore[return-value]
 
     def registry_client(self, *, env: str | None = None, remote: bool = False) -> RegistryClient:
         """A model registry client on the configured store (it checks policy gates).
@@ -120,10 +120,10 @@ class CliState:
             return RegistryClient(self.settings(env=env))  # refuses a URI that is no server
         from loopml.registry.remote import RemoteRegistryClient
 
-        remote = RemoteRegistryClient(settings)
-        self._closers.append(remote.close)
+        server = RemoteRegistryClient(settings)
+        self._closers.append(server.close)
         # Duck-typed: it answers the calls the REST API covers and refuses the rest clearly.
-        return remote  # type: ignore[return-value]
+        return server  # type: ignore[return-value]
 
     def close(self) -> None:
         """Close the server clients this command made (the root command's context calls
