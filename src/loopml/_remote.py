@@ -106,8 +106,10 @@ class JsonHttp:
         query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
         raw: bytes | None = None,
+        decode: bool = True,
     ) -> Any:
-        """Send one request; the reply's JSON, or the loopml error it carries."""
+        """Send one request; the reply's JSON (its bytes when not ``decode``), or the loopml
+        error it carries."""
         target = self._prefix + path
         if query:
             target += "?" + urllib.parse.urlencode(
@@ -131,6 +133,8 @@ class JsonHttp:
             )
         if status >= 400:
             raise error_from(status, data)
+        if not decode:
+            return data
         return json.loads(data) if data else None
 
     def _send(

@@ -135,6 +135,20 @@ def test_tables_read_the_same_against_the_server(world: World) -> None:
         assert remote.stdout == embedded.stdout
 
 
+def test_a_model_card_is_rendered_by_the_server(world: World, tmp_path: Path) -> None:
+    remote, embedded = (
+        world.remote("models", "card", "churn", "2"),
+        world.embedded("models", "card", "churn", "2"),
+    )
+    assert remote.exit_code == 0, remote.stderr
+    assert remote.stdout == embedded.stdout
+    assert remote.stdout.startswith("# churn v2")
+    out = tmp_path / "card.html"
+    written = world.remote("models", "card", "churn", "2", "--out", str(out))
+    assert written.exit_code == 0, written.stderr
+    assert out.read_text("utf-8").lstrip().lower().startswith("<!doctype html>")
+
+
 def test_a_paged_listing_continues_with_the_servers_token(world: World) -> None:
     first = _json(world.remote("models", "list", "--limit", "1", "--json"))
     assert first["next_page_token"]
@@ -229,7 +243,6 @@ def test_calls_with_no_route_yet_say_so(world: World, tmp_path: Path) -> None:
 def test_commands_with_no_remote_mode_still_refuse(world: World) -> None:
     rf = world.runs["rf"]
     for args in [
-        ("models", "card", "churn", "2"),
         ("models", "lineage", "churn/2"),
         ("models", "evaluate", "churn/2", "--data", "datasets:/holdout/1", "--target", "y"),
         ("artifacts", "list", f"runs:/{rf}"),

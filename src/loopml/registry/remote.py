@@ -242,6 +242,13 @@ class RemoteRegistryClient:
         found = self.http.request("GET", f"{_API}/registry/events", query=query)
         return [RegistryEvent.from_dict(e) for e in found["events"]]
 
+    def card_text(self, name: str, version: int, shape: str = "markdown") -> str:
+        """A version's model card as the server renders it: ``markdown`` or ``html`` (the
+        text :func:`loopml.registry.card.model_card` gives on the server's store)."""
+        path = _API + _version_path(name, version) + "/card"
+        data: bytes = self.http.request("GET", path, query={"format": shape}, decode=False)
+        return data.decode("utf-8")
+
     def deliver_pending(self, timeout: float = 10.0) -> bool:
         """Nothing to deliver here: the server sends its webhooks itself."""
         return True
