@@ -16,12 +16,20 @@ import http.client
 import json
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn
 
 from loopml.errors import InvalidInputError, LoopmlError, StoreError
 
-__all__ = ["TOKEN_ENV", "JsonHttp", "ServerUnreachable", "error_from", "is_remote"]
+__all__ = [
+    "TOKEN_ENV",
+    "JsonHttp",
+    "ServerUnreachable",
+    "error_from",
+    "is_remote",
+    "not_on_server",
+    "unavailable_call",
+]
 
 USER_AGENT = "loopml-client"
 TOKEN_ENV = "LOOPML_TRACKING_TOKEN"
@@ -36,6 +44,27 @@ class ServerUnreachable(StoreError):
     """The loopml server did not answer (refused, reset, timed out, or a 5xx)."""
 
     code = "server_unreachable"
+
+
+def not_on_server(call: str) -> NoReturn:
+    """Refuse ``call``: the server's REST API has no route for it yet."""
+    raise InvalidInputError(
+        f"{call} is not available against a loopml server yet (LOOPML_TRACKING_URI is set); "
+        "run it on the server's machine, against its store, with LOOPML_TRACKING_URI unset"
+    )
+
+
+def unavailable_call(remote: object, face: type, name: str) -> Callable[..., NoReturn]:
+    """For a remote client's ``__getattr__``: a public method of ``face`` (the embedded
+    client) the remote one lacks becomes a call that refuses clearly; anything else is the
+    usual :class:`AttributeError`."""
+    if name.startswith("_") or not callable(getattr(face, name, None)):
+        raise AttributeError(f"{type(remote).__name__!r} object has no attribute {name!r}")
+
+    def refuse(*_: Any, **__: Any) -> NoReturn:
+        not_on_server(name)
+
+    return refuse
 
 
 _classes: dict[str, type[LoopmlError]] = {}

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 from urllib.parse import quote
 
-from loopml._remote import TOKEN_ENV, JsonHttp, is_remote
+from loopml._remote import TOKEN_ENV, JsonHttp, is_remote, not_on_server, unavailable_call
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.paging import Page, iter_pages
@@ -158,7 +158,7 @@ class RemoteRegistryClient:
         self, name: str, alias: str, *, reason: str | None = None, expected: Any = ANY
     ) -> AliasChange:
         if expected is not ANY:
-            _not_on_server("remove_alias(expected=...)")
+            not_on_server("remove_alias(expected=...)")
         path = f"{_API}/models/{_q(name)}/aliases/{_q(alias)}"
         found = self.http.request("DELETE", path, query={"reason": reason})
         return AliasChange.from_dict(found)
@@ -258,13 +258,7 @@ class RemoteRegistryClient:
 
     def __getattr__(self, name: str) -> Callable[..., NoReturn]:
         """A :class:`RegistryClient` call with no REST route yet refuses, saying so."""
-        if name.startswith("_") or not hasattr(RegistryClient, name):
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-        def refuse(*_: Any, **__: Any) -> NoReturn:
-            _not_on_server(name)
-
-        return refuse
+        return unavailable_call(self, RegistryClient, name)
 
     # -- requests ----------------------------------------------------------------------
 
@@ -273,13 +267,6 @@ class RemoteRegistryClient:
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         return self.http.request("POST", _API + path, body)
-
-
-def _not_on_server(call: str) -> NoReturn:
-    raise InvalidInputError(
-        f"{call} is not available against a loopml server yet (LOOPML_TRACKING_URI is set); "
-        "run it on the server's machine, against its store, with LOOPML_TRACKING_URI unset"
-    )
 
 
 def _no_actor(actor: str | None) -> None:

@@ -19,12 +19,18 @@ import atexit
 import hashlib
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
-from loopml._remote import TOKEN_ENV, JsonHttp, ServerUnreachable, is_remote
+from loopml._remote import (
+    TOKEN_ENV,
+    JsonHttp,
+    ServerUnreachable,
+    is_remote,
+    unavailable_call,
+)
 from loopml.clock import now_ms
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError
@@ -328,6 +334,12 @@ class RemoteTrackingClient:
                 file=sys.stderr,
             )
         self.http.close()
+
+    def __getattr__(self, name: str) -> Callable[..., NoReturn]:
+        """A :class:`TrackingClient` call with no REST route yet refuses, saying so."""
+        from loopml.tracking.client import TrackingClient
+
+        return unavailable_call(self, TrackingClient, name)
 
     def _settle(self) -> None:
         self.outbox.flush(_READ_WAIT_S)

@@ -1,6 +1,6 @@
-"""The registry from Python against a server: ``loopml.registry_client()`` follows
-``LOOPML_TRACKING_URI``, returns the embedded client's value objects, and refuses clearly
-what the REST API does not cover yet."""
+"""The SDK's clients against a server: ``loopml.registry_client()`` follows
+``LOOPML_TRACKING_URI`` and returns the embedded client's value objects; both remote clients
+refuse clearly what the REST API does not cover yet."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from loopml.config import Settings
 from loopml.errors import ForbiddenError, InvalidInputError, NotFoundError
 from loopml.registry import RegistryClient
 from loopml.registry.remote import RemoteRegistryClient
+from loopml.tracking import TrackingClient
+from loopml.tracking.remote import RemoteTrackingClient
 
 from ._models import add_version, evaluate
 from ._support import live_server
@@ -62,6 +64,34 @@ def test_the_sdk_registry_client_follows_the_tracking_uri(
                 remote.no_such_call()  # type: ignore[attr-defined]
         finally:
             loopml.tracking.fluent.reset()
+            remote.close()
+
+
+def test_the_remote_tracking_client_lists_pages_and_refuses_what_has_no_route(
+    tmp_path: Path, store: tuple[Settings, RegistryClient]
+) -> None:
+    settings, _ = store
+    embedded = TrackingClient(settings, capture_env=False)
+    made = [embedded.create_run("churn", name=f"r{i}").id for i in range(3)]
+    embedded.close()
+    with live_server(settings) as server:
+        remote = RemoteTrackingClient(
+            Settings.load(home=tmp_path / "client-home", tracking_uri=server.url)
+        )
+        try:
+            first = remote.list_runs("churn", limit=2)
+            rest = remote.list_runs("churn", limit=2, page_token=first.next_page_token)
+            assert [r.id for r in first.items + rest.items] == made[::-1]
+            assert rest.next_page_token is None
+            assert [e.name for e in remote.list_experiments()] == ["churn"]
+            remote.delete_run(made[0], reason="bad split")
+            assert made[0] not in {r.id for r in remote.search_runs("churn")}
+            assert made[0] in {r.id for r in remote.search_runs("churn", include_deleted=True)}
+            with pytest.raises(InvalidInputError, match="restore_run is not available"):
+                remote.restore_run(made[0])
+            with pytest.raises(AttributeError):
+                remote.store  # noqa: B018
+        finally:
             remote.close()
 
 
