@@ -193,6 +193,18 @@ def test_writes_go_through_the_server_as_the_tokens_user(world: World) -> None:
     assert promoted.exit_code == 0, promoted.stderr
     assert _json(world.embedded("models", "show", "churn", "--json"))["aliases"]["production"] == 2
 
+    policy = _json(
+        world.remote("models", "policy", "set", "fraud", "--gate", "roc_auc >= 0.8", "--json")
+    )
+    assert policy["gates"] == ["roc_auc >= 0.8"]
+    assert _json(world.embedded("models", "policy", "show", "fraud", "--json")) == policy
+    rejected = world.remote("models", "reject", "churn", "1", "--comment", "leaky", user="aby")
+    assert rejected.exit_code == 0, rejected.stderr
+    decisions = _json(world.embedded("models", "show", "churn/1", "--json"))["approvals"]
+    assert [(d["decision"], d["actor"], d["comment"]) for d in decisions] == [
+        ("rejected", "aby", "leaky")
+    ]
+
     gone = world.runs["svm"]
     deleted = _json(
         world.remote("runs", "delete", gone, "--reason", "bad split", "--yes", "--json")
