@@ -46,10 +46,10 @@ class ServerUnreachable(StoreError):
     code = "server_unreachable"
 
 
-def not_on_server(call: str) -> NoReturn:
-    """Refuse ``call``: the server's REST API has no route for it yet."""
+def not_on_server(call: str, url: str) -> NoReturn:
+    """Refuse ``call``: the REST API of the server at ``url`` has no route for it yet."""
     raise InvalidInputError(
-        f"{call} is not available against a loopml server yet (LOOPML_TRACKING_URI is set); "
+        f"{call} is not available against a loopml server yet (LOOPML_TRACKING_URI={url}); "
         "run it on the server's machine, against its store, with LOOPML_TRACKING_URI unset"
     )
 
@@ -61,8 +61,10 @@ def unavailable_call(remote: object, face: type, name: str) -> Callable[..., NoR
     if name.startswith("_") or not callable(getattr(face, name, None)):
         raise AttributeError(f"{type(remote).__name__!r} object has no attribute {name!r}")
 
+    url = str(getattr(remote, "url", "a server URL"))
+
     def refuse(*_: Any, **__: Any) -> NoReturn:
-        not_on_server(name)
+        not_on_server(name, url)
 
     return refuse
 

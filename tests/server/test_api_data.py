@@ -98,6 +98,23 @@ def test_a_version_is_validated_against_a_schema_given_in_the_body(
     assert _error(bad, 400)
 
 
+def test_a_validation_report_is_kept_when_an_editor_asks(
+    server: Server, datasets: DatasetClient, server_settings: Settings
+) -> None:
+    document = infer_schema(pd.DataFrame({"x": [1, 2, 3], "kind": ["a", "b", "a"]})).to_dict()
+    url = f"{V1}/datasets/iris/versions/2/validate"
+    viewer, editor = server.user("vi", "viewer"), server.user("ed", "editor")
+    assert server.client.post(url, headers=viewer, json={"schema": document}).status_code == 200
+    asked = {"schema": document, "record": True, "note": "schema of v1"}
+    assert _error(server.client.post(url, headers=viewer, json=asked), 403)
+    assert DatasetClient(server_settings).list_validations("datasets:/iris/2") == []
+    kept = server.client.post(url, headers=editor, json=asked)
+    assert kept.status_code == 200, kept.text
+    (record,) = DatasetClient(server_settings).list_validations("datasets:/iris/2")
+    assert record.note == "schema of v1"
+    assert record.passed is False
+
+
 def test_bad_dataset_requests_get_4xx(open_server: Server, datasets: DatasetClient) -> None:
     http = open_server.client
     assert "iris" in _error(http.get(f"{V1}/datasets/irs"), 404)["message"]

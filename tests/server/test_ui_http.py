@@ -10,7 +10,6 @@ import pytest
 from loopml.config import Settings
 from loopml.registry import RegistryClient
 from loopml.server import ServerConfig
-from loopml.server.ui import downsample
 
 from ._support import Server, make_server
 from ._ui_data import EXPERIMENT, HISTORY, MODEL, Filled, fill
@@ -30,18 +29,6 @@ def ui(filled_settings: tuple[Settings, Filled]) -> Iterator[Server]:
 @pytest.fixture
 def open_ui(filled_settings: tuple[Settings, Filled]) -> Iterator[Server]:
     yield from make_server(filled_settings[0], ServerConfig(auth="none"))
-
-
-def test_downsample_keeps_each_buckets_extremes() -> None:
-    values = [float(i % 7) for i in range(1000)]
-    values[501] = 100.0
-    values[733] = -5.0
-    steps, kept = downsample(list(range(1000)), values, 100)
-    assert len(kept) <= 100
-    assert max(kept) == 100.0
-    assert min(kept) == -5.0
-    assert steps == sorted(steps)
-    assert downsample([1, 2], [3.0, 4.0], 10) == ([1, 2], [3.0, 4.0])
 
 
 def test_pages_redirect_to_sign_in_but_the_api_still_answers_401(ui: Server) -> None:

@@ -272,7 +272,7 @@ def test_lineage_is_explorable_both_ways(tab: Tab, live: LiveServer) -> None:
     assert tab.page.locator(f"#downstream li[data-node='run:{run_id}']").count() == 1  # ... back
     tab.page.click("a:text('Open dataset_version')")
     tab.page.wait_for_load_state("networkidle")
-    assert tab.page.url == f"{live.url}/datasets/{DATASET}"
+    assert tab.page.url == f"{live.url}/datasets/{DATASET}/versions/2"
     assert tab.problems == []
 
 

@@ -1,4 +1,5 @@
-"""Downsampled metric histories (charts) and streaming one artifact file out of a run."""
+"""Metric charts (at most max_points points, spikes kept) and streaming one artifact file out
+of a run."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from loopml.errors import InvalidInputError, NotFoundError, UnsafePathError
 from loopml.tracking import Metric, TrackingClient
-from loopml.tracking._downsample import downsample
+from loopml.tracking._charts import thin
 
 
 def _points(values: list[float]) -> list[Metric]:
@@ -25,7 +26,7 @@ def test_never_more_points_than_asked_and_always_in_order(
     values: list[float], max_points: int
 ) -> None:
     points = _points(values)
-    kept = downsample(points, max_points)
+    kept = thin(points, max_points)
     assert len(kept) <= max_points
     assert [p.step for p in kept] == sorted({p.step for p in kept})
     if len(points) <= max_points:
@@ -36,24 +37,25 @@ def test_a_spike_survives_downsampling() -> None:
     values = [1.0] * 10_000
     values[4321] = 500.0
     values[8000] = -300.0
-    kept = downsample(_points(values), 20)
+    kept = thin(_points(values), 20)
     assert len(kept) <= 20
     assert 500.0 in [p.value for p in kept]
     assert -300.0 in [p.value for p in kept]
     assert {p.step for p in kept} >= {4321, 8000}
 
 
-def test_nan_points_are_kept_only_when_a_bucket_has_nothing_else() -> None:
-    kept = downsample(_points([math.nan] * 4 + [1.0, 2.0, 3.0, 4.0]), 4)
-    assert [p.step for p in kept] == [0, 4, 7]
-    assert math.isnan(kept[0].value)
-    assert [p.value for p in kept[1:]] == [1.0, 4.0]
+def test_a_cut_history_leaves_its_nan_points_out() -> None:
+    kept = thin(_points([math.nan] * 4 + [1.0, 2.0, 3.0, 4.0]), 4)
+    assert [p.step for p in kept] == [4, 7]
+    assert [p.value for p in kept] == [1.0, 4.0]
+    whole = thin(_points([math.nan, 1.0]), 4)
+    assert math.isnan(whole[0].value)  # a history that is not cut keeps them
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, 2.5, "10"])
 def test_a_bad_max_points_is_refused(bad: object) -> None:
     with pytest.raises(InvalidInputError, match="max_points"):
-        downsample(_points([1.0, 2.0]), bad)  # type: ignore[arg-type]
+        thin(_points([1.0, 2.0]), bad)  # type: ignore[arg-type]
 
 
 def test_the_client_downsamples_a_stored_history(client: TrackingClient) -> None:

@@ -42,7 +42,7 @@ def test_a_long_history_keeps_each_ranges_extremes(client: TrackingClient) -> No
 def test_bad_asks_are_refused(client: TrackingClient) -> None:
     run = client.create_run("sampled")
     with pytest.raises(InvalidInputError, match="points"):
-        client.sampled_metric_history(run.id, "loss", 1)
+        client.sampled_metric_history(run.id, "loss", 0)
     with pytest.raises(NotFoundError):
         client.sampled_metric_history("nope", "loss", 10)
     assert client.sampled_metric_history(run.id, "never-logged", 10) == (0, [])

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["dataset_client", "load_dataset", "log_dataset", "log_input"]
 
-_shared = SharedClient(DatasetClient)
+_shared = SharedClient(
+    DatasetClient, what="versioning datasets (loopml.log_dataset, load_dataset, log_input)"
+)
 
 
 def dataset_client() -> DatasetClient:

@@ -75,7 +75,7 @@ def registry_client_for(settings: Settings) -> RegistryClient:
     return RegistryClient(settings)
 
 
-_shared = SharedClient(registry_client_for)
+_shared = SharedClient(registry_client_for, remote_ok=True)
 
 
 def registry_client() -> RegistryClient:

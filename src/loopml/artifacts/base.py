@@ -23,7 +23,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from loopml.artifacts.models import BlobInfo
 
-__all__ = ["BLOB_STORE_MEMBERS", "BlobStore", "TempFileCollector"]
+__all__ = ["BLOB_STORE_MEMBERS", "BlobStore", "DirectAccess", "TempFileCollector"]
 
 BLOB_STORE_MEMBERS = (
     "url",
@@ -112,4 +112,42 @@ class TempFileCollector(Protocol):
         Returns:
             How many files were (or, with ``dry_run``, would be) deleted, and their bytes.
         """
+        ...
+
+
+@runtime_checkable
+class DirectAccess(Protocol):
+    """A backend clients can reach themselves, through presigned URLs (S3).
+
+    Optional: :meth:`ArtifactStore.presign_upload` and friends use it on backends that
+    have it; a local directory has no URL a client could use, so its clients go through
+    the server. An upload lands in a staging object named by ``upload_id`` first and
+    becomes a blob only in :meth:`adopt_upload`, once its content is checked, so a wrong
+    or partial upload never sits under a digest.
+    """
+
+    def presign_upload(
+        self, upload_id: str, digest: str, expires_s: int
+    ) -> tuple[str, dict[str, str]]:
+        """A URL that accepts one PUT of the content for ``upload_id``, and the headers
+        the PUT must carry (the store refuses a body whose SHA-256 is not ``digest``
+        where it checks checksums)."""
+        ...
+
+    def presign_download(self, digest: str, expires_s: int) -> str:
+        """A URL that answers GET (with ``Range``) with the blob ``digest``."""
+        ...
+
+    def adopt_upload(self, upload_id: str, digest: str) -> int:
+        """Check the staged content of ``upload_id`` hashes to ``digest``, make it that
+        blob and drop the staging object; its size.
+
+        Raises:
+            NotFoundError: nothing was uploaded for ``upload_id``.
+            DigestMismatchError: the staged content is not ``digest`` (it is deleted).
+        """
+        ...
+
+    def discard_upload(self, upload_id: str) -> None:
+        """Delete the staging object of ``upload_id`` if there is one."""
         ...

@@ -35,11 +35,11 @@ from loopml.artifacts._hashing import (
 )
 from loopml.artifacts._resolve import blob_store_from_url
 from loopml.artifacts._tree import check_regular_file, lstat_existing, scan_tree, symlink_error
-from loopml.artifacts.base import BlobStore, TempFileCollector
+from loopml.artifacts.base import BlobStore, DirectAccess, TempFileCollector
 from loopml.artifacts.models import GcReport, ManifestEntry, StoredFile
 from loopml.artifacts.paths import local_target
 from loopml.clock import Clock
-from loopml.errors import ConflictError, InvalidInputError, NotFoundError
+from loopml.errors import ConflictError, DigestMismatchError, InvalidInputError, NotFoundError
 
 __all__ = ["ArtifactStore"]
 
@@ -170,6 +170,67 @@ class ArtifactStore:
             for (name, _), item in zip(files, stored, strict=True)
         ]
 
+    # -- direct access: clients read and write the backend through presigned URLs ---------
+
+    @property
+    def direct(self) -> bool:
+        """Whether clients can reach the backend themselves (presigned URLs: S3)."""
+        return isinstance(self.blob_store, DirectAccess)
+
+    def presign_upload(
+        self, upload_id: str, digest: str, *, expires_s: int = 3600
+    ) -> tuple[str, dict[str, str]]:
+        """A URL a client PUTs the content for ``upload_id`` to, and the headers to send.
+
+        The content becomes a blob only through :meth:`adopt_upload`.
+
+        Raises:
+            ConflictError: the backend has no presigned URLs (a local directory).
+        """
+        return self._direct().presign_upload(upload_id, check_digest(digest), expires_s)
+
+    def presign_download(self, digest: str, *, expires_s: int = 3600) -> str:
+        """A URL a client GETs the blob ``digest`` from (``Range`` works); verify what
+        you read against ``digest``.
+
+        Raises:
+            ConflictError: the backend has no presigned URLs.
+        """
+        return self._direct().presign_download(check_digest(digest), expires_s)
+
+    def adopt_upload(self, upload_id: str, digest: str) -> StoredFile:
+        """Make what a client PUT to :meth:`presign_upload`'s URL the blob ``digest``.
+
+        Raises:
+            NotFoundError: nothing was uploaded for ``upload_id``.
+            InvalidInputError: the upload's bytes do not hash to ``digest`` (they are
+                deleted, nothing is stored).
+            ConflictError: the backend has no presigned URLs.
+        """
+        try:
+            size = self._direct().adopt_upload(upload_id, check_digest(digest))
+        except DigestMismatchError as err:
+            raise InvalidInputError(
+                f"upload {upload_id} hashes to {err.details.get('actual')}, not the sha256 "
+                f"{digest} given; nothing was stored, upload the file again",
+                details={"upload_id": upload_id, "sha256": digest, **err.details},
+            ) from err
+        return StoredFile(digest=digest, size=size)
+
+    def discard_upload(self, upload_id: str) -> None:
+        """Delete what a client uploaded for ``upload_id``, if anything (no-op otherwise)."""
+        if isinstance(self.blob_store, DirectAccess):
+            self.blob_store.discard_upload(upload_id)
+
+    def _direct(self) -> DirectAccess:
+        if not isinstance(self.blob_store, DirectAccess):
+            raise ConflictError(
+                f"the artifact store {self.url} has no presigned URLs for clients; "
+                "send the files through the server instead",
+                details={"direct": False},
+            )
+        return self.blob_store
+
     def open_verified(self, digest: str) -> BinaryIO:
         """A stream over the content that raises ``DigestMismatchError`` at its end if corrupt.
 
@@ -186,6 +247,18 @@ class ArtifactStore:
         """
         raw = self.blob_store.open(check_digest(digest))
         return io.BufferedReader(VerifiedReader(raw, digest), CHUNK_SIZE)
+
+    def open_at(self, digest: str, offset: int) -> BinaryIO:
+        """An unverified stream over the content from byte ``offset`` (a ranged read, to
+        resume a download); whoever joins the parts checks the whole against ``digest``.
+
+        Raises:
+            NotFoundError: nothing is stored under ``digest``.
+        """
+        stream = self.blob_store.open(check_digest(digest))
+        if offset:
+            stream.seek(offset)
+        return stream
 
     def get_bytes(self, digest: str) -> bytes:
         """The content stored under ``digest``, checked against it.

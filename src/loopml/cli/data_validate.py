@@ -17,7 +17,8 @@ import typer
 
 from loopml.cli._output import JsonFlag, cell, echo_json, show
 from loopml.cli._state import get_state
-from loopml.errors import InvalidInputError, NotFoundError
+from loopml.errors import InvalidInputError, NotFoundError, quote
+from loopml.uris import is_uri
 
 if TYPE_CHECKING:
     from loopml.config import Settings
@@ -61,6 +62,14 @@ def validate(
     force: Annotated[
         bool, typer.Option("--force", help="With --infer: replace an existing schema file.")
     ] = False,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record",
+            help="Keep the report with the dataset version DATA names (a datasets:/ URI), "
+            "for the web UI's dataset version page.",
+        ),
+    ] = False,
     categorical_max: Annotated[
         int,
         typer.Option(
@@ -92,8 +101,10 @@ def validate(
     settings = get_state(ctx).settings()
     try:
         if infer:
-            if report is not None:
-                raise InvalidInputError("--report goes with validation; drop --infer to write one")
+            if report is not None or record:
+                raise InvalidInputError(
+                    "--report and --record go with validation; drop --infer to use them"
+                )
             options = {
                 "categorical_max": categorical_max,
                 "range_slack": range_slack,
@@ -101,7 +112,20 @@ def validate(
             }
             _infer(data, schema_path, reference, settings, force, options, as_json=as_json)
             return
+        if record and not is_uri(data, "datasets"):
+            raise InvalidInputError(
+                f"--record keeps the report with a dataset version; give DATA as a "
+                f"datasets:/ URI (e.g. datasets:/churn/3), not {quote(data)}"
+            )
         result = _validate(data, schema_path, reference, settings)
+        if record:
+            from loopml.data import DatasetClient
+
+            kept = DatasetClient(settings).record_validation(
+                data, result, note=f"schema {schema_path}"
+            )
+            if not as_json:
+                show(f"kept the report with {kept.uri}")
     except NotFoundError as err:  # an unknown dataset is bad input here, like a missing file
         raise InvalidInputError(err.message, details=err.details) from err
     if report is not None:

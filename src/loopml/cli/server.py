@@ -42,7 +42,11 @@ RoleOption = Annotated[
 ]
 ScopeOption = Annotated[
     str,
-    typer.Option("--scope", help="'*' for the workspace, or model:NAME for one model."),
+    typer.Option(
+        "--scope",
+        help="'*' for the workspace, model:NAME for one model, or experiment:NAME for one "
+        "experiment and its runs.",
+    ),
 ]
 
 
@@ -145,11 +149,14 @@ def grant(
     scope: ScopeOption = "*",
     as_json: JsonFlag = False,
 ) -> None:
-    """Give a user a role on the workspace or on one model (replacing the one they held).
+    """Give a user a role on the workspace, one model or one experiment (replacing the one
+    they held there).
 
     Examples:
 
         loopml users grant ana approver --scope model:churn
+
+        loopml users grant bo editor --scope experiment:churn
     """
     found = _accounts(ctx).grant(name, role, scope)
     data = {

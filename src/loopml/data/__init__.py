@@ -20,7 +20,13 @@ if TYPE_CHECKING:
     from loopml.data._targets import check_name, parse_target
     from loopml.data.changes import changed
     from loopml.data.checks import Violation
-    from loopml.data.models import ChangeReport, Dataset, DatasetDiff, DatasetVersion
+    from loopml.data.models import (
+        ChangeReport,
+        Dataset,
+        DatasetDiff,
+        DatasetVersion,
+        ValidationRecord,
+    )
     from loopml.data.profile import profile_table
     from loopml.data.report import render_html
     from loopml.data.schema import (
@@ -42,6 +48,7 @@ _EXPORTS = {
     "DatasetVersion": "loopml.data.models",
     "DatasetDiff": "loopml.data.models",
     "ChangeReport": "loopml.data.models",
+    "ValidationRecord": "loopml.data.models",
     "changed": "loopml.data.changes",
     "profile_table": "loopml.data.profile",
     "ColumnSchema": "loopml.data.schema",
@@ -65,6 +72,7 @@ __all__ = [
     "DatasetDiff",
     "DatasetVersion",
     "DriftConfig",
+    "ValidationRecord",
     "ValidationResult",
     "Violation",
     "changed",

@@ -17,9 +17,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+from loopml.errors import InvalidInputError
 from loopml.uris import dataset_uri
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "Kind",
     "StatChange",
     "TypeChange",
+    "ValidationRecord",
 ]
 
 Kind = Literal["table", "files"]
@@ -117,6 +120,18 @@ class DatasetVersion:
     def to_dict(self) -> dict[str, Any]:
         """The version as plain data, with its ``uri``."""
         return {"uri": self.uri, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetVersion:
+        """The version :meth:`to_dict` gave (``uri`` is derived, so it is ignored).
+
+        Raises:
+            InvalidInputError: a field is missing.
+        """
+        try:
+            return cls(**{f.name: data[f.name] for f in fields(cls)})
+        except KeyError as err:
+            raise InvalidInputError(f"a dataset version needs the field {err}") from err
 
     def _repr_html_(self) -> str:
         """A compact summary for notebooks: never the whole profile or schema."""
@@ -268,3 +283,38 @@ class ChangeReport:
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data, with the compared ``uri``."""
         return {"uri": self.uri, **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationRecord:
+    """A validation report kept with the dataset version it checked.
+
+    Attributes:
+        id: the record's id (sortable: newer records have larger ids).
+        uri: the version checked, ``datasets:/<name>/<version>``.
+        passed: whether no violation had severity ``error``.
+        summary: the verdict and the counts in one line.
+        recorded_at: when it was kept (Unix milliseconds).
+        recorded_by: who kept it.
+        note: what it was checked against, in words (a schema file, a CI job), if given.
+        report: :meth:`loopml.data.ValidationResult.to_dict`: every violation, the column
+            summaries, drift per column and the distributions compared.
+
+    Example:
+        >>> ValidationRecord("01J0", "datasets:/iris/3", True, "passed: 3 rows, no violations",
+        ...                  0, "ada", None, {}).passed
+        True
+    """
+
+    id: str
+    uri: str
+    passed: bool
+    summary: str
+    recorded_at: int
+    recorded_by: str | None
+    note: str | None
+    report: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain data."""
+        return asdict(self)

@@ -31,19 +31,20 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml.artifacts import ArtifactStore, ManifestEntry, local_target
 from loopml.config import Settings
-from loopml.data import _records, _tables
+from loopml.data import _records, _tables, _validations
 from loopml.data._digest_cache import DigestCache
 from loopml.data._folders import Progress, store_files
 from loopml.data._materialize import sync_folder
@@ -51,8 +52,14 @@ from loopml.data._sources import Identified, Prepared, identify, prepare
 from loopml.data._targets import check_name, check_role, parse_target
 from loopml.data.changes import change_report
 from loopml.data.diff import diff_versions
-from loopml.data.models import ChangeReport, Dataset, DatasetDiff, DatasetVersion
-from loopml.errors import ConflictError, InvalidInputError, quote
+from loopml.data.models import (
+    ChangeReport,
+    Dataset,
+    DatasetDiff,
+    DatasetVersion,
+    ValidationRecord,
+)
+from loopml.errors import ConflictError, InvalidInputError, NotFoundError, quote
 from loopml.paging import Page, check_limit
 from loopml.store import Store, open_store
 
@@ -114,6 +121,7 @@ class DatasetClient:
         format: str | None = None,
         progress: Progress | None = None,
         encoding: str | None = None,
+        source_label: str | None = None,
     ) -> DatasetVersion:
         """Store ``source`` as the next version of ``name``, or return the version holding it.
 
@@ -130,6 +138,8 @@ class DatasetClient:
                 and stored.
             encoding: the text encoding of a CSV file that is not UTF-8 (``"latin-1"``,
                 ``"cp1252"``); its text is read in that encoding and stored as Parquet.
+            source_label: what to record as the version's source instead of the path
+                (a server logging an upload records the client's path, not its own copy).
 
         Returns:
             The new version, or the existing one with the same content.
@@ -152,6 +162,8 @@ class DatasetClient:
             with self.store.read() as conn:
                 _records.check_run(conn, run_id)
         found = identify(source, format, self.cache, progress=progress, encoding=encoding)
+        if source_label is not None:
+            found = dataclasses.replace(found, source=str(source_label)[:1000])
         existing = self._existing(name, found, description, run_id, role)
         if existing is not None:
             _finish(progress, found)
@@ -188,6 +200,27 @@ class DatasetClient:
     def files(self, uri_or_name: str, version: int | None = None) -> list[ManifestEntry]:
         """The stored files of a version (one ``data.*`` file for a table), by path."""
         return self._manifest(self.get(uri_or_name, version))
+
+    def open_file(self, uri: str, path: str) -> tuple[ManifestEntry, BinaryIO]:
+        """One stored file of a version as a stream, verified against its digest as read.
+
+        Raises:
+            NotFoundError: no such version, or no file ``path`` in it (the paths are
+                :meth:`files`).
+            DigestMismatchError: the stored bytes do not match (raised at the end of
+                reading).
+        """
+        found = self.get(uri)
+        entries = self._manifest(found)
+        for entry in entries:
+            if entry.path == path:
+                return entry, self.artifact_store.open_verified(entry.digest)
+        raise NotFoundError(
+            "file",
+            path,
+            choices=[e.path for e in entries],
+            hint=f"`loopml data show {found.uri}` lists its files",
+        )
 
     def load(
         self,
@@ -378,6 +411,48 @@ class DatasetClient:
 
         self.store.transact(work)
         return found
+
+    # -- validation reports ------------------------------------------------------------
+
+    def record_validation(
+        self, uri_or_name: str, result: object, *, note: str | None = None
+    ) -> ValidationRecord:
+        """Keep a validation report with the version it checked (for the web UI and audit).
+
+        Args:
+            uri_or_name: the version checked: ``datasets:/name/3`` (``@latest`` is
+                resolved now), or a name meaning its latest version.
+            result: what :func:`loopml.data.validate` returned, or its ``to_dict()``.
+            note: what it was checked against, in words (``"schema.toml in CI"``).
+
+        Raises:
+            NotFoundError: no such dataset or version.
+            InvalidInputError: ``result`` is not a validation result.
+
+        Example:
+            >>> result = validate("datasets:/churn/3", schema)  # doctest: +SKIP
+            >>> client.record_validation("datasets:/churn/3", result).passed  # doctest: +SKIP
+            True
+        """
+        report = _validations.report_of(result)
+        version = self.get(uri_or_name)
+        found = _validations.new_record(version, report, note)
+        stored = self.artifact_store.put_bytes(_validations.blob_of(found))
+        self.store.transact(lambda conn: _validations.keep(conn, version, found, stored))
+        return found
+
+    def list_validations(self, uri_or_name: str, *, limit: int = 20) -> list[ValidationRecord]:
+        """The validation reports kept for a version, newest first (at most ``limit``).
+
+        Example:
+            >>> client.list_validations("datasets:/churn/3")[0].summary  # doctest: +SKIP
+            'failed: 1000 rows, 1 error, 0 warnings'
+        """
+        limit = check_limit(limit)
+        version = self.get(uri_or_name)
+        with self.store.read() as conn:
+            digests = _validations.digests(conn, version, limit)
+        return [_validations.read(self.artifact_store, digest) for digest in digests]
 
     # -- internals ---------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ __all__ = [
     "DefinitionChange",
     "FeatureUse",
     "FieldChange",
+    "Materialization",
     "MaterializationResult",
     "OnlineResponse",
     "RegisteredDefinition",
@@ -165,6 +166,42 @@ class MaterializationResult:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "rows": self.rows,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Materialization:
+    """One materialization run of a feature view, as the metadata store remembers it.
+
+    Attributes:
+        view: the feature view's name.
+        version: the view's version that was materialized.
+        start: the window's inclusive start (Unix milliseconds).
+        end: the window's exclusive end (Unix milliseconds): the view's watermark in
+            ``online_store`` once this run is the latest.
+        rows: how many entities were written.
+        online_store: the URL of the online store written to.
+        created_at: when the run finished (Unix milliseconds).
+    """
+
+    view: str
+    version: int
+    start: int
+    end: int
+    rows: int
+    online_store: str
+    created_at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "view": self.view,
+            "version": self.version,
+            "start": self.start,
+            "end": self.end,
+            "rows": self.rows,
+            "online_store": self.online_store,
+            "created_at": self.created_at,
         }
 
 

@@ -41,6 +41,7 @@ from loopml.features.models import (
     ApplyResult,
     FeatureUse,
     Kind,
+    Materialization,
     MaterializationResult,
     OnlineResponse,
     RegisteredDefinition,
@@ -50,6 +51,7 @@ from loopml.features.offline import DEFAULT_TIMESTAMP_COLUMN, training_set
 from loopml.features.on_demand import OnDemandFeatureView
 from loopml.features.online import OnlineStore, from_url
 from loopml.features.registry import Definition, Definitions, Registry
+from loopml.paging import check_limit
 from loopml.store import open_store
 from loopml.store.lineage import add_edge_once
 from loopml.store.schema import materializations, runs
@@ -330,6 +332,40 @@ class FeatureStore:
                 continue
             results.append(self._materialize_one(view, start_us, end_us, progress))
         return results
+
+    def materializations(self, view: str, *, limit: int = 20) -> list[Materialization]:
+        """The newest materialization runs of feature view ``view`` (any version, any
+        online store), newest first.
+
+        Raises:
+            NotFoundError: no feature view ``view`` (with close names).
+
+        Example:
+            >>> [m.rows for m in store.materializations("driver_stats", limit=2)]  # doctest: +SKIP
+            [0, 1200]
+        """
+        self.get_definition(view, "feature_view")
+        limit = check_limit(limit)
+        m = materializations.c
+        with self.registry.store.read() as conn:
+            rows = conn.execute(
+                select(materializations)
+                .where(m.feature_view == view)
+                .order_by(m.id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            Materialization(
+                view=row.feature_view,
+                version=row.view_version,
+                start=row.start_time,
+                end=row.end_time,
+                rows=row.rows,
+                online_store=row.online_store,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
 
     def _materialize_one(
         self, view: FeatureView, start_us: int, end_us: int, progress: Progress | None

@@ -158,7 +158,7 @@ class RemoteRegistryClient:
         self, name: str, alias: str, *, reason: str | None = None, expected: Any = ANY
     ) -> AliasChange:
         if expected is not ANY:
-            not_on_server("remove_alias(expected=...)")
+            not_on_server("remove_alias(expected=...)", self.url)
         path = f"{_API}/models/{_q(name)}/aliases/{_q(alias)}"
         found = self.http.request("DELETE", path, query={"reason": reason})
         return AliasChange.from_dict(found)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from loopml.config import Settings
 from loopml.server.accounts import AccountService
 from loopml.server.idempotency import IdempotencyKeys
+from loopml.server.uploads import StagedUploads
 from loopml.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -42,12 +43,16 @@ class ServerConfig:
         user: who token-free requests act as (default: the server's ``LOOPML_USER``/login),
             unless a request names itself in a ``loopml-user`` header.
         workers: how many processes serve the store.
+        upload_ttl_s: how long a staged artifact upload may sit idle before it is deleted.
+        presign_expires_s: how long a presigned artifact URL stays valid.
     """
 
     auth: str = "none"
     max_body_bytes: int = DEFAULT_MAX_BODY
     user: str | None = None
     workers: int = 1
+    upload_ttl_s: float = 24 * 3600.0
+    presign_expires_s: int = 3600
 
     @property
     def shared_store(self) -> bool:
@@ -77,6 +82,12 @@ class ServerContext:
     @property
     def idempotency(self) -> IdempotencyKeys:
         return self._once("idempotency", lambda: IdempotencyKeys(self.store))
+
+    @property
+    def uploads(self) -> StagedUploads:
+        """Artifact uploads in progress (in the home's cache, shared by the workers)."""
+        root = self.settings.home / "cache" / "uploads"
+        return self._once("uploads", lambda: StagedUploads(root, ttl_s=self.config.upload_ttl_s))
 
     @property
     def tracking(self) -> TrackingClient:

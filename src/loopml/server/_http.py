@@ -169,13 +169,18 @@ def _endpoint(
                     request.headers,
                     request.stream(),
                 )
+                if op.scope is not None:
+                    await anyio.to_thread.run_sync(_check_scope, op, call)
                 with audit.acting_as(principal.user):
                     result = await op.handler(call)
             else:
                 body = await read_body(request, ctx.config.max_body_bytes)
-                result = await anyio.to_thread.run_sync(
-                    _invoke, op, request, ctx, body, render_error
-                )
+                if _runs_inline(op, request, ctx):
+                    result = _invoke(op, request, ctx, body, render_error)
+                else:
+                    result = await anyio.to_thread.run_sync(
+                        _invoke, op, request, ctx, body, render_error
+                    )
             return _response(result, op.status)
         except LoopmlError as err:
             status, payload = render_error(err)
@@ -189,12 +194,36 @@ def _endpoint(
     return endpoint
 
 
+def _runs_inline(op: Operation, request: Request, ctx: ServerContext) -> bool:
+    """Whether ``op`` may run on the event loop: it only appends to the metric journal.
+
+    Not when several workers share the store (the handler then ingests before answering),
+    not with an idempotency key (kept in the store), and not with a token the server has
+    not checked within the last seconds (checking one reads the store).
+    """
+    if not op.inline or ctx.config.shared_store or HEADER in request.headers:
+        return False
+    if ctx.config.auth == "none":
+        return True
+    token = _token_of(request)
+    return token is not None and ctx.accounts.is_cached(token)
+
+
 def _authorize(op: Operation, request: Request, ctx: ServerContext) -> Principal:
-    """The caller, checked for the operation's role (on a worker thread: it may read the store)."""
+    """The caller, checked for the operation's role (on a worker thread: it may read the store).
+
+    An operation with a ``scope`` is checked once its call is made (:func:`_check_scope`).
+    """
     principal = principal_of(request, ctx, public=op.public)
-    if not op.public:
+    if not op.public and op.scope is None:
         principal.require(op.role, action=f"{op.method} {op.path}")
     return principal
+
+
+def _check_scope(op: Operation, call: Call) -> None:
+    """The role check of an operation whose scope comes from the request."""
+    if op.scope is not None and not op.public:
+        call.principal.require(op.role, op.scope(call), action=f"{op.method} {op.path}")
 
 
 def _invoke(
@@ -202,6 +231,7 @@ def _invoke(
 ) -> Any:
     principal = _authorize(op, request, ctx)
     call = Call(ctx, principal, dict(request.path_params), _query(request), body, request.headers)
+    _check_scope(op, call)
     key = request.headers.get(HEADER) if op.method != "GET" else None
     with audit.acting_as(principal.user):
         if key is None:

@@ -280,6 +280,20 @@ class AccountService:
             self._checked[token_id] = checked
         return checked.principal
 
+    def is_cached(self, token: str) -> bool:
+        """Whether :meth:`authenticate` answers ``token`` from memory (no store read)."""
+        match = _TOKEN.fullmatch(token.strip())
+        if match is None:
+            return True  # refused without reading the store
+        token_id, secret = match.groups()
+        with self._lock:
+            cached = self._checked.get(token_id)
+        return (
+            cached is not None
+            and cached.deadline > time.monotonic()
+            and hmac.compare_digest(cached.digest, _digest(secret))
+        )
+
     # -- internals ---------------------------------------------------------------------
 
     def _check(self, token_id: str, key: str) -> _Checked:

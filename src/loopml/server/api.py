@@ -69,6 +69,13 @@ class Operation:
     # The handler is a coroutine function reading ``call.stream`` itself (large uploads);
     # it runs on the event loop, so it hands blocking work to a thread.
     raw_body: bool = False
+    # The handler only appends to the metric journal (a local file) unless the store is
+    # shared by several workers: it runs on the event loop, saving the hop to a worker
+    # thread, which is most of the cost of a one-point request.
+    inline: bool = False
+    # Where ``role`` is checked, found from the request (a write to a run: its experiment,
+    # ``experiment:NAME``); ``None``: on the workspace. A grant on the workspace counts too.
+    scope: Callable[[Call], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,8 @@ class Api:
         status: int = 200,
         public: bool = False,
         raw_body: bool = False,
+        inline: bool = False,
+        scope: Callable[[Call], str] | None = None,
         tag: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare ``handler`` as ``method prefix+path``."""
@@ -119,6 +128,8 @@ class Api:
                     status,
                     public,
                     raw_body,
+                    inline,
+                    scope,
                 )
             )
             return handler

@@ -2,7 +2,8 @@
 
 Roles rise in rank: ``viewer`` reads, ``editor`` writes, ``approver`` also approves and
 rejects model versions, ``admin`` also manages users and tokens. A grant holds on the
-workspace (scope ``"*"``) or on one model (``"model:NAME"``); the higher of the two counts.
+workspace (scope ``"*"``), on one model (``"model:NAME"``) or on one experiment and its
+runs (``"experiment:NAME"``); the higher of the workspace's and the object's counts.
 
 Example:
     >>> caller = Principal("ana", {"*": "viewer", "model:churn": "approver"})
@@ -19,6 +20,7 @@ from loopml.errors import ForbiddenError, InvalidInputError
 
 __all__ = [
     "ROLES",
+    "SCOPE_KINDS",
     "WORKSPACE",
     "ApiToken",
     "Grant",
@@ -32,6 +34,8 @@ __all__ = [
 Role = Literal["viewer", "editor", "approver", "admin"]
 ROLES: Final[tuple[Role, ...]] = ("viewer", "editor", "approver", "admin")
 WORKSPACE: Final = "*"
+# What a grant can hold on besides the workspace: one model, or one experiment and its runs.
+SCOPE_KINDS: Final = ("model", "experiment")
 _RANK: Final[dict[str, int]] = {role: rank for rank, role in enumerate(ROLES)}
 
 
@@ -48,12 +52,16 @@ def check_role(role: str) -> Role:
 
 
 def check_scope(scope: str) -> str:
-    """``"*"`` (the workspace) or ``"model:NAME"``; InvalidInputError otherwise."""
-    if scope == WORKSPACE or (scope.startswith("model:") and len(scope) > len("model:")):
+    """``"*"`` (the workspace), ``"model:NAME"`` or ``"experiment:NAME"``; else
+    InvalidInputError."""
+    if scope == WORKSPACE:
         return scope
+    for kind in SCOPE_KINDS:
+        if scope.startswith(f"{kind}:") and len(scope) > len(kind) + 1:
+            return scope
     raise InvalidInputError(
-        f"scope {scope!r} is not one loopml knows; use '*' for the workspace or "
-        "'model:NAME' for one model"
+        f"scope {scope!r} is not one loopml knows; use '*' for the workspace, "
+        "'model:NAME' for one model or 'experiment:NAME' for one experiment and its runs"
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -52,6 +53,7 @@ __all__ = [
     "lineage_edges",
     "materializations",
     "metadata",
+    "metric_rollups",
     "metrics",
     "model_aliases",
     "model_evaluations",
@@ -77,7 +79,7 @@ __all__ = [
 ]
 
 # The Alembic revision these tables correspond to; a test keeps it equal to the head.
-SCHEMA_HEAD = "0013_server_accounts"
+SCHEMA_HEAD = "0014_metric_rollups"
 
 ID = String(32)
 KEY = String(250)
@@ -180,6 +182,28 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Index(None, "key", "value"),
+)
+
+# Per run, metric and level, one row per aligned block of 2**level steps: its point count,
+# first and last step, and lowest and highest point, so a chart of a long history reads
+# blocks instead of points (loopml.tracking._charts). Kept at ingestion, never rewritten.
+metric_rollups = Table(
+    "metric_rollups",
+    metadata,
+    Column("run_id", ID, primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("level", SmallInteger, primary_key=True),
+    Column("block", BigInteger, primary_key=True),
+    Column("points", BigInteger, nullable=False),
+    Column("nans", BigInteger, nullable=False),
+    Column("first_step", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    Column("low", Float(precision=53), nullable=True),  # NULL: the block holds NaN only
+    Column("low_step", BigInteger, nullable=True),
+    Column("low_ts", BigInteger, nullable=True),
+    Column("high", Float(precision=53), nullable=True),
+    Column("high_step", BigInteger, nullable=True),
+    Column("high_ts", BigInteger, nullable=True),
 )
 
 # Which metric journal records are already in the database (exactly-once ingestion).

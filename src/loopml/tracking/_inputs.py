@@ -8,12 +8,12 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from loopml.store.schema import lineage_edges
 from loopml.tracking.models import RunInput
 from loopml.uris import node_uri
 
@@ -22,14 +22,25 @@ __all__ = ["inputs_of"]
 
 def inputs_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, tuple[RunInput, ...]]:
     """The inputs of each run in ``run_ids`` (at most ~900), in the order they were linked."""
-    e = lineage_edges.c
-    rows = conn.execute(
-        select(e.src_id, e.dst_kind, e.dst_id, e.attributes)
-        .where(e.src_kind == "run", e.src_id.in_(list(run_ids)), e.edge == "consumed")
-        .order_by(e.id)
-    )
+    if not run_ids:
+        return {}
+    # Straight to the driver, like the rest of a page of runs (loopml.tracking._hydrate).
+    q = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            "SELECT src_id, dst_kind, dst_id, attributes FROM lineage_edges "
+            f"WHERE src_kind = {q} AND edge = {q} "
+            f"AND src_id IN ({', '.join([q] * len(run_ids))}) ORDER BY id",
+            ("run", "consumed", *run_ids),
+        )
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     found: dict[str, list[RunInput]] = defaultdict(list)
     for run_id, kind, node_id, attributes in rows:
+        if isinstance(attributes, str):  # SQLite keeps JSON as text
+            attributes = json.loads(attributes)
         attributes = attributes if isinstance(attributes, dict) else {}
         context = attributes.get("context")
         found[run_id].append(

@@ -127,6 +127,19 @@ class TrackingClient:
                 )
             return to_experiments(conn, [row])[0]
 
+    def experiment_name_of_run(self, run_id: str) -> str | None:
+        """The name of the experiment ``run_id`` belongs to; ``None`` for no such run.
+
+        One indexed read, for callers that check rights per experiment on every write.
+        """
+        _check_run_id(run_id)
+        with self.store.read() as conn:
+            return conn.execute(
+                select(experiments.c.name)
+                .join(runs, runs.c.experiment_id == experiments.c.id)
+                .where(runs.c.id == run_id)
+            ).scalar()
+
     def get_or_create_experiment(self, name: str) -> Experiment:
         """The experiment called ``name``, created if it does not exist yet."""
         cached = self._experiments.get(name)
@@ -466,16 +479,16 @@ class TrackingClient:
     ) -> list[Metric]:
         """Every point of one metric, by step then time.
 
-        With ``max_points``, at most that many: the history is cut into equal buckets
-        of consecutive points and each gives its lowest and highest point, so spikes
-        stay visible on a chart (:func:`loopml.tracking._downsample.downsample`).
+        With ``max_points``, the metric's chart: at most that many points, each step
+        range's lowest and highest, so spikes stay visible (:meth:`sampled_metric_history`).
         """
         if max_points is not None:
-            from loopml.tracking._downsample import check_max_points
-
-            check_max_points(max_points)
+            return self.sampled_metric_history(run_id, key, max_points)[1]
         self._check_run(run_id)
         self.flush()
+        return self._history(run_id, key)
+
+    def _history(self, run_id: str, key: str) -> list[Metric]:
         q = self.store.placeholder
         with self.store.read() as conn:
             # Straight to the driver's cursor: a history can hold millions of points.
@@ -490,12 +503,6 @@ class TrackingClient:
             finally:
                 cursor.close()
         nan = math.nan
-        if max_points is not None and len(rows) > max_points:
-            from loopml.tracking._downsample import kept_indexes
-
-            values = [nan if is_nan else v for v, is_nan, _, _ in rows]
-            kept = (rows[i] for i in kept_indexes(values, max_points))
-            return [Metric(key, nan if is_nan else v, step, ts) for v, is_nan, step, ts in kept]
         # Millions of new tuples would trigger many useless cyclic-GC passes; none can cycle.
         was_enabled = gc.isenabled()
         gc.disable()
@@ -506,57 +513,57 @@ class TrackingClient:
                 gc.enable()
 
     def sampled_metric_history(
-        self, run_id: str, key: str, points: int
+        self, run_id: str, key: str, max_points: int
     ) -> tuple[int, list[Metric]]:
-        """About ``points`` points of one metric for a chart, and how many it has in all.
+        """One metric's chart, at most ``max_points`` points, and how many it has in all.
 
-        A history of ``points`` or fewer comes back whole (with its NaN points). A longer
-        one is cut, in the database, into ``points // 2`` equal step ranges, and each range
-        gives two points: its lowest value at its first step and its highest at its last,
-        so spikes survive and the line spans the same range (NaN points are left out).
+        A history of ``max_points`` or fewer comes back whole (with its NaN points). A
+        longer one is cut into aligned step ranges, and each gives its lowest and its
+        highest point, so spikes survive and the line spans the same steps (NaN points
+        are left out). Long histories are charted from rollups kept at ingestion, so a
+        chart of a million points reads a few thousand rows (:mod:`loopml.tracking._charts`).
+
+        Raises:
+            InvalidInputError: ``max_points`` is not a whole number of at least 1.
+            NotFoundError: no such run.
 
         Example:
             >>> total, chart = client.sampled_metric_history(run_id, "loss", 2000)  # doctest: +SKIP
             >>> total, len(chart) <= 2000  # doctest: +SKIP
             (1000000, True)
         """
-        from sqlalchemy import func
+        from loopml.tracking import _charts
 
-        from loopml.store.schema import metrics
-
-        if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-            raise InvalidInputError(f"points must be a whole number of at least 2, got {points!r}")
+        _charts.check_max_points(max_points)
         self._check_run(run_id)
         self.flush()
-        m = metrics.c
-        mine = (m.run_id == run_id, m.key == key)
+        q = self.store.placeholder
+        mine = f"run_id = {q} AND key = {q} AND level = {q}"
         with self.store.read() as conn:
-            total, low, high = conn.execute(
-                select(func.count(), func.min(m.step), func.max(m.step)).where(*mine)
+            total, first, last = conn.exec_driver_sql(
+                "SELECT sum(points), min(first_step), max(last_step) FROM metric_rollups "
+                f"WHERE {mine}",
+                (run_id, key, _charts.LEVELS[-1]),
             ).one()
-            if total <= points:
-                return total, self.get_metric_history(run_id, key)
-            width = -(-(high - low + 1) // (points // 2))  # steps per range, rounded up
-            bucket = (m.step - low) // width
-            rows = conn.execute(
-                select(
-                    func.min(m.step),
-                    func.max(m.step),
-                    func.min(m.value),
-                    func.max(m.value),
-                    func.min(m.timestamp),
-                    func.max(m.timestamp),
+            total = int(total or 0)
+            level = _charts.chart_level(total, first or 0, last or 0, max_points)
+            if total and total > max_points and level is not None:
+                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cursor.execute(
+                        "SELECT low, low_step, low_ts, high, high_step, high_ts "
+                        f"FROM metric_rollups WHERE {mine} AND low IS NOT NULL",
+                        (run_id, key, level),
+                    )
+                    rows = cursor.fetchall()
+                finally:
+                    cursor.close()
+                return total, _charts.thin_candidates(
+                    key, _charts.Candidates.of_rows(rows), first, last, max_points
                 )
-                .where(*mine, m.is_nan.is_(False))
-                .group_by(bucket)
-                .order_by(func.min(m.step))
-            ).all()
-        sampled: list[Metric] = []
-        for first, last, lowest, highest, first_ts, last_ts in rows:
-            sampled.append(Metric(key, lowest, first, first_ts))
-            if last != first or highest != lowest:
-                sampled.append(Metric(key, highest, last, last_ts))
-        return total, sampled
+        if not total:
+            return 0, []
+        return total, _charts.thin(self._history(run_id, key), max_points)
 
     def flush(self) -> None:
         """Ingest this process's pending metrics and any a dead process left behind.

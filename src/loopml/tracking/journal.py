@@ -246,6 +246,7 @@ def ingest(store: Store, journal_id: str, first_seq: int, points: Sequence[Point
             return
         _insert_points(conn, fresh, q, false)
         _upsert_latest(conn, fresh, q)
+        _merge_rollups(conn, fresh, q)
         conn.exec_driver_sql(
             "INSERT INTO journal_checkpoints (journal_id, last_seq) "
             f"VALUES ({q}, {q}) ON CONFLICT (journal_id) DO UPDATE "
@@ -291,6 +292,37 @@ def _upsert_latest(conn: Connection, points: Sequence[Point], q: str) -> None:
             (run_id, key, 0.0 if v != v else v, v != v, step, ts)
             for run_id, key, v, step, ts in latest.values()
         ],
+    )
+
+
+def _merge_rollups(conn: Connection, points: Sequence[Point], q: str) -> None:
+    """Merge the points' chart rollups into the stored ones (loopml.tracking._charts)."""
+    from loopml.tracking._charts import rollups
+
+    t = "metric_rollups"
+    lower = f"excluded.low < {t}.low OR ({t}.low IS NULL AND excluded.low IS NOT NULL) OR "
+    lower += f"(excluded.low = {t}.low AND excluded.low_step < {t}.low_step)"
+    higher = f"excluded.high > {t}.high OR ({t}.high IS NULL AND excluded.high IS NOT NULL) OR "
+    higher += f"(excluded.high = {t}.high AND excluded.high_step < {t}.high_step)"
+
+    def pick(condition: str, column: str) -> str:
+        return f"{column} = CASE WHEN {condition} THEN excluded.{column} ELSE {t}.{column} END"
+
+    conn.exec_driver_sql(
+        f"INSERT INTO {t} (run_id, key, level, block, points, nans, first_step, last_step, "
+        "low, low_step, low_ts, high, high_step, high_ts) VALUES ("
+        + ", ".join([q] * 14)
+        + ") ON CONFLICT (run_id, key, level, block) DO UPDATE SET "
+        f"points = {t}.points + excluded.points, nans = {t}.nans + excluded.nans, "
+        + ", ".join(
+            [
+                pick(f"excluded.first_step < {t}.first_step", "first_step"),
+                pick(f"excluded.last_step > {t}.last_step", "last_step"),
+                *(pick(lower, column) for column in ("low", "low_step", "low_ts")),
+                *(pick(higher, column) for column in ("high", "high_step", "high_ts")),
+            ]
+        ),
+        rollups(points),
     )
 
 

@@ -24,6 +24,7 @@ from loopml.artifacts import (
     ArtifactStore,
     GcReport,
     ManifestEntry,
+    StoredFile,
     join_artifact_path,
     local_target,
     safe_artifact_path,
@@ -107,6 +108,41 @@ class RunArtifacts:
         self._record(run_id, [ManifestEntry(path, stored.digest, stored.size)])
         return path
 
+    def log_stored(self, run_id: str, artifact_path: str, stored: StoredFile) -> str:
+        """Record content already in the artifact store as the file ``artifact_path``.
+
+        For uploads that reached the store another way (a client's presigned PUT, a
+        server's staged upload); the blob must be there with that size.
+
+        Raises:
+            NotFoundError: the run, or the blob, is not there.
+            InvalidInputError: ``artifact_path`` names no file, or ``stored.size`` is wrong.
+        """
+        self._check_run(run_id)
+        path = safe_artifact_path(artifact_path)
+        if not path:
+            raise InvalidInputError("artifact_path must name a file, e.g. 'model/weights.bin'")
+        if not self.artifact_store.exists(stored.digest):
+            raise NotFoundError("blob", stored.digest, hint="store the content before recording it")
+        self._record(run_id, [ManifestEntry(path, stored.digest, stored.size)])
+        return path
+
+    def file_entry(self, run_id: str, path: str) -> ArtifactEntry:
+        """One artifact file's entry (size and digest).
+
+        Raises:
+            NotFoundError: the run has no file at ``path`` (a folder is not a file).
+        """
+        self._check_run(run_id)
+        rows = self._rows(run_id, safe_artifact_path(path), exact=True)
+        if not rows:
+            raise NotFoundError(
+                "artifact file",
+                run_uri(run_id, path),
+                hint=f"list the run's files with `loopml runs show {run_id}`",
+            )
+        return ArtifactEntry(rows[0].path, False, rows[0].size, rows[0].digest)
+
     def list(self, run_id: str, path: str = "") -> builtins.list[ArtifactEntry]:
         """The files and folders directly inside ``path`` of the run."""
         self._check_run(run_id)
@@ -178,17 +214,9 @@ class RunArtifacts:
             NotFoundError: the run has no file at ``path`` (a folder is not a file).
             UnsafePathError: ``path`` is absolute or has a ``..`` component.
         """
-        self._check_run(run_id)
-        rows = self._rows(run_id, safe_artifact_path(path), exact=True)
-        if not rows:
-            raise NotFoundError(
-                "artifact file",
-                run_uri(run_id, path),
-                hint=f"list the run's files with `loopml runs show {run_id}`",
-            )
-        row = rows[0]
-        entry = ArtifactEntry(row.path, False, row.size, row.digest)
-        return entry, self.artifact_store.open_verified(row.digest)
+        entry = self.file_entry(run_id, path)
+        assert entry.digest is not None
+        return entry, self.artifact_store.open_verified(entry.digest)
 
     def _rows(self, run_id: str, prefix: str, exact: bool = False) -> builtins.list[ManifestEntry]:
         c = artifact_files.c

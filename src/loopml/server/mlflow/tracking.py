@@ -17,10 +17,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from loopml.clock import now_ms
-from loopml.errors import ConflictError, InvalidInputError, NotFoundError
+from loopml.errors import ConflictError, InvalidInputError, LoopmlError, NotFoundError
 from loopml.paging import MAX_PAGE_SIZE
 from loopml.server.api import Call
 from loopml.server.mlflow._api import mlflow_api
+from loopml.server.models import WORKSPACE
+from loopml.server.scopes import experiment_scope, of_run
 from loopml.tracking import TrackingClient
 from loopml.tracking.client import DEFAULT_EXPERIMENT
 from loopml.tracking.models import Experiment, Metric, Run, RunStatus
@@ -147,7 +149,11 @@ def _experiment_json(exp: Experiment) -> dict[str, Any]:
     }
 
 
-@mlflow_api.post("/experiments/create", summary="Create an experiment (MLflow)")
+@mlflow_api.post(
+    "/experiments/create",
+    summary="Create an experiment (MLflow)",
+    scope=lambda call: _new_scope(call),
+)
 def create_experiment(call: Call) -> object:
     name = _text(call, "name")
     tags = _pairs(call.json().get("tags"), "tags")
@@ -218,7 +224,11 @@ def _view_type(value: Any) -> str:
     return view
 
 
-@mlflow_api.post("/experiments/update", summary="Rename an experiment (MLflow)")
+@mlflow_api.post(
+    "/experiments/update",
+    summary="Rename an experiment (MLflow)",
+    scope=lambda call: _experiment_scope(call),
+)
 def update_experiment(call: Call) -> object:
     exp = experiment_of(call.ctx.tracking, _text(call, "experiment_id"))
     new_name = _value(call, "new_name")
@@ -227,26 +237,60 @@ def update_experiment(call: Call) -> object:
     return {}
 
 
-@mlflow_api.post("/experiments/delete", summary="Delete an experiment (MLflow)")
+@mlflow_api.post(
+    "/experiments/delete",
+    summary="Delete an experiment (MLflow)",
+    scope=lambda call: _experiment_scope(call),
+)
 def delete_experiment(call: Call) -> object:
     exp = experiment_of(call.ctx.tracking, _text(call, "experiment_id"))
     call.ctx.tracking.delete_experiment(exp.id)
     return {}
 
 
-@mlflow_api.post("/experiments/restore", summary="Restore a deleted experiment (MLflow)")
+@mlflow_api.post(
+    "/experiments/restore",
+    summary="Restore a deleted experiment (MLflow)",
+    scope=lambda call: _experiment_scope(call),
+)
 def restore_experiment(call: Call) -> object:
     exp = experiment_of(call.ctx.tracking, _text(call, "experiment_id"))
     call.ctx.tracking.restore_experiment(exp.id)
     return {}
 
 
-@mlflow_api.post("/experiments/set-experiment-tag", summary="Tag an experiment (MLflow)")
+@mlflow_api.post(
+    "/experiments/set-experiment-tag",
+    summary="Tag an experiment (MLflow)",
+    scope=lambda call: _experiment_scope(call),
+)
 def set_experiment_tag(call: Call) -> object:
     exp = experiment_of(call.ctx.tracking, _text(call, "experiment_id"))
     key = _text(call, "key")
     call.ctx.tracking.set_experiment_tags(exp.id, {key: _value(call, "value") or ""})
     return {}
+
+
+def _new_scope(call: Call) -> str:
+    """A new experiment's scope: its name's."""
+    return experiment_scope(str(_value(call, "name") or "")) if _value(call, "name") else WORKSPACE
+
+
+def _experiment_scope(call: Call) -> str:
+    """The scope of the experiment a request names (runs/create: the default one if none)."""
+    try:
+        ref = _text(call, "experiment_id", default=DEFAULT_EXPERIMENT_ID)
+        return experiment_scope(experiment_of(call.ctx.tracking, ref).name)
+    except LoopmlError:  # no such experiment: the handler says so to whoever may know
+        return WORKSPACE
+
+
+def _run_scope(call: Call) -> str:
+    """The scope of the run a request names (as :func:`_run_id` reads it)."""
+    try:
+        return of_run(call, _run_id(call))
+    except LoopmlError:
+        return WORKSPACE
 
 
 # -- runs ----------------------------------------------------------------------------------
@@ -305,7 +349,9 @@ def _run_id(call: Call) -> str:
     return _text(call, "run_id", "run_uuid")
 
 
-@mlflow_api.post("/runs/create", summary="Start a run (MLflow)")
+@mlflow_api.post(
+    "/runs/create", summary="Start a run (MLflow)", scope=lambda call: _experiment_scope(call)
+)
 def create_run(call: Call) -> object:
     tracking = call.ctx.tracking
     exp = experiment_of(tracking, _text(call, "experiment_id", default=DEFAULT_EXPERIMENT_ID))
@@ -322,7 +368,9 @@ def get_run(call: Call) -> object:
     return {"run": run_json(call.ctx.tracking.get_run(_run_id(call)))}
 
 
-@mlflow_api.post("/runs/update", summary="End or rename a run (MLflow)")
+@mlflow_api.post(
+    "/runs/update", summary="End or rename a run (MLflow)", scope=lambda call: _run_scope(call)
+)
 def update_run(call: Call) -> object:
     tracking = call.ctx.tracking
     run_id = _run_id(call)
@@ -337,13 +385,17 @@ def update_run(call: Call) -> object:
     return {"run_info": _run_info(tracking.get_run(run_id))}
 
 
-@mlflow_api.post("/runs/delete", summary="Delete a run (MLflow)")
+@mlflow_api.post(
+    "/runs/delete", summary="Delete a run (MLflow)", scope=lambda call: _run_scope(call)
+)
 def delete_run(call: Call) -> object:
     call.ctx.tracking.delete_run(_run_id(call))
     return {}
 
 
-@mlflow_api.post("/runs/restore", summary="Restore a deleted run (MLflow)")
+@mlflow_api.post(
+    "/runs/restore", summary="Restore a deleted run (MLflow)", scope=lambda call: _run_scope(call)
+)
 def restore_run(call: Call) -> object:
     call.ctx.tracking.restore_run(_run_id(call))
     return {}
@@ -392,28 +444,39 @@ def _log_points(
             tracking.flush()  # visible to the next request, whichever worker answers it
 
 
-@mlflow_api.post("/runs/log-metric", summary="Log one metric point (MLflow)")
+@mlflow_api.post(
+    "/runs/log-metric",
+    summary="Log one metric point (MLflow)",
+    inline=True,
+    scope=lambda call: _run_scope(call),
+)
 def log_metric(call: Call) -> object:
     body = call.json()
     _log_points(call.ctx.tracking, _run_id(call), [body], shared=call.ctx.config.shared_store)
     return {}
 
 
-@mlflow_api.post("/runs/log-parameter", summary="Log one param (MLflow)")
+@mlflow_api.post(
+    "/runs/log-parameter", summary="Log one param (MLflow)", scope=lambda call: _run_scope(call)
+)
 def log_param(call: Call) -> object:
     key = _text(call, "key")
     _log_params(call.ctx.tracking, _run_id(call), {key: _value(call, "value") or ""})
     return {}
 
 
-@mlflow_api.post("/runs/set-tag", summary="Set a run tag (MLflow)")
+@mlflow_api.post(
+    "/runs/set-tag", summary="Set a run tag (MLflow)", scope=lambda call: _run_scope(call)
+)
 def set_tag(call: Call) -> object:
     key = _text(call, "key")
     _set_tags(call.ctx.tracking, _run_id(call), {key: str(_value(call, "value") or "")})
     return {}
 
 
-@mlflow_api.post("/runs/delete-tag", summary="Delete a run tag (MLflow)")
+@mlflow_api.post(
+    "/runs/delete-tag", summary="Delete a run tag (MLflow)", scope=lambda call: _run_scope(call)
+)
 def delete_tag(call: Call) -> object:
     tracking = call.ctx.tracking
     run_id = _run_id(call)
@@ -424,7 +487,11 @@ def delete_tag(call: Call) -> object:
     return {}
 
 
-@mlflow_api.post("/runs/log-batch", summary="Log metrics, params and tags at once (MLflow)")
+@mlflow_api.post(
+    "/runs/log-batch",
+    summary="Log metrics, params and tags at once (MLflow)",
+    scope=lambda call: _run_scope(call),
+)
 def log_batch(call: Call) -> object:
     tracking = call.ctx.tracking
     run_id = _run_id(call)
@@ -444,7 +511,11 @@ def log_batch(call: Call) -> object:
     return {}
 
 
-@mlflow_api.post("/runs/log-model", summary="Record a logged model on its run (MLflow 2.x)")
+@mlflow_api.post(
+    "/runs/log-model",
+    summary="Record a logged model on its run (MLflow 2.x)",
+    scope=lambda call: _run_scope(call),
+)
 def log_model(call: Call) -> object:
     tracking = call.ctx.tracking
     run_id = _run_id(call)
@@ -458,7 +529,11 @@ def log_model(call: Call) -> object:
     return {}
 
 
-@mlflow_api.post("/runs/log-inputs", summary="Accept a run's dataset inputs (MLflow; ignored)")
+@mlflow_api.post(
+    "/runs/log-inputs",
+    summary="Accept a run's dataset inputs (MLflow; ignored)",
+    scope=lambda call: _run_scope(call),
+)
 def log_inputs(call: Call) -> object:
     call.ctx.tracking.get_run(_run_id(call))  # unknown runs still fail
     return {}

@@ -9,8 +9,10 @@ from __future__ import annotations
 from loopml.server.api import Api
 from loopml.server.routes import (
     accounts,
+    artifact_uploads,
     automation,
     data,
+    data_upload,
     deployments,
     features,
     lineage,
@@ -32,7 +34,9 @@ def v1() -> list[Api]:
         accounts.api,
         tracking.api,
         run_artifacts.api,
+        artifact_uploads.api,
         data.api,
+        data_upload.api,
         features.api,
         pipelines.api,
         registry.api,

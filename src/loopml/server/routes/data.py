@@ -91,7 +91,9 @@ def diff(call: Call) -> Any:
 
 @api.post(
     f"{VERSION}/validate",
-    summary="Validate a table version against a schema (body: schema, reference); stores nothing",
+    summary="Validate a table version against a schema (body: schema, reference); with "
+    "record: true (an editor), the report is kept with the version (note: what it was "
+    "checked against)",
     role="viewer",
 )
 def validate(call: Call) -> Any:
@@ -105,7 +107,15 @@ def validate(call: Call) -> Any:
     reference = call.field("reference", default=None)
     if reference is not None:
         reference = _side(found.name, reference)
-    return check(found.uri, schema, reference=reference, settings=call.ctx.settings).to_dict()
+    record = call.field("record", bool, default=False)
+    if record:
+        call.require("editor", action="keep a validation report")
+    result = check(found.uri, schema, reference=reference, settings=call.ctx.settings)
+    if record:
+        call.ctx.datasets.record_validation(
+            found.uri, result, note=call.field("note", default=None)
+        )
+    return result.to_dict()
 
 
 def _plain(item: Dataset | DatasetVersion) -> dict[str, Any]:
@@ -114,6 +124,11 @@ def _plain(item: Dataset | DatasetVersion) -> dict[str, Any]:
 
 def _version(call: Call) -> DatasetVersion:
     return call.ctx.datasets.get(_side(call.path["name"], call.path["version"]))
+
+
+def version_uri(name: str, version: str) -> str:
+    """The URI of version ``version`` (a number or ``latest``) of dataset ``name``."""
+    return _side(name, version)
 
 
 def _side(name: str, version: str) -> str:

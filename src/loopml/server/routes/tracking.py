@@ -22,6 +22,7 @@ from loopml.server.routes._common import (
     number_out,
     raw_values,
 )
+from loopml.server.scopes import of_experiment, path_run, run_scope
 from loopml.tracking import ExperimentSummary, Metric, Run, RunStatus
 
 __all__ = ["api", "run_json"]
@@ -30,6 +31,8 @@ api = Api("/api/v1", tag="tracking")
 
 FILTER = Param("filter", description="e.g. \"metrics.auc > 0.9 and params.model = 'rf'\"")
 MAX_BATCH = 100_000
+# Writes to a run are checked on its experiment (a grant on experiment:NAME counts).
+ON_RUN = run_scope(path_run)
 
 
 # -- experiments -------------------------------------------------------------------------
@@ -73,6 +76,7 @@ def search_experiments(call: Call) -> dict[str, Any]:
     "/experiments",
     summary="Create an experiment (body: name, description, tags)",
     status=201,
+    scope=lambda call: of_experiment(call, call.json().get("name")),
 )
 def create_experiment(call: Call) -> Any:
     tracking = call.ctx.tracking
@@ -89,6 +93,7 @@ def get_experiment(call: Call) -> Any:
 @api.put(
     "/experiments/{experiment}/tags",
     summary="Set an experiment's tags (body: tags, an object of key to value)",
+    scope=lambda call: of_experiment(call, call.path["experiment"]),
 )
 def set_experiment_tags(call: Call) -> Any:
     return call.ctx.tracking.set_experiment_tags(call.path["experiment"], call.field("tags", dict))
@@ -145,6 +150,7 @@ def search_runs(call: Call) -> dict[str, Any]:
     "/runs",
     summary="Start a run (body: experiment, name, tags, params, parent_run_id)",
     status=201,
+    scope=lambda call: of_experiment(call, call.json().get("experiment") or "Default"),
 )
 def create_run(call: Call) -> dict[str, Any]:
     tracking = call.ctx.tracking
@@ -166,6 +172,7 @@ def get_run(call: Call) -> dict[str, Any]:
 @api.patch(
     "/runs/{run_id}",
     summary="End a run: set its status to finished, failed or killed (body: status)",
+    scope=ON_RUN,
 )
 def update_run(call: Call) -> dict[str, Any]:
     run_id = call.path["run_id"]
@@ -184,6 +191,7 @@ def update_run(call: Call) -> dict[str, Any]:
     "/runs/{run_id}",
     summary="Delete a run (softly; `loopml gc` frees its files)",
     params=(Param("reason", description="kept in the audit log"),),
+    scope=ON_RUN,
 )
 def delete_run(call: Call) -> dict[str, Any]:
     run_id = call.path["run_id"]
@@ -202,6 +210,7 @@ def get_params(call: Call) -> dict[str, Any]:
 @api.post(
     "/runs/{run_id}/params",
     summary="Log params (body: params, an object); a param never changes once logged",
+    scope=ON_RUN,
 )
 def log_params(call: Call) -> dict[str, Any]:
     tracking, run_id = call.ctx.tracking, call.path["run_id"]
@@ -214,14 +223,14 @@ def get_tags(call: Call) -> dict[str, Any]:
     return {"tags": call.ctx.tracking.get_run(call.path["run_id"]).tags}
 
 
-@api.put("/runs/{run_id}/tags", summary="Set tags of a run (body: tags, an object)")
+@api.put("/runs/{run_id}/tags", summary="Set tags of a run (body: tags, an object)", scope=ON_RUN)
 def set_tags(call: Call) -> dict[str, Any]:
     tracking, run_id = call.ctx.tracking, call.path["run_id"]
     tracking.set_tags(run_id, call.field("tags", dict))
     return {"tags": tracking.get_run(run_id).tags}
 
 
-@api.delete("/runs/{run_id}/tags/{key:path}", summary="Remove one tag of a run")
+@api.delete("/runs/{run_id}/tags/{key:path}", summary="Remove one tag of a run", scope=ON_RUN)
 def delete_tag(call: Call) -> dict[str, Any]:
     tracking, run_id = call.ctx.tracking, call.path["run_id"]
     tracking.delete_tag(run_id, call.path["key"])
@@ -240,6 +249,8 @@ def latest_metrics(call: Call) -> dict[str, Any]:
 @api.post(
     "/runs/{run_id}/metrics",
     summary="Log one metric point (body: key, value, step, timestamp); NaN and ±inf allowed",
+    inline=True,
+    scope=ON_RUN,
 )
 def log_metric(call: Call) -> dict[str, Any]:
     key, value, step, timestamp = _point(body_value(call), "the request body")
@@ -254,6 +265,7 @@ def log_metric(call: Call) -> dict[str, Any]:
     "/runs/{run_id}/metrics/batch",
     summary="Log many metric points: a JSON list of {key, value, step, timestamp} "
     '(or {"metrics": [...]})',
+    scope=ON_RUN,
 )
 def log_metric_batch(call: Call) -> dict[str, Any]:
     body = body_value(call)
@@ -280,7 +292,8 @@ def log_metric_batch(call: Call) -> dict[str, Any]:
 @api.get(
     "/runs/{run_id}/metrics/history",
     summary="Every point of one metric, by step; with max_points at most that many "
-    "(each bucket's min and max, so spikes stay visible)",
+    "(each step range's lowest and highest point, so spikes stay visible; long histories "
+    "are charted from rollups kept at ingestion)",
     params=(
         Param("key", description="the metric's name", required=True),
         Param("max_points", "integer", "at most this many points (downsampled server-side)"),

@@ -9,11 +9,11 @@ they share the REST API's sign-in, worker threads and audit.
 from __future__ import annotations
 
 from loopml.server.api import Api
-from loopml.server.ui import more, pages
-from loopml.server.ui._render import downsample
+from loopml.server.ui import details, more, pages
 
-__all__ = ["api", "downsample"]
+__all__ = ["api"]
 
 api = Api("", tag="ui")
 api.include(pages.api)
 api.include(more.api)
+api.include(details.api)

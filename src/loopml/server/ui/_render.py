@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from loopml._html import human_bytes, short, when
 from loopml.errors import ForbiddenError, LoopmlError
 from loopml.server.api import Api, Call, Reply
 
-__all__ = ["HTML", "downsample", "form", "object_link", "page", "redirect", "render"]
+__all__ = ["HTML", "form", "object_link", "page", "redirect", "render"]
 
 HTML = "text/html; charset=utf-8"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -140,62 +140,16 @@ def page(
     return declare
 
 
-def downsample(
-    steps: Sequence[int], values: Sequence[float], points: int
-) -> tuple[list[int], list[float]]:
-    """At most ``points`` of a series: each bucket keeps its lowest and highest point.
-
-    A series of ``points`` or fewer comes back whole; otherwise it is cut into
-    ``points // 2`` buckets of consecutive points, and each keeps its minimum and maximum
-    (in step order), so spikes survive and the line spans the same range. NaN points are
-    left out of a cut series.
-
-    Example:
-        >>> downsample([0, 1, 2, 3], [5.0, 1.0, 9.0, 2.0], 2)
-        ([1, 2], [1.0, 9.0])
-    """
-    import numpy as np
-
-    n = len(values)
-    if n <= points:
-        return list(steps), [float(v) for v in values]
-    buckets = max(1, points // 2)
-    x = np.asarray(steps, dtype=np.int64)
-    y = np.asarray(values, dtype=np.float64)
-    starts = (np.arange(buckets, dtype=np.int64) * n) // buckets
-    # Each bucket's extremes (NaN ignored: a bucket of NaN only keeps its first point).
-    low_y = np.where(np.isnan(y), np.inf, y)
-    high_y = np.where(np.isnan(y), -np.inf, y)
-    lows = np.minimum.reduceat(low_y, starts)
-    highs = np.maximum.reduceat(high_y, starts)
-    bucket_of = np.repeat(np.arange(buckets), np.diff(np.append(starts, n)))
-    is_low = low_y == lows[bucket_of]
-    is_high = high_y == highs[bucket_of]
-    # The first index in each bucket that holds its minimum (maximum).
-    first_low = _first_per_bucket(is_low, bucket_of, buckets)
-    first_high = _first_per_bucket(is_high, bucket_of, buckets)
-    keep = np.unique(np.concatenate([first_low, first_high]))
-    keep = keep[~np.isnan(y[keep])]
-    return x[keep].tolist(), y[keep].tolist()
-
-
-def _first_per_bucket(mask: Any, bucket_of: Any, buckets: int) -> Any:
-    import numpy as np
-
-    hits = np.flatnonzero(mask)
-    _, first = np.unique(bucket_of[hits], return_index=True)
-    found = hits[first]
-    return found if len(found) <= buckets else found[:buckets]
-
-
 def object_link(kind: str, ident: str) -> str | None:
     """The UI page of a lineage node, when it has one."""
     quote = urllib.parse.quote
     if kind == "run":
         return f"/runs/{quote(ident, safe='')}"
-    if kind == "model_version" and "/" in ident:
-        name, _, version = ident.rpartition("/")
-        return f"/models/{quote(name, safe='')}#v{version}"
-    if kind == "dataset_version" and "/" in ident:
-        return f"/datasets/{quote(ident.rpartition('/')[0], safe='')}"
+    name, _, version = ident.rpartition("/")
+    if kind == "model_version" and name and version.isdigit():
+        return f"/models/{quote(name, safe='')}/versions/{version}"
+    if kind == "dataset_version" and name and version.isdigit():
+        return f"/datasets/{quote(name, safe='')}/versions/{version}"
+    if kind == "feature_view":
+        return f"/features/{quote(name or ident, safe='')}"
     return None

@@ -10,7 +10,7 @@ from typing import Any
 from loopml.errors import InvalidInputError, NotFoundError, UnauthorizedError
 from loopml.server._http import TOKEN_COOKIE
 from loopml.server.api import Api, Call, Reply
-from loopml.server.ui._render import downsample, form, page, redirect, render
+from loopml.server.ui._render import form, page, redirect, render
 
 __all__ = ["api"]
 
@@ -156,7 +156,8 @@ def _decide(call: Call, decision: str) -> Reply:
     name = call.path["name"]
     version = _version_number(call.path["version"])
     call.require("approver", f"model:{name}", action=f"{decision} versions of model '{name}'")
-    comment = form(call).get("comment", "").strip() or None
+    fields = form(call)
+    comment = fields.get("comment", "").strip() or None
     if decision == "approve":
         registry_decision = call.ctx.registry.approve(name, version, comment=comment)
     else:
@@ -166,9 +167,10 @@ def _decide(call: Call, decision: str) -> Reply:
             )
         registry_decision = call.ctx.registry.reject(name, version, comment=comment)
     notice = f"version {version} {registry_decision.decision} by {registry_decision.actor}"
-    return redirect(
-        f"/models/{urllib.parse.quote(name, safe='')}?notice={urllib.parse.quote(notice)}"
-    )
+    back = f"/models/{urllib.parse.quote(name, safe='')}"
+    if fields.get("next"):  # the page the form was on (only this server's own pages)
+        back = _next(fields["next"]).partition("?")[0]
+    return redirect(f"{back}?notice={urllib.parse.quote(notice)}")
 
 
 def _version_number(text: str) -> int:
@@ -250,7 +252,7 @@ def metric_points(call: Call) -> Any:
     total, sampled = call.ctx.tracking.sampled_metric_history(
         call.path["run_id"], call.path["key"], points
     )
-    steps, values = downsample([m.step for m in sampled], [m.value for m in sampled], points)
+    steps, values = [m.step for m in sampled], [m.value for m in sampled]
     return {"key": call.path["key"], "total": total, "steps": steps, "values": values}
 
 
