@@ -108,7 +108,7 @@ def test_a_real_server_process_answers_with_tokens(cli: Any, home: Path) -> None
 
 def test_commands_refuse_to_read_the_local_store_when_a_server_is_set(cli: Any) -> None:
     env = {"LOOPML_TRACKING_URI": "http://127.0.0.1:5999"}
-    refused = cli.run("runs", "list", env=env)
+    refused = cli.run("data", "list", env=env)  # experiments, runs and models go to the server
     assert refused.exit_code == 2
     assert "LOOPML_TRACKING_URI is set" in refused.stderr
     assert cli.run("users", "create", "ana", env=env).exit_code == 0  # the server's own store

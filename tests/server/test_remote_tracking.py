@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import loopml
+from loopml._remote import JsonHttp
 from loopml.config import Settings
 from loopml.server import ServerConfig
 from loopml.tracking import TrackingClient
-from loopml.tracking._http_client import JsonHttp
 from loopml.tracking.remote import RemoteTrackingClient
 
 from ._support import LiveServer, live_server

@@ -6,10 +6,10 @@ import threading
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
+from loopml._remote import is_remote
 from loopml.config import Settings
 from loopml.errors import InvalidInputError
 from loopml.tracking.fluent import default_client
-from loopml.tracking.remote import is_remote
 
 __all__ = ["SharedClient"]
 
@@ -32,9 +32,12 @@ class SharedClient(Generic[_C]):
         True
     """
 
-    def __init__(self, make: Callable[[Settings], _C], *, what: str = "this call") -> None:
+    def __init__(
+        self, make: Callable[[Settings], _C], *, what: str = "this call", remote_ok: bool = False
+    ) -> None:
         self._make = make
         self._what = what
+        self._remote_ok = remote_ok  # ``make`` gives a server's client for a server's settings
         self._lock = threading.Lock()
         self._client: _C | None = None
 
@@ -44,10 +47,10 @@ class SharedClient(Generic[_C]):
         Raises:
             InvalidInputError: the settings name a tracking server, and this component
                 does not talk to servers yet (reading the local store instead would
-                mislead: the runs are on the server).
+                mislead: the runs are on the server); not when made with ``remote_ok``.
         """
         settings = default_client().settings
-        if is_remote(settings.tracking_uri):
+        if is_remote(settings.tracking_uri) and not self._remote_ok:
             raise InvalidInputError(
                 f"{self._what} does not work against a loopml server yet "
                 f"(LOOPML_TRACKING_URI={settings.tracking_uri}); runs, params, metrics and "

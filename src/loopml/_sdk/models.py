@@ -22,6 +22,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Unpack
 
+from loopml._remote import is_remote
 from loopml._sdk._shared import SharedClient
 from loopml.config import Settings
 from loopml.evaluation.gates import check_policy_gates
@@ -37,6 +38,7 @@ __all__ = [
     "log_model_in_run",
     "register_model",
     "registry_client",
+    "registry_client_for",
 ]
 
 
@@ -56,13 +58,29 @@ class RegistryClient(_registry.RegistryClient):
         super().__init__(settings, gate_check=check_policy_gates)
 
 
-_shared = SharedClient(
-    RegistryClient, what="the model registry (loopml.register_model, RegistryClient)"
-)
+def registry_client_for(settings: Settings) -> RegistryClient:
+    """The registry client for ``settings``: the server's when ``tracking_uri`` names one
+    (``http://…``, token in ``LOOPML_TRACKING_TOKEN``), else one on the local store.
+
+    Example:
+        >>> settings = Settings.load(tracking_uri="http://127.0.0.1:5000")
+        >>> type(registry_client_for(settings)).__name__
+        'RemoteRegistryClient'
+    """
+    if is_remote(settings.tracking_uri):
+        from loopml.registry.remote import RemoteRegistryClient
+
+        # Duck-typed: it answers the calls the REST API covers and refuses the rest clearly.
+        return RemoteRegistryClient(settings)  # type: ignore[return-value]
+    return RegistryClient(settings)
+
+
+_shared = SharedClient(registry_client_for, remote_ok=True)
 
 
 def registry_client() -> RegistryClient:
-    """A registry client on the same settings as the fluent tracking API."""
+    """A registry client on the same settings as the fluent tracking API (the server's
+    when ``LOOPML_TRACKING_URI`` names one)."""
     return _shared.get()
 
 
@@ -158,5 +176,5 @@ def _registered(package: PackageInfo, register_as: str | None, settings: Setting
     fields = {field.name: getattr(package, field.name) for field in dataclasses.fields(package)}
     if register_as is None:
         return ModelInfo(**fields)
-    version = _registry.RegistryClient(settings).register(package.uri, register_as)
+    version = registry_client_for(settings).register(package.uri, register_as)
     return ModelInfo(**fields, registered=version)

@@ -30,9 +30,12 @@ WEBHOOK_FLUSH_SECONDS = 3.0
 
 
 @contextlib.contextmanager
-def open_registry(ctx: typer.Context, *, writes: bool = False) -> Iterator[RegistryClient]:
-    """A registry client on the configured store; with ``writes``, webhooks are flushed."""
-    client = get_state(ctx).registry_client()
+def open_registry(
+    ctx: typer.Context, *, writes: bool = False, remote: bool = True
+) -> Iterator[RegistryClient]:
+    """A registry client on the configured store, or on the server ``LOOPML_TRACKING_URI``
+    names unless ``remote`` is false; with ``writes``, webhooks are flushed."""
+    client = get_state(ctx).registry_client(remote=remote)
     yield client
     if writes and not client.deliver_pending(timeout=WEBHOOK_FLUSH_SECONDS):
         typer.echo(

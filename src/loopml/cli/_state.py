@@ -4,6 +4,10 @@ every command.
 The state only remembers the options; settings, the database and the tracking or
 registry client are made when a command asks for them, so ``loopml --help`` stays fast.
 
+With ``LOOPML_TRACKING_URI=http://…`` the tracking and registry clients are the server's
+(``loopml experiments``, ``runs`` and ``models`` work there, with the token in
+``LOOPML_TRACKING_TOKEN``); every other command refuses, rather than read a local store.
+
 Example:
     >>> state = CliState(home=None, db_url="sqlite:///:memory:", artifacts_url=None)
     >>> state.settings().db_url
@@ -12,7 +16,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +46,7 @@ class CliState:
     db_url: str | None = None
     artifacts_url: str | None = None
     env: str | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list, compare=False, repr=False)
 
     def settings(
         self, *, home: Path | None = None, env: str | None = None, remote_ok: bool = False
@@ -50,12 +56,13 @@ class CliState:
         Args:
             home: a fallback home used only when ``--home`` was not given.
             env: a profile to use instead of ``--env`` (``models copy --from/--to``).
-            remote_ok: the command works on the local store even when a tracking server
-                is set (``loopml server``, ``users``, ``tokens``).
+            remote_ok: the caller handles a tracking server itself (``loopml server``,
+                ``users`` and ``tokens`` work on the local store; the tracking and registry
+                clients talk to the server).
 
         Raises:
-            InvalidInputError: ``LOOPML_TRACKING_URI`` names a server: commands do not
-                talk to servers yet, and reading the local store instead would mislead.
+            InvalidInputError: ``LOOPML_TRACKING_URI`` names a server and this command
+                has no remote mode: reading the local store instead would mislead.
         """
         from loopml.config import Settings
         from loopml.errors import InvalidInputError
@@ -69,23 +76,60 @@ class CliState:
         if settings.tracking_uri and not remote_ok:
             raise InvalidInputError(
                 f"LOOPML_TRACKING_URI is set ({settings.tracking_uri}): the SDK logs runs to "
-                "that server, but `loopml` commands work on a local store only; unset "
-                "LOOPML_TRACKING_URI for this command, or use the server's web UI or REST API "
+                "that server, and most `loopml experiments`, `runs` and `models` commands "
+                "work there, but this one works on a local store only; unset "
+                "LOOPML_TRACKING_URI for it, or use the server's web UI or REST API "
                 f"({settings.tracking_uri}/api/openapi.json)"
             )
         return settings
 
-    def tracking_client(self) -> TrackingClient:
-        """A tracking client on the configured store (marks runs of dead processes killed)."""
+    def tracking_client(self, *, remote: bool = False) -> TrackingClient:
+        """A tracking client on the configured store (marks runs of dead processes killed).
+
+        Args:
+            remote: the command works against a server too (``experiments``, ``runs``):
+                with ``LOOPML_TRACKING_URI=http://…`` the client is the server's. Without
+                it, such a URI is refused (see :meth:`settings`).
+        """
+        from loopml._remote import is_remote
         from loopml.tracking import TrackingClient
 
-        return TrackingClient(self.settings(), capture_env=False)
+        settings = self.settings(remote_ok=remote)
+        if not is_remote(settings.tracking_uri):
+            return TrackingClient(self.settings(), capture_env=False)
+        from loopml.tracking.remote import RemoteTrackingClient
 
-    def registry_client(self, *, env: str | None = None) -> RegistryClient:
-        """A model registry client on the configured store (it checks policy gates)."""
+        server = RemoteTrackingClient(settings)
+        self._closers.append(server.close)
+        # Duck-typed: it answers every call the experiments and runs commands make.
+        return server  # type: ignore[return-value]
+
+    def registry_client(self, *, env: str | None = None, remote: bool = False) -> RegistryClient:
+        """A model registry client on the configured store (it checks policy gates).
+
+        Args:
+            env: a profile to use instead of ``--env``.
+            remote: the command works against a server too (``models …``): with
+                ``LOOPML_TRACKING_URI=http://…`` the client is the server's.
+        """
+        from loopml._remote import is_remote
         from loopml._sdk.models import RegistryClient
 
-        return RegistryClient(self.settings(env=env))
+        settings = self.settings(env=env, remote_ok=remote)
+        if not is_remote(settings.tracking_uri):
+            return RegistryClient(self.settings(env=env))  # refuses a URI that is no server
+        from loopml.registry.remote import RemoteRegistryClient
+
+        server = RemoteRegistryClient(settings)
+        self._closers.append(server.close)
+        # Duck-typed: it answers the calls the REST API covers and refuses the rest clearly.
+        return server  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Close the server clients this command made (the root command's context calls
+        this as it ends; a client never closed is closed at exit)."""
+        while self._closers:
+            self._closers.pop()()
 
 
 def get_state(ctx: typer.Context) -> CliState:

@@ -204,6 +204,7 @@ def root(
         loopml --env staging models list
     """
     ctx.obj = CliState(home=home, db_url=db_url, artifacts_url=artifacts_url, env=env)
+    ctx.call_on_close(ctx.obj.close)  # a server's clients: their connections end with the command
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -44,7 +44,7 @@ def list_experiments(
     """
     from loopml.paging import iter_pages
 
-    client = get_state(ctx).tracking_client()
+    client = get_state(ctx).tracking_client(remote=True)
     found = list(
         iter_pages(
             lambda token: client.list_experiment_summaries(

@@ -180,13 +180,18 @@ def model_card(
         loopml models card churn 3 --format html > card.html
     """
     from loopml.registry.card import model_card as build_card
+    from loopml.registry.remote import RemoteRegistryClient
 
     chosen = format or (
         CardFormat.html if out is not None and out.suffix in (".html", ".htm") else CardFormat.md
     )
+    html = chosen is CardFormat.html
     with open_registry(ctx) as registry:
-        card = build_card(registry, name, version)
-    text = card.html if chosen is CardFormat.html else card.markdown
+        if isinstance(registry, RemoteRegistryClient):  # the server renders it from its store
+            text = registry.card_text(name, version, "html" if html else "markdown")
+        else:
+            card = build_card(registry, name, version)
+            text = card.html if html else card.markdown
     if out is None:
         typer.echo(text, nl=not text.endswith("\n"))
         return

@@ -96,7 +96,7 @@ def list_runs(
     """
     from loopml.cli._views import mentioned_keys, run_json, runs_table
 
-    client = get_state(ctx).tracking_client()
+    client = get_state(ctx).tracking_client(remote=True)
     experiments, order = experiment or None, order_by or None
     found, page = fetch_listing(
         limit,
@@ -146,7 +146,7 @@ def show_run(
     """
     from loopml.cli._views import run_details, run_json
 
-    client = get_state(ctx).tracking_client()
+    client = get_state(ctx).tracking_client(remote=True)
     run = client.get_run(run_target(run_id)[0])
     names = _experiment_names(client)
     tags = {k: v for k, v in run.tags.items() if all_tags or not k.startswith("loopml.")}
@@ -204,7 +204,7 @@ def compare_runs(
         raise InvalidInputError(
             f"metric {both[0]!r} is both --lower-is-better and --higher-is-better"
         )
-    client = get_state(ctx).tracking_client()
+    client = get_state(ctx).tracking_client(remote=True)
     comparison = line_up([client.get_run(i) for i in ids], set(lower or ()), set(higher or ()))
     if as_json:
         echo_json(
@@ -245,7 +245,7 @@ def delete_runs(
         loopml runs delete 01J0ABCDEFGHJKMNPQRSTVWXYZ
         loopml runs delete RUN_A RUN_B --reason "bad data split" --yes
     """
-    client = get_state(ctx).tracking_client()
+    client = get_state(ctx).tracking_client(remote=True)
     found = [client.get_run(run_target(text)[0]) for text in unique(run_ids)]
     listing = ", ".join(f"{run.id} ({run.name})" for run in found)
     confirm(f"Delete {len(found)} run(s): {listing}?", yes=yes, action="deleting runs")

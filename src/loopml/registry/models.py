@@ -111,6 +111,21 @@ class RegisteredModel:
     created_by: str | None
     updated_at: int
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RegisteredModel:
+        """The model from its JSON (as the server sends it)."""
+        return cls(
+            name=data["name"],
+            description=data.get("description"),
+            tags=dict(data.get("tags") or {}),
+            policy=PromotionPolicy.from_dict(data.get("policy")),
+            aliases={alias: int(v) for alias, v in (data.get("aliases") or {}).items()},
+            latest_version=data.get("latest_version"),
+            created_at=data["created_at"],
+            created_by=data.get("created_by"),
+            updated_at=data["updated_at"],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ModelVersion:
@@ -135,6 +150,27 @@ class ModelVersion:
     @property
     def uri(self) -> str:
         return model_uri(self.model, self.version)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelVersion:
+        """The version from its JSON (as the server sends it; ``uri`` is ignored)."""
+        return cls(
+            model=data["model"],
+            version=int(data["version"]),
+            id=data["id"],
+            status=VersionStatus(data["status"]),
+            source=data["source"],
+            run_id=data.get("run_id"),
+            flavor=data["flavor"],
+            package_digest=data["package_digest"],
+            size_bytes=int(data["size_bytes"]),
+            description=data.get("description"),
+            tags=dict(data.get("tags") or {}),
+            aliases=tuple(data.get("aliases") or ()),
+            created_at=data["created_at"],
+            created_by=data.get("created_by"),
+            status_changed_at=data["status_changed_at"],
+        )
 
     @property
     def node(self) -> tuple[str, str]:
@@ -176,6 +212,20 @@ class AliasChange:
     actor: str
     reason: str | None
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AliasChange:
+        """The move from its JSON (as the server sends it)."""
+        return cls(
+            id=data["id"],
+            model=data["model"],
+            alias=data["alias"],
+            version=data.get("version"),
+            previous_version=data.get("previous_version"),
+            at=data["at"],
+            actor=data["actor"],
+            reason=data.get("reason"),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Approval:
@@ -187,6 +237,20 @@ class Approval:
     role: str | None
     comment: str | None
     at: int
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Approval:
+        """The decision from its JSON (as the server sends it)."""
+        return cls(
+            id=data["id"],
+            model=data["model"],
+            version=data["version"],
+            decision=data["decision"],
+            actor=data["actor"],
+            role=data.get("role"),
+            comment=data.get("comment"),
+            at=data["at"],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +329,19 @@ class RegistryEvent:
             "actor": self.actor,
             "payload": self.payload,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RegistryEvent:
+        """The event from its JSON (:meth:`to_dict`'s shape)."""
+        return cls(
+            id=data["id"],
+            at=data["at"],
+            kind=data["kind"],
+            model=data["model"],
+            version=data.get("version"),
+            actor=data["actor"],
+            payload=dict(data.get("payload") or {}),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from loopml._ids import new_id
+from loopml._remote import ServerUnreachable
 from loopml.errors import ConflictError, LoopmlError
-from loopml.tracking._http_client import ServerUnreachable
 
 __all__ = ["Outbox"]
 

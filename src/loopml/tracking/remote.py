@@ -31,34 +31,43 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
+from loopml._remote import (
+    TOKEN_ENV,
+    JsonHttp,
+    ServerUnreachable,
+    error_from,
+    is_remote,
+    unavailable_call,
+)
 from loopml.artifacts import local_target
 from loopml.clock import now_ms
 from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError, UnsafePathError
+from loopml.paging import Page
 from loopml.tracking import _transfer
 from loopml.tracking import _validation as check
-from loopml.tracking._http_client import JsonHttp, ServerUnreachable, error_from
 from loopml.tracking._outbox import Outbox
-from loopml.tracking.models import Experiment, Metric, Run, RunInput, RunStatus
+from loopml.tracking.models import (
+    Experiment,
+    ExperimentSummary,
+    Metric,
+    Run,
+    RunInput,
+    RunStatus,
+)
 from loopml.tracking.run_artifacts import ArtifactEntry
 
 __all__ = ["CHUNK_ENV", "DIRECT_ENV", "TOKEN_ENV", "RemoteTrackingClient", "is_remote"]
 
-TOKEN_ENV = "LOOPML_TRACKING_TOKEN"
 DIRECT_ENV = "LOOPML_ARTIFACTS_DIRECT"  # 0: artifact bytes always go through the server
 CHUNK_ENV = "LOOPML_ARTIFACTS_CHUNK_MB"  # files above this go in chunks (or direct)
 _DEFAULT_CHUNK_MB = 8
 _API = "/api/v1"
 _READ_WAIT_S = 5.0  # how long a read waits for this client's writes to reach the server
 _CLOSE_WAIT_S = 10.0
-
-
-def is_remote(uri: str | None) -> bool:
-    """Whether ``uri`` names a loopml server (``http://`` or ``https://``)."""
-    return bool(uri) and str(uri).startswith(("http://", "https://"))
 
 
 class RemoteTrackingClient:
@@ -135,6 +144,42 @@ class RemoteTrackingClient:
         found = self.http.request("POST", f"{_API}/experiments/search", body)
         return [_experiment(e) for e in found["experiments"]]
 
+    def list_experiments(self) -> list[Experiment]:
+        """Every live experiment, oldest first."""
+        found: list[Experiment] = []
+        token: str | None = None
+        while True:
+            page = self.list_experiment_summaries(None, "created_at", limit=1000, page_token=token)
+            found.extend(item.experiment for item in page.items)
+            token = page.next_page_token
+            if not token:
+                return found
+
+    def list_experiment_summaries(
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        *,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[ExperimentSummary]:
+        """One page of live experiments with their run counts (``GET /experiments``)."""
+        order = [order_by] if isinstance(order_by, str) else list(order_by or ())
+        query = [
+            ("filter", filter),
+            *(("order_by", item) for item in order),
+            ("limit", limit),
+            ("page_token", page_token),
+        ]
+        page = self.http.request("GET", f"{_API}/experiments", query=query)
+        return Page(
+            [
+                ExperimentSummary(_experiment(item), item["runs"], item.get("last_run_start"))
+                for item in page["experiments"]
+            ],
+            page.get("next_page_token"),
+        )
+
     # -- runs --------------------------------------------------------------------------
 
     def create_run(
@@ -172,27 +217,55 @@ class RemoteTrackingClient:
         experiments: str | Sequence[str] | None = None,
         filter: str | None = None,
         order_by: Any = None,
-        *,
         max_results: int = 1000,
+        *,
+        include_deleted: bool = False,
         **_: Any,
     ) -> list[Run]:
-        self._settle()
         found: list[Run] = []
         token: str | None = None
         while len(found) < max_results:
-            body = {
-                "experiments": experiments,
-                "filter": filter,
-                "order_by": order_by,
-                "limit": min(1000, max_results - len(found)),
-                "page_token": token,
-            }
-            page = self.http.request("POST", f"{_API}/runs/search", body)
-            found.extend(_run(r) for r in page["runs"])
-            token = page.get("next_page_token")
+            page = self.list_runs(
+                experiments,
+                filter,
+                order_by,
+                limit=min(1000, max_results - len(found)),
+                page_token=token,
+                include_deleted=include_deleted,
+            )
+            found.extend(page.items)
+            token = page.next_page_token
             if not token:
                 break
         return found
+
+    def list_runs(
+        self,
+        experiments: str | Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        *,
+        limit: int = 100,
+        page_token: str | None = None,
+        include_deleted: bool = False,
+    ) -> Page[Run]:
+        """One page of the runs :meth:`search_runs` finds (``POST /runs/search``)."""
+        self._settle()
+        body = {
+            "experiments": [experiments] if isinstance(experiments, str) else experiments,
+            "filter": filter,
+            "order_by": [order_by] if isinstance(order_by, str) else order_by,
+            "limit": limit,
+            "page_token": page_token,
+            "include_deleted": include_deleted,
+        }
+        page = self.http.request("POST", f"{_API}/runs/search", body)
+        return Page([_run(r) for r in page["runs"]], page.get("next_page_token"))
+
+    def delete_run(self, run_id: str, reason: str | None = None) -> None:
+        """Soft-delete a run on the server (after this client's writes reached it)."""
+        self._settle()
+        self.http.request("DELETE", f"{_API}/runs/{_q(run_id)}", query={"reason": reason})
 
     # -- params, tags, metrics ---------------------------------------------------------
 
@@ -320,6 +393,12 @@ class RemoteTrackingClient:
                 file=sys.stderr,
             )
         self.http.close()
+
+    def __getattr__(self, name: str) -> Callable[..., NoReturn]:
+        """A :class:`TrackingClient` call with no REST route yet refuses, saying so."""
+        from loopml.tracking.client import TrackingClient
+
+        return unavailable_call(self, TrackingClient, name)
 
     def _settle(self) -> None:
         self.outbox.flush(_READ_WAIT_S)

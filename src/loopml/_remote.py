@@ -1,8 +1,13 @@
 """A small HTTP/JSON client for the loopml server (standard library only).
 
+Shared by the remote clients of tracking and the registry (``LOOPML_TRACKING_URI=http://…``).
 One keep-alive connection per thread; the server's error bodies become loopml's own
 exceptions (``{"error": {"code": "not_found", …}}`` -> :class:`NotFoundError`), and a
 server that cannot be reached is :class:`ServerUnreachable`, which callers may retry.
+
+Example:
+    >>> type(error_from(404, b'{"error": {"code": "not_found", "message": "no run x"}}'))
+    <class 'loopml.errors.NotFoundError'>
 """
 
 from __future__ import annotations
@@ -11,20 +16,70 @@ import http.client
 import json
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn
 
 from loopml.errors import InvalidInputError, LoopmlError, StoreError
 
-__all__ = ["JsonHttp", "ServerUnreachable", "error_from"]
+__all__ = [
+    "TOKEN_ENV",
+    "JsonHttp",
+    "ServerUnreachable",
+    "error_from",
+    "is_remote",
+    "not_on_server",
+    "unavailable_call",
+]
 
 USER_AGENT = "loopml-client"
+TOKEN_ENV = "LOOPML_TRACKING_TOKEN"
+
+
+def is_remote(uri: str | None) -> bool:
+    """Whether ``uri`` names a loopml server (``http://`` or ``https://``)."""
+    return bool(uri) and str(uri).startswith(("http://", "https://"))
 
 
 class ServerUnreachable(StoreError):
     """The loopml server did not answer (refused, reset, timed out, or a 5xx)."""
 
     code = "server_unreachable"
+
+
+def not_on_server(call: str, url: str) -> NoReturn:
+    """Refuse ``call``: the REST API of the server at ``url`` has no route for it yet."""
+    raise InvalidInputError(
+        f"{call} is not available against a loopml server yet (LOOPML_TRACKING_URI={url}); "
+        "run it on the server's machine, against its store, with LOOPML_TRACKING_URI unset"
+    )
+
+
+def unavailable_call(remote: object, face: type, name: str) -> Callable[..., NoReturn]:
+    """For a remote client's ``__getattr__``: a public method of ``face`` (the embedded
+    client) the remote one lacks becomes a call that refuses clearly; anything else is the
+    usual :class:`AttributeError`."""
+    if name.startswith("_") or not callable(getattr(face, name, None)):
+        raise AttributeError(f"{type(remote).__name__!r} object has no attribute {name!r}")
+
+    url = str(getattr(remote, "url", "a server URL"))
+
+    def refuse(*_: Any, **__: Any) -> NoReturn:
+        not_on_server(name, url)
+
+    return refuse
+
+
+_classes: dict[str, type[LoopmlError]] = {}
+
+
+def _error_class(code: str) -> type[LoopmlError]:
+    """The class of an error code: the map is built once, and again only for a code it
+    lacks (a class defined in a module imported since; else the code maps to the root)."""
+    global _classes
+    if code not in _classes:
+        _classes = _error_classes()
+        _classes.setdefault(code, LoopmlError)
+    return _classes.get(code, LoopmlError)
 
 
 def _error_classes() -> dict[str, type[LoopmlError]]:
@@ -45,8 +100,8 @@ def error_from(status: int, body: bytes) -> LoopmlError:
         details = error.get("details") or {}
     except (ValueError, KeyError, TypeError):
         return ServerUnreachable(f"the server answered {status} without a loopml error body")
-    cls = _error_classes().get(code, LoopmlError)
-    err = LoopmlError.__new__(cls)
+    cls = _error_class(code)
+    err = cls.__new__(cls)  # not LoopmlError.__new__: some also derive OSError (PermissionError)
     LoopmlError.__init__(err, message, details=details if isinstance(details, dict) else {})
     for name in ("kind", "key"):
         if name in err.details and not hasattr(err, name):
@@ -82,8 +137,10 @@ class JsonHttp:
         query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
         raw: bytes | None = None,
+        decode: bool = True,
     ) -> Any:
-        """Send one request; the reply's JSON, or the loopml error it carries."""
+        """Send one request; the reply's JSON (its bytes when not ``decode``), or the loopml
+        error it carries."""
         target = self._prefix + path
         if query:
             target += "?" + urllib.parse.urlencode(
@@ -107,6 +164,8 @@ class JsonHttp:
             )
         if status >= 400:
             raise error_from(status, data)
+        if not decode:
+            return data
         return json.loads(data) if data else None
 
     def _send(
