@@ -170,7 +170,11 @@ if TYPE_CHECKING:
     from loopml.monitoring.feedback import log_feedback
     from loopml.monitoring.monitors import MonitorClient
     from loopml.monitoring.reader import read_predictions
-    from loopml.pipelines import Pipeline, PipelineRun, Step, dataset, pipeline, step, when
+    from loopml.pipelines import Pipeline, PipelineRun, Step, dataset, when
+
+    # From their own modules: the package's submodules of the same names must not shadow them.
+    from loopml.pipelines.pipeline import pipeline
+    from loopml.pipelines.step import step
     from loopml.pipelines.tune import tune
     from loopml.registry.loading import load_model
     from loopml.tracking.autolog import autolog

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from loopml._ids import new_id
+from loopml._transfer import put_file
 from loopml.config import Settings
 from loopml.errors import InvalidInputError, NotFoundError, UnsafePathError
 from loopml.server import ServerConfig
 from loopml.tracking import TrackingClient
-from loopml.tracking._transfer import put_file
 from loopml.tracking.remote import RemoteTrackingClient
 
 from ._support import LiveServer

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote
 
+from loopml import _transfer
 from loopml._remote import (
     TOKEN_ENV,
     JsonHttp,
@@ -47,7 +48,6 @@ from loopml.clock import now_ms
 from loopml.config import Settings
 from loopml.errors import ConflictError, InvalidInputError, NotFoundError, UnsafePathError
 from loopml.paging import Page
-from loopml.tracking import _transfer
 from loopml.tracking import _validation as check
 from loopml.tracking._outbox import Outbox
 from loopml.tracking.models import (
