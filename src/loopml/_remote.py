@@ -17,7 +17,8 @@ import json
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Any, BinaryIO, NoReturn
 
 from loopml.errors import InvalidInputError, LoopmlError, StoreError
 
@@ -137,10 +138,11 @@ class JsonHttp:
         query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
         raw: bytes | None = None,
+        upload: Path | None = None,
         decode: bool = True,
     ) -> Any:
         """Send one request; the reply's JSON (its bytes when not ``decode``), or the loopml
-        error it carries."""
+        error it carries. ``upload`` streams a file as the body (never read whole)."""
         target = self._prefix + path
         if query:
             target += "?" + urllib.parse.urlencode(
@@ -151,12 +153,16 @@ class JsonHttp:
                 ]
             )
         payload = raw if raw is not None else None if body is None else json.dumps(body).encode()
-        sent = {"user-agent": USER_AGENT, "accept": "application/json", **(headers or {})}
+        sent = {**self.headers(), **(headers or {})}
         if payload is not None and raw is None:
             sent["content-type"] = "application/json"
-        if self._token:
-            sent["authorization"] = f"Bearer {self._token}"
-        status, data = self._send(method, target, payload, sent)
+        if upload is not None:
+            sent.setdefault("content-type", "application/octet-stream")
+            sent["content-length"] = str(upload.stat().st_size)
+            with upload.open("rb") as stream:
+                status, data = self._send(method, target, stream, sent)
+        else:
+            status, data = self._send(method, target, payload, sent)
         if status >= 500:
             raise ServerUnreachable(
                 f"the loopml server at {self.url} failed ({status}) answering {method} {path}: "
@@ -168,11 +174,24 @@ class JsonHttp:
             return data
         return json.loads(data) if data else None
 
+    def headers(self) -> dict[str, str]:
+        """The headers every request carries: who the client is, and its token."""
+        found = {"user-agent": USER_AGENT, "accept": "application/json"}
+        if self._token:
+            found["authorization"] = f"Bearer {self._token}"
+        return found
+
     def _send(
-        self, method: str, target: str, payload: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        target: str,
+        payload: bytes | BinaryIO | None,
+        headers: dict[str, str],
     ) -> tuple[int, bytes]:
         for attempt in (1, 2):  # a kept-alive connection the server closed: reconnect once
             conn = self._connection()
+            if not isinstance(payload, bytes | None):
+                payload.seek(0)  # a file body is sent again from its start
             try:
                 conn.request(method, target, body=payload, headers=headers)
                 reply = conn.getresponse()

@@ -56,3 +56,17 @@ def test_a_version_round_trips_through_plain_data(client: DatasetClient) -> None
     assert DatasetVersion.from_dict(version.to_dict()) == version
     with pytest.raises(InvalidInputError, match="digest"):
         DatasetVersion.from_dict({k: v for k, v in version.to_dict().items() if k != "digest"})
+
+
+def test_an_input_without_a_context_is_what_load_records(
+    client: DatasetClient, settings: Settings
+) -> None:
+    from loopml.tracking import TrackingClient
+
+    version = client.log("t", pd.DataFrame({"x": [1]}))
+    tracking = TrackingClient(settings, capture_env=False)
+    run_id = tracking.create_run("x").id
+    client.log_input(version, run_id, None)
+    client.log_input(version, run_id, None)  # once only
+    assert [(i.uri, i.context) for i in tracking.get_run(run_id).inputs] == [(version.uri, None)]
+    tracking.close()

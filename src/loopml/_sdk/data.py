@@ -16,23 +16,38 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from loopml._remote import is_remote
 from loopml._sdk._shared import SharedClient
+from loopml.config import Settings
 from loopml.data.versions import DatasetClient
 from loopml.errors import InvalidInputError
-from loopml.tracking.fluent import active_run
+from loopml.tracking.fluent import active_run, default_client
 
 if TYPE_CHECKING:
     from loopml.data.models import DatasetVersion
 
-__all__ = ["dataset_client", "load_dataset", "log_dataset", "log_input"]
+__all__ = ["dataset_client", "dataset_client_for", "load_dataset", "log_dataset", "log_input"]
 
-_shared = SharedClient(
-    DatasetClient, what="versioning datasets (loopml.log_dataset, load_dataset, log_input)"
-)
+
+def dataset_client_for(settings: Settings) -> DatasetClient:
+    """The dataset client for ``settings``: the server's when ``tracking_uri`` names one
+    (``http://…``, token in ``LOOPML_TRACKING_TOKEN``), else one on the local store."""
+    if is_remote(settings.tracking_uri):
+        from loopml.data.remote import RemoteDatasetClient
+
+        # The fluent API's client talks to the same server: share its connection (it is
+        # closed with that client, at exit or when the settings change).
+        http = getattr(default_client(), "http", None)
+        return RemoteDatasetClient(settings, http=http)  # type: ignore[return-value]
+    return DatasetClient(settings)
+
+
+_shared = SharedClient(dataset_client_for, remote_ok=True)
 
 
 def dataset_client() -> DatasetClient:
-    """A dataset client on the same settings as the fluent tracking API."""
+    """A dataset client on the same settings as the fluent tracking API (the server's when
+    ``LOOPML_TRACKING_URI`` names one)."""
     return _shared.get()
 
 

@@ -375,7 +375,7 @@ class DatasetClient:
         return change_report(latest, found, stored)
 
     def log_input(
-        self, dataset: DatasetVersion | str, run_id: str, context: str = "training"
+        self, dataset: DatasetVersion | str, run_id: str, context: str | None = "training"
     ) -> DatasetVersion:
         """Record that run ``run_id`` consumed ``dataset`` in ``context`` (a lineage edge).
 
@@ -383,7 +383,8 @@ class DatasetClient:
             dataset: a version, or ``datasets:/name/3`` / ``datasets:/name@latest`` (the
                 version it names now is recorded).
             run_id: the run.
-            context: what the run used it for: ``training``, ``validation``, ``test``…
+            context: what the run used it for: ``training``, ``validation``, ``test``…;
+                ``None``: consumed, no context said (what :meth:`load` records for a run).
 
         Raises:
             InvalidInputError: ``dataset`` is neither a version nor a dataset URI, or the
@@ -393,7 +394,8 @@ class DatasetClient:
         Example:
             >>> client.log_input("datasets:/iris/2", run.id, context="evaluation")  # doctest: +SKIP
         """
-        context = _check_context(context)
+        if context is not None:
+            context = _check_context(context)
         if isinstance(dataset, DatasetVersion):
             uri = dataset.uri
         elif isinstance(dataset, str):
@@ -407,7 +409,10 @@ class DatasetClient:
 
         def work(conn: Connection) -> None:
             _records.check_run(conn, run_id)
-            _records.link_input(conn, run_id, found, context)
+            if context is None:
+                _records.link_run(conn, run_id, "input", found)
+            else:
+                _records.link_input(conn, run_id, found, context)
 
         self.store.transact(work)
         return found

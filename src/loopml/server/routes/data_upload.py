@@ -111,13 +111,12 @@ def download_file(call: Call) -> StreamingResponse:
 @api.post(
     "/runs/{run_id}/inputs",
     summary="Record that a run consumed a dataset version (body: dataset, a datasets:/ URI; "
-    "context, e.g. training)",
+    "context, e.g. training, or null for none)",
     scope=run_scope(path_run),
 )
 def log_input(call: Call) -> Any:
-    return call.ctx.datasets.log_input(
-        call.field("dataset"), call.path["run_id"], call.field("context", default="training")
-    )
+    context = call.json().get("context", "training")  # null: consumed, no context said
+    return call.ctx.datasets.log_input(call.field("dataset"), call.path["run_id"], context)
 
 
 def _filename(raw: str | None, fmt: str) -> str:
