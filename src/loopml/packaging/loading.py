@@ -201,7 +201,7 @@ def load_object(model: Any, folder: str | Path, *, input_example: Any = None) ->
 
 def load_stored(
     settings: Settings,
-    artifacts: ArtifactStore,
+    artifacts: ArtifactStore | stored.TreeSource,
     entries: Sequence[ManifestEntry],
     *,
     uri: str,
@@ -216,7 +216,7 @@ def load_stored(
 
     Args:
         settings: where the cache is (``<home>/cache/packages``).
-        artifacts: the store holding the package's blobs.
+        artifacts: the store holding the package's blobs (or a server serving them).
         entries: the package's files, paths relative to the package folder.
         uri: how the model is named in messages and on the result.
         trusted, runtime, device: see :func:`load_package`.

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from loopml.artifacts import ArtifactStore, ManifestEntry, local_target
 from loopml.config import Settings
@@ -30,14 +30,21 @@ from loopml.packaging._manifest import FORMAT
 from loopml.packaging.flavors import check_flavor
 from loopml.packaging.package import MANIFEST
 
-__all__ = ["fetch", "package_files", "parse_manifest"]
+__all__ = ["TreeSource", "fetch", "package_files", "parse_manifest"]
 
 _MAX_FLAVOR = 255  # model_versions.flavor's width
 
 
+class TreeSource(Protocol):
+    """Where a package's files come from: an :class:`ArtifactStore`, or a loopml server
+    (``loopml.load_model`` in remote mode)."""
+
+    def get_tree(self, entries: Sequence[ManifestEntry], directory: Path) -> None: ...
+
+
 def fetch(
     settings: Settings,
-    artifacts: ArtifactStore,
+    artifacts: ArtifactStore | TreeSource,
     entries: Sequence[ManifestEntry],
 ) -> tuple[Path, str]:
     """A local folder with the package's files, and the digest ``model.json`` must have.

@@ -24,15 +24,15 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, BinaryIO, Final, Literal, TypeVar
 
 from sqlalchemy import Connection, and_, bindparam, false, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
-from loopml.artifacts import ArtifactStore
+from loopml.artifacts import ArtifactStore, ManifestEntry
 from loopml.clock import now_ms
 from loopml.config import Settings
-from loopml.errors import ConflictError, InvalidInputError
+from loopml.errors import ConflictError, InvalidInputError, NotFoundError
 from loopml.packaging.models import PackageInfo
 from loopml.packaging.onnx_export import OnnxMode, onnx_mode
 from loopml.paging import MAX_PAGE_SIZE, Page, check_limit, iter_pages
@@ -125,6 +125,46 @@ class RegistryClient:
         if self._artifact_store is None:
             self._artifact_store = ArtifactStore.from_url(self.settings.artifacts_url)
         return self._artifact_store
+
+    # -- package files -----------------------------------------------------------------
+
+    def package_files(self, uri: str) -> tuple[str, list[ManifestEntry]]:
+        """Where the package ``uri`` names is stored, and its files (paths in the package).
+
+        ``uri`` is ``models:/name/3``, ``models:/name@alias`` or ``runs:/<id>/<path>``; the
+        URI returned names the place for good (an alias resolved to its version now).
+
+        Raises:
+            NotFoundError: no such model, version, alias, run or package.
+
+        Example:
+            >>> where, files = client.package_files("models:/churn@production")  # doctest: +SKIP
+            >>> where, sorted(f.path for f in files)[:1]  # doctest: +SKIP
+            ('models:/churn/3', ['data/model.pkl'])
+        """
+        from loopml.registry import _files
+
+        with self.store.read() as conn:
+            location = _files.locate(conn, parse_uri(uri))
+            return location.uri, _files.files_of(conn, location)
+
+    def open_package_file(self, uri: str, path: str) -> tuple[ManifestEntry, BinaryIO]:
+        """One file of the package ``uri`` names, as a stream verified as it is read.
+
+        Raises:
+            NotFoundError: no such package, or no file ``path`` in it.
+            DigestMismatchError: the stored bytes do not match (at the end of reading).
+        """
+        where, entries = self.package_files(uri)
+        for entry in entries:
+            if entry.path == path:
+                return entry, self.artifact_store.open_verified(entry.digest)
+        paths = sorted(e.path for e in entries)
+        raise NotFoundError(
+            "package file",
+            path,
+            hint=f"{where} holds {', '.join(paths[:10])}" + (" …" if len(paths) > 10 else ""),
+        )
 
     # -- models ------------------------------------------------------------------------
 

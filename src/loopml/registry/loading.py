@@ -10,11 +10,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
-from loopml.artifacts import ArtifactStore, ManifestEntry
+from loopml._remote import JsonHttp, is_remote
+from loopml.artifacts import ArtifactStore, ManifestEntry, local_target
 from loopml.config import Settings
 from loopml.errors import NotFoundError
 from loopml.packaging.devices import CPU
@@ -65,9 +68,10 @@ def load_model(
     check_runtime(runtime, device)
     text = os.fspath(uri_or_path)
     if is_uri(uri_or_path):
-        return _load_uri(
-            parse_uri(text), settings or Settings.load(), trusted, runtime=runtime, device=device
-        )
+        settings = settings or Settings.load()
+        if is_remote(settings.tracking_uri):
+            return _load_from_server(text, settings, trusted, runtime=runtime, device=device)
+        return _load_uri(parse_uri(text), settings, trusted, runtime=runtime, device=device)
     path = Path(text)
     if not (path / MANIFEST).is_file():
         raise NotFoundError(
@@ -117,6 +121,78 @@ def _load_uri(
         location = _files.locate(conn, uri)
         entries = _files.files_of(conn, location)
     return _load_entries(location, entries, settings, trusted, runtime=runtime, device=device)
+
+
+def _load_from_server(
+    uri: str,
+    settings: Settings,
+    trusted: Sequence[str],
+    *,
+    runtime: Runtime,
+    device: str,
+) -> LoadedModel:
+    """Load a package the server ``settings.tracking_uri`` stores: its files are fetched
+    into the local package cache (each checked against its SHA-256) and loaded there."""
+    from loopml._remote import TOKEN_ENV
+
+    http = JsonHttp(settings.tracking_uri, os.environ.get(TOKEN_ENV))
+    try:
+        listed = http.request("GET", "/api/v1/packages", query={"uri": uri})
+        entries = [
+            ManifestEntry(path=f["path"], digest=f["digest"], size=int(f["size"]))
+            for f in listed["files"]
+        ]
+        return load_stored(
+            settings,
+            _ServerFiles(http, uri),
+            entries,
+            uri=listed["uri"],
+            trusted=trusted,
+            runtime=runtime,
+            device=device,
+        )
+    finally:
+        http.close()
+
+
+class _ServerFiles:
+    """A package's files fetched from a loopml server (resuming, verified)."""
+
+    def __init__(self, http: JsonHttp, uri: str) -> None:
+        self.http, self.uri = http, uri
+
+    def get_tree(self, entries: Sequence[ManifestEntry], directory: Path) -> None:
+        from loopml import _transfer
+        from loopml._remote import ServerUnreachable, error_from
+
+        for entry in entries:
+            target = local_target(directory, entry.path)
+            url = (
+                f"{self.http.url}/api/v1/packages/files/"
+                + "/".join(urllib.parse.quote(part, safe="") for part in entry.path.split("/"))
+                + "?"
+                + urllib.parse.urlencode({"uri": self.uri})
+            )
+            try:
+                _transfer.retrying(
+                    functools.partial(
+                        _transfer.download,
+                        url,
+                        target,
+                        sha256=entry.digest,
+                        size=entry.size,
+                        headers=self.http.headers(),
+                    ),
+                    10.0,
+                    errors=(_transfer.Unreachable,),
+                )
+            except _transfer.Unreachable as err:
+                raise ServerUnreachable(
+                    f"cannot fetch {entry.path} of {self.uri} from {self.http.url} ({err}); "
+                    "load it again when the server answers"
+                ) from err
+            except _transfer.TransferError as err:
+                raise error_from(int(err.details.get("status", 500)), err.body) from err
 
 
 def _load_entries(
