@@ -6,12 +6,12 @@ import threading
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
-from loopml._remote import is_remote
+from loopml._remote import JsonHttp, is_remote
 from loopml.config import Settings
 from loopml.errors import InvalidInputError
 from loopml.tracking.fluent import default_client
 
-__all__ = ["SharedClient"]
+__all__ = ["SharedClient", "shared_http"]
 
 
 class _HasSettings(Protocol):
@@ -61,3 +61,14 @@ class SharedClient(Generic[_C]):
             if self._client is None or self._client.settings != settings:
                 self._client = self._make(settings)
             return self._client
+
+
+def shared_http(settings: Settings) -> JsonHttp | None:
+    """The fluent API's connection to the server ``settings`` names, to share with the other
+    components' remote clients (it is closed with that client, at exit or when the settings
+    change); ``None`` when the fluent client talks to another server or to none."""
+    client = default_client()
+    http = getattr(client, "http", None)
+    if isinstance(http, JsonHttp) and http.url == str(settings.tracking_uri).rstrip("/"):
+        return http
+    return None

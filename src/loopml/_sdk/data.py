@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from loopml._remote import is_remote
-from loopml._sdk._shared import SharedClient
+from loopml._sdk._shared import SharedClient, shared_http
 from loopml.config import Settings
 from loopml.data.versions import DatasetClient
 from loopml.errors import InvalidInputError
-from loopml.tracking.fluent import active_run, default_client
+from loopml.tracking.fluent import active_run
 
 if TYPE_CHECKING:
     from loopml.data.models import DatasetVersion
@@ -37,7 +37,7 @@ def dataset_client_for(settings: Settings) -> DatasetClient:
 
         # The fluent API's client talks to the same server: share its connection (it is
         # closed with that client, at exit or when the settings change).
-        http = getattr(default_client(), "http", None)
+        http = shared_http(settings)
         return RemoteDatasetClient(settings, http=http)  # type: ignore[return-value]
     return DatasetClient(settings)
 

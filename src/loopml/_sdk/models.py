@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, Unpack
 
 from loopml._remote import is_remote
-from loopml._sdk._shared import SharedClient
+from loopml._sdk._shared import SharedClient, shared_http
 from loopml.config import Settings
 from loopml.evaluation.gates import check_policy_gates
 from loopml.packaging.models import PackageInfo, PackageOptions
@@ -71,7 +71,10 @@ def registry_client_for(settings: Settings) -> RegistryClient:
         from loopml.registry.remote import RemoteRegistryClient
 
         # Duck-typed: it answers the calls the REST API covers and refuses the rest clearly.
-        return RemoteRegistryClient(settings)  # type: ignore[return-value]
+        # The fluent API's client talks to the same server: share its connection (closed
+        # with that client, at exit or when the settings change).
+        http = shared_http(settings)
+        return RemoteRegistryClient(settings, http=http)  # type: ignore[return-value]
     return RegistryClient(settings)
 
 

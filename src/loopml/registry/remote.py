@@ -37,7 +37,7 @@ from loopml.registry.models import (
     RegistryEvent,
     VersionStatus,
 )
-from loopml.uris import parse_uri
+from loopml.uris import is_uri, parse_uri
 
 __all__ = ["RemoteRegistryClient"]
 
@@ -55,14 +55,18 @@ class RemoteRegistryClient:
         InvalidInputError: ``settings.tracking_uri`` is not an ``http(s)://`` URL.
     """
 
-    def __init__(self, settings: Settings, *, token: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, token: str | None = None, http: JsonHttp | None = None
+    ) -> None:
+        """``http``: a connection to the server to share (the remote tracking client's),
+        else one of its own (closed by :meth:`close`)."""
         if not is_remote(settings.tracking_uri):
             raise InvalidInputError(
                 f"tracking URI {settings.tracking_uri!r} is not a server URL; use http://HOST:PORT"
             )
         self.settings = settings
         self.url = str(settings.tracking_uri).rstrip("/")
-        self.http = JsonHttp(self.url, token or os.environ.get(TOKEN_ENV))
+        self.http = http or JsonHttp(self.url, token or os.environ.get(TOKEN_ENV))
 
     # -- models and versions -----------------------------------------------------------
 
@@ -105,6 +109,28 @@ class RemoteRegistryClient:
         return list(
             iter_pages(lambda token: self.page_versions(name, status, limit=1000, page_token=token))
         )
+
+    def register(
+        self,
+        source: Any,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        onnx: bool | str = False,
+    ) -> ModelVersion:
+        """Register the package logged at ``runs:/<run_id>/<path>`` (or the ``PackageInfo``
+        ``log_model`` returned) as the next version of ``name``, on the server."""
+        uri = getattr(source, "uri", source)
+        if not isinstance(uri, str) or not is_uri(uri, "runs"):
+            not_on_server("register(<a local folder>)", self.url)
+        body = {
+            "source": uri,
+            "description": description,
+            "tags": dict(tags) if tags else None,
+            "onnx": onnx if isinstance(onnx, bool) else str(onnx),
+        }
+        return ModelVersion.from_dict(self._post(f"/models/{_q(name)}/versions", body))
 
     def resolve(self, uri: str) -> ModelVersion:
         """The version ``models:/name/3`` or ``models:/name@alias`` names."""

@@ -11,12 +11,13 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from loopml.errors import ForbiddenError, InvalidInputError, UnauthorizedError
+from loopml.errors import ForbiddenError, InvalidInputError, UnauthorizedError, quote
+from loopml.packaging.onnx_export import onnx_mode
 from loopml.registry.models import ModelVersion
 from loopml.server.api import PAGING, Api, Call, Param, Reply
 from loopml.server.routes._common import listing
 from loopml.server.routes._numbers import INT64_MAX, body_version, path_version
-from loopml.uris import model_uri
+from loopml.uris import is_uri, model_uri
 
 __all__ = ["api"]
 
@@ -58,6 +59,33 @@ def list_versions(call: Call) -> dict[str, Any]:
         page_token=call.text("page_token"),
     )
     return listing("versions", page, _version)
+
+
+@api.post(
+    "/models/{name}/versions",
+    summary="Register a logged package as the next version (body: source, a runs:/<id>/<path> "
+    "URI; description, tags, onnx: false, true or 'if-possible')",
+    status=201,
+    scope=lambda call: f"model:{call.path['name']}",
+)
+def register_version(call: Call) -> dict[str, Any]:
+    source = call.field("source")
+    if not is_uri(source, "runs"):
+        raise InvalidInputError(
+            f"source must be a runs:/<run_id>/<path> URI of a logged package, got "
+            f"{quote(source, 80)}; log the package in a run first (a folder on the client's "
+            "machine is not the server's to read)",
+            details={"field": "source"},
+        )
+    onnx = call.field("onnx", (bool, str), default=False)
+    version = call.ctx.registry.register(
+        source,
+        call.path["name"],
+        description=call.field("description", default=None),
+        tags=call.field("tags", dict, default=None),
+        onnx=onnx_mode(onnx),
+    )
+    return _version(version)
 
 
 @api.get(_VERSION, summary="One model version")
