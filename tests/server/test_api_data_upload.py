@@ -105,6 +105,13 @@ def test_a_folder_goes_up_as_a_tar_and_its_files_come_back_verified(
         got = big_server.client.get(f"{V1}/datasets/images/versions/1/files/{name}", headers=editor)
         assert got.content == data
         assert got.headers["etag"] == f'"{hashlib.sha256(data).hexdigest()}"'
+    url = f"{V1}/datasets/images/versions/1/files/deep/b.bin"
+    tail = big_server.client.get(url, headers={**editor, "range": "bytes=25000-"})
+    assert tail.status_code == 206
+    assert tail.content == files["deep/b.bin"][25000:]
+    assert tail.headers["content-range"] == "bytes 25000-25599/25600"
+    past = big_server.client.get(url, headers={**editor, "range": "bytes=99999-"})
+    assert past.status_code == 416
     missing = big_server.client.get(f"{V1}/datasets/images/versions/1/files/c.txt", headers=editor)
     assert "a.txt" in _error(missing, 404)
 

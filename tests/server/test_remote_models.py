@@ -65,6 +65,14 @@ def test_the_package_routes_answer_4xx_for_bad_asks(store: tuple[Settings, str, 
         listed = http.get("/api/v1/packages", params={"uri": "models:/churn@champion"})
         assert listed.status_code == 200, listed.text
         assert "model.skops" in {f["path"] for f in listed.json()["files"]}
+        (skops,) = [f for f in listed.json()["files"] if f["path"] == "model.skops"]
+        part = http.get(
+            "/api/v1/packages/files/model.skops",
+            params={"uri": "models:/churn/1"},
+            headers={"range": "bytes=0-9"},
+        )
+        assert (part.status_code, len(part.content)) == (206, 10)
+        assert part.headers["content-range"] == f"bytes 0-9/{skops['size']}"
         assert http.get("/api/v1/packages").status_code == 400
         assert http.get("/api/v1/packages", params={"uri": "models:/nope/1"}).status_code == 404
         assert http.get("/api/v1/packages", params={"uri": "not a uri"}).status_code == 400

@@ -20,15 +20,15 @@ import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import anyio.to_thread
 from starlette.responses import StreamingResponse
 
 from loopml.errors import InvalidInputError
-from loopml.server.api import Api, Call, Param
+from loopml.server.api import Api, Call, Param, Reply
+from loopml.server.routes._files import file_reply
 from loopml.server.scopes import path_run, run_scope
 
 __all__ = ["api"]
@@ -96,15 +96,20 @@ async def log_version(call: Call) -> Any:
     "/datasets/{name}/versions/{version}/files/{path:path}",
     summary="Download one stored file of a version (streamed, verified against its digest)",
 )
-def download_file(call: Call) -> StreamingResponse:
+def download_file(call: Call) -> StreamingResponse | Reply:
     from loopml.server.routes.data import version_uri
 
     uri = version_uri(call.path["name"], call.path["version"])
-    entry, stream = call.ctx.datasets.open_file(uri, call.path["path"])
-    return StreamingResponse(
-        _chunks(stream),
-        media_type="application/octet-stream",
-        headers={"content-length": str(entry.size), "etag": f'"{entry.digest}"'},
+    path = call.path["path"]
+    datasets = call.ctx.datasets
+    entry, stream = datasets.open_file(uri, path)
+    stream.close()  # the entry is what is needed first; each reply opens its own stream
+    return file_reply(
+        call,
+        entry.digest,
+        entry.size,
+        whole=lambda: datasets.open_file(uri, path)[1],
+        at=lambda start: datasets.artifact_store.open_at(entry.digest, start),
     )
 
 
@@ -180,9 +185,3 @@ async def _receive(call: Call, target: Path) -> str:
     finally:
         await anyio.to_thread.run_sync(out.close)
     return hasher.hexdigest()
-
-
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
-    with stream:
-        while chunk := stream.read(CHUNK):
-            yield chunk

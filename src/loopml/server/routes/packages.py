@@ -9,13 +9,13 @@ files into its package cache and loads the package there, as it loads one from a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from starlette.responses import StreamingResponse
 
 from loopml.errors import InvalidInputError
-from loopml.server.api import Api, Call, Param
+from loopml.server.api import Api, Call, Param, Reply
+from loopml.server.routes._files import file_reply
 
 __all__ = ["api"]
 
@@ -51,16 +51,15 @@ def package_files(call: Call) -> dict[str, Any]:
     summary="Download one file of a model package (streamed, verified against its digest)",
     params=(URI,),
 )
-def package_file(call: Call) -> StreamingResponse:
-    entry, stream = call.ctx.registry.open_package_file(_uri(call), call.path["path"])
-    return StreamingResponse(
-        _chunks(stream),
-        media_type="application/octet-stream",
-        headers={"content-length": str(entry.size), "etag": f'"{entry.digest}"'},
+def package_file(call: Call) -> StreamingResponse | Reply:
+    uri, path = _uri(call), call.path["path"]
+    registry = call.ctx.registry
+    entry, stream = registry.open_package_file(uri, path)
+    stream.close()  # the entry is what is needed first; each reply opens its own stream
+    return file_reply(
+        call,
+        entry.digest,
+        entry.size,
+        whole=lambda: registry.open_package_file(uri, path)[1],
+        at=lambda start: registry.artifact_store.open_at(entry.digest, start),
     )
-
-
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
-    with stream:
-        while chunk := stream.read(CHUNK):
-            yield chunk

@@ -14,21 +14,18 @@ uploads resume through :mod:`loopml.server.routes.artifact_uploads`.
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import anyio.to_thread
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 from loopml.artifacts import safe_artifact_path
 from loopml.errors import InvalidInputError, NotFoundError
-from loopml.server._http import dump_json
 from loopml.server.api import Api, Call, Param, Reply
+from loopml.server.routes._files import file_reply
 from loopml.server.scopes import path_run, run_scope
 
 __all__ = ["api", "check_writable", "file_path"]
@@ -36,7 +33,6 @@ __all__ = ["api", "check_writable", "file_path"]
 api = Api("/api/v1", tag="tracking")
 
 CHUNK = 1024 * 1024
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 @api.get(
@@ -57,27 +53,19 @@ def list_artifacts(call: Call) -> dict[str, Any]:
 def download_artifact(call: Call) -> StreamingResponse | Reply:
     path = file_path(call.path["path"])
     artifacts = call.ctx.tracking.run_artifacts
-    name = path.rpartition("/")[2].replace('"', "")
-    headers = {"accept-ranges": "bytes", "content-disposition": f'attachment; filename="{name}"'}
-    wanted = call.headers.get("range")
-    if wanted is None:
-        entry, stream = artifacts.open_file(call.path["run_id"], path)
-        headers |= {"content-length": str(entry.size), "etag": f'"{entry.digest}"'}
-        return _FileStream(stream, headers=headers)
-    entry = artifacts.file_entry(call.path["run_id"], path)
+    run_id = call.path["run_id"]
+    entry = artifacts.file_entry(run_id, path)
     assert entry.digest is not None
     assert entry.size is not None
-    span = _byte_range(wanted, entry.size)
-    if span is None:
-        return _unsatisfiable(wanted, entry.size)
-    start, end = span
-    stream = artifacts.artifact_store.open_at(entry.digest, start)
-    headers |= {
-        "content-length": str(end - start + 1),
-        "content-range": f"bytes {start}-{end}/{entry.size}",
-        "etag": f'"{entry.digest}"',
-    }
-    return _FileStream(stream, end - start + 1, status_code=206, headers=headers)
+    digest = entry.digest
+    return file_reply(
+        call,
+        digest,
+        entry.size,
+        whole=lambda: artifacts.open_file(run_id, path)[1],
+        at=lambda start: artifacts.artifact_store.open_at(digest, start),
+        name=path.rpartition("/")[2],
+    )
 
 
 @api.put(
@@ -147,67 +135,3 @@ async def _receive(call: Call, target: Path) -> tuple[int, str]:
     finally:
         await anyio.to_thread.run_sync(out.close)
     return size, hasher.hexdigest()
-
-
-class _FileStream(StreamingResponse):
-    """A stored file streamed out, closed however the response ends (a client that goes
-    away mid-download stops the iteration without closing the generator)."""
-
-    def __init__(
-        self, stream: BinaryIO, length: int | None = None, *, status_code: int = 200, **kw: Any
-    ) -> None:
-        super().__init__(
-            _chunks(stream, length),
-            status_code=status_code,
-            media_type="application/octet-stream",
-            **kw,
-        )
-        self._stream = stream
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._stream.close()
-
-
-def _chunks(stream: BinaryIO, length: int | None = None) -> Iterator[bytes]:
-    """The stream's content (its first ``length`` bytes) in chunks (Starlette iterates
-    this on a worker thread)."""
-    left = -1 if length is None else length
-    with stream:
-        while left and (chunk := stream.read(CHUNK if left < 0 else min(CHUNK, left))):
-            left -= len(chunk) if left > 0 else 0
-            yield chunk
-
-
-def _byte_range(header: str, size: int) -> tuple[int, int] | None:
-    """The first and last byte a ``Range: bytes=…`` header asks for; ``None`` when
-    nothing of a ``size``-byte file is in it (416). One range only."""
-    found = _RANGE.fullmatch(header.strip())
-    if found is None or found.group(1) == found.group(2) == "":
-        raise InvalidInputError(
-            f"Range {header!r} is not one byte range; send e.g. 'bytes=1048576-' to resume",
-            details={"range": header},
-        )
-    first, last = found.group(1), found.group(2)
-    if first == "":  # the last N bytes
-        count = int(last)
-        return (max(0, size - count), size - 1) if count and size else None
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
-        return None
-    return start, end
-
-
-def _unsatisfiable(header: str, size: int) -> Reply:
-    error = {
-        "error": {
-            "code": "range_not_satisfiable",
-            "message": f"Range {header!r} asks for nothing inside this {size:,}-byte file; "
-            f"ask for bytes 0 to {max(size - 1, 0)}",
-            "details": {"range": header, "size": size},
-        }
-    }
-    return Reply(dump_json(error), 416, headers={"content-range": f"bytes */{size}"})
