@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from loopml.config import Settings
-from loopml.data import DatasetClient, infer_schema, validate
+from loopml.data import DatasetClient, infer_schema
+from loopml.data.validate import validate
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.store.audit import history
 

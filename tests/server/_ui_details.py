@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from loopml.config import Settings
-from loopml.data import DatasetClient, infer_schema, validate
+from loopml.data import DatasetClient, infer_schema
+from loopml.data.validate import validate
 from loopml.features import Entity, Feature, FeatureStore, FeatureView
 from loopml.registry import RegistryClient
 from loopml.tracking import TrackingClient
