@@ -69,8 +69,8 @@ _EXPORTS: dict[str, str] = {
     "log_feedback": "loopml.monitoring.feedback",
     "MonitorClient": "loopml.monitoring.monitors",
     # tracking, objects
-    "step": "loopml.pipelines",
-    "pipeline": "loopml.pipelines",
+    "step": "loopml.pipelines.step",
+    "pipeline": "loopml.pipelines.pipeline",
     "when": "loopml.pipelines",
     "dataset": "loopml.pipelines",
     "Step": "loopml.pipelines",
