@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from loopml.errors import DigestMismatchError, LoopmlError
 
-__all__ = ["TransferError", "Unreachable", "download", "put_file", "retrying"]
+__all__ = ["TransferError", "Unreachable", "download", "put_file", "retrying", "sha256_of"]
 
 BLOCK = 1024 * 1024
 T = TypeVar("T")
@@ -85,7 +85,7 @@ def download(
         have = 0
     if have < size:
         _fetch(url, part, have, dict(headers or {}), timeout)
-    actual = _sha256(part)
+    actual = sha256_of(part)
     if actual != sha256:
         part.unlink(missing_ok=True)
         raise DigestMismatchError(
@@ -159,7 +159,8 @@ def _connection(url: str, timeout: float) -> Iterator[tuple[http.client.HTTPConn
         conn.close()
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
     hasher = hashlib.sha256()
     with path.open("rb") as stream:
         while block := stream.read(BLOCK):

@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tarfile
 import tempfile
@@ -171,7 +170,7 @@ class RemoteDatasetClient:
     def _fetch(self, found: DatasetVersion, entry: ManifestEntry, target: Path) -> None:
         """Download ``entry`` to ``target`` (checked against its SHA-256) unless a file
         with its digest is there already."""
-        if target.is_file() and _sha256(target) == entry.digest:
+        if target.is_file() and _transfer.sha256_of(target) == entry.digest:
             return
         url = (
             f"{self.http.url}{_API}/datasets/{_q(found.name)}/versions/{found.version}/files/"
@@ -241,14 +240,6 @@ def _read(found: DatasetVersion, entry: ManifestEntry, path: Path) -> pa.Table:
     if codec is None:
         return _tables.read_csv(path, what)
     return _tables.read_csv(pa.CompressedInputStream(pa.OSFile(str(path)), codec), what)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _version(data: dict[str, Any]) -> DatasetVersion:

@@ -466,7 +466,7 @@ class _RemoteArtifacts:
         size = source.stat().st_size
         if size <= self.chunk_bytes:
             return self.log_bytes(run_id, source.read_bytes(), artifact_path)
-        digest = _sha256_file(source)
+        digest = _transfer.sha256_of(source)
         if self.direct and self._upload_direct(run_id, source, artifact_path, digest, size):
             return artifact_path
         return self._upload_staged(run_id, source, artifact_path, digest, size)
@@ -635,14 +635,6 @@ class _RemoteArtifacts:
 
     def _retry(self, attempt: Callable[[], Any]) -> Any:
         return _transfer.retrying(attempt, self.resume_wait_s, errors=(ServerUnreachable,))
-
-
-def _sha256_file(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as stream:
-        while block := stream.read(1024 * 1024):
-            hasher.update(block)
-    return hasher.hexdigest()
 
 
 def _chunk_from_env() -> int:

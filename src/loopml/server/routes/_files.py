@@ -1,4 +1,4 @@
-"""Stored files streamed out of the server: run artifacts, dataset files, package files.
+"""Files streamed in and out of the server: run artifacts, dataset files, package files.
 
 One reply for all three: the whole file verified against its digest as it is read, or,
 for a ``Range: bytes=…`` request, the bytes asked for (206; 416 when none of them is in
@@ -9,10 +9,13 @@ file's SHA-256, for the client to check the whole once it has it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, BinaryIO
 
+import anyio.to_thread
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -20,7 +23,7 @@ from loopml.errors import InvalidInputError
 from loopml.server._http import dump_json
 from loopml.server.api import Call, Reply
 
-__all__ = ["CHUNK", "file_reply"]
+__all__ = ["CHUNK", "file_reply", "receive_file"]
 
 CHUNK = 1024 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -120,3 +123,29 @@ def _unsatisfiable(header: str, size: int) -> Reply:
         }
     }
     return Reply(dump_json(error), 416, headers={"content-range": f"bytes */{size}"})
+
+
+async def receive_file(call: Call, target: Path) -> tuple[int, str]:
+    """Write a raw-body request to ``target`` as it arrives, in 1 MiB writes on a worker
+    thread (never the whole body in memory); its size and SHA-256."""
+    assert call.stream is not None, "raw_body operations get the request stream"
+    hasher, size = hashlib.sha256(), 0
+    out = await anyio.to_thread.run_sync(lambda: target.open("wb"))
+    try:
+        pending: list[bytes] = []
+        held = 0
+        async for chunk in call.stream:
+            if not chunk:
+                continue
+            hasher.update(chunk)
+            size += len(chunk)
+            pending.append(chunk)
+            held += len(chunk)
+            if held >= CHUNK:
+                await anyio.to_thread.run_sync(out.write, b"".join(pending))
+                pending, held = [], 0
+        if pending:
+            await anyio.to_thread.run_sync(out.write, b"".join(pending))
+    finally:
+        await anyio.to_thread.run_sync(out.close)
+    return size, hasher.hexdigest()

@@ -15,7 +15,6 @@ client to check again.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import tarfile
@@ -28,14 +27,13 @@ from starlette.responses import StreamingResponse
 
 from loopml.errors import InvalidInputError
 from loopml.server.api import Api, Call, Param, Reply
-from loopml.server.routes._files import file_reply
+from loopml.server.routes._files import file_reply, receive_file
 from loopml.server.scopes import path_run, run_scope
 
 __all__ = ["api"]
 
 api = Api("/api/v1", tag="data")
 
-CHUNK = 1024 * 1024
 FORMATS = ("parquet", "csv", "files")
 # A file name as the client had it: one path part, no hidden or control characters.
 _FILENAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\- ]{0,199}")
@@ -71,7 +69,7 @@ async def log_version(call: Call) -> Any:
     workdir = Path(await anyio.to_thread.run_sync(lambda: tempfile.mkdtemp(dir=scratch)))
     try:
         received = workdir / ("upload.tar" if fmt == "files" else filename)
-        await _receive(call, received)
+        await receive_file(call, received)
         source = received
         if fmt == "files":
             source = workdir / "content"
@@ -163,25 +161,3 @@ def _unpack(archive: Path, dest: Path) -> None:
             f"the body is not a readable tar archive of a folder ({err}); send "
             "`tar -cf - -C FOLDER .` with format=files"
         ) from err
-
-
-async def _receive(call: Call, target: Path) -> str:
-    """Write the request body to ``target`` as it arrives; its SHA-256."""
-    assert call.stream is not None, "raw_body operations get the request stream"
-    hasher = hashlib.sha256()
-    out = await anyio.to_thread.run_sync(lambda: target.open("wb"))
-    try:
-        pending: list[bytes] = []
-        held = 0
-        async for chunk in call.stream:
-            hasher.update(chunk)
-            pending.append(chunk)
-            held += len(chunk)
-            if held >= CHUNK:
-                await anyio.to_thread.run_sync(out.write, b"".join(pending))
-                pending, held = [], 0
-        if pending:
-            await anyio.to_thread.run_sync(out.write, b"".join(pending))
-    finally:
-        await anyio.to_thread.run_sync(out.close)
-    return hasher.hexdigest()

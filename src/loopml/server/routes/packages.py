@@ -21,7 +21,6 @@ __all__ = ["api"]
 
 api = Api("/api/v1", tag="registry")
 
-CHUNK = 1024 * 1024
 URI = Param(
     "uri", description="models:/name/3, models:/name@alias or runs:/<id>/<path>", required=True
 )

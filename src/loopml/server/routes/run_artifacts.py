@@ -13,7 +13,6 @@ uploads resume through :mod:`loopml.server.routes.artifact_uploads`.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,14 +24,12 @@ from starlette.responses import StreamingResponse
 from loopml.artifacts import safe_artifact_path
 from loopml.errors import InvalidInputError, NotFoundError
 from loopml.server.api import Api, Call, Param, Reply
-from loopml.server.routes._files import file_reply
+from loopml.server.routes._files import file_reply, receive_file
 from loopml.server.scopes import path_run, run_scope
 
 __all__ = ["api", "check_writable", "file_path"]
 
 api = Api("/api/v1", tag="tracking")
-
-CHUNK = 1024 * 1024
 
 
 @api.get(
@@ -86,7 +83,7 @@ async def upload_artifact(call: Call) -> dict[str, Any]:
     workdir = Path(await anyio.to_thread.run_sync(lambda: tempfile.mkdtemp(dir=scratch)))
     try:
         target = workdir / name
-        size, digest = await _receive(call, target)
+        size, digest = await receive_file(call, target)
         stored = await anyio.to_thread.run_sync(
             lambda: tracking.log_artifact(run_id, target, folder)
         )
@@ -110,28 +107,3 @@ def check_writable(call: Call, run_id: str) -> None:
     run = call.ctx.tracking.get_run(run_id)
     if run.deleted_at is not None:
         raise NotFoundError("run", run_id, hint="it was deleted")
-
-
-async def _receive(call: Call, target: Path) -> tuple[int, str]:
-    """Write the request body to ``target`` as it arrives; its size and SHA-256."""
-    assert call.stream is not None, "raw_body operations get the request stream"
-    hasher, size = hashlib.sha256(), 0
-    out = await anyio.to_thread.run_sync(lambda: target.open("wb"))
-    try:
-        pending: list[bytes] = []
-        held = 0
-        async for chunk in call.stream:
-            if not chunk:
-                continue
-            hasher.update(chunk)
-            size += len(chunk)
-            pending.append(chunk)
-            held += len(chunk)
-            if held >= CHUNK:
-                await anyio.to_thread.run_sync(out.write, b"".join(pending))
-                pending, held = [], 0
-        if pending:
-            await anyio.to_thread.run_sync(out.write, b"".join(pending))
-    finally:
-        await anyio.to_thread.run_sync(out.close)
-    return size, hasher.hexdigest()
